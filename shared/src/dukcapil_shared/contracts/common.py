@@ -1,0 +1,59 @@
+"""Value objects that appear inside several events."""
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ContractModel(BaseModel):
+    """Base of every wire model: unknown fields are ignored so that producers may add optional ones."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class RequestType(StrEnum):
+    kartu_keluarga = "kartu_keluarga"
+    akta_kematian = "akta_kematian"
+    surat_pindah = "surat_pindah"
+    biodata_wni = "biodata_wni"
+    ktp_el = "ktp_el"
+
+
+class Sex(StrEnum):
+    male = "male"
+    female = "female"
+
+
+class Person(ContractModel):
+    nik: str = Field(description="NIK, the 16-digit population identity number", pattern=r"^\d{16}$")
+    name: str = Field(description="Full name as registered", min_length=1, max_length=200)
+    birth_date: date | None = Field(default=None, description="Date of birth as declared")
+    sex: Sex | None = Field(default=None, description="Sex as declared")
+
+
+class Address(ContractModel):
+    street: str = Field(description="Street, house number, hamlet (kampung/dusun)", min_length=1, max_length=300)
+    rt: str | None = Field(default=None, description="RT (neighbourhood unit) number", max_length=3)
+    rw: str | None = Field(default=None, description="RW (community unit) number", max_length=3)
+    village_code: str | None = Field(
+        default=None, description="Kode wilayah of the desa/kelurahan, e.g. 36.02.14.1001", max_length=13
+    )
+    kecamatan_code: str = Field(description="Kode wilayah of the kecamatan, e.g. 36.02.14", pattern=r"^\d{2}\.\d{2}\.\d{2}$")
+    city: str = Field(default="Kabupaten Lebak", description="Regency or city", max_length=100)
+    postal_code: str | None = Field(default=None, description="Five-digit postal code", pattern=r"^\d{5}$")
+
+
+class DeliveryMethod(StrEnum):
+    courier = "courier"
+    pickup = "pickup"
+
+
+class Delivery(ContractModel):
+    method: DeliveryMethod = Field(description="Courier to an address, or pickup at the kecamatan office")
+    recipient_name: str | None = Field(default=None, description="Who receives the parcel", max_length=200)
+    phone: str | None = Field(default=None, description="Recipient's phone, for the courier only", max_length=20)
+    address: Address | None = Field(default=None, description="Delivery address; required for courier")
+    pickup_kecamatan_code: str | None = Field(
+        default=None, description="Kecamatan office where the document waits for pickup", pattern=r"^\d{2}\.\d{2}\.\d{2}$"
+    )

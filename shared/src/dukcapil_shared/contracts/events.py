@@ -1,0 +1,220 @@
+"""Every event of a request's lifecycle, versioned.
+
+Within a version only optional fields are added; a breaking change is a new class with `version = 2`,
+published beside the old one until its consumers have moved. The routing key, which is also the CloudEvents
+`type`, is `<event_type>.v<version>`.
+"""
+
+import uuid
+from datetime import date, datetime
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from dukcapil_shared.contracts.common import ContractModel, Delivery, Person, RequestType
+
+
+class Event(ContractModel):
+    event_type: ClassVar[str]
+    version: ClassVar[int] = 1
+    stage: ClassVar[str]
+    """Which service produces it: intake, review, documents or shipping."""
+
+    request_id: uuid.UUID = Field(description="The service request this event is about")
+
+    @classmethod
+    def routing_key(cls) -> str:
+        return f"{cls.event_type}.v{cls.version}"
+
+
+class RequestSubmitted(Event):
+    """A citizen or an operator submitted a request online."""
+
+    event_type = "request.submitted"
+    stage = "intake"
+
+    request_number: str = Field(description="Human-friendly request number, e.g. LBK-3602.14-20261128-0007")
+    request_type: RequestType = Field(description="Which document is requested")
+    applicant: Person = Field(description="The person applying (or on whose behalf an operator applies)")
+    details: dict[str, Any] = Field(description="Type-specific details, as described by the intake catalogue")
+    delivery: Delivery = Field(description="How the finished document reaches the citizen")
+    kecamatan_code: str = Field(description="Kecamatan responsible for the request, e.g. 36.02.14")
+    channel: str = Field(description="online (by the citizen) or assisted (at a kecamatan or desa office)")
+
+
+class ReviewStarted(Event):
+    """The request entered a reviewer's work queue."""
+
+    event_type = "review.started"
+    stage = "review"
+
+    automatic: bool = Field(default=False, description="True when the office's policy decides it without a person")
+
+
+class InformationRequested(Event):
+    """The reviewer needs more from the citizen before deciding."""
+
+    event_type = "review.information_requested"
+    stage = "review"
+
+    reviewer: str = Field(description="Who asked")
+    reason: str = Field(description="What is wrong or missing, in words the citizen understands")
+    missing_items: list[str] = Field(default_factory=list, description="Attachments or fields to provide")
+
+
+class RequestResubmitted(Event):
+    """The citizen answered an information request."""
+
+    event_type = "request.resubmitted"
+    stage = "intake"
+
+    details: dict[str, Any] = Field(description="The request's details after the citizen's corrections")
+    note: str | None = Field(default=None, description="The citizen's answer")
+
+
+class RequestApproved(Event):
+    """A reviewer (or the automatic policy) approved the request; carries what the document needs."""
+
+    event_type = "request.approved"
+    stage = "review"
+
+    request_number: str = Field(description="Human-friendly request number")
+    request_type: RequestType = Field(description="Which document to issue")
+    applicant: Person = Field(description="The person applying")
+    details: dict[str, Any] = Field(description="Type-specific details as approved")
+    delivery: Delivery = Field(description="How the document reaches the citizen")
+    kecamatan_code: str = Field(description="Kecamatan responsible for the request")
+    reviewer: str = Field(description="Who approved, or 'policy:auto' for an automatic decision")
+    automatic: bool = Field(default=False, description="True when approved by policy without a person")
+
+
+class RequestRejected(Event):
+    """A reviewer refused the request."""
+
+    event_type = "request.rejected"
+    stage = "review"
+
+    reviewer: str = Field(description="Who decided")
+    reason: str = Field(description="Why, in words the citizen understands")
+
+
+class RequestCancelled(Event):
+    """The citizen withdrew the request before a decision."""
+
+    event_type = "request.cancelled"
+    stage = "intake"
+
+    reason: str | None = Field(default=None, description="Why the citizen withdrew, if they said")
+
+
+class DocumentIssued(Event):
+    """A signed PDF was generated for an approved request."""
+
+    event_type = "document.issued"
+    stage = "documents"
+
+    document_id: uuid.UUID = Field(description="The document's id at the documents service")
+    document_number: str = Field(description="Official document number, unique per type and year")
+    request_type: RequestType = Field(description="Which document it is")
+    checksum_sha256: str = Field(description="SHA-256 of the stored PDF")
+    applicant: Person = Field(description="The person the document belongs to")
+    delivery: Delivery = Field(description="How the document reaches the citizen")
+    kecamatan_code: str = Field(description="Kecamatan responsible for the request")
+
+
+class ShipmentCreated(Event):
+    """The courier accepted the parcel and gave an airway bill."""
+
+    event_type = "shipment.created"
+    stage = "shipping"
+
+    shipment_id: uuid.UUID = Field(description="The shipment's id at the shipping service")
+    courier: str = Field(description="Courier company, e.g. JNE")
+    service: str = Field(description="Courier service level, e.g. REG")
+    airway_bill: str = Field(description="The courier's airway bill (cnote) number")
+
+
+class ShipmentStatusChanged(Event):
+    """The courier's tracking shows a new status."""
+
+    event_type = "shipment.status_changed"
+    stage = "shipping"
+
+    shipment_id: uuid.UUID = Field(description="The shipment's id")
+    airway_bill: str = Field(description="The courier's airway bill number")
+    status: str = Field(description="Normalised status: manifested, picked_up, in_transit, delivered, failed")
+    courier_code: str | None = Field(default=None, description="The courier's own status code")
+    description: str = Field(description="The courier's description of the step")
+    occurred_at: datetime = Field(description="When the courier recorded it")
+
+
+class ShipmentDelivered(Event):
+    """The courier delivered the parcel."""
+
+    event_type = "shipment.delivered"
+    stage = "shipping"
+
+    shipment_id: uuid.UUID = Field(description="The shipment's id")
+    airway_bill: str = Field(description="The courier's airway bill number")
+    receiver_name: str = Field(description="Who signed for the parcel, from the proof of delivery")
+    delivered_at: datetime = Field(description="When, from the proof of delivery")
+
+
+class DeliveryFailed(Event):
+    """The courier could not deliver the parcel."""
+
+    event_type = "shipment.delivery_failed"
+    stage = "shipping"
+
+    shipment_id: uuid.UUID = Field(description="The shipment's id")
+    airway_bill: str = Field(description="The courier's airway bill number")
+    reason: str = Field(description="The courier's reason")
+
+
+class ReadyForPickup(Event):
+    """The document waits at the kecamatan office."""
+
+    event_type = "shipment.ready_for_pickup"
+    stage = "shipping"
+
+    shipment_id: uuid.UUID = Field(description="The shipment's id")
+    kecamatan_code: str = Field(description="The kecamatan whose office holds the document")
+    office_name: str = Field(description="Where to collect it")
+    reason: str = Field(description="chosen (the citizen chose pickup) or delivery_failed")
+
+
+class DocumentCollected(Event):
+    """The citizen (or their representative) collected the document at the kecamatan office."""
+
+    event_type = "shipment.collected"
+    stage = "shipping"
+
+    shipment_id: uuid.UUID = Field(description="The shipment's id")
+    collector_name: str = Field(description="Who collected it")
+    collector_nik: str = Field(description="The collector's NIK, as checked by the operator")
+    collected_on: date = Field(description="Day of collection")
+    operator: str = Field(description="The operator who handed it over")
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    RequestSubmitted,
+    ReviewStarted,
+    InformationRequested,
+    RequestResubmitted,
+    RequestApproved,
+    RequestRejected,
+    RequestCancelled,
+    DocumentIssued,
+    ShipmentCreated,
+    ShipmentStatusChanged,
+    ShipmentDelivered,
+    DeliveryFailed,
+    ReadyForPickup,
+    DocumentCollected,
+)
+
+_BY_TYPE: dict[str, type[Event]] = {cls.routing_key(): cls for cls in ALL_EVENTS}
+
+
+def event_class(cloudevent_type: str) -> type[Event] | None:
+    return _BY_TYPE.get(cloudevent_type)

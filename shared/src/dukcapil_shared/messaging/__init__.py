@@ -1,0 +1,20 @@
+from dukcapil_shared.messaging.consumer import EventConsumer, PermanentFailure, RetryPolicy, Subscription
+from dukcapil_shared.messaging.relay import OutboxRelay
+from dukcapil_shared.messaging.tables import add_messaging_tables
+from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE, ServiceTopology
+from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, SqlUnitOfWork, UnitOfWork
+
+__all__ = [
+    "EVENTS_EXCHANGE",
+    "EventConsumer",
+    "Inbox",
+    "Outbox",
+    "OutboxRelay",
+    "PermanentFailure",
+    "RetryPolicy",
+    "ServiceTopology",
+    "SqlUnitOfWork",
+    "Subscription",
+    "UnitOfWork",
+    "add_messaging_tables",
+]

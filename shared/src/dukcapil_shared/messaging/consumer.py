@@ -1,0 +1,192 @@
+"""A consumer that handles each event once, retries what may succeed later and parks what never will.
+
+For every delivery:
+- a malformed envelope or an event type the subscription does not know goes to the dead-letter queue;
+- otherwise the handler runs in one unit of work with the inbox row (consumer, event id): a duplicate
+  delivery finds the row and is acked without effect;
+- the message is acked only after the commit;
+- a failure is retried through the delay queues with growing delays, the attempt count in a header; when
+  the attempts run out, or the handler says the failure is permanent, the message goes to the dead-letter
+  queue with the error, the attempt count and the failure times;
+- if even that publish fails (broker trouble), the message is requeued: the quorum queue's delivery limit
+  bounds how often.
+"""
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+import anyio
+import structlog
+from faststream import AckPolicy
+from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
+from pydantic import ValidationError
+
+from dukcapil_shared.contracts import CONTENT_TYPE, Envelope, Event, UnknownEventType
+from dukcapil_shared.messaging.topology import ServiceTopology
+from dukcapil_shared.messaging.unit_of_work import UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+UoW = TypeVar("UoW", bound=UnitOfWork)
+Handler = Callable[[UoW, Any, Envelope], Awaitable[None]]
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when the event can never be processed: it is dead-lettered at once."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    delays_ms: tuple[int, ...] = (1_000, 5_000, 30_000, 120_000, 600_000)
+    """Delay before each retry; their number is the number of retries."""
+
+    @property
+    def max_attempts(self) -> int:
+        return len(self.delays_ms) + 1
+
+
+@dataclass(frozen=True)
+class Subscription(Generic[UoW]):
+    name: str
+    handlers: Mapping[type[Event], Handler[UoW]]
+    description: str = ""
+
+    @property
+    def routing_keys(self) -> list[str]:
+        return [event.routing_key() for event in self.handlers]
+
+
+class EventConsumer(Generic[UoW]):
+    def __init__(
+        self,
+        *,
+        topology: ServiceTopology,
+        subscription: Subscription[UoW],
+        unit_of_work: Callable[[], UoW],
+        broker: RabbitBroker,
+        retry: RetryPolicy,
+        publish_timeout: float = 10.0,
+    ) -> None:
+        self.topology = topology
+        self.subscription = subscription
+        self.queue = topology.subscription_queue(subscription.name)
+        self._unit_of_work = unit_of_work
+        self._broker = broker
+        self._retry = retry
+        self._publish_timeout = publish_timeout
+        self._handlers = {event.routing_key(): handler for event, handler in subscription.handlers.items()}
+
+    def attach(self, router: RabbitRouter) -> None:
+        router.subscriber(
+            self.queue,
+            ack_policy=AckPolicy.MANUAL,
+            description=self.subscription.description or None,
+        )(self.handle)
+
+    async def handle(self, message: RabbitMessage) -> None:
+        headers = message.headers or {}
+        attempt = int(headers.get("x-attempt", 1))
+        try:
+            envelope = Envelope.model_validate_json(message.body)
+            event = envelope.event()
+            handler = self._handlers.get(envelope.type)
+            if handler is None:
+                raise UnknownEventType(f"{self.queue.name} does not handle {envelope.type}")
+        except (ValidationError, UnknownEventType, ValueError) as error:
+            await self._settle_by_dead_letter(message, attempt, f"malformed: {_short(error)}")
+            return
+
+        try:
+            processed = await self._process(handler, event, envelope)
+        except PermanentFailure as error:
+            await self._settle_by_dead_letter(message, attempt, f"permanent: {_short(error)}")
+            return
+        except Exception as error:  # any other failure may pass: retry it, never drop it
+            if attempt < self._retry.max_attempts:
+                await self._settle_by_retry(message, attempt, error)
+            else:
+                await self._settle_by_dead_letter(message, attempt, f"attempts exhausted: {_short(error)}")
+            return
+        await message.ack()
+        if not processed:
+            log.debug("duplicate_delivery", queue=self.queue.name, event_id=str(envelope.id))
+
+    async def _process(self, handler: Handler[UoW], event: Event, envelope: Envelope) -> bool:
+        async with self._unit_of_work() as uow:
+            if not await uow.inbox.claim(self.queue.name, str(envelope.id)):
+                return False
+            await handler(uow, event, envelope)
+            await uow.commit()
+        return True
+
+    async def _settle_by_retry(self, message: RabbitMessage, attempt: int, error: Exception) -> None:
+        delay_ms = self._retry.delays_ms[attempt - 1]
+        headers = {
+            **(message.headers or {}),
+            "x-attempt": attempt + 1,
+            "x-last-error": _short(error),
+            "x-first-failure-at": (message.headers or {}).get("x-first-failure-at") or _now(),
+            "x-last-failure-at": _now(),
+        }
+        published = await self._republish(message, self.topology.delay_exchange(delay_ms), headers)
+        log.warning(
+            "event_retry_scheduled",
+            queue=self.queue.name,
+            message_id=message.message_id,
+            attempt=attempt,
+            delay_ms=delay_ms,
+            error=_short(error),
+            republished=published,
+        )
+
+    async def _settle_by_dead_letter(self, message: RabbitMessage, attempt: int, reason: str) -> None:
+        headers = {
+            **(message.headers or {}),
+            "x-error": reason,
+            "x-attempts": attempt,
+            "x-original-queue": self.queue.name,
+            "x-first-failure-at": (message.headers or {}).get("x-first-failure-at") or _now(),
+            "x-last-failure-at": _now(),
+        }
+        published = await self._republish(message, self.topology.dead_letter_exchange, headers)
+        log.error(
+            "event_dead_lettered",
+            queue=self.queue.name,
+            message_id=message.message_id,
+            attempts=attempt,
+            reason=reason,
+            republished=published,
+        )
+
+    async def _republish(self, message: RabbitMessage, exchange: Any, headers: dict[str, Any]) -> bool:
+        """Move the message on, then ack it; if the broker does not confirm, requeue it instead."""
+        try:
+            with anyio.fail_after(self._publish_timeout):
+                await self._broker.publish(
+                    message.body,
+                    exchange=exchange,
+                    routing_key=self.queue.name,
+                    persist=True,
+                    mandatory=True,
+                    headers=headers,
+                    message_id=message.message_id,
+                    correlation_id=message.correlation_id,
+                    content_type=message.content_type or CONTENT_TYPE,
+                    message_type=message.raw_message.type,
+                )
+        except Exception:  # the broker is in trouble; the delivery limit bounds the requeues
+            await message.nack(requeue=True)
+            return False
+        await message.ack()
+        return True
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _short(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= 500 else text[:497] + "..."

@@ -1,0 +1,146 @@
+"""The outbox relay: publishes committed outbox rows with publisher confirms, marks them sent after the ack.
+
+On PostgreSQL several replicas may run a relay: each claims rows with FOR UPDATE SKIP LOCKED and holds the
+claim while it publishes. On SQLite one relay per service is enough, and rows are read and marked in
+separate short transactions so the relay never holds the database's write lock while it waits on the broker.
+A row that fails stays pending with a growing delay before its next attempt. Every publish is bounded in time.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import anyio
+import structlog
+from faststream.rabbit import RabbitBroker
+from sqlalchemy import Row, Table, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dukcapil_shared.contracts import CONTENT_TYPE
+from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE
+
+log = structlog.get_logger(__name__)
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        engine: AsyncEngine,
+        outbox: Table,
+        broker: RabbitBroker,
+        source: str,
+        batch_size: int = 200,
+        poll_interval: float = 1.0,
+        publish_timeout: float = 5.0,
+        backoff_seconds: Sequence[float] = (1, 2, 5, 10, 30, 60),
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._broker = broker
+        self._source = source
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._publish_timeout = publish_timeout
+        self._backoff = tuple(backoff_seconds)
+        self._wake = asyncio.Event()
+        self._claim_with_lock = engine.dialect.name == "postgresql"
+
+    def wake(self) -> None:
+        """Called after a commit that added outbox rows, so they leave at once rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                published = await self.publish_pending()
+            except Exception as error:  # the database may be briefly away: the next pass tries again
+                published = 0
+                log.warning("outbox_relay_pass_failed", error=f"{type(error).__name__}: {error}")
+            if published >= self._batch_size:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            except TimeoutError:
+                pass
+
+    async def publish_pending(self) -> int:
+        """One pass over the due rows; returns how many the broker confirmed."""
+        if self._claim_with_lock:
+            async with self._engine.begin() as connection:
+                rows = await self._due_rows(connection)
+                confirmed, failed = await self._publish(rows)
+                await self._mark(connection, confirmed, failed)
+        else:
+            async with self._engine.begin() as connection:
+                rows = await self._due_rows(connection)
+            confirmed, failed = await self._publish(rows)
+            async with self._engine.begin() as connection:
+                await self._mark(connection, confirmed, failed)
+        return len(confirmed)
+
+    async def pending_count(self) -> int:
+        async with self._engine.connect() as connection:
+            result = await connection.execute(
+                select(self._outbox.c.id).where(self._outbox.c.published_at.is_(None)).limit(100_000)
+            )
+            return len(result.all())
+
+    async def _due_rows(self, connection: AsyncConnection) -> Sequence[Row]:
+        table = self._outbox
+        query = (
+            select(table.c.id, table.c.routing_key, table.c.subject, table.c.body, table.c.attempts)
+            .where(table.c.published_at.is_(None), table.c.next_attempt_at <= datetime.now(UTC))
+            .order_by(table.c.created_at)
+            .limit(self._batch_size)
+        )
+        if self._claim_with_lock:
+            query = query.with_for_update(skip_locked=True)
+        return (await connection.execute(query)).all()
+
+    async def _publish(self, rows: Sequence[Row]) -> tuple[list[str], dict[str, tuple[int, str]]]:
+        # Publishing concurrently pipelines the confirms: the batch costs about one round trip, not one each.
+        outcomes = await asyncio.gather(*(self._publish_one(row) for row in rows), return_exceptions=True)
+        confirmed: list[str] = []
+        failed: dict[str, tuple[int, str]] = {}
+        for row, outcome in zip(rows, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed[row.id] = (row.attempts + 1, f"{type(outcome).__name__}: {outcome}"[:500])
+            else:
+                confirmed.append(row.id)
+        if failed:
+            log.warning("outbox_publish_failed", count=len(failed), error=next(iter(failed.values()))[1])
+        return confirmed, failed
+
+    async def _publish_one(self, row: Row) -> None:
+        with anyio.fail_after(self._publish_timeout):
+            await self._broker.publish(
+                row.body.encode(),
+                exchange=EVENTS_EXCHANGE,
+                routing_key=row.routing_key,
+                persist=True,
+                # An event nobody subscribes to yet is not an error: agencies may bind later.
+                mandatory=False,
+                message_id=row.id,
+                correlation_id=row.subject,
+                message_type=row.routing_key,
+                content_type=CONTENT_TYPE,
+                timestamp=datetime.now(UTC),
+                headers={"source": self._source},
+            )
+
+    async def _mark(
+        self, connection: AsyncConnection, confirmed: list[str], failed: dict[str, tuple[int, str]]
+    ) -> None:
+        table = self._outbox
+        now = datetime.now(UTC)
+        if confirmed:
+            await connection.execute(update(table).where(table.c.id.in_(confirmed)).values(published_at=now))
+        for row_id, (attempts, error) in failed.items():
+            delay = self._backoff[min(attempts, len(self._backoff)) - 1]
+            await connection.execute(
+                update(table)
+                .where(table.c.id == row_id)
+                .values(attempts=attempts, last_error=error, next_attempt_at=now + timedelta(seconds=delay))
+            )

@@ -1,0 +1,80 @@
+"""Names and declarations of everything on the broker.
+
+Domain events go to one durable topic exchange. Each consuming service owns, per subscription, a durable
+quorum queue bound by routing key. Retries wait in per-service delay queues (one per delay, since a queue's
+TTL only expires the message at its head) and are dead-lettered back through the service's retry exchange
+to the queue they came from. What cannot be processed ends in the service's dead-letter queue.
+"""
+
+from dataclasses import dataclass
+
+from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
+
+EVENTS_EXCHANGE = RabbitExchange("dukcapil.events", type=ExchangeType.TOPIC, durable=True)
+
+# Quorum queues dead-letter at least once only with reject-publish overflow.
+_AT_LEAST_ONCE = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
+
+
+@dataclass(frozen=True)
+class ServiceTopology:
+    service: str
+    delivery_limit: int = 20
+    """Redeliveries the broker allows (a consumer crashing on a message) before dead-lettering it."""
+
+    @property
+    def retry_exchange(self) -> RabbitExchange:
+        return RabbitExchange(f"dukcapil.{self.service}.retry", type=ExchangeType.DIRECT, durable=True)
+
+    @property
+    def dead_letter_exchange(self) -> RabbitExchange:
+        return RabbitExchange(f"dukcapil.{self.service}.dead-letter", type=ExchangeType.FANOUT, durable=True)
+
+    @property
+    def dead_letter_queue(self) -> RabbitQueue:
+        return RabbitQueue(f"dukcapil.{self.service}.dead-letter", queue_type=QueueType.QUORUM, durable=True)
+
+    def delay_exchange(self, delay_ms: int) -> RabbitExchange:
+        return RabbitExchange(f"dukcapil.{self.service}.delay.{delay_ms}ms", type=ExchangeType.FANOUT, durable=True)
+
+    def delay_queue(self, delay_ms: int) -> RabbitQueue:
+        return RabbitQueue(
+            f"dukcapil.{self.service}.delay.{delay_ms}ms",
+            queue_type=QueueType.QUORUM,
+            durable=True,
+            arguments={
+                "x-message-ttl": delay_ms,
+                "x-dead-letter-exchange": self.retry_exchange.name,
+                **_AT_LEAST_ONCE,
+            },
+        )
+
+    def subscription_queue(self, subscription: str) -> RabbitQueue:
+        return RabbitQueue(
+            f"dukcapil.{self.service}.{subscription}",
+            queue_type=QueueType.QUORUM,
+            durable=True,
+            arguments={
+                "x-delivery-limit": self.delivery_limit,
+                "x-dead-letter-exchange": self.dead_letter_exchange.name,
+                **_AT_LEAST_ONCE,
+            },
+        )
+
+    async def declare(self, broker: RabbitBroker, subscriptions: dict[str, list[str]], delays_ms: list[int]) -> None:
+        """Declare exchanges, queues and bindings; idempotent, and safe for several replicas at once."""
+        events = await broker.declare_exchange(EVENTS_EXCHANGE)
+        retry = await broker.declare_exchange(self.retry_exchange)
+        dead_letter = await broker.declare_exchange(self.dead_letter_exchange)
+        dead_letter_queue = await broker.declare_queue(self.dead_letter_queue)
+        await dead_letter_queue.bind(dead_letter, routing_key="")
+        for delay_ms in delays_ms:
+            delay_exchange = await broker.declare_exchange(self.delay_exchange(delay_ms))
+            delay_queue = await broker.declare_queue(self.delay_queue(delay_ms))
+            await delay_queue.bind(delay_exchange, routing_key="")
+        for subscription, routing_keys in subscriptions.items():
+            queue_spec = self.subscription_queue(subscription)
+            queue = await broker.declare_queue(queue_spec)
+            await queue.bind(retry, routing_key=queue_spec.name)
+            for routing_key in routing_keys:
+                await queue.bind(events, routing_key=routing_key)

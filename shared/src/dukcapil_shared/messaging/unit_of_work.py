@@ -1,0 +1,129 @@
+"""One database transaction holding a service's state change, its outbox rows and its inbox row."""
+
+import abc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Self
+
+from sqlalchemy import Table, insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from dukcapil_shared.contracts import Envelope, Event
+
+
+class Outbox(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope: ...
+
+
+class Inbox(abc.ABC):
+    @abc.abstractmethod
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        """Record that `consumer` handles `event_id`; False if it already did."""
+
+
+class UnitOfWork(abc.ABC):
+    outbox: Outbox
+    inbox: Inbox
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.rollback()
+
+    @abc.abstractmethod
+    async def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def rollback(self) -> None: ...
+
+
+class SqlOutbox(Outbox):
+    def __init__(self, connection: AsyncConnection, table: Table, source: str) -> None:
+        self._connection = connection
+        self._table = table
+        self._source = source
+        self.added = 0
+
+    async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
+        envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent)
+        now = datetime.now(UTC)
+        await self._connection.execute(
+            insert(self._table).values(
+                id=str(envelope.id),
+                routing_key=envelope.type,
+                subject=envelope.subject,
+                body=envelope.model_dump_json(),
+                created_at=now,
+                attempts=0,
+                next_attempt_at=now,
+            )
+        )
+        self.added += 1
+        return envelope
+
+
+class SqlInbox(Inbox):
+    def __init__(self, connection: AsyncConnection, table: Table) -> None:
+        self._connection = connection
+        self._table = table
+
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        # A savepoint keeps the transaction usable when the row is already there.
+        try:
+            async with self._connection.begin_nested():
+                await self._connection.execute(
+                    insert(self._table).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
+                )
+        except IntegrityError:
+            return False
+        return True
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """Subclasses add their repositories in `bind`, built on the same connection."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        outbox_table: Table,
+        inbox_table: Table,
+        source: str,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._outbox_table = outbox_table
+        self._inbox_table = inbox_table
+        self._source = source
+        self._after_commit = after_commit
+        self._connection: AsyncConnection | None = None
+
+    def bind(self, connection: AsyncConnection) -> None:
+        """Build the service's repositories on `connection`."""
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        await self._connection.begin()
+        self.outbox = SqlOutbox(self._connection, self._outbox_table, self._source)
+        self.inbox = SqlInbox(self._connection, self._inbox_table)
+        self.bind(self._connection)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._connection is not None:
+            await self.rollback()
+            await self._connection.close()
+            self._connection = None
+
+    async def commit(self) -> None:
+        assert self._connection is not None, "commit outside the unit of work"
+        await self._connection.commit()
+        if self.outbox.added and self._after_commit is not None:
+            self._after_commit()
+
+    async def rollback(self) -> None:
+        if self._connection is not None and self._connection.in_transaction():
+            await self._connection.rollback()

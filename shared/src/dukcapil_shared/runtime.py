@@ -1,0 +1,145 @@
+"""The running parts every service has: database, broker, topology, outbox relay, consumers, background loops.
+
+Each service's composition root builds one `ServiceRuntime`, adds its subscriptions and loops, and hands
+`lifespan` to FastAPI, so the broker starts and stops with the HTTP server.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import anyio
+import structlog
+from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
+from sqlalchemy import Table, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
+
+from dukcapil_shared.db import migrate
+from dukcapil_shared.messaging import EventConsumer, OutboxRelay, RetryPolicy, ServiceTopology, Subscription
+from dukcapil_shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        *,
+        service: str,
+        settings: ServiceSettings,
+        engine: AsyncEngine,
+        outbox_table: Table,
+        migrations: str,
+    ) -> None:
+        self.service = service
+        self.settings = settings
+        self.engine = engine
+        self.source = f"/dukcapil/lebak/{service}"
+        self._migrations = migrations
+        self.broker = RabbitBroker(
+            str(URL(settings.amqp_url).update_query(name=service)),
+            default_channel=Channel(prefetch_count=settings.prefetch),
+            graceful_timeout=settings.graceful_timeout,
+            # FastStream's per-message log lines cost more than the work in a hot path: keep them at DEBUG.
+            log_level=logging.DEBUG,
+        )
+        self.topology = ServiceTopology(service)
+        self.retry = RetryPolicy(delays_ms=tuple(settings.retry_delays_ms))
+        self.relay = OutboxRelay(
+            engine=engine,
+            outbox=outbox_table,
+            broker=self.broker,
+            source=self.source,
+            poll_interval=settings.outbox_poll_interval,
+            publish_timeout=settings.publish_timeout,
+        )
+        self._router = RabbitRouter()
+        self._consumers: list[EventConsumer[Any]] = []
+        self._loops: list[Callable[[], Awaitable[None]]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:
+        consumer = EventConsumer(
+            topology=self.topology,
+            subscription=subscription,
+            unit_of_work=unit_of_work,
+            broker=self.broker,
+            retry=self.retry,
+            publish_timeout=self.settings.publish_timeout,
+        )
+        consumer.attach(self._router)
+        self._consumers.append(consumer)
+        return consumer
+
+    def add_loop(self, loop: Callable[[], Awaitable[None]]) -> None:
+        """A background loop (e.g. courier tracking) that runs while the service runs."""
+        self._loops.append(loop)
+
+    async def start(self) -> None:
+        await migrate(self.engine, self._migrations)
+        self.broker.include_router(self._router)
+        await self._connect_broker()
+        await self.topology.declare(
+            self.broker,
+            {consumer.subscription.name: consumer.subscription.routing_keys for consumer in self._consumers},
+            list(self.retry.delays_ms),
+        )
+        await self.broker.start()
+        self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")]
+        self._tasks += [asyncio.create_task(loop(), name=f"{self.service}-loop") for loop in self._loops]
+        log.info("service_started", consumers=[c.queue.name for c in self._consumers])
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Waits up to graceful_timeout for running handlers; unacked messages return to their queue.
+        await self.broker.stop()
+        await self.engine.dispose()
+        log.info("service_stopped")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def readiness(self) -> dict[str, bool]:
+        return {
+            "database": await self._database_reachable(),
+            "broker": await self.broker.ping(timeout=2.0),
+            "consumers": all(subscriber.running for subscriber in self.broker.subscribers),
+        }
+
+    async def _database_reachable(self) -> bool:
+        try:
+            with anyio.fail_after(2.0):
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except Exception:  # any failure means not ready; the probe reports it, nothing else to do
+            return False
+        return True
+
+    async def _connect_broker(self) -> None:
+        deadline = anyio.current_time() + self.settings.broker_connect_timeout
+        while True:
+            try:
+                await self.broker.connect()
+                return
+            except Exception as error:  # aiormq and aio-pika raise several unrelated types
+                if anyio.current_time() >= deadline:
+                    raise BrokerUnavailable(
+                        f"RabbitMQ is not reachable at {URL(self.settings.amqp_url).with_password('***')}: {error}. "
+                        "Start it (rabbitmq-server -detached, or docker compose up rabbitmq) or set AMQP_URL."
+                    ) from error
+                log.warning("broker_not_reachable_yet", error=type(error).__name__)
+                await asyncio.sleep(1.0)

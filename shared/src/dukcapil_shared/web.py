@@ -1,0 +1,108 @@
+"""HTTP conventions every service follows: the error body, health and readiness."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class ErrorDetail(BaseModel):
+    field: str | None = Field(default=None, description="Where the problem is, e.g. body.applicant.nik")
+    code: str = Field(description="Machine-readable code")
+    message: str = Field(description="What is wrong and how to fix it")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="Machine-readable code, e.g. invalid_request, not_found")
+    message: str = Field(description="Human-readable explanation")
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    def __init__(
+        self, status: int, code: str, message: str, details: list[ErrorDetail] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+        self.extra = extra
+
+
+def error_response(status: int, code: str, message: str, details: list[ErrorDetail] | None = None, **extra: Any):
+    body: dict[str, Any] = {"code": code, "message": message, "details": [d.model_dump() for d in details or []]}
+    body.update(extra)
+    return JSONResponse(status_code=status, content={"error": body})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return error_response(error.status, error.code, error.message, error.details, **error.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        details = [
+            ErrorDetail(field=".".join(str(part) for part in item["loc"]), code=item["type"], message=item["msg"])
+            for item in error.errors()
+        ]
+        return error_response(
+            422, "invalid_request", "The request is not valid: see details for each field to fix.", details
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return error_response(error.status_code, code, str(error.detail))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _database_down(_request: Request, error: Exception) -> JSONResponse:
+        log.error("database_unavailable", error=type(error).__name__)
+        response = error_response(503, "database_unavailable", "The service's database is unavailable; retry shortly.")
+        response.headers["Retry-After"] = "5"
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error=type(error).__name__)
+        return error_response(500, "internal_error", "Something went wrong on our side; the error was logged.")
+
+
+class Readiness(BaseModel):
+    ready: bool
+    checks: dict[str, bool]
+
+
+def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        summary="Database and broker reachable, consumers attached",
+        response_model=Readiness,
+        responses={503: {"model": Readiness}},
+    )
+    async def readyz() -> JSONResponse:
+        checks = await readiness()
+        ready = all(checks.values())
+        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+
+    return router
