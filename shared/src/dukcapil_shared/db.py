@@ -1,6 +1,7 @@
 """Database engines for the embedded default (SQLite file) and production (PostgreSQL), and migrations."""
 
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -61,3 +62,8 @@ def run_migrations_in_env(target_metadata: object) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything this project stores is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

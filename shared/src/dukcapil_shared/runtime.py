@@ -8,20 +8,32 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import structlog
+import uvicorn
+from fastapi import FastAPI
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from dukcapil_shared.db import migrate
-from dukcapil_shared.messaging import EventConsumer, OutboxRelay, RetryPolicy, ServiceTopology, Subscription
+from dukcapil_shared.messaging import (
+    EventConsumer,
+    OutboxRelay,
+    RetryPolicy,
+    ServiceTopology,
+    SqlUnitOfWork,
+    Subscription,
+)
 from dukcapil_shared.settings import ServiceSettings
+from dukcapil_shared.web import health_router, install_error_handlers
 
 log = structlog.get_logger(__name__)
+
+UoW = TypeVar("UoW", bound=SqlUnitOfWork)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -36,6 +48,7 @@ class ServiceRuntime:
         settings: ServiceSettings,
         engine: AsyncEngine,
         outbox_table: Table,
+        inbox_table: Table,
         migrations: str,
     ) -> None:
         self.service = service
@@ -43,6 +56,8 @@ class ServiceRuntime:
         self.engine = engine
         self.source = f"/dukcapil/lebak/{service}"
         self._migrations = migrations
+        self._outbox_table = outbox_table
+        self._inbox_table = inbox_table
         self.broker = RabbitBroker(
             str(URL(settings.amqp_url).update_query(name=service)),
             default_channel=Channel(prefetch_count=settings.prefetch),
@@ -64,6 +79,28 @@ class ServiceRuntime:
         self._consumers: list[EventConsumer[Any]] = []
         self._loops: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def unit_of_work_factory(self, unit_of_work_class: type[UoW]) -> Callable[[], UoW]:
+        """Units of work on this service's database, waking the relay when they commit events."""
+
+        def unit_of_work() -> UoW:
+            return unit_of_work_class(
+                self.engine,
+                outbox_table=self._outbox_table,
+                inbox_table=self._inbox_table,
+                source=self.source,
+                after_commit=self.relay.wake,
+            )
+
+        return unit_of_work
+
+    def create_app(self, *, title: str, description: str) -> FastAPI:
+        """The service's FastAPI app with the broker in its lifespan, the error format, health and readiness."""
+        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        app.state.runtime = self
+        install_error_handlers(app)
+        app.include_router(health_router(self.readiness))
+        return app
 
     def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:
         consumer = EventConsumer(
@@ -143,3 +180,15 @@ class ServiceRuntime:
                     ) from error
                 log.warning("broker_not_reachable_yet", error=type(error).__name__)
                 await asyncio.sleep(1.0)
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run the app under uvicorn; SIGTERM lets running handlers finish (graceful_timeout) before exit."""
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.graceful_timeout),
+    )

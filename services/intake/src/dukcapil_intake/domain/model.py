@@ -1,0 +1,180 @@
+"""A service request as the citizen sees it: its status, its history, and the rules that move it."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from dukcapil_intake.domain.kecamatan import Kecamatan, find_kecamatan
+
+
+class RequestStatus(StrEnum):
+    submitted = "submitted"
+    in_review = "in_review"
+    info_requested = "info_requested"
+    approved = "approved"
+    rejected = "rejected"
+    document_issued = "document_issued"
+    shipped = "shipped"
+    delivered = "delivered"
+    delivery_failed = "delivery_failed"
+    ready_for_pickup = "ready_for_pickup"
+    collected = "collected"
+    cancelled = "cancelled"
+
+
+# How far along the lifecycle each status is. An event that arrives late (a lower rank than the request
+# already has) is kept in the history but does not move the status back.
+_RANK = {
+    RequestStatus.submitted: 0,
+    RequestStatus.in_review: 1,
+    RequestStatus.info_requested: 2,
+    RequestStatus.approved: 3,
+    RequestStatus.rejected: 3,
+    RequestStatus.document_issued: 4,
+    RequestStatus.shipped: 5,
+    RequestStatus.delivery_failed: 6,
+    RequestStatus.ready_for_pickup: 7,
+    RequestStatus.delivered: 8,
+    RequestStatus.collected: 9,
+    RequestStatus.cancelled: 10,
+}
+_FINAL = {RequestStatus.rejected, RequestStatus.cancelled, RequestStatus.delivered, RequestStatus.collected}
+_BEFORE_DECISION = {RequestStatus.submitted, RequestStatus.in_review, RequestStatus.info_requested}
+# Moves that go back in rank on purpose.
+_BACKWARD_ALLOWED = {(RequestStatus.info_requested, RequestStatus.submitted)}
+
+
+class RequestRefused(Exception):
+    """A submission or an action that the office's rules do not allow."""
+
+    def __init__(self, code: str, message: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event_id: str
+    event_type: str
+    stage: str
+    occurred_at: datetime
+    note: str
+    status: RequestStatus | None
+    """The status this event moved the request to, if it moved it."""
+
+
+@dataclass
+class ServiceRequest:
+    id: uuid.UUID
+    number: str
+    type: str
+    applicant: dict[str, Any]
+    details: dict[str, Any]
+    delivery: dict[str, Any]
+    kecamatan_code: str
+    channel: str
+    status: RequestStatus
+    submitted_at: datetime
+    updated_at: datetime
+    history: list[HistoryEntry] = field(default_factory=list)
+    new_history: list[HistoryEntry] = field(default_factory=list)
+
+    def record(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        stage: str,
+        occurred_at: datetime,
+        note: str,
+        moves_to: RequestStatus | None,
+    ) -> HistoryEntry:
+        """Add an event to the history and move the status if the lifecycle allows it."""
+        opens_history = not self.history  # the submission itself: the status it sets is the first one
+        moved = moves_to if moves_to is not None and (opens_history or self.can_move_to(moves_to)) else None
+        entry = HistoryEntry(event_id, event_type, stage, occurred_at, note, moved)
+        self.history.append(entry)
+        self.history.sort(key=lambda item: item.occurred_at)
+        self.new_history.append(entry)
+        if moved is not None:
+            self.status = moved
+            self.updated_at = max(self.updated_at, occurred_at)
+        return entry
+
+    def can_move_to(self, target: RequestStatus) -> bool:
+        if self.status in _FINAL or target == self.status:
+            return False
+        if target == RequestStatus.cancelled:
+            return self.status in _BEFORE_DECISION
+        if (self.status, target) in _BACKWARD_ALLOWED:
+            return True
+        return _RANK[target] > _RANK[self.status]
+
+    def ensure_cancellable(self) -> None:
+        if self.status not in _BEFORE_DECISION:
+            raise RequestRefused(
+                "not_cancellable",
+                f"A request can be cancelled only before the decision; this one is {self.status.value}.",
+            )
+
+    def ensure_awaiting_information(self) -> None:
+        if self.status != RequestStatus.info_requested:
+            raise RequestRefused(
+                "not_awaiting_information",
+                f"Only a request whose reviewer asked for information can be resubmitted; this one is "
+                f"{self.status.value}.",
+            )
+
+
+IN_PERSON_ONLY = {"ktp_el"}
+
+
+def responsible_kecamatan(kecamatan_code: str | None, delivery: dict[str, Any]) -> Kecamatan:
+    """The kecamatan office in charge: the one given, else the pickup office, else the delivery address's."""
+    address = delivery.get("address") or {}
+    code = kecamatan_code or delivery.get("pickup_kecamatan_code") or address.get("kecamatan_code")
+    if code is None:
+        raise RequestRefused(
+            "kecamatan_required",
+            "Say which kecamatan the applicant lives in: give kecamatan_code (e.g. 36.02.14 for Rangkasbitung).",
+            field="kecamatan_code",
+        )
+    kecamatan = find_kecamatan(code)
+    if kecamatan is None:
+        raise RequestRefused(
+            "unknown_kecamatan",
+            f"{code} is not one of Kabupaten Lebak's 28 kecamatan (36.02.01 to 36.02.28).",
+            field="kecamatan_code",
+        )
+    return kecamatan
+
+
+def check_submission(request_type: str, kecamatan: Kecamatan, delivery: dict[str, Any]) -> None:
+    """The rules every submission must pass before it is accepted (the per-type rules come on top)."""
+    if request_type in IN_PERSON_ONLY:
+        raise RequestRefused(
+            "in_person_only",
+            "KTP-el (e-KTP) cannot be requested online: the biometric recording (perekaman: fingerprints, photo, "
+            f"signature) must be done in person at {kecamatan.office}. Bring your Kartu Keluarga; if you are "
+            "replacing a card, bring the old KTP-el or a police report of its loss. / Perekaman KTP-el wajib "
+            f"datang langsung ke {kecamatan.office} dengan membawa Kartu Keluarga.",
+            field="type",
+            office=kecamatan.office,
+            kecamatan_code=kecamatan.code,
+        )
+    if delivery.get("method") == "courier" and not delivery.get("address"):
+        raise RequestRefused(
+            "delivery_address_required",
+            "Courier delivery needs delivery.address; or choose delivery.method = pickup at the kecamatan office.",
+            field="delivery.address",
+        )
+
+
+def request_number(kecamatan: Kecamatan, day: date, sequence: int) -> str:
+    """E.g. 360214-20261128-0007: kecamatan code, day of submission, sequence within that day."""
+    return f"{kecamatan.code.replace('.', '')}-{day:%Y%m%d}-{sequence:04d}"

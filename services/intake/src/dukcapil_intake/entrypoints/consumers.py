@@ -1,0 +1,41 @@
+"""Intake listens to every other stage, to keep the citizen's view of the request."""
+
+from dukcapil_shared.contracts import (
+    DeliveryFailed,
+    DocumentCollected,
+    DocumentIssued,
+    InformationRequested,
+    ReadyForPickup,
+    RequestApproved,
+    RequestRejected,
+    ReviewStarted,
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentStatusChanged,
+)
+from dukcapil_shared.messaging import Subscription
+
+from dukcapil_intake.service_layer.handlers import record_lifecycle_event
+
+LIFECYCLE = Subscription(
+    name="lifecycle",
+    description="Every step of review, documents and shipping, shown in the request's history",
+    handlers={
+        event: record_lifecycle_event
+        for event in (
+            ReviewStarted,
+            InformationRequested,
+            RequestApproved,
+            RequestRejected,
+            DocumentIssued,
+            ShipmentCreated,
+            ShipmentStatusChanged,
+            ShipmentDelivered,
+            DeliveryFailed,
+            ReadyForPickup,
+            DocumentCollected,
+        )
+    },
+)
+
+SUBSCRIPTIONS = [LIFECYCLE]
