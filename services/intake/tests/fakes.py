@@ -2,10 +2,9 @@ import copy
 import uuid
 from datetime import date
 
-from dukcapil_shared.testing import FakeUnitOfWork
-
 from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
 from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork, RequestRepository
+from dukcapil_shared.testing import FakeUnitOfWork
 
 
 class FakeRequestRepository(RequestRepository):

@@ -1,10 +1,9 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
-from fastapi import FastAPI
-
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
+from fastapi import FastAPI
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork

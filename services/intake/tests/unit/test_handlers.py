@@ -1,7 +1,8 @@
 import uuid
 
 import pytest
-
+from dukcapil_intake.domain.model import RequestRefused, RequestStatus
+from dukcapil_intake.service_layer import handlers
 from dukcapil_shared.contracts import (
     DocumentIssued,
     Envelope,
@@ -13,9 +14,6 @@ from dukcapil_shared.contracts import (
     ShipmentDelivered,
 )
 
-from dukcapil_intake.domain.model import RequestRefused, RequestStatus
-from dukcapil_intake.service_layer import handlers
-
 from ..fakes import FakeIntakeUnitOfWork
 
 APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
@@ -23,7 +21,9 @@ PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
 
 
 def submit(request_type: str = "biodata_wni", delivery: dict | None = None) -> handlers.SubmitRequest:
-    return handlers.SubmitRequest(type=request_type, applicant=APPLICANT, details={}, delivery=delivery or PICKUP)
+    return handlers.SubmitRequest(
+        type=request_type, applicant=APPLICANT, details={}, delivery=delivery or PICKUP
+    )
 
 
 async def deliver(uow: FakeIntakeUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]
@@ -64,19 +64,39 @@ async def test_other_stages_events_move_the_status_and_fill_the_history() -> Non
     request = await handlers.submit_request(submit(), uow=uow)
     await deliver(uow, ReviewStarted(request_id=request.id))
     assert uow.status_of(request.id) == RequestStatus.in_review
-    await deliver(uow, RequestApproved(
-        request_id=request.id, request_number=request.number, request_type="biodata_wni", applicant=APPLICANT,
-        details={}, delivery=PICKUP, kecamatan_code="36.02.14", reviewer="rina",
-    ))
-    await deliver(uow, DocumentIssued(
-        request_id=request.id, document_id=uuid.uuid4(), document_number="BIO/2026/000001",
-        request_type="biodata_wni", checksum_sha256="0" * 64, applicant=APPLICANT, delivery=PICKUP,
-        kecamatan_code="36.02.14",
-    ))
+    await deliver(
+        uow,
+        RequestApproved(
+            request_id=request.id,
+            request_number=request.number,
+            request_type="biodata_wni",
+            applicant=APPLICANT,
+            details={},
+            delivery=PICKUP,
+            kecamatan_code="36.02.14",
+            reviewer="rina",
+        ),
+    )
+    await deliver(
+        uow,
+        DocumentIssued(
+            request_id=request.id,
+            document_id=uuid.uuid4(),
+            document_number="BIO/2026/000001",
+            request_type="biodata_wni",
+            checksum_sha256="0" * 64,
+            applicant=APPLICANT,
+            delivery=PICKUP,
+            kecamatan_code="36.02.14",
+        ),
+    )
     stored = await handlers.get_request(request.id, uow=uow)
     assert stored.status == RequestStatus.document_issued
     assert [entry.event_type for entry in stored.history] == [
-        "request.submitted.v1", "review.started.v1", "request.approved.v1", "document.issued.v1",
+        "request.submitted.v1",
+        "review.started.v1",
+        "request.approved.v1",
+        "document.issued.v1",
     ]
     assert "BIO/2026/000001" in stored.history[-1].note
 
@@ -84,10 +104,16 @@ async def test_other_stages_events_move_the_status_and_fill_the_history() -> Non
 async def test_an_event_for_an_unknown_request_fails_so_that_it_is_retried_then_parked() -> None:
     uow = FakeIntakeUnitOfWork()
     with pytest.raises(LookupError):
-        await deliver(uow, ShipmentDelivered(
-            request_id=uuid.uuid4(), shipment_id=uuid.uuid4(), airway_bill="X", receiver_name="A",
-            delivered_at="2026-11-28T10:00:00Z",
-        ))
+        await deliver(
+            uow,
+            ShipmentDelivered(
+                request_id=uuid.uuid4(),
+                shipment_id=uuid.uuid4(),
+                airway_bill="X",
+                receiver_name="A",
+                delivered_at="2026-11-28T10:00:00Z",
+            ),
+        )
 
 
 async def test_cancel_before_the_decision_is_announced_and_after_it_is_refused() -> None:
@@ -99,10 +125,19 @@ async def test_cancel_before_the_decision_is_announced_and_after_it_is_refused()
 
     approved = await handlers.submit_request(submit(), uow=uow)
     await deliver(uow, ReviewStarted(request_id=approved.id))
-    await deliver(uow, RequestApproved(
-        request_id=approved.id, request_number=approved.number, request_type="biodata_wni", applicant=APPLICANT,
-        details={}, delivery=PICKUP, kecamatan_code="36.02.14", reviewer="rina",
-    ))
+    await deliver(
+        uow,
+        RequestApproved(
+            request_id=approved.id,
+            request_number=approved.number,
+            request_type="biodata_wni",
+            applicant=APPLICANT,
+            details={},
+            delivery=PICKUP,
+            kecamatan_code="36.02.14",
+            reviewer="rina",
+        ),
+    )
     with pytest.raises(RequestRefused) as refused:
         await handlers.cancel_request(approved.id, None, uow=uow)
     assert refused.value.code == "not_cancellable"
@@ -115,8 +150,15 @@ async def test_resubmission_answers_an_information_request() -> None:
     request = await handlers.submit_request(submit(), uow=uow)
     with pytest.raises(RequestRefused):
         await handlers.resubmit_request(request.id, {"x": 1}, None, uow=uow)
-    await deliver(uow, InformationRequested(request_id=request.id, reviewer="rina", reason="scan buram",
-                                            missing_items=["surat_pengantar_rt_rw"]))
+    await deliver(
+        uow,
+        InformationRequested(
+            request_id=request.id,
+            reviewer="rina",
+            reason="scan buram",
+            missing_items=["surat_pengantar_rt_rw"],
+        ),
+    )
     resubmitted = await handlers.resubmit_request(request.id, {"x": 1}, "sudah saya scan ulang", uow=uow)
     assert resubmitted.status == RequestStatus.submitted
     event = uow.outbox.events[-1]

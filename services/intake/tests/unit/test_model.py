@@ -2,7 +2,6 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-
 from dukcapil_intake.domain.kecamatan import find_kecamatan, lebak_kecamatan
 from dukcapil_intake.domain.model import (
     RequestRefused,
@@ -18,26 +17,52 @@ T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 def a_request(status: RequestStatus = RequestStatus.submitted) -> ServiceRequest:
     request = ServiceRequest(
-        id=uuid.uuid4(), number="360214-20261128-0001", type="biodata_wni", applicant={}, details={},
-        delivery={"method": "pickup"}, kecamatan_code="36.02.14", channel="online",
-        status=status, submitted_at=T0, updated_at=T0,
+        id=uuid.uuid4(),
+        number="360214-20261128-0001",
+        type="biodata_wni",
+        applicant={},
+        details={},
+        delivery={"method": "pickup"},
+        kecamatan_code="36.02.14",
+        channel="online",
+        status=status,
+        submitted_at=T0,
+        updated_at=T0,
     )
-    request.record(event_id="e0", event_type="request.submitted.v1", stage="intake", occurred_at=T0, note="",
-                   moves_to=RequestStatus.submitted)
+    request.record(
+        event_id="e0",
+        event_type="request.submitted.v1",
+        stage="intake",
+        occurred_at=T0,
+        note="",
+        moves_to=RequestStatus.submitted,
+    )
     request.status = status
     return request
 
 
 def step(request: ServiceRequest, status: RequestStatus, minutes: int) -> None:
-    request.record(event_id=str(uuid.uuid4()), event_type=f"x.{status}", stage="test",
-                   occurred_at=T0 + timedelta(minutes=minutes), note="", moves_to=status)
+    request.record(
+        event_id=str(uuid.uuid4()),
+        event_type=f"x.{status}",
+        stage="test",
+        occurred_at=T0 + timedelta(minutes=minutes),
+        note="",
+        moves_to=status,
+    )
 
 
 def test_the_lifecycle_moves_forward_to_delivery() -> None:
     request = a_request()
     for minutes, status in enumerate(
-        [RequestStatus.in_review, RequestStatus.approved, RequestStatus.document_issued, RequestStatus.shipped,
-         RequestStatus.delivered], start=1,
+        [
+            RequestStatus.in_review,
+            RequestStatus.approved,
+            RequestStatus.document_issued,
+            RequestStatus.shipped,
+            RequestStatus.delivered,
+        ],
+        start=1,
     ):
         step(request, status, minutes)
         assert request.status == status
@@ -50,12 +75,16 @@ def test_a_late_event_is_kept_in_history_but_does_not_move_the_status_back() -> 
     step(request, RequestStatus.document_issued, 3)
     assert request.status == RequestStatus.shipped
     assert [entry.status for entry in request.history] == [
-        RequestStatus.submitted, None, RequestStatus.shipped,
+        RequestStatus.submitted,
+        None,
+        RequestStatus.shipped,
     ], "history is ordered by event time, and the late entry records that it moved nothing"
 
 
-@pytest.mark.parametrize("final", [RequestStatus.rejected, RequestStatus.cancelled, RequestStatus.delivered,
-                                   RequestStatus.collected])
+@pytest.mark.parametrize(
+    "final",
+    [RequestStatus.rejected, RequestStatus.cancelled, RequestStatus.delivered, RequestStatus.collected],
+)
 def test_final_statuses_never_change(final: RequestStatus) -> None:
     request = a_request(final)
     step(request, RequestStatus.ready_for_pickup, 9)

@@ -33,13 +33,17 @@ class Person(ContractModel):
 
 
 class Address(ContractModel):
-    street: str = Field(description="Street, house number, hamlet (kampung/dusun)", min_length=1, max_length=300)
+    street: str = Field(
+        description="Street, house number, hamlet (kampung/dusun)", min_length=1, max_length=300
+    )
     rt: str | None = Field(default=None, description="RT (neighbourhood unit) number", max_length=3)
     rw: str | None = Field(default=None, description="RW (community unit) number", max_length=3)
     village_code: str | None = Field(
         default=None, description="Kode wilayah of the desa/kelurahan, e.g. 36.02.14.1001", max_length=13
     )
-    kecamatan_code: str = Field(description="Kode wilayah of the kecamatan, e.g. 36.02.14", pattern=r"^\d{2}\.\d{2}\.\d{2}$")
+    kecamatan_code: str = Field(
+        description="Kode wilayah of the kecamatan, e.g. 36.02.14", pattern=r"^\d{2}\.\d{2}\.\d{2}$"
+    )
     city: str = Field(default="Kabupaten Lebak", description="Regency or city", max_length=100)
     postal_code: str | None = Field(default=None, description="Five-digit postal code", pattern=r"^\d{5}$")
 
@@ -52,8 +56,12 @@ class DeliveryMethod(StrEnum):
 class Delivery(ContractModel):
     method: DeliveryMethod = Field(description="Courier to an address, or pickup at the kecamatan office")
     recipient_name: str | None = Field(default=None, description="Who receives the parcel", max_length=200)
-    phone: str | None = Field(default=None, description="Recipient's phone, for the courier only", max_length=20)
+    phone: str | None = Field(
+        default=None, description="Recipient's phone, for the courier only", max_length=20
+    )
     address: Address | None = Field(default=None, description="Delivery address; required for courier")
     pickup_kecamatan_code: str | None = Field(
-        default=None, description="Kecamatan office where the document waits for pickup", pattern=r"^\d{2}\.\d{2}\.\d{2}$"
+        default=None,
+        description="Kecamatan office where the document waits for pickup",
+        pattern=r"^\d{2}\.\d{2}\.\d{2}$",
     )

@@ -1,12 +1,11 @@
 import uuid
 from datetime import date
 
+from dukcapil_shared.db import as_utc
+from dukcapil_shared.messaging import SqlUnitOfWork
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
-
-from dukcapil_shared.db import as_utc
-from dukcapil_shared.messaging import SqlUnitOfWork
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.domain.model import HistoryEntry, RequestStatus, ServiceRequest
@@ -37,7 +36,9 @@ class SqlRequestRepository(RequestRepository):
 
     async def get(self, request_id: uuid.UUID) -> ServiceRequest | None:
         row = (
-            await self._connection.execute(select(tables.requests).where(tables.requests.c.id == str(request_id)))
+            await self._connection.execute(
+                select(tables.requests).where(tables.requests.c.id == str(request_id))
+            )
         ).one_or_none()
         if row is None:
             return None
@@ -134,4 +135,3 @@ def _to_request(row) -> ServiceRequest:  # type: ignore[no-untyped-def]
         submitted_at=as_utc(row.submitted_at),
         updated_at=as_utc(row.updated_at),
     )
-

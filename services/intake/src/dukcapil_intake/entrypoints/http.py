@@ -5,12 +5,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from dukcapil_shared.contracts import Delivery, Person, RequestType
+from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-
-from dukcapil_shared.contracts import Delivery, Person, RequestType
-from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
 
 from dukcapil_intake.domain.model import RequestRefused, RequestStatus, ServiceRequest
 from dukcapil_intake.service_layer import handlers
@@ -26,7 +25,9 @@ UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
 
 
 class SubmitRequestBody(BaseModel):
-    type: RequestType = Field(description="Which document: kartu_keluarga, akta_kematian, surat_pindah, biodata_wni")
+    type: RequestType = Field(
+        description="Which document: kartu_keluarga, akta_kematian, surat_pindah, biodata_wni"
+    )
     applicant: Person
     details: dict[str, Any] = Field(default_factory=dict, description="Type-specific details")
     delivery: Delivery
@@ -45,8 +46,12 @@ class CancelBody(BaseModel):
 
 
 class ResubmitBody(BaseModel):
-    details: dict[str, Any] | None = Field(default=None, description="Corrected details, replacing the old ones")
-    note: str | None = Field(default=None, max_length=2000, description="The citizen's answer to the reviewer")
+    details: dict[str, Any] | None = Field(
+        default=None, description="Corrected details, replacing the old ones"
+    )
+    note: str | None = Field(
+        default=None, max_length=2000, description="The citizen's answer to the reviewer"
+    )
 
 
 class HistoryItem(BaseModel):
@@ -129,7 +134,7 @@ async def follow(request_id: uuid.UUID, uow: UnitOfWorkDep) -> RequestView:
 async def search(
     uow: UnitOfWorkDep,
     status: RequestStatus | None = None,
-    type: RequestType | None = None,  # noqa: A002 - the query parameter's public name
+    type: RequestType | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RequestSummary]:
@@ -139,21 +144,31 @@ async def search(
     )
     return [
         RequestSummary(
-            id=r.id, number=r.number, type=r.type, status=r.status, kecamatan_code=r.kecamatan_code,
+            id=r.id,
+            number=r.number,
+            type=r.type,
+            status=r.status,
+            kecamatan_code=r.kecamatan_code,
             submitted_at=r.submitted_at,
         )
         for r in found
     ]
 
 
-@router.post("/requests/{request_id}/cancel", response_model=RequestView, responses={**_ERRORS, 409: {"model": ErrorResponse}})
+@router.post(
+    "/requests/{request_id}/cancel",
+    response_model=RequestView,
+    responses={**_ERRORS, 409: {"model": ErrorResponse}},
+)
 async def cancel(request_id: uuid.UUID, body: CancelBody, uow: UnitOfWorkDep) -> RequestView:
     """Withdraw a request before the decision."""
     return RequestView.of(await handlers.cancel_request(request_id, body.reason, uow=uow))
 
 
 @router.post(
-    "/requests/{request_id}/resubmit", response_model=RequestView, responses={**_ERRORS, 409: {"model": ErrorResponse}}
+    "/requests/{request_id}/resubmit",
+    response_model=RequestView,
+    responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
 async def resubmit(request_id: uuid.UUID, body: ResubmitBody, uow: UnitOfWorkDep) -> RequestView:
     """Answer the reviewer's information request with corrections; the request goes back to review."""
@@ -169,7 +184,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestRefused)
     async def _refused(_request: Request, error: RequestRefused) -> JSONResponse:
         status = 409 if error.code in _CONFLICTS else 422
-        details = [ErrorDetail(field=error.field, code=error.code, message=error.message)] if error.field else []
+        details = (
+            [ErrorDetail(field=error.field, code=error.code, message=error.message)] if error.field else []
+        )
         return error_response(status, error.code, error.message, details, **error.extra)
 
     @app.exception_handler(handlers.RequestNotFound)

@@ -86,7 +86,9 @@ async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork) -> Se
     return request
 
 
-async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+async def cancel_request(
+    request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork
+) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
         request.ensure_cancellable()
@@ -164,7 +166,9 @@ def describe(event: Event) -> tuple[RequestStatus | None, str]:
         case ReviewStarted():
             return RequestStatus.in_review, "Permohonan masuk antrean verifikasi."
         case InformationRequested():
-            missing = f" Yang perlu dilengkapi: {', '.join(event.missing_items)}." if event.missing_items else ""
+            missing = (
+                f" Yang perlu dilengkapi: {', '.join(event.missing_items)}." if event.missing_items else ""
+            )
             return RequestStatus.info_requested, f"Verifikator meminta kelengkapan: {event.reason}.{missing}"
         case RequestResubmitted():
             return RequestStatus.submitted, "Kelengkapan dikirim ulang oleh pemohon."
@@ -178,7 +182,10 @@ def describe(event: Event) -> tuple[RequestStatus | None, str]:
         case DocumentIssued():
             return RequestStatus.document_issued, f"Dokumen terbit dengan nomor {event.document_number}."
         case ShipmentCreated():
-            return RequestStatus.shipped, f"Dokumen dikirim melalui {event.courier}, nomor resi {event.airway_bill}."
+            return (
+                RequestStatus.shipped,
+                f"Dokumen dikirim melalui {event.courier}, nomor resi {event.airway_bill}.",
+            )
         case ShipmentStatusChanged():
             return None, f"Status kiriman: {event.description}."
         case ShipmentDelivered():
@@ -190,4 +197,3 @@ def describe(event: Event) -> tuple[RequestStatus | None, str]:
         case DocumentCollected():
             return RequestStatus.collected, f"Dokumen telah diambil oleh {event.collector_name}."
     raise PermanentFailure(f"intake has no description for {event.routing_key()}")
-

@@ -1,0 +1,37 @@
+"""The composition root: builds the real database, broker and adapters, and wires them into the app."""
+
+from dukcapil_shared.db import create_engine
+from dukcapil_shared.logging import configure_logging
+from dukcapil_shared.runtime import ServiceRuntime
+from fastapi import FastAPI
+
+from dukcapil_review.adapters import tables
+from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
+from dukcapil_review.domain.model import ReviewPolicy
+from dukcapil_review.entrypoints import http
+from dukcapil_review.entrypoints.consumers import subscriptions
+from dukcapil_review.settings import ReviewSettings
+
+
+def build_app(settings: ReviewSettings | None = None) -> FastAPI:
+    settings = settings or ReviewSettings()
+    configure_logging("review", settings.log_level, settings.log_json)
+    runtime = ServiceRuntime(
+        service="review",
+        settings=settings,
+        engine=create_engine(settings.database_url),
+        outbox_table=tables.outbox,
+        inbox_table=tables.inbox,
+        migrations="dukcapil_review:migrations",
+    )
+    unit_of_work = runtime.unit_of_work_factory(SqlReviewUnitOfWork)
+    for subscription in subscriptions(ReviewPolicy(frozenset(settings.auto_approve_types))):
+        runtime.subscribe(subscription, unit_of_work)
+
+    app = runtime.create_app(
+        title="Disdukcapil Lebak: review",
+        description="The reviewers' work queue: approve, reject, or ask the citizen for more information.",
+    )
+    app.state.unit_of_work = unit_of_work
+    http.install(app)
+    return app
