@@ -21,9 +21,7 @@ PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
 
 
 def submit(request_type: str = "biodata_wni", delivery: dict | None = None) -> handlers.SubmitRequest:
-    return handlers.SubmitRequest(
-        type=request_type, applicant=APPLICANT, details={}, delivery=delivery or PICKUP
-    )
+    return handlers.SubmitRequest(type=request_type, applicant=APPLICANT, details={}, delivery=delivery or PICKUP)
 
 
 async def deliver(uow: FakeIntakeUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]

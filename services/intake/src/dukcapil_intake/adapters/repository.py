@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.domain.model import HistoryEntry, RequestStatus, ServiceRequest
-from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork, RequestRepository
+from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestRepository
 
 
 class SqlRequestRepository(RequestRepository):
@@ -30,15 +30,14 @@ class SqlRequestRepository(RequestRepository):
                 channel=request.channel,
                 submitted_at=request.submitted_at,
                 updated_at=request.updated_at,
+                version=request.version,
             )
         )
         await self._insert_new_history(request)
 
     async def get(self, request_id: uuid.UUID) -> ServiceRequest | None:
         row = (
-            await self._connection.execute(
-                select(tables.requests).where(tables.requests.c.id == str(request_id))
-            )
+            await self._connection.execute(select(tables.requests).where(tables.requests.c.id == str(request_id)))
         ).one_or_none()
         if row is None:
             return None
@@ -64,11 +63,19 @@ class SqlRequestRepository(RequestRepository):
         return request
 
     async def save(self, request: ServiceRequest) -> None:
-        await self._connection.execute(
+        result = await self._connection.execute(
             update(tables.requests)
-            .where(tables.requests.c.id == str(request.id))
-            .values(status=request.status.value, details=request.details, updated_at=request.updated_at)
+            .where(tables.requests.c.id == str(request.id), tables.requests.c.version == request.version)
+            .values(
+                status=request.status.value,
+                details=request.details,
+                updated_at=request.updated_at,
+                version=request.version + 1,
+            )
         )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"request {request.id} changed since it was loaded")
+        request.version += 1
         await self._insert_new_history(request)
 
     async def list(
@@ -134,4 +141,5 @@ def _to_request(row) -> ServiceRequest:  # type: ignore[no-untyped-def]
         status=RequestStatus(row.status),
         submitted_at=as_utc(row.submitted_at),
         updated_at=as_utc(row.updated_at),
+        version=row.version,
     )

@@ -17,6 +17,7 @@ requests = Table(
     Column("channel", String(20), nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
     Index("ix_requests_status_submitted", "status", "submitted_at"),
 )
 

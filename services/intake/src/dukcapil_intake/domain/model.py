@@ -83,6 +83,8 @@ class ServiceRequest:
     updated_at: datetime
     history: list[HistoryEntry] = field(default_factory=list)
     new_history: list[HistoryEntry] = field(default_factory=list)
+    version: int = 0
+    """Bumped on every save, so that two concurrent changes cannot overwrite each other."""
 
     def record(
         self,

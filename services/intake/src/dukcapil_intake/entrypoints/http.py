@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from dukcapil_intake.domain.model import RequestRefused, RequestStatus, ServiceRequest
 from dukcapil_intake.service_layer import handlers
-from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork
 
 
 def _unit_of_work(request: Request) -> IntakeUnitOfWork:
@@ -25,9 +25,7 @@ UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
 
 
 class SubmitRequestBody(BaseModel):
-    type: RequestType = Field(
-        description="Which document: kartu_keluarga, akta_kematian, surat_pindah, biodata_wni"
-    )
+    type: RequestType = Field(description="Which document: kartu_keluarga, akta_kematian, surat_pindah, biodata_wni")
     applicant: Person
     details: dict[str, Any] = Field(default_factory=dict, description="Type-specific details")
     delivery: Delivery
@@ -46,12 +44,8 @@ class CancelBody(BaseModel):
 
 
 class ResubmitBody(BaseModel):
-    details: dict[str, Any] | None = Field(
-        default=None, description="Corrected details, replacing the old ones"
-    )
-    note: str | None = Field(
-        default=None, max_length=2000, description="The citizen's answer to the reviewer"
-    )
+    details: dict[str, Any] | None = Field(default=None, description="Corrected details, replacing the old ones")
+    note: str | None = Field(default=None, max_length=2000, description="The citizen's answer to the reviewer")
 
 
 class HistoryItem(BaseModel):
@@ -184,10 +178,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestRefused)
     async def _refused(_request: Request, error: RequestRefused) -> JSONResponse:
         status = 409 if error.code in _CONFLICTS else 422
-        details = (
-            [ErrorDetail(field=error.field, code=error.code, message=error.message)] if error.field else []
-        )
+        details = [ErrorDetail(field=error.field, code=error.code, message=error.message)] if error.field else []
         return error_response(status, error.code, error.message, details, **error.extra)
+
+    @app.exception_handler(ConcurrentUpdate)
+    async def _concurrent(_request: Request, _error: ConcurrentUpdate) -> JSONResponse:
+        return error_response(409, "concurrent_update", "The request changed just now; reload it and try again.")
 
     @app.exception_handler(handlers.RequestNotFound)
     async def _not_found(_request: Request, error: handlers.RequestNotFound) -> JSONResponse:

@@ -86,9 +86,7 @@ async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork) -> Se
     return request
 
 
-async def cancel_request(
-    request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork
-) -> ServiceRequest:
+async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
         request.ensure_cancellable()
@@ -166,9 +164,7 @@ def describe(event: Event) -> tuple[RequestStatus | None, str]:
         case ReviewStarted():
             return RequestStatus.in_review, "Permohonan masuk antrean verifikasi."
         case InformationRequested():
-            missing = (
-                f" Yang perlu dilengkapi: {', '.join(event.missing_items)}." if event.missing_items else ""
-            )
+            missing = f" Yang perlu dilengkapi: {', '.join(event.missing_items)}." if event.missing_items else ""
             return RequestStatus.info_requested, f"Verifikator meminta kelengkapan: {event.reason}.{missing}"
         case RequestResubmitted():
             return RequestStatus.submitted, "Kelengkapan dikirim ulang oleh pemohon."

@@ -7,6 +7,10 @@ from dukcapil_shared.messaging import UnitOfWork
 from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
 
 
+class ConcurrentUpdate(Exception):
+    """Someone else changed the request since it was loaded."""
+
+
 class RequestRepository(abc.ABC):
     @abc.abstractmethod
     async def add(self, request: ServiceRequest) -> None: ...
@@ -16,7 +20,8 @@ class RequestRepository(abc.ABC):
 
     @abc.abstractmethod
     async def save(self, request: ServiceRequest) -> None:
-        """Store the status and the history entries added since the request was loaded."""
+        """Store the status and the new history entries if nobody changed the request since it was loaded,
+        else raise ConcurrentUpdate."""
 
     @abc.abstractmethod
     async def list(

@@ -20,9 +20,7 @@ class SqlReviewRepository(ReviewRepository):
 
     async def get(self, request_id: uuid.UUID) -> Review | None:
         row = (
-            await self._connection.execute(
-                select(tables.reviews).where(tables.reviews.c.request_id == str(request_id))
-            )
+            await self._connection.execute(select(tables.reviews).where(tables.reviews.c.request_id == str(request_id)))
         ).one_or_none()
         return _review(row) if row is not None else None
 

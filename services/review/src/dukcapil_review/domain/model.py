@@ -52,9 +52,7 @@ class Review:
             raise ReviewRefused("reason_required", "A rejection needs a reason the citizen can understand.")
         self._decide(ReviewStatus.rejected, reviewer, reason, now)
 
-    def request_information(
-        self, reviewer: str, reason: str, missing_items: list[str], now: datetime
-    ) -> None:
+    def request_information(self, reviewer: str, reason: str, missing_items: list[str], now: datetime) -> None:
         self._ensure_pending("request information on")
         self._decide(ReviewStatus.info_requested, reviewer, reason, now)
         self.missing_items = list(missing_items)

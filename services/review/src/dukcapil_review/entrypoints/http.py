@@ -23,9 +23,7 @@ def _unit_of_work(request: Request) -> ReviewUnitOfWork:
 
 UnitOfWorkDep = Annotated[ReviewUnitOfWork, Depends(_unit_of_work)]
 
-Reviewer = Annotated[
-    str, Field(min_length=1, max_length=100, description="Who decides (the reviewer's user name)")
-]
+Reviewer = Annotated[str, Field(min_length=1, max_length=100, description="Who decides (the reviewer's user name)")]
 
 
 class ApproveBody(BaseModel):
@@ -99,9 +97,7 @@ async def approve(request_id: uuid.UUID, body: ApproveBody, uow: UnitOfWorkDep) 
 
 @router.post("/reviews/{request_id}/reject", response_model=ReviewView, responses=_ERRORS)
 async def reject(request_id: uuid.UUID, body: RejectBody, uow: UnitOfWorkDep) -> ReviewView:
-    return ReviewView.of(
-        await handlers.reject(request_id, reviewer=body.reviewer, reason=body.reason, uow=uow)
-    )
+    return ReviewView.of(await handlers.reject(request_id, reviewer=body.reviewer, reason=body.reason, uow=uow))
 
 
 @router.post("/reviews/{request_id}/request-information", response_model=ReviewView, responses=_ERRORS)
@@ -122,12 +118,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ConcurrentUpdate)
     async def _concurrent(_request: Request, _error: ConcurrentUpdate) -> JSONResponse:
-        return error_response(
-            409, "concurrent_update", "Someone else changed this review just now; reload it."
-        )
+        return error_response(409, "concurrent_update", "Someone else changed this review just now; reload it.")
 
     @app.exception_handler(handlers.ReviewNotFound)
     async def _not_found(_request: Request, error: handlers.ReviewNotFound) -> JSONResponse:
-        return error_response(
-            404, "review_not_found", f"No review for request {error}; it may still be on its way."
-        )
+        return error_response(404, "review_not_found", f"No review for request {error}; it may still be on its way.")

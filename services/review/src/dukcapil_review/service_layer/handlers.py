@@ -49,18 +49,14 @@ async def queue_submitted_request(
     await uow.reviews.add(review)
 
 
-async def requeue_resubmitted_request(
-    uow: ReviewUnitOfWork, event: RequestResubmitted, _envelope: Envelope
-) -> None:
+async def requeue_resubmitted_request(uow: ReviewUnitOfWork, event: RequestResubmitted, _envelope: Envelope) -> None:
     review = await _require(uow, event.request_id)
     if review.resubmitted(event.details, datetime.now(UTC)):
         await uow.outbox.add(ReviewStarted(request_id=review.request_id))
         await uow.reviews.save(review)
 
 
-async def withdraw_cancelled_request(
-    uow: ReviewUnitOfWork, event: RequestCancelled, _envelope: Envelope
-) -> None:
+async def withdraw_cancelled_request(uow: ReviewUnitOfWork, event: RequestCancelled, _envelope: Envelope) -> None:
     review = await _require(uow, event.request_id)
     if review.cancel(datetime.now(UTC)):
         await uow.reviews.save(review)

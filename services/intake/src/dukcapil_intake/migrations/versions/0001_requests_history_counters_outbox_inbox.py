@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 18:17:51.456426
+Create Date: 2026-11-28 18:20:41.745936
 
 """
 
@@ -30,12 +30,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "outbox",
-        sa.Column(
-            "id",
-            sa.String(length=36),
-            nullable=False,
-            comment="The event id (CloudEvents id, AMQP message id)",
-        ),
+        sa.Column("id", sa.String(length=36), nullable=False, comment="The event id (CloudEvents id, AMQP message id)"),
         sa.Column("routing_key", sa.String(length=100), nullable=False),
         sa.Column("subject", sa.String(length=36), nullable=False, comment="The request id"),
         sa.Column("body", sa.Text(), nullable=False, comment="The CloudEvents envelope as JSON"),
@@ -70,6 +65,7 @@ def upgrade() -> None:
         sa.Column("channel", sa.String(length=20), nullable=False),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("number"),
     )
