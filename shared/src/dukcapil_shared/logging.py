@@ -17,10 +17,7 @@ def mask_personal_data(text: str) -> str:
 
 
 def _mask_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return {
-        key: mask_personal_data(value) if isinstance(value, str) else value
-        for key, value in event_dict.items()
-    }
+    return {key: mask_personal_data(value) if isinstance(value, str) else value for key, value in event_dict.items()}
 
 
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:

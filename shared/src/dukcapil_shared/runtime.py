@@ -102,9 +102,7 @@ class ServiceRuntime:
         app.include_router(health_router(self.readiness))
         return app
 
-    def subscribe(
-        self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]
-    ) -> EventConsumer[Any]:
+    def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:
         consumer = EventConsumer(
             topology=self.topology,
             subscription=subscription,

@@ -25,6 +25,4 @@ class ServiceSettings(BaseSettings):
     broker_connect_timeout: float = Field(default=30.0, description="How long to wait for RabbitMQ at start")
     publish_timeout: float = Field(default=5.0, description="Upper bound on one publish, in seconds")
     outbox_poll_interval: float = Field(default=1.0, description="Seconds between outbox scans when idle")
-    graceful_timeout: float = Field(
-        default=20.0, description="Seconds to let running handlers finish at stop"
-    )
+    graceful_timeout: float = Field(default=20.0, description="Seconds to let running handlers finish at stop")

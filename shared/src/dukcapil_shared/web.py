@@ -42,9 +42,7 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def error_response(
-    status: int, code: str, message: str, details: list[ErrorDetail] | None = None, **extra: Any
-):
+def error_response(status: int, code: str, message: str, details: list[ErrorDetail] | None = None, **extra: Any):
     body: dict[str, Any] = {
         "code": code,
         "message": message,
@@ -62,9 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         details = [
-            ErrorDetail(
-                field=".".join(str(part) for part in item["loc"]), code=item["type"], message=item["msg"]
-            )
+            ErrorDetail(field=".".join(str(part) for part in item["loc"]), code=item["type"], message=item["msg"])
             for item in error.errors()
         ]
         return error_response(
@@ -80,18 +76,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def _database_down(_request: Request, error: Exception) -> JSONResponse:
         log.error("database_unavailable", error=type(error).__name__)
-        response = error_response(
-            503, "database_unavailable", "The service's database is unavailable; retry shortly."
-        )
+        response = error_response(503, "database_unavailable", "The service's database is unavailable; retry shortly.")
         response.headers["Retry-After"] = "5"
         return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
         log.exception("unhandled_error", error=type(error).__name__)
-        return error_response(
-            500, "internal_error", "Something went wrong on our side; the error was logged."
-        )
+        return error_response(500, "internal_error", "Something went wrong on our side; the error was logged.")
 
 
 class Readiness(BaseModel):

@@ -33,9 +33,7 @@ class Person(ContractModel):
 
 
 class Address(ContractModel):
-    street: str = Field(
-        description="Street, house number, hamlet (kampung/dusun)", min_length=1, max_length=300
-    )
+    street: str = Field(description="Street, house number, hamlet (kampung/dusun)", min_length=1, max_length=300)
     rt: str | None = Field(default=None, description="RT (neighbourhood unit) number", max_length=3)
     rw: str | None = Field(default=None, description="RW (community unit) number", max_length=3)
     village_code: str | None = Field(
@@ -56,9 +54,7 @@ class DeliveryMethod(StrEnum):
 class Delivery(ContractModel):
     method: DeliveryMethod = Field(description="Courier to an address, or pickup at the kecamatan office")
     recipient_name: str | None = Field(default=None, description="Who receives the parcel", max_length=200)
-    phone: str | None = Field(
-        default=None, description="Recipient's phone, for the courier only", max_length=20
-    )
+    phone: str | None = Field(default=None, description="Recipient's phone, for the courier only", max_length=20)
     address: Address | None = Field(default=None, description="Delivery address; required for courier")
     pickup_kecamatan_code: str | None = Field(
         default=None,

@@ -23,13 +23,9 @@ class Envelope(BaseModel):
     specversion: Literal["1.0"] = Field(default="1.0", description="CloudEvents specification version")
     id: uuid.UUID = Field(description="Unique event id; the AMQP message id, and the consumers' inbox key")
     source: str = Field(description="The producing service, e.g. /dukcapil/lebak/intake")
-    type: str = Field(
-        description="Event type with version, equal to the routing key, e.g. request.submitted.v1"
-    )
+    type: str = Field(description="Event type with version, equal to the routing key, e.g. request.submitted.v1")
     time: datetime = Field(description="When the event happened (UTC)")
-    subject: str = Field(
-        description="The service request the event is about (its id); the AMQP correlation id"
-    )
+    subject: str = Field(description="The service request the event is about (its id); the AMQP correlation id")
     datacontenttype: Literal["application/json"] = "application/json"
     traceparent: str | None = Field(default=None, description="W3C trace context: traceparent")
     tracestate: str | None = Field(default=None, description="W3C trace context: tracestate")

@@ -48,9 +48,7 @@ class ReviewStarted(Event):
     event_type = "review.started"
     stage = "review"
 
-    automatic: bool = Field(
-        default=False, description="True when the office's policy decides it without a person"
-    )
+    automatic: bool = Field(default=False, description="True when the office's policy decides it without a person")
 
 
 class InformationRequested(Event):

@@ -35,9 +35,7 @@ class ServiceTopology:
         return RabbitQueue(f"dukcapil.{self.service}.dead-letter", queue_type=QueueType.QUORUM, durable=True)
 
     def delay_exchange(self, delay_ms: int) -> RabbitExchange:
-        return RabbitExchange(
-            f"dukcapil.{self.service}.delay.{delay_ms}ms", type=ExchangeType.FANOUT, durable=True
-        )
+        return RabbitExchange(f"dukcapil.{self.service}.delay.{delay_ms}ms", type=ExchangeType.FANOUT, durable=True)
 
     def delay_queue(self, delay_ms: int) -> RabbitQueue:
         return RabbitQueue(
@@ -63,9 +61,7 @@ class ServiceTopology:
             },
         )
 
-    async def declare(
-        self, broker: RabbitBroker, subscriptions: dict[str, list[str]], delays_ms: list[int]
-    ) -> None:
+    async def declare(self, broker: RabbitBroker, subscriptions: dict[str, list[str]], delays_ms: list[int]) -> None:
         """Declare exchanges, queues and bindings; idempotent, and safe for several replicas at once."""
         events = await broker.declare_exchange(EVENTS_EXCHANGE)
         retry = await broker.declare_exchange(self.retry_exchange)

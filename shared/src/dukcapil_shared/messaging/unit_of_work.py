@@ -75,9 +75,7 @@ class SqlInbox(Inbox):
         try:
             async with self._connection.begin_nested():
                 await self._connection.execute(
-                    insert(self._table).values(
-                        consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC)
-                    )
+                    insert(self._table).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
                 )
         except IntegrityError:
             return False

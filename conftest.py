@@ -1,0 +1,107 @@
+"""Fixtures for the real infrastructure on this machine: a RabbitMQ virtual host and PostgreSQL databases.
+
+Each test session gets its own RabbitMQ vhost and each PostgreSQL test its own database, so tests never see
+each other's queues or rows, nor those of a `make run` on the same machine. When a server is missing the
+tests skip locally, and fail in CI (CI=true), where a skip would hide that nothing was checked.
+"""
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
+AMQP_PORT = int(os.environ.get("TEST_AMQP_PORT", "5672"))
+POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _missing(what: str) -> None:
+    message = f"{what} is not available on this machine"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message}; CI must have it (.ci/run starts it)")
+    pytest.skip(message)
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def amqp_url() -> Iterator[str]:
+    """A fresh RabbitMQ vhost for the test session, removed afterwards."""
+    if not _reachable(AMQP_HOST, AMQP_PORT) or shutil.which("rabbitmqctl") is None:
+        _missing(f"RabbitMQ (with rabbitmqctl) at {AMQP_HOST}:{AMQP_PORT}")
+    vhost = f"dukcapil-test-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    yield f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
+    _rabbitmqctl("delete_vhost", vhost)
+
+
+def rabbitmq_queue_depths(amqp_url: str) -> dict[str, int]:
+    """Messages ready in each queue of the test vhost."""
+    vhost = urlsplit(amqp_url).path.lstrip("/")
+    output = subprocess.run(
+        ["rabbitmqctl", "list_queues", "-p", vhost, "name", "messages_ready", "--no-table-headers", "--quiet"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return {name: int(count) for name, count in (line.split() for line in output.splitlines() if line.strip())}
+
+
+class PostgresDatabases:
+    """Creates throwaway databases; each is dropped when the fixture ends."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    async def create(self) -> str:
+        import asyncpg
+
+        parsed = urlsplit(POSTGRES_DSN)
+        if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 5432):
+            _missing(f"PostgreSQL at {parsed.hostname}:{parsed.port}")
+        name = f"dukcapil_test_{uuid.uuid4().hex[:10]}"
+        connection = await asyncpg.connect(POSTGRES_DSN)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+        self.created.append(name)
+        base = urlsplit(POSTGRES_DSN)
+        return f"postgresql+asyncpg://{base.netloc}/{name}"
+
+    async def drop_all(self) -> None:
+        import asyncpg
+
+        connection = await asyncpg.connect(POSTGRES_DSN)
+        try:
+            for name in self.created:
+                await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await connection.close()
+
+
+@pytest.fixture
+async def postgres() -> AsyncIterator[PostgresDatabases]:
+    """Creates PostgreSQL databases on demand (skipping, or failing in CI, if the server is missing)."""
+    databases = PostgresDatabases()
+    yield databases
+    if databases.created:
+        await asyncio.wait_for(databases.drop_all(), timeout=60)

@@ -1,0 +1,301 @@
+"""The outbox relay and the consumer against the real RabbitMQ, on SQLite and PostgreSQL."""
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aio_pika
+import pytest
+from dukcapil_shared.contracts import Envelope, RequestCancelled
+from dukcapil_shared.db import create_engine
+from dukcapil_shared.messaging import (
+    EVENTS_EXCHANGE,
+    EventConsumer,
+    OutboxRelay,
+    PermanentFailure,
+    RetryPolicy,
+    ServiceTopology,
+    SqlUnitOfWork,
+    Subscription,
+    add_messaging_tables,
+)
+from faststream.rabbit import RabbitBroker, RabbitRouter
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select
+
+pytestmark = pytest.mark.integration
+
+metadata = MetaData()
+effects = Table("effects", metadata, Column("request_id", String(36), primary_key=True))
+outbox, inbox = add_messaging_tables(metadata)
+
+
+class ProbeUnitOfWork(SqlUnitOfWork):
+    pass
+
+
+async def make_engine(url: str):  # type: ignore[no-untyped-def]
+    engine = create_engine(url)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-def]
+    url = f"sqlite+aiosqlite:///{tmp_path}/probe.db" if request.param == "sqlite" else await postgres.create()
+    engine = await make_engine(url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def broker(amqp_url: str):  # type: ignore[no-untyped-def]
+    broker = RabbitBroker(amqp_url, graceful_timeout=5)
+    yield broker
+    await broker.stop()
+
+
+def unit_of_work(engine) -> ProbeUnitOfWork:  # type: ignore[no-untyped-def]
+    return ProbeUnitOfWork(engine, outbox_table=outbox, inbox_table=inbox, source="/probe")
+
+
+async def probe_queue(
+    amqp_url: str, routing_key: str
+) -> tuple[aio_pika.abc.AbstractRobustConnection, aio_pika.abc.AbstractQueue]:
+    connection = await aio_pika.connect_robust(amqp_url)
+    channel = await connection.channel()
+    exchange = await channel.declare_exchange(EVENTS_EXCHANGE.name, aio_pika.ExchangeType.TOPIC, durable=True)
+    queue = await channel.declare_queue(f"probe-{uuid.uuid4().hex[:8]}", exclusive=True)
+    await queue.bind(exchange, routing_key)
+    return connection, queue
+
+
+async def drain(
+    queue: aio_pika.abc.AbstractQueue, expected: int, timeout: float = 10.0
+) -> list[aio_pika.abc.AbstractIncomingMessage]:
+    messages = []
+    deadline = time.monotonic() + timeout
+    while len(messages) < expected and time.monotonic() < deadline:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            await asyncio.sleep(0.05)
+        else:
+            messages.append(message)
+    return messages
+
+
+async def add_events(engine, count: int) -> list[RequestCancelled]:  # type: ignore[no-untyped-def]
+    events = [RequestCancelled(request_id=uuid.uuid4()) for _ in range(count)]
+    async with unit_of_work(engine) as uow:
+        for event in events:
+            await uow.outbox.add(event)
+        await uow.commit()
+    return events
+
+
+async def pending(engine) -> int:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        return (await connection.execute(select(func.count()).where(outbox.c.published_at.is_(None)))).scalar_one()
+
+
+async def test_the_relay_publishes_committed_rows_persistently_and_marks_them_sent(engine, broker, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    connection, queue = await probe_queue(amqp_url, "request.cancelled.v1")
+    await broker.connect()
+    events = await add_events(engine, 25)
+    relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
+    assert await relay.publish_pending() == 25
+    assert await pending(engine) == 0
+    messages = await drain(queue, 25)
+    assert sorted(m.correlation_id for m in messages) == sorted(str(e.request_id) for e in events)
+    sample = messages[0]
+    assert sample.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
+    assert sample.content_type == "application/cloudevents+json"
+    assert sample.message_id == str(Envelope.model_validate_json(sample.body).id)
+    await connection.close()
+
+
+async def test_a_failed_publish_stays_pending_with_backoff_and_goes_out_later(engine, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    unreachable = RabbitBroker("amqp://guest:guest@127.0.0.1:1/")  # never connected: every publish fails
+    await add_events(engine, 3)
+    failing = OutboxRelay(engine=engine, outbox=outbox, broker=unreachable, source="/probe", publish_timeout=1)
+    assert await failing.publish_pending() == 0
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(outbox))).all()
+    assert {row.attempts for row in rows} == {1}
+    assert all(row.last_error and row.published_at is None for row in rows)
+    assert await failing.publish_pending() == 0, "rows in backoff are not retried at once"
+
+    broker = RabbitBroker(amqp_url)
+    await broker.connect()
+    async with engine.begin() as connection:
+        await connection.execute(outbox.update().values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    assert await OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe").publish_pending() == 3
+    assert await pending(engine) == 0
+    await broker.stop()
+
+
+async def test_two_relays_on_postgresql_publish_each_row_once(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    engine = await make_engine(await postgres.create())
+    connection, queue = await probe_queue(amqp_url, "request.cancelled.v1")
+    brokers = [RabbitBroker(amqp_url), RabbitBroker(amqp_url)]
+    for broker in brokers:
+        await broker.connect()
+    await add_events(engine, 300)
+    relays = [OutboxRelay(engine=engine, outbox=outbox, broker=b, source="/probe", batch_size=20) for b in brokers]
+
+    async def until_empty(relay: OutboxRelay) -> None:
+        while await pending(engine):
+            await relay.publish_pending()
+
+    await asyncio.gather(*(until_empty(relay) for relay in relays))
+    messages = await drain(queue, 300)
+    await asyncio.sleep(0.3)
+    assert len(messages) + len(await drain(queue, 1, timeout=0.3)) == 300
+    assert len({m.message_id for m in messages}) == 300
+    await connection.close()
+    for broker in brokers:
+        await broker.stop()
+    await engine.dispose()
+
+
+class Scenario:
+    """A handler whose behaviour per request is scripted: fail N times, fail forever, or refuse for good."""
+
+    def __init__(self) -> None:
+        self.failures_left: dict[uuid.UUID, int] = defaultdict(int)
+        self.permanent: set[uuid.UUID] = set()
+        self.calls: dict[uuid.UUID, list[float]] = defaultdict(list)
+
+    async def handle(self, uow: ProbeUnitOfWork, event: RequestCancelled, _envelope: Envelope) -> None:
+        self.calls[event.request_id].append(time.monotonic())
+        if event.request_id in self.permanent:
+            raise PermanentFailure("this request can never be processed")
+        if self.failures_left[event.request_id] != 0:
+            self.failures_left[event.request_id] -= 1
+            raise RuntimeError("simulated transient failure")
+        await uow._connection.execute(insert(effects).values(request_id=str(event.request_id)))
+
+
+@pytest.fixture
+async def consuming(engine, amqp_url):  # type: ignore[no-untyped-def]
+    """A started consumer on a topology of its own; yields (scenario, broker, topology)."""
+    scenario = Scenario()
+    broker = RabbitBroker(amqp_url, graceful_timeout=5)
+    topology = ServiceTopology(f"probe{uuid.uuid4().hex[:6]}")
+    retry = RetryPolicy(delays_ms=(100, 300, 600))
+    consumer = EventConsumer(
+        topology=topology,
+        subscription=Subscription(name="cancellations", handlers={RequestCancelled: scenario.handle}),
+        unit_of_work=lambda: unit_of_work(engine),
+        broker=broker,
+        retry=retry,
+    )
+    router = RabbitRouter()
+    consumer.attach(router)
+    broker.include_router(router)
+    await broker.connect()
+    await topology.declare(broker, {"cancellations": ["request.cancelled.v1"]}, list(retry.delays_ms))
+    await broker.start()
+    yield scenario, broker, topology
+    await broker.stop()
+
+
+async def publish(broker: RabbitBroker, body: bytes, message_id: str | None = None) -> None:
+    await broker.publish(
+        body, exchange=EVENTS_EXCHANGE, routing_key="request.cancelled.v1", persist=True, message_id=message_id
+    )
+
+
+async def effect_count(engine) -> int:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        return (await connection.execute(select(func.count()).select_from(effects))).scalar_one()
+
+
+async def wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def dead_letters(broker: RabbitBroker, topology: ServiceTopology, expected: int) -> list:  # type: ignore[no-untyped-def]
+    queue = await broker.declare_queue(topology.dead_letter_queue)
+    found = []
+    deadline = time.monotonic() + 15
+    while len(found) < expected and time.monotonic() < deadline:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            await asyncio.sleep(0.05)
+        else:
+            found.append(message)
+    return found
+
+
+async def test_a_duplicate_delivery_has_one_effect(engine, consuming) -> None:  # type: ignore[no-untyped-def]
+    scenario, broker, _ = consuming
+    envelope = Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe")
+    for _ in range(3):
+        await publish(broker, envelope.to_json(), str(envelope.id))
+
+    async def all_three_seen() -> bool:
+        return await effect_count(engine) == 1 and len(scenario.calls[envelope.event().request_id]) == 1
+
+    await wait_for(all_three_seen)
+    await asyncio.sleep(0.5)
+    assert await effect_count(engine) == 1
+    assert len(scenario.calls[envelope.event().request_id]) == 1, "duplicates are acked without running the handler"
+
+
+async def test_a_transient_failure_is_retried_with_growing_delays_and_processed_once(engine, consuming) -> None:  # type: ignore[no-untyped-def]
+    scenario, broker, _ = consuming
+    event = RequestCancelled(request_id=uuid.uuid4())
+    scenario.failures_left[event.request_id] = 2
+    await publish(broker, Envelope.wrap(event, source="/probe").to_json())
+
+    async def done() -> bool:
+        return await effect_count(engine) == 1
+
+    await wait_for(done)
+    calls = scenario.calls[event.request_id]
+    assert len(calls) == 3
+    first_gap, second_gap = calls[1] - calls[0], calls[2] - calls[1]
+    assert first_gap >= 0.09 and second_gap >= 0.29 and second_gap > first_gap
+
+
+async def test_a_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow_on(engine, consuming) -> None:  # type: ignore[no-untyped-def]
+    scenario, broker, topology = consuming
+    poison = RequestCancelled(request_id=uuid.uuid4())
+    scenario.failures_left[poison.request_id] = -1  # fails forever
+    await publish(broker, Envelope.wrap(poison, source="/probe").to_json())
+    for _ in range(5):
+        await publish(broker, Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe").to_json())
+
+    async def five_done() -> bool:
+        return await effect_count(engine) == 5
+
+    await wait_for(five_done)
+    [dead] = await dead_letters(broker, topology, 1)
+    assert dead.headers["x-attempts"] == 4
+    assert "attempts exhausted" in dead.headers["x-error"] and "RuntimeError" in dead.headers["x-error"]
+    assert dead.headers["x-original-queue"] == topology.subscription_queue("cancellations").name
+    assert dead.headers["x-first-failure-at"] <= dead.headers["x-last-failure-at"]
+    assert Envelope.model_validate_json(dead.body).event() == poison
+    assert len(scenario.calls[poison.request_id]) == 4
+
+
+async def test_malformed_and_permanently_failing_messages_are_dead_lettered_at_once(engine, consuming) -> None:  # type: ignore[no-untyped-def]
+    scenario, broker, topology = consuming
+    refused = RequestCancelled(request_id=uuid.uuid4())
+    scenario.permanent.add(refused.request_id)
+    await publish(broker, b"{not json")
+    await publish(broker, Envelope.wrap(refused, source="/probe").to_json())
+    found = await dead_letters(broker, topology, 2)
+    errors = sorted(message.headers["x-error"] for message in found)
+    assert len(errors) == 2
+    assert errors[0].startswith("malformed") and errors[1].startswith("permanent")
+    assert {message.headers["x-attempts"] for message in found} == {1}
+    assert len(scenario.calls[refused.request_id]) == 1
+    assert await effect_count(engine) == 0
