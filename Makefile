@@ -1,0 +1,87 @@
+# Two commands for a newcomer: `make run` starts the whole system, `make test` runs every test.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+SERVICES := intake review documents shipping
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: help setup run test lint format check-broker clean
+
+help:
+	@echo "make run    - set everything up and start the four services and the courier simulator"
+	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ and PostgreSQL)"
+	@echo "make lint   - ruff"
+
+$(UV):
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+	  { echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version)); set PYTHON=python3.12 or similar"; exit 1; }
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: $(UV) uv.lock pyproject.toml shared/pyproject.toml $(wildcard services/*/pyproject.toml)
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+setup: $(VENV)/.synced
+
+check-broker: setup
+	@$(BIN)/python -c "$$CHECK_BROKER"
+
+define CHECK_BROKER
+import os, socket, sys
+from urllib.parse import urlsplit
+url = urlsplit(os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/"))
+try:
+    socket.create_connection((url.hostname, url.port or 5672), timeout=3).close()
+except OSError as error:
+    sys.exit(
+        f"RabbitMQ is not reachable at {url.hostname}:{url.port or 5672} ({error.strerror or error}).\n"
+        "Start one, then run `make run` again:\n"
+        "  - installed locally (Debian/Ubuntu: apt-get install rabbitmq-server): rabbitmq-server -detached\n"
+        "  - with Docker: docker compose up -d rabbitmq\n"
+        "or point AMQP_URL at a running broker."
+    )
+endef
+export CHECK_BROKER
+
+run: check-broker
+	@mkdir -p var/log
+	@trap 'echo; echo "stopping..."; kill $$(jobs -p) 2>/dev/null || true; wait' EXIT INT TERM; \
+	$(BIN)/python -m dukcapil_shipping.simulator >> var/log/simulator.log 2>&1 & \
+	for service in $(SERVICES); do $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & done; \
+	for port in 8001 8002 8003 8004 8010; do \
+	  for attempt in $$(seq 120); do \
+	    curl -sf -o /dev/null http://127.0.0.1:$$port/readyz && break; \
+	    if [ $$attempt = 120 ]; then echo "port $$port did not become ready; see var/log/*.log:"; tail -n 5 var/log/*.log; exit 1; fi; \
+	    sleep 0.5; \
+	  done; \
+	done; \
+	echo; \
+	echo "Disdukcapil Lebak is running (SQLite files in var/, RabbitMQ at $${AMQP_URL:-amqp://localhost:5672/}):"; \
+	echo "  intake     http://127.0.0.1:8001  docs http://127.0.0.1:8001/docs"; \
+	echo "  review     http://127.0.0.1:8002  docs http://127.0.0.1:8002/docs"; \
+	echo "  documents  http://127.0.0.1:8003  docs http://127.0.0.1:8003/docs"; \
+	echo "  shipping   http://127.0.0.1:8004  docs http://127.0.0.1:8004/docs"; \
+	echo "  courier simulator (JNE API shape) http://127.0.0.1:8010"; \
+	echo "Logs: var/log/*.log. Walk a request through with the commands in README.md. Ctrl-C stops everything."; \
+	wait
+
+test: setup
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf var .tools $(VENV)
