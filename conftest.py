@@ -40,16 +40,37 @@ def _rabbitmqctl(*args: str) -> None:
     subprocess.run(["rabbitmqctl", *args], check=True, capture_output=True, timeout=60)
 
 
+class RabbitVhosts:
+    """Creates throwaway RabbitMQ virtual hosts; each is deleted when the fixture ends."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        if not _reachable(AMQP_HOST, AMQP_PORT) or shutil.which("rabbitmqctl") is None:
+            _missing(f"RabbitMQ (with rabbitmqctl) at {AMQP_HOST}:{AMQP_PORT}")
+        vhost = f"dukcapil-test-{uuid.uuid4().hex[:8]}"
+        _rabbitmqctl("add_vhost", vhost)
+        _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+        self.created.append(vhost)
+        return f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
+
+    def delete_all(self) -> None:
+        for vhost in self.created:
+            _rabbitmqctl("delete_vhost", vhost)
+
+
 @pytest.fixture(scope="session")
-def amqp_url() -> Iterator[str]:
-    """A fresh RabbitMQ vhost for the test session, removed afterwards."""
-    if not _reachable(AMQP_HOST, AMQP_PORT) or shutil.which("rabbitmqctl") is None:
-        _missing(f"RabbitMQ (with rabbitmqctl) at {AMQP_HOST}:{AMQP_PORT}")
-    vhost = f"dukcapil-test-{uuid.uuid4().hex[:8]}"
-    _rabbitmqctl("add_vhost", vhost)
-    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
-    yield f"amqp://guest:guest@{AMQP_HOST}:{AMQP_PORT}/{vhost}"
-    _rabbitmqctl("delete_vhost", vhost)
+def rabbitmq() -> Iterator[RabbitVhosts]:
+    vhosts = RabbitVhosts()
+    yield vhosts
+    vhosts.delete_all()
+
+
+@pytest.fixture(scope="session")
+def amqp_url(rabbitmq: RabbitVhosts) -> str:
+    """A RabbitMQ vhost of the test session's own."""
+    return rabbitmq.create()
 
 
 def rabbitmq_queue_depths(amqp_url: str) -> dict[str, int]:
@@ -98,7 +119,7 @@ class PostgresDatabases:
             await connection.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 async def postgres() -> AsyncIterator[PostgresDatabases]:
     """Creates PostgreSQL databases on demand (skipping, or failing in CI, if the server is missing)."""
     databases = PostgresDatabases()

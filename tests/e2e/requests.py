@@ -1,0 +1,72 @@
+"""Requests of every type as a citizen or an operator would submit them."""
+
+import copy
+from typing import Any
+
+COURIER = {
+    "method": "courier",
+    "recipient_name": "Ahmad Fauzi",
+    "phone": "081234567890",
+    "address": {
+        "street": "Jl. Multatuli No. 12, Kp. Pasir Ona",
+        "rt": "002",
+        "rw": "005",
+        "village_code": "36.02.14.1001",
+        "kecamatan_code": "36.02.14",
+        "postal_code": "42312",
+    },
+}
+PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.03"}
+
+KARTU_KELUARGA = {
+    "type": "kartu_keluarga",
+    "applicant": {"nik": "3602141205850003", "name": "Ahmad Fauzi", "birth_date": "1985-05-12", "sex": "male"},
+    "details": {
+        "reason": "add_member",
+        "kk_number": "3602141202100005",
+        "members": [{"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak"}],
+    },
+    "delivery": COURIER,
+}
+AKTA_KEMATIAN = {
+    "type": "akta_kematian",
+    "applicant": {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"},
+    "details": {
+        "deceased": {"nik": "3602140101500002", "name": "Sarmadi"},
+        "date_of_death": "2026-11-20",
+        "place_of_death": "RSUD dr. Adjidarmo, Rangkasbitung",
+        "reporter_relation": "anak",
+        "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602142020820006", "name": "Euis"}],
+    },
+    "delivery": COURIER,
+}
+SURAT_PINDAH = {
+    "type": "surat_pindah",
+    "applicant": {"nik": "3602031503920007", "name": "Yusuf Maulana", "birth_date": "1992-03-15", "sex": "male"},
+    "details": {
+        "origin": {"street": "Kp. Sawarna", "village_code": "36.02.03.2005", "kecamatan_code": "36.02.03"},
+        "destination": {"street": "Jl. Raya Serang No. 5", "region_code": "36.04.01"},
+        "reason": "pekerjaan",
+        "moving_members": ["3602031503920007"],
+    },
+    "delivery": PICKUP,
+}
+BIODATA_WNI = {
+    "type": "biodata_wni",
+    "applicant": {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"},
+    "details": {"person_nik": "3602144107900001"},
+    "delivery": COURIER,
+}
+
+EVERY_TYPE = {
+    "kartu_keluarga": KARTU_KELUARGA,
+    "akta_kematian": AKTA_KEMATIAN,
+    "surat_pindah": SURAT_PINDAH,
+    "biodata_wni": BIODATA_WNI,
+}
+
+
+def variant(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    copied = copy.deepcopy(body)
+    copied.update(changes)
+    return copied

@@ -1,0 +1,154 @@
+"""The whole system as real processes: four services and the courier simulator, on one broker vhost."""
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SERVICES = ("intake", "review", "documents", "shipping")
+MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {"simulator": "dukcapil_shipping.simulator"}
+
+# Short delays so that a walkthrough takes seconds; the values mean what they mean in production.
+FAST = {
+    "RETRY_DELAYS_MS": "[200, 500, 1000, 2000, 4000]",
+    "OUTBOX_POLL_INTERVAL": "0.2",
+    "GRACEFUL_TIMEOUT": "10",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class System:
+    workdir: Path
+    amqp_url: str
+    database_urls: dict[str, str]
+    extra_env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in MODULES})
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def env(self, name: str) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.endswith("_DATABASE_URL")}
+        env["AMQP_URL"] = self.amqp_url
+        env["SIMULATOR_PORT"] = str(self.ports["simulator"])
+        env["SIMULATOR_STEP_SECONDS"] = "0.3"
+        for service in SERVICES:
+            prefix = service.upper()
+            env[f"{prefix}_PORT"] = str(self.ports[service])
+            env[f"{prefix}_DATABASE_URL"] = self.database_urls[service]
+            env[f"{prefix}_LOG_LEVEL"] = "INFO"
+            env |= {f"{prefix}_{key}": value for key, value in FAST.items()}
+        env["DOCUMENTS_STORAGE_DIR"] = str(self.workdir / "documents")
+        env["DOCUMENTS_PUBLIC_BASE_URL"] = self.url("documents")
+        env["SHIPPING_COURIER_URL"] = self.url("simulator")
+        env["SHIPPING_TRACKING_INTERVAL"] = "0.3"
+        return env | self.extra_env
+
+    def start(self, name: str) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", MODULES[name]], cwd=self.workdir, env=self.env(name), stdout=log, stderr=log
+        )
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        process = self.processes.pop(name)
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    async def wait_ready(self, name: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        path = "/readyz"
+        async with httpx.AsyncClient(base_url=self.url(name), timeout=2) as client:
+            while True:
+                process = self.processes[name]
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.log_tail(name)}")
+                try:
+                    if (await client.get(path)).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{name} not ready after {timeout}s:\n{self.log_tail(name)}")
+                await asyncio.sleep(0.2)
+
+    async def start_all(self) -> None:
+        for name in MODULES:
+            self.start(name)
+        await asyncio.gather(*(self.wait_ready(name) for name in MODULES))
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            self.stop(name)
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.workdir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+class Client:
+    """The HTTP calls a citizen, a reviewer and an operator make, with waiting for the asynchronous parts."""
+
+    def __init__(self, system: System) -> None:
+        self.system = system
+        self.http = httpx.AsyncClient(timeout=10)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def call(self, method: str, service: str, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.http.request(method, self.system.url(service) + path, **kwargs)
+
+    async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.call("POST", "intake", "/requests", json=body)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def request(self, request_id: str) -> dict[str, Any]:
+        response = await self.call("GET", "intake", f"/requests/{request_id}")
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def wait_status(self, request_id: str, *statuses: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            request = await self.request(request_id)
+            if request["status"] in statuses:
+                return request
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{request_id} is {request['status']}, not {statuses}: {request['history']}")
+            await asyncio.sleep(0.2)
+
+    async def wait_review(self, request_id: str, status: str = "pending", timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = await self.call("GET", "review", f"/reviews/{request_id}")
+            if response.status_code == 200 and response.json()["status"] == status:
+                return response.json()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"review of {request_id}: {response.status_code} {response.text}")
+            await asyncio.sleep(0.2)
+
+    async def approve(self, request_id: str) -> None:
+        await self.wait_review(request_id)
+        response = await self.call("POST", "review", f"/reviews/{request_id}/approve", json={"reviewer": "rina"})
+        assert response.status_code == 200, response.text

@@ -1,0 +1,170 @@
+"""Requests of every type walk from submission to delivery through the four services as real processes."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from .requests import BIODATA_WNI, EVERY_TYPE, KARTU_KELUARGA, PICKUP, variant
+from .system import SERVICES, Client, System
+
+pytestmark = pytest.mark.e2e
+
+COURIER_PATH = [
+    "request.submitted.v1",
+    "review.started.v1",
+    "request.approved.v1",
+    "document.issued.v1",
+    "shipment.created.v1",
+]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+async def system(request, rabbitmq, postgres, tmp_path_factory):  # type: ignore[no-untyped-def]
+    workdir: Path = tmp_path_factory.mktemp(f"system-{request.param}")
+    if request.param == "sqlite":
+        databases = {name: f"sqlite+aiosqlite:///{workdir}/var/{name}.db" for name in SERVICES}
+    else:
+        databases = {name: await postgres.create() for name in SERVICES}
+    system = System(workdir=workdir, amqp_url=rabbitmq.create(), database_urls=databases)
+    try:
+        await system.start_all()
+        yield system
+    finally:
+        system.stop_all()
+
+
+@pytest.fixture
+async def client(system: System):  # type: ignore[no-untyped-def]
+    client = Client(system)
+    yield client
+    await client.close()
+
+
+async def collect(client: Client, request_id: str) -> None:
+    [shipment] = (await client.call("GET", "shipping", "/shipments", params={"request_id": request_id})).json()
+    response = await client.call(
+        "POST",
+        "shipping",
+        f"/shipments/{shipment['id']}/collected",
+        json={"collector_name": "Yusuf Maulana", "collector_nik": "3602031503920007", "operator": "operator-bayah"},
+    )
+    assert response.status_code == 200, response.text
+
+
+async def test_every_request_type_travels_from_submission_to_the_citizen(client: Client) -> None:
+    submitted = {kind: await client.submit(body) for kind, body in EVERY_TYPE.items()}
+    for request in submitted.values():
+        assert request["status"] == "submitted"
+        await client.approve(request["id"])
+
+    for kind, request in submitted.items():
+        if EVERY_TYPE[kind]["delivery"]["method"] == "courier":
+            final = await client.wait_status(request["id"], "delivered")
+            events = [entry["event_type"] for entry in final["history"]]
+            assert events[: len(COURIER_PATH)] == COURIER_PATH
+            assert "shipment.status_changed.v1" in events and events[-1] == "shipment.delivered.v1"
+        else:
+            await client.wait_status(request["id"], "ready_for_pickup")
+            await collect(client, request["id"])
+            final = await client.wait_status(request["id"], "collected")
+            assert [entry["event_type"] for entry in final["history"]][-2:] == [
+                "shipment.ready_for_pickup.v1",
+                "shipment.collected.v1",
+            ]
+        assert all(entry["note"] for entry in final["history"])
+
+        [document] = (await client.call("GET", "documents", "/documents", params={"request_id": request["id"]})).json()
+        pdf = await client.call("GET", "documents", f"/documents/{document['id']}/pdf")
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert pdf.headers["content-type"] == "application/pdf"
+
+
+async def test_the_courier_timeline_is_visible_at_shipping(client: Client) -> None:
+    request = await client.submit(BIODATA_WNI)
+    await client.approve(request["id"])
+    await client.wait_status(request["id"], "delivered")
+    [shipment] = (await client.call("GET", "shipping", "/shipments", params={"request_id": request["id"]})).json()
+    assert shipment["airway_bill"] and shipment["status"] == "delivered"
+    statuses = [step["status"] for step in shipment["tracking"]]
+    assert statuses[-1] == "delivered" and len(statuses) >= 3
+
+
+async def test_a_failed_delivery_is_held_for_pickup_at_the_kecamatan(client: Client) -> None:
+    request = await client.submit(KARTU_KELUARGA)
+    script = await client.call(
+        "POST", "simulator", "/simulator/scripts", json={"order_id": request["id"], "outcome": "failed"}
+    )
+    assert script.status_code in (200, 201), script.text
+    await client.approve(request["id"])
+    held = await client.wait_status(request["id"], "ready_for_pickup")
+    events = [entry["event_type"] for entry in held["history"]]
+    assert "shipment.delivery_failed.v1" in events
+    assert events.index("shipment.delivery_failed.v1") < events.index("shipment.ready_for_pickup.v1")
+
+
+async def test_ktp_el_is_refused_with_the_in_person_step(client: Client) -> None:
+    response = await client.call("POST", "intake", "/requests", json=variant(BIODATA_WNI, type="ktp_el"))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "in_person_only"
+    assert "Kantor Kecamatan Rangkasbitung" in error["message"] and "perekaman" in error["message"]
+
+
+async def test_information_requested_resubmitted_then_rejected(client: Client) -> None:
+    request = await client.submit(KARTU_KELUARGA)
+    await client.wait_review(request["id"])
+    asked = await client.call(
+        "POST",
+        "review",
+        f"/reviews/{request['id']}/request-information",
+        json={"reviewer": "rina", "reason": "Scan akta kelahiran tidak terbaca", "missing_items": ["akta_kelahiran"]},
+    )
+    assert asked.status_code == 200, asked.text
+    await client.wait_status(request["id"], "info_requested")
+    resubmitted = await client.call(
+        "POST", "intake", f"/requests/{request['id']}/resubmit", json={"note": "Sudah saya unggah ulang"}
+    )
+    assert resubmitted.status_code == 200, resubmitted.text
+    await client.wait_review(request["id"], "pending")
+    rejected = await client.call(
+        "POST", "review", f"/reviews/{request['id']}/reject", json={"reviewer": "rina", "reason": "Data tidak cocok"}
+    )
+    assert rejected.status_code == 200
+    final = await client.wait_status(request["id"], "rejected")
+    assert [entry["status"] for entry in final["history"] if entry["status"]] == [
+        "submitted",
+        "in_review",
+        "info_requested",
+        "submitted",
+        "in_review",
+        "rejected",
+    ]
+    documents = await client.call("GET", "documents", "/documents", params={"request_id": request["id"]})
+    assert documents.json() == []
+
+
+async def test_a_request_cancelled_before_the_decision_leaves_the_work_queue(client: Client) -> None:
+    request = await client.submit(variant(BIODATA_WNI, delivery=PICKUP))
+    await client.wait_review(request["id"])
+    cancelled = await client.call("POST", "intake", f"/requests/{request['id']}/cancel", json={"reason": "keliru"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    await client.wait_review(request["id"], "cancelled")
+    refused = await client.call("POST", "review", f"/reviews/{request['id']}/approve", json={"reviewer": "rina"})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_pending"
+
+
+async def test_requests_wait_in_the_queue_while_review_is_down(system: System, client: Client) -> None:
+    system.stop("review")
+    try:
+        requests = [await client.submit(variant(BIODATA_WNI, delivery=PICKUP)) for _ in range(20)]
+        await asyncio.sleep(1.0)
+        for request in requests:
+            assert (await client.request(request["id"]))["status"] == "submitted"
+    finally:
+        system.start("review")
+        await system.wait_ready("review")
+    for request in requests:
+        await client.approve(request["id"])
+    for request in requests:
+        await client.wait_status(request["id"], "ready_for_pickup")

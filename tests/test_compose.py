@@ -1,0 +1,88 @@
+"""docker-compose.yml is checked by tools that parse it, since no Docker engine runs on our machines."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVICES = {"intake": 8001, "review": 8002, "documents": 8003, "shipping": 8004}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def settings_class(service: str):  # type: ignore[no-untyped-def]
+    module = __import__(f"dukcapil_{service}.settings", fromlist=["*"])
+    return next(
+        value
+        for name, value in vars(module).items()
+        if name.endswith("Settings") and name != "ServiceSettings" and isinstance(value, type)
+    )
+
+
+def test_the_file_is_valid_against_the_compose_specification() -> None:
+    env = os.environ | {"RABBITMQ_PASSWORD": "x", "POSTGRES_PASSWORD": "y"}
+    checker = Path(sys.executable).parent / "check-jsonschema"
+    result = subprocess.run(
+        [str(checker), "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_secrets_are_required_not_defaulted() -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+    for secret in ("RABBITMQ_PASSWORD", "POSTGRES_PASSWORD"):
+        uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
+        assert uses and all(use.startswith(":?") for use in uses), f"{secret} must be required with ${{{secret}:?...}}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_is_built_healthchecked_and_started_after_its_dependencies(compose: dict, service: str) -> None:
+    spec = compose["services"][service]
+    dockerfile = ROOT / spec["build"]["dockerfile"]
+    assert dockerfile.exists()
+    assert f'"dukcapil_{service}"' in dockerfile.read_text(), "the image runs the service's own package"
+    assert f"{SERVICES[service]}/readyz" in " ".join(spec["healthcheck"]["test"])
+    for dependency in ("rabbitmq", "postgres"):
+        assert spec["depends_on"][dependency]["condition"] == "service_healthy"
+        assert "healthcheck" in compose["services"][dependency]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_services_can_be_scaled(compose: dict, service: str) -> None:
+    spec = compose["services"][service]
+    assert "container_name" not in spec, "a fixed container name forbids --scale"
+    assert "ports" not in spec, "a fixed host port forbids --scale; the gateway publishes the ports"
+    upstreams = compose["configs"]["gateway"]["content"]
+    assert f":{SERVICES[service]} {{\n  reverse_proxy {service}:{SERVICES[service]}" in upstreams
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_environment_variable_is_a_setting_the_service_reads(compose: dict, service: str) -> None:
+    fields = set(settings_class(service).model_fields)
+    prefix = f"{service.upper()}_"
+    for variable in compose["services"][service]["environment"]:
+        if variable == "AMQP_URL":
+            continue
+        assert variable.startswith(prefix), variable
+        assert variable.removeprefix(prefix).lower() in fields, f"{variable} is not a setting of {service}"
+
+
+def test_postgres_creates_the_database_each_service_uses(compose: dict) -> None:
+    created = set(re.findall(r"CREATE DATABASE (\w+);", compose["configs"]["create-databases"]["content"]))
+    used = {
+        compose["services"][service]["environment"][f"{service.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
+        for service in SERVICES
+    }
+    assert used == created == set(SERVICES)
