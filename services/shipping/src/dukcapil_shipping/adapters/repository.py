@@ -1,0 +1,167 @@
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from dukcapil_shared.db import as_utc
+from dukcapil_shared.messaging import SqlUnitOfWork
+from sqlalchemy import Row, Select, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dukcapil_shipping.adapters import tables
+from dukcapil_shipping.domain.model import (
+    TRACKED_STATUSES,
+    Shipment,
+    ShipmentStatus,
+    ShippingMethod,
+    TrackingEntry,
+)
+from dukcapil_shipping.service_layer.unit_of_work import ShipmentRepository, ShippingUnitOfWork
+
+
+class SqlShipmentRepository(ShipmentRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, shipment: Shipment) -> None:
+        await self._connection.execute(
+            insert(tables.shipments).values(
+                id=str(shipment.id),
+                request_id=str(shipment.request_id),
+                method=shipment.method.value,
+                status=shipment.status.value,
+                courier=shipment.courier,
+                service=shipment.service,
+                airway_bill=shipment.airway_bill,
+                recipient=shipment.recipient,
+                address=shipment.address,
+                kecamatan_code=shipment.kecamatan_code,
+                version=shipment.version,
+                created_at=shipment.created_at,
+                updated_at=shipment.updated_at,
+                last_polled_at=shipment.last_polled_at,
+            )
+        )
+        await self._insert_new_tracking(shipment)
+
+    async def get(self, shipment_id: uuid.UUID) -> Shipment | None:
+        return await self._one(select(tables.shipments).where(tables.shipments.c.id == str(shipment_id)))
+
+    async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None:
+        return await self._one(select(tables.shipments).where(tables.shipments.c.request_id == str(request_id)))
+
+    async def save(self, shipment: Shipment) -> bool:
+        table = tables.shipments
+        result = await self._connection.execute(
+            update(table)
+            .where(table.c.id == str(shipment.id), table.c.version == shipment.version)
+            .values(
+                status=shipment.status.value,
+                updated_at=shipment.updated_at,
+                last_polled_at=shipment.last_polled_at,
+                version=shipment.version + 1,
+            )
+        )
+        if result.rowcount != 1:
+            return False
+        shipment.version += 1
+        await self._insert_new_tracking(shipment)
+        return True
+
+    async def find(
+        self, *, request_id: uuid.UUID | None, status: ShipmentStatus | None, limit: int, offset: int
+    ) -> list[Shipment]:
+        table = tables.shipments
+        query = select(table).order_by(table.c.created_at, table.c.id).limit(limit).offset(offset)
+        if request_id is not None:
+            query = query.where(table.c.request_id == str(request_id))
+        if status is not None:
+            query = query.where(table.c.status == status.value)
+        return await self._many(query)
+
+    async def tracked(self, *, limit: int) -> list[Shipment]:
+        table = tables.shipments
+        return await self._many(
+            select(table)
+            .where(
+                table.c.method == ShippingMethod.courier.value,
+                table.c.status.in_([status.value for status in TRACKED_STATUSES]),
+            )
+            .order_by(table.c.last_polled_at.asc().nulls_first(), table.c.created_at)
+            .limit(limit)
+        )
+
+    async def mark_polled(self, shipment_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        table = tables.shipments
+        await self._connection.execute(
+            update(table).where(table.c.id.in_([str(i) for i in shipment_ids])).values(last_polled_at=at)
+        )
+
+    async def _one(self, query: Select) -> Shipment | None:
+        found = await self._many(query)
+        return found[0] if found else None
+
+    async def _many(self, query: Select) -> list[Shipment]:
+        rows = (await self._connection.execute(query)).all()
+        if not rows:
+            return []
+        history = (
+            await self._connection.execute(
+                select(tables.tracking)
+                .where(tables.tracking.c.shipment_id.in_([row.id for row in rows]))
+                .order_by(tables.tracking.c.id)
+            )
+        ).all()
+        shipments = {row.id: _to_shipment(row) for row in rows}
+        for entry in history:
+            shipments[entry.shipment_id].tracking.append(
+                TrackingEntry(
+                    status=entry.status,
+                    description=entry.description,
+                    occurred_at=as_utc(entry.occurred_at),
+                    courier_code=entry.courier_code,
+                )
+            )
+        return list(shipments.values())
+
+    async def _insert_new_tracking(self, shipment: Shipment) -> None:
+        if not shipment.new_tracking:
+            return
+        await self._connection.execute(
+            insert(tables.tracking),
+            [
+                {
+                    "shipment_id": str(shipment.id),
+                    "status": entry.status,
+                    "description": entry.description,
+                    "courier_code": entry.courier_code,
+                    # SQLite keeps no offset: everything is stored in UTC.
+                    "occurred_at": entry.occurred_at.astimezone(UTC),
+                }
+                for entry in shipment.new_tracking
+            ],
+        )
+        shipment.new_tracking = []
+
+
+class SqlShippingUnitOfWork(SqlUnitOfWork, ShippingUnitOfWork):
+    def bind(self, connection: AsyncConnection) -> None:
+        self.shipments = SqlShipmentRepository(connection)
+
+
+def _to_shipment(row: Row) -> Shipment:
+    return Shipment(
+        id=uuid.UUID(row.id),
+        request_id=uuid.UUID(row.request_id),
+        method=ShippingMethod(row.method),
+        status=ShipmentStatus(row.status),
+        recipient=row.recipient,
+        kecamatan_code=row.kecamatan_code,
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
+        address=row.address,
+        courier=row.courier,
+        service=row.service,
+        airway_bill=row.airway_bill,
+        last_polled_at=as_utc(row.last_polled_at) if row.last_polled_at else None,
+        version=row.version,
+    )

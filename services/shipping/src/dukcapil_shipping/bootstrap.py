@@ -1,0 +1,90 @@
+"""The composition root: builds the real database, broker, courier client and adapters, and wires them in."""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import httpx
+from dukcapil_shared.db import create_engine
+from dukcapil_shared.logging import configure_logging
+from dukcapil_shared.runtime import ServiceRuntime
+from fastapi import FastAPI
+
+from dukcapil_shipping.adapters import tables
+from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
+from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
+from dukcapil_shipping.domain.kecamatan import find_kecamatan
+from dukcapil_shipping.entrypoints import consumers, http
+from dukcapil_shipping.entrypoints.tracking import tracking_loop
+from dukcapil_shipping.settings import ShippingSettings
+
+
+def build_app(settings: ShippingSettings | None = None) -> FastAPI:
+    settings = settings or ShippingSettings()
+    configure_logging("shipping", settings.log_level, settings.log_json)
+    runtime = ServiceRuntime(
+        service="shipping",
+        settings=settings,
+        engine=create_engine(settings.database_url),
+        outbox_table=tables.outbox,
+        inbox_table=tables.inbox,
+        migrations="dukcapil_shipping:migrations",
+    )
+    unit_of_work = runtime.unit_of_work_factory(SqlShippingUnitOfWork)
+
+    courier_http = httpx.AsyncClient(base_url=settings.courier_url, timeout=settings.courier_timeout)
+    courier = JneCourier(
+        courier_http,
+        account=JneAccount(
+            username=settings.courier_username,
+            api_key=settings.courier_api_key.get_secret_value(),
+            branch=settings.courier_branch,
+            customer=settings.courier_customer,
+            origin_code=settings.origin_code,
+            destination_code=settings.destination_code,
+            service=settings.courier_service,
+        ),
+        shipper=Shipper(
+            name=settings.sender_name,
+            address=settings.sender_address,
+            city=settings.sender_city,
+            zip=settings.sender_zip,
+            phone=settings.sender_phone,
+        ),
+        attempts=settings.courier_attempts,
+    )
+
+    for subscription in consumers.subscriptions(courier=courier, find_office=find_kecamatan):
+        runtime.subscribe(subscription, unit_of_work)
+    runtime.add_loop(
+        tracking_loop(
+            unit_of_work=unit_of_work,
+            courier=courier,
+            find_office=find_kecamatan,
+            interval=settings.tracking_interval,
+            batch_size=settings.tracking_batch_size,
+        )
+    )
+
+    app = runtime.create_app(
+        title="Disdukcapil Lebak: shipping",
+        description="Issued documents reach the citizen by courier (JNE), or wait for pickup at the kecamatan office.",
+    )
+    app.state.unit_of_work = unit_of_work
+    _close_after_stop(app, courier_http)
+    http.install(app)
+    return app
+
+
+def _close_after_stop(app: FastAPI, client: httpx.AsyncClient) -> None:
+    """Close the courier client after the runtime stopped, when no handler can still be using it.
+
+    ServiceRuntime has no hook for cleanup after stop, so its lifespan is wrapped.
+    """
+    runtime_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with client, runtime_lifespan(app):
+            yield
+
+    app.router.lifespan_context = lifespan

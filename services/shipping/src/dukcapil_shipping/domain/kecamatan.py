@@ -1,0 +1,26 @@
+"""Lebak's 28 kecamatan (Kode Wilayah), whose offices hold documents for pickup."""
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+
+@dataclass(frozen=True)
+class Kecamatan:
+    code: str
+    name: str
+
+    @property
+    def office(self) -> str:
+        return f"Kantor Kecamatan {self.name}"
+
+
+@cache
+def lebak_kecamatan() -> dict[str, Kecamatan]:
+    text = files("dukcapil_shipping").joinpath("data/lebak_kecamatan.csv").read_text(encoding="utf-8")
+    return {row["code"]: Kecamatan(row["code"], row["name"]) for row in csv.DictReader(text.splitlines())}
+
+
+def find_kecamatan(code: str | None) -> Kecamatan | None:
+    return lebak_kecamatan().get(code or "")

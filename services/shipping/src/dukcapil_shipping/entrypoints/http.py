@@ -1,0 +1,126 @@
+"""Shipping's HTTP API: follow shipments, and record a collection at the kecamatan office."""
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from dukcapil_shared.web import ErrorResponse, error_response
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from dukcapil_shipping.domain.model import Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
+from dukcapil_shipping.service_layer import handlers
+from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
+
+
+def _unit_of_work(request: Request) -> ShippingUnitOfWork:
+    factory: Callable[[], ShippingUnitOfWork] = request.app.state.unit_of_work
+    return factory()
+
+
+UnitOfWorkDep = Annotated[ShippingUnitOfWork, Depends(_unit_of_work)]
+
+
+class CollectBody(BaseModel):
+    collector_name: str = Field(min_length=1, max_length=200, description="Who collects the document")
+    collector_nik: str = Field(pattern=r"^\d{16}$", description="The collector's NIK, checked by the operator")
+    operator: str = Field(min_length=1, max_length=100, description="The operator who hands the document over")
+
+
+class TrackingItem(BaseModel):
+    status: str = Field(description="manifested, picked_up, in_transit, delivered, failed; or the office's steps")
+    description: str
+    courier_code: str | None = Field(description="The courier's own code for the step")
+    occurred_at: datetime
+
+
+class ShipmentView(BaseModel):
+    id: uuid.UUID
+    request_id: uuid.UUID
+    method: ShippingMethod
+    status: ShipmentStatus
+    courier: str | None
+    service: str | None
+    airway_bill: str | None
+    kecamatan_code: str = Field(description="The kecamatan office that holds the document for pickup")
+    created_at: datetime
+    updated_at: datetime
+    tracking: list[TrackingItem]
+
+    @classmethod
+    def of(cls, shipment: Shipment) -> "ShipmentView":
+        return cls(
+            id=shipment.id,
+            request_id=shipment.request_id,
+            method=shipment.method,
+            status=shipment.status,
+            courier=shipment.courier,
+            service=shipment.service,
+            airway_bill=shipment.airway_bill,
+            kecamatan_code=shipment.kecamatan_code,
+            created_at=shipment.created_at,
+            updated_at=shipment.updated_at,
+            tracking=[
+                TrackingItem(
+                    status=entry.status,
+                    description=entry.description,
+                    courier_code=entry.courier_code,
+                    occurred_at=entry.occurred_at,
+                )
+                for entry in shipment.tracking
+            ],
+        )
+
+
+router = APIRouter(tags=["shipments"])
+_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+
+
+@router.get("/shipments", response_model=list[ShipmentView])
+async def search(
+    uow: UnitOfWorkDep,
+    request_id: uuid.UUID | None = None,
+    status: ShipmentStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ShipmentView]:
+    """Shipments, oldest first; `request_id` finds the one shipment of a request."""
+    found = await handlers.list_shipments(request_id=request_id, status=status, limit=limit, offset=offset, uow=uow)
+    return [ShipmentView.of(shipment) for shipment in found]
+
+
+@router.get("/shipments/{shipment_id}", response_model=ShipmentView, responses=_ERRORS)
+async def follow(shipment_id: uuid.UUID, uow: UnitOfWorkDep) -> ShipmentView:
+    """A shipment's status and its tracking history."""
+    return ShipmentView.of(await handlers.get_shipment(shipment_id, uow=uow))
+
+
+@router.post(
+    "/shipments/{shipment_id}/collected",
+    response_model=ShipmentView,
+    responses={**_ERRORS, 409: {"model": ErrorResponse}},
+)
+async def collected(shipment_id: uuid.UUID, body: CollectBody, uow: UnitOfWorkDep) -> ShipmentView:
+    """Record that the document waiting at the kecamatan office was handed over."""
+    command = handlers.CollectDocument(
+        collector_name=body.collector_name, collector_nik=body.collector_nik, operator=body.operator
+    )
+    return ShipmentView.of(await handlers.collect_document(shipment_id, command, uow=uow))
+
+
+_UNPROCESSABLE = {"invalid_nik"}
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+    @app.exception_handler(ShipmentRefused)
+    async def _refused(_request: Request, error: ShipmentRefused) -> JSONResponse:
+        status = 422 if error.code in _UNPROCESSABLE else 409
+        return error_response(status, error.code, error.message, **error.extra)
+
+    @app.exception_handler(handlers.ShipmentNotFound)
+    async def _not_found(_request: Request, error: handlers.ShipmentNotFound) -> JSONResponse:
+        return error_response(404, "shipment_not_found", f"No shipment with id {error}.")

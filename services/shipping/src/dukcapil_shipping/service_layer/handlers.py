@@ -1,0 +1,288 @@
+"""Shipping's use cases: ship an issued document, follow the courier, hand documents over at the office."""
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from dukcapil_shared.contracts import (
+    DeliveryFailed,
+    DeliveryMethod,
+    DocumentCollected,
+    DocumentIssued,
+    Envelope,
+    ReadyForPickup,
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentStatusChanged,
+)
+from dukcapil_shared.messaging import PermanentFailure
+
+from dukcapil_shipping.domain.kecamatan import Kecamatan
+from dukcapil_shipping.domain.model import (
+    WIB,
+    CourierReport,
+    Parcel,
+    Shipment,
+    ShipmentRefused,
+    ShipmentStatus,
+)
+from dukcapil_shipping.service_layer.courier import CourierClient, CourierRefused
+from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
+
+log = structlog.get_logger(__name__)
+
+FindOffice = Callable[[str | None], Kecamatan | None]
+
+
+class ShipmentNotFound(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CollectDocument:
+    collector_name: str
+    collector_nik: str
+    operator: str
+
+
+async def ship_document(
+    uow: ShippingUnitOfWork,
+    event: DocumentIssued,
+    envelope: Envelope,
+    *,
+    courier: CourierClient,
+    find_office: FindOffice,
+) -> None:
+    """Consumer handler: book the courier, or hold the document at the kecamatan office; once per request."""
+    if await uow.shipments.get_by_request(event.request_id) is not None:
+        return
+    delivery = event.delivery
+    address = delivery.address
+    office = _first_office(
+        find_office,
+        delivery.pickup_kecamatan_code,
+        address.kecamatan_code if address else None,
+        event.kecamatan_code,
+    )
+    if office is None:
+        raise PermanentFailure(f"request {event.request_id}: no Lebak kecamatan office to hold the document")
+    recipient = delivery.recipient_name or event.applicant.name
+    now = datetime.now(UTC)
+
+    if delivery.method == DeliveryMethod.pickup:
+        shipment = Shipment.for_pickup(
+            request_id=event.request_id, recipient=recipient, kecamatan_code=office.code, office=office.office, now=now
+        )
+        await uow.shipments.add(shipment)
+        await uow.outbox.add(
+            ReadyForPickup(
+                request_id=event.request_id,
+                shipment_id=shipment.id,
+                kecamatan_code=office.code,
+                office_name=office.office,
+                reason="chosen",
+            ),
+            traceparent=envelope.traceparent,
+        )
+        return
+
+    if address is None:
+        raise PermanentFailure(f"request {event.request_id}: courier delivery without an address")
+    address_office = find_office(address.kecamatan_code)
+    village = f"Desa/Kel. {address.village_code}, " if address.village_code else ""
+    parcel = Parcel(
+        order_id=str(event.request_id),
+        receiver_name=recipient,
+        address_line1=" ".join(
+            part for part in (address.street, address.rt and f"RT {address.rt}", address.rw and f"RW {address.rw}")
+            if part
+        ),
+        address_line2=f"{village}Kec. {address_office.name if address_office else address.kecamatan_code}",
+        city=address.city,
+        postal_code=address.postal_code,
+        phone=delivery.phone,
+        contents=f"DOKUMEN KEPENDUDUKAN {event.request_type.value.upper()} {event.document_number}",
+    )
+    # The courier finds the order id again on a redelivery and returns the same airway bill.
+    try:
+        airway_bill = await courier.book(parcel)
+    except CourierRefused as error:
+        raise PermanentFailure(f"the courier refused request {event.request_id}: {error}") from error
+    shipment = Shipment.by_courier(
+        request_id=event.request_id,
+        recipient=recipient,
+        address=address.model_dump(mode="json", exclude_none=True),
+        kecamatan_code=office.code,
+        courier=courier.name,
+        service=courier.service,
+        airway_bill=airway_bill,
+        now=now,
+    )
+    await uow.shipments.add(shipment)
+    await uow.outbox.add(
+        ShipmentCreated(
+            request_id=event.request_id,
+            shipment_id=shipment.id,
+            courier=courier.name,
+            service=courier.service,
+            airway_bill=airway_bill,
+        ),
+        traceparent=envelope.traceparent,
+    )
+
+
+async def track_shipments(
+    *,
+    unit_of_work: Callable[[], ShippingUnitOfWork],
+    courier: CourierClient,
+    find_office: FindOffice,
+    batch_size: int = 100,
+    concurrency: int = 8,
+) -> int:
+    """One round of tracking: ask the courier about every shipment on its way; returns how many moved."""
+    async with unit_of_work() as uow:
+        shipments = await uow.shipments.tracked(limit=batch_size)
+    if not shipments:
+        return 0
+    limit = asyncio.Semaphore(concurrency)
+    reports = await asyncio.gather(*(_poll(courier, shipment, limit) for shipment in shipments))
+    answered = [(shipment, report) for shipment, report in zip(shipments, reports, strict=True) if report]
+    moved = [(shipment, report) for shipment, report in answered if shipment.unseen(report)]
+    unchanged = [shipment.id for shipment, report in answered if not shipment.unseen(report)]
+    if unchanged:
+        async with unit_of_work() as uow:
+            await uow.shipments.mark_polled(unchanged, datetime.now(UTC))
+            await uow.commit()
+    recorded = 0
+    for shipment, report in moved:
+        try:
+            if await record_tracking(shipment.id, report, uow=unit_of_work(), find_office=find_office):
+                recorded += 1
+        except Exception as error:  # one shipment's trouble must not hold up the others: it is retried next round
+            log.exception("tracking_record_failed", shipment_id=str(shipment.id), error=type(error).__name__)
+    return recorded
+
+
+async def record_tracking(
+    shipment_id: uuid.UUID, report: CourierReport, *, uow: ShippingUnitOfWork, find_office: FindOffice
+) -> bool:
+    """Record the courier's new steps and announce them; False if there were none or another replica won."""
+    async with uow:
+        shipment = await uow.shipments.get(shipment_id)
+        if shipment is None or not shipment.is_tracked:
+            return False
+        now = datetime.now(UTC)
+        fresh = shipment.follow(report, now=now)
+        if not fresh:
+            return False
+        assert shipment.airway_bill is not None, "a tracked shipment has an airway bill"
+        common = {"request_id": shipment.request_id, "shipment_id": shipment.id, "airway_bill": shipment.airway_bill}
+        for entry in fresh:
+            await uow.outbox.add(
+                ShipmentStatusChanged(
+                    **common,
+                    status=entry.status,
+                    courier_code=entry.courier_code,
+                    description=entry.description,
+                    occurred_at=entry.occurred_at,
+                )
+            )
+        if shipment.status == ShipmentStatus.delivered:
+            await uow.outbox.add(
+                ShipmentDelivered(
+                    **common,
+                    receiver_name=report.receiver_name or shipment.recipient,
+                    delivered_at=report.delivered_at or fresh[-1].occurred_at,
+                )
+            )
+        elif shipment.status == ShipmentStatus.delivery_failed:
+            await uow.outbox.add(DeliveryFailed(**common, reason=report.failure_reason or fresh[-1].description))
+            office = _office_name(find_office, shipment.kecamatan_code)
+            shipment.hold_for_pickup(office, now=now)
+            await uow.outbox.add(
+                ReadyForPickup(
+                    request_id=shipment.request_id,
+                    shipment_id=shipment.id,
+                    kecamatan_code=shipment.kecamatan_code,
+                    office_name=office,
+                    reason="delivery_failed",
+                )
+            )
+        if not await uow.shipments.save(shipment):
+            log.info("tracking_recorded_elsewhere", shipment_id=str(shipment.id))
+            return False
+        await uow.commit()
+    return True
+
+
+async def collect_document(shipment_id: uuid.UUID, command: CollectDocument, *, uow: ShippingUnitOfWork) -> Shipment:
+    """The citizen (or a representative) collects the document at the kecamatan office."""
+    async with uow:
+        shipment = await _load(uow, shipment_id)
+        now = datetime.now(UTC)
+        shipment.collect(
+            collector_name=command.collector_name,
+            collector_nik=command.collector_nik,
+            operator=command.operator,
+            now=now,
+        )
+        await uow.outbox.add(
+            DocumentCollected(
+                request_id=shipment.request_id,
+                shipment_id=shipment.id,
+                collector_name=command.collector_name,
+                collector_nik=command.collector_nik,
+                collected_on=now.astimezone(WIB).date(),
+                operator=command.operator,
+            )
+        )
+        if not await uow.shipments.save(shipment):
+            raise ShipmentRefused("changed_concurrently", "The shipment changed meanwhile; reload it and try again.")
+        await uow.commit()
+    return shipment
+
+
+async def get_shipment(shipment_id: uuid.UUID, *, uow: ShippingUnitOfWork) -> Shipment:
+    async with uow:
+        return await _load(uow, shipment_id)
+
+
+async def list_shipments(
+    *, request_id: uuid.UUID | None, status: ShipmentStatus | None, limit: int, offset: int, uow: ShippingUnitOfWork
+) -> list[Shipment]:
+    async with uow:
+        return await uow.shipments.find(request_id=request_id, status=status, limit=limit, offset=offset)
+
+
+async def _poll(courier: CourierClient, shipment: Shipment, limit: asyncio.Semaphore) -> CourierReport | None:
+    assert shipment.airway_bill is not None, "a tracked shipment has an airway bill"
+    async with limit:
+        try:
+            return await courier.track(shipment.airway_bill)
+        except Exception as error:  # the courier may be away: this shipment is asked again next round
+            log.warning(
+                "tracking_poll_failed",
+                shipment_id=str(shipment.id),
+                airway_bill=shipment.airway_bill,
+                error=f"{type(error).__name__}: {error}",
+            )
+            return None
+
+
+async def _load(uow: ShippingUnitOfWork, shipment_id: uuid.UUID) -> Shipment:
+    shipment = await uow.shipments.get(shipment_id)
+    if shipment is None:
+        raise ShipmentNotFound(str(shipment_id))
+    return shipment
+
+
+def _first_office(find_office: FindOffice, *codes: str | None) -> Kecamatan | None:
+    return next((office for code in codes if code and (office := find_office(code))), None)
+
+
+def _office_name(find_office: FindOffice, kecamatan_code: str) -> str:
+    office = find_office(kecamatan_code)
+    return office.office if office else f"Kantor Kecamatan {kecamatan_code}"

@@ -1,0 +1,42 @@
+import abc
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from dukcapil_shared.messaging import UnitOfWork
+
+from dukcapil_shipping.domain.model import Shipment, ShipmentStatus
+
+
+class ShipmentRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, shipment: Shipment) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, shipment_id: uuid.UUID) -> Shipment | None: ...
+
+    @abc.abstractmethod
+    async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None: ...
+
+    @abc.abstractmethod
+    async def save(self, shipment: Shipment) -> bool:
+        """Store the status and the new tracking entries, unless the shipment changed since it was loaded.
+
+        Returns False, storing nothing, when another unit of work (another replica) changed it first.
+        """
+
+    @abc.abstractmethod
+    async def find(
+        self, *, request_id: uuid.UUID | None, status: ShipmentStatus | None, limit: int, offset: int
+    ) -> list[Shipment]: ...
+
+    @abc.abstractmethod
+    async def tracked(self, *, limit: int) -> list[Shipment]:
+        """Courier shipments still on their way, the longest unpolled first."""
+
+    @abc.abstractmethod
+    async def mark_polled(self, shipment_ids: Sequence[uuid.UUID], at: datetime) -> None: ...
+
+
+class ShippingUnitOfWork(UnitOfWork):
+    shipments: ShipmentRepository

@@ -1,0 +1,31 @@
+from dukcapil_shared.settings import ServiceSettings
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+
+class ShippingSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="SHIPPING_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/shipping.db"
+    port: int = 8004
+
+    courier_url: str = Field(default="http://127.0.0.1:8010", description="Base URL of the courier's partner API")
+    # Development-only credentials, matching the courier simulator's defaults; set real ones in production.
+    courier_username: str = "dukcapil-lebak-dev"
+    courier_api_key: SecretStr = SecretStr("dev-only-courier-api-key")
+    courier_branch: str = Field(default="RKB000", description="OLSHOP_BRANCH: the courier branch of our account")
+    courier_customer: str = Field(default="80000000", description="OLSHOP_CUST: our customer number")
+    courier_service: str = Field(default="REG", description="Service level booked")
+    courier_timeout: float = Field(default=5.0, description="Seconds before one courier call gives up")
+    courier_attempts: int = Field(default=3, ge=1, description="Tries per courier call on transient errors")
+    origin_code: str = Field(default="RKB10000", description="Courier tariff code where parcels leave from")
+    destination_code: str = Field(default="RKB10000", description="Courier tariff code of the delivery area")
+
+    sender_name: str = "Disdukcapil Kabupaten Lebak"
+    sender_address: str = "Kantor Dinas Kependudukan dan Pencatatan Sipil, Rangkasbitung"
+    sender_city: str = "LEBAK"
+    sender_zip: str = "42311"
+    sender_phone: str = "0252000000"
+
+    tracking_interval: float = Field(default=2.0, description="Seconds between two rounds of courier tracking")
+    tracking_batch_size: int = Field(default=100, description="Shipments asked about per round at most")

@@ -1,0 +1,110 @@
+"""A courier that speaks the shape of JNE's partner API, for tests and the demo.
+
+It stands for an outside company, so it shares no code with the shipping service: only the HTTP API.
+Partner calls are form-encoded POSTs carrying `username` and `api_key`; `/simulator/scripts` lets a test
+decide how a given order ends, or make the courier fail its next calls.
+"""
+
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dukcapil_shipping.simulator.model import Courier, Outcome, Script, missing_fields
+
+
+class SimulatorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SIMULATOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8010
+    # Development-only partner credentials; the shipping service's defaults match them.
+    username: str = "dukcapil-lebak-dev"
+    api_key: str = "dev-only-courier-api-key"
+    step_seconds: float = Field(default=2.0, description="Time between a parcel's milestones")
+    failure_rate: float = Field(default=0.0, ge=0, le=1, description="Share of unscripted deliveries that fail")
+    error_rate: float = Field(default=0.0, ge=0, le=1, description="Share of partner API calls answered 503")
+    seed: int | None = Field(default=None, description="Seed for the airway bills and the random failures")
+
+
+class ScriptBody(BaseModel):
+    order_id: str = Field(description="OLSHOP_ORDERID the script applies to")
+    outcome: Outcome | None = Field(default=None, description="How the delivery ends: delivered or failed")
+    receiver_name: str | None = Field(default=None, description="Who signs the proof of delivery")
+    fail_next_requests: int = Field(default=0, ge=0, description="Answer the next N calls for the order with 503")
+
+
+class Refusal(Exception):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+
+
+def create_app(settings: SimulatorSettings | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
+    settings = settings or SimulatorSettings()
+    courier = Courier(
+        clock=clock or (lambda: datetime.now(UTC)),
+        step_seconds=settings.step_seconds,
+        failure_rate=settings.failure_rate,
+        error_rate=settings.error_rate,
+        rng=random.Random(settings.seed),
+    )
+    app = FastAPI(title="Courier simulator", description=__doc__, version="0.1.0")
+    app.state.courier = courier
+
+    @app.exception_handler(Refusal)
+    async def _refused(_request: Request, refusal: Refusal) -> JSONResponse:
+        return JSONResponse(status_code=refusal.status, content=refusal.body)
+
+    async def partner_form(request: Request) -> dict[str, str]:
+        form = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
+        if form.get("username") != settings.username or form.get("api_key") != settings.api_key:
+            raise Refusal(401, {"status": False, "error": "Invalid username or api_key"})
+        return form
+
+    def unavailable_for(order_id: str | None) -> None:
+        if courier.should_fail(order_id):
+            raise Refusal(503, {"status": False, "error": "Service temporarily unavailable, try again later"})
+
+    @app.post("/tracing/api/generatecnote", tags=["partner API"])
+    async def generate_cnote(request: Request) -> dict[str, Any]:
+        """Create (or find again, for the same OLSHOP_ORDERID) the airway bill of an order."""
+        form = await partner_form(request)
+        unavailable_for(form.get("OLSHOP_ORDERID"))
+        missing = missing_fields(form)
+        if missing:
+            reason = f"Missing required field(s): {', '.join(missing)}"
+            raise Refusal(400, {"detail": [{"status": "gagal", "reason": reason}]})
+        parcel = courier.generate_cnote(form)
+        return {"detail": [{"status": "sukses", "cnote_no": parcel.cnote}]}
+
+    @app.post("/tracing/api/list/v1/cnote/{cnote}", tags=["partner API"])
+    async def track(cnote: str, request: Request) -> dict[str, Any]:
+        """Current status, proof of delivery and history of an airway bill."""
+        await partner_form(request)
+        parcel = courier.find(cnote)
+        unavailable_for(parcel.order_id if parcel else None)
+        if parcel is None:
+            raise Refusal(404, {"status": False, "error": "Cnote No. Not Found."})
+        return parcel.tracking(courier.clock(), courier.step_seconds)
+
+    @app.post("/simulator/scripts", status_code=201, tags=["simulator"])
+    async def script(body: ScriptBody) -> ScriptBody:
+        """Decide how an order ends, or make the courier fail the order's next calls."""
+        courier.script(
+            body.order_id,
+            Script(outcome=body.outcome, receiver_name=body.receiver_name, fail_next_requests=body.fail_next_requests),
+        )
+        return body
+
+    @app.get("/healthz", tags=["simulator"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,155 @@
+import copy
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from dukcapil_shared.contracts import DocumentIssued, Envelope
+from dukcapil_shared.testing import FakeUnitOfWork
+from dukcapil_shipping.domain.kecamatan import find_kecamatan
+from dukcapil_shipping.domain.model import CourierReport, Parcel, Shipment, ShipmentStatus
+from dukcapil_shipping.service_layer import handlers
+from dukcapil_shipping.service_layer.courier import CourierClient
+from dukcapil_shipping.service_layer.unit_of_work import ShipmentRepository, ShippingUnitOfWork
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+class FakeShipmentRepository(ShipmentRepository):
+    def __init__(self) -> None:
+        self.committed: dict[uuid.UUID, Shipment] = {}
+        self.pending: dict[uuid.UUID, Shipment] = {}
+
+    async def add(self, shipment: Shipment) -> None:
+        if await self.get_by_request(shipment.request_id) is not None:
+            raise ValueError(f"UNIQUE constraint failed: shipments.request_id {shipment.request_id}")
+        self._stage(shipment)
+
+    async def get(self, shipment_id: uuid.UUID) -> Shipment | None:
+        return copy.deepcopy(self._current().get(shipment_id))
+
+    async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None:
+        found = [s for s in self._current().values() if s.request_id == request_id]
+        return copy.deepcopy(found[0]) if found else None
+
+    async def save(self, shipment: Shipment) -> bool:
+        if self._current()[shipment.id].version != shipment.version:
+            return False
+        shipment.version += 1
+        self._stage(shipment)
+        return True
+
+    async def find(self, *, request_id, status, limit, offset):  # type: ignore[no-untyped-def]
+        found = [
+            copy.deepcopy(s)
+            for s in sorted(self._current().values(), key=lambda s: s.created_at)
+            if (request_id is None or s.request_id == request_id) and (status is None or s.status == status)
+        ]
+        return found[offset : offset + limit]
+
+    async def tracked(self, *, limit: int) -> list[Shipment]:
+        return [copy.deepcopy(s) for s in self._current().values() if s.is_tracked][:limit]
+
+    async def mark_polled(self, shipment_ids: Sequence[uuid.UUID], at: datetime) -> None:
+        for shipment_id in shipment_ids:
+            shipment = copy.deepcopy(self._current()[shipment_id])
+            shipment.last_polled_at = at
+            self.pending[shipment_id] = shipment
+
+    def _stage(self, shipment: Shipment) -> None:
+        shipment.new_tracking = []
+        self.pending[shipment.id] = copy.deepcopy(shipment)
+
+    def _current(self) -> dict[uuid.UUID, Shipment]:
+        return {**self.committed, **self.pending}
+
+
+class FakeShippingUnitOfWork(FakeUnitOfWork, ShippingUnitOfWork):
+    def __init__(self, shipments: FakeShipmentRepository | None = None) -> None:
+        super().__init__()
+        self.shipments = shipments or FakeShipmentRepository()
+
+    async def commit(self) -> None:
+        await super().commit()
+        self.shipments.committed.update(self.shipments.pending)
+        self.shipments.pending = {}
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self.shipments.pending = {}
+
+    def only_shipment(self) -> Shipment:
+        [shipment] = self.shipments.committed.values()
+        return shipment
+
+    def status_of(self, shipment_id: uuid.UUID) -> ShipmentStatus:
+        return self.shipments.committed[shipment_id].status
+
+
+class FakeCourier(CourierClient):
+    """Keys airway bills on the order id, as the real courier does; `failures` are raised first, in turn."""
+
+    name = "JNE"
+    service = "REG"
+
+    def __init__(self) -> None:
+        self.airway_bills: dict[str, str] = {}
+        self.bookings: list[Parcel] = []
+        self.reports: dict[str, CourierReport] = {}
+        self.tracked: list[str] = []
+        self.failures: list[Exception] = []
+
+    async def book(self, parcel: Parcel) -> str:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.bookings.append(parcel)
+        return self.airway_bills.setdefault(parcel.order_id, f"{len(self.airway_bills) + 1:016d}")
+
+    async def track(self, airway_bill: str) -> CourierReport:
+        self.tracked.append(airway_bill)
+        if self.failures:
+            raise self.failures.pop(0)
+        return self.reports.get(airway_bill, CourierReport(entries=()))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+ADDRESS = {
+    "street": "Kp. Cibeureum No. 5", "rt": "001", "rw": "002", "kecamatan_code": "36.02.14", "postal_code": "42314"
+}
+COURIER = {"method": "courier", "recipient_name": "Siti Aminah", "phone": "081234567890", "address": ADDRESS}
+PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.01"}
+
+
+def issued(delivery: dict | None = None, request_id: uuid.UUID | None = None) -> DocumentIssued:
+    return DocumentIssued(
+        request_id=request_id or uuid.uuid4(),
+        document_id=uuid.uuid4(),
+        document_number="BIO/2026/000001",
+        request_type="biodata_wni",
+        checksum_sha256="0" * 64,
+        applicant=APPLICANT,
+        delivery=delivery or COURIER,
+        kecamatan_code="36.02.14",
+    )
+
+
+async def deliver(
+    uow: ShippingUnitOfWork, courier: CourierClient, event: DocumentIssued, envelope: Envelope | None = None
+) -> None:
+    """What the shared consumer does: inbox claim, handler and commit in one unit of work."""
+    envelope = envelope or Envelope.wrap(event, source="/test")
+    async with uow:
+        if not await uow.inbox.claim("dukcapil.shipping.documents", str(envelope.id)):
+            return
+        await handlers.ship_document(uow, event, envelope, courier=courier, find_office=find_kecamatan)
+        await uow.commit()

@@ -1,0 +1,73 @@
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from dukcapil_shared.web import install_error_handlers
+from dukcapil_shipping.entrypoints import http
+from fastapi import FastAPI
+
+from ..fakes import PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued
+
+COLLECTOR = {"collector_name": "Ahmad", "collector_nik": "3602141203850002", "operator": "dewi"}
+
+
+@pytest.fixture
+def uow() -> FakeShippingUnitOfWork:
+    return FakeShippingUnitOfWork()
+
+
+@pytest.fixture
+async def client(uow: FakeShippingUnitOfWork) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    install_error_handlers(app)
+    http.install(app)
+    app.state.unit_of_work = lambda: uow
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shipping") as client:
+        yield client
+
+
+async def test_a_requests_shipment_is_found_with_its_tracking(
+    client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
+) -> None:
+    event = issued()
+    await deliver(uow, FakeCourier(), event)
+    await deliver(uow, FakeCourier(), issued())
+
+    response = await client.get("/shipments", params={"request_id": str(event.request_id)})
+    assert response.status_code == 200
+    [shipment] = response.json()
+    assert shipment["request_id"] == str(event.request_id)
+    assert (shipment["method"], shipment["status"], shipment["courier"]) == ("courier", "created", "JNE")
+    assert len(shipment["airway_bill"]) == 16
+    [created] = shipment["tracking"]
+    assert set(created) == {"status", "description", "courier_code", "occurred_at"}
+    assert (await client.get(f"/shipments/{shipment['id']}")).json() == shipment
+
+
+async def test_collection_is_recorded_once_and_then_conflicts(
+    client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
+) -> None:
+    await deliver(uow, FakeCourier(), issued(PICKUP))
+    shipment_id = uow.only_shipment().id
+
+    response = await client.post(f"/shipments/{shipment_id}/collected", json=COLLECTOR)
+    assert response.status_code == 200
+    assert response.json()["status"] == "collected"
+
+    again = await client.post(f"/shipments/{shipment_id}/collected", json=COLLECTOR)
+    assert again.status_code == 409
+    error = again.json()["error"]
+    assert (error["code"], error["shipment_status"]) == ("not_ready_for_pickup", "collected")
+
+
+async def test_bad_input_and_unknown_ids_get_the_common_error_body(
+    client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
+) -> None:
+    await deliver(uow, FakeCourier(), issued(PICKUP))
+    shipment_id = uow.only_shipment().id
+    bad_nik = await client.post(f"/shipments/{shipment_id}/collected", json={**COLLECTOR, "collector_nik": "123"})
+    assert bad_nik.status_code == 422
+    assert bad_nik.json()["error"]["details"][0]["field"] == "body.collector_nik"
+
+    missing = await client.get("/shipments/6a3c1f0e-0000-4000-8000-000000000000")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "shipment_not_found")
