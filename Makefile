@@ -55,10 +55,10 @@ run: check-broker
 	@trap 'echo; echo "stopping..."; kill $$(jobs -p) 2>/dev/null || true; wait' EXIT INT TERM; \
 	$(BIN)/python -m dukcapil_shipping.simulator >> var/log/simulator.log 2>&1 & \
 	for service in $(SERVICES); do $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & done; \
-	for port in 8001 8002 8003 8004 8010; do \
+	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8010/healthz; do \
 	  for attempt in $$(seq 120); do \
-	    curl -sf -o /dev/null http://127.0.0.1:$$port/readyz && break; \
-	    if [ $$attempt = 120 ]; then echo "port $$port did not become ready; see var/log/*.log:"; tail -n 5 var/log/*.log; exit 1; fi; \
+	    curl -sf -o /dev/null http://127.0.0.1:$$probe && break; \
+	    if [ $$attempt = 120 ]; then echo "http://127.0.0.1:$$probe did not become ready; see var/log/*.log:"; tail -n 5 var/log/*.log; exit 1; fi; \
 	    sleep 0.5; \
 	  done; \
 	done; \

@@ -76,7 +76,7 @@ class System:
 
     async def wait_ready(self, name: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        path = "/readyz"
+        path = "/healthz" if name == "simulator" else "/readyz"
         async with httpx.AsyncClient(base_url=self.url(name), timeout=2) as client:
             while True:
                 process = self.processes[name]
@@ -136,6 +136,17 @@ class Client:
                 return request
             if time.monotonic() > deadline:
                 raise AssertionError(f"{request_id} is {request['status']}, not {statuses}: {request['history']}")
+            await asyncio.sleep(0.2)
+
+    async def wait_event(self, request_id: str, event_type: str, timeout: float = 60) -> dict[str, Any]:
+        """Events from different stages may arrive in any order: wait until this one is in the history."""
+        deadline = time.monotonic() + timeout
+        while True:
+            request = await self.request(request_id)
+            if any(entry["event_type"] == event_type for entry in request["history"]):
+                return request
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{request_id} has no {event_type}: {request['history']}")
             await asyncio.sleep(0.2)
 
     async def wait_review(self, request_id: str, status: str = "pending", timeout: float = 60) -> dict[str, Any]:
