@@ -73,6 +73,7 @@ run: check-broker
 	wait
 
 test: setup
+	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest
 
 lint: setup

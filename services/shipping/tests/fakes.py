@@ -124,7 +124,11 @@ class FakeClock:
 
 APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
 ADDRESS = {
-    "street": "Kp. Cibeureum No. 5", "rt": "001", "rw": "002", "kecamatan_code": "36.02.14", "postal_code": "42314"
+    "street": "Kp. Cibeureum No. 5",
+    "rt": "001",
+    "rw": "002",
+    "kecamatan_code": "36.02.14",
+    "postal_code": "42314",
 }
 COURIER = {"method": "courier", "recipient_name": "Siti Aminah", "phone": "081234567890", "address": ADDRESS}
 PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.01"}

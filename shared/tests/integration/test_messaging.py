@@ -9,6 +9,9 @@ from pathlib import Path
 
 import aio_pika
 import pytest
+from faststream.rabbit import RabbitBroker, RabbitRouter
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select
+
 from dukcapil_shared.contracts import Envelope, RequestCancelled
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.messaging import (
@@ -22,8 +25,6 @@ from dukcapil_shared.messaging import (
     Subscription,
     add_messaging_tables,
 )
-from faststream.rabbit import RabbitBroker, RabbitRouter
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
 pytestmark = pytest.mark.integration
 

@@ -2,6 +2,8 @@ import json
 import uuid
 
 import pytest
+from pydantic import ValidationError
+
 from dukcapil_shared.contracts import (
     ALL_EVENTS,
     Envelope,
@@ -10,7 +12,6 @@ from dukcapil_shared.contracts import (
     UnknownEventType,
     event_class,
 )
-from pydantic import ValidationError
 
 
 def test_every_lifecycle_event_has_a_versioned_routing_key_and_documented_fields() -> None:

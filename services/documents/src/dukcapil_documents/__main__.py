@@ -1,7 +1,6 @@
-from dukcapil_shared.runtime import serve
-
 from dukcapil_documents.bootstrap import build_app
 from dukcapil_documents.settings import DocumentsSettings
+from dukcapil_shared.runtime import serve
 
 
 def main() -> None:

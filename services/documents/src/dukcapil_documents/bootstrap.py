@@ -1,8 +1,5 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
-from dukcapil_shared.db import create_engine
-from dukcapil_shared.logging import configure_logging
-from dukcapil_shared.runtime import ServiceRuntime
 from fastapi import FastAPI
 
 from dukcapil_documents.adapters import tables
@@ -12,6 +9,9 @@ from dukcapil_documents.adapters.storage import FilesystemDocumentStorage
 from dukcapil_documents.entrypoints import http
 from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_documents.settings import DocumentsSettings
+from dukcapil_shared.db import create_engine
+from dukcapil_shared.logging import configure_logging
+from dukcapil_shared.runtime import ServiceRuntime
 
 
 def build_app(settings: DocumentsSettings | None = None) -> FastAPI:

@@ -1,6 +1,7 @@
-from dukcapil_shared.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from dukcapil_shared.settings import ServiceSettings
 
 
 class DocumentsSettings(ServiceSettings):

@@ -5,6 +5,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from dukcapil_documents.adapters import tables
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
 from dukcapil_documents.adapters.storage import FilesystemDocumentStorage
@@ -12,9 +16,6 @@ from dukcapil_documents.domain.model import Document
 from dukcapil_documents.service_layer import handlers
 from dukcapil_shared.contracts import Envelope, RequestApproved
 from dukcapil_shared.db import create_engine, migrate
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..fakes import FakeRenderer
 

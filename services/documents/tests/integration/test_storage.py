@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from dukcapil_documents.adapters.storage import FilesystemDocumentStorage
 
 

@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+
 from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_documents.service_layer import handlers
 from dukcapil_shared.contracts import DocumentIssued, Envelope, RequestApproved

@@ -1,9 +1,10 @@
 import uuid
 
 import httpx
+from fastapi import FastAPI
+
 from dukcapil_documents.entrypoints import http
 from dukcapil_shared.web import install_error_handlers
-from fastapi import FastAPI
 
 from ..fakes import FakeDocumentsUnitOfWork, FakeStorage
 from .test_handlers import BASE_URL, approval, deliver

@@ -3,6 +3,7 @@ import uuid
 from datetime import UTC, date, datetime
 
 import pytest
+
 from dukcapil_documents.domain.model import (
     KINDS,
     Document,

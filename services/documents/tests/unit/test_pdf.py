@@ -3,6 +3,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pypdf
+
 from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer
 from dukcapil_documents.domain.model import Document
 

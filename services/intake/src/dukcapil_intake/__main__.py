@@ -1,7 +1,6 @@
-from dukcapil_shared.runtime import serve
-
 from dukcapil_intake.bootstrap import build_app
 from dukcapil_intake.settings import IntakeSettings
+from dukcapil_shared.runtime import serve
 
 
 def main() -> None:

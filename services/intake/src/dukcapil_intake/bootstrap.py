@@ -1,8 +1,5 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
-from dukcapil_shared.db import create_engine
-from dukcapil_shared.logging import configure_logging
-from dukcapil_shared.runtime import ServiceRuntime
 from fastapi import FastAPI
 
 from dukcapil_intake.adapters import tables
@@ -10,6 +7,9 @@ from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.entrypoints import http
 from dukcapil_intake.entrypoints.consumers import SUBSCRIPTIONS
 from dukcapil_intake.settings import IntakeSettings
+from dukcapil_shared.db import create_engine
+from dukcapil_shared.logging import configure_logging
+from dukcapil_shared.runtime import ServiceRuntime
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:

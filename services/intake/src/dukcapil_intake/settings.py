@@ -1,5 +1,6 @@
-from dukcapil_shared.settings import ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from dukcapil_shared.settings import ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):

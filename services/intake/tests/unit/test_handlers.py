@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+
 from dukcapil_intake.domain.model import RequestRefused, RequestStatus
 from dukcapil_intake.service_layer import handlers
 from dukcapil_shared.contracts import (

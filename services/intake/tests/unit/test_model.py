@@ -2,6 +2,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from dukcapil_intake.domain.kecamatan import find_kecamatan, lebak_kecamatan
 from dukcapil_intake.domain.model import (
     RequestRefused,

@@ -1,7 +1,6 @@
-from dukcapil_shared.runtime import serve
-
 from dukcapil_review.bootstrap import build_app
 from dukcapil_review.settings import ReviewSettings
+from dukcapil_shared.runtime import serve
 
 
 def main() -> None:

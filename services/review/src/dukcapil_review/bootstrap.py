@@ -1,8 +1,5 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
-from dukcapil_shared.db import create_engine
-from dukcapil_shared.logging import configure_logging
-from dukcapil_shared.runtime import ServiceRuntime
 from fastapi import FastAPI
 
 from dukcapil_review.adapters import tables
@@ -11,6 +8,9 @@ from dukcapil_review.domain.model import ReviewPolicy
 from dukcapil_review.entrypoints import http
 from dukcapil_review.entrypoints.consumers import subscriptions
 from dukcapil_review.settings import ReviewSettings
+from dukcapil_shared.db import create_engine
+from dukcapil_shared.logging import configure_logging
+from dukcapil_shared.runtime import ServiceRuntime
 
 
 def build_app(settings: ReviewSettings | None = None) -> FastAPI:

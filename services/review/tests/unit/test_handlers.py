@@ -1,6 +1,7 @@
 import uuid
 
 import pytest
+
 from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, ReviewPolicy, ReviewRefused, ReviewStatus
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate

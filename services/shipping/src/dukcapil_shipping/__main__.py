@@ -1,5 +1,4 @@
 from dukcapil_shared.runtime import serve
-
 from dukcapil_shipping.bootstrap import build_app
 from dukcapil_shipping.settings import ShippingSettings
 

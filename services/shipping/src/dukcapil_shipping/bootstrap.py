@@ -4,11 +4,11 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import httpx
+from fastapi import FastAPI
+
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
-from fastapi import FastAPI
-
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork

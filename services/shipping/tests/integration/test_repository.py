@@ -4,15 +4,16 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
 from dukcapil_shipping.domain.kecamatan import find_kecamatan
 from dukcapil_shipping.domain.model import CourierReport, Shipment, TrackingEntry
 from dukcapil_shipping.service_layer import handlers
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..fakes import T0, FakeCourier, deliver, issued
 

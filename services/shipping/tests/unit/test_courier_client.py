@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+
 from dukcapil_shared.contracts import ShipmentCreated, ShipmentDelivered, ShipmentStatusChanged
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.domain.kecamatan import find_kecamatan
@@ -16,14 +17,26 @@ from dukcapil_shipping.simulator.app import SimulatorSettings, create_app
 from ..fakes import FakeClock, FakeShippingUnitOfWork, deliver, issued
 
 ACCOUNT = JneAccount(
-    username="courier-test", api_key="courier-test-key", branch="RKB000", customer="80000000",
-    origin_code="RKB10000", destination_code="RKB10000",
+    username="courier-test",
+    api_key="courier-test-key",
+    branch="RKB000",
+    customer="80000000",
+    origin_code="RKB10000",
+    destination_code="RKB10000",
 )
-SHIPPER = Shipper(name="Disdukcapil Kabupaten Lebak", address="Rangkasbitung", city="LEBAK", zip="42311",
-                  phone="0252000000")
-PARCEL = Parcel(order_id="5b7c9d3e-1111-4222-8333-444455556666", receiver_name="Siti Aminah",
-                address_line1="Kp. Cibeureum No. 5", address_line2="Kec. Rangkasbitung", city="Kabupaten Lebak",
-                postal_code=None, phone=None, contents="DOKUMEN KEPENDUDUKAN")
+SHIPPER = Shipper(
+    name="Disdukcapil Kabupaten Lebak", address="Rangkasbitung", city="LEBAK", zip="42311", phone="0252000000"
+)
+PARCEL = Parcel(
+    order_id="5b7c9d3e-1111-4222-8333-444455556666",
+    receiver_name="Siti Aminah",
+    address_line1="Kp. Cibeureum No. 5",
+    address_line2="Kec. Rangkasbitung",
+    city="Kabupaten Lebak",
+    postal_code=None,
+    phone=None,
+    contents="DOKUMEN KEPENDUDUKAN",
+)
 
 
 class FlakyTransport(httpx.AsyncBaseTransport):

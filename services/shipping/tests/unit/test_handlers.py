@@ -2,6 +2,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
@@ -85,8 +86,11 @@ async def test_pickup_holds_the_document_at_the_chosen_kecamatan_office() -> Non
     assert courier.bookings == []
     [ready] = uow.outbox.events
     assert isinstance(ready, ReadyForPickup)
-    assert (ready.reason, ready.office_name, ready.kecamatan_code) == ("chosen", "Kantor Kecamatan Malingping",
-                                                                       "36.02.01")
+    assert (ready.reason, ready.office_name, ready.kecamatan_code) == (
+        "chosen",
+        "Kantor Kecamatan Malingping",
+        "36.02.01",
+    )
 
 
 async def test_a_refusal_by_the_courier_is_permanent_and_unavailability_is_retried() -> None:

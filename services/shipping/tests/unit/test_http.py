@@ -2,9 +2,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
+
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.entrypoints import http
-from fastapi import FastAPI
 
 from ..fakes import PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued
 

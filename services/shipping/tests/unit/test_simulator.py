@@ -2,6 +2,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+
 from dukcapil_shipping.simulator.app import SimulatorSettings, create_app
 from dukcapil_shipping.simulator.model import CNOTE_FIELDS
 
@@ -104,7 +105,9 @@ async def test_a_parcel_moves_one_milestone_per_step_until_delivered(
     assert len(answer["history"]) == 4
     pod = answer["cnote"]
     assert (pod["cnote_no"], pod["cnote_receiver_name"], pod["cnote_pod_receiver"]) == (
-        cnote, "Siti Aminah", "Siti Aminah",
+        cnote,
+        "Siti Aminah",
+        "Siti Aminah",
     )
     assert pod["cnote_pod_date"] == "28-11-2026 10:00"  # 03:00 UTC + 6 s, in WIB
     assert answer["history"][-1]["desc"] == "DELIVERED TO [SITI AMINAH | 28-11-2026 10:00 | KABUPATEN LEBAK]"
@@ -131,8 +134,7 @@ async def test_a_script_can_name_who_signs_for_the_parcel(courier: httpx.AsyncCl
 async def test_scripted_unavailability_answers_the_next_calls_with_503(courier: httpx.AsyncClient) -> None:
     response = await courier.post("/simulator/scripts", json={"order_id": "order-5", "fail_next_requests": 2})
     assert response.status_code == 201
-    statuses = [(await courier.post("/tracing/api/generatecnote", data=order("order-5"))).status_code
-                for _ in range(3)]
+    statuses = [(await courier.post("/tracing/api/generatecnote", data=order("order-5"))).status_code for _ in range(3)]
     assert statuses == [503, 503, 200]
 
 

@@ -1,7 +1,5 @@
 import uuid
 
-from dukcapil_shared.db import as_utc
-from dukcapil_shared.messaging import SqlUnitOfWork
 from sqlalchemy import ColumnElement, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -9,6 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dukcapil_documents.adapters import tables
 from dukcapil_documents.domain.model import Document
 from dukcapil_documents.service_layer.unit_of_work import DocumentRepository, DocumentsUnitOfWork
+from dukcapil_shared.db import as_utc
+from dukcapil_shared.messaging import SqlUnitOfWork
 
 
 class SqlDocumentRepository(DocumentRepository):

@@ -1,5 +1,6 @@
-from dukcapil_shared.messaging import add_messaging_tables
 from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
+
+from dukcapil_shared.messaging import add_messaging_tables
 
 metadata = MetaData()
 

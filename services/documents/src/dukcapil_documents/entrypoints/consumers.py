@@ -2,11 +2,10 @@
 
 from functools import partial
 
-from dukcapil_shared.contracts import RequestApproved
-from dukcapil_shared.messaging import Subscription
-
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentStorage
+from dukcapil_shared.contracts import RequestApproved
+from dukcapil_shared.messaging import Subscription
 
 
 def subscriptions(*, renderer: DocumentRenderer, storage: DocumentStorage, public_base_url: str) -> list[Subscription]:

@@ -5,7 +5,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from dukcapil_shared.web import ErrorResponse, error_response
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
@@ -14,6 +13,7 @@ from dukcapil_documents.domain.model import Document, verification_url
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.ports import DocumentStorage
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
+from dukcapil_shared.web import ErrorResponse, error_response
 
 
 def _unit_of_work(request: Request) -> DocumentsUnitOfWork:

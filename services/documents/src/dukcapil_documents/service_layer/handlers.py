@@ -4,8 +4,6 @@ import uuid
 from datetime import UTC, datetime
 
 import structlog
-from dukcapil_shared.contracts import DocumentIssued, Envelope, RequestApproved
-from dukcapil_shared.messaging import PermanentFailure
 
 from dukcapil_documents.domain.model import (
     Document,
@@ -19,6 +17,8 @@ from dukcapil_documents.domain.model import (
 )
 from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentStorage
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
+from dukcapil_shared.contracts import DocumentIssued, Envelope, RequestApproved
+from dukcapil_shared.messaging import PermanentFailure
 
 log = structlog.get_logger(__name__)
 

@@ -1,9 +1,8 @@
 import abc
 import uuid
 
-from dukcapil_shared.messaging import UnitOfWork
-
 from dukcapil_documents.domain.model import Document
+from dukcapil_shared.messaging import UnitOfWork
 
 
 class DocumentRepository(abc.ABC):

@@ -1,8 +1,6 @@
 import uuid
 from datetime import date
 
-from dukcapil_shared.db import as_utc
-from dukcapil_shared.messaging import SqlUnitOfWork
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -10,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.domain.model import HistoryEntry, RequestStatus, ServiceRequest
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestRepository
+from dukcapil_shared.db import as_utc
+from dukcapil_shared.messaging import SqlUnitOfWork
 
 
 class SqlRequestRepository(RequestRepository):

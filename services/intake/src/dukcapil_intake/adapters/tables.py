@@ -1,5 +1,6 @@
-from dukcapil_shared.messaging import add_messaging_tables
 from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+from dukcapil_shared.messaging import add_messaging_tables
 
 metadata = MetaData()
 

@@ -1,5 +1,6 @@
 """Intake listens to every other stage, to keep the citizen's view of the request."""
 
+from dukcapil_intake.service_layer.handlers import record_lifecycle_event
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
@@ -14,8 +15,6 @@ from dukcapil_shared.contracts import (
     ShipmentStatusChanged,
 )
 from dukcapil_shared.messaging import Subscription
-
-from dukcapil_intake.service_layer.handlers import record_lifecycle_event
 
 LIFECYCLE = Subscription(
     name="lifecycle",

@@ -5,8 +5,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from dukcapil_shared.contracts import Delivery, Person, RequestType
-from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -14,6 +12,8 @@ from pydantic import BaseModel, Field
 from dukcapil_intake.domain.model import RequestRefused, RequestStatus, ServiceRequest
 from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork
+from dukcapil_shared.contracts import Delivery, Person, RequestType
+from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
 
 
 def _unit_of_work(request: Request) -> IntakeUnitOfWork:

@@ -5,6 +5,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from dukcapil_intake.domain.model import (
+    RequestStatus,
+    ServiceRequest,
+    check_submission,
+    request_number,
+    responsible_kecamatan,
+)
+from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
@@ -24,15 +32,6 @@ from dukcapil_shared.contracts import (
     ShipmentStatusChanged,
 )
 from dukcapil_shared.messaging import PermanentFailure
-
-from dukcapil_intake.domain.model import (
-    RequestStatus,
-    ServiceRequest,
-    check_submission,
-    request_number,
-    responsible_kecamatan,
-)
-from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
 
 
 class RequestNotFound(Exception):

@@ -2,9 +2,8 @@ import abc
 import uuid
 from datetime import date
 
-from dukcapil_shared.messaging import UnitOfWork
-
 from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
+from dukcapil_shared.messaging import UnitOfWork
 
 
 class ConcurrentUpdate(Exception):

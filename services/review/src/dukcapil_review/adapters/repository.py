@@ -1,14 +1,14 @@
 import uuid
 from dataclasses import asdict
 
-from dukcapil_shared.db import as_utc
-from dukcapil_shared.messaging import SqlUnitOfWork
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_review.adapters import tables
 from dukcapil_review.domain.model import Review, ReviewStatus
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, ReviewRepository, ReviewUnitOfWork
+from dukcapil_shared.db import as_utc
+from dukcapil_shared.messaging import SqlUnitOfWork
 
 
 class SqlReviewRepository(ReviewRepository):

@@ -2,11 +2,10 @@
 
 from functools import partial
 
-from dukcapil_shared.contracts import RequestCancelled, RequestResubmitted, RequestSubmitted
-from dukcapil_shared.messaging import Subscription
-
 from dukcapil_review.domain.model import ReviewPolicy
 from dukcapil_review.service_layer import handlers
+from dukcapil_shared.contracts import RequestCancelled, RequestResubmitted, RequestSubmitted
+from dukcapil_shared.messaging import Subscription
 
 
 def subscriptions(policy: ReviewPolicy) -> list[Subscription]:

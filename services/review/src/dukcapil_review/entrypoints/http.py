@@ -5,8 +5,6 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from dukcapil_shared.contracts import RequestType
-from dukcapil_shared.web import ErrorResponse, error_response
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -14,6 +12,8 @@ from pydantic import BaseModel, Field
 from dukcapil_review.domain.model import Review, ReviewRefused, ReviewStatus
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, ReviewUnitOfWork
+from dukcapil_shared.contracts import RequestType
+from dukcapil_shared.web import ErrorResponse, error_response
 
 
 def _unit_of_work(request: Request) -> ReviewUnitOfWork:

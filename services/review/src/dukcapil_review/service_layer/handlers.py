@@ -3,6 +3,8 @@
 import uuid
 from datetime import UTC, datetime
 
+from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, Review, ReviewPolicy, ReviewStatus
+from dukcapil_review.service_layer.unit_of_work import ReviewUnitOfWork
 from dukcapil_shared.contracts import (
     Envelope,
     InformationRequested,
@@ -13,9 +15,6 @@ from dukcapil_shared.contracts import (
     RequestSubmitted,
     ReviewStarted,
 )
-
-from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, Review, ReviewPolicy, ReviewStatus
-from dukcapil_review.service_layer.unit_of_work import ReviewUnitOfWork
 
 
 class ReviewNotFound(Exception):

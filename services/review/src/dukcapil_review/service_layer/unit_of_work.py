@@ -1,9 +1,8 @@
 import abc
 import uuid
 
-from dukcapil_shared.messaging import UnitOfWork
-
 from dukcapil_review.domain.model import Review, ReviewStatus
+from dukcapil_shared.messaging import UnitOfWork
 
 
 class ConcurrentUpdate(Exception):

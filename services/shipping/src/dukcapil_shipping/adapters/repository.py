@@ -2,11 +2,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from dukcapil_shared.db import as_utc
-from dukcapil_shared.messaging import SqlUnitOfWork
 from sqlalchemy import Row, Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from dukcapil_shared.db import as_utc
+from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
     TRACKED_STATUSES,

@@ -200,9 +200,7 @@ class Shipment:
             )
         self.status = ShipmentStatus.ready_for_pickup
         self.updated_at = now
-        self._record(
-            TrackingEntry("ready_for_pickup", f"Pengiriman gagal; dokumen dapat diambil di {office}.", now)
-        )
+        self._record(TrackingEntry("ready_for_pickup", f"Pengiriman gagal; dokumen dapat diambil di {office}.", now))
 
     def collect(self, *, collector_name: str, collector_nik: str, operator: str, now: datetime) -> None:
         if self.status != ShipmentStatus.ready_for_pickup:

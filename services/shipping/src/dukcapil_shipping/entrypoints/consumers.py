@@ -4,7 +4,6 @@ from functools import partial
 
 from dukcapil_shared.contracts import DocumentIssued
 from dukcapil_shared.messaging import Subscription
-
 from dukcapil_shipping.service_layer.courier import CourierClient
 from dukcapil_shipping.service_layer.handlers import FindOffice, ship_document
 

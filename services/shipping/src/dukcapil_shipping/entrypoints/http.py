@@ -5,11 +5,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from dukcapil_shared.web import ErrorResponse, error_response
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from dukcapil_shared.web import ErrorResponse, error_response
 from dukcapil_shipping.domain.model import Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork

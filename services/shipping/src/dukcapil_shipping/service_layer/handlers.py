@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DeliveryMethod,
@@ -19,7 +20,6 @@ from dukcapil_shared.contracts import (
     ShipmentStatusChanged,
 )
 from dukcapil_shared.messaging import PermanentFailure
-
 from dukcapil_shipping.domain.kecamatan import Kecamatan
 from dukcapil_shipping.domain.model import (
     WIB,
@@ -97,7 +97,8 @@ async def ship_document(
         order_id=str(event.request_id),
         receiver_name=recipient,
         address_line1=" ".join(
-            part for part in (address.street, address.rt and f"RT {address.rt}", address.rw and f"RW {address.rw}")
+            part
+            for part in (address.street, address.rt and f"RT {address.rt}", address.rw and f"RW {address.rw}")
             if part
         ),
         address_line2=f"{village}Kec. {address_office.name if address_office else address.kecamatan_code}",

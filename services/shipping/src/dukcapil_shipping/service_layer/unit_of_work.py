@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from dukcapil_shared.messaging import UnitOfWork
-
 from dukcapil_shipping.domain.model import Shipment, ShipmentStatus
 
 
