@@ -1,0 +1,46 @@
+from dukcapil_review.domain.model import ReviewPolicy, ReviewStatus
+from dukcapil_review.entrypoints.consumers import subscriptions
+from dukcapil_review.service_layer import handlers
+from dukcapil_shared.contracts import RequestApproved, RequestCancelled, RequestResubmitted
+from dukcapil_shared.testing import InMemoryEventBus
+
+from ..fakes import FakeReviewUnitOfWork
+from .test_handlers import submitted
+
+
+async def test_intakes_events_drive_the_work_queue_through_the_broker() -> None:
+    uow = FakeReviewUnitOfWork()
+    first, second = submitted(), submitted()
+    async with InMemoryEventBus("review", subscriptions(ReviewPolicy()), lambda: uow) as bus:
+        assert await bus.publish(first) == ["dukcapil.review.requests"]
+        await bus.publish(second)
+        await handlers.request_information(first.request_id, reviewer="rina", reason="x", missing_items=[], uow=uow)
+        await bus.publish(RequestResubmitted(request_id=first.request_id, details={"fixed": True}))
+        await bus.publish(RequestCancelled(request_id=second.request_id))
+    assert (await handlers.get_review(first.request_id, uow=uow)).status == ReviewStatus.pending
+    assert (await handlers.get_review(second.request_id, uow=uow)).status == ReviewStatus.cancelled
+
+
+async def test_the_automatic_policy_applies_to_events_from_the_broker() -> None:
+    uow = FakeReviewUnitOfWork()
+    event = submitted("biodata_wni")
+    async with InMemoryEventBus("review", subscriptions(ReviewPolicy(frozenset({"biodata_wni"}))), lambda: uow) as bus:
+        await bus.publish(event)
+    assert isinstance(uow.outbox.events[-1], RequestApproved)
+
+
+async def test_review_does_not_subscribe_to_its_own_decisions() -> None:
+    uow = FakeReviewUnitOfWork()
+    event = submitted()
+    async with InMemoryEventBus("review", subscriptions(ReviewPolicy()), lambda: uow) as bus:
+        approved = RequestApproved(
+            request_id=event.request_id,
+            request_number=event.request_number,
+            request_type=event.request_type,
+            applicant=event.applicant,
+            details={},
+            delivery=event.delivery,
+            kecamatan_code="36.02.14",
+            reviewer="r",
+        )
+        assert await bus.publish(approved) == []
