@@ -44,7 +44,8 @@ except OSError as error:
         f"RabbitMQ is not reachable at {url.hostname}:{url.port or 5672} ({error.strerror or error}).\n"
         "Start one, then run `make run` again:\n"
         "  - installed locally (Debian/Ubuntu: apt-get install rabbitmq-server): rabbitmq-server -detached\n"
-        "  - with Docker: docker compose up -d rabbitmq\n"
+        "  - with Docker: RABBITMQ_PASSWORD=dev POSTGRES_PASSWORD=dev docker compose up -d rabbitmq\n"
+        "    then: AMQP_URL=amqp://dukcapil:dev@localhost:5672/ make run\n"
         "or point AMQP_URL at a running broker."
     )
 endef
