@@ -6,9 +6,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -67,3 +68,22 @@ def run_migrations_in_env(target_metadata: object) -> None:
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything this project stores is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+async def next_in_sequence(connection: AsyncConnection, counters: Table, **key: object) -> int:
+    """Take the next number of the sequence named by `key` in `counters` (its primary key plus `last_value`).
+
+    One atomic upsert, in the caller's transaction: concurrent callers wait for each other's row lock, and a
+    rolled-back transaction gives its number back, so numbers are unique and leave no gaps.
+    """
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        dialect.insert(counters)
+        .values(**key, last_value=1)
+        .on_conflict_do_update(
+            index_elements=[counters.c[name] for name in key],
+            set_={"last_value": counters.c.last_value + 1},
+        )
+        .returning(counters.c.last_value)
+    )
+    return (await connection.execute(statement)).scalar_one()

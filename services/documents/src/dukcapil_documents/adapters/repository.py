@@ -1,13 +1,12 @@
 import uuid
 
 from sqlalchemy import ColumnElement, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_documents.adapters import tables
 from dukcapil_documents.domain.model import Document
 from dukcapil_documents.service_layer.unit_of_work import DocumentRepository, DocumentsUnitOfWork
-from dukcapil_shared.db import as_utc
+from dukcapil_shared.db import as_utc, next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
 
 
@@ -43,18 +42,7 @@ class SqlDocumentRepository(DocumentRepository):
         return await self._one(tables.documents.c.verification_token == token)
 
     async def next_sequence(self, type_code: str, year: int) -> int:
-        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        counters = tables.document_counters
-        statement = (
-            dialect.insert(counters)
-            .values(type_code=type_code, year=year, last_value=1)
-            .on_conflict_do_update(
-                index_elements=[counters.c.type_code, counters.c.year],
-                set_={"last_value": counters.c.last_value + 1},
-            )
-            .returning(counters.c.last_value)
-        )
-        return (await self._connection.execute(statement)).scalar_one()
+        return await next_in_sequence(self._connection, tables.document_counters, type_code=type_code, year=year)
 
     async def _one(self, condition: ColumnElement[bool]) -> Document | None:
         row = (await self._connection.execute(select(tables.documents).where(condition))).one_or_none()

@@ -2,13 +2,12 @@ import uuid
 from datetime import date
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.domain.model import HistoryEntry, RequestStatus, ServiceRequest
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestRepository
-from dukcapil_shared.db import as_utc
+from dukcapil_shared.db import as_utc, next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
 
 
@@ -89,18 +88,7 @@ class SqlRequestRepository(RequestRepository):
         return [_to_request(row) for row in await self._connection.execute(query)]
 
     async def next_sequence(self, kecamatan_code: str, day: date) -> int:
-        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        counters = tables.request_counters
-        statement = (
-            dialect.insert(counters)
-            .values(kecamatan_code=kecamatan_code, day=day, last_value=1)
-            .on_conflict_do_update(
-                index_elements=[counters.c.kecamatan_code, counters.c.day],
-                set_={"last_value": counters.c.last_value + 1},
-            )
-            .returning(counters.c.last_value)
-        )
-        return (await self._connection.execute(statement)).scalar_one()
+        return await next_in_sequence(self._connection, tables.request_counters, kecamatan_code=kecamatan_code, day=day)
 
     async def _insert_new_history(self, request: ServiceRequest) -> None:
         if not request.new_history:
