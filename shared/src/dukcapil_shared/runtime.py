@@ -78,6 +78,7 @@ class ServiceRuntime:
         self._router = RabbitRouter()
         self._consumers: list[EventConsumer[Any]] = []
         self._loops: list[Callable[[], Awaitable[None]]] = []
+        self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     def unit_of_work_factory(self, unit_of_work_class: type[UoW]) -> Callable[[], UoW]:
@@ -119,6 +120,10 @@ class ServiceRuntime:
         """A background loop (e.g. courier tracking) that runs while the service runs."""
         self._loops.append(loop)
 
+    def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
+        """Run at stop, after the last handler finished (e.g. closing an HTTP client the handlers use)."""
+        self._cleanups.append(cleanup)
+
     async def start(self) -> None:
         await migrate(self.engine, self._migrations)
         self.broker.include_router(self._router)
@@ -139,6 +144,8 @@ class ServiceRuntime:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # Waits up to graceful_timeout for running handlers; unacked messages return to their queue.
         await self.broker.stop()
+        for cleanup in self._cleanups:
+            await cleanup()
         await self.engine.dispose()
         log.info("service_stopped")
 

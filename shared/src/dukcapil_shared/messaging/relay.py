@@ -80,13 +80,6 @@ class OutboxRelay:
                 await self._mark(connection, confirmed, failed)
         return len(confirmed)
 
-    async def pending_count(self) -> int:
-        async with self._engine.connect() as connection:
-            result = await connection.execute(
-                select(self._outbox.c.id).where(self._outbox.c.published_at.is_(None)).limit(100_000)
-            )
-            return len(result.all())
-
     async def _due_rows(self, connection: AsyncConnection) -> Sequence[Row]:
         table = self._outbox
         query = (
