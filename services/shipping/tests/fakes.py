@@ -1,6 +1,6 @@
 import copy
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from dukcapil_shared.contracts import DocumentIssued, Envelope
@@ -48,6 +48,23 @@ class FakeShipmentRepository(ShipmentRepository):
 
     async def tracked(self, *, limit: int) -> list[Shipment]:
         return [copy.deepcopy(s) for s in self._current().values() if s.is_tracked][:limit]
+
+    async def claim_for_booking(self, *, now: datetime, until: datetime, limit: int) -> list[Shipment]:
+        due = sorted(
+            (
+                s
+                for s in self._current().values()
+                if s.status == ShipmentStatus.booking and s.next_booking_at and s.next_booking_at <= now
+            ),
+            key=lambda s: s.next_booking_at or now,
+        )[:limit]
+        claimed = []
+        for shipment in due:
+            shipment = copy.deepcopy(shipment)
+            shipment.next_booking_at = until
+            self.pending[shipment.id] = shipment
+            claimed.append(copy.deepcopy(shipment))
+        return claimed
 
     async def mark_polled(self, shipment_ids: Sequence[uuid.UUID], at: datetime) -> None:
         for shipment_id in shipment_ids:
@@ -112,8 +129,8 @@ class FakeCourier(CourierClient):
 
 
 class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
 
     def __call__(self) -> datetime:
         return self.now
@@ -147,13 +164,24 @@ def issued(delivery: dict | None = None, request_id: uuid.UUID | None = None) ->
     )
 
 
-async def deliver(
-    uow: ShippingUnitOfWork, courier: CourierClient, event: DocumentIssued, envelope: Envelope | None = None
-) -> None:
+async def deliver(uow: ShippingUnitOfWork, event: DocumentIssued, envelope: Envelope | None = None) -> None:
     """What the shared consumer does: inbox claim, handler and commit in one unit of work."""
     envelope = envelope or Envelope.wrap(event, source="/test")
     async with uow:
         if not await uow.inbox.claim("dukcapil.shipping.documents", str(envelope.id)):
             return
-        await handlers.ship_document(uow, event, envelope, courier=courier, find_office=find_kecamatan)
+        await handlers.ship_document(uow, event, envelope, find_office=find_kecamatan)
         await uow.commit()
+
+
+async def book(uow: ShippingUnitOfWork, courier: CourierClient, clock: Callable[[], datetime] | None = None) -> int:
+    """One round of the booking loop."""
+    return await handlers.book_shipments(
+        unit_of_work=lambda: uow, courier=courier, clock=clock or (lambda: datetime.now(UTC))
+    )
+
+
+async def ship(uow: ShippingUnitOfWork, courier: CourierClient, event: DocumentIssued | None = None) -> None:
+    """A courier delivery as far as the courier's airway bill: the consumer, then a round of the booking loop."""
+    await deliver(uow, event or issued())
+    await book(uow, courier)

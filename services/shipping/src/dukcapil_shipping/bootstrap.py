@@ -2,6 +2,7 @@
 
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
 from dukcapil_shipping.domain.kecamatan import find_kecamatan
 from dukcapil_shipping.entrypoints import consumers, http
+from dukcapil_shipping.entrypoints.booking import booking_loop
 from dukcapil_shipping.entrypoints.tracking import tracking_loop
 from dukcapil_shipping.settings import ShippingSettings
 
@@ -53,8 +55,17 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         attempts=settings.courier_attempts,
     )
 
-    for subscription in consumers.subscriptions(courier=courier, find_office=find_kecamatan):
+    for subscription in consumers.subscriptions(find_office=find_kecamatan):
         runtime.subscribe(subscription, unit_of_work)
+    runtime.add_loop(
+        booking_loop(
+            unit_of_work=unit_of_work,
+            courier=courier,
+            interval=settings.booking_interval,
+            batch_size=settings.booking_batch_size,
+            lease=timedelta(seconds=settings.booking_lease),
+        )
+    )
     runtime.add_loop(
         tracking_loop(
             unit_of_work=unit_of_work,

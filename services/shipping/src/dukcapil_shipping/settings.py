@@ -28,5 +28,12 @@ class ShippingSettings(ServiceSettings):
     sender_zip: str = "42311"
     sender_phone: str = "0252000000"
 
+    booking_interval: float = Field(default=1.0, description="Seconds between two rounds of courier booking")
+    booking_batch_size: int = Field(default=50, description="Shipments booked per round at most")
+    booking_lease: float = Field(
+        default=120.0,
+        description="Seconds a replica keeps the shipments it is booking to itself; must outlast a booking round",
+    )
+
     tracking_interval: float = Field(default=2.0, description="Seconds between two rounds of courier tracking")
     tracking_batch_size: int = Field(default=100, description="Shipments asked about per round at most")

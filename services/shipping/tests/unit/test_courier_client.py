@@ -1,7 +1,7 @@
 """The JNE client against the courier simulator, in process (httpx's ASGI transport)."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -14,7 +14,7 @@ from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierRefused, CourierUnavailable
 from dukcapil_shipping.simulator.app import SimulatorSettings, create_app
 
-from ..fakes import FakeClock, FakeShippingUnitOfWork, deliver, issued
+from ..fakes import FakeClock, FakeShippingUnitOfWork, book, deliver, issued
 
 ACCOUNT = JneAccount(
     username="courier-test",
@@ -149,7 +149,8 @@ async def test_a_document_goes_from_issued_to_delivered_through_the_real_client(
 ) -> None:
     uow, courier = FakeShippingUnitOfWork(), jne(http, Sleeps())
     event = issued()
-    await deliver(uow, courier, event)
+    await deliver(uow, event)
+    assert await book(uow, courier) == 1
     statuses = []
     for _ in range(4):
         await handlers.track_shipments(unit_of_work=lambda: uow, courier=courier, find_office=find_kecamatan)
@@ -160,3 +161,25 @@ async def test_a_document_goes_from_issued_to_delivered_through_the_real_client(
     kinds = [type(e) for e in uow.outbox.events]
     assert kinds == [ShipmentCreated, *[ShipmentStatusChanged] * 4, ShipmentDelivered]
     assert uow.outbox.events[-1].receiver_name == "Siti Aminah"  # type: ignore[attr-defined]
+
+
+async def test_a_courier_outage_postpones_the_booking_and_a_refusal_fails_it(http: httpx.AsyncClient) -> None:
+    uow, later = FakeShippingUnitOfWork(), FakeClock(datetime.now(UTC) + timedelta(seconds=3))
+    outage, refused = issued(), issued()
+    await http.post("/simulator/scripts", json={"order_id": str(outage.request_id), "fail_next_requests": 3})
+    await deliver(uow, outage)
+    assert await book(uow, jne(http, Sleeps())) == 0
+    await deliver(uow, refused)
+    assert await book(uow, jne(http, Sleeps(), JneAccount(**{**ACCOUNT.__dict__, "api_key": "wrong"}))) == 0
+
+    waiting = await uow.shipments.get_by_request(outage.request_id)
+    failed = await uow.shipments.get_by_request(refused.request_id)
+    assert waiting is not None and failed is not None
+    assert (waiting.status, waiting.booking_attempts) == ("booking", 1)
+    assert "503" in (waiting.last_booking_error or "")
+    assert (failed.status, failed.booking_attempts) == ("booking_failed", 1)
+    assert "401" in (failed.last_booking_error or "")
+
+    assert await book(uow, jne(http, Sleeps()), later) == 1
+    assert [type(e) for e in uow.outbox.events] == [ShipmentCreated]
+    assert uow.status_of(waiting.id) == ShipmentStatus.created

@@ -1,7 +1,9 @@
 import uuid
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from structlog.testing import capture_logs
 
 from dukcapil_shared.contracts import (
     DeliveryFailed,
@@ -14,11 +16,24 @@ from dukcapil_shared.contracts import (
 )
 from dukcapil_shared.messaging import PermanentFailure
 from dukcapil_shipping.domain.kecamatan import find_kecamatan
-from dukcapil_shipping.domain.model import CourierReport, ShipmentRefused, ShipmentStatus, TrackingEntry
+from dukcapil_shipping.domain.model import CourierReport, Parcel, ShipmentRefused, ShipmentStatus, TrackingEntry
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierRefused, CourierUnavailable
 
-from ..fakes import APPLICANT, PICKUP, T0, FakeCourier, FakeShippingUnitOfWork, deliver, issued
+from ..fakes import (
+    APPLICANT,
+    PICKUP,
+    T0,
+    FakeClock,
+    FakeCourier,
+    FakeShippingUnitOfWork,
+    book,
+    deliver,
+    issued,
+    ship,
+)
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def step(status: str, code: str, minutes: int, description: str | None = None) -> TrackingEntry:
@@ -37,49 +52,87 @@ async def track(uow: FakeShippingUnitOfWork, courier: FakeCourier) -> int:
 
 
 async def shipped(uow: FakeShippingUnitOfWork, courier: FakeCourier) -> str:
-    await deliver(uow, courier, issued())
+    await ship(uow, courier)
     return uow.only_shipment().airway_bill or ""
+
+
+class CourierMeanwhile(FakeCourier):
+    """While the first booking call is on its way, `meanwhile` runs: another replica's work."""
+
+    def __init__(self, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        super().__init__()
+        self._meanwhile: Callable[[], Awaitable[None]] | None = meanwhile
+        self.meanwhile_ran = False
+
+    async def book(self, parcel: Parcel) -> str:
+        if self._meanwhile is not None:
+            meanwhile, self._meanwhile = self._meanwhile, None
+            await meanwhile()
+            self.meanwhile_ran = True
+        return await super().book(parcel)
 
 
 def events_of(uow: FakeShippingUnitOfWork, kind: type) -> list:
     return [event for event in uow.outbox.events if isinstance(event, kind)]
 
 
-async def test_a_courier_delivery_books_the_courier_and_announces_the_airway_bill() -> None:
-    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+async def test_a_courier_delivery_is_lined_up_for_booking_without_calling_the_courier() -> None:
+    uow = FakeShippingUnitOfWork()
     event = issued()
-    await deliver(uow, courier, event)
+    await deliver(uow, event)
 
     shipment = uow.only_shipment()
-    assert (shipment.method, shipment.status, shipment.kecamatan_code) == ("courier", "created", "36.02.14")
-    [parcel] = courier.bookings
-    assert parcel.order_id == str(event.request_id)
+    assert (shipment.method, shipment.status, shipment.kecamatan_code) == ("courier", "booking", "36.02.14")
+    assert (shipment.airway_bill, shipment.booking_attempts, shipment.tracking) == (None, 0, [])
+    assert shipment.next_booking_at is not None
+    parcel = shipment.parcel
+    assert parcel is not None and parcel.order_id == str(event.request_id)
     assert parcel.address_line1 == "Kp. Cibeureum No. 5 RT 001 RW 002"
     assert parcel.address_line2 == "Kec. Rangkasbitung"
-    [created] = uow.outbox.events
+    assert (parcel.receiver_name, parcel.phone) == ("Siti Aminah", "081234567890")
+    assert uow.outbox.events == []
+
+
+async def test_the_booking_loop_books_the_courier_and_announces_the_airway_bill() -> None:
+    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+    event = issued()
+    await deliver(uow, event, Envelope.wrap(event, source="/test", traceparent=TRACEPARENT))
+    assert await book(uow, courier) == 1
+
+    shipment = uow.only_shipment()
+    assert (shipment.status, shipment.courier, shipment.service) == ("created", "JNE", "REG")
+    assert [parcel.order_id for parcel in courier.bookings] == [str(event.request_id)]
+    assert [entry.status for entry in shipment.tracking] == ["created"]
+    [envelope] = uow.outbox.committed
+    assert envelope.traceparent == TRACEPARENT, "the booking continues the issued document's trace"
+    created = envelope.event()
     assert isinstance(created, ShipmentCreated)
-    assert (created.shipment_id, created.airway_bill, created.courier) == (shipment.id, shipment.airway_bill, "JNE")
+    assert (created.shipment_id, created.airway_bill) == (shipment.id, shipment.airway_bill)
 
 
 async def test_a_redelivered_document_gets_one_shipment_and_one_airway_bill() -> None:
     uow, courier = FakeShippingUnitOfWork(), FakeCourier()
     event = issued()
-    # The first delivery booked the courier, then the process died before its commit.
+    # The first delivery stored the shipment, then the process died before its commit.
     async with uow:
         envelope = Envelope.wrap(event, source="/test")
-        await handlers.ship_document(uow, event, envelope, courier=courier, find_office=find_kecamatan)
-    await deliver(uow, courier, event, envelope)
-    await deliver(uow, courier, event, envelope)  # the same message again: the inbox drops it
-    await deliver(uow, courier, event)  # the event published twice: the shipment is there already
+        await handlers.ship_document(uow, event, envelope, find_office=find_kecamatan)
+    await deliver(uow, event, envelope)
+    await deliver(uow, event, envelope)  # the same message again: the inbox drops it
+    await deliver(uow, event)  # the event published twice: the shipment is there already
+    assert await book(uow, courier) == 1
+    assert await book(uow, courier) == 0
 
     assert len(uow.shipments.committed) == 1
+    assert len(courier.bookings) == 1
     assert set(courier.airway_bills.values()) == {uow.only_shipment().airway_bill}
     assert len(events_of(uow, ShipmentCreated)) == 1
 
 
 async def test_pickup_holds_the_document_at_the_chosen_kecamatan_office() -> None:
     uow, courier = FakeShippingUnitOfWork(), FakeCourier()
-    await deliver(uow, courier, issued(PICKUP))
+    await deliver(uow, issued(PICKUP))
+    assert await book(uow, courier) == 0
 
     shipment = uow.only_shipment()
     assert (shipment.method, shipment.status, shipment.kecamatan_code) == ("pickup", "ready_for_pickup", "36.02.01")
@@ -93,21 +146,119 @@ async def test_pickup_holds_the_document_at_the_chosen_kecamatan_office() -> Non
     )
 
 
-async def test_a_refusal_by_the_courier_is_permanent_and_unavailability_is_retried() -> None:
-    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
-    courier.failures = [CourierRefused("HTTP 400: missing OLSHOP_RECEIVER_NAME")]
+async def test_a_courier_delivery_without_an_address_is_permanent() -> None:
+    event = issued({"method": "courier", "phone": "081234567890"})
     with pytest.raises(PermanentFailure):
-        await deliver(uow, courier, issued())
-    courier.failures = [CourierUnavailable("HTTP 503")]
-    with pytest.raises(CourierUnavailable):
-        await deliver(uow, courier, issued())
-    assert uow.shipments.committed == {} and uow.outbox.events == []
+        await deliver(FakeShippingUnitOfWork(), event)
+
+
+async def test_an_unavailable_courier_is_asked_again_later_each_time_a_little_later() -> None:
+    uow, courier, clock = FakeShippingUnitOfWork(), FakeCourier(), FakeClock(datetime.now(UTC) + timedelta(seconds=1))
+    await deliver(uow, issued())
+    courier.failures = [CourierUnavailable(f"HTTP 503 (call {n})") for n in range(6)]
+
+    waits = []
+    while not await book(uow, courier, clock):
+        shipment = uow.only_shipment()
+        assert shipment.status == ShipmentStatus.booking
+        assert shipment.last_booking_error == f"CourierUnavailable: HTTP 503 (call {len(waits)})"
+        assert shipment.next_booking_at is not None
+        waits.append((shipment.next_booking_at - clock.now).total_seconds())
+        clock.advance(waits[-1] - 1)
+        calls_left = len(courier.failures)
+        assert await book(uow, courier, clock) == 0
+        assert len(courier.failures) == calls_left, "not asked again before its time"
+        clock.advance(1)
+
+    assert waits == [2, 5, 15, 60, 300, 300]
+    shipment = uow.only_shipment()
+    assert (shipment.status, shipment.booking_attempts, shipment.last_booking_error) == ("created", 6, None)
+    assert len(courier.bookings) == 1
+    assert len(events_of(uow, ShipmentCreated)) == 1
+
+
+async def test_a_refusal_by_the_courier_fails_the_booking_for_an_operator() -> None:
+    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+    await deliver(uow, issued())
+    courier.failures = [CourierRefused("HTTP 400: OLSHOP_RECEIVER_PHONE 081234567890 is not valid")]
+    with capture_logs() as logs:
+        assert await book(uow, courier) == 0
+
+    shipment = uow.only_shipment()
+    assert (shipment.status, shipment.booking_attempts, shipment.next_booking_at) == ("booking_failed", 1, None)
+    assert shipment.last_booking_error == "CourierRefused: HTTP 400: OLSHOP_RECEIVER_PHONE [phone] is not valid"
+    [refused] = [entry for entry in logs if entry["event"] == "courier_booking_refused"]
+    assert refused["log_level"] == "error" and "081234567890" not in str(refused)
+    assert uow.outbox.events == []
+
+    assert await book(uow, courier, FakeClock(datetime.now(UTC) + timedelta(days=1))) == 0
+    assert courier.bookings == [], "a refused booking is not tried again"
+
+
+async def test_a_replica_leaves_alone_the_shipments_another_one_is_booking() -> None:
+    uow, clock = FakeShippingUnitOfWork(), FakeClock(datetime.now(UTC) + timedelta(seconds=1))
+    other_replica = FakeShippingUnitOfWork(uow.shipments)
+    await deliver(uow, issued())
+
+    async def other_replica_round() -> None:
+        assert await book(other_replica, FakeCourier(), clock) == 0
+
+    courier = CourierMeanwhile(other_replica_round)
+    assert await book(uow, courier, clock) == 1
+    assert courier.meanwhile_ran
+    assert len(courier.bookings) == 1
+    assert len(events_of(uow, ShipmentCreated)) == 1 and events_of(other_replica, ShipmentCreated) == []
+
+
+async def test_when_the_lease_ran_out_two_replicas_book_but_one_records_it() -> None:
+    uow, clock = FakeShippingUnitOfWork(), FakeClock(datetime.now(UTC) + timedelta(seconds=1))
+    other_replica = FakeShippingUnitOfWork(uow.shipments)
+    await deliver(uow, issued())
+
+    async def other_replica_round_after_the_lease() -> None:
+        clock.advance(timedelta(minutes=2, seconds=1).total_seconds())
+        assert await book(other_replica, courier, clock) == 1
+
+    courier = CourierMeanwhile(other_replica_round_after_the_lease)
+    assert await book(uow, courier, clock) == 0
+    assert len(courier.bookings) == 2 and len(set(courier.airway_bills.values())) == 1
+    assert events_of(uow, ShipmentCreated) == [] and len(events_of(other_replica, ShipmentCreated)) == 1
+    assert [entry.status for entry in uow.only_shipment().tracking] == ["created"]
+
+
+async def test_two_replicas_recording_the_same_booking_announce_it_once() -> None:
+    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+    await deliver(uow, issued())
+    shipment_id = uow.only_shipment().id
+    other_replica = FakeShippingUnitOfWork(uow.shipments)
+    load = uow.shipments.get
+
+    async def load_while_the_other_replica_records(shipment_id: uuid.UUID):  # type: ignore[no-untyped-def]
+        found = await load(shipment_id)
+        uow.shipments.get = load  # type: ignore[method-assign]
+        assert await handlers.record_booking(shipment_id, "0001", courier=courier, uow=other_replica, now=T0)
+        return found
+
+    uow.shipments.get = load_while_the_other_replica_records  # type: ignore[method-assign]
+    assert not await handlers.record_booking(shipment_id, "0001", courier=courier, uow=uow, now=T0)
+    assert len(events_of(other_replica, ShipmentCreated)) == 1 and events_of(uow, ShipmentCreated) == []
+    assert len(uow.only_shipment().tracking) == 1
+
+
+async def test_one_shipments_trouble_does_not_hold_up_the_others() -> None:
+    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+    for _ in range(3):
+        await deliver(uow, issued())
+    courier.failures = [CourierRefused("HTTP 400"), CourierUnavailable("timeout")]
+    assert await book(uow, courier) == 1
+    statuses = sorted(shipment.status for shipment in uow.shipments.committed.values())
+    assert statuses == ["booking", "booking_failed", "created"]
 
 
 async def test_an_unknown_kecamatan_is_permanent() -> None:
     event = issued({"method": "pickup"}).model_copy(update={"kecamatan_code": "99.99.99"})
     with pytest.raises(PermanentFailure):
-        await deliver(FakeShippingUnitOfWork(), FakeCourier(), event)
+        await deliver(FakeShippingUnitOfWork(), event)
 
 
 async def test_tracking_announces_each_new_step_once() -> None:
@@ -164,7 +315,7 @@ async def test_a_failed_delivery_is_held_for_pickup_at_the_kecamatan_office() ->
 async def test_a_poll_failure_is_retried_next_round_and_spares_the_other_shipments() -> None:
     uow, courier = FakeShippingUnitOfWork(), FakeCourier()
     first = await shipped(uow, courier)
-    await deliver(uow, courier, issued())
+    await ship(uow, courier)
     second = next(bill for bill in courier.airway_bills.values() if bill != first)
     courier.reports = {bill: CourierReport(entries=(MANIFESTED,)) for bill in (first, second)}
     courier.failures = [CourierUnavailable("timeout")]
@@ -197,8 +348,8 @@ async def test_two_replicas_recording_the_same_step_announce_it_once() -> None:
 
 
 async def test_a_document_waiting_at_the_office_is_collected_once() -> None:
-    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
-    await deliver(uow, courier, issued(PICKUP))
+    uow = FakeShippingUnitOfWork()
+    await deliver(uow, issued(PICKUP))
     shipment_id = uow.only_shipment().id
     command = handlers.CollectDocument(collector_name="Ahmad", collector_nik="3602141203850002", operator="dewi")
 

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.entrypoints import http
+from dukcapil_shipping.service_layer.courier import CourierRefused
 
-from ..fakes import PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued
+from ..fakes import PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued, ship
 
 COLLECTOR = {"collector_name": "Ahmad", "collector_nik": "3602141203850002", "operator": "dewi"}
 
@@ -31,8 +32,8 @@ async def test_a_requests_shipment_is_found_with_its_tracking(
     client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
 ) -> None:
     event = issued()
-    await deliver(uow, FakeCourier(), event)
-    await deliver(uow, FakeCourier(), issued())
+    await ship(uow, FakeCourier(), event)
+    await ship(uow, FakeCourier(), issued())
 
     response = await client.get("/shipments", params={"request_id": str(event.request_id)})
     assert response.status_code == 200
@@ -45,10 +46,28 @@ async def test_a_requests_shipment_is_found_with_its_tracking(
     assert (await client.get(f"/shipments/{shipment['id']}")).json() == shipment
 
 
+async def test_shipments_waiting_for_the_courier_or_refused_by_it_are_listed(
+    client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
+) -> None:
+    waiting, refused = issued(), issued()
+    courier = FakeCourier()
+    courier.failures = [CourierRefused("HTTP 400: invalid OLSHOP_RECEIVER_ZIP")]
+    await ship(uow, courier, refused)
+    await deliver(uow, waiting)
+
+    [booking] = (await client.get("/shipments", params={"status": "booking"})).json()
+    assert (booking["request_id"], booking["airway_bill"], booking["tracking"]) == (str(waiting.request_id), None, [])
+    assert booking["booking_attempts"] == 0 and booking["next_booking_at"] is not None
+    [failed] = (await client.get("/shipments", params={"status": "booking_failed"})).json()
+    assert (failed["request_id"], failed["booking_attempts"]) == (str(refused.request_id), 1)
+    assert failed["last_booking_error"] == "CourierRefused: HTTP 400: invalid OLSHOP_RECEIVER_ZIP"
+    assert "parcel" not in failed
+
+
 async def test_collection_is_recorded_once_and_then_conflicts(
     client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
 ) -> None:
-    await deliver(uow, FakeCourier(), issued(PICKUP))
+    await deliver(uow, issued(PICKUP))
     shipment_id = uow.only_shipment().id
 
     response = await client.post(f"/shipments/{shipment_id}/collected", json=COLLECTOR)
@@ -64,7 +83,7 @@ async def test_collection_is_recorded_once_and_then_conflicts(
 async def test_bad_input_and_unknown_ids_get_the_common_error_body(
     client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
 ) -> None:
-    await deliver(uow, FakeCourier(), issued(PICKUP))
+    await deliver(uow, issued(PICKUP))
     shipment_id = uow.only_shipment().id
     bad_nik = await client.post(f"/shipments/{shipment_id}/collected", json={**COLLECTOR, "collector_nik": "123"})
     assert bad_nik.status_code == 422

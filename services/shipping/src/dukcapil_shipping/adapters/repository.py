@@ -1,3 +1,4 @@
+import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
     TRACKED_STATUSES,
+    Parcel,
     Shipment,
     ShipmentStatus,
     ShippingMethod,
@@ -39,6 +41,11 @@ class SqlShipmentRepository(ShipmentRepository):
                 created_at=shipment.created_at,
                 updated_at=shipment.updated_at,
                 last_polled_at=shipment.last_polled_at,
+                parcel=dataclasses.asdict(shipment.parcel) if shipment.parcel else None,
+                booking_attempts=shipment.booking_attempts,
+                next_booking_at=shipment.next_booking_at,
+                last_booking_error=shipment.last_booking_error,
+                traceparent=shipment.traceparent,
             )
         )
         await self._insert_new_tracking(shipment)
@@ -56,8 +63,14 @@ class SqlShipmentRepository(ShipmentRepository):
             .where(table.c.id == str(shipment.id), table.c.version == shipment.version)
             .values(
                 status=shipment.status.value,
+                courier=shipment.courier,
+                service=shipment.service,
+                airway_bill=shipment.airway_bill,
                 updated_at=shipment.updated_at,
                 last_polled_at=shipment.last_polled_at,
+                booking_attempts=shipment.booking_attempts,
+                next_booking_at=shipment.next_booking_at,
+                last_booking_error=shipment.last_booking_error,
                 version=shipment.version + 1,
             )
         )
@@ -89,6 +102,26 @@ class SqlShipmentRepository(ShipmentRepository):
             .order_by(table.c.last_polled_at.asc().nulls_first(), table.c.created_at)
             .limit(limit)
         )
+
+    async def claim_for_booking(self, *, now: datetime, until: datetime, limit: int) -> list[Shipment]:
+        table = tables.shipments
+        due = (
+            select(table)
+            .where(table.c.status == ShipmentStatus.booking.value, table.c.next_booking_at <= now)
+            .order_by(table.c.next_booking_at)
+            .limit(limit)
+        )
+        if self._connection.dialect.name == "postgresql":
+            # Rows another replica is claiming right now are skipped; SQLite has one writer at a time anyway.
+            due = due.with_for_update(skip_locked=True)
+        shipments = await self._many(due)
+        if shipments:
+            await self._connection.execute(
+                update(table).where(table.c.id.in_([str(s.id) for s in shipments])).values(next_booking_at=until)
+            )
+        for shipment in shipments:
+            shipment.next_booking_at = until
+        return shipments
 
     async def mark_polled(self, shipment_ids: Sequence[uuid.UUID], at: datetime) -> None:
         table = tables.shipments
@@ -163,5 +196,10 @@ def _to_shipment(row: Row) -> Shipment:
         service=row.service,
         airway_bill=row.airway_bill,
         last_polled_at=as_utc(row.last_polled_at) if row.last_polled_at else None,
+        parcel=Parcel(**row.parcel) if row.parcel else None,
+        booking_attempts=row.booking_attempts,
+        next_booking_at=as_utc(row.next_booking_at) if row.next_booking_at else None,
+        last_booking_error=row.last_booking_error,
+        traceparent=row.traceparent,
         version=row.version,
     )

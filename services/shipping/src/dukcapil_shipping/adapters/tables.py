@@ -21,7 +21,13 @@ shipments = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("last_polled_at", DateTime(timezone=True)),
+    Column("parcel", JSON, comment="What the courier is asked to carry: receiver, address, phone, contents"),
+    Column("booking_attempts", Integer, nullable=False, server_default="0", comment="Failed courier bookings"),
+    Column("next_booking_at", DateTime(timezone=True), comment="When the booking loop asks the courier next"),
+    Column("last_booking_error", Text),
+    Column("traceparent", String(55), comment="W3C trace context of the issued document, for ShipmentCreated"),
     Index("ix_shipments_tracked", "method", "status", "last_polled_at"),
+    Index("ix_shipments_booking", "status", "next_booking_at"),
 )
 
 tracking = Table(

@@ -17,6 +17,10 @@ class ShippingMethod(StrEnum):
 
 
 class ShipmentStatus(StrEnum):
+    booking = "booking"
+    """Waiting for the courier's airway bill; the booking loop asks the courier, outside any transaction."""
+    booking_failed = "booking_failed"
+    """The courier refused the booking: an operator must act."""
     created = "created"
     picked_up = "picked_up"
     in_transit = "in_transit"
@@ -24,6 +28,18 @@ class ShipmentStatus(StrEnum):
     delivery_failed = "delivery_failed"
     ready_for_pickup = "ready_for_pickup"
     collected = "collected"
+
+
+BOOKING_DELAYS = (timedelta(seconds=2), timedelta(seconds=5), timedelta(seconds=15), timedelta(minutes=1))
+"""Waits after the first transient booking failures in a row; then every BOOKING_DELAY_AFTERWARDS."""
+BOOKING_DELAY_AFTERWARDS = timedelta(minutes=5)
+
+
+def booking_delay(failed_attempts: int) -> timedelta:
+    """How long to wait before asking the courier again after `failed_attempts` transient failures in a row."""
+    if failed_attempts > len(BOOKING_DELAYS):
+        return BOOKING_DELAY_AFTERWARDS
+    return BOOKING_DELAYS[max(failed_attempts, 1) - 1]
 
 
 TRACKED_STATUSES = (ShipmentStatus.created, ShipmentStatus.picked_up, ShipmentStatus.in_transit)
@@ -115,41 +131,45 @@ class Shipment:
     service: str | None = None
     airway_bill: str | None = None
     last_polled_at: datetime | None = None
+    parcel: Parcel | None = None
+    """What the courier is asked to carry; kept from the booking on."""
+    booking_attempts: int = 0
+    """Courier bookings that failed; the next is due at next_booking_at."""
+    next_booking_at: datetime | None = None
+    last_booking_error: str | None = None
+    traceparent: str | None = None
+    """The trace of the issued document, continued by the booking."""
     version: int = 0
     tracking: list[TrackingEntry] = field(default_factory=list)
     new_tracking: list[TrackingEntry] = field(default_factory=list)
 
     @classmethod
-    def by_courier(
+    def for_booking(
         cls,
         *,
         request_id: uuid.UUID,
         recipient: str,
         address: dict[str, Any],
         kecamatan_code: str,
-        courier: str,
-        service: str,
-        airway_bill: str,
+        parcel: Parcel,
         now: datetime,
+        traceparent: str | None = None,
     ) -> "Shipment":
-        shipment = cls(
+        """A courier shipment waiting for its airway bill: the booking loop asks the courier at once."""
+        return cls(
             id=uuid.uuid4(),
             request_id=request_id,
             method=ShippingMethod.courier,
-            status=ShipmentStatus.created,
+            status=ShipmentStatus.booking,
             recipient=recipient,
             kecamatan_code=kecamatan_code,
             created_at=now,
             updated_at=now,
             address=address,
-            courier=courier,
-            service=service,
-            airway_bill=airway_bill,
+            parcel=parcel,
+            next_booking_at=now,
+            traceparent=traceparent,
         )
-        shipment._record(
-            TrackingEntry("created", f"Dikirim melalui {courier} {service}, nomor resi {airway_bill}.", now)
-        )
-        return shipment
 
     @classmethod
     def for_pickup(
@@ -171,6 +191,34 @@ class Shipment:
     @property
     def is_tracked(self) -> bool:
         return self.method == ShippingMethod.courier and self.status in TRACKED_STATUSES
+
+    def booked(self, *, courier: str, service: str, airway_bill: str, now: datetime) -> None:
+        self._expect_booking()
+        self.status = ShipmentStatus.created
+        self.courier = courier
+        self.service = service
+        self.airway_bill = airway_bill
+        self.next_booking_at = None
+        self.last_booking_error = None
+        self.updated_at = now
+        self._record(TrackingEntry("created", f"Dikirim melalui {courier} {service}, nomor resi {airway_bill}.", now))
+
+    def postpone_booking(self, error: str, *, now: datetime) -> None:
+        """The courier could not be reached: ask again later, each time a little later."""
+        self._expect_booking()
+        self.booking_attempts += 1
+        self.next_booking_at = now + booking_delay(self.booking_attempts)
+        self.last_booking_error = error
+        self.updated_at = now
+
+    def fail_booking(self, reason: str, *, now: datetime) -> None:
+        """The courier refused the booking: asking again would get the same answer."""
+        self._expect_booking()
+        self.booking_attempts += 1
+        self.status = ShipmentStatus.booking_failed
+        self.next_booking_at = None
+        self.last_booking_error = reason
+        self.updated_at = now
 
     def unseen(self, report: CourierReport) -> list[TrackingEntry]:
         """The courier's steps not recorded yet, oldest first."""
@@ -219,6 +267,14 @@ class Shipment:
                 "collected", f"Dokumen diambil oleh {collector_name} (NIK {masked}), diserahkan oleh {operator}.", now
             )
         )
+
+    def _expect_booking(self) -> None:
+        if self.status != ShipmentStatus.booking:
+            raise ShipmentRefused(
+                "not_booking",
+                f"Only a shipment waiting for the courier can be booked; this one is {self.status.value}.",
+                shipment_status=self.status.value,
+            )
 
     def _record(self, entry: TrackingEntry) -> None:
         self.tracking.append(entry)

@@ -45,6 +45,9 @@ class ShipmentView(BaseModel):
     service: str | None
     airway_bill: str | None
     kecamatan_code: str = Field(description="The kecamatan office that holds the document for pickup")
+    booking_attempts: int = Field(description="Courier bookings that failed so far")
+    next_booking_at: datetime | None = Field(description="When the courier is asked next, while status is booking")
+    last_booking_error: str | None = Field(description="Why the last booking failed; booking_failed needs an operator")
     created_at: datetime
     updated_at: datetime
     tracking: list[TrackingItem]
@@ -60,6 +63,9 @@ class ShipmentView(BaseModel):
             service=shipment.service,
             airway_bill=shipment.airway_bill,
             kecamatan_code=shipment.kecamatan_code,
+            booking_attempts=shipment.booking_attempts,
+            next_booking_at=shipment.next_booking_at,
+            last_booking_error=shipment.last_booking_error,
             created_at=shipment.created_at,
             updated_at=shipment.updated_at,
             tracking=[

@@ -1,10 +1,10 @@
-"""Shipping's use cases: ship an issued document, follow the courier, hand documents over at the office."""
+"""Shipping's use cases: ship an issued document, book and follow the courier, hand documents over at the office."""
 
 import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
 
@@ -19,6 +19,7 @@ from dukcapil_shared.contracts import (
     ShipmentDelivered,
     ShipmentStatusChanged,
 )
+from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging import PermanentFailure
 from dukcapil_shipping.domain.kecamatan import Kecamatan
 from dukcapil_shipping.domain.model import (
@@ -37,6 +38,10 @@ log = structlog.get_logger(__name__)
 FindOffice = Callable[[str | None], Kecamatan | None]
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 class ShipmentNotFound(Exception):
     pass
 
@@ -53,10 +58,13 @@ async def ship_document(
     event: DocumentIssued,
     envelope: Envelope,
     *,
-    courier: CourierClient,
     find_office: FindOffice,
 ) -> None:
-    """Consumer handler: book the courier, or hold the document at the kecamatan office; once per request."""
+    """Consumer handler: hold the document at the kecamatan office, or line it up for the courier; once per request.
+
+    The courier is not called here: this runs inside the consumer's transaction, and the booking loop
+    (`book_shipments`) asks the courier outside any transaction.
+    """
     if await uow.shipments.get_by_request(event.request_id) is not None:
         return
     delivery = event.delivery
@@ -107,32 +115,66 @@ async def ship_document(
         phone=delivery.phone,
         contents=f"DOKUMEN KEPENDUDUKAN {event.request_type.value.upper()} {event.document_number}",
     )
-    # The courier finds the order id again on a redelivery and returns the same airway bill.
-    try:
-        airway_bill = await courier.book(parcel)
-    except CourierRefused as error:
-        raise PermanentFailure(f"the courier refused request {event.request_id}: {error}") from error
-    shipment = Shipment.by_courier(
+    shipment = Shipment.for_booking(
         request_id=event.request_id,
         recipient=recipient,
         address=address.model_dump(mode="json", exclude_none=True),
         kecamatan_code=office.code,
-        courier=courier.name,
-        service=courier.service,
-        airway_bill=airway_bill,
+        parcel=parcel,
         now=now,
-    )
-    await uow.shipments.add(shipment)
-    await uow.outbox.add(
-        ShipmentCreated(
-            request_id=event.request_id,
-            shipment_id=shipment.id,
-            courier=courier.name,
-            service=courier.service,
-            airway_bill=airway_bill,
-        ),
         traceparent=envelope.traceparent,
     )
+    await uow.shipments.add(shipment)
+
+
+async def book_shipments(
+    *,
+    unit_of_work: Callable[[], ShippingUnitOfWork],
+    courier: CourierClient,
+    batch_size: int = 50,
+    concurrency: int = 10,
+    lease: timedelta = timedelta(minutes=2),
+    clock: Callable[[], datetime] = _utc_now,
+) -> int:
+    """One round of booking: ask the courier for an airway bill for every shipment due; returns how many got one.
+
+    The courier is called outside any transaction; each answer is recorded in a short unit of work of its own.
+    `lease` must outlast the round: until it ends, other replicas leave the claimed shipments alone.
+    """
+    now = clock()
+    async with unit_of_work() as uow:
+        shipments = await uow.shipments.claim_for_booking(now=now, until=now + lease, limit=batch_size)
+        await uow.commit()
+    limit = asyncio.Semaphore(concurrency)
+    booked = await asyncio.gather(
+        *(_book(s, unit_of_work=unit_of_work, courier=courier, clock=clock, limit=limit) for s in shipments)
+    )
+    return sum(booked)
+
+
+async def record_booking(
+    shipment_id: uuid.UUID, airway_bill: str, *, courier: CourierClient, uow: ShippingUnitOfWork, now: datetime
+) -> bool:
+    """Record the airway bill and announce the shipment; False if another replica recorded its booking first."""
+    async with uow:
+        shipment = await uow.shipments.get(shipment_id)
+        if shipment is None or shipment.status != ShipmentStatus.booking:
+            return False
+        shipment.booked(courier=courier.name, service=courier.service, airway_bill=airway_bill, now=now)
+        await uow.outbox.add(
+            ShipmentCreated(
+                request_id=shipment.request_id,
+                shipment_id=shipment.id,
+                courier=courier.name,
+                service=courier.service,
+                airway_bill=airway_bill,
+            ),
+            traceparent=shipment.traceparent,
+        )
+        if not await uow.shipments.save(shipment):
+            return False
+        await uow.commit()
+    return True
 
 
 async def track_shipments(
@@ -256,6 +298,62 @@ async def list_shipments(
 ) -> list[Shipment]:
     async with uow:
         return await uow.shipments.find(request_id=request_id, status=status, limit=limit, offset=offset)
+
+
+async def _book(
+    shipment: Shipment,
+    *,
+    unit_of_work: Callable[[], ShippingUnitOfWork],
+    courier: CourierClient,
+    clock: Callable[[], datetime],
+    limit: asyncio.Semaphore,
+) -> bool:
+    """Ask the courier for one shipment's airway bill and record the answer; True if it was booked."""
+    assert shipment.parcel is not None, "a shipment waiting for the courier has its parcel"
+    async with limit:
+        try:
+            answer: str | Exception = await courier.book(shipment.parcel)
+        except Exception as error:  # recorded below: CourierRefused is final, anything else is asked again later
+            answer = error
+    try:
+        if isinstance(answer, Exception):
+            await _record_booking_failure(shipment.id, answer, uow=unit_of_work(), now=clock())
+            return False
+        return await record_booking(shipment.id, answer, courier=courier, uow=unit_of_work(), now=clock())
+    except Exception as error:  # one shipment's trouble must not hold up the others: booked again after the lease
+        log.exception("booking_record_failed", shipment_id=str(shipment.id), error=type(error).__name__)
+        return False
+
+
+async def _record_booking_failure(
+    shipment_id: uuid.UUID, error: Exception, *, uow: ShippingUnitOfWork, now: datetime
+) -> None:
+    """Mark the booking failed if the courier refused it, else postpone it; nothing if another replica was first."""
+    refused = isinstance(error, CourierRefused)
+    # The courier's answer may echo the receiver's phone number, and the error is kept and shown.
+    trouble = mask_personal_data(f"{type(error).__name__}: {error}")
+    async with uow:
+        shipment = await uow.shipments.get(shipment_id)
+        if shipment is None or shipment.status != ShipmentStatus.booking:
+            return
+        if refused:
+            shipment.fail_booking(trouble, now=now)
+        else:
+            shipment.postpone_booking(trouble, now=now)
+        if not await uow.shipments.save(shipment):
+            return
+        await uow.commit()
+    context = {
+        "shipment_id": str(shipment.id),
+        "request_id": str(shipment.request_id),
+        "attempts": shipment.booking_attempts,
+        "error": shipment.last_booking_error,
+    }
+    if refused:
+        log.error("courier_booking_refused", **context)
+    else:
+        assert shipment.next_booking_at is not None, "a postponed booking has its next time"
+        log.warning("courier_booking_postponed", **context, next_booking_at=shipment.next_booking_at.isoformat())
 
 
 async def _poll(courier: CourierClient, shipment: Shipment, limit: asyncio.Semaphore) -> CourierReport | None:

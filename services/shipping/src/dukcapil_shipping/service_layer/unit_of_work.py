@@ -19,7 +19,7 @@ class ShipmentRepository(abc.ABC):
 
     @abc.abstractmethod
     async def save(self, shipment: Shipment) -> bool:
-        """Store the status and the new tracking entries, unless the shipment changed since it was loaded.
+        """Store the changes and the new tracking entries, unless the shipment changed since it was loaded.
 
         Returns False, storing nothing, when another unit of work (another replica) changed it first.
         """
@@ -32,6 +32,14 @@ class ShipmentRepository(abc.ABC):
     @abc.abstractmethod
     async def tracked(self, *, limit: int) -> list[Shipment]:
         """Courier shipments still on their way, the longest unpolled first."""
+
+    @abc.abstractmethod
+    async def claim_for_booking(self, *, now: datetime, until: datetime, limit: int) -> list[Shipment]:
+        """Shipments whose booking is due, the longest waiting first, held for the caller until `until`.
+
+        Holding means moving their next_booking_at to `until`, so that other replicas leave them alone
+        meanwhile, and take them up after it if this one died.
+        """
 
     @abc.abstractmethod
     async def mark_polled(self, shipment_ids: Sequence[uuid.UUID], at: datetime) -> None: ...
