@@ -4,8 +4,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from dukcapil_shared.contracts import DocumentIssued, Envelope
+from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.testing import FakeUnitOfWork
-from dukcapil_shipping.domain.kecamatan import find_kecamatan
 from dukcapil_shipping.domain.model import CourierReport, Parcel, Shipment, ShipmentStatus
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierClient

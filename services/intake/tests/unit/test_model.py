@@ -3,7 +3,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dukcapil_intake.domain.kecamatan import find_kecamatan, lebak_kecamatan
 from dukcapil_intake.domain.model import (
     RequestRefused,
     RequestStatus,
@@ -12,6 +11,7 @@ from dukcapil_intake.domain.model import (
     request_number,
     responsible_kecamatan,
 )
+from dukcapil_shared.contracts.regions import find_kecamatan, lebak_kecamatan
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -1,19 +1,17 @@
 """The composition root: builds the real database, broker, courier client and adapters, and wires them in."""
 
-import contextlib
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
 from fastapi import FastAPI
 
+from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
-from dukcapil_shipping.domain.kecamatan import find_kecamatan
 from dukcapil_shipping.entrypoints import consumers, http
 from dukcapil_shipping.entrypoints.booking import booking_loop
 from dukcapil_shipping.entrypoints.tracking import tracking_loop
@@ -55,6 +53,9 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         attempts=settings.courier_attempts,
     )
 
+    # Closed after the last handler and loop have stopped using it.
+    runtime.add_cleanup(courier_http.aclose)
+
     for subscription in consumers.subscriptions(find_office=find_kecamatan):
         runtime.subscribe(subscription, unit_of_work)
     runtime.add_loop(
@@ -81,21 +82,5 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         description="Issued documents reach the citizen by courier (JNE), or wait for pickup at the kecamatan office.",
     )
     app.state.unit_of_work = unit_of_work
-    _close_after_stop(app, courier_http)
     http.install(app)
     return app
-
-
-def _close_after_stop(app: FastAPI, client: httpx.AsyncClient) -> None:
-    """Close the courier client after the runtime stopped, when no handler can still be using it.
-
-    ServiceRuntime has no hook for cleanup after stop, so its lifespan is wrapped.
-    """
-    runtime_lifespan = app.router.lifespan_context
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with client, runtime_lifespan(app):
-            yield
-
-    app.router.lifespan_context = lifespan

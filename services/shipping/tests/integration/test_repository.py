@@ -13,10 +13,10 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
-from dukcapil_shipping.domain.kecamatan import find_kecamatan
 from dukcapil_shipping.domain.model import CourierReport, Parcel, Shipment, ShipmentStatus, TrackingEntry
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierUnavailable

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from dukcapil_shared.contracts import ShipmentCreated, ShipmentDelivered, ShipmentStatusChanged
+from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
-from dukcapil_shipping.domain.kecamatan import find_kecamatan
 from dukcapil_shipping.domain.model import Parcel, ShipmentStatus
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierRefused, CourierUnavailable

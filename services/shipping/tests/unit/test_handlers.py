@@ -14,8 +14,8 @@ from dukcapil_shared.contracts import (
     ShipmentDelivered,
     ShipmentStatusChanged,
 )
+from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.messaging import PermanentFailure
-from dukcapil_shipping.domain.kecamatan import find_kecamatan
 from dukcapil_shipping.domain.model import CourierReport, Parcel, ShipmentRefused, ShipmentStatus, TrackingEntry
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierRefused, CourierUnavailable

@@ -1,7 +1,7 @@
 import asyncio
 import contextlib
 
-from dukcapil_shipping.domain.kecamatan import find_kecamatan
+from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shipping.entrypoints.tracking import tracking_loop
 from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
 

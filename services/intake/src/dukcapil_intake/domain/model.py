@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
-from dukcapil_intake.domain.kecamatan import Kecamatan, find_kecamatan
+from dukcapil_shared.contracts.regions import Kecamatan, find_kecamatan
 
 
 class RequestStatus(StrEnum):

@@ -19,9 +19,9 @@ from dukcapil_shared.contracts import (
     ShipmentDelivered,
     ShipmentStatusChanged,
 )
+from dukcapil_shared.contracts.regions import Kecamatan
 from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging import PermanentFailure
-from dukcapil_shipping.domain.kecamatan import Kecamatan
 from dukcapil_shipping.domain.model import (
     WIB,
     CourierReport,

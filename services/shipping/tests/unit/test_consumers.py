@@ -1,0 +1,30 @@
+from dukcapil_shared.contracts import ReadyForPickup, RequestApproved
+from dukcapil_shared.contracts.regions import find_kecamatan
+from dukcapil_shared.testing import InMemoryEventBus
+from dukcapil_shipping.domain.model import ShipmentStatus
+from dukcapil_shipping.entrypoints.consumers import subscriptions
+
+from ..fakes import FakeShippingUnitOfWork, issued
+
+
+async def test_issued_documents_from_the_broker_become_shipments_once() -> None:
+    uow = FakeShippingUnitOfWork()
+    pickup = issued({"method": "pickup", "pickup_kecamatan_code": "36.02.01"})
+    courier = issued()
+    async with InMemoryEventBus("shipping", subscriptions(find_office=find_kecamatan), lambda: uow) as bus:
+        assert await bus.publish(pickup) == ["dukcapil.shipping.documents"]
+        await bus.publish(courier)
+        await bus.publish(courier)
+    assert [type(event) for event in uow.outbox.events] == [ReadyForPickup]
+    booking = await uow.shipments.get_by_request(courier.request_id)
+    assert booking is not None and booking.status == ShipmentStatus.booking
+
+
+async def test_shipping_does_not_listen_to_approvals() -> None:
+    event = issued()
+    approved = RequestApproved(
+        request_id=event.request_id, request_number="x", request_type=event.request_type, applicant=event.applicant,
+        details={}, delivery=event.delivery, kecamatan_code=event.kecamatan_code, reviewer="r",
+    )  # fmt: skip
+    async with InMemoryEventBus("shipping", subscriptions(find_office=find_kecamatan), FakeShippingUnitOfWork) as bus:
+        assert await bus.publish(approved) == []
