@@ -116,9 +116,9 @@ class ServiceRuntime:
         self._consumers.append(consumer)
         return consumer
 
-    def add_loop(self, loop: Callable[[], Awaitable[None]]) -> None:
-        """A background loop (e.g. courier tracking) that runs while the service runs."""
-        self._loops.append(loop)
+    def every(self, interval: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        """Run `work` every `interval` seconds while the service runs (e.g. polling the courier)."""
+        self._loops.append(periodically(interval, name, work))
 
     def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run at stop, after the last handler finished (e.g. closing an HTTP client the handlers use)."""
@@ -135,7 +135,7 @@ class ServiceRuntime:
         )
         await self.broker.start()
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")]
-        self._tasks += [asyncio.create_task(loop(), name=f"{self.service}-loop") for loop in self._loops]
+        self._tasks += [asyncio.create_task(loop(), name=f"{self.service}-background") for loop in self._loops]
         log.info("service_started", consumers=[c.queue.name for c in self._consumers])
 
     async def stop(self) -> None:
@@ -187,6 +187,20 @@ class ServiceRuntime:
                     ) from error
                 log.warning("broker_not_reachable_yet", error=type(error).__name__)
                 await asyncio.sleep(1.0)
+
+
+def periodically(interval: float, name: str, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    """A loop running `work` every `interval` seconds; a failing round is logged and the next one tries again."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await work()
+            except Exception as error:  # e.g. the database is away for a moment: the next round tries again
+                log.warning("background_round_failed", work=name, error=f"{type(error).__name__}: {error}")
+            await asyncio.sleep(interval)
+
+    return loop
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

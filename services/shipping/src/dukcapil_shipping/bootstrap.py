@@ -1,6 +1,7 @@
 """The composition root: builds the real database, broker, courier client and adapters, and wires them in."""
 
 from datetime import timedelta
+from functools import partial
 
 import httpx
 from fastapi import FastAPI
@@ -13,8 +14,7 @@ from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
 from dukcapil_shipping.entrypoints import consumers, http
-from dukcapil_shipping.entrypoints.booking import booking_loop
-from dukcapil_shipping.entrypoints.tracking import tracking_loop
+from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.settings import ShippingSettings
 
 
@@ -58,23 +58,27 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
 
     for subscription in consumers.subscriptions(find_office=find_kecamatan):
         runtime.subscribe(subscription, unit_of_work)
-    runtime.add_loop(
-        booking_loop(
+    runtime.every(
+        settings.booking_interval,
+        "courier booking",
+        partial(
+            handlers.book_shipments,
             unit_of_work=unit_of_work,
             courier=courier,
-            interval=settings.booking_interval,
             batch_size=settings.booking_batch_size,
             lease=timedelta(seconds=settings.booking_lease),
-        )
+        ),
     )
-    runtime.add_loop(
-        tracking_loop(
+    runtime.every(
+        settings.tracking_interval,
+        "courier tracking",
+        partial(
+            handlers.track_shipments,
             unit_of_work=unit_of_work,
             courier=courier,
             find_office=find_kecamatan,
-            interval=settings.tracking_interval,
             batch_size=settings.tracking_batch_size,
-        )
+        ),
     )
 
     app = runtime.create_app(
