@@ -61,3 +61,13 @@ class Delivery(ContractModel):
         description="Kecamatan office where the document waits for pickup",
         pattern=r"^\d{2}\.\d{2}\.\d{2}$",
     )
+
+
+class AttachmentRef(ContractModel):
+    """A scan uploaded with a request; its content stays at intake and never travels in events."""
+
+    id: str = Field(description="The attachment's id at intake")
+    kind: str = Field(description="What it is, from the catalogue's checklist, e.g. surat_kematian")
+    content_type: str = Field(description="application/pdf, image/jpeg or image/png")
+    size: int = Field(description="Size in bytes")
+    sha256: str = Field(description="SHA-256 of the content")

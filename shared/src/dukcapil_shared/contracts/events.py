@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from dukcapil_shared.contracts.common import ContractModel, Delivery, Person, RequestType
+from dukcapil_shared.contracts.common import AttachmentRef, ContractModel, Delivery, Person, RequestType
 
 
 class Event(ContractModel):
@@ -40,6 +40,39 @@ class RequestSubmitted(Event):
     delivery: Delivery = Field(description="How the finished document reaches the citizen")
     kecamatan_code: str = Field(description="Kecamatan responsible for the request, e.g. 36.02.14")
     channel: str = Field(description="online (by the citizen) or assisted (at a kecamatan or desa office)")
+    operator: str | None = Field(default=None, description="The operator who submitted an assisted request")
+    office: str | None = Field(default=None, description="The kecamatan or desa office of an assisted request")
+    attachments: list[AttachmentRef] = Field(default_factory=list, description="Scans uploaded so far")
+    required_attachments: list[str] = Field(
+        default_factory=list, description="The catalogue's checklist for this type and reason (attachment kinds)"
+    )
+    flags: list[str] = Field(
+        default_factory=list,
+        description="What intake noticed for the reviewer, e.g. nik_outside_lebak, late_death_report",
+    )
+
+
+class AttachmentAdded(Event):
+    """A scan was uploaded for a request (its content stays at intake)."""
+
+    event_type = "request.attachment_added"
+    stage = "intake"
+
+    attachment: AttachmentRef = Field(description="The new scan")
+
+
+class RecordingBooked(Event):
+    """A citizen booked the in-person e-KTP recording (perekaman); `request_id` is the booking's id."""
+
+    event_type = "perekaman.booked"
+    stage = "intake"
+
+    booking_number: str = Field(description="Human-friendly booking number")
+    applicant: Person = Field(description="Who will come for the recording")
+    kecamatan_code: str = Field(description="The kecamatan whose office records")
+    office_name: str = Field(description="Where to come")
+    appointment_date: date = Field(description="The day to come")
+    queue_number: int = Field(description="Place in that day's queue at that office")
 
 
 class ReviewStarted(Event):
@@ -49,6 +82,16 @@ class ReviewStarted(Event):
     stage = "review"
 
     automatic: bool = Field(default=False, description="True when the office's policy decides it without a person")
+
+
+class ReviewClaimed(Event):
+    """A reviewer took the request: nobody else decides on it until the claim expires or is released."""
+
+    event_type = "review.claimed"
+    stage = "review"
+
+    reviewer: str = Field(description="Who claimed it")
+    expires_at: datetime = Field(description="When the claim lapses if the reviewer does nothing")
 
 
 class InformationRequested(Event):
@@ -70,6 +113,8 @@ class RequestResubmitted(Event):
 
     details: dict[str, Any] = Field(description="The request's details after the citizen's corrections")
     note: str | None = Field(default=None, description="The citizen's answer")
+    attachments: list[AttachmentRef] = Field(default_factory=list, description="All scans uploaded so far")
+    flags: list[str] = Field(default_factory=list, description="What intake noticed, after the corrections")
 
 
 class RequestApproved(Event):
@@ -198,7 +243,10 @@ class DocumentCollected(Event):
 
 ALL_EVENTS: tuple[type[Event], ...] = (
     RequestSubmitted,
+    AttachmentAdded,
+    RecordingBooked,
     ReviewStarted,
+    ReviewClaimed,
     InformationRequested,
     RequestResubmitted,
     RequestApproved,
