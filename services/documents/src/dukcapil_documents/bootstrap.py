@@ -5,11 +5,11 @@ from fastapi import FastAPI
 from dukcapil_documents.adapters import tables
 from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
-from dukcapil_documents.adapters.storage import FilesystemDocumentStorage
 from dukcapil_documents.entrypoints import http
 from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_documents.settings import DocumentsSettings
 from dukcapil_shared.db import create_engine
+from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
 
@@ -26,7 +26,7 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
         migrations="dukcapil_documents:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlDocumentsUnitOfWork)
-    storage = FilesystemDocumentStorage(settings.storage_dir)
+    storage = DirectoryFileStore(settings.storage_dir)
     for subscription in subscriptions(
         renderer=FpdfDocumentRenderer(), storage=storage, public_base_url=settings.public_base_url
     ):

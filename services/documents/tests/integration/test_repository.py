@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dukcapil_documents.adapters import tables
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
-from dukcapil_documents.adapters.storage import FilesystemDocumentStorage
 from dukcapil_documents.domain.model import Document
 from dukcapil_documents.service_layer import handlers
 from dukcapil_shared.contracts import Envelope, RequestApproved
 from dukcapil_shared.db import create_engine, migrate
+from dukcapil_shared.files import DirectoryFileStore
 
 from ..fakes import FakeRenderer
 
@@ -93,7 +93,7 @@ async def test_sequences_count_per_type_and_year_and_a_rollback_burns_no_number(
 async def test_concurrent_approvals_of_one_request_issue_one_document_whose_file_matches(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    storage = FilesystemDocumentStorage(tmp_path / "files")
+    storage = DirectoryFileStore(tmp_path / "files")
     event = RequestApproved(
         request_id=uuid.uuid4(), request_number="360214-20261128-0007", request_type="kartu_keluarga",
         applicant=HOLDER, details={}, delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},

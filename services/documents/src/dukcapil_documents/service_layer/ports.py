@@ -3,6 +3,7 @@
 import abc
 
 from dukcapil_documents.domain.model import Document
+from dukcapil_shared.files import FileStore
 
 
 class DocumentRenderer(abc.ABC):
@@ -11,10 +12,5 @@ class DocumentRenderer(abc.ABC):
         """The document as a PDF, with a QR code pointing at `verification_url`."""
 
 
-class DocumentStorage(abc.ABC):
-    @abc.abstractmethod
-    async def save(self, key: str, content: bytes) -> None:
-        """Store `content` under `key` whole or not at all, replacing what was there."""
-
-    @abc.abstractmethod
-    async def load(self, key: str) -> bytes | None: ...
+# Issued PDFs are kept as files under the storage key each document records.
+DocumentStorage = FileStore

@@ -1,15 +1,25 @@
-"""Issued PDFs as files in one folder, each written whole or not at all."""
+"""Files a service keeps beside its database: issued documents, uploaded scans."""
 
+import abc
 import os
 import uuid
 from pathlib import Path
 
 import anyio
 
-from dukcapil_documents.service_layer.ports import DocumentStorage
+
+class FileStore(abc.ABC):
+    @abc.abstractmethod
+    async def save(self, key: str, content: bytes) -> None:
+        """Store `content` under `key` whole or not at all, replacing what was there."""
+
+    @abc.abstractmethod
+    async def load(self, key: str) -> bytes | None: ...
 
 
-class FilesystemDocumentStorage(DocumentStorage):
+class DirectoryFileStore(FileStore):
+    """Files in one folder, each written whole or not at all (a crash leaves a stray temporary file at most)."""
+
     def __init__(self, root: str | Path) -> None:
         self._root = Path(root)
 

@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from dukcapil_documents.adapters.storage import FilesystemDocumentStorage
+from dukcapil_shared.files import DirectoryFileStore
 
 
 async def test_a_file_is_written_whole_replaced_whole_and_read_back(tmp_path: Path) -> None:
-    storage = FilesystemDocumentStorage(tmp_path / "documents")
+    storage = DirectoryFileStore(tmp_path / "documents")
     await storage.save("a.pdf", b"%PDF-first")
     await storage.save("a.pdf", b"%PDF-second")
     assert await storage.load("a.pdf") == b"%PDF-second"
@@ -17,4 +17,4 @@ async def test_a_file_is_written_whole_replaced_whole_and_read_back(tmp_path: Pa
 @pytest.mark.parametrize("key", ["../escape.pdf", "sub/dir.pdf", "", ".."])
 async def test_keys_cannot_leave_the_storage_folder(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError):
-        await FilesystemDocumentStorage(tmp_path).save(key, b"x")
+        await DirectoryFileStore(tmp_path).save(key, b"x")
