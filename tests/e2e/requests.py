@@ -36,7 +36,7 @@ AKTA_KEMATIAN = {
         "date_of_death": "2026-11-20",
         "place_of_death": "RSUD dr. Adjidarmo, Rangkasbitung",
         "reporter_relation": "anak",
-        "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602142020820006", "name": "Euis"}],
+        "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602142010820006", "name": "Euis"}],
     },
     "delivery": COURIER,
 }
@@ -44,7 +44,7 @@ SURAT_PINDAH = {
     "type": "surat_pindah",
     "applicant": {"nik": "3602031503920007", "name": "Yusuf Maulana", "birth_date": "1992-03-15", "sex": "male"},
     "details": {
-        "origin": {"street": "Kp. Sawarna", "village_code": "36.02.03.2005", "kecamatan_code": "36.02.03"},
+        "origin": {"street": "Kp. Sawarna", "village_code": "36.02.03.2002", "kecamatan_code": "36.02.03"},
         "destination": {"street": "Jl. Raya Serang No. 5", "region_code": "36.04.05"},
         "reason": "pekerjaan",
         "moving_members": ["3602031503920007"],

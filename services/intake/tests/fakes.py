@@ -2,8 +2,16 @@ import copy
 import uuid
 from datetime import date
 
-from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
-from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork, RequestRepository
+from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
+from dukcapil_intake.service_layer.unit_of_work import (
+    BookingRepository,
+    ConcurrentUpdate,
+    IdempotentSubmission,
+    IntakeUnitOfWork,
+    RequestFilter,
+    RequestRepository,
+)
+from dukcapil_shared.files import FileStore
 from dukcapil_shared.testing import FakeUnitOfWork
 
 
@@ -12,23 +20,35 @@ class FakeRequestRepository(RequestRepository):
         self.committed: dict[uuid.UUID, ServiceRequest] = {}
         self.pending: dict[uuid.UUID, ServiceRequest] = {}
         self.counters: dict[tuple[str, date], int] = {}
+        self.submissions: dict[str, IdempotentSubmission] = {}
+        self.pending_submissions: dict[str, IdempotentSubmission] = {}
 
     async def add(self, request: ServiceRequest) -> None:
         request.new_history = []
+        request.new_attachments = []
         self.pending[request.id] = copy.deepcopy(request)
 
     async def get(self, request_id: uuid.UUID) -> ServiceRequest | None:
-        found = self.pending.get(request_id) or self.committed.get(request_id)
-        return copy.deepcopy(found)
+        return copy.deepcopy(self.pending.get(request_id) or self.committed.get(request_id))
+
+    async def get_by_number(self, number: str) -> ServiceRequest | None:
+        found = [r for r in [*self.committed.values(), *self.pending.values()] if r.number == number]
+        return copy.deepcopy(found[-1]) if found else None
 
     async def save(self, request: ServiceRequest) -> None:
+        current = self.pending.get(request.id) or self.committed[request.id]
+        if current.version != request.version:
+            raise ConcurrentUpdate(str(request.id))
+        request.version += 1
         await self.add(request)
 
-    async def list(self, *, status, request_type, limit, offset):  # type: ignore[no-untyped-def]
+    async def list(self, where: RequestFilter, *, limit: int, offset: int) -> list[ServiceRequest]:
         found = [
             r
             for r in sorted(self.committed.values(), key=lambda r: r.submitted_at)
-            if (status is None or r.status == status) and (request_type is None or r.type == request_type)
+            if (where.status is None or r.status == where.status)
+            and (where.request_type is None or r.type == where.request_type)
+            and (where.kecamatan_code is None or r.kecamatan_code == where.kecamatan_code)
         ]
         return found[offset : offset + limit]
 
@@ -36,20 +56,67 @@ class FakeRequestRepository(RequestRepository):
         self.counters[(kecamatan_code, day)] = self.counters.get((kecamatan_code, day), 0) + 1
         return self.counters[(kecamatan_code, day)]
 
+    async def find_submission(self, idempotency_key: str) -> IdempotentSubmission | None:
+        return self.submissions.get(idempotency_key)
+
+    async def remember_submission(self, idempotency_key: str, submission: IdempotentSubmission) -> None:
+        if idempotency_key in self.submissions:
+            raise ConcurrentUpdate(idempotency_key)
+        self.pending_submissions[idempotency_key] = submission
+
+
+class FakeBookingRepository(BookingRepository):
+    def __init__(self) -> None:
+        self.committed: dict[uuid.UUID, RecordingBooking] = {}
+        self.pending: dict[uuid.UUID, RecordingBooking] = {}
+        self.queues: dict[tuple[str, date], int] = {}
+
+    async def add(self, booking: RecordingBooking) -> None:
+        self.pending[booking.id] = booking
+
+    async def get(self, booking_id: uuid.UUID) -> RecordingBooking | None:
+        return self.committed.get(booking_id)
+
+    async def upcoming_for(self, nik: str, today: date) -> RecordingBooking | None:
+        found = [b for b in self.committed.values() if b.nik == nik and b.appointment_date >= today]
+        return min(found, key=lambda b: b.appointment_date) if found else None
+
+    async def next_queue_number(self, kecamatan_code: str, day: date) -> int:
+        self.queues[(kecamatan_code, day)] = self.queues.get((kecamatan_code, day), 0) + 1
+        return self.queues[(kecamatan_code, day)]
+
 
 class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.requests = FakeRequestRepository()
+        self.bookings = FakeBookingRepository()
 
     async def commit(self) -> None:
         await super().commit()
         self.requests.committed.update(self.requests.pending)
         self.requests.pending = {}
+        self.requests.submissions.update(self.requests.pending_submissions)
+        self.requests.pending_submissions = {}
+        self.bookings.committed.update(self.bookings.pending)
+        self.bookings.pending = {}
 
     async def rollback(self) -> None:
         await super().rollback()
         self.requests.pending = {}
+        self.requests.pending_submissions = {}
+        self.bookings.pending = {}
 
     def status_of(self, request_id: uuid.UUID) -> RequestStatus:
         return self.requests.committed[request_id].status
+
+
+class FakeFileStore(FileStore):
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+
+    async def save(self, key: str, content: bytes) -> None:
+        self.files[key] = content
+
+    async def load(self, key: str) -> bytes | None:
+        return self.files.get(key)

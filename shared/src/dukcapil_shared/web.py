@@ -18,6 +18,7 @@ class ErrorDetail(BaseModel):
     field: str | None = Field(default=None, description="Where the problem is, e.g. body.applicant.nik")
     code: str = Field(description="Machine-readable code")
     message: str = Field(description="What is wrong and how to fix it")
+    message_id: str | None = Field(default=None, description="The same in Indonesian, where there is one")
 
 
 class ErrorBody(BaseModel):
@@ -46,7 +47,7 @@ def error_response(status: int, code: str, message: str, details: list[ErrorDeta
     body: dict[str, Any] = {
         "code": code,
         "message": message,
-        "details": [d.model_dump() for d in details or []],
+        "details": [d.model_dump(exclude_none=True) for d in details or []],
     }
     body.update(extra)
     return JSONResponse(status_code=status, content={"error": body})

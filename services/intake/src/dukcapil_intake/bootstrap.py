@@ -8,6 +8,7 @@ from dukcapil_intake.entrypoints import http
 from dukcapil_intake.entrypoints.consumers import SUBSCRIPTIONS
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.db import create_engine
+from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
 
@@ -32,5 +33,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Citizens and kecamatan operators submit population-document requests and follow them.",
     )
     app.state.unit_of_work = unit_of_work
+    app.state.files = DirectoryFileStore(settings.attachments_dir)
+    app.state.settings = settings
     http.install(app)
     return app

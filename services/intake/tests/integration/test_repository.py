@@ -11,7 +11,7 @@ import pytest
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
-from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate
+from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, RequestFilter
 from dukcapil_shared.db import create_engine, migrate
 
 pytestmark = pytest.mark.integration
@@ -118,8 +118,17 @@ async def test_listing_filters_by_status_and_type_oldest_first(engine) -> None: 
         await unit.requests.add(first)
         await unit.commit()
     async with uow(engine) as unit:
-        everything = await unit.requests.list(status=None, request_type=None, limit=10, offset=0)
-        only_biodata = await unit.requests.list(status=None, request_type="biodata_wni", limit=10, offset=0)
-        in_review = await unit.requests.list(status=RequestStatus.in_review, request_type=None, limit=10, offset=0)
+        everything = await unit.requests.list(RequestFilter(), limit=10, offset=0)
+        only_biodata = await unit.requests.list(RequestFilter(request_type="biodata_wni"), limit=10, offset=0)
+        in_review = await unit.requests.list(RequestFilter(status=RequestStatus.in_review), limit=10, offset=0)
+        same_day = await unit.requests.list(
+            RequestFilter(kecamatan_code="36.02.14", submitted_from=T0.date(), submitted_to=T0.date()),
+            limit=10,
+            offset=0,
+        )
+        next_day = await unit.requests.list(
+            RequestFilter(submitted_from=T0.date() + timedelta(days=1)), limit=10, offset=0
+        )
     assert [r.number for r in everything] == ["a-1", "a-2"]
     assert [r.number for r in only_biodata] == ["a-2"] and in_review == []
+    assert [r.number for r in same_day] == ["a-1", "a-2"] and next_day == []

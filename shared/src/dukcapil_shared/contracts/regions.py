@@ -6,11 +6,14 @@ Codes: province `36`, regency `36.02`, kecamatan `36.02.14`, village `36.02.14.1
 """
 
 import csv
+import datetime as dt
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
 LEBAK = "36.02"
+WIB = dt.timezone(dt.timedelta(hours=7), "WIB")
+"""Western Indonesia Time, Lebak's clock (no daylight saving time): what "today" means for the office."""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,17 @@
-from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from dukcapil_shared.messaging import add_messaging_tables
 
@@ -19,7 +32,56 @@ requests = Table(
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("version", Integer, nullable=False),
+    Column("operator", String(100)),
+    Column("office", String(100)),
+    Column("flags", JSON, nullable=False, server_default="[]"),
+    Column("required_attachments", JSON, nullable=False, server_default="[]"),
     Index("ix_requests_status_submitted", "status", "submitted_at"),
+    Index("ix_requests_kecamatan_submitted", "kecamatan_code", "submitted_at"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False, index=True),
+    Column("kind", String(60), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(60), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("fingerprint", String(64), nullable=False, comment="SHA-256 of the submitted body"),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+recording_bookings = Table(
+    "recording_bookings",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", String(40), nullable=False, unique=True),
+    Column("nik", String(16), nullable=False, index=True),
+    Column("name", String(200), nullable=False),
+    Column("kecamatan_code", String(8), nullable=False),
+    Column("appointment_date", Date, nullable=False),
+    Column("queue_number", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("kecamatan_code", "appointment_date", "queue_number"),
+)
+
+recording_counters = Table(
+    "recording_counters",
+    metadata,
+    Column("kecamatan_code", String(8), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("last_value", Integer, nullable=False),
 )
 
 request_history = Table(

@@ -2,7 +2,7 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -68,6 +68,21 @@ class HistoryEntry:
     """The status this event moved the request to, if it moved it."""
 
 
+@dataclass(frozen=True)
+class Attachment:
+    id: uuid.UUID
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+    @property
+    def storage_key(self) -> str:
+        return f"{self.id}"
+
+
 @dataclass
 class ServiceRequest:
     id: uuid.UUID
@@ -81,8 +96,14 @@ class ServiceRequest:
     status: RequestStatus
     submitted_at: datetime
     updated_at: datetime
+    operator: str | None = None
+    office: str | None = None
+    flags: list[str] = field(default_factory=list)
+    required_attachments: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     new_history: list[HistoryEntry] = field(default_factory=list)
+    new_attachments: list[Attachment] = field(default_factory=list)
     version: int = 0
     """Bumped on every save, so that two concurrent changes cannot overwrite each other."""
 
@@ -123,6 +144,21 @@ class ServiceRequest:
                 "not_cancellable",
                 f"A request can be cancelled only before the decision; this one is {self.status.value}.",
             )
+
+    @property
+    def missing_attachments(self) -> list[str]:
+        """The checklist's kinds not uploaded yet: the request is complete when there are none."""
+        uploaded = {attachment.kind for attachment in self.attachments}
+        return [kind for kind in self.required_attachments if kind not in uploaded]
+
+    def attach(self, attachment: Attachment) -> None:
+        if self.status not in _BEFORE_DECISION:
+            raise RequestRefused(
+                "not_accepting_attachments",
+                f"Scans can be added only before the decision; this request is {self.status.value}.",
+            )
+        self.attachments.append(attachment)
+        self.new_attachments.append(attachment)
 
     def ensure_awaiting_information(self) -> None:
         if self.status != RequestStatus.info_requested:
@@ -175,6 +211,65 @@ def check_submission(request_type: str, kecamatan: Kecamatan, delivery: dict[str
             "Courier delivery needs delivery.address; or choose delivery.method = pickup at the kecamatan office.",
             field="delivery.address",
         )
+
+
+def check_channel(channel: str, operator: str | None, office: str | None) -> None:
+    """An assisted request records who submitted it and where."""
+    if channel == "assisted" and not (operator and office):
+        raise RequestRefused(
+            "operator_required",
+            "An assisted request must name the operator and the kecamatan or desa office (operator, office).",
+            field="operator",
+        )
+
+
+ALLOWED_CONTENT = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
+
+
+def check_scan(declared_type: str | None, head: bytes, size: int, max_size: int) -> str:
+    """The scan's real content type, from its first bytes; a scan is a PDF, JPEG or PNG within the size limit."""
+    if size == 0:
+        raise RequestRefused("attachment_empty", "The file is empty.", field="file")
+    if size > max_size:
+        raise RequestRefused(
+            "attachment_too_large",
+            f"The file has {size:,} bytes; the limit is {max_size:,}. Scan at a lower resolution or as PDF.",
+            field="file",
+        )
+    sniffed = next((kind for kind, magic in ALLOWED_CONTENT.items() if head.startswith(magic)), None)
+    if sniffed is None:
+        raise RequestRefused(
+            "attachment_type", "Upload a scan as PDF, JPEG or PNG; this file is none of them.", field="file"
+        )
+    if declared_type and declared_type not in (sniffed, "application/octet-stream"):
+        raise RequestRefused(
+            "attachment_type_mismatch",
+            f"The file says it is {declared_type} but its content is {sniffed}.",
+            field="file",
+        )
+    return sniffed
+
+
+@dataclass(frozen=True)
+class RecordingBooking:
+    """An appointment for the in-person e-KTP recording (perekaman) at a kecamatan office."""
+
+    id: uuid.UUID
+    number: str
+    nik: str
+    name: str
+    kecamatan_code: str
+    appointment_date: date
+    queue_number: int
+    created_at: datetime
+
+
+def next_working_day(after: date) -> date:
+    """Offices record on working days (Monday to Friday)."""
+    day = after + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
 
 
 def request_number(kecamatan: Kecamatan, day: date, sequence: int) -> str:

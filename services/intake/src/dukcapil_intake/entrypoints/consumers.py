@@ -9,6 +9,7 @@ from dukcapil_shared.contracts import (
     ReadyForPickup,
     RequestApproved,
     RequestRejected,
+    ReviewClaimed,
     ReviewStarted,
     ShipmentCreated,
     ShipmentDelivered,
@@ -23,6 +24,7 @@ LIFECYCLE = Subscription(
         event: record_lifecycle_event
         for event in (
             ReviewStarted,
+            ReviewClaimed,
             InformationRequested,
             RequestApproved,
             RequestRejected,

@@ -1,19 +1,25 @@
 """Intake's HTTP API: translate JSON into a use case and its result into JSON, nothing more."""
 
+import secrets
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import asdict
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from dukcapil_intake.domain.model import RequestRefused, RequestStatus, ServiceRequest
+from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES, Service
+from dukcapil_intake.domain.model import RecordingBooking, RequestRefused, RequestStatus, ServiceRequest
+from dukcapil_intake.domain.validation import SubmissionInvalid
 from dukcapil_intake.service_layer import handlers
-from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork
+from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestFilter
 from dukcapil_shared.contracts import Delivery, Person, RequestType
-from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
+from dukcapil_shared.contracts.regions import find_kecamatan
+from dukcapil_shared.files import FileStore
+from dukcapil_shared.web import ApiError, ErrorDetail, ErrorResponse, error_response
 
 
 def _unit_of_work(request: Request) -> IntakeUnitOfWork:
@@ -21,13 +27,73 @@ def _unit_of_work(request: Request) -> IntakeUnitOfWork:
     return factory()
 
 
+def _files(request: Request) -> FileStore:
+    return request.app.state.files
+
+
+def _staff_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
+    expected: str = request.app.state.settings.staff_token.get_secret_value()
+    if x_staff_token is None or not secrets.compare_digest(x_staff_token, expected):
+        raise ApiError(401, "staff_only", "Scans are shown to staff only: send the staff token as X-Staff-Token.")
+
+
 UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
+FilesDep = Annotated[FileStore, Depends(_files)]
+StaffOnly = Depends(_staff_only)
+
+
+# --- the catalogue ---
+
+
+class AttributeView(BaseModel):
+    code: str
+    datatype: str
+    required: bool
+    description: str
+    values: list[str] = Field(description="Allowed values; empty when any value of the datatype is allowed")
+
+
+class AttachmentKindView(BaseModel):
+    code: str
+    description: str
+
+
+class ServiceView(BaseModel):
+    code: str
+    name: str
+    form: str | None = Field(description="The office's form number")
+    description: str
+    online: bool = Field(description="False: cannot be requested online; see in_person_reason")
+    in_person_reason: str | None
+    attributes: list[AttributeView] = Field(description="The fields of `details`")
+    attachments: dict[str, list[AttachmentKindView]] = Field(
+        description="Scans required, by reason (`*`: for every request of the type)"
+    )
+
+    @classmethod
+    def of(cls, service: Service) -> "ServiceView":
+        return cls(
+            code=service.code,
+            name=service.name,
+            form=service.form,
+            description=service.description,
+            online=service.online,
+            in_person_reason=service.in_person_reason,
+            attributes=[AttributeView(**asdict(a) | {"values": list(a.values)}) for a in service.attributes],
+            attachments={
+                reason: [AttachmentKindView(code=k, description=ATTACHMENT_KINDS[k].description) for k in kinds]
+                for reason, kinds in service.attachments.items()
+            },
+        )
+
+
+# --- requests ---
 
 
 class SubmitRequestBody(BaseModel):
     type: RequestType = Field(description="Which document: kartu_keluarga, akta_kematian, surat_pindah, biodata_wni")
     applicant: Person
-    details: dict[str, Any] = Field(default_factory=dict, description="Type-specific details")
+    details: dict[str, Any] = Field(default_factory=dict, description="Type-specific details: see GET /services")
     delivery: Delivery
     kecamatan_code: str | None = Field(
         default=None,
@@ -37,6 +103,8 @@ class SubmitRequestBody(BaseModel):
     channel: Literal["online", "assisted"] = Field(
         default="online", description="online by the citizen, or assisted at a kecamatan or desa office"
     )
+    operator: str | None = Field(default=None, max_length=100, description="Assisted: the operator's user name")
+    office: str | None = Field(default=None, max_length=100, description="Assisted: the kecamatan or desa office")
 
 
 class CancelBody(BaseModel):
@@ -48,12 +116,33 @@ class ResubmitBody(BaseModel):
     note: str | None = Field(default=None, max_length=2000, description="The citizen's answer to the reviewer")
 
 
+class FollowBody(BaseModel):
+    number: str = Field(max_length=40, description="The request number, e.g. 360214-20261128-0007")
+    nik: str = Field(pattern=r"^\d{16}$", description="The applicant's NIK")
+
+
 class HistoryItem(BaseModel):
     event_type: str = Field(description="e.g. request.approved.v1")
     time: datetime
     stage: str = Field(description="intake, review, documents or shipping")
     note: str = Field(description="What happened, in plain words")
     status: RequestStatus | None = Field(description="The status this step moved the request to, if any")
+
+
+class AttachmentView(BaseModel):
+    id: uuid.UUID
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class Checklist(BaseModel):
+    required: list[str] = Field(description="The scans this type and reason need")
+    missing: list[str] = Field(description="Required scans not uploaded yet")
+    complete: bool
 
 
 class RequestView(BaseModel):
@@ -63,6 +152,10 @@ class RequestView(BaseModel):
     status: RequestStatus
     kecamatan_code: str
     delivery_method: str
+    channel: str
+    flags: list[str] = Field(description="What the checks noticed for the reviewer")
+    checklist: Checklist
+    attachments: list[AttachmentView]
     submitted_at: datetime
     updated_at: datetime
     history: list[HistoryItem]
@@ -76,6 +169,14 @@ class RequestView(BaseModel):
             status=request.status,
             kecamatan_code=request.kecamatan_code,
             delivery_method=request.delivery.get("method", ""),
+            channel=request.channel,
+            flags=request.flags,
+            checklist=Checklist(
+                required=request.required_attachments,
+                missing=request.missing_attachments,
+                complete=not request.missing_attachments,
+            ),
+            attachments=[AttachmentView(**asdict(item)) for item in request.attachments],
             submitted_at=request.submitted_at,
             updated_at=request.updated_at,
             history=[
@@ -97,45 +198,107 @@ class RequestSummary(BaseModel):
     type: str
     status: RequestStatus
     kecamatan_code: str
+    channel: str
+    operator: str | None
+    office: str | None
+    flags: list[str]
     submitted_at: datetime
 
 
-router = APIRouter(tags=["requests"])
+# --- e-KTP recording ---
+
+
+class BookingBody(BaseModel):
+    applicant: Person
+    kecamatan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}$", description="Where to record, e.g. 36.02.14")
+    preferred_date: date | None = Field(default=None, description="The earliest day that suits; default tomorrow")
+
+
+class BookingView(BaseModel):
+    id: uuid.UUID
+    number: str
+    kecamatan_code: str
+    office: str
+    appointment_date: date
+    queue_number: int
+    bring: list[str] = Field(description="What to bring to the recording")
+
+    @classmethod
+    def of(cls, booking: RecordingBooking) -> "BookingView":
+        kecamatan = find_kecamatan(booking.kecamatan_code)
+        return cls(
+            id=booking.id,
+            number=booking.number,
+            kecamatan_code=booking.kecamatan_code,
+            office=kecamatan.office if kecamatan else booking.kecamatan_code,
+            appointment_date=booking.appointment_date,
+            queue_number=booking.queue_number,
+            bring=list(BRING_TO_PEREKAMAN),
+        )
+
+
+router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+_CONFLICTS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": ErrorResponse}}
 
 
-@router.post("/requests", status_code=201, response_model=RequestView, responses=_ERRORS)
-async def submit(body: SubmitRequestBody, uow: UnitOfWorkDep) -> RequestView:
-    """Submit a request for a population document. `ktp_el` is refused: its recording is in person."""
+@router.get("/services", response_model=list[ServiceView], tags=["catalogue"])
+async def catalogue() -> list[ServiceView]:
+    """Every request type: its fields, the scans each reason needs, and whether it can be done online."""
+    return [ServiceView.of(service) for service in SERVICES.values()]
+
+
+@router.get("/services/{code}", response_model=ServiceView, responses=_ERRORS, tags=["catalogue"])
+async def service_definition(code: str) -> ServiceView:
+    if code not in SERVICES:
+        raise ApiError(404, "service_not_found", f"No service {code!r}; GET /services lists them.")
+    return ServiceView.of(SERVICES[code])
+
+
+@router.post("/requests", status_code=201, response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
+async def submit(
+    body: SubmitRequestBody,
+    uow: UnitOfWorkDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description="Send the same key when retrying: the first result comes back"),
+    ] = None,
+) -> RequestView:
+    """Submit a request. Every problem is reported at once. `ktp_el` is refused: its recording is in person."""
     command = handlers.SubmitRequest(
         type=body.type.value,
-        applicant=body.applicant.model_dump(mode="json"),
+        applicant=body.applicant.model_dump(mode="json", exclude_none=True),
         details=body.details,
         delivery=body.delivery.model_dump(mode="json", exclude_none=True),
         kecamatan_code=body.kecamatan_code,
         channel=body.channel,
+        operator=body.operator,
+        office=body.office,
+        idempotency_key=idempotency_key,
     )
     return RequestView.of(await handlers.submit_request(command, uow=uow))
 
 
-@router.get("/requests/{request_id}", response_model=RequestView, responses=_ERRORS)
-async def follow(request_id: uuid.UUID, uow: UnitOfWorkDep) -> RequestView:
-    """A request's status and its history, one entry per event."""
-    return RequestView.of(await handlers.get_request(request_id, uow=uow))
-
-
-@router.get("/requests", response_model=list[RequestSummary])
+@router.get("/requests", response_model=list[RequestSummary], tags=["requests"])
 async def search(
     uow: UnitOfWorkDep,
     status: RequestStatus | None = None,
     type: RequestType | None = None,
+    kecamatan: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}\.\d{2}$")] = None,
+    submitted_from: date | None = None,
+    submitted_to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RequestSummary]:
-    """Requests for operators, oldest first, filtered by status and type."""
-    found = await handlers.list_requests(
-        status=status, request_type=type.value if type else None, limit=limit, offset=offset, uow=uow
+    """Requests for operators, oldest first: by status, type, kecamatan and day of submission (inclusive)."""
+    where = RequestFilter(
+        status=status,
+        request_type=type.value if type else None,
+        kecamatan_code=kecamatan,
+        submitted_from=submitted_from,
+        submitted_to=submitted_to,
     )
+    found = await handlers.list_requests(where, limit=limit, offset=offset, uow=uow)
     return [
         RequestSummary(
             id=r.id,
@@ -143,33 +306,104 @@ async def search(
             type=r.type,
             status=r.status,
             kecamatan_code=r.kecamatan_code,
+            channel=r.channel,
+            operator=r.operator,
+            office=r.office,
+            flags=r.flags,
             submitted_at=r.submitted_at,
         )
         for r in found
     ]
 
 
+@router.post("/requests/follow", response_model=RequestView, responses=_ERRORS, tags=["requests"])
+async def follow_by_number(body: FollowBody, uow: UnitOfWorkDep) -> RequestView:
+    """For citizens without an account: the request number and the applicant's NIK (in the body, not the URL)."""
+    return RequestView.of(await handlers.follow_request(body.number, body.nik, uow=uow))
+
+
+@router.get("/requests/{request_id}", response_model=RequestView, responses=_ERRORS, tags=["requests"])
+async def follow(request_id: uuid.UUID, uow: UnitOfWorkDep) -> RequestView:
+    """A request's status and its history, one entry per event."""
+    return RequestView.of(await handlers.get_request(request_id, uow=uow))
+
+
 @router.post(
-    "/requests/{request_id}/cancel",
-    response_model=RequestView,
-    responses={**_ERRORS, 409: {"model": ErrorResponse}},
+    "/requests/{request_id}/attachments",
+    status_code=201,
+    response_model=AttachmentView,
+    responses=_CONFLICTS,
+    tags=["attachments"],
 )
+async def attach(
+    request_id: uuid.UUID,
+    request: Request,
+    uow: UnitOfWorkDep,
+    files: FilesDep,
+    kind: Annotated[str, Form(description="Which scan, from the catalogue, e.g. kk_lama")],
+    file: Annotated[UploadFile, File(description="The scan: PDF, JPEG or PNG")],
+) -> AttachmentView:
+    """Upload a scan before the decision (also to answer an information request, then resubmit)."""
+    limit: int = request.app.state.settings.max_attachment_bytes
+    content = await file.read(limit + 1)
+    attachment = await handlers.add_attachment(
+        request_id,
+        kind=kind,
+        filename=file.filename or "scan",
+        declared_type=file.content_type,
+        content=content,
+        max_size=limit,
+        uow=uow,
+        files=files,
+    )
+    return AttachmentView(**asdict(attachment))
+
+
+@router.get(
+    "/requests/{request_id}/attachments/{attachment_id}",
+    responses={**_ERRORS, 401: {"model": ErrorResponse}, 200: {"content": {"application/pdf": {}, "image/*": {}}}},
+    dependencies=[StaffOnly],
+    tags=["attachments"],
+)
+async def read_attachment(request_id: uuid.UUID, attachment_id: uuid.UUID, uow: UnitOfWorkDep, files: FilesDep):  # type: ignore[no-untyped-def]
+    """A scan's content, for staff only."""
+    attachment, content = await handlers.get_attachment(request_id, attachment_id, uow=uow, files=files)
+    return Response(content, media_type=attachment.content_type, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/requests/{request_id}/cancel", response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
 async def cancel(request_id: uuid.UUID, body: CancelBody, uow: UnitOfWorkDep) -> RequestView:
     """Withdraw a request before the decision."""
     return RequestView.of(await handlers.cancel_request(request_id, body.reason, uow=uow))
 
 
-@router.post(
-    "/requests/{request_id}/resubmit",
-    response_model=RequestView,
-    responses={**_ERRORS, 409: {"model": ErrorResponse}},
-)
+@router.post("/requests/{request_id}/resubmit", response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
 async def resubmit(request_id: uuid.UUID, body: ResubmitBody, uow: UnitOfWorkDep) -> RequestView:
-    """Answer the reviewer's information request with corrections; the request goes back to review."""
+    """Answer the reviewer's information request (corrections here, scans uploaded before); back to review."""
     return RequestView.of(await handlers.resubmit_request(request_id, body.details, body.note, uow=uow))
 
 
-_CONFLICTS = {"not_cancellable", "not_awaiting_information"}
+@router.post(
+    "/perekaman-bookings", status_code=201, response_model=BookingView, responses=_ERRORS, tags=["e-KTP recording"]
+)
+async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep) -> BookingView:
+    """Book the in-person e-KTP recording (perekaman) at a kecamatan office: a working day and a queue number.
+    A person who already has an upcoming booking gets it back."""
+    command = handlers.BookRecording(
+        applicant=body.applicant.model_dump(mode="json", exclude_none=True),
+        kecamatan_code=body.kecamatan_code,
+        preferred_date=body.preferred_date,
+    )
+    capacity: int = request.app.state.settings.recording_capacity
+    return BookingView.of(await handlers.book_recording(command, capacity=capacity, uow=uow))
+
+
+@router.get("/perekaman-bookings/{booking_id}", response_model=BookingView, responses=_ERRORS, tags=["e-KTP recording"])
+async def show_booking(booking_id: uuid.UUID, uow: UnitOfWorkDep) -> BookingView:
+    return BookingView.of(await handlers.get_booking(booking_id, uow=uow))
+
+
+_CONFLICT_CODES = {"not_cancellable", "not_awaiting_information", "not_accepting_attachments"}
 
 
 def install(app: FastAPI) -> None:
@@ -177,14 +411,41 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestRefused)
     async def _refused(_request: Request, error: RequestRefused) -> JSONResponse:
-        status = 409 if error.code in _CONFLICTS else 422
+        status = 409 if error.code in _CONFLICT_CODES else 422
+        if error.code == "attachment_too_large":
+            status = 413
         details = [ErrorDetail(field=error.field, code=error.code, message=error.message)] if error.field else []
-        return error_response(status, error.code, error.message, details, **error.extra)
+        extra = dict(error.extra)
+        if error.code == "in_person_only":
+            extra["booking"] = {"method": "POST", "href": "/perekaman-bookings", "what_to_bring": BRING_TO_PEREKAMAN}
+        return error_response(status, error.code, error.message, details, **extra)
+
+    @app.exception_handler(SubmissionInvalid)
+    async def _invalid(_request: Request, error: SubmissionInvalid) -> JSONResponse:
+        details = [
+            ErrorDetail(
+                field=problem.field, code=problem.code, message=problem.message_en, message_id=problem.message_id
+            )
+            for problem in error.problems
+        ]
+        return error_response(
+            422,
+            "invalid_request",
+            "The request does not pass the office's checks: see details for each field to fix. / Permohonan belum "
+            "memenuhi syarat: lihat rincian untuk setiap isian yang perlu diperbaiki.",
+            details,
+        )
+
+    @app.exception_handler(handlers.IdempotencyKeyReused)
+    async def _reused(_request: Request, error: handlers.IdempotencyKeyReused) -> JSONResponse:
+        return error_response(
+            422, "idempotency_key_reused", "This Idempotency-Key was used for a different submission; use a new key."
+        )
 
     @app.exception_handler(ConcurrentUpdate)
     async def _concurrent(_request: Request, _error: ConcurrentUpdate) -> JSONResponse:
         return error_response(409, "concurrent_update", "The request changed just now; reload it and try again.")
 
     @app.exception_handler(handlers.RequestNotFound)
-    async def _not_found(_request: Request, error: handlers.RequestNotFound) -> JSONResponse:
-        return error_response(404, "request_not_found", f"No request with id {error}.")
+    async def _not_found(_request: Request, _error: handlers.RequestNotFound) -> JSONResponse:
+        return error_response(404, "not_found", "Nothing found: check the number, the NIK or the id.")

@@ -1,19 +1,33 @@
-"""Intake's use cases: submit, cancel, resubmit, and keeping the citizen's view of every other stage."""
+"""Intake's use cases: submit, attach scans, follow, cancel, resubmit, book the e-KTP recording, and keep the
+citizen's view of every other stage."""
 
+import hashlib
+import hmac
+import json
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, SERVICES
 from dukcapil_intake.domain.model import (
+    Attachment,
+    RecordingBooking,
+    RequestRefused,
     RequestStatus,
     ServiceRequest,
+    check_channel,
+    check_scan,
     check_submission,
+    next_working_day,
     request_number,
     responsible_kecamatan,
 )
-from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.domain.validation import check_applicant, check_request
+from dukcapil_intake.service_layer.unit_of_work import IdempotentSubmission, IntakeUnitOfWork, RequestFilter
 from dukcapil_shared.contracts import (
+    AttachmentAdded,
+    AttachmentRef,
     DeliveryFailed,
     DocumentCollected,
     DocumentIssued,
@@ -21,16 +35,20 @@ from dukcapil_shared.contracts import (
     Event,
     InformationRequested,
     ReadyForPickup,
+    RecordingBooked,
     RequestApproved,
     RequestCancelled,
     RequestRejected,
     RequestResubmitted,
     RequestSubmitted,
+    ReviewClaimed,
     ReviewStarted,
     ShipmentCreated,
     ShipmentDelivered,
     ShipmentStatusChanged,
 )
+from dukcapil_shared.contracts.regions import WIB
+from dukcapil_shared.files import FileStore
 from dukcapil_shared.messaging import PermanentFailure
 
 
@@ -46,14 +64,36 @@ class SubmitRequest:
     delivery: dict[str, Any]
     kecamatan_code: str | None = None
     channel: str = "online"
+    operator: str | None = None
+    office: str | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the submission's content, so that a reused Idempotency-Key with other content is caught."""
+        content = {key: value for key, value in asdict(self).items() if key != "idempotency_key"}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork) -> ServiceRequest:
-    """Accept a request and announce it; refused requests raise RequestRefused and leave nothing behind."""
+class IdempotencyKeyReused(Exception):
+    pass
+
+
+async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork, today: date | None = None) -> ServiceRequest:
+    """Accept a request and announce it; refused requests raise and leave nothing behind.
+
+    With an idempotency key, a retried submission returns the request the first one created.
+    """
     kecamatan = responsible_kecamatan(command.kecamatan_code, command.delivery)
     check_submission(command.type, kecamatan, command.delivery)
+    check_channel(command.channel, command.operator, command.office)
     now = datetime.now(UTC)
+    checked = check_request(command.type, command.applicant, command.details, today or now.astimezone(WIB).date())
     async with uow:
+        if command.idempotency_key is not None:
+            earlier = await _earlier_submission(uow, command)
+            if earlier is not None:
+                return earlier
         sequence = await uow.requests.next_sequence(kecamatan.code, now.date())
         request = ServiceRequest(
             id=uuid.uuid4(),
@@ -64,6 +104,10 @@ async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork) -> Se
             delivery=command.delivery,
             kecamatan_code=kecamatan.code,
             channel=command.channel,
+            operator=command.operator,
+            office=command.office,
+            flags=checked.flags,
+            required_attachments=checked.required_attachments,
             status=RequestStatus.submitted,
             submitted_at=now,
             updated_at=now,
@@ -77,11 +121,89 @@ async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork) -> Se
             delivery=request.delivery,
             kecamatan_code=request.kecamatan_code,
             channel=request.channel,
+            operator=request.operator,
+            office=request.office,
+            required_attachments=request.required_attachments,
+            flags=request.flags,
         )
-        envelope = await uow.outbox.add(event)
-        _record(request, event, envelope)
+        _record(request, event, await uow.outbox.add(event))
         await uow.requests.add(request)
+        if command.idempotency_key is not None:
+            await uow.requests.remember_submission(
+                command.idempotency_key, IdempotentSubmission(command.fingerprint, request.id)
+            )
         await uow.commit()
+    return request
+
+
+async def _earlier_submission(uow: IntakeUnitOfWork, command: SubmitRequest) -> ServiceRequest | None:
+    assert command.idempotency_key is not None
+    earlier = await uow.requests.find_submission(command.idempotency_key)
+    if earlier is None:
+        return None
+    if earlier.fingerprint != command.fingerprint:
+        raise IdempotencyKeyReused(command.idempotency_key)
+    return await _load(uow, earlier.request_id)
+
+
+async def add_attachment(
+    request_id: uuid.UUID,
+    *,
+    kind: str,
+    filename: str,
+    declared_type: str | None,
+    content: bytes,
+    max_size: int,
+    uow: IntakeUnitOfWork,
+    files: FileStore,
+) -> Attachment:
+    """Keep a scan for the request and announce it; its content never leaves intake."""
+    content_type = check_scan(declared_type, content[:16], len(content), max_size)
+    async with uow:
+        request = await _load(uow, request_id)
+        if not SERVICES[request.type].accepts_attachment(kind):
+            raise RequestRefused(
+                "attachment_kind_unknown",
+                f"{kind!r} is not a scan this request takes; see GET /services/{request.type} for the list.",
+                field="kind",
+            )
+        attachment = Attachment(
+            id=uuid.uuid4(),
+            kind=kind,
+            filename=filename[:255] or "scan",
+            content_type=content_type,
+            size=len(content),
+            sha256=hashlib.sha256(content).hexdigest(),
+            uploaded_at=datetime.now(UTC),
+        )
+        request.attach(attachment)
+        # The file goes first: a crash before the commit leaves an unreferenced file, never a row without one.
+        await files.save(attachment.storage_key, content)
+        event = AttachmentAdded(request_id=request.id, attachment=_attachment_ref(attachment))
+        _record(request, event, await uow.outbox.add(event))
+        await uow.requests.save(request)
+        await uow.commit()
+    return attachment
+
+
+async def get_attachment(
+    request_id: uuid.UUID, attachment_id: uuid.UUID, *, uow: IntakeUnitOfWork, files: FileStore
+) -> tuple[Attachment, bytes]:
+    async with uow:
+        request = await _load(uow, request_id)
+    attachment = next((item for item in request.attachments if item.id == attachment_id), None)
+    content = await files.load(attachment.storage_key) if attachment is not None else None
+    if attachment is None or content is None:
+        raise RequestNotFound(f"attachment {attachment_id} of request {request_id}")
+    return attachment, content
+
+
+async def follow_request(number: str, nik: str, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+    """The citizen's view without an account: the request number and the applicant's NIK must both match."""
+    async with uow:
+        request = await uow.requests.get_by_number(number)
+    if request is None or not hmac.compare_digest(request.applicant.get("nik", ""), nik):
+        raise RequestNotFound("no request with that number and NIK")
     return request
 
 
@@ -97,18 +219,88 @@ async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: Inta
 
 
 async def resubmit_request(
-    request_id: uuid.UUID, details: dict[str, Any] | None, note: str | None, *, uow: IntakeUnitOfWork
+    request_id: uuid.UUID,
+    details: dict[str, Any] | None,
+    note: str | None,
+    *,
+    uow: IntakeUnitOfWork,
+    today: date | None = None,
 ) -> ServiceRequest:
+    """The citizen answers an information request: corrected details (checked again) and/or new scans."""
     async with uow:
         request = await _load(uow, request_id)
         request.ensure_awaiting_information()
         if details is not None:
-            request.details = details
-        event = RequestResubmitted(request_id=request.id, details=request.details, note=note)
+            checked = check_request(request.type, request.applicant, details, today or datetime.now(WIB).date())
+            request.details, request.flags = details, checked.flags
+            request.required_attachments = checked.required_attachments
+        event = RequestResubmitted(
+            request_id=request.id,
+            details=request.details,
+            note=note,
+            attachments=[_attachment_ref(item) for item in request.attachments],
+            flags=request.flags,
+        )
         _record(request, event, await uow.outbox.add(event))
         await uow.requests.save(request)
         await uow.commit()
     return request
+
+
+@dataclass(frozen=True)
+class BookRecording:
+    applicant: dict[str, Any]
+    kecamatan_code: str
+    preferred_date: date | None = None
+
+
+async def book_recording(
+    command: BookRecording, *, capacity: int, uow: IntakeUnitOfWork, today: date | None = None
+) -> RecordingBooking:
+    """Book the in-person e-KTP recording at a kecamatan office: the first working day with room in the queue
+    on or after the preferred day. A person with an upcoming booking gets that booking back."""
+    kecamatan = responsible_kecamatan(command.kecamatan_code, {})
+    today = today or datetime.now(WIB).date()
+    check_applicant(command.applicant, today)
+    async with uow:
+        upcoming = await uow.bookings.upcoming_for(command.applicant["nik"], today)
+        if upcoming is not None:
+            return upcoming
+        day = next_working_day(max(today, (command.preferred_date or today) - timedelta(days=1)))
+        while (queue_number := await uow.bookings.next_queue_number(kecamatan.code, day)) > capacity:
+            day = next_working_day(day)
+        booking = RecordingBooking(
+            id=uuid.uuid4(),
+            number=f"REK-{kecamatan.code.replace('.', '')}-{day:%Y%m%d}-{queue_number:03d}",
+            nik=command.applicant["nik"],
+            name=command.applicant["name"],
+            kecamatan_code=kecamatan.code,
+            appointment_date=day,
+            queue_number=queue_number,
+            created_at=datetime.now(UTC),
+        )
+        await uow.bookings.add(booking)
+        await uow.outbox.add(
+            RecordingBooked(
+                request_id=booking.id,
+                booking_number=booking.number,
+                applicant=command.applicant,
+                kecamatan_code=kecamatan.code,
+                office_name=kecamatan.office,
+                appointment_date=day,
+                queue_number=queue_number,
+            )
+        )
+        await uow.commit()
+    return booking
+
+
+async def get_booking(booking_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> RecordingBooking:
+    async with uow:
+        booking = await uow.bookings.get(booking_id)
+    if booking is None:
+        raise RequestNotFound(f"booking {booking_id}")
+    return booking
 
 
 async def record_lifecycle_event(uow: IntakeUnitOfWork, event: Event, envelope: Envelope) -> None:
@@ -128,10 +320,10 @@ async def get_request(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> Servic
 
 
 async def list_requests(
-    *, status: RequestStatus | None, request_type: str | None, limit: int, offset: int, uow: IntakeUnitOfWork
+    where: RequestFilter, *, limit: int, offset: int, uow: IntakeUnitOfWork
 ) -> list[ServiceRequest]:
     async with uow:
-        return await uow.requests.list(status=status, request_type=request_type, limit=limit, offset=offset)
+        return await uow.requests.list(where, limit=limit, offset=offset)
 
 
 async def _load(uow: IntakeUnitOfWork, request_id: uuid.UUID) -> ServiceRequest:
@@ -153,11 +345,25 @@ def _record(request: ServiceRequest, event: Event, envelope: Envelope) -> None:
     )
 
 
+def _attachment_ref(attachment: Attachment) -> AttachmentRef:
+    return AttachmentRef(
+        id=str(attachment.id),
+        kind=attachment.kind,
+        content_type=attachment.content_type,
+        size=attachment.size,
+        sha256=attachment.sha256,
+    )
+
+
 def describe(event: Event) -> tuple[RequestStatus | None, str]:
     """The status an event moves a request to, and what the citizen reads about it (in Indonesian)."""
     match event:
         case RequestSubmitted():
             return RequestStatus.submitted, f"Permohonan diterima dengan nomor {event.request_number}."
+        case AttachmentAdded():
+            return None, f"Lampiran diterima: {ATTACHMENT_KINDS[event.attachment.kind].description}."
+        case ReviewClaimed():
+            return None, "Permohonan sedang diperiksa oleh verifikator."
         case ReviewStarted(automatic=True):
             return RequestStatus.in_review, "Permohonan diperiksa otomatis sesuai kebijakan dinas."
         case ReviewStarted():

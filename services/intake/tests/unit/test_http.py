@@ -1,0 +1,183 @@
+"""Intake's HTTP API over fakes: the catalogue, refusals, scans, idempotency, following, e-KTP bookings."""
+
+import datetime as dt
+import uuid
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from dukcapil_intake.entrypoints import http
+from dukcapil_intake.settings import IntakeSettings
+from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
+from dukcapil_shared.web import install_error_handlers
+
+from ..fakes import FakeFileStore, FakeIntakeUnitOfWork
+
+PDF = b"%PDF-1.4\n% a scan\n"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+SITI = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+BIODATA = {
+    "type": "biodata_wni",
+    "applicant": SITI,
+    "details": {},
+    "delivery": {"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
+}
+STAFF = {"X-Staff-Token": "staff-secret"}
+
+
+@pytest.fixture
+async def api():  # type: ignore[no-untyped-def]
+    uow, files = FakeIntakeUnitOfWork(), FakeFileStore()
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.unit_of_work = lambda: uow
+    app.state.files = files
+    app.state.settings = IntakeSettings(staff_token="staff-secret", max_attachment_bytes=1000, recording_capacity=2)
+    http.install(app)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        client.uow, client.files = uow, files  # type: ignore[attr-defined]
+        yield client
+
+
+async def test_the_catalogue_lists_every_type_and_marks_e_ktp_in_person(api) -> None:  # type: ignore[no-untyped-def]
+    services = {service["code"]: service for service in (await api.get("/services")).json()}
+    assert set(services) == {"kartu_keluarga", "akta_kematian", "surat_pindah", "biodata_wni", "ktp_el"}
+    assert services["ktp_el"]["online"] is False and "perekaman" in services["ktp_el"]["in_person_reason"].lower()
+    reason = next(a for a in services["kartu_keluarga"]["attributes"] if a["code"] == "reason")
+    assert reason["required"] and "split" in reason["values"]
+    assert [k["code"] for k in services["kartu_keluarga"]["attachments"]["lost_or_damaged"]] == ["surat_kehilangan"]
+    assert (await api.get("/services/akta_kematian")).json()["form"] == "F-2.01"
+    assert (await api.get("/services/paspor")).json()["error"]["code"] == "service_not_found"
+
+
+async def test_e_ktp_is_refused_with_the_office_what_to_bring_and_a_booking_offer(api) -> None:  # type: ignore[no-untyped-def]
+    response = await api.post("/requests", json=BIODATA | {"type": "ktp_el"})
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["code"] == "in_person_only"
+    assert error["office"] == "Kantor Kecamatan Rangkasbitung"
+    assert error["booking"]["href"] == "/perekaman-bookings" and error["booking"]["what_to_bring"]
+
+
+async def test_every_problem_comes_back_at_once_with_both_languages(api) -> None:  # type: ignore[no-untyped-def]
+    body = BIODATA | {"applicant": SITI | {"sex": "male"}, "details": {"person_nik": "3602144107900000"}}
+    error = (await api.post("/requests", json=body)).json()["error"]
+    assert error["code"] == "invalid_request"
+    assert {(d["field"], d["code"]) for d in error["details"]} == {
+        ("body.applicant.sex", "nik_sex_mismatch"),
+        ("body.details.person_nik", "nik_serial"),
+    }
+    assert all(d["message"] and d["message_id"] for d in error["details"])
+
+
+async def test_an_assisted_request_records_the_operator_and_office(api) -> None:  # type: ignore[no-untyped-def]
+    refused = await api.post("/requests", json=BIODATA | {"channel": "assisted"})
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "operator_required"
+    accepted = await api.post(
+        "/requests", json=BIODATA | {"channel": "assisted", "operator": "op-rkb", "office": "Kecamatan Rangkasbitung"}
+    )
+    assert accepted.status_code == 201
+    [event] = api.uow.outbox.events
+    assert isinstance(event, RequestSubmitted) and (event.channel, event.operator) == ("assisted", "op-rkb")
+    [listed] = (await api.get("/requests", params={"kecamatan": "36.02.14"})).json()
+    assert listed["operator"] == "op-rkb" and listed["office"] == "Kecamatan Rangkasbitung"
+
+
+async def test_a_retried_submission_with_the_same_key_returns_the_first_request(api) -> None:  # type: ignore[no-untyped-def]
+    headers = {"Idempotency-Key": "kiosk-7-0001"}
+    first = await api.post("/requests", json=BIODATA, headers=headers)
+    again = await api.post("/requests", json=BIODATA, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["id"] == first.json()["id"] and again.json()["number"] == first.json()["number"]
+    assert len(api.uow.requests.committed) == 1 and len(api.uow.outbox.events) == 1
+    other = await api.post("/requests", json=BIODATA | {"details": {"person_nik": SITI["nik"]}}, headers=headers)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+async def test_a_citizen_follows_a_request_by_number_and_nik(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    found = await api.post("/requests/follow", json={"number": request["number"], "nik": SITI["nik"]})
+    assert found.status_code == 200 and found.json()["id"] == request["id"]
+    wrong = await api.post("/requests/follow", json={"number": request["number"], "nik": "3602141205850003"})
+    assert wrong.status_code == 404
+
+
+async def test_scans_complete_the_checklist_and_are_announced(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    assert request["checklist"] == {"required": ["surat_pengantar_rt_rw"], "missing": ["surat_pengantar_rt_rw"],
+                                    "complete": False}  # fmt: skip
+    uploaded = await api.post(
+        f"/requests/{request['id']}/attachments",
+        data={"kind": "surat_pengantar_rt_rw"},
+        files={"file": ("pengantar.pdf", PDF, "application/pdf")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    attachment = uploaded.json()
+    assert attachment["content_type"] == "application/pdf" and attachment["size"] == len(PDF)
+    after = (await api.get(f"/requests/{request['id']}")).json()
+    assert after["checklist"]["complete"] and after["history"][-1]["event_type"] == "request.attachment_added.v1"
+    event = api.uow.outbox.events[-1]
+    assert isinstance(event, AttachmentAdded) and event.attachment.sha256 == attachment["sha256"]
+    assert "content" not in event.attachment.model_dump(), "scans never travel in events"
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "content", "declared", "status", "code"),
+    [
+        ("surat_pengantar_rt_rw", "x.exe", b"MZ\x90\x00", "application/pdf", 422, "attachment_type"),
+        ("surat_pengantar_rt_rw", "x.png", PNG, "application/pdf", 422, "attachment_type_mismatch"),
+        ("surat_pengantar_rt_rw", "big.pdf", PDF + b"0" * 2000, "application/pdf", 413, "attachment_too_large"),
+        ("surat_pengantar_rt_rw", "empty.pdf", b"", "application/pdf", 422, "attachment_empty"),
+        ("akta_cerai", "x.pdf", PDF, "application/pdf", 422, "attachment_kind_unknown"),
+    ],
+)
+async def test_scans_are_checked_by_content_and_size(api, kind, name, content, declared, status, code) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    response = await api.post(
+        f"/requests/{request['id']}/attachments", data={"kind": kind}, files={"file": (name, content, declared)}
+    )
+    assert response.status_code == status and response.json()["error"]["code"] == code
+    assert api.files.files == {}
+
+
+async def test_scans_are_served_to_staff_only(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    attachment = (
+        await api.post(
+            f"/requests/{request['id']}/attachments",
+            data={"kind": "surat_pengantar_rt_rw"},
+            files={"file": ("p.png", PNG, "image/png")},
+        )
+    ).json()
+    path = f"/requests/{request['id']}/attachments/{attachment['id']}"
+    assert (await api.get(path)).status_code == 401
+    assert (await api.get(path, headers={"X-Staff-Token": "guess"})).json()["error"]["code"] == "staff_only"
+    served = await api.get(path, headers=STAFF)
+    assert served.status_code == 200 and served.content == PNG and served.headers["content-type"] == "image/png"
+    assert (await api.get(f"/requests/{request['id']}/attachments/{uuid.uuid4()}", headers=STAFF)).status_code == 404
+
+
+async def test_e_ktp_recording_is_booked_on_working_days_within_the_offices_capacity(api) -> None:  # type: ignore[no-untyped-def]
+    friday = dt.date(2026, 12, 4)
+    booked = []
+    for nik in ("3602144107900001", "3602141205850003", "3602031503920007"):
+        response = await api.post(
+            "/perekaman-bookings",
+            json={"applicant": {"nik": nik, "name": "X"}, "kecamatan_code": "36.02.14", "preferred_date": str(friday)},
+        )
+        assert response.status_code == 201, response.text
+        booked.append(response.json())
+    assert [(b["appointment_date"], b["queue_number"]) for b in booked] == [
+        ("2026-12-04", 1),
+        ("2026-12-04", 2),
+        ("2026-12-07", 1),  # Friday is full (capacity 2 here); the next working day is Monday
+    ]
+    assert booked[0]["office"] == "Kantor Kecamatan Rangkasbitung" and booked[0]["bring"]
+    event = next(e for e in api.uow.outbox.events if isinstance(e, RecordingBooked))
+    assert event.queue_number == 1 and event.request_id == uuid.UUID(booked[0]["id"])
+    again = await api.post(
+        "/perekaman-bookings",
+        json={"applicant": {"nik": "3602144107900001", "name": "X"}, "kecamatan_code": "36.02.14"},
+    )
+    assert again.json()["id"] == booked[0]["id"], "one upcoming booking per person"
+    assert (await api.get(f"/perekaman-bookings/{booked[2]['id']}")).json()["queue_number"] == 1
