@@ -45,7 +45,7 @@ SURAT_PINDAH = {
     "applicant": {"nik": "3602031503920007", "name": "Yusuf Maulana", "birth_date": "1992-03-15", "sex": "male"},
     "details": {
         "origin": {"street": "Kp. Sawarna", "village_code": "36.02.03.2002", "kecamatan_code": "36.02.03"},
-        "destination": {"street": "Jl. Raya Serang No. 5", "region_code": "36.04.05"},
+        "destination": {"street": "Jl. Raya Serang No. 5", "kecamatan_code": "36.04.05"},
         "reason": "pekerjaan",
         "moving_members": ["3602031503920007"],
     },

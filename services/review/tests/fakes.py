@@ -1,17 +1,50 @@
 import copy
+import dataclasses
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
 
-from dukcapil_review.domain.model import Review
-from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, ReviewRepository, ReviewUnitOfWork
+from dukcapil_review.domain.model import OPEN_STATUSES, AuditEntry, Review, ReviewStatus
+from dukcapil_review.service_layer.unit_of_work import (
+    AuditLog,
+    ConcurrentUpdate,
+    QueueOrder,
+    ReviewQuery,
+    ReviewRepository,
+    ReviewUnitOfWork,
+)
 from dukcapil_shared.testing import FakeUnitOfWork
 
 
-class FakeReviewRepository(ReviewRepository):
+class FakeAuditLog(AuditLog):
     def __init__(self) -> None:
+        self.committed: list[AuditEntry] = []
+        self.pending: list[AuditEntry] = []
+
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        self.pending += entries
+
+    def commit(self) -> None:
+        first = len(self.committed) + 1
+        self.committed += [dataclasses.replace(e, id=first + i) for i, e in enumerate(self.pending)]
+        self.pending = []
+
+    def actions(self, request_id: uuid.UUID) -> list[tuple[str, str]]:
+        return [(entry.actor, entry.action) for entry in self.committed if entry.request_id == request_id]
+
+    async def list(self, request_id: uuid.UUID) -> list[AuditEntry]:
+        return [entry for entry in self.committed if entry.request_id == request_id]
+
+
+class FakeReviewRepository(ReviewRepository):
+    def __init__(self, audit: FakeAuditLog) -> None:
         self.committed: dict[uuid.UUID, Review] = {}
         self.pending: dict[uuid.UUID, Review] = {}
+        self._audit = audit
 
     async def add(self, review: Review) -> None:
+        await self._audit.append(review.new_audit)
+        review.new_audit = []
         self.pending[review.request_id] = copy.deepcopy(review)
 
     async def get(self, request_id: uuid.UUID) -> Review | None:
@@ -22,27 +55,62 @@ class FakeReviewRepository(ReviewRepository):
         if current.version != review.version:
             raise ConcurrentUpdate(str(review.request_id))
         review.version += 1
+        await self._audit.append(review.new_audit)
+        review.new_audit = []
         self.pending[review.request_id] = copy.deepcopy(review)
 
-    async def list(self, *, status, request_type, limit, offset):  # type: ignore[no-untyped-def]
-        found = [
-            r
-            for r in sorted(self.committed.values(), key=lambda r: r.received_at)
-            if (status is None or r.status == status) and (request_type is None or r.request_type == request_type)
+    async def find_duplicates(
+        self, *, request_type: str, subject_nik: str, exclude: uuid.UUID, approved_since: datetime
+    ) -> list[Review]:
+        reviews = {**self.committed, **self.pending}.values()
+        return [
+            review
+            for review in sorted(reviews, key=lambda r: r.received_at)
+            if review.request_type == request_type
+            and review.subject_nik == subject_nik
+            and review.request_id != exclude
+            and (
+                review.status in OPEN_STATUSES
+                or (
+                    review.status == ReviewStatus.approved
+                    and review.decided_at is not None
+                    and review.decided_at >= approved_since
+                )
+            )
         ]
-        return found[offset : offset + limit]
+
+    async def list(self, query: ReviewQuery) -> list[Review]:
+        def key(review: Review) -> tuple:
+            if query.order == QueueOrder.due:
+                return (review.due_at, review.received_at, str(review.request_id))
+            return (review.received_at, str(review.request_id))
+
+        found = [
+            review
+            for review in sorted(self.committed.values(), key=key)
+            if (query.status is None or review.status == query.status)
+            and (query.request_type is None or review.request_type == query.request_type)
+            and (query.kecamatan_code is None or review.kecamatan_code == query.kecamatan_code)
+            and (
+                query.overdue_at is None or (review.status == ReviewStatus.pending and review.due_at < query.overdue_at)
+            )
+        ]
+        return copy.deepcopy(found[query.offset : query.offset + query.limit])
 
 
 class FakeReviewUnitOfWork(FakeUnitOfWork, ReviewUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
-        self.reviews = FakeReviewRepository()
+        self.audit = FakeAuditLog()
+        self.reviews = FakeReviewRepository(self.audit)
 
     async def commit(self) -> None:
         await super().commit()
         self.reviews.committed.update(self.reviews.pending)
         self.reviews.pending = {}
+        self.audit.commit()
 
     async def rollback(self) -> None:
         await super().rollback()
         self.reviews.pending = {}
+        self.audit.pending = []

@@ -1,12 +1,15 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from dukcapil_review.adapters import tables
 from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
-from dukcapil_review.domain.model import ReviewPolicy
+from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, ReviewPolicy
 from dukcapil_review.entrypoints import http
 from dukcapil_review.entrypoints.consumers import subscriptions
+from dukcapil_review.service_layer.handlers import utc_now
 from dukcapil_review.settings import ReviewSettings
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.logging import configure_logging
@@ -25,7 +28,12 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
         migrations="dukcapil_review:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlReviewUnitOfWork)
-    for subscription in subscriptions(ReviewPolicy(frozenset(settings.auto_approve_types))):
+    policy = ReviewPolicy(
+        auto_approve_types=frozenset(settings.auto_approve_types),
+        sla_hours=dict(DEFAULT_SLA_HOURS) | settings.sla_hours,
+        claim_duration=timedelta(minutes=settings.claim_minutes),
+    )
+    for subscription in subscriptions(policy):
         runtime.subscribe(subscription, unit_of_work)
 
     app = runtime.create_app(
@@ -33,5 +41,7 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
         description="The reviewers' work queue: approve, reject, or ask the citizen for more information.",
     )
     app.state.unit_of_work = unit_of_work
+    app.state.policy = policy
+    app.state.clock = utc_now
     http.install(app)
     return app

@@ -115,6 +115,9 @@ class RequestResubmitted(Event):
     note: str | None = Field(default=None, description="The citizen's answer")
     attachments: list[AttachmentRef] = Field(default_factory=list, description="All scans uploaded so far")
     flags: list[str] = Field(default_factory=list, description="What intake noticed, after the corrections")
+    required_attachments: list[str] | None = Field(
+        default=None, description="The checklist after the corrections; absent when it did not change"
+    )
 
 
 class RequestApproved(Event):

@@ -240,6 +240,7 @@ async def resubmit_request(
             note=note,
             attachments=[_attachment_ref(item) for item in request.attachments],
             flags=request.flags,
+            required_attachments=request.required_attachments,
         )
         _record(request, event, await uow.outbox.add(event))
         await uow.requests.save(request)

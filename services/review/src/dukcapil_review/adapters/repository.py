@@ -1,22 +1,75 @@
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_review.adapters import tables
-from dukcapil_review.domain.model import Review, ReviewStatus
-from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, ReviewRepository, ReviewUnitOfWork
+from dukcapil_review.domain.model import OPEN_STATUSES, AuditEntry, Review, ReviewStatus
+from dukcapil_review.domain.prechecks import PreCheck
+from dukcapil_review.service_layer.unit_of_work import (
+    AuditLog,
+    ConcurrentUpdate,
+    QueueOrder,
+    ReviewQuery,
+    ReviewRepository,
+    ReviewUnitOfWork,
+)
 from dukcapil_shared.db import as_utc
 from dukcapil_shared.messaging import SqlUnitOfWork
 
+_NOT_STORED = {"new_audit"}
+_MOMENTS = ("received_at", "updated_at", "due_at", "claim_expires_at", "decided_at")
 
-class SqlReviewRepository(ReviewRepository):
+
+class SqlAuditLog(AuditLog):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
+    async def append(self, entries: Sequence[AuditEntry]) -> None:
+        if entries:
+            await self._connection.execute(
+                insert(tables.review_audit),
+                [
+                    {
+                        "request_id": str(entry.request_id),
+                        "at": entry.at,
+                        "actor": entry.actor,
+                        "action": entry.action,
+                        "details": entry.details,
+                    }
+                    for entry in entries
+                ],
+            )
+
+    async def list(self, request_id: uuid.UUID) -> list[AuditEntry]:
+        table = tables.review_audit
+        rows = await self._connection.execute(
+            select(table).where(table.c.request_id == str(request_id)).order_by(table.c.id)
+        )
+        return [
+            AuditEntry(
+                request_id=uuid.UUID(row.request_id),
+                at=as_utc(row.at),
+                actor=row.actor,
+                action=row.action,
+                details=row.details,
+                id=row.id,
+            )
+            for row in rows
+        ]
+
+
+class SqlReviewRepository(ReviewRepository):
+    def __init__(self, connection: AsyncConnection, audit: AuditLog) -> None:
+        self._connection = connection
+        self._audit = audit
+
     async def add(self, review: Review) -> None:
         await self._connection.execute(insert(tables.reviews).values(**_row(review)))
+        await self._append_audit(review)
 
     async def get(self, request_id: uuid.UUID) -> Review | None:
         row = (
@@ -37,34 +90,71 @@ class SqlReviewRepository(ReviewRepository):
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"review {review.request_id} changed since it was loaded")
         review.version += 1
+        await self._append_audit(review)
 
-    async def list(
-        self, *, status: ReviewStatus | None, request_type: str | None, limit: int, offset: int
+    async def find_duplicates(
+        self, *, request_type: str, subject_nik: str, exclude: uuid.UUID, approved_since: datetime
     ) -> list[Review]:
-        query = select(tables.reviews).order_by(tables.reviews.c.received_at).limit(limit).offset(offset)
-        if status is not None:
-            query = query.where(tables.reviews.c.status == status.value)
-        if request_type is not None:
-            query = query.where(tables.reviews.c.request_type == request_type)
-        return [_review(row) for row in await self._connection.execute(query)]
+        table = tables.reviews
+        statement = (
+            select(table)
+            .where(
+                table.c.request_type == request_type,
+                table.c.subject_nik == subject_nik,
+                table.c.request_id != str(exclude),
+                or_(
+                    table.c.status.in_([status.value for status in OPEN_STATUSES]),
+                    and_(table.c.status == ReviewStatus.approved.value, table.c.decided_at >= approved_since),
+                ),
+            )
+            .order_by(table.c.received_at)
+        )
+        return [_review(row) for row in await self._connection.execute(statement)]
+
+    async def list(self, query: ReviewQuery) -> list[Review]:
+        table = tables.reviews
+        order = (
+            (table.c.due_at, table.c.received_at, table.c.request_id)
+            if query.order == QueueOrder.due
+            else (table.c.received_at, table.c.request_id)
+        )
+        statement = select(table).order_by(*order).limit(query.limit).offset(query.offset)
+        if query.status is not None:
+            statement = statement.where(table.c.status == query.status.value)
+        if query.request_type is not None:
+            statement = statement.where(table.c.request_type == query.request_type)
+        if query.kecamatan_code is not None:
+            statement = statement.where(table.c.kecamatan_code == query.kecamatan_code)
+        if query.overdue_at is not None:
+            statement = statement.where(table.c.status == ReviewStatus.pending.value, table.c.due_at < query.overdue_at)
+        return [_review(row) for row in await self._connection.execute(statement)]
+
+    async def _append_audit(self, review: Review) -> None:
+        await self._audit.append(review.new_audit)
+        review.new_audit = []
 
 
 class SqlReviewUnitOfWork(SqlUnitOfWork, ReviewUnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
-        self.reviews = SqlReviewRepository(connection)
+        self.audit = SqlAuditLog(connection)
+        self.reviews = SqlReviewRepository(connection, self.audit)
 
 
 def _row(review: Review) -> dict[str, object]:
-    row = asdict(review)
+    row = {name: value for name, value in asdict(review).items() if name not in _NOT_STORED}
     row["request_id"] = str(review.request_id)
     row["status"] = review.status.value
+    row["subject_nik"] = review.subject_nik
     return row
 
 
 def _review(row) -> Review:  # type: ignore[no-untyped-def]
     values = dict(row._mapping)
+    values.pop("subject_nik")
     values["request_id"] = uuid.UUID(values["request_id"])
     values["status"] = ReviewStatus(values["status"])
-    values["received_at"] = as_utc(values["received_at"])
-    values["updated_at"] = as_utc(values["updated_at"])
+    values["prechecks"] = [PreCheck(**check) for check in values["prechecks"]]
+    for name in _MOMENTS:
+        if values[name] is not None:
+            values[name] = as_utc(values[name])
     return Review(**values)

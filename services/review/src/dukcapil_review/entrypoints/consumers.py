@@ -4,19 +4,20 @@ from functools import partial
 
 from dukcapil_review.domain.model import ReviewPolicy
 from dukcapil_review.service_layer import handlers
-from dukcapil_shared.contracts import RequestCancelled, RequestResubmitted, RequestSubmitted
+from dukcapil_shared.contracts import AttachmentAdded, RequestCancelled, RequestResubmitted, RequestSubmitted
 from dukcapil_shared.messaging import Subscription
 
 
-def subscriptions(policy: ReviewPolicy) -> list[Subscription]:
+def subscriptions(policy: ReviewPolicy, clock: handlers.Clock = handlers.utc_now) -> list[Subscription]:
     return [
         Subscription(
             name="requests",
-            description="Submitted, resubmitted and cancelled requests: the reviewers' work queue",
+            description="Submitted, completed, resubmitted and cancelled requests: the reviewers' work queue",
             handlers={
-                RequestSubmitted: partial(handlers.queue_submitted_request, policy=policy),
-                RequestResubmitted: handlers.requeue_resubmitted_request,
-                RequestCancelled: handlers.withdraw_cancelled_request,
+                RequestSubmitted: partial(handlers.queue_submitted_request, policy=policy, clock=clock),
+                AttachmentAdded: partial(handlers.record_attachment, policy=policy, clock=clock),
+                RequestResubmitted: partial(handlers.requeue_resubmitted_request, policy=policy, clock=clock),
+                RequestCancelled: partial(handlers.withdraw_cancelled_request, clock=clock),
             },
         )
     ]

@@ -1,4 +1,4 @@
-"""Review's HTTP API: the work queue and the decisions."""
+"""Review's HTTP API: the work queue, claims, decisions, and each review's audit trail (read only)."""
 
 import uuid
 from collections.abc import Callable
@@ -9,9 +9,9 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from dukcapil_review.domain.model import Review, ReviewRefused, ReviewStatus
+from dukcapil_review.domain.model import AuditEntry, Review, ReviewPolicy, ReviewRefused, ReviewStatus
 from dukcapil_review.service_layer import handlers
-from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, ReviewUnitOfWork
+from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery, ReviewUnitOfWork
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.web import ErrorResponse, error_response
 
@@ -21,9 +21,23 @@ def _unit_of_work(request: Request) -> ReviewUnitOfWork:
     return factory()
 
 
-UnitOfWorkDep = Annotated[ReviewUnitOfWork, Depends(_unit_of_work)]
+def _policy(request: Request) -> ReviewPolicy:
+    return request.app.state.policy
 
-Reviewer = Annotated[str, Field(min_length=1, max_length=100, description="Who decides (the reviewer's user name)")]
+
+def _clock(request: Request) -> handlers.Clock:
+    return request.app.state.clock
+
+
+UnitOfWorkDep = Annotated[ReviewUnitOfWork, Depends(_unit_of_work)]
+PolicyDep = Annotated[ReviewPolicy, Depends(_policy)]
+ClockDep = Annotated[handlers.Clock, Depends(_clock)]
+
+Reviewer = Annotated[str, Field(min_length=1, max_length=100, description="Who acts (the reviewer's user name)")]
+
+
+class ReviewerBody(BaseModel):
+    reviewer: Reviewer
 
 
 class ApproveBody(BaseModel):
@@ -42,24 +56,100 @@ class InformationBody(BaseModel):
     missing_items: list[str] = Field(default_factory=list, description="Attachments or fields to provide")
 
 
+class PreCheckView(BaseModel):
+    code: str = Field(
+        description="attachments_complete, nik_consistency, region_in_lebak, reported_on_time or no_duplicate"
+    )
+    passed: bool
+    message_id: str = Field(description="What the check found, in Indonesian")
+    message_en: str = Field(description="The same in English")
+
+
+class AttachmentView(BaseModel):
+    id: str
+    kind: str
+    content_type: str
+    size: int
+    sha256: str
+
+
 class ReviewView(BaseModel):
     request_id: uuid.UUID
     request_number: str
     request_type: str
     status: ReviewStatus
     kecamatan_code: str
+    channel: str
+    operator: str | None
+    office: str | None
     applicant: dict[str, Any]
     details: dict[str, Any]
     delivery: dict[str, Any]
+    attachments: list[AttachmentView] = Field(description="Metadata of the scans; the files stay at intake")
+    required_attachments: list[str]
+    flags: list[str] = Field(description="What intake noticed, e.g. nik_outside_lebak, late_death_report")
+    prechecks: list[PreCheckView]
+    prechecks_passed: bool = Field(description="Every pre-check passed (needed for automatic approval)")
     received_at: datetime
     updated_at: datetime
+    due_at: datetime
+    overdue: bool = Field(description="Pending past its due date, at the time of reading")
+    claimed_by: str | None = Field(description="Who holds a live claim; null when unclaimed or the claim expired")
+    claim_expires_at: datetime | None
     decided_by: str | None
+    decided_at: datetime | None
     decision_note: str | None
+    automatic: bool = Field(description="Decided by the office's policy, without a person")
     missing_items: list[str]
 
     @classmethod
-    def of(cls, review: Review) -> "ReviewView":
-        return cls.model_validate(review, from_attributes=True)
+    def of(cls, review: Review, now: datetime) -> "ReviewView":
+        holder = review.claim_holder(now)
+        return cls(
+            request_id=review.request_id,
+            request_number=review.request_number,
+            request_type=review.request_type,
+            status=review.status,
+            kecamatan_code=review.kecamatan_code,
+            channel=review.channel,
+            operator=review.operator,
+            office=review.office,
+            applicant=review.applicant,
+            details=review.details,
+            delivery=review.delivery,
+            attachments=[AttachmentView.model_validate(attachment) for attachment in review.attachments],
+            required_attachments=review.required_attachments,
+            flags=review.flags,
+            prechecks=[PreCheckView.model_validate(check, from_attributes=True) for check in review.prechecks],
+            prechecks_passed=review.prechecks_pass,
+            received_at=review.received_at,
+            updated_at=review.updated_at,
+            due_at=review.due_at,
+            overdue=review.overdue(now),
+            claimed_by=holder,
+            claim_expires_at=review.claim_expires_at if holder else None,
+            decided_by=review.decided_by,
+            decided_at=review.decided_at,
+            decision_note=review.decision_note,
+            automatic=review.automatic,
+            missing_items=review.missing_items,
+        )
+
+
+class AuditEntryView(BaseModel):
+    id: int
+    request_id: uuid.UUID
+    at: datetime
+    actor: str = Field(description="A reviewer, citizen, an operator, system, or policy:auto")
+    action: str = Field(
+        description="received, prechecks_updated, claimed, released, approved, rejected, information_requested, "
+        "resubmitted, cancelled"
+    )
+    details: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> "AuditEntryView":
+        return cls.model_validate(entry, from_attributes=True)
 
 
 router = APIRouter(tags=["reviews"])
@@ -73,40 +163,98 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get("/reviews", response_model=list[ReviewView])
 async def work_queue(
     uow: UnitOfWorkDep,
+    clock: ClockDep,
     status: ReviewStatus | None = None,
     type: RequestType | None = None,
+    kecamatan: Annotated[
+        str | None, Query(pattern=r"^\d{2}\.\d{2}\.\d{2}$", description="Kecamatan code, e.g. 36.02.14")
+    ] = None,
+    overdue: Annotated[bool, Query(description="Only pending reviews past their due date")] = False,
+    order: Annotated[QueueOrder, Query(description="received: oldest first; due: earliest due date first")] = (
+        QueueOrder.received
+    ),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ReviewView]:
-    """The work queue, oldest first; `status=pending` for what awaits a decision."""
-    found = await handlers.list_reviews(
-        status=status, request_type=type.value if type else None, limit=limit, offset=offset, uow=uow
+    """The work queue; `status=pending` for what awaits a decision."""
+    now = clock()
+    query = ReviewQuery(
+        status=status,
+        request_type=type.value if type else None,
+        kecamatan_code=kecamatan,
+        overdue_at=now if overdue else None,
+        order=order,
+        limit=limit,
+        offset=offset,
     )
-    return [ReviewView.of(review) for review in found]
+    return [ReviewView.of(review, now) for review in await handlers.list_reviews(query, uow=uow)]
 
 
 @router.get("/reviews/{request_id}", response_model=ReviewView, responses=_ERRORS)
-async def show(request_id: uuid.UUID, uow: UnitOfWorkDep) -> ReviewView:
-    return ReviewView.of(await handlers.get_review(request_id, uow=uow))
+async def show(request_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> ReviewView:
+    """A review with its pre-checks, attachments, due date and claim."""
+    return ReviewView.of(await handlers.get_review(request_id, uow=uow), clock())
+
+
+@router.get("/reviews/{request_id}/audit", response_model=list[AuditEntryView], responses=_ERRORS)
+async def audit_trail(request_id: uuid.UUID, uow: UnitOfWorkDep) -> list[AuditEntryView]:
+    """Everything that happened to the review, oldest first: who, when, what, why. It cannot be changed."""
+    return [AuditEntryView.of(entry) for entry in await handlers.audit_trail(request_id, uow=uow)]
+
+
+@router.post("/reviews/{request_id}/claim", response_model=ReviewView, responses=_ERRORS)
+async def claim(
+    request_id: uuid.UUID, body: ReviewerBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+) -> ReviewView:
+    """Take the review, or extend one's own claim; nobody else can decide on it until the claim expires."""
+    review = await handlers.claim(request_id, reviewer=body.reviewer, uow=uow, policy=policy, clock=clock)
+    return ReviewView.of(review, clock())
+
+
+@router.post("/reviews/{request_id}/release", response_model=ReviewView, responses=_ERRORS)
+async def release(request_id: uuid.UUID, body: ReviewerBody, uow: UnitOfWorkDep, clock: ClockDep) -> ReviewView:
+    """Give the review back to the queue."""
+    return ReviewView.of(await handlers.release(request_id, reviewer=body.reviewer, uow=uow, clock=clock), clock())
 
 
 @router.post("/reviews/{request_id}/approve", response_model=ReviewView, responses=_ERRORS)
-async def approve(request_id: uuid.UUID, body: ApproveBody, uow: UnitOfWorkDep) -> ReviewView:
-    return ReviewView.of(await handlers.approve(request_id, reviewer=body.reviewer, note=body.note, uow=uow))
+async def approve(
+    request_id: uuid.UUID, body: ApproveBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+) -> ReviewView:
+    review = await handlers.approve(
+        request_id, reviewer=body.reviewer, note=body.note, uow=uow, policy=policy, clock=clock
+    )
+    return ReviewView.of(review, clock())
 
 
 @router.post("/reviews/{request_id}/reject", response_model=ReviewView, responses=_ERRORS)
-async def reject(request_id: uuid.UUID, body: RejectBody, uow: UnitOfWorkDep) -> ReviewView:
-    return ReviewView.of(await handlers.reject(request_id, reviewer=body.reviewer, reason=body.reason, uow=uow))
+async def reject(
+    request_id: uuid.UUID, body: RejectBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+) -> ReviewView:
+    review = await handlers.reject(
+        request_id, reviewer=body.reviewer, reason=body.reason, uow=uow, policy=policy, clock=clock
+    )
+    return ReviewView.of(review, clock())
 
 
 @router.post("/reviews/{request_id}/request-information", response_model=ReviewView, responses=_ERRORS)
-async def request_information(request_id: uuid.UUID, body: InformationBody, uow: UnitOfWorkDep) -> ReviewView:
+async def request_information(
+    request_id: uuid.UUID, body: InformationBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+) -> ReviewView:
     """Send the request back to the citizen with what is missing; it returns when they resubmit."""
     review = await handlers.request_information(
-        request_id, reviewer=body.reviewer, reason=body.reason, missing_items=body.missing_items, uow=uow
+        request_id,
+        reviewer=body.reviewer,
+        reason=body.reason,
+        missing_items=body.missing_items,
+        uow=uow,
+        policy=policy,
+        clock=clock,
     )
-    return ReviewView.of(review)
+    return ReviewView.of(review, clock())
+
+
+_CONFLICTS = {"not_pending", "claimed_by_another"}
 
 
 def install(app: FastAPI) -> None:
@@ -114,7 +262,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ReviewRefused)
     async def _refused(_request: Request, error: ReviewRefused) -> JSONResponse:
-        return error_response(409 if error.code == "not_pending" else 422, error.code, error.message)
+        status = 409 if error.code in _CONFLICTS else 422
+        return error_response(status, error.code, error.message, **error.extra)
 
     @app.exception_handler(ConcurrentUpdate)
     async def _concurrent(_request: Request, _error: ConcurrentUpdate) -> JSONResponse:

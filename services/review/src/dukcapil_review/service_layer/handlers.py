@@ -1,11 +1,15 @@
-"""Review's use cases: queue each submitted request, and record each reviewer's decision with its event."""
+"""Review's use cases: queue each submitted request with its pre-checks, keep them current as scans and answers
+arrive, let reviewers claim and decide, and approve by policy where the office allows it."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, Review, ReviewPolicy, ReviewStatus
-from dukcapil_review.service_layer.unit_of_work import ReviewUnitOfWork
+from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, CITIZEN, AuditEntry, Review, ReviewPolicy, ReviewStatus
+from dukcapil_review.domain.prechecks import PossibleDuplicate, PreCheck, run_prechecks
+from dukcapil_review.service_layer.unit_of_work import ReviewQuery, ReviewUnitOfWork
 from dukcapil_shared.contracts import (
+    AttachmentAdded,
     Envelope,
     InformationRequested,
     RequestApproved,
@@ -13,8 +17,15 @@ from dukcapil_shared.contracts import (
     RequestRejected,
     RequestResubmitted,
     RequestSubmitted,
+    ReviewClaimed,
     ReviewStarted,
 )
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class ReviewNotFound(Exception):
@@ -22,12 +33,17 @@ class ReviewNotFound(Exception):
 
 
 async def queue_submitted_request(
-    uow: ReviewUnitOfWork, event: RequestSubmitted, _envelope: Envelope, *, policy: ReviewPolicy
+    uow: ReviewUnitOfWork,
+    event: RequestSubmitted,
+    _envelope: Envelope,
+    *,
+    policy: ReviewPolicy,
+    clock: Clock = utc_now,
 ) -> None:
     """Consumer handler: put the request in the work queue, or approve it at once where the policy says so."""
     if await uow.reviews.get(event.request_id) is not None:
         return
-    now = datetime.now(UTC)
+    now = clock()
     review = Review(
         request_id=event.request_id,
         request_number=event.request_number,
@@ -39,42 +55,140 @@ async def queue_submitted_request(
         status=ReviewStatus.pending,
         received_at=now,
         updated_at=now,
+        due_at=policy.due_at(event.request_type.value, now),
+        channel=event.channel,
+        operator=event.operator,
+        office=event.office,
+        attachments=[attachment.model_dump(mode="json") for attachment in event.attachments],
+        required_attachments=list(event.required_attachments),
+        flags=list(event.flags),
     )
-    automatic = policy.approves_automatically(review.request_type)
+    review.received(await _prechecks(uow, review, policy, now), actor=event.operator or CITIZEN, now=now)
+    automatic = policy.approves_automatically(review)
     await uow.outbox.add(ReviewStarted(request_id=review.request_id, automatic=automatic))
     if automatic:
-        review.approve(AUTOMATIC_REVIEWER, "Semua pemeriksaan otomatis terpenuhi.", now)
-        await uow.outbox.add(_approved(review, automatic=True))
+        await _approve_by_policy(uow, review, now)
     await uow.reviews.add(review)
 
 
-async def requeue_resubmitted_request(uow: ReviewUnitOfWork, event: RequestResubmitted, _envelope: Envelope) -> None:
+async def record_attachment(
+    uow: ReviewUnitOfWork,
+    event: AttachmentAdded,
+    _envelope: Envelope,
+    *,
+    policy: ReviewPolicy,
+    clock: Clock = utc_now,
+) -> None:
+    """A new scan: check again, and approve by policy if it completed the request."""
     review = await _require(uow, event.request_id)
-    if review.resubmitted(event.details, datetime.now(UTC)):
-        await uow.outbox.add(ReviewStarted(request_id=review.request_id))
+    if not review.is_open:
+        return
+    attachment = event.attachment.model_dump(mode="json")
+    if not review.add_attachment(attachment):
+        return
+    now = clock()
+    review.update_prechecks(
+        await _prechecks(uow, review, policy, now),
+        now,
+        trigger="attachment_added",
+        attachment={"id": attachment["id"], "kind": attachment["kind"]},
+    )
+    if policy.approves_automatically(review):
+        await _approve_by_policy(uow, review, now)
+    await uow.reviews.save(review)
+
+
+async def requeue_resubmitted_request(
+    uow: ReviewUnitOfWork,
+    event: RequestResubmitted,
+    _envelope: Envelope,
+    *,
+    policy: ReviewPolicy,
+    clock: Clock = utc_now,
+) -> None:
+    review = await _require(uow, event.request_id)
+    now = clock()
+    resubmitted = review.resubmitted(
+        details=event.details,
+        attachments=[attachment.model_dump(mode="json") for attachment in event.attachments],
+        flags=list(event.flags),
+        note=event.note,
+        due_at=policy.due_at(review.request_type, now),
+        now=now,
+        required_attachments=event.required_attachments,
+    )
+    if not resubmitted:
+        return
+    review.update_prechecks(await _prechecks(uow, review, policy, now), now, trigger="resubmitted")
+    automatic = policy.approves_automatically(review)
+    await uow.outbox.add(ReviewStarted(request_id=review.request_id, automatic=automatic))
+    if automatic:
+        await _approve_by_policy(uow, review, now)
+    await uow.reviews.save(review)
+
+
+async def withdraw_cancelled_request(
+    uow: ReviewUnitOfWork, event: RequestCancelled, _envelope: Envelope, *, clock: Clock = utc_now
+) -> None:
+    review = await _require(uow, event.request_id)
+    if review.cancel(event.reason, clock()):
         await uow.reviews.save(review)
 
 
-async def withdraw_cancelled_request(uow: ReviewUnitOfWork, event: RequestCancelled, _envelope: Envelope) -> None:
-    review = await _require(uow, event.request_id)
-    if review.cancel(datetime.now(UTC)):
-        await uow.reviews.save(review)
-
-
-async def approve(request_id: uuid.UUID, *, reviewer: str, note: str | None, uow: ReviewUnitOfWork) -> Review:
+async def claim(
+    request_id: uuid.UUID, *, reviewer: str, uow: ReviewUnitOfWork, policy: ReviewPolicy, clock: Clock = utc_now
+) -> Review:
     async with uow:
         review = await _load(uow, request_id)
-        review.approve(reviewer, note, datetime.now(UTC))
+        review.claim(reviewer, clock(), policy.claim_duration)
+        assert review.claim_expires_at is not None
+        await uow.outbox.add(
+            ReviewClaimed(request_id=review.request_id, reviewer=reviewer, expires_at=review.claim_expires_at)
+        )
+        await uow.reviews.save(review)
+        await uow.commit()
+    return review
+
+
+async def release(request_id: uuid.UUID, *, reviewer: str, uow: ReviewUnitOfWork, clock: Clock = utc_now) -> Review:
+    async with uow:
+        review = await _load(uow, request_id)
+        if review.release(reviewer, clock()):
+            await uow.reviews.save(review)
+            await uow.commit()
+    return review
+
+
+async def approve(
+    request_id: uuid.UUID,
+    *,
+    reviewer: str,
+    note: str | None,
+    uow: ReviewUnitOfWork,
+    policy: ReviewPolicy,
+    clock: Clock = utc_now,
+) -> Review:
+    async with uow:
+        review = await _load(uow, request_id)
+        review.approve(reviewer, note, clock(), policy.claim_duration)
         await uow.outbox.add(_approved(review, automatic=False))
         await uow.reviews.save(review)
         await uow.commit()
     return review
 
 
-async def reject(request_id: uuid.UUID, *, reviewer: str, reason: str, uow: ReviewUnitOfWork) -> Review:
+async def reject(
+    request_id: uuid.UUID,
+    *,
+    reviewer: str,
+    reason: str,
+    uow: ReviewUnitOfWork,
+    policy: ReviewPolicy,
+    clock: Clock = utc_now,
+) -> Review:
     async with uow:
         review = await _load(uow, request_id)
-        review.reject(reviewer, reason, datetime.now(UTC))
+        review.reject(reviewer, reason, clock(), policy.claim_duration)
         await uow.outbox.add(RequestRejected(request_id=review.request_id, reviewer=reviewer, reason=reason))
         await uow.reviews.save(review)
         await uow.commit()
@@ -82,11 +196,18 @@ async def reject(request_id: uuid.UUID, *, reviewer: str, reason: str, uow: Revi
 
 
 async def request_information(
-    request_id: uuid.UUID, *, reviewer: str, reason: str, missing_items: list[str], uow: ReviewUnitOfWork
+    request_id: uuid.UUID,
+    *,
+    reviewer: str,
+    reason: str,
+    missing_items: list[str],
+    uow: ReviewUnitOfWork,
+    policy: ReviewPolicy,
+    clock: Clock = utc_now,
 ) -> Review:
     async with uow:
         review = await _load(uow, request_id)
-        review.request_information(reviewer, reason, missing_items, datetime.now(UTC))
+        review.request_information(reviewer, reason, missing_items, clock(), policy.claim_duration)
         await uow.outbox.add(
             InformationRequested(
                 request_id=review.request_id, reviewer=reviewer, reason=reason, missing_items=missing_items
@@ -102,11 +223,38 @@ async def get_review(request_id: uuid.UUID, *, uow: ReviewUnitOfWork) -> Review:
         return await _load(uow, request_id)
 
 
-async def list_reviews(
-    *, status: ReviewStatus | None, request_type: str | None, limit: int, offset: int, uow: ReviewUnitOfWork
-) -> list[Review]:
+async def list_reviews(query: ReviewQuery, *, uow: ReviewUnitOfWork) -> list[Review]:
     async with uow:
-        return await uow.reviews.list(status=status, request_type=request_type, limit=limit, offset=offset)
+        return await uow.reviews.list(query)
+
+
+async def audit_trail(request_id: uuid.UUID, *, uow: ReviewUnitOfWork) -> list[AuditEntry]:
+    async with uow:
+        await _load(uow, request_id)
+        return await uow.audit.list(request_id)
+
+
+async def _prechecks(uow: ReviewUnitOfWork, review: Review, policy: ReviewPolicy, now: datetime) -> list[PreCheck]:
+    others = await uow.reviews.find_duplicates(
+        request_type=review.request_type,
+        subject_nik=review.subject_nik,
+        exclude=review.request_id,
+        approved_since=now - policy.duplicate_window,
+    )
+    return run_prechecks(
+        request_type=review.request_type,
+        applicant=review.applicant,
+        details=review.details,
+        attachments=review.attachments,
+        required_attachments=review.required_attachments,
+        flags=review.flags,
+        duplicates=[PossibleDuplicate(other.request_number, other.status.value) for other in others],
+    )
+
+
+async def _approve_by_policy(uow: ReviewUnitOfWork, review: Review, now: datetime) -> None:
+    review.approve_automatically(now)
+    await uow.outbox.add(_approved(review, automatic=True))
 
 
 def _approved(review: Review, *, automatic: bool) -> RequestApproved:

@@ -1,7 +1,11 @@
 import abc
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 
-from dukcapil_review.domain.model import Review, ReviewStatus
+from dukcapil_review.domain.model import AuditEntry, Review, ReviewStatus
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -9,7 +13,39 @@ class ConcurrentUpdate(Exception):
     """Someone else changed the review since it was loaded."""
 
 
+class QueueOrder(StrEnum):
+    received = "received"
+    """Oldest first."""
+    due = "due"
+    """Earliest due date first."""
+
+
+@dataclass(frozen=True)
+class ReviewQuery:
+    status: ReviewStatus | None = None
+    request_type: str | None = None
+    kecamatan_code: str | None = None
+    overdue_at: datetime | None = None
+    """When set, only pending reviews whose due date passed before this moment."""
+    order: QueueOrder = QueueOrder.received
+    limit: int = 50
+    offset: int = 0
+
+
+class AuditLog(abc.ABC):
+    """Append-only: entries are added and listed, never changed or removed."""
+
+    @abc.abstractmethod
+    async def append(self, entries: Sequence[AuditEntry]) -> None: ...
+
+    @abc.abstractmethod
+    async def list(self, request_id: uuid.UUID) -> list[AuditEntry]:
+        """In the order they were written."""
+
+
 class ReviewRepository(abc.ABC):
+    """`add` and `save` also append the review's new audit entries, in the same transaction."""
+
     @abc.abstractmethod
     async def add(self, review: Review) -> None: ...
 
@@ -21,11 +57,15 @@ class ReviewRepository(abc.ABC):
         """Store the review if nobody changed it since it was loaded, else raise ConcurrentUpdate."""
 
     @abc.abstractmethod
-    async def list(
-        self, *, status: ReviewStatus | None, request_type: str | None, limit: int, offset: int
+    async def find_duplicates(
+        self, *, request_type: str, subject_nik: str, exclude: uuid.UUID, approved_since: datetime
     ) -> list[Review]:
-        """Oldest first: the work queue's order."""
+        """Other reviews of this type for this person that are open, or were approved since `approved_since`."""
+
+    @abc.abstractmethod
+    async def list(self, query: ReviewQuery) -> list[Review]: ...
 
 
 class ReviewUnitOfWork(UnitOfWork):
     reviews: ReviewRepository
+    audit: AuditLog

@@ -1,0 +1,325 @@
+"""The checks run on every request before a reviewer sees it; each result is shown in Indonesian and English.
+
+A failed pre-check never stops a reviewer from deciding: it tells them what to look at, and it keeps the
+request from being approved automatically.
+"""
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dukcapil_shared.contracts.identity import InvalidNumber, Nik, parse_nik
+from dukcapil_shared.contracts.regions import LEBAK, region_name
+
+ATTACHMENTS_COMPLETE = "attachments_complete"
+NIK_CONSISTENCY = "nik_consistency"
+REGION_IN_LEBAK = "region_in_lebak"
+REPORTED_ON_TIME = "reported_on_time"
+NO_DUPLICATE = "no_duplicate"
+
+NIK_OUTSIDE_LEBAK = "nik_outside_lebak"
+LATE_DEATH_REPORT = "late_death_report"
+AKTA_KEMATIAN = "akta_kematian"
+
+
+@dataclass(frozen=True)
+class PreCheck:
+    code: str
+    passed: bool
+    message_id: str
+    message_en: str
+
+
+@dataclass(frozen=True)
+class PossibleDuplicate:
+    """Another review of the same type for the same person, open or recently approved."""
+
+    request_number: str
+    status: str
+
+
+@dataclass(frozen=True)
+class _Problem:
+    id: str
+    en: str
+
+
+def attachments_complete(required_kinds: Sequence[str], uploaded: Sequence[Mapping[str, Any]]) -> PreCheck:
+    """Every kind on intake's checklist is among the uploaded scans."""
+    uploaded_kinds = {attachment.get("kind") for attachment in uploaded}
+    missing = [kind for kind in dict.fromkeys(required_kinds) if kind not in uploaded_kinds]
+    if missing:
+        names = ", ".join(missing)
+        return PreCheck(
+            ATTACHMENTS_COMPLETE,
+            False,
+            f"Lampiran wajib belum diunggah: {names}.",
+            f"Required attachments not uploaded yet: {names}.",
+        )
+    if not required_kinds:
+        return PreCheck(
+            ATTACHMENTS_COMPLETE,
+            True,
+            "Tidak ada lampiran wajib untuk permohonan ini.",
+            "No attachments are required for this request.",
+        )
+    return PreCheck(
+        ATTACHMENTS_COMPLETE, True, "Semua lampiran wajib sudah diunggah.", "Every required attachment is uploaded."
+    )
+
+
+def nik_consistency(request_type: str, applicant: Mapping[str, Any], details: Mapping[str, Any]) -> PreCheck:
+    """Every NIK in the request is well formed and agrees with the birth date and sex declared beside it;
+    for a death, the deceased is neither the reporter nor a witness."""
+    problems = list(_person_problems("pemohon", "applicant", applicant))
+    for path, value in _niks_in(details, "details"):
+        if path.endswith(".nik"):
+            continue  # checked with the person it belongs to, below
+        problems += _nik_problems(path, path, value)
+    for path, person in _people_in(details, "details"):
+        problems += _person_problems(path, path, person)
+    if request_type == AKTA_KEMATIAN:
+        problems += _death_problems(applicant, details)
+    if problems:
+        return PreCheck(
+            NIK_CONSISTENCY,
+            False,
+            "NIK tidak konsisten: " + "; ".join(problem.id for problem in problems) + ".",
+            "NIK inconsistent: " + "; ".join(problem.en for problem in problems) + ".",
+        )
+    return PreCheck(
+        NIK_CONSISTENCY,
+        True,
+        "Semua NIK sah dan sesuai dengan tanggal lahir dan jenis kelamin yang dinyatakan.",
+        "Every NIK is valid and agrees with the declared birth date and sex.",
+    )
+
+
+def region_in_lebak(applicant_nik: str, flags: Sequence[str]) -> PreCheck:
+    """The applicant's NIK was issued in Lebak; if not, the reviewer checks where they live now."""
+    regency = f"{applicant_nik[0:2]}.{applicant_nik[2:4]}"
+    if regency == LEBAK and NIK_OUTSIDE_LEBAK not in flags:
+        return PreCheck(
+            REGION_IN_LEBAK,
+            True,
+            "NIK pemohon diterbitkan di Kabupaten Lebak (36.02).",
+            "The applicant's NIK was issued in Kabupaten Lebak (36.02).",
+        )
+    where = f"{region_name(regency) or 'wilayah tidak dikenal'} ({regency})"
+    return PreCheck(
+        REGION_IN_LEBAK,
+        False,
+        f"NIK pemohon diterbitkan di luar Kabupaten Lebak: {where}; periksa domisili pemohon.",
+        f"The applicant's NIK was issued outside Kabupaten Lebak: {where}; check where the applicant lives now.",
+    )
+
+
+def reported_on_time(flags: Sequence[str]) -> PreCheck:
+    """A death is reported within 30 days; a late report is accepted but the reviewer is told."""
+    if LATE_DEATH_REPORT in flags:
+        return PreCheck(
+            REPORTED_ON_TIME,
+            False,
+            "Kematian dilaporkan lebih dari 30 hari setelah tanggal kematian (laporan terlambat).",
+            "The death was reported more than 30 days after it happened (late report).",
+        )
+    return PreCheck(
+        REPORTED_ON_TIME,
+        True,
+        "Kematian dilaporkan dalam 30 hari.",
+        "The death was reported within 30 days.",
+    )
+
+
+def no_duplicate(duplicates: Sequence[PossibleDuplicate]) -> PreCheck:
+    """No other request of the same type for the same person is open or was approved recently."""
+    if duplicates:
+        listed = ", ".join(f"{d.request_number} ({d.status})" for d in duplicates)
+        return PreCheck(
+            NO_DUPLICATE,
+            False,
+            f"Kemungkinan duplikat: permohonan jenis yang sama untuk orang yang sama: {listed}.",
+            f"Possible duplicate: requests of the same type for the same person: {listed}.",
+        )
+    return PreCheck(
+        NO_DUPLICATE,
+        True,
+        "Tidak ada permohonan lain yang sama untuk orang ini.",
+        "No other request of this type for this person.",
+    )
+
+
+def subject_nik(request_type: str, applicant: Mapping[str, Any], details: Mapping[str, Any]) -> str:
+    """Whose document it is, for finding duplicates: the deceased for a death, else the applicant."""
+    deceased = _deceased_nik(details) if request_type == AKTA_KEMATIAN else None
+    if deceased is not None and len(deceased) == 16 and deceased.isdigit():
+        return deceased
+    return str(applicant.get("nik", ""))
+
+
+def run_prechecks(
+    *,
+    request_type: str,
+    applicant: Mapping[str, Any],
+    details: Mapping[str, Any],
+    attachments: Sequence[Mapping[str, Any]],
+    required_attachments: Sequence[str],
+    flags: Sequence[str],
+    duplicates: Sequence[PossibleDuplicate],
+) -> list[PreCheck]:
+    results = [
+        attachments_complete(required_attachments, attachments),
+        nik_consistency(request_type, applicant, details),
+        region_in_lebak(str(applicant.get("nik", "")), flags),
+    ]
+    if request_type == AKTA_KEMATIAN:
+        results.append(reported_on_time(flags))
+    results.append(no_duplicate(duplicates))
+    return results
+
+
+_INVALID_NIK = {
+    "nik_format": ("harus tepat 16 angka", "must be exactly 16 digits"),
+    "nik_unknown_province": ("kode provinsinya tidak dikenal", "its province code does not exist"),
+    "nik_unknown_regency": ("kode kabupaten/kotanya tidak dikenal", "its regency code does not exist"),
+    "nik_birth_date": ("tanggal lahir di dalamnya tidak sah", "the birth date in it is no real date"),
+    "nik_serial": ("nomor urutnya tidak boleh 0000", "its serial cannot be 0000"),
+}
+
+
+def _parse(id_label: str, en_label: str, number: str) -> tuple[Nik | None, list[_Problem]]:
+    try:
+        return parse_nik(number), []
+    except InvalidNumber as error:
+        in_id, in_en = _INVALID_NIK.get(error.code, ("tidak sah", "is not valid"))
+        return None, [_Problem(f"NIK {id_label} ({number}) {in_id}", f"the NIK of {en_label} ({number}): {in_en}")]
+
+
+def _nik_problems(id_label: str, en_label: str, number: str) -> list[_Problem]:
+    return _parse(id_label, en_label, number)[1]
+
+
+def _person_problems(id_label: str, en_label: str, person: Mapping[str, Any]) -> list[_Problem]:
+    number = person.get("nik")
+    if not isinstance(number, str):
+        return []
+    nik, problems = _parse(id_label, en_label, number)
+    if nik is None:
+        return problems
+    declared_birth = _date(person.get("birth_date"))
+    if declared_birth is not None:
+        try:
+            encoded = nik.birth_date(century_hint=declared_birth)
+        except InvalidNumber:
+            encoded = None
+        if encoded != declared_birth:
+            shown = encoded.isoformat() if encoded else f"{number[6:12]} (tidak sah / invalid)"
+            problems.append(
+                _Problem(
+                    f"tanggal lahir {id_label} ({declared_birth.isoformat()}) tidak sesuai dengan NIK ({shown})",
+                    f"the birth date of {en_label} ({declared_birth.isoformat()}) disagrees with the NIK ({shown})",
+                )
+            )
+    declared_sex = person.get("sex")
+    if declared_sex in ("male", "female") and (declared_sex == "female") != nik.female:
+        in_nik_id, in_nik_en = ("perempuan", "female") if nik.female else ("laki-laki", "male")
+        problems.append(
+            _Problem(
+                f"jenis kelamin {id_label} tidak sesuai dengan NIK (NIK menunjukkan {in_nik_id})",
+                f"the sex of {en_label} disagrees with the NIK (the NIK says {in_nik_en})",
+            )
+        )
+    return problems
+
+
+def _death_problems(applicant: Mapping[str, Any], details: Mapping[str, Any]) -> list[_Problem]:
+    deceased = _deceased_nik(details)
+    if not deceased:
+        return []
+    problems = []
+    if deceased == applicant.get("nik"):
+        problems.append(
+            _Problem("NIK almarhum/almarhumah sama dengan NIK pelapor", "the deceased's NIK is the reporter's own")
+        )
+    for number, witness in enumerate(_witness_niks(details), start=1):
+        if witness == deceased:
+            problems.append(
+                _Problem(
+                    f"NIK almarhum/almarhumah sama dengan NIK saksi ke-{number}",
+                    f"the deceased's NIK is the same as witness {number}'s",
+                )
+            )
+    return problems
+
+
+def _deceased_nik(details: Mapping[str, Any]) -> str | None:
+    deceased = details.get("deceased")
+    if isinstance(deceased, Mapping) and isinstance(deceased.get("nik"), str):
+        return deceased["nik"]
+    value = details.get("deceased_nik")
+    return value if isinstance(value, str) else None
+
+
+def _witness_niks(details: Mapping[str, Any]) -> list[str]:
+    witnesses = details.get("witnesses")
+    if not isinstance(witnesses, list):
+        return []
+    niks = []
+    for witness in witnesses:
+        if isinstance(witness, Mapping) and isinstance(witness.get("nik"), str):
+            niks.append(witness["nik"])
+        elif isinstance(witness, str):
+            niks.append(witness)
+    return niks
+
+
+def _is_nik_key(key: str) -> bool:
+    return key == "nik" or key.endswith("_nik")
+
+
+def _is_members_key(key: str) -> bool:
+    return key == "members" or key.endswith("_members")
+
+
+def _niks_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every NIK in the details: values of keys `nik` or `*_nik`, and the strings of `*_members` lists."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            item_path = f"{path}.{key}"
+            if isinstance(item, str) and _is_nik_key(str(key)):
+                yield item_path, item
+            elif isinstance(item, list) and _is_members_key(str(key)):
+                for index, member in enumerate(item):
+                    if isinstance(member, str):
+                        yield f"{item_path}[{index}]", member
+                    else:
+                        yield from _niks_in(member, f"{item_path}[{index}]")
+            else:
+                yield from _niks_in(item, item_path)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _niks_in(item, f"{path}[{index}]")
+
+
+def _people_in(value: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """Every object in the details that has a `nik`: a person, whose declared birth date and sex are checked."""
+    if isinstance(value, Mapping):
+        if isinstance(value.get("nik"), str):
+            yield path, value
+        for key, item in value.items():
+            yield from _people_in(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _people_in(item, f"{path}[{index}]")
+
+
+def _date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
