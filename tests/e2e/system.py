@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,18 @@ class Client:
                 return response.json()
             if time.monotonic() > deadline:
                 raise AssertionError(f"review of {request_id}: {response.status_code} {response.text}")
+            await asyncio.sleep(0.2)
+
+    async def wait_review_until(
+        self, request_id: str, condition: Callable[[dict[str, Any]], bool], timeout: float = 30
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            response = await self.call("GET", "review", f"/reviews/{request_id}")
+            if response.status_code == 200 and condition(response.json()):
+                return response.json()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"review of {request_id} never got there: {response.text}")
             await asyncio.sleep(0.2)
 
     async def approve(self, request_id: str) -> None:

@@ -179,3 +179,49 @@ async def test_requests_wait_in_the_queue_while_review_is_down(system: System, c
         await client.approve(request["id"])
     for request in requests:
         await client.wait_status(request["id"], "ready_for_pickup")
+
+
+async def test_a_kk_walks_through_information_requested_resubmission_and_approval(client: Client) -> None:
+    """The README's walkthrough: a missing scan is asked for, uploaded, resubmitted, approved, collected."""
+    body = variant(KARTU_KELUARGA, delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"})
+    request = await client.submit(body)
+    scan = {"file": ("scan.pdf", b"%PDF-1.4\n% scan\n", "application/pdf")}
+    upload = await client.call(
+        "POST", "intake", f"/requests/{request['id']}/attachments", data={"kind": "kk_lama"}, files=scan
+    )
+    assert upload.status_code == 201, upload.text
+
+    def passed(review: dict) -> dict[str, bool]:
+        return {check["code"]: check["passed"] for check in review["prechecks"]}
+
+    review = await client.wait_review_until(request["id"], lambda review: len(review["attachments"]) == 1)
+    assert passed(review)["attachments_complete"] is False
+    claimed = await client.call("POST", "review", f"/reviews/{request['id']}/claim", json={"reviewer": "rina"})
+    assert claimed.status_code == 200, claimed.text
+    taken = await client.call("POST", "review", f"/reviews/{request['id']}/claim", json={"reviewer": "budi"})
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "claimed_by_another"
+    asked = await client.call(
+        "POST",
+        "review",
+        f"/reviews/{request['id']}/request-information",
+        json={"reviewer": "rina", "reason": "Akta kelahiran belum diunggah", "missing_items": ["akta_kelahiran"]},
+    )
+    assert asked.status_code == 200, asked.text
+    waiting = await client.wait_status(request["id"], "info_requested")
+    assert "Akta kelahiran" in waiting["history"][-1]["note"]
+
+    upload = await client.call(
+        "POST", "intake", f"/requests/{request['id']}/attachments", data={"kind": "akta_kelahiran"}, files=scan
+    )
+    assert upload.status_code == 201, upload.text
+    resubmitted = await client.call("POST", "intake", f"/requests/{request['id']}/resubmit", json={"note": "Sudah"})
+    assert resubmitted.status_code == 200 and resubmitted.json()["checklist"]["complete"]
+    review = await client.wait_review_until(request["id"], lambda review: review["status"] == "pending")
+    assert passed(review)["attachments_complete"] is True
+    await client.approve(request["id"])
+    await client.wait_status(request["id"], "ready_for_pickup")
+    audit = (await client.call("GET", "review", f"/reviews/{request['id']}/audit")).json()
+    actions = [(entry["actor"], entry["action"]) for entry in audit]
+    assert ("rina", "claimed") in actions and ("rina", "information_requested") in actions
+    assert actions[-1] == ("rina", "approved")
+    assert (await client.call("DELETE", "review", f"/reviews/{request['id']}/audit")).status_code == 405

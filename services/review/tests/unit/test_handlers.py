@@ -201,6 +201,27 @@ async def test_information_request_then_resubmission_returns_to_the_queue() -> N
     assert isinstance(uow.outbox.events[-1], ReviewStarted)
 
 
+async def test_a_correction_that_changes_the_checklist_is_checked_against_the_new_one() -> None:
+    uow = FakeReviewUnitOfWork()
+    event = submitted(attachments=[attachment("kk_lama", "a1")])
+    await queue(uow, event)
+    await handlers.request_information(
+        event.request_id, reviewer="rina", reason="Alasan keliru", missing_items=[], uow=uow, policy=MANUAL
+    )
+    await resubmit(
+        uow,
+        RequestResubmitted(
+            request_id=event.request_id,
+            details={"reason": "lost_or_damaged"},
+            attachments=[attachment("kk_lama", "a1")],
+            required_attachments=["kk_lama", "surat_kehilangan"],
+        ),
+    )
+    review = await handlers.get_review(event.request_id, uow=uow)
+    assert review.required_attachments == ["kk_lama", "surat_kehilangan"]
+    assert not prechecks(review)["attachments_complete"]
+
+
 async def test_cancellation_withdraws_a_pending_review_but_not_a_decided_one() -> None:
     uow = FakeReviewUnitOfWork()
     pending, decided = submitted(), submitted()

@@ -370,7 +370,8 @@ def describe(event: Event) -> tuple[RequestStatus | None, str]:
         case ReviewStarted():
             return RequestStatus.in_review, "Permohonan masuk antrean verifikasi."
         case InformationRequested():
-            missing = f" Yang perlu dilengkapi: {', '.join(event.missing_items)}." if event.missing_items else ""
+            items = [ATTACHMENT_KINDS[i].description if i in ATTACHMENT_KINDS else i for i in event.missing_items]
+            missing = f" Yang perlu dilengkapi: {'; '.join(items)}." if items else ""
             return RequestStatus.info_requested, f"Verifikator meminta kelengkapan: {event.reason}.{missing}"
         case RequestResubmitted():
             return RequestStatus.submitted, "Kelengkapan dikirim ulang oleh pemohon."
