@@ -10,8 +10,8 @@ import pytest
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
-from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
-from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, RequestFilter
+from dukcapil_intake.domain.model import Attachment, RecordingBooking, RequestStatus, ServiceRequest
+from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IdempotentSubmission, RequestFilter
 from dukcapil_shared.db import create_engine, migrate
 
 pytestmark = pytest.mark.integration
@@ -132,3 +132,44 @@ async def test_listing_filters_by_status_and_type_oldest_first(engine) -> None: 
     assert [r.number for r in everything] == ["a-1", "a-2"]
     assert [r.number for r in only_biodata] == ["a-2"] and in_review == []
     assert [r.number for r in same_day] == ["a-1", "a-2"] and next_day == []
+
+
+async def test_scans_numbers_and_idempotency_keys_are_stored(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request("360214-20261128-0042")
+    request.attach(
+        Attachment(
+            id=uuid.uuid4(), kind="kk_lama", filename="kk.pdf", content_type="application/pdf", size=10,
+            sha256="a" * 64, uploaded_at=T0,
+        )
+    )  # fmt: skip
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        await unit.requests.remember_submission("key-1", IdempotentSubmission("f" * 64, request.id))
+        await unit.commit()
+    async with uow(engine) as unit:
+        found = await unit.requests.get_by_number("360214-20261128-0042")
+        remembered = await unit.requests.find_submission("key-1")
+        with pytest.raises(ConcurrentUpdate):
+            await unit.requests.remember_submission("key-1", IdempotentSubmission("e" * 64, request.id))
+    assert found is not None and found.id == request.id
+    assert [(a.kind, a.size) for a in found.attachments] == [("kk_lama", 10)]
+    assert remembered == IdempotentSubmission("f" * 64, request.id)
+
+
+async def test_recording_bookings_queue_per_office_and_day(engine) -> None:  # type: ignore[no-untyped-def]
+    day = date(2026, 12, 7)
+    async with uow(engine) as unit:
+        first = await unit.bookings.next_queue_number("36.02.14", day)
+        second = await unit.bookings.next_queue_number("36.02.14", day)
+        other_office = await unit.bookings.next_queue_number("36.02.01", day)
+        booking = RecordingBooking(
+            id=uuid.uuid4(), number="REK-1", nik="3602144107900001", name="Siti", kecamatan_code="36.02.14",
+            appointment_date=day, queue_number=first, created_at=T0,
+        )  # fmt: skip
+        await unit.bookings.add(booking)
+        await unit.commit()
+    assert (first, second, other_office) == (1, 2, 1)
+    async with uow(engine) as unit:
+        assert await unit.bookings.upcoming_for("3602144107900001", date(2026, 12, 1)) == booking
+        assert await unit.bookings.upcoming_for("3602144107900001", date(2026, 12, 8)) is None
+        assert await unit.bookings.get(booking.id) == booking
