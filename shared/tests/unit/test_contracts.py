@@ -16,7 +16,7 @@ from dukcapil_shared.contracts import (
 
 def test_every_lifecycle_event_has_a_versioned_routing_key_and_documented_fields() -> None:
     keys = [event.routing_key() for event in ALL_EVENTS]
-    assert len(set(keys)) == len(keys) == 17
+    assert len(set(keys)) == len(keys) == 19
     for event in ALL_EVENTS:
         assert event.routing_key().endswith(".v1")
         assert event_class(event.routing_key()) is event

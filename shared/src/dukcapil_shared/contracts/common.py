@@ -54,7 +54,10 @@ class DeliveryMethod(StrEnum):
 class Delivery(ContractModel):
     method: DeliveryMethod = Field(description="Courier to an address, or pickup at the kecamatan office")
     recipient_name: str | None = Field(default=None, description="Who receives the parcel", max_length=200)
-    phone: str | None = Field(default=None, description="Recipient's phone, for the courier only", max_length=20)
+    phone: str | None = Field(
+        default=None, description="Recipient's phone: for the courier, and for SMS notices", max_length=20
+    )
+    email: str | None = Field(default=None, description="Where e-mail notices go", max_length=200)
     address: Address | None = Field(default=None, description="Delivery address; required for courier")
     pickup_kecamatan_code: str | None = Field(
         default=None,

@@ -170,6 +170,19 @@ class DocumentIssued(Event):
     kecamatan_code: str = Field(description="Kecamatan responsible for the request")
 
 
+class DocumentRevoked(Event):
+    """A document was revoked; if a corrected one replaced it, the old one now verifies as superseded."""
+
+    event_type = "document.revoked"
+    stage = "documents"
+
+    document_id: uuid.UUID = Field(description="The revoked document")
+    document_number: str = Field(description="Its number")
+    reason: str = Field(description="Why it was revoked")
+    revoked_by: str = Field(description="Who approved the revocation or correction")
+    superseded_by: uuid.UUID | None = Field(default=None, description="The corrected document that replaces it")
+
+
 class ShipmentCreated(Event):
     """The courier accepted the parcel and gave an airway bill."""
 
@@ -180,6 +193,19 @@ class ShipmentCreated(Event):
     courier: str = Field(description="Courier company, e.g. JNE")
     service: str = Field(description="Courier service level, e.g. REG")
     airway_bill: str = Field(description="The courier's airway bill (cnote) number")
+
+
+class ShipmentFlagged(Event):
+    """Shipping needs an operator: an address the courier cannot serve, a parcel stuck, a receiver not entitled."""
+
+    event_type = "shipment.flagged"
+    stage = "shipping"
+
+    shipment_id: uuid.UUID | None = Field(default=None, description="The shipment, once there is one")
+    reason: str = Field(
+        description="address_unserviceable, stuck_in_transit or receiver_not_entitled (more may be added)"
+    )
+    detail: str = Field(description="What the operator should know, in plain words")
 
 
 class ShipmentStatusChanged(Event):
@@ -256,7 +282,9 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     RequestRejected,
     RequestCancelled,
     DocumentIssued,
+    DocumentRevoked,
     ShipmentCreated,
+    ShipmentFlagged,
     ShipmentStatusChanged,
     ShipmentDelivered,
     DeliveryFailed,

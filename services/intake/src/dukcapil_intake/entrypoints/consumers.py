@@ -5,6 +5,7 @@ from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
     DocumentIssued,
+    DocumentRevoked,
     InformationRequested,
     ReadyForPickup,
     RequestApproved,
@@ -13,6 +14,7 @@ from dukcapil_shared.contracts import (
     ReviewStarted,
     ShipmentCreated,
     ShipmentDelivered,
+    ShipmentFlagged,
     ShipmentStatusChanged,
 )
 from dukcapil_shared.messaging import Subscription
@@ -29,9 +31,11 @@ LIFECYCLE = Subscription(
             RequestApproved,
             RequestRejected,
             DocumentIssued,
+            DocumentRevoked,
             ShipmentCreated,
             ShipmentStatusChanged,
             ShipmentDelivered,
+            ShipmentFlagged,
             DeliveryFailed,
             ReadyForPickup,
             DocumentCollected,

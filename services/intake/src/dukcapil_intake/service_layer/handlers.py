@@ -31,6 +31,7 @@ from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
     DocumentIssued,
+    DocumentRevoked,
     Envelope,
     Event,
     InformationRequested,
@@ -45,6 +46,7 @@ from dukcapil_shared.contracts import (
     ReviewStarted,
     ShipmentCreated,
     ShipmentDelivered,
+    ShipmentFlagged,
     ShipmentStatusChanged,
 )
 from dukcapil_shared.contracts.regions import WIB
@@ -384,6 +386,12 @@ def describe(event: Event) -> tuple[RequestStatus | None, str]:
             return RequestStatus.cancelled, f"Permohonan dibatalkan oleh pemohon{reason}"
         case DocumentIssued():
             return RequestStatus.document_issued, f"Dokumen terbit dengan nomor {event.document_number}."
+        case DocumentRevoked(superseded_by=None):
+            return None, f"Dokumen {event.document_number} dicabut: {event.reason}."
+        case DocumentRevoked():
+            return None, f"Dokumen {event.document_number} diganti dengan dokumen perbaikan: {event.reason}."
+        case ShipmentFlagged():
+            return None, f"Pengiriman perlu ditangani petugas: {event.detail}"
         case ShipmentCreated():
             return (
                 RequestStatus.shipped,
