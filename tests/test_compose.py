@@ -10,6 +10,15 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRETS = (
+    "RABBITMQ_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "INTAKE_STAFF_TOKEN",
+    "DOCUMENTS_STAFF_TOKEN",
+    "DOCUMENTS_SIGNING_KEY_FILE",
+    "DOCUMENTS_SIGNER_NAME",
+    "DOCUMENTS_SIGNER_NIP",
+)
 SERVICES = {"intake": 8001, "review": 8002, "documents": 8003, "shipping": 8004}
 
 
@@ -28,7 +37,7 @@ def settings_class(service: str):  # type: ignore[no-untyped-def]
 
 
 def test_the_file_is_valid_against_the_compose_specification() -> None:
-    env = os.environ | {"RABBITMQ_PASSWORD": "x", "POSTGRES_PASSWORD": "y", "INTAKE_STAFF_TOKEN": "z"}
+    env = os.environ | {secret: "x" for secret in SECRETS}
     checker = Path(sys.executable).parent / "check-jsonschema"
     result = subprocess.run(
         [str(checker), "--builtin-schema", "vendor.compose-spec", str(ROOT / "docker-compose.yml")],
@@ -42,7 +51,7 @@ def test_the_file_is_valid_against_the_compose_specification() -> None:
 
 def test_secrets_are_required_not_defaulted() -> None:
     text = (ROOT / "docker-compose.yml").read_text()
-    for secret in ("RABBITMQ_PASSWORD", "POSTGRES_PASSWORD", "INTAKE_STAFF_TOKEN"):
+    for secret in SECRETS:
         uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
         assert uses and all(use.startswith(":?") for use in uses), f"{secret} must be required with ${{{secret}:?...}}"
 

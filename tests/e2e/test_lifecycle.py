@@ -78,7 +78,12 @@ async def test_every_request_type_travels_from_submission_to_the_citizen(client:
         assert all(entry["note"] for entry in final["history"])
 
         [document] = (await client.call("GET", "documents", "/documents", params={"request_id": request["id"]})).json()
-        pdf = await client.call("GET", "documents", f"/documents/{document['id']}/pdf")
+        pdf = await client.call(
+            "GET",
+            "documents",
+            f"/documents/{document['id']}/pdf",
+            headers={"X-Applicant-NIK": EVERY_TYPE[kind]["applicant"]["nik"]},
+        )
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         assert pdf.headers["content-type"] == "application/pdf"
 

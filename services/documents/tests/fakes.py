@@ -1,10 +1,16 @@
 import copy
+import hashlib
+import hmac
 import uuid
+from datetime import datetime
 
-from dukcapil_documents.domain.model import Document
-from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentStorage
+from dukcapil_documents.domain.model import Document, DocumentStatus
+from dukcapil_documents.service_layer.handlers import Press
+from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage, PublicKey
 from dukcapil_documents.service_layer.unit_of_work import DocumentRepository, DocumentsUnitOfWork
 from dukcapil_shared.testing import FakeUnitOfWork
+
+BASE_URL = "https://dukcapil.lebakkab.go.id"
 
 
 class FakeDocumentRepository(DocumentRepository):
@@ -15,15 +21,18 @@ class FakeDocumentRepository(DocumentRepository):
         self.pending_counters: dict[tuple[str, int], int] = {}
 
     async def add(self, document: Document) -> None:
-        if any(existing.request_id == document.request_id for existing in self._all()):
-            raise ValueError(f"duplicate request_id {document.request_id}")
+        if document.is_current and any(
+            existing.request_id == document.request_id and existing.is_current for existing in self._all()
+        ):
+            raise ValueError(f"a valid document for request {document.request_id} exists")
         self.pending[document.id] = copy.deepcopy(document)
 
-    async def get(self, document_id: uuid.UUID) -> Document | None:
-        return copy.deepcopy(self.pending.get(document_id) or self.committed.get(document_id))
+    async def get(self, document_id: uuid.UUID | None) -> Document | None:
+        return copy.deepcopy(self._view().get(document_id))  # type: ignore[arg-type]
 
-    async def for_request(self, request_id: uuid.UUID) -> Document | None:
-        return next((copy.deepcopy(d) for d in self._all() if d.request_id == request_id), None)
+    async def for_request(self, request_id: uuid.UUID) -> list[Document]:
+        found = [copy.deepcopy(d) for d in self._all() if d.request_id == request_id]
+        return sorted(found, key=lambda document: (document.issued_at, document.number))
 
     async def by_verification_token(self, token: str) -> Document | None:
         return next((copy.deepcopy(d) for d in self._all() if d.verification_token == token), None)
@@ -33,8 +42,24 @@ class FakeDocumentRepository(DocumentRepository):
         self.pending_counters[key] = self.pending_counters.get(key, self.counters.get(key, 0)) + 1
         return self.pending_counters[key]
 
+    async def save_revocation(self, document: Document) -> bool:
+        stored = self._view()[document.id]
+        if stored.status is not DocumentStatus.valid:
+            return False
+        self.pending[document.id] = copy.deepcopy(document)
+        return True
+
+    async def count_verification(self, document_id: uuid.UUID, at: datetime) -> int:
+        stored = copy.deepcopy(self._view()[document_id])
+        stored.verification_count += 1
+        self.pending[document_id] = stored
+        return stored.verification_count
+
+    def _view(self) -> dict[uuid.UUID, Document]:
+        return {**self.committed, **self.pending}
+
     def _all(self) -> list[Document]:
-        return [*self.committed.values(), *self.pending.values()]
+        return list(self._view().values())
 
 
 class FakeDocumentsUnitOfWork(FakeUnitOfWork, DocumentsUnitOfWork):
@@ -56,7 +81,7 @@ class FakeDocumentsUnitOfWork(FakeUnitOfWork, DocumentsUnitOfWork):
 
     @property
     def issued(self) -> list[Document]:
-        return list(self.documents.committed.values())
+        return sorted(self.documents.committed.values(), key=lambda document: document.number)
 
 
 class FakeRenderer(DocumentRenderer):
@@ -65,7 +90,30 @@ class FakeRenderer(DocumentRenderer):
 
     async def render(self, document: Document, *, verification_url: str) -> bytes:
         self.rendered.append((document.number, verification_url))
-        return f"%PDF-fake {document.number} {verification_url}".encode()
+        return f"%PDF-fake {document.number} {document.details} {verification_url}".encode()
+
+
+class FakeSigner(DocumentSigner):
+    """HMAC in place of a public-key signature: the same contract, no key files."""
+
+    def __init__(self, key: bytes = b"office-key", key_id: str = "fake-key-1") -> None:
+        self._keys = {key_id: key}
+        self._key_id = key_id
+
+    @property
+    def key_id(self) -> str:
+        return self._key_id
+
+    def sign(self, payload: bytes) -> str:
+        return hmac.new(self._keys[self._key_id], payload, hashlib.sha256).hexdigest()
+
+    def verify(self, payload: bytes, signature: str, key_id: str) -> bool:
+        key = self._keys.get(key_id)
+        expected = hmac.new(key, payload, hashlib.sha256).hexdigest() if key else ""
+        return bool(key) and hmac.compare_digest(expected, signature)
+
+    def public_keys(self) -> list[PublicKey]:
+        return [PublicKey(key_id=self._key_id, algorithm="HMAC-SHA256", pem="(secret)", current=True)]
 
 
 class FakeStorage(DocumentStorage):
@@ -80,3 +128,17 @@ class FakeStorage(DocumentStorage):
 
     async def load(self, key: str) -> bytes | None:
         return self.files.get(key)
+
+
+def a_press(
+    *,
+    storage: FakeStorage | None = None,
+    renderer: DocumentRenderer | None = None,
+    signer: DocumentSigner | None = None,
+) -> Press:
+    return Press(
+        renderer=renderer or FakeRenderer(),
+        signer=signer or FakeSigner(),
+        storage=storage or FakeStorage(),
+        public_base_url=BASE_URL,
+    )

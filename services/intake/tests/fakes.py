@@ -1,13 +1,16 @@
 import copy
 import uuid
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
+from dukcapil_intake.domain.notifications import Notification, NotificationStatus
 from dukcapil_intake.service_layer.unit_of_work import (
     BookingRepository,
     ConcurrentUpdate,
     IdempotentSubmission,
     IntakeUnitOfWork,
+    NotificationRepository,
     RequestFilter,
     RequestRepository,
 )
@@ -86,11 +89,48 @@ class FakeBookingRepository(BookingRepository):
         return self.queues[(kecamatan_code, day)]
 
 
+class FakeNotificationRepository(NotificationRepository):
+    def __init__(self) -> None:
+        self.committed: dict[uuid.UUID, Notification] = {}
+        self.pending: dict[uuid.UUID, Notification] = {}
+
+    async def add(self, notifications: Sequence[Notification]) -> None:
+        taken = {(n.event_id, n.channel) for n in [*self.committed.values(), *self.pending.values()]}
+        for notification in notifications:
+            assert (notification.event_id, notification.channel) not in taken, "one notice per event and channel"
+            self.pending[notification.id] = copy.deepcopy(notification)
+
+    async def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[Notification]:
+        due = sorted(
+            (n for n in self.committed.values() if n.status == NotificationStatus.pending and n.next_attempt_at <= now),
+            key=lambda n: n.next_attempt_at,
+        )[:limit]
+        claimed = [copy.deepcopy(n) for n in due]
+        for notification in claimed:
+            notification.start_attempt(until)
+            self.pending[notification.id] = copy.deepcopy(notification)
+        return claimed
+
+    async def record(self, notifications: Sequence[Notification]) -> None:
+        for notification in notifications:
+            current = self.pending.get(notification.id) or self.committed[notification.id]
+            if current.attempts == notification.attempts:
+                self.pending[notification.id] = copy.deepcopy(notification)
+
+    async def about(self, request_id: uuid.UUID) -> list[Notification]:
+        found = [n for n in self.committed.values() if n.request_id == request_id]
+        return sorted(found, key=lambda n: (n.created_at, n.channel.value))
+
+    def of_kind(self, kind: str) -> list[Notification]:
+        return [n for n in self.committed.values() if n.kind == kind]
+
+
 class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.requests = FakeRequestRepository()
         self.bookings = FakeBookingRepository()
+        self.notifications = FakeNotificationRepository()
 
     async def commit(self) -> None:
         await super().commit()
@@ -100,12 +140,15 @@ class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
         self.requests.pending_submissions = {}
         self.bookings.committed.update(self.bookings.pending)
         self.bookings.pending = {}
+        self.notifications.committed.update(self.notifications.pending)
+        self.notifications.pending = {}
 
     async def rollback(self) -> None:
         await super().rollback()
         self.requests.pending = {}
         self.requests.pending_submissions = {}
         self.bookings.pending = {}
+        self.notifications.pending = {}
 
     def status_of(self, request_id: uuid.UUID) -> RequestStatus:
         return self.requests.committed[request_id].status

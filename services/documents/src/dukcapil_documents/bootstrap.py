@@ -3,10 +3,13 @@
 from fastapi import FastAPI
 
 from dukcapil_documents.adapters import tables
-from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer
+from dukcapil_documents.adapters.layout import load_layouts
+from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
+from dukcapil_documents.adapters.signing import Ed25519Signer, development_key
 from dukcapil_documents.entrypoints import http
 from dukcapil_documents.entrypoints.consumers import subscriptions
+from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_documents.settings import DocumentsSettings
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.files import DirectoryFileStore
@@ -26,18 +29,30 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
         migrations="dukcapil_documents:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlDocumentsUnitOfWork)
-    storage = DirectoryFileStore(settings.storage_dir)
-    for subscription in subscriptions(
-        renderer=FpdfDocumentRenderer(), storage=storage, public_base_url=settings.public_base_url
-    ):
+    press = Press(
+        renderer=FpdfDocumentRenderer(
+            layouts=load_layouts(settings.templates_dir),
+            signatory=Signatory(name=settings.signer_name, nip=settings.signer_nip),
+        ),
+        signer=Ed25519Signer.from_pem(
+            settings.signing_key.get_secret_value()
+            if settings.signing_key is not None
+            else development_key(settings.signing_key_file),
+            settings.trusted_public_keys,
+        ),
+        storage=DirectoryFileStore(settings.storage_dir),
+        public_base_url=settings.public_base_url,
+    )
+    for subscription in subscriptions(press=press):
         runtime.subscribe(subscription, unit_of_work)
 
     app = runtime.create_app(
         title="Disdukcapil Lebak: documents",
-        description="Issues the signed PDF of each approved request, and lets anyone verify a document's QR code.",
+        description="Issues the signed PDF of each approved request, revokes and corrects documents on approved "
+        "decisions, and lets anyone verify a document's QR code.",
     )
     app.state.unit_of_work = unit_of_work
-    app.state.storage = storage
-    app.state.public_base_url = settings.public_base_url
+    app.state.press = press
+    app.state.staff_token = settings.staff_token
     http.install(app)
     return app

@@ -5,14 +5,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dukcapil_documents.adapters import tables
+from dukcapil_documents.adapters.layout import load_layouts
+from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
-from dukcapil_documents.domain.model import Document
+from dukcapil_documents.adapters.signing import Ed25519Signer
+from dukcapil_documents.domain.model import Document, DocumentNotCurrent, DocumentStatus
 from dukcapil_documents.service_layer import handlers
+from dukcapil_documents.service_layer.handlers import Press, Reader
 from dukcapil_shared.contracts import Envelope, RequestApproved
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
@@ -20,6 +25,7 @@ from dukcapil_shared.files import DirectoryFileStore
 from ..fakes import FakeRenderer
 
 HOLDER = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -38,14 +44,41 @@ def unit_of_work(engine: AsyncEngine) -> SqlDocumentsUnitOfWork:
     return SqlDocumentsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
 
 
-def a_document(number: str = "KK/3602/2026/000001") -> Document:
-    request_id = uuid.uuid4()
+def a_press(tmp_path: Path, renderer: handlers.DocumentRenderer | None = None) -> Press:
+    return Press(
+        renderer=renderer or FakeRenderer(),
+        signer=Ed25519Signer(Ed25519PrivateKey.generate()),
+        storage=DirectoryFileStore(tmp_path / "files"),
+        public_base_url="http://x",
+    )
+
+
+def a_document(number: str = "KK/3602/2026/000001", request_id: uuid.UUID | None = None) -> Document:
+    request_id = request_id or uuid.uuid4()
     return Document(
         id=uuid.uuid4(), request_id=request_id, request_number="360214-20261128-0007", type="kartu_keluarga",
-        number=number, holder=HOLDER, details={"reason": "pisah KK", "members": [{"name": "Budi"}]},
+        number=number, holder=HOLDER, details={"reason": "split", "members": [{"name": "Budi"}]},
         kecamatan_code="36.02.14", verification_token=uuid.uuid4().hex, storage_key=f"{request_id}.pdf",
-        issued_at=datetime(2026, 11, 28, 3, 0, 0, 123000, tzinfo=UTC), checksum_sha256="ab" * 32,
+        issued_at=datetime(2026, 11, 28, 3, 0, 0, 123000, tzinfo=UTC), checksum_sha256="ab" * 32, delivery=PICKUP,
+        signature="c2lnbmF0dXJl", signing_key_id="0123456789abcdef",
     )  # fmt: skip
+
+
+def an_approval(request_id: uuid.UUID | None = None) -> RequestApproved:
+    return RequestApproved(
+        request_id=request_id or uuid.uuid4(), request_number="360214-20261128-0007", request_type="kartu_keluarga",
+        applicant=HOLDER, details={"reason": "split"}, delivery=PICKUP, kecamatan_code="36.02.14", reviewer="rina",
+    )  # fmt: skip
+
+
+async def issue(engine: AsyncEngine, press: Press, event: RequestApproved) -> Document:
+    async with unit_of_work(engine) as uow:
+        envelope = Envelope.wrap(event, source="/test")
+        assert await uow.inbox.claim("dukcapil.documents.approvals", str(envelope.id))
+        await handlers.issue_document(uow, event, envelope, press=press)
+        await uow.commit()
+    [document] = await handlers.list_documents(event.request_id, uow=unit_of_work(engine))
+    return document
 
 
 async def test_a_document_is_stored_and_found_by_id_request_and_token(engine: AsyncEngine) -> None:
@@ -56,23 +89,61 @@ async def test_a_document_is_stored_and_found_by_id_request_and_token(engine: As
 
     async with unit_of_work(engine) as uow:
         assert await uow.documents.get(document.id) == document
-        assert await uow.documents.for_request(document.request_id) == document
+        assert await uow.documents.for_request(document.request_id) == [document]
         assert await uow.documents.by_verification_token(document.verification_token) == document
         assert await uow.documents.get(uuid.uuid4()) is None
-        assert await uow.documents.for_request(uuid.uuid4()) is None
+        assert await uow.documents.for_request(uuid.uuid4()) == []
         assert await uow.documents.by_verification_token("unknown") is None
 
 
-async def test_a_second_document_for_the_same_request_is_refused(engine: AsyncEngine) -> None:
+async def test_a_request_has_one_valid_document_and_keeps_those_it_replaced(engine: AsyncEngine) -> None:
     first = a_document("KK/3602/2026/000001")
-    second = a_document("KK/3602/2026/000002")
-    second.request_id = first.request_id
+    second = a_document("KK/3602/2026/000002", request_id=first.request_id)
     async with unit_of_work(engine) as uow:
         await uow.documents.add(first)
         await uow.commit()
     with pytest.raises(IntegrityError):
         async with unit_of_work(engine) as uow:
             await uow.documents.add(second)
+
+    first.revoke(reason="koreksi", by="kabid", at=datetime(2026, 12, 1, tzinfo=UTC), superseded_by=second.id)
+    second.supersedes = first.id
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.save_revocation(first)
+        await uow.documents.add(second)
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.for_request(first.request_id) == [first, second]
+        stored = await uow.documents.get(first.id)
+    assert stored is not None and stored.status is DocumentStatus.superseded and stored.superseded_by == second.id
+    assert (stored.revoked_by, stored.revocation_reason) == ("kabid", "koreksi")
+
+
+async def test_a_revocation_is_saved_once(engine: AsyncEngine) -> None:
+    document = a_document()
+    async with unit_of_work(engine) as uow:
+        await uow.documents.add(document)
+        await uow.commit()
+    document.revoke(reason="keliru", by="kabid", at=datetime(2026, 12, 1, tzinfo=UTC))
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.save_revocation(document)
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert not await uow.documents.save_revocation(document)
+
+
+async def test_verifications_are_counted(engine: AsyncEngine) -> None:
+    document = a_document()
+    async with unit_of_work(engine) as uow:
+        await uow.documents.add(document)
+        await uow.commit()
+    for expected in (1, 2, 3):
+        async with unit_of_work(engine) as uow:
+            assert await uow.documents.count_verification(document.id, datetime.now(UTC)) == expected
+            await uow.commit()
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(tables.documents))).one()
+    assert row.verification_count == 3 and row.last_verified_at is not None
 
 
 async def test_sequences_count_per_type_and_year_and_a_rollback_burns_no_number(engine: AsyncEngine) -> None:
@@ -93,17 +164,14 @@ async def test_sequences_count_per_type_and_year_and_a_rollback_burns_no_number(
 async def test_concurrent_approvals_of_one_request_issue_one_document_whose_file_matches(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:
-    storage = DirectoryFileStore(tmp_path / "files")
-    event = RequestApproved(
-        request_id=uuid.uuid4(), request_number="360214-20261128-0007", request_type="kartu_keluarga",
-        applicant=HOLDER, details={}, delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
-        kecamatan_code="36.02.14", reviewer="rina",
-    )  # fmt: skip
+    event = an_approval()
 
     class SlowRenderer(FakeRenderer):
         async def render(self, document: Document, *, verification_url: str) -> bytes:
             await asyncio.sleep(0.2)
             return await super().render(document, verification_url=verification_url)
+
+    press = a_press(tmp_path, SlowRenderer())
 
     async def consume() -> None:
         # As the consumer does, retrying a failed attempt once.
@@ -112,9 +180,7 @@ async def test_concurrent_approvals_of_one_request_issue_one_document_whose_file
                 async with unit_of_work(engine) as uow:
                     envelope = Envelope.wrap(event, source="/test")
                     assert await uow.inbox.claim("dukcapil.documents.approvals", str(envelope.id))
-                    await handlers.issue_document(
-                        uow, event, envelope, renderer=SlowRenderer(), storage=storage, public_base_url="http://x"
-                    )
+                    await handlers.issue_document(uow, event, envelope, press=press)
                     await uow.commit()
                 return
             except IntegrityError:
@@ -129,5 +195,64 @@ async def test_concurrent_approvals_of_one_request_issue_one_document_whose_file
     assert len(documents) == 1 and outbox == ["document.issued.v1"] and counter == 1
     [document] = documents
     assert document.number.endswith("/000001")
-    _, content = await handlers.get_document_file(uuid.UUID(document.id), uow=unit_of_work(engine), storage=storage)
+    _, content = await handlers.get_document_file(
+        uuid.UUID(document.id), reader=Reader(staff=True), uow=unit_of_work(engine), storage=press.storage,
+        signer=press.signer,
+    )  # fmt: skip
     assert b"KK/3602/" in content
+
+
+async def test_concurrent_corrections_of_one_document_issue_one_replacement(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    press = a_press(tmp_path)
+    old = await issue(engine, press, an_approval())
+
+    async def correct(place: str) -> Document | Exception:
+        try:
+            _, new = await handlers.correct_document(
+                old.id, changes={"reason": place}, holder=None, reason="r", approved_by="k",
+                uow=unit_of_work(engine), press=press,
+            )  # fmt: skip
+        except DocumentNotCurrent as error:
+            return error
+        return new
+
+    results = await asyncio.gather(correct("a"), correct("b"))
+
+    [new] = [result for result in results if isinstance(result, Document)]
+    assert sum(isinstance(result, DocumentNotCurrent) for result in results) == 1
+    documents = await handlers.list_documents(old.request_id, uow=unit_of_work(engine))
+    assert [(d.number, d.status) for d in documents] == [
+        (old.number, DocumentStatus.superseded), (new.number, DocumentStatus.valid),
+    ]  # fmt: skip
+    assert documents[0].superseded_by == new.id and documents[1].supersedes == old.id
+    async with engine.connect() as connection:
+        outbox = (await connection.execute(select(tables.outbox.c.routing_key))).scalars().all()
+        counter = (await connection.execute(select(tables.document_counters.c.last_value))).scalar_one()
+    assert sorted(outbox) == ["document.issued.v1", "document.issued.v1", "document.revoked.v1"]
+    assert counter == 2, "the losing correction's number went back with its rollback"
+    assert sorted(path.name for path in (tmp_path / "files").iterdir()) == sorted([old.storage_key, new.storage_key]), (
+        "the losing correction wrote no file"
+    )
+
+
+async def test_a_real_document_verifies_until_its_file_on_disk_is_edited(engine: AsyncEngine, tmp_path: Path) -> None:
+    renderer = FpdfDocumentRenderer(layouts=load_layouts(), signatory=Signatory("Kepala Dinas", "197001011990011001"))
+    press = a_press(tmp_path, renderer)
+    document = await issue(engine, press, an_approval())
+
+    async def verify(token: str = document.verification_token) -> tuple[bool, str, int]:
+        answer = await handlers.verify_document(
+            token, uow=unit_of_work(engine), storage=press.storage, signer=press.signer
+        )
+        return answer.genuine, answer.status.value, answer.verification_count
+
+    assert await verify() == (True, "valid", 1)
+    path = tmp_path / "files" / document.storage_key
+    original = path.read_bytes()
+    path.write_bytes(original.replace(b"/Title (", b"/Title (X", 1))
+    assert await verify() == (False, "valid", 2)
+    path.write_bytes(original)
+    await handlers.revoke_document(document.id, reason="keliru", approved_by="kabid", uow=unit_of_work(engine))
+    assert await verify() == (True, "revoked", 3)

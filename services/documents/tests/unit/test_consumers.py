@@ -2,15 +2,14 @@ from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_shared.contracts import DocumentIssued, RequestRejected
 from dukcapil_shared.testing import InMemoryEventBus
 
-from ..fakes import FakeDocumentsUnitOfWork, FakeRenderer, FakeStorage
-from .test_handlers import BASE_URL, approval
+from ..fakes import FakeDocumentsUnitOfWork, a_press
+from .test_handlers import approval
 
 
 async def test_approvals_from_the_broker_issue_one_document_per_request() -> None:
-    uow, storage = FakeDocumentsUnitOfWork(), FakeStorage()
+    uow = FakeDocumentsUnitOfWork()
     event = approval()
-    consumers = subscriptions(renderer=FakeRenderer(), storage=storage, public_base_url=BASE_URL)
-    async with InMemoryEventBus("documents", consumers, lambda: uow) as bus:
+    async with InMemoryEventBus("documents", subscriptions(press=a_press()), lambda: uow) as bus:
         assert await bus.publish(event) == ["dukcapil.documents.approvals"]
         await bus.publish(event)
     [issued] = uow.outbox.events
@@ -18,6 +17,5 @@ async def test_approvals_from_the_broker_issue_one_document_per_request() -> Non
 
 
 async def test_documents_does_not_listen_to_rejections() -> None:
-    consumers = subscriptions(renderer=FakeRenderer(), storage=FakeStorage(), public_base_url=BASE_URL)
-    async with InMemoryEventBus("documents", consumers, FakeDocumentsUnitOfWork) as bus:
+    async with InMemoryEventBus("documents", subscriptions(press=a_press()), FakeDocumentsUnitOfWork) as bus:
         assert await bus.publish(RequestRejected(request_id=approval().request_id, reviewer="r", reason="x")) == []

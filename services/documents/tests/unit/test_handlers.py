@@ -1,53 +1,78 @@
+import copy
+import hashlib
 import uuid
 
 import pytest
 
+from dukcapil_documents.domain.model import Document, DocumentNotCurrent, DocumentStatus
 from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_documents.service_layer import handlers
-from dukcapil_shared.contracts import DocumentIssued, Envelope, RequestApproved
+from dukcapil_documents.service_layer.handlers import Press, Reader
+from dukcapil_shared.contracts import DocumentIssued, DocumentRevoked, Envelope, RequestApproved
 from dukcapil_shared.messaging import PermanentFailure
 
-from ..fakes import FakeDocumentsUnitOfWork, FakeRenderer, FakeStorage
+from ..fakes import BASE_URL, FakeDocumentsUnitOfWork, FakeRenderer, FakeSigner, FakeStorage, a_press
 
-BASE_URL = "https://dukcapil.lebakkab.go.id"
 APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
 PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
+DEATH = {
+    "deceased": {"nik": "3602140101500002", "name": "Sarmadi"},
+    "date_of_death": "2026-11-20",
+    "place_of_death": "RSUD dr. Adjidarmo, Rangkasbitung",
+    "reporter_relation": "anak",
+    "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602142010820006", "name": "Euis"}],
+}
 
 
-def approval(request_type: str = "kartu_keluarga", request_id: uuid.UUID | None = None) -> RequestApproved:
+def approval(
+    request_type: str = "kartu_keluarga", request_id: uuid.UUID | None = None, details: dict | None = None
+) -> RequestApproved:
     return RequestApproved(
         request_id=request_id or uuid.uuid4(), request_number="360214-20261128-0007", request_type=request_type,
-        applicant=APPLICANT, details={"reason": "pisah KK"}, delivery=PICKUP, kecamatan_code="36.02.14",
-        reviewer="rina",
+        applicant=APPLICANT, details=details if details is not None else {"reason": "split"}, delivery=PICKUP,
+        kecamatan_code="36.02.14", reviewer="rina",
     )  # fmt: skip
 
 
-async def deliver(
-    uow: FakeDocumentsUnitOfWork, event: RequestApproved, storage: FakeStorage, renderer: FakeRenderer | None = None
-) -> None:
+async def deliver(uow: FakeDocumentsUnitOfWork, event: RequestApproved, press: Press) -> None:
     """As the consumer does: the handler and the commit in one unit of work, rolled back on failure."""
     async with uow:
         await handlers.issue_document(
             uow,
             event,
             Envelope.wrap(event, source="/test", traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"),
-            renderer=renderer or FakeRenderer(),
-            storage=storage,
-            public_base_url=BASE_URL,
+            press=press,
         )
         await uow.commit()
 
 
-async def test_an_approval_issues_a_stored_document_and_announces_it_in_one_commit() -> None:
-    uow, storage = FakeDocumentsUnitOfWork(), FakeStorage()
+async def one_document(
+    request_type: str = "kartu_keluarga", details: dict | None = None
+) -> tuple[FakeDocumentsUnitOfWork, Press, Document]:
+    uow, press = FakeDocumentsUnitOfWork(), a_press()
+    await deliver(uow, approval(request_type, details=details), press)
+    [document] = uow.issued
+    return uow, press, document
+
+
+def storage_of(press: Press) -> FakeStorage:
+    assert isinstance(press.storage, FakeStorage)
+    return press.storage
+
+
+async def test_an_approval_issues_a_signed_stored_document_and_announces_it_in_one_commit() -> None:
+    uow, press = FakeDocumentsUnitOfWork(), a_press()
     event = approval()
-    await deliver(uow, event, storage)
+    await deliver(uow, event, press)
 
     [document] = uow.issued
-    assert document.request_id == event.request_id
+    assert document.request_id == event.request_id and document.status is DocumentStatus.valid
     assert document.number.startswith("KK/3602/") and document.number.endswith("/000001")
-    assert storage.files == {f"{event.request_id}.pdf": storage.files[document.storage_key]}
-    assert document.matches(storage.files[document.storage_key])
+    files = storage_of(press).files
+    assert list(files) == [f"{event.request_id}.pdf"] and document.matches(files[document.storage_key])
+    assert document.signing_key_id == "fake-key-1"
+    assert press.signer.verify(document.signed_payload(), document.signature, document.signing_key_id)
+    assert document.delivery == event.delivery.model_dump(mode="json")
     [issued] = uow.outbox.events
     assert isinstance(issued, DocumentIssued)
     assert (issued.request_id, issued.document_id, issued.document_number) == (
@@ -61,23 +86,45 @@ async def test_an_approval_issues_a_stored_document_and_announces_it_in_one_comm
 
 
 async def test_a_redelivered_approval_issues_nothing_more() -> None:
-    uow, storage, renderer = FakeDocumentsUnitOfWork(), FakeStorage(), FakeRenderer()
+    uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
+    press = a_press(renderer=renderer)
     event = approval()
-    await deliver(uow, event, storage, renderer)
-    first = dict(storage.files)
-    await deliver(uow, event, storage, renderer)
-    await deliver(uow, approval(request_id=event.request_id), storage, renderer)
+    await deliver(uow, event, press)
+    first = dict(storage_of(press).files)
+    await deliver(uow, event, press)
+    await deliver(uow, approval(request_id=event.request_id), press)
 
     assert len(uow.issued) == 1
     assert len(uow.outbox.events) == 1
     assert len(renderer.rendered) == 1
-    assert storage.files == first
+    assert storage_of(press).files == first
+
+
+async def test_a_redelivered_approval_issues_nothing_after_a_revocation_or_a_correction() -> None:
+    uow, press, document = await one_document()
+    await handlers.revoke_document(document.id, reason="salah data", approved_by="kabid", uow=uow)
+    await deliver(uow, approval(request_id=document.request_id), press)
+
+    uow2, press2, document2 = await one_document()
+    await handlers.correct_document(
+        document2.id,
+        changes={"reason": "data_change"},
+        holder=None,
+        reason="r",
+        approved_by="k",
+        uow=uow2,
+        press=press2,
+    )
+    await deliver(uow2, approval(request_id=document2.request_id), press2)
+
+    assert [d.status for d in uow.issued] == [DocumentStatus.revoked]
+    assert [d.status for d in uow2.issued] == [DocumentStatus.superseded, DocumentStatus.valid]
 
 
 async def test_numbers_count_up_per_document_type() -> None:
-    uow, storage = FakeDocumentsUnitOfWork(), FakeStorage()
+    uow, press = FakeDocumentsUnitOfWork(), a_press()
     for request_type in ("kartu_keluarga", "kartu_keluarga", "akta_kematian", "kartu_keluarga", "biodata_wni"):
-        await deliver(uow, approval(request_type), storage)
+        await deliver(uow, approval(request_type), press)
     numbers = sorted(document.number.split("/")[0] + "#" + document.number[-6:] for document in uow.issued)
     assert numbers == ["AKM#000001", "BIO#000001", "KK#000001", "KK#000002", "KK#000003"]
 
@@ -86,10 +133,10 @@ async def test_a_failed_issue_leaves_nothing_and_burns_no_number() -> None:
     uow = FakeDocumentsUnitOfWork()
     event = approval()
     with pytest.raises(OSError):
-        await deliver(uow, event, FakeStorage(fail=True))
+        await deliver(uow, event, a_press(storage=FakeStorage(fail=True)))
     assert uow.issued == [] and uow.outbox.events == []
 
-    await deliver(uow, event, FakeStorage())
+    await deliver(uow, event, a_press())
     [document] = uow.issued
     assert document.number.endswith("/000001")
 
@@ -97,13 +144,13 @@ async def test_a_failed_issue_leaves_nothing_and_burns_no_number() -> None:
 async def test_an_approval_for_a_type_never_issued_here_is_a_permanent_failure() -> None:
     uow = FakeDocumentsUnitOfWork()
     with pytest.raises(PermanentFailure):
-        await deliver(uow, approval("ktp_el"), FakeStorage())
+        await deliver(uow, approval("ktp_el"), a_press())
     assert uow.issued == [] and uow.outbox.events == []
 
 
-async def test_the_approvals_subscription_wires_the_handler_with_its_adapters() -> None:
-    uow, storage, renderer = FakeDocumentsUnitOfWork(), FakeStorage(), FakeRenderer()
-    [subscription] = subscriptions(renderer=renderer, storage=storage, public_base_url=BASE_URL)
+async def test_the_approvals_subscription_wires_the_handler_with_its_press() -> None:
+    uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
+    [subscription] = subscriptions(press=a_press(renderer=renderer))
     assert subscription.name == "approvals"
     assert subscription.routing_keys == ["request.approved.v1"]
     event = approval("surat_pindah")
@@ -114,42 +161,227 @@ async def test_the_approvals_subscription_wires_the_handler_with_its_adapters() 
     assert renderer.rendered == [(document.number, f"{BASE_URL}/verify/{document.verification_token}")]
 
 
-async def test_the_qr_code_verifies_the_document_with_the_holder_masked() -> None:
-    uow, storage = FakeDocumentsUnitOfWork(), FakeStorage()
-    await deliver(uow, approval("akta_kematian"), storage)
-    [document] = uow.issued
-
-    verification = await handlers.verify_document(document.verification_token, uow=uow)
-    assert verification.genuine and verification.status == "valid"
-    assert verification.document_number == document.number
-    assert verification.document_type == "akta_kematian"
-    assert (verification.holder_name_masked, verification.nik_masked) == ("S*** A*****", "360214******0001")
-
-    with pytest.raises(handlers.UnknownVerificationToken):
-        await handlers.verify_document("forged-token", uow=uow)
+# --- revocation and correction ---
 
 
-async def test_the_file_is_handed_out_only_as_issued() -> None:
-    uow, storage = FakeDocumentsUnitOfWork(), FakeStorage()
-    await deliver(uow, approval(), storage)
-    [document] = uow.issued
+async def test_a_revocation_withdraws_the_document_and_announces_it() -> None:
+    uow, _, document = await one_document()
+    revoked = await handlers.revoke_document(document.id, reason="Diterbitkan keliru", approved_by="kabid", uow=uow)
 
-    found, content = await handlers.get_document_file(document.id, uow=uow, storage=storage)
-    assert found.id == document.id and content == storage.files[document.storage_key]
+    assert revoked.status is DocumentStatus.revoked and revoked.revoked_by == "kabid"
+    [stored] = uow.issued
+    assert stored.status is DocumentStatus.revoked and stored.revocation_reason == "Diterbitkan keliru"
+    _, event = uow.outbox.events
+    assert isinstance(event, DocumentRevoked)
+    assert (event.request_id, event.document_id, event.document_number) == (
+        document.request_id, document.id, document.number,
+    )  # fmt: skip
+    assert (event.reason, event.revoked_by, event.superseded_by) == ("Diterbitkan keliru", "kabid", None)
 
-    storage.files[document.storage_key] += b"tampered"
-    with pytest.raises(handlers.DocumentFileUnavailable, match="checksum"):
-        await handlers.get_document_file(document.id, uow=uow, storage=storage)
-    del storage.files[document.storage_key]
-    with pytest.raises(handlers.DocumentFileUnavailable, match="missing"):
-        await handlers.get_document_file(document.id, uow=uow, storage=storage)
+
+async def test_only_a_valid_document_can_be_revoked_or_corrected() -> None:
+    uow, press, document = await one_document()
+    await handlers.revoke_document(document.id, reason="keliru", approved_by="kabid", uow=uow)
+    with pytest.raises(DocumentNotCurrent, match="already revoked"):
+        await handlers.revoke_document(document.id, reason="lagi", approved_by="kabid", uow=uow)
+    with pytest.raises(DocumentNotCurrent):
+        await handlers.correct_document(
+            document.id, changes={"reason": "x"}, holder=None, reason="r", approved_by="k", uow=uow, press=press
+        )
     with pytest.raises(handlers.DocumentNotFound):
-        await handlers.get_document_file(uuid.uuid4(), uow=uow, storage=storage)
+        await handlers.revoke_document(uuid.uuid4(), reason="x", approved_by="k", uow=uow)
+    assert len(uow.outbox.events) == 2 and len(uow.issued) == 1
+
+
+async def test_a_revocation_that_lost_a_race_is_refused() -> None:
+    uow, _, document = await one_document()
+    stale = copy.deepcopy(uow.documents.committed[document.id])
+    uow.documents.committed[document.id].status = DocumentStatus.revoked  # another operator got there first
+
+    async def read_before_the_other_commit(document_id: uuid.UUID | None) -> Document | None:
+        return copy.deepcopy(stale)
+
+    uow.documents.get = read_before_the_other_commit  # type: ignore[method-assign]
+    with pytest.raises(DocumentNotCurrent):
+        await handlers.revoke_document(document.id, reason="lagi", approved_by="kabid", uow=uow)
+    assert len(uow.outbox.events) == 1
+
+
+async def test_a_correction_supersedes_the_document_with_a_new_number_and_announces_both() -> None:
+    uow, press, old = await one_document("akta_kematian", details=DEATH)
+    superseded, new = await handlers.correct_document(
+        old.id,
+        changes={"place_of_death": "Rumah duka, Kp. Cibeureum", "cause_category": None},
+        holder={**APPLICANT, "name": "Siti Aminah Lestari"},
+        reason="Tempat kematian salah tulis",
+        approved_by="kabid.capil",
+        uow=uow,
+        press=press,
+    )
+
+    assert superseded.status is DocumentStatus.superseded and superseded.superseded_by == new.id
+    assert new.status is DocumentStatus.valid and new.supersedes == old.id
+    assert (new.request_id, new.type) == (old.request_id, old.type)
+    assert old.number.endswith("/000001") and new.number.endswith("/000002") and new.number.startswith("AKM/")
+    assert new.details["place_of_death"] == "Rumah duka, Kp. Cibeureum"
+    assert new.details["witnesses"] == DEATH["witnesses"]
+    assert new.holder["name"] == "Siti Aminah Lestari"
+    assert new.verification_token != old.verification_token and new.storage_key != old.storage_key
+    files = storage_of(press).files
+    assert old.matches(files[old.storage_key]) and new.matches(files[new.storage_key])
+    assert b"Rumah duka" in files[new.storage_key]
+    assert press.signer.verify(new.signed_payload(), new.signature, new.signing_key_id)
+
+    _, revoked, issued = uow.outbox.events
+    assert isinstance(revoked, DocumentRevoked) and isinstance(issued, DocumentIssued)
+    assert (revoked.document_id, revoked.superseded_by, revoked.revoked_by) == (old.id, new.id, "kabid.capil")
+    assert (issued.document_id, issued.document_number, issued.request_id) == (new.id, new.number, old.request_id)
+    assert issued.applicant.name == "Siti Aminah Lestari" and issued.delivery.method == "pickup"
+    assert [d.number for d in await handlers.list_documents(old.request_id, uow=uow)] == [old.number, new.number]
+
+
+async def test_a_failed_correction_leaves_the_old_document_valid() -> None:
+    uow, press, old = await one_document()
+    broken = a_press(storage=FakeStorage(fail=True), signer=press.signer)
+    with pytest.raises(OSError):
+        await handlers.correct_document(
+            old.id, changes={"reason": "x"}, holder=None, reason="r", approved_by="k", uow=uow, press=broken
+        )
+    [document] = uow.issued
+    assert document.status is DocumentStatus.valid and len(uow.outbox.events) == 1
+
+
+# --- verification ---
+
+
+async def test_a_genuine_document_verifies_as_valid_with_the_holder_masked() -> None:
+    uow, press, document = await one_document("akta_kematian", details=DEATH)
+
+    verification = await handlers.verify_document(
+        document.verification_token, uow=uow, storage=press.storage, signer=press.signer
+    )
+    assert verification.genuine and verification.signature_valid and verification.status is DocumentStatus.valid
+    assert verification.document_number == document.number and verification.document_type == "akta_kematian"
+    # A death certificate is about the deceased.
+    assert (verification.holder_name_masked, verification.nik_masked) == ("S******", "360214******0002")
+    assert verification.verification_count == 1 and verification.message == "Genuine and in force."
+
+
+async def test_every_verification_is_counted() -> None:
+    uow, press, document = await one_document()
+    counts = [
+        (
+            await handlers.verify_document(
+                document.verification_token, uow=uow, storage=press.storage, signer=press.signer
+            )
+        ).verification_count
+        for _ in range(3)
+    ]
+    assert counts == [1, 2, 3]
+    assert uow.issued[0].verification_count == 3
+
+
+async def test_a_tampered_or_missing_file_or_a_forged_signature_is_not_genuine() -> None:
+    uow, press, document = await one_document()
+    files = storage_of(press).files
+
+    async def verify() -> bool:
+        result = await handlers.verify_document(
+            document.verification_token, uow=uow, storage=press.storage, signer=press.signer
+        )
+        return result.genuine
+
+    original = files[document.storage_key]
+    files[document.storage_key] = original.replace(b"KK/", b"KX/")
+    assert not await verify()
+    files[document.storage_key] = original
+    assert await verify()
+
+    # Someone with the database: a new file and its checksum, but no office key to sign them.
+    tampered = original + b"%% edited"
+    stored = uow.documents.committed[document.id]
+    stored.checksum_sha256 = hashlib.sha256(tampered).hexdigest()
+    files[document.storage_key] = tampered
+    assert not await verify()
+    del files[document.storage_key]
+    assert not await verify()
+
+
+async def test_a_document_signed_by_an_unknown_key_is_not_genuine() -> None:
+    uow, press, document = await one_document()
+    stranger = FakeSigner(key=b"someone else", key_id="fake-key-1")
+    verification = await handlers.verify_document(
+        document.verification_token, uow=uow, storage=press.storage, signer=stranger
+    )
+    assert not verification.genuine and not verification.signature_valid
+    assert "cannot be confirmed" in verification.message
+
+
+async def test_a_revoked_document_verifies_as_genuine_but_revoked() -> None:
+    uow, press, document = await one_document()
+    await handlers.revoke_document(document.id, reason="keliru", approved_by="kabid", uow=uow)
+    verification = await handlers.verify_document(
+        document.verification_token, uow=uow, storage=press.storage, signer=press.signer
+    )
+    assert verification.genuine and verification.status is DocumentStatus.revoked
+    assert verification.revoked_at is not None and verification.superseded_by_number is None
+    assert "revoked" in verification.message and "dicabut" in verification.message_id
+
+
+async def test_a_corrected_document_verifies_as_superseded_naming_its_replacement() -> None:
+    uow, press, old = await one_document()
+    _, new = await handlers.correct_document(
+        old.id, changes={"reason": "data_change"}, holder=None, reason="r", approved_by="k", uow=uow, press=press
+    )
+    answers = {
+        token: await handlers.verify_document(token, uow=uow, storage=press.storage, signer=press.signer)
+        for token in (old.verification_token, new.verification_token)
+    }
+    superseded, current = answers[old.verification_token], answers[new.verification_token]
+    assert superseded.genuine and superseded.status is DocumentStatus.superseded
+    assert superseded.superseded_by_number == new.number and new.number in superseded.message
+    assert current.genuine and current.status is DocumentStatus.valid and current.superseded_by_number is None
+
+
+async def test_an_unknown_code_is_refused_and_counts_nothing() -> None:
+    uow, press, _ = await one_document()
+    with pytest.raises(handlers.UnknownVerificationToken):
+        await handlers.verify_document("forged-token", uow=uow, storage=press.storage, signer=press.signer)
+    assert uow.issued[0].verification_count == 0
+
+
+# --- the file ---
+
+
+async def test_the_file_goes_to_staff_and_the_holder_only_and_only_as_issued() -> None:
+    uow, press, document = await one_document()
+    files = storage_of(press).files
+
+    async def fetch(reader: Reader, document_id: uuid.UUID = document.id) -> bytes:
+        _, content = await handlers.get_document_file(
+            document_id, reader=reader, uow=uow, storage=press.storage, signer=press.signer
+        )
+        return content
+
+    assert await fetch(Reader(staff=True)) == files[document.storage_key]
+    assert await fetch(Reader(applicant_nik=APPLICANT["nik"])) == files[document.storage_key]
+    for stranger in ("3602144107900002", "", "３６０２"):
+        with pytest.raises(handlers.NotTheHolder):
+            await fetch(Reader(applicant_nik=stranger))
+    with pytest.raises(handlers.NotTheHolder):
+        await fetch(Reader())
+
+    files[document.storage_key] += b"tampered"
+    with pytest.raises(handlers.DocumentFileUnavailable, match="checksum"):
+        await fetch(Reader(staff=True))
+    del files[document.storage_key]
+    with pytest.raises(handlers.DocumentFileUnavailable, match="missing"):
+        await fetch(Reader(staff=True))
+    with pytest.raises(handlers.DocumentNotFound):
+        await fetch(Reader(staff=True), uuid.uuid4())
 
 
 async def test_documents_are_listed_by_request() -> None:
-    uow, storage = FakeDocumentsUnitOfWork(), FakeStorage()
-    event = approval()
-    await deliver(uow, event, storage)
-    assert [d.request_id for d in await handlers.list_documents(event.request_id, uow=uow)] == [event.request_id]
+    uow, _, document = await one_document()
+    assert [d.id for d in await handlers.list_documents(document.request_id, uow=uow)] == [document.id]
     assert await handlers.list_documents(uuid.uuid4(), uow=uow) == []

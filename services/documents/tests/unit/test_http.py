@@ -1,68 +1,210 @@
 import uuid
+from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 
+from dukcapil_documents.domain.model import Document
 from dukcapil_documents.entrypoints import http
+from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_shared.web import install_error_handlers
 
-from ..fakes import FakeDocumentsUnitOfWork, FakeStorage
-from .test_handlers import BASE_URL, approval, deliver
+from ..fakes import BASE_URL, FakeDocumentsUnitOfWork, FakeStorage, a_press
+from .test_handlers import APPLICANT, DEATH, approval, deliver
+
+STAFF = {"X-Staff-Token": "test-staff-token"}
+HOLDER = {"X-Applicant-NIK": APPLICANT["nik"]}
 
 
-async def client_with_one_document() -> tuple[httpx.AsyncClient, FakeDocumentsUnitOfWork, FakeStorage]:
-    uow, storage = FakeDocumentsUnitOfWork(), FakeStorage()
-    await deliver(uow, approval("biodata_wni"), storage)
-    app = FastAPI()
-    install_error_handlers(app)
-    app.state.unit_of_work = lambda: uow
-    app.state.storage = storage
-    app.state.public_base_url = BASE_URL
-    http.install(app)
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test"), uow, storage
+class Service:
+    def __init__(self, uow: FakeDocumentsUnitOfWork, press: Press, document: Document) -> None:
+        self.uow, self.press, self.document = uow, press, document
+        app = FastAPI()
+        install_error_handlers(app)
+        app.state.unit_of_work = lambda: uow
+        app.state.press = press
+        app.state.staff_token = SecretStr("test-staff-token")
+        http.install(app)
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+    @property
+    def files(self) -> dict[str, bytes]:
+        assert isinstance(self.press.storage, FakeStorage)
+        return self.press.storage.files
 
 
-async def test_documents_are_found_by_request_and_by_id_and_served_as_pdf() -> None:
-    client, uow, storage = await client_with_one_document()
+@pytest.fixture
+async def service() -> Any:
+    uow, press = FakeDocumentsUnitOfWork(), a_press()
+    await deliver(uow, approval("akta_kematian", details=DEATH), press)
     [document] = uow.issued
-    async with client:
-        listed = (await client.get("/documents", params={"request_id": str(document.request_id)})).json()
-        shown = (await client.get(f"/documents/{document.id}")).json()
-        pdf = await client.get(f"/documents/{document.id}/pdf")
-        none = (await client.get("/documents", params={"request_id": str(uuid.uuid4())})).json()
+    service = Service(uow, press, document)
+    async with service.client:
+        yield service
+
+
+async def test_documents_are_found_by_request_and_by_id(service: Service) -> None:
+    document, client = service.document, service.client
+    listed = (await client.get("/documents", params={"request_id": str(document.request_id)})).json()
+    shown = (await client.get(f"/documents/{document.id}")).json()
+    none = (await client.get("/documents", params={"request_id": str(uuid.uuid4())})).json()
 
     assert listed == [shown] and none == []
-    assert shown["number"] == document.number and shown["type"] == "biodata_wni"
-    assert shown["title"] == "BIODATA PENDUDUK WNI"
+    assert shown["number"] == document.number and shown["type"] == "akta_kematian"
+    assert (shown["title"], shown["status"], shown["verification_count"]) == ("AKTA KEMATIAN", "valid", 0)
     assert shown["verification_url"] == f"{BASE_URL}/verify/{document.verification_token}"
-    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
-    assert pdf.content == storage.files[document.storage_key]
-    assert document.number.replace("/", "-") in pdf.headers["content-disposition"]
+    assert (shown["signing_key_id"], shown["signature"]) == (document.signing_key_id, document.signature)
+    assert shown["revocation"] is None and shown["supersedes"] is None and shown["superseded_by"] is None
 
 
-async def test_unknown_documents_and_codes_get_a_machine_readable_404() -> None:
-    client, _, _ = await client_with_one_document()
-    async with client:
-        missing = await client.get(f"/documents/{uuid.uuid4()}")
-        missing_pdf = await client.get(f"/documents/{uuid.uuid4()}/pdf")
-        forged = await client.get("/verify/forged-token")
+async def test_the_pdf_is_served_to_staff_and_to_the_holder(service: Service) -> None:
+    document = service.document
+    for headers in (STAFF, HOLDER, {**HOLDER, **STAFF}):
+        pdf = await service.client.get(f"/documents/{document.id}/pdf", headers=headers)
+        assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+        assert pdf.content == service.files[document.storage_key]
+        assert document.number.replace("/", "-") in pdf.headers["content-disposition"]
+        assert pdf.headers["cache-control"] == "private, no-store" and pdf.headers["x-document-status"] == "valid"
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "code"),
+    [
+        ({}, 401, "authentication_required"),
+        ({"X-Staff-Token": "guess"}, 401, "invalid_staff_token"),
+        ({"X-Staff-Token": "guess", **HOLDER}, 401, "invalid_staff_token"),
+        ({"X-Applicant-NIK": "3602144107900002"}, 403, "not_document_holder"),
+        ({"X-Applicant-NIK": ""}, 403, "not_document_holder"),
+        ({"X-Applicant-NIK": "36021441079000010"}, 403, "not_document_holder"),
+    ],
+)
+async def test_the_pdf_is_refused_to_anyone_else(service: Service, headers: dict, status: int, code: str) -> None:
+    response = await service.client.get(f"/documents/{service.document.id}/pdf", headers=headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert b"%PDF" not in response.content
+
+
+async def test_unknown_documents_and_codes_get_a_machine_readable_404(service: Service) -> None:
+    client = service.client
+    missing = await client.get(f"/documents/{uuid.uuid4()}")
+    missing_pdf = await client.get(f"/documents/{uuid.uuid4()}/pdf", headers=STAFF)
+    forged = await client.get("/verify/forged-token")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "document_not_found")
     assert (missing_pdf.status_code, missing_pdf.json()["error"]["code"]) == (404, "document_not_found")
     assert (forged.status_code, forged.json()["error"]["code"]) == (404, "unknown_document")
 
 
-async def test_the_public_verification_shows_the_holder_masked() -> None:
-    client, uow, _ = await client_with_one_document()
-    [document] = uow.issued
-    async with client:
-        body = (await client.get(f"/verify/{document.verification_token}")).json()
+async def test_a_tampered_file_is_not_handed_out(service: Service) -> None:
+    service.files[service.document.storage_key] += b"%% edited"
+    response = await service.client.get(f"/documents/{service.document.id}/pdf", headers=STAFF)
+    assert (response.status_code, response.json()["error"]["code"]) == (500, "document_file_unavailable")
+
+
+async def test_the_public_verification_shows_the_document_masked_and_counts(service: Service) -> None:
+    document, client = service.document, service.client
+    first = await client.get(f"/verify/{document.verification_token}")
+    body = (await client.get(f"/verify/{document.verification_token}")).json()
+
+    assert first.headers["cache-control"] == "no-store"
     assert body == {
         "genuine": True,
         "status": "valid",
+        "signature_valid": True,
+        "message": "Genuine and in force.",
+        "message_id": "Dokumen asli dan berlaku.",
         "document_number": document.number,
-        "document_type": "biodata_wni",
-        "document_title": "BIODATA PENDUDUK WNI",
+        "document_type": "akta_kematian",
+        "document_title": "AKTA KEMATIAN",
         "issued_at": body["issued_at"],
-        "holder_name_masked": "S*** A*****",
-        "nik_masked": "360214******0001",
+        "holder_name_masked": "S******",
+        "nik_masked": "360214******0002",
+        "superseded_by_number": None,
+        "revoked_at": None,
+        "verification_count": 2,
+        "signing_key_id": document.signing_key_id,
     }
+    assert "3602140101500002" not in first.text and "Sarmadi" not in first.text and "Rangkasbitung" not in first.text
+    shown = (await client.get(f"/documents/{document.id}")).json()
+    assert shown["verification_count"] == 2
+
+
+async def test_a_tampered_file_verifies_as_not_genuine(service: Service) -> None:
+    service.files[service.document.storage_key] = service.files[service.document.storage_key].replace(b"AKM", b"AKX")
+    body = (await service.client.get(f"/verify/{service.document.verification_token}")).json()
+    assert (body["genuine"], body["signature_valid"], body["status"]) == (False, False, "valid")
+
+
+async def test_staff_revoke_a_document_which_then_verifies_as_revoked(service: Service) -> None:
+    document, client = service.document, service.client
+    body = {"reason": "Diterbitkan atas data yang keliru", "approved_by": "Kabid Capil"}
+    refused = await client.post(f"/documents/{document.id}/revoke", json=body)
+    revoked = await client.post(f"/documents/{document.id}/revoke", json=body, headers=STAFF)
+    again = await client.post(f"/documents/{document.id}/revoke", json=body, headers=STAFF)
+    verification = (await client.get(f"/verify/{document.verification_token}")).json()
+    public = (await client.get(f"/documents/{document.id}")).json()
+    pdf = await client.get(f"/documents/{document.id}/pdf", headers=HOLDER)
+
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "staff_only")
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    assert revoked.json()["revocation"] == {
+        "revoked_at": revoked.json()["revocation"]["revoked_at"],
+        "approved_by": "Kabid Capil",
+        "reason": "Diterbitkan atas data yang keliru",
+    }
+    assert (again.status_code, again.json()["error"]["code"], again.json()["error"]["document_status"]) == (
+        409, "document_not_current", "revoked",
+    )  # fmt: skip
+    assert (verification["genuine"], verification["status"]) == (True, "revoked") and verification["revoked_at"]
+    assert public["status"] == "revoked" and public["revocation"] is None, "why is for staff only"
+    assert pdf.status_code == 200 and pdf.headers["x-document-status"] == "revoked"
+
+
+async def test_staff_correct_a_document_which_is_reissued_with_a_new_number(service: Service) -> None:
+    old, client = service.document, service.client
+    body = {
+        "details": {"place_of_death": "Rumah duka, Kp. Cibeureum"},
+        "reason": "Tempat kematian salah tulis",
+        "approved_by": "Kabid Capil",
+    }
+    refused = await client.post(f"/documents/{old.id}/corrections", json=body, headers={"X-Staff-Token": "guess"})
+    response = await client.post(f"/documents/{old.id}/corrections", json=body, headers=STAFF)
+
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "staff_only")
+    assert response.status_code == 201
+    superseded, issued = response.json()["superseded"], response.json()["issued"]
+    assert response.headers["location"] == f"/documents/{issued['id']}"
+    assert (superseded["id"], superseded["status"], superseded["superseded_by"]) == (
+        str(old.id),
+        "superseded",
+        issued["id"],
+    )
+    assert (issued["status"], issued["supersedes"], issued["request_id"]) == ("valid", str(old.id), str(old.request_id))
+    assert issued["number"] != old.number and issued["number"].startswith("AKM/3602/")
+    listed = (await client.get("/documents", params={"request_id": str(old.request_id)})).json()
+    assert [d["number"] for d in listed] == [old.number, issued["number"]]
+
+    verification = (await client.get(f"/verify/{old.verification_token}")).json()
+    assert (verification["status"], verification["superseded_by_number"]) == ("superseded", issued["number"])
+    pdf = await client.get(f"/documents/{issued['id']}/pdf", headers=HOLDER)
+    assert pdf.status_code == 200 and b"Rumah duka" in pdf.content
+
+
+async def test_a_correction_must_correct_something(service: Service) -> None:
+    response = await service.client.post(
+        f"/documents/{service.document.id}/corrections", json={"reason": "r" * 5, "approved_by": "k"}, headers=STAFF
+    )
+    assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_request")
+    assert "nothing to correct" in response.text
+    bad_holder = await service.client.post(
+        f"/documents/{service.document.id}/corrections",
+        json={"holder": {"nik": "123", "name": "x"}, "reason": "salah", "approved_by": "k"},
+        headers=STAFF,
+    )
+    assert bad_holder.status_code == 422
+
+
+async def test_the_signing_keys_are_public(service: Service) -> None:
+    [key] = (await service.client.get("/signing-keys")).json()
+    assert (key["key_id"], key["current"]) == (service.document.signing_key_id, True)

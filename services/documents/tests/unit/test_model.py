@@ -7,7 +7,10 @@ import pytest
 from dukcapil_documents.domain.model import (
     KINDS,
     Document,
+    DocumentNotCurrent,
+    DocumentStatus,
     UnsupportedDocumentType,
+    corrected_details,
     document_kind,
     document_number,
     issue_year,
@@ -15,6 +18,7 @@ from dukcapil_documents.domain.model import (
     mask_nik,
     new_verification_token,
     printable,
+    sex_from_nik,
     verification_url,
 )
 
@@ -63,11 +67,18 @@ def test_the_year_of_issue_is_the_office_calendar_year_in_wib() -> None:
 
 
 def test_a_verification_reveals_the_holder_only_masked() -> None:
-    verification = a_document().verification()
-    assert verification.genuine and verification.status == "valid"
+    verification = a_document().verification(signature_valid=True, count=4)
+    assert verification.genuine and verification.status == "valid" and verification.verification_count == 4
     assert verification.holder_name_masked == "S*** A*****"
     assert verification.nik_masked == "360214******0001"
     assert verification.document_title == "KARTU KELUARGA"
+    assert not a_document().verification(signature_valid=False, count=1).genuine
+
+
+def test_a_death_certificate_verifies_by_the_deceased() -> None:
+    document = a_document(type="akta_kematian", details={"deceased": {"nik": "3602140101500002", "name": "Sarmadi"}})
+    verification = document.verification(signature_valid=True, count=1)
+    assert (verification.holder_name_masked, verification.nik_masked) == ("S******", "360214******0002")
 
 
 def test_masking_copes_with_odd_names() -> None:
@@ -81,6 +92,93 @@ def test_verification_tokens_are_unguessable_and_fit_a_url() -> None:
     assert len(tokens) == 100
     assert all(len(token) == 32 and token.replace("-", "").replace("_", "").isalnum() for token in tokens)
     assert verification_url("https://dukcapil.lebakkab.go.id/", "abc") == "https://dukcapil.lebakkab.go.id/verify/abc"
+
+
+def test_the_signed_payload_names_the_document_and_the_hash_of_its_file() -> None:
+    document = a_document(checksum_sha256="ab" * 32)
+    payload = document.signed_payload()
+    assert payload == f"dukcapil-lebak-document-v1\n{document.id}\nKK/3602/2026/000001\n{'ab' * 32}".encode()
+    assert document.signed_payload("cd" * 32) != payload
+    assert a_document(checksum_sha256="ab" * 32).signed_payload() != payload, "another document, same file"
+
+
+def test_the_holder_is_recognised_by_nik_alone() -> None:
+    document = a_document()
+    assert document.held_by("3602144107900001")
+    assert not document.held_by("3602144107900002") and not document.held_by("") and not document.held_by("é")
+
+
+def test_a_revocation_records_who_why_and_when_and_happens_once() -> None:
+    document, moment = a_document(), datetime(2026, 12, 1, tzinfo=UTC)
+    document.revoke(reason="keliru", by="kabid", at=moment)
+    assert (document.status, document.revoked_by, document.revocation_reason, document.revoked_at) == (
+        DocumentStatus.revoked, "kabid", "keliru", moment,
+    )  # fmt: skip
+    assert not document.is_current
+    with pytest.raises(DocumentNotCurrent, match="already revoked"):
+        document.revoke(reason="lagi", by="kabid", at=moment)
+
+
+def test_a_correction_keeps_the_request_and_changes_what_was_approved() -> None:
+    old = a_document(details={"reason": "split", "members": [{"nik": "1"}], "changes": "x"}, verification_count=5)
+    new = old.corrected(
+        id=uuid.uuid4(), number="KK/3602/2026/000009", changes={"reason": "data_change", "changes": None},
+        holder=None, verification_token="n" * 32, issued_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )  # fmt: skip
+    assert (new.request_id, new.type, new.holder, new.supersedes) == (old.request_id, old.type, old.holder, old.id)
+    assert new.details == {"reason": "data_change", "members": [{"nik": "1"}]}
+    assert new.status is DocumentStatus.valid and new.verification_count == 0 and new.signature == ""
+    assert new.storage_key == f"{old.request_id}.{new.id}.pdf"
+    old.revoke(reason="r", by="k", at=datetime(2026, 12, 1, tzinfo=UTC), superseded_by=new.id)
+    assert old.status is DocumentStatus.superseded and old.superseded_by == new.id
+    with pytest.raises(DocumentNotCurrent):
+        old.corrected(
+            id=uuid.uuid4(), number="n", changes={}, holder=None, verification_token="t", issued_at=old.issued_at
+        )
+
+
+def test_corrected_details_replace_given_keys_and_drop_nulls() -> None:
+    assert corrected_details({"a": 1, "b": 2}, {"b": 3, "c": 4}) == {"a": 1, "b": 3, "c": 4}
+    assert corrected_details({"a": 1, "b": 2}, {"a": None}) == {"b": 2}
+
+
+def test_the_family_card_lists_the_head_first_then_the_members_concerned() -> None:
+    document = a_document(
+        details={
+            "reason": "add_member",
+            "members": [
+                {"nik": "3602144107900001", "name": "Siti Aminah", "relation": "istri"},
+                {"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak"},
+            ],
+        }
+    )
+    assert document.family() == [
+        {**HOLDER, "relation": "kepala_keluarga", "change": None},
+        {"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak", "change": "add_member"},
+    ]
+
+
+def test_a_move_names_who_moves_and_how_far() -> None:
+    document = a_document(
+        type="surat_pindah",
+        details={
+            "origin": {"street": "Kp. Sawarna", "kecamatan_code": "36.02.03"},
+            "destination": {"street": "Jl. Raya", "kecamatan_code": "36.04.05"},
+            "moving_members": ["3602144107900001", "3602034404950003"],
+        },
+    )
+    assert document.moving_members() == [HOLDER, {"nik": "3602034404950003"}]
+    assert document.move_classification() == "antar_kabupaten"
+    for destination, classification in (("36.02.03", "dalam_kecamatan"), ("36.02.14", "antar_kecamatan"),
+                                          ("31.71.01", "antar_provinsi")):  # fmt: skip
+        document.details["destination"]["kecamatan_code"] = destination
+        assert document.move_classification() == classification
+
+
+def test_sex_is_read_from_the_nik() -> None:
+    assert sex_from_nik("3602144107900001") == "female"
+    assert sex_from_nik("3602140101500002") == "male"
+    assert sex_from_nik("123") is None
 
 
 def test_a_document_is_sealed_with_the_checksum_of_its_file() -> None:
@@ -109,6 +207,15 @@ def test_details_are_printed_in_indonesian_without_attachments() -> None:
         ("Alamat", "Kp. Cibeureum 12, RT 002/RW 005, Kabupaten Lebak"),
         ("Late report", "Tidak"),
     ]
+
+
+def test_addresses_are_printed_with_region_names() -> None:
+    assert printable(
+        {"street": "Kp. Sawarna", "rt": "001", "village_code": "36.02.03.2002", "kecamatan_code": "36.02.03"}
+    ) == ("Kp. Sawarna, RT 001/RW -, Desa Sawarna, Kec. Bayah, Kabupaten Lebak, Provinsi Banten")
+    assert printable({"street": "Jl. Raya Serang 5", "kecamatan_code": "36.04.05", "postal_code": "42161"}) == (
+        "Jl. Raya Serang 5, Kec. Kramatwatu, Kabupaten Serang 42161, Provinsi Banten"
+    )
 
 
 def test_the_holder_is_printed_with_indonesian_labels() -> None:

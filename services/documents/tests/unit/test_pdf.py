@@ -1,59 +1,182 @@
 import io
+import os
+import re
+import shutil
+import subprocess
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pypdf
+import pytest
 
-from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer
+from dukcapil_documents.adapters.layout import load_layouts
+from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
 from dukcapil_documents.domain.model import Document
 
 A4_POINTS = (595.28, 841.89)
+SIGNATORY = Signatory(name="Drs. H. Contoh Pejabat, M.Si.", nip="197001011990011001")
+ATTACHMENTS = [{"id": "att-1", "kind": "kk_lama", "content_type": "application/pdf", "size": 10, "sha256": "ff" * 32}]
+
+CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
+    "kartu_keluarga": (
+        {"nik": "3602141205850003", "name": "Ahmad Fauzi", "birth_date": "1985-05-12", "sex": "male"},
+        {
+            "reason": "add_member",
+            "kk_number": "3602141202100005",
+            "members": [
+                {"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak", "birth_date": "2024-03-10"}
+            ],
+            "attachments": ATTACHMENTS,
+        },
+        [
+            "KARTU KELUARGA", "KK/3602/2026/000012", "3602141202100005", "Ahmad Fauzi", "3602141205850003",
+            "Kepala Keluarga", "12 Mei 1985", "Nur Aisyah", "3602145003240001", "Anak", "10 Maret 2024",
+            "Anggota baru", "Penambahan anggota keluarga", "Rangkasbitung",
+        ],
+    ),
+    "akta_kematian": (
+        {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"},
+        {
+            "deceased": {"nik": "3602140101500002", "name": "Sarmadi"},
+            "date_of_death": "2026-11-20",
+            "place_of_death": "RSUD dr. Adjidarmo, Rangkasbitung",
+            "cause_category": "sakit",
+            "reporter_relation": "anak",
+            "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602142010820006", "name": "Euis"}],
+            "attachments": ATTACHMENTS,
+        },
+        [
+            "AKTA KEMATIAN", "AKM/3602/2026/000012", "Sarmadi", "3602140101500002", "Laki-laki",
+            "Jumat, 20 November 2026", "RSUD dr. Adjidarmo, Rangkasbitung", "Sakit", "DATA PELAPOR", "Siti Aminah",
+            "3602144107900001", "Anak", "DATA SAKSI", "Dedi", "3602141111800004", "Euis", "3602142010820006",
+        ],
+    ),
+    "surat_pindah": (
+        {"nik": "3602031503920007", "name": "Yusuf Maulana", "birth_date": "1992-03-15", "sex": "male"},
+        {
+            "origin": {"street": "Kp. Sawarna", "village_code": "36.02.03.2002", "kecamatan_code": "36.02.03"},
+            "destination": {"street": "Jl. Raya Serang No. 5", "kecamatan_code": "36.04.05"},
+            "reason": "pekerjaan",
+            "moving_members": ["3602031503920007", "3602034404950003"],
+            "attachments": ATTACHMENTS,
+        },
+        [
+            "SURAT KETERANGAN PINDAH WNI", "SKPWNI/3602/2026/000012", "Yusuf Maulana", "3602031503920007",
+            "Kp. Sawarna", "Desa Sawarna", "Kec. Bayah", "Jl. Raya Serang No. 5", "Kec. Kramatwatu",
+            "Kabupaten Serang", "Antar kabupaten/kota dalam satu provinsi", "Pekerjaan",
+            "ANGGOTA KELUARGA YANG PINDAH", "3602034404950003",
+        ],
+    ),
+    "biodata_wni": (
+        {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"},
+        {"person_nik": "3602144107900001", "religion": "Islam", "attachments": ATTACHMENTS},
+        [
+            "BIODATA PENDUDUK WNI", "BIO/3602/2026/000012", "Siti Aminah", "3602144107900001", "Perempuan",
+            "1 Juli 1990", "Islam", "WNI", "Rangkasbitung",
+        ],
+    ),
+}  # fmt: skip
+CODES = {"kartu_keluarga": "KK", "akta_kematian": "AKM", "surat_pindah": "SKPWNI", "biodata_wni": "BIO"}
 
 
-async def test_the_real_renderer_writes_a_valid_a4_pdf_that_names_the_document_and_its_holder() -> None:
-    document = Document(
+def a_document(request_type: str, holder: dict[str, Any], details: dict[str, Any]) -> Document:
+    return Document(
         id=uuid.uuid4(),
         request_id=uuid.uuid4(),
-        request_number="360214-20261128-0007",
-        type="surat_pindah",
-        number="SKPWNI/3602/2026/000012",
-        holder={"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"},
-        details={
-            "reason": "pekerjaan",
-            "destination_address": {"street": "Jl. Sudirman 5", "city": "Kota Serang", "postal_code": "42111"},
-            "moving_members": [{"nik": "3602144107900001", "name": "Siti Aminah"}],
-            "note": "Ibu Siti — pindah “sementara” ke Łódź 中",
-        },
+        request_number="LBK-3602.14-20261128-0007",
+        type=request_type,
+        number=f"{CODES[request_type]}/3602/2026/000012",
+        holder=holder,
+        details=details,
         kecamatan_code="36.02.14",
-        verification_token="x" * 32,
+        verification_token="Qx7_-" + "a" * 27,
         storage_key="x.pdf",
         issued_at=datetime(2026, 11, 28, 3, 0, tzinfo=UTC),
+        signing_key_id="3f2a9c01d4e5b6a7",
     )
-    url = f"http://127.0.0.1:8003/verify/{document.verification_token}"
 
-    content = await FpdfDocumentRenderer().render(document, verification_url=url)
+
+def url_of(document: Document) -> str:
+    return f"https://dukcapil.lebakkab.go.id/verify/{document.verification_token}"
+
+
+async def render(document: Document) -> bytes:
+    renderer = FpdfDocumentRenderer(layouts=load_layouts(), signatory=SIGNATORY)
+    return await renderer.render(document, verification_url=url_of(document))
+
+
+def text_of(content: bytes) -> str:
+    """The PDF's text with lines joined, so that a value wrapped over two lines is still found."""
+    reader = pypdf.PdfReader(io.BytesIO(content), strict=True)
+    return " ".join(" ".join(page.extract_text() for page in reader.pages).split())
+
+
+@pytest.mark.parametrize("request_type", list(CASES))
+async def test_each_type_renders_an_a4_pdf_in_indonesian_with_its_data(request_type: str) -> None:
+    holder, details, expected = CASES[request_type]
+    document = a_document(request_type, holder, details)
+
+    content = await render(document)
 
     assert content.startswith(b"%PDF-") and content.rstrip().endswith(b"%%EOF")
     reader = pypdf.PdfReader(io.BytesIO(content), strict=True)
+    assert len(reader.pages) == 1
     first = reader.pages[0]
     assert (round(float(first.mediabox.width), 2), round(float(first.mediabox.height), 2)) == A4_POINTS
-    text = "\n".join(page.extract_text() for page in reader.pages)
-    for expected in (
+    text = text_of(content)
+    for common in (
         "PEMERINTAH KABUPATEN LEBAK",
         "DINAS KEPENDUDUKAN DAN PENCATATAN SIPIL",
-        "SURAT KETERANGAN PINDAH WNI",
-        "SKPWNI/3602/2026/000012",
-        "Siti Aminah",
-        "3602144107900001",
-        "360214-20261128-0007",
-        str(document.request_id),
-        "28 November 2026",
-        "Alamat Tujuan",
+        f"Nomor: {document.number}",
+        "Lebak, 28 November 2026",
         "KEPALA DINAS KEPENDUDUKAN DAN",
-        url,
+        "Drs. H. Contoh Pejabat, M.Si.",
+        "NIP. 19700101 199001 1 001",
+        "Ditandatangani secara elektronik",
+        "3f2a9c01d4e5b6a7",
+        "LBK-3602.14-20261128-0007",
+        url_of(document),
+        *expected,
     ):
-        assert expected in text, expected
+        assert common in text, common
+    assert "att-1" not in text and "kk_lama" not in text and "ff" * 32 not in text, "attachments are never printed"
+    assert "Attachments" not in text and "Lampiran" not in text
     assert sum(len(page.images) for page in reader.pages) == 1, "the QR code"
-    assert (
-        reader.metadata is not None and reader.metadata.title == "SURAT KETERANGAN PINDAH WNI SKPWNI/3602/2026/000012"
-    )
+    assert reader.metadata is not None and reader.metadata.title == f"{document.title} {document.number}"
+    assert "kunci-tanda-tangan:3f2a9c01d4e5b6a7" in (reader.metadata.get("/Keywords") or "")
+
+
+async def test_details_no_layout_names_are_printed_under_other_details() -> None:
+    holder, details, _ = CASES["kartu_keluarga"]
+    document = a_document("kartu_keluarga", holder, {**details, "catatan_petugas": "Diterima di loket"})
+    text = text_of(await render(document))
+    assert "KETERANGAN LAIN" in text and "Catatan petugas" in text and "Diterima di loket" in text
+    assert "KETERANGAN LAIN" not in text_of(await render(a_document("kartu_keluarga", holder, details)))
+
+
+async def test_names_in_any_latin_script_are_printed_and_other_scripts_marked() -> None:
+    holder = {"nik": "3602144107900001", "name": "Łucja Škoda-Nguyễn", "birth_date": "1990-07-01"}
+    text = text_of(await render(a_document("biodata_wni", holder, {"occupation": "Guru “honorer” — 中"})))
+    assert "Łucja Škoda-Nguyễn" in text
+    assert "Guru “honorer” — ?" in text
+
+
+def test_the_qr_code_on_the_page_reads_as_the_verification_address(tmp_path: Path) -> None:
+    if shutil.which("pdftoppm") is None or shutil.which("zbarimg") is None:
+        missing = "pdftoppm (poppler-utils) and zbarimg (zbar-tools) are needed to read the QR code off the page"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{missing}; .ci/run installs them")
+        pytest.skip(missing)
+    holder, details, _ = CASES["akta_kematian"]
+    document = a_document("akta_kematian", holder, details)
+    pdf = tmp_path / "document.pdf"
+    renderer = FpdfDocumentRenderer(layouts=load_layouts(), signatory=SIGNATORY)
+    pdf.write_bytes(renderer.render_now(document, url_of(document)))
+
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", pdf, tmp_path / "page"], check=True)
+    [page] = tmp_path.glob("page*.png")
+    decoded = subprocess.run(["zbarimg", "--quiet", "--raw", page], capture_output=True, text=True, check=True)
+    assert decoded.stdout.strip() == url_of(document)
+    assert re.fullmatch(r"https://dukcapil\.lebakkab\.go\.id/verify/[A-Za-z0-9_-]{32}", decoded.stdout.strip())

@@ -1,11 +1,17 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
+from functools import partial
+
+import httpx
 from fastapi import FastAPI
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
-from dukcapil_intake.entrypoints import http
-from dukcapil_intake.entrypoints.consumers import SUBSCRIPTIONS
+from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
+from dukcapil_intake.adapters.smtp import SmtpEmailSender
+from dukcapil_intake.domain.notifications import RetrySchedule
+from dukcapil_intake.entrypoints import consumers, http
+from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.files import DirectoryFileStore
@@ -25,8 +31,41 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         migrations="dukcapil_intake:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlIntakeUnitOfWork)
-    for subscription in SUBSCRIPTIONS:
+    for subscription in consumers.subscriptions(notify=settings.notifications_enabled):
         runtime.subscribe(subscription, unit_of_work)
+    if settings.notifications_enabled:
+        sms_http = httpx.AsyncClient(timeout=settings.sms_timeout)
+        # Closed after the last round has stopped using it.
+        runtime.add_cleanup(sms_http.aclose)
+        notifier = ChannelNotifier(
+            email=SmtpEmailSender(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_sender,
+                username=settings.smtp_username,
+                password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+                start_tls=settings.smtp_start_tls,
+                timeout=settings.smtp_timeout,
+            ),
+            sms=HttpSmsGateway(
+                sms_http,
+                url=settings.sms_gateway_url,
+                api_key=settings.sms_api_key.get_secret_value(),
+                key_header=settings.sms_api_key_header,
+            ),
+        )
+        runtime.every(
+            settings.notify_interval,
+            "notifications",
+            partial(
+                send_due_notifications,
+                unit_of_work=unit_of_work,
+                notifier=notifier,
+                schedule=RetrySchedule(tuple(settings.notify_retry_delays)),
+                batch_size=settings.notify_batch_size,
+                send_timeout=max(settings.smtp_timeout, settings.sms_timeout) * 2,
+            ),
+        )
 
     app = runtime.create_app(
         title="Disdukcapil Lebak: intake",

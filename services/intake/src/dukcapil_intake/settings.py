@@ -13,6 +13,31 @@ class IntakeSettings(ServiceSettings):
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, description="Largest scan accepted, in bytes")
     staff_token: SecretStr = Field(
         default=SecretStr("development-only-staff-token"),
-        description="Shared secret staff send as X-Staff-Token to read scans (until staff accounts arrive)",
+        description="Shared secret staff send as X-Staff-Token to read scans and notifications (until staff accounts)",
     )
     recording_capacity: int = Field(default=40, description="e-KTP recordings a kecamatan office takes per day")
+
+    notifications_enabled: bool = Field(
+        default=True, description="Tell citizens of each step by e-mail and SMS; when off, no notice is queued"
+    )
+    notify_interval: float = Field(default=2.0, description="Seconds between rounds of sending due notices")
+    notify_retry_delays: list[float] = Field(
+        default=[10, 60, 300, 1800],
+        description="Seconds before each retry of a failed notice; when they run out, the notice is given up",
+    )
+    notify_batch_size: int = Field(default=50, description="Notices sent per round at most")
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = Field(
+        default=8025, description="8025 is the development sink (python -m dukcapil_intake.devsinks)"
+    )
+    smtp_sender: str = "Disdukcapil Lebak <noreply@dukcapil.lebakkab.go.id>"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_start_tls: bool | None = Field(default=None, description="None: STARTTLS when the server offers it")
+    smtp_timeout: float = 10.0
+    sms_gateway_url: str = "http://127.0.0.1:8011/send"
+    sms_api_key: SecretStr = Field(
+        default=SecretStr("development-only-sms-api-key"), description="Sent in the header named by sms_api_key_header"
+    )
+    sms_api_key_header: str = "X-API-Key"
+    sms_timeout: float = 10.0

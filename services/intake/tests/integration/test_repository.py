@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.domain.model import Attachment, RecordingBooking, RequestStatus, ServiceRequest
+from dukcapil_intake.domain.notifications import Channel, Notification, NotificationStatus, RetrySchedule
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IdempotentSubmission, RequestFilter
 from dukcapil_shared.db import create_engine, migrate
 
@@ -173,3 +175,95 @@ async def test_recording_bookings_queue_per_office_and_day(engine) -> None:  # t
         assert await unit.bookings.upcoming_for("3602144107900001", date(2026, 12, 1)) == booking
         assert await unit.bookings.upcoming_for("3602144107900001", date(2026, 12, 8)) is None
         assert await unit.bookings.get(booking.id) == booking
+
+
+def a_notification(request_id: uuid.UUID, channel: Channel = Channel.sms, *, due: datetime = T0) -> Notification:
+    return Notification(
+        id=uuid.uuid4(), request_id=request_id, event_id=str(uuid.uuid4()), kind="received", channel=channel,
+        recipient="6281234567890" if channel == Channel.sms else "siti@example.com",
+        subject=None if channel == Channel.sms else "Permohonan diterima", body="Disdukcapil Lebak: diterima",
+        created_at=due, next_attempt_at=due,
+    )  # fmt: skip
+
+
+async def test_notifications_are_claimed_when_due_leased_and_their_outcome_recorded(engine) -> None:  # type: ignore[no-untyped-def]
+    request_id = uuid.uuid4()
+    first, second = a_notification(request_id), a_notification(request_id, Channel.email)
+    later = a_notification(request_id, due=T0 + timedelta(minutes=5))
+    async with uow(engine) as unit:
+        await unit.notifications.add([first, second, later])
+        await unit.commit()
+    lease = T0 + timedelta(minutes=2)
+    async with uow(engine) as unit:
+        claimed = await unit.notifications.claim_due(now=T0, until=lease, limit=10)
+        await unit.commit()
+    assert {n.id for n in claimed} == {first.id, second.id}
+    assert all(n.attempts == 1 and n.next_attempt_at == lease for n in claimed)
+    async with uow(engine) as unit:
+        assert await unit.notifications.claim_due(now=T0 + timedelta(minutes=1), until=lease, limit=10) == []
+    sms, email = sorted(claimed, key=lambda n: n.channel.value, reverse=True)
+    sms.succeeded(T0 + timedelta(seconds=1))
+    email.failed("NotificationFailed: SMTP down", T0 + timedelta(seconds=1), RetrySchedule((10,)))
+    async with uow(engine) as unit:
+        await unit.notifications.record(claimed)
+        await unit.commit()
+    async with uow(engine) as unit:
+        stored = {n.id: n for n in await unit.notifications.about(request_id)}
+        due_again = await unit.notifications.claim_due(now=T0 + timedelta(seconds=11), until=lease, limit=10)
+    assert stored[sms.id].status == NotificationStatus.sent and stored[sms.id].sent_at == T0 + timedelta(seconds=1)
+    assert stored[email.id].status == NotificationStatus.pending and stored[email.id].attempts == 1
+    assert stored[email.id].last_error == "NotificationFailed: SMTP down"
+    assert stored[email.id].next_attempt_at == T0 + timedelta(seconds=11)
+    assert stored[later.id] == later and stored[sms.id].recipient == "6281234567890"
+    assert [n.id for n in due_again] == [email.id] and due_again[0].attempts == 2
+
+
+async def test_a_stale_claim_does_not_overwrite_a_newer_attempt(engine) -> None:  # type: ignore[no-untyped-def]
+    notification = a_notification(uuid.uuid4())
+    async with uow(engine) as unit:
+        await unit.notifications.add([notification])
+        await unit.commit()
+    async with uow(engine) as unit:
+        [stale] = await unit.notifications.claim_due(now=T0, until=T0 + timedelta(seconds=1), limit=10)
+        await unit.commit()
+    async with uow(engine) as unit:  # the lease ran out: another round takes it and sends it
+        [fresh] = await unit.notifications.claim_due(now=T0 + timedelta(seconds=2), until=T0, limit=10)
+        fresh.succeeded(T0 + timedelta(seconds=2))
+        await unit.notifications.record([fresh])
+        await unit.commit()
+    stale.failed("late", T0 + timedelta(seconds=3), RetrySchedule())
+    async with uow(engine) as unit:
+        await unit.notifications.record([stale])
+        await unit.commit()
+    async with uow(engine) as unit:
+        [stored] = await unit.notifications.about(notification.request_id)
+    assert (stored.status, stored.attempts, stored.last_error) == (NotificationStatus.sent, 2, None)
+
+
+async def test_one_notice_per_event_and_channel(engine) -> None:  # type: ignore[no-untyped-def]
+    notification = a_notification(uuid.uuid4())
+    twin = copy.copy(notification)
+    twin.id = uuid.uuid4()
+    async with uow(engine) as unit:
+        await unit.notifications.add([notification])
+        await unit.commit()
+    async with uow(engine) as unit:
+        with pytest.raises(IntegrityError):
+            await unit.notifications.add([twin])
+
+
+async def test_concurrent_rounds_never_claim_the_same_notification(engine) -> None:  # type: ignore[no-untyped-def]
+    notifications = [a_notification(uuid.uuid4()) for _ in range(30)]
+    async with uow(engine) as unit:
+        await unit.notifications.add(notifications)
+        await unit.commit()
+
+    async def claim() -> list[uuid.UUID]:
+        async with uow(engine) as unit:
+            claimed = await unit.notifications.claim_due(now=T0, until=T0 + timedelta(minutes=2), limit=10)
+            await unit.commit()
+        return [n.id for n in claimed]
+
+    rounds = await asyncio.gather(*(claim() for _ in range(4)))
+    taken = [item for claimed in rounds for item in claimed]
+    assert len(taken) == len(set(taken)) == 30

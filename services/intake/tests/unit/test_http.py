@@ -36,7 +36,7 @@ async def api():  # type: ignore[no-untyped-def]
     app.state.settings = IntakeSettings(staff_token="staff-secret", max_attachment_bytes=1000, recording_capacity=2)
     http.install(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
-        client.uow, client.files = uow, files  # type: ignore[attr-defined]
+        client.uow, client.files, client.settings = uow, files, app.state.settings  # type: ignore[attr-defined]
         yield client
 
 
@@ -181,3 +181,46 @@ async def test_e_ktp_recording_is_booked_on_working_days_within_the_offices_capa
     )
     assert again.json()["id"] == booked[0]["id"], "one upcoming booking per person"
     assert (await api.get(f"/perekaman-bookings/{booked[2]['id']}")).json()["queue_number"] == 1
+
+
+async def test_staff_see_what_the_citizen_was_told_with_the_recipient_masked_and_no_message(api) -> None:  # type: ignore[no-untyped-def]
+    contact = {"phone": "081234567890", "email": "siti@example.com"}
+    request = (await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | contact})).json()
+    path = f"/requests/{request['id']}/notifications"
+    assert (await api.get(path)).json()["error"]["code"] == "staff_only"
+    listed = await api.get(path, headers=STAFF)
+    assert listed.status_code == 200
+    assert [(n["kind"], n["channel"], n["recipient"], n["status"], n["attempts"]) for n in listed.json()] == [
+        ("received", "email", "s***@example.com", "pending", 0),
+        ("received", "sms", "62812*****890", "pending", 0),
+    ]
+    assert all(n["sent_at"] is None and n["next_attempt_at"] for n in listed.json())
+    assert "body" not in listed.text and "Permohonan" not in listed.text and "siti@" not in listed.text
+    assert (await api.get(f"/requests/{uuid.uuid4()}/notifications", headers=STAFF)).status_code == 404
+
+
+async def test_a_malformed_e_mail_address_is_refused_rather_than_losing_every_notice(api) -> None:  # type: ignore[no-untyped-def]
+    response = await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | {"email": "siti@"}})
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_email"
+    booking = await api.post(
+        "/perekaman-bookings",
+        json={"applicant": SITI, "kecamatan_code": "36.02.14", "email": "nope"},
+    )
+    assert booking.status_code == 422 and booking.json()["error"]["details"][0]["field"] == "email"
+
+
+async def test_an_e_ktp_booking_is_confirmed_by_sms(api) -> None:  # type: ignore[no-untyped-def]
+    booked = await api.post(
+        "/perekaman-bookings", json={"applicant": SITI, "kecamatan_code": "36.02.14", "phone": "0812 3456 7890"}
+    )
+    assert booked.status_code == 201, booked.text
+    listed = (await api.get(f"/perekaman-bookings/{booked.json()['id']}/notifications", headers=STAFF)).json()
+    assert [(n["kind"], n["channel"]) for n in listed] == [("recording_booked", "sms")]
+    [sms] = api.uow.notifications.committed.values()
+    assert booked.json()["number"] in sms.body and "Kantor Kecamatan Rangkasbitung" in sms.body
+
+
+async def test_with_notifications_switched_off_nothing_is_queued(api) -> None:  # type: ignore[no-untyped-def]
+    api.settings.notifications_enabled = False
+    response = await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | {"phone": "081234567890"}})
+    assert response.status_code == 201 and api.uow.notifications.committed == {}

@@ -1,155 +1,299 @@
-"""The issued document as an A4 PDF in Indonesian (fpdf2), with a QR code for public verification.
+"""The issued document as an A4 PDF in Indonesian (fpdf2), drawn from its layout file, with a QR code for
+public verification.
 
-One layout serves every document type for now: office letterhead, title and number, the holder, the approved
-details, the request it answers, the signature block and the QR code.
+Every page has the office's letterhead and a footer; the body is the type's layout (templates/<type>.toml);
+the signature block of the head of the office carries the QR code. Text is set in DejaVu Sans (shipped in
+`fonts/`), which covers every Latin-script name; a character beyond the font is folded to its base letter, or
+printed as `?`.
 """
 
 import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.resources import files
+from string import ascii_uppercase
 
 import anyio
 import qrcode
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
 from qrcode.constants import ERROR_CORRECT_M
 
-from dukcapil_documents.domain.model import WIB, Document, tanggal
+from dukcapil_documents.adapters.layout import (
+    Block,
+    FieldsBlock,
+    Layout,
+    Layouts,
+    Office,
+    OtherDetailsBlock,
+    ParagraphBlock,
+    Printer,
+    TableBlock,
+    data_of,
+)
+from dukcapil_documents.domain.model import Document
 from dukcapil_documents.service_layer.ports import DocumentRenderer
 
-GOVERNMENT = "PEMERINTAH KABUPATEN LEBAK"
-OFFICE = "DINAS KEPENDUDUKAN DAN PENCATATAN SIPIL"
-OFFICE_PLACE = "Rangkasbitung, Kabupaten Lebak, Provinsi Banten"
-SIGNATORY = ("KEPALA DINAS KEPENDUDUKAN DAN", "PENCATATAN SIPIL KABUPATEN LEBAK")
-FONT = "Helvetica"
-LABEL_WIDTH = 55
+FONT = "DejaVu"
+_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+AUTHOR = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Lebak"
+LABEL_WIDTH = 66
+COLON_WIDTH = 4
+NUMBER_WIDTH = 9
+QR_SIZE = 28
+SIGNATURE_WIDTH = 82
+BODY_SIZE = 10
+TABLE_SIZE = 8.5
+
+
+@dataclass(frozen=True)
+class Signatory:
+    name: str
+    nip: str
 
 
 class FpdfDocumentRenderer(DocumentRenderer):
+    def __init__(self, *, layouts: Layouts, signatory: Signatory) -> None:
+        self._layouts = layouts
+        self._signatory = signatory
+
     async def render(self, document: Document, *, verification_url: str) -> bytes:
         # fpdf2 is pure Python and takes tens of milliseconds: keep the event loop free meanwhile.
         return await anyio.to_thread.run_sync(self.render_now, document, verification_url)
 
     def render_now(self, document: Document, verification_url: str) -> bytes:
-        pdf = _Page(verification_url)
-        pdf.set_title(_text(f"{document.title} {document.number}"))
-        pdf.set_author("Dinas Kependudukan dan Pencatatan Sipil Kabupaten Lebak")
-        pdf.set_subject(_text(f"Permohonan {document.request_number}"))
+        office = self._layouts.office
+        layout = self._layouts.for_type(document.type)
+        printer = Printer(
+            data_of(
+                document,
+                verification_url=verification_url,
+                signer_name=self._signatory.name,
+                signer_nip=self._signatory.nip,
+            ),
+            {**office.words, **layout.words},
+        )
+        title = layout.title or document.title
+        pdf = _Page(footer=[printer.text(line) for line in office.footer])
+        pdf.set_title(f"{title} {document.number}")
+        pdf.set_author(AUTHOR)
+        pdf.set_subject(f"Permohonan {document.request_number}")
+        pdf.set_keywords(f"{document.type} {document.number} kunci-tanda-tangan:{document.signing_key_id}")
         pdf.set_creator("dukcapil-documents")
         pdf.set_lang("id-ID")
         pdf.set_creation_date(document.issued_at)
         pdf.add_page()
-        _letterhead(pdf)
-        _title(pdf, document)
-        issued_on = tanggal(document.issued_at.astimezone(WIB).date())
-        _section(pdf, "A. DATA PENDUDUK", document.holder_rows())
-        _section(pdf, "B. KETERANGAN", document.detail_rows() or [("Keterangan", "-")])
-        _section(
-            pdf,
-            "C. DATA PERMOHONAN",
-            [
-                ("Nomor Permohonan", document.request_number),
-                ("ID Permohonan", str(document.request_id)),
-                ("Kode Kecamatan", document.kecamatan_code),
-                ("Tanggal Terbit", issued_on),
-            ],
-        )
-        _signature(pdf, issued_on, verification_url)
+        _letterhead(pdf, office, printer)
+        _title(pdf, title, document.number)
+        letters = iter(ascii_uppercase) if office.lettered_headings else None
+        for block in layout.blocks:
+            _draw(pdf, block, printer, document, layout, letters)
+        _signature(pdf, office, printer, verification_url)
         return bytes(pdf.output())
 
 
 class _Page(FPDF):
-    def __init__(self, verification_url: str) -> None:
+    def __init__(self, *, footer: list[str]) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
-        self._verification_url = verification_url
+        self._footer_lines = footer
+        for style, file_name in _FONT_FILES.items():
+            self.add_font(FONT, style, str(files("dukcapil_documents") / "fonts" / file_name))
+        self._characters = frozenset.intersection(*(frozenset(font.cmap) for font in self.fonts.values()))
         self.set_margins(left=20, top=15, right=20)
-        self.set_auto_page_break(auto=True, margin=20)
+        self.set_auto_page_break(auto=True, margin=24)
         self.alias_nb_pages()
 
     def footer(self) -> None:
-        self.set_y(-17)
+        self.set_y(-22)
         self.set_draw_color(160)
+        self.set_line_width(0.2)
         self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
-        self.set_font(FONT, "", 7.5)
+        self.ln(1)
+        self.set_font(FONT, "", 7)
         self.set_text_color(90)
-        self.multi_cell(
-            0,
-            3.6,
-            _text(
-                "Dokumen ini diterbitkan dan ditandatangani secara elektronik oleh Dinas Kependudukan dan "
-                f"Pencatatan Sipil Kabupaten Lebak. Periksa keaslian di {self._verification_url}"
-            ),
-            align="L",
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
-        self.cell(0, 3.6, f"Halaman {self.page_no()}/{{nb}}", align="R")
+        for line in self._footer_lines:
+            self.multi_cell(0, 3.3, self.covered(line), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.cell(0, 3.3, f"Halaman {self.page_no()}/{{nb}}", align="R")
         self.set_text_color(0)
+        self.set_draw_color(0)
+
+    def covered(self, value: str) -> str:
+        """The text with each character the font cannot show folded to its base letter, or replaced by `?`."""
+        return "".join(
+            char if ord(char) in self._characters or char == "\n" else _fold(char, self._characters)
+            for char in value.translate(_PUNCTUATION)
+        )
 
 
-def _letterhead(pdf: FPDF) -> None:
-    pdf.set_font(FONT, "B", 13)
-    pdf.cell(0, 6.5, GOVERNMENT, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "B", 14)
-    pdf.cell(0, 7, OFFICE, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "", 9)
-    pdf.cell(0, 5, OFFICE_PLACE, align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+def _letterhead(pdf: _Page, office: Office, printer: Printer) -> None:
+    for line in office.letterhead:
+        pdf.set_font(FONT, line.style, line.size)
+        pdf.cell(
+            0, line.size * 0.5, pdf.covered(printer.text(line.text)), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
     y = pdf.get_y() + 2
     pdf.set_line_width(0.8)
     pdf.line(pdf.l_margin, y, pdf.w - pdf.r_margin, y)
     pdf.set_line_width(0.2)
     pdf.line(pdf.l_margin, y + 1.2, pdf.w - pdf.r_margin, y + 1.2)
-    pdf.set_y(y + 7)
+    pdf.set_y(y + 6)
 
 
-def _title(pdf: FPDF, document: Document) -> None:
-    pdf.set_font(FONT, "BU", 16)
-    pdf.cell(0, 8, _text(document.title), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "", 11)
-    pdf.cell(0, 6, _text(f"Nomor: {document.number}"), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+def _title(pdf: _Page, title: str, number: str) -> None:
+    pdf.set_font(FONT, "BU", 15)
+    pdf.cell(0, 8, pdf.covered(title), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font(FONT, "", 10.5)
+    pdf.cell(0, 6, pdf.covered(f"Nomor: {number}"), align="C", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
 
-def _section(pdf: FPDF, heading: str, rows: list[tuple[str, str]]) -> None:
-    pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 7, heading, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "", 10)
+def _draw(
+    pdf: _Page, block: Block, printer: Printer, document: Document, layout: Layout, letters: Iterator[str] | None
+) -> None:
+    match block:
+        case FieldsBlock():
+            rows = [(row.label, printer.fill(row.value)) for row in block.rows]
+            shown = [
+                (label, value or "-")
+                for (label, value), row in zip(rows, block.rows, strict=True)
+                if value or not row.optional
+            ]
+            if shown:
+                _heading(pdf, block.heading, letters)
+                _fields(pdf, shown)
+        case TableBlock():
+            items = printer.rows(block.rows)
+            if items or not block.optional:
+                _heading(pdf, block.heading, letters)
+                _table(pdf, block, printer, items)
+        case ParagraphBlock():
+            pdf.set_font(FONT, block.style, BODY_SIZE)
+            pdf.multi_cell(0, 5, pdf.covered(printer.text(block.text)), align="J", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.ln(3)
+        case OtherDetailsBlock():
+            rows = document.detail_rows(leaving_out=layout.printed_details())
+            if rows:
+                _heading(pdf, block.heading, letters)
+                _fields(pdf, rows)
+
+
+def _heading(pdf: _Page, heading: str | None, letters: Iterator[str] | None) -> None:
+    if not heading:
+        return
+    letter = next(letters, None) if letters is not None else None
+    pdf.set_font(FONT, "B", 10.5)
+    text = f"{letter}. {heading}" if letter else heading
+    pdf.cell(0, 6.5, pdf.covered(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+
+def _fields(pdf: _Page, rows: list[tuple[str, str]]) -> None:
+    pdf.set_font(FONT, "", BODY_SIZE)
     with pdf.table(
-        col_widths=(LABEL_WIDTH, pdf.epw - LABEL_WIDTH),
+        col_widths=(LABEL_WIDTH, COLON_WIDTH, pdf.epw - LABEL_WIDTH - COLON_WIDTH),
+        width=pdf.epw,
         first_row_as_headings=False,
-        borders_layout="HORIZONTAL_LINES",
-        line_height=5,
-        padding=(0.8, 2),
-        text_align=("LEFT", "LEFT"),
+        borders_layout="NONE",
+        line_height=4.6,
+        padding=(0.4, 1, 0.4, 1),
+        text_align=("LEFT", "CENTER", "LEFT"),
+        v_align="TOP",
     ) as table:
         for label, value in rows:
             row = table.row()
-            row.cell(_text(label))
-            row.cell(_text(value))
+            row.cell(pdf.covered(label))
+            row.cell(":")
+            row.cell(pdf.covered(value))
+    pdf.ln(3)
+
+
+def _table(pdf: _Page, block: TableBlock, printer: Printer, items: list[dict[str, object]]) -> None:
+    fixed = sum(column.width or 0 for column in block.columns) + (NUMBER_WIDTH if block.numbered else 0)
+    flexible = [column for column in block.columns if not column.width]
+    share = max(pdf.epw - fixed, 10) / len(flexible) if flexible else 0
+    widths = [column.width or share for column in block.columns]
+    headers = [column.header for column in block.columns]
+    if block.numbered:
+        widths, headers = [NUMBER_WIDTH, *widths], ["No.", *headers]
+    pdf.set_font(FONT, "", TABLE_SIZE)
+    with pdf.table(
+        col_widths=widths,
+        width=sum(widths),
+        align="LEFT",
+        headings_style=FontFace(emphasis="BOLD", fill_color=(228, 228, 228)),
+        line_height=4.2,
+        padding=(1, 1.2),
+        text_align="LEFT",
+        v_align="MIDDLE",
+    ) as table:
+        heading = table.row()
+        for header in headers:
+            heading.cell(pdf.covered(header))
+        for number, item in enumerate(items or [{}], start=1):
+            row = table.row()
+            if block.numbered:
+                row.cell(str(number) if items else "-", align="CENTER")
+            for column in block.columns:
+                row.cell(pdf.covered(printer.text(column.value, row=item)))
     pdf.ln(4)
 
 
-def _signature(pdf: FPDF, issued_on: str, verification_url: str) -> None:
-    block_height = 44
-    if pdf.get_y() + block_height > pdf.page_break_trigger:
+def _signature(pdf: _Page, office: Office, printer: Printer, verification_url: str) -> None:
+    signature = office.signature
+    height = 5 * (2 + len(signature.title)) + QR_SIZE + 14
+    if pdf.get_y() + height > pdf.page_break_trigger:
         pdf.add_page()
     top = pdf.get_y() + 2
-    qr_size = 34
-    pdf.image(_qr_image(verification_url), x=pdf.l_margin, y=top, w=qr_size, h=qr_size)
-    pdf.set_xy(pdf.l_margin, top + qr_size + 1)
-    pdf.set_font(FONT, "", 7.5)
-    pdf.multi_cell(qr_size + 16, 3.4, "Pindai kode QR untuk memeriksa keaslian dokumen ini.", align="L")
+    column_x = pdf.w - pdf.r_margin - SIGNATURE_WIDTH
 
-    column_x = pdf.w - pdf.r_margin - 80
     pdf.set_xy(column_x, top)
-    pdf.set_font(FONT, "", 10)
-    pdf.cell(80, 5.5, _text(f"Lebak, {issued_on}"), align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.set_font(FONT, "B", 10)
-    for line in SIGNATORY:
-        pdf.cell(80, 5.5, line, align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.ln(9)
-    pdf.set_x(column_x)
-    pdf.set_font(FONT, "I", 9)
-    pdf.cell(80, 5, "Ditandatangani secara elektronik", align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
-    pdf.set_y(max(pdf.get_y(), top + qr_size + 8))
+    pdf.set_font(FONT, "", BODY_SIZE)
+    pdf.cell(
+        SIGNATURE_WIDTH,
+        5,
+        pdf.covered(printer.text(signature.place_and_date)),
+        align="C",
+        new_x=XPos.LEFT,
+        new_y=YPos.NEXT,
+    )
+    pdf.set_font(FONT, "B", BODY_SIZE)
+    for line in signature.title:
+        pdf.cell(SIGNATURE_WIDTH, 5, pdf.covered(printer.text(line)), align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    qr_top = pdf.get_y() + 2
+    pdf.image(_qr_image(verification_url), x=column_x + (SIGNATURE_WIDTH - QR_SIZE) / 2, y=qr_top, w=QR_SIZE, h=QR_SIZE)
+    pdf.set_xy(column_x, qr_top + QR_SIZE + 2)
+    pdf.set_font(FONT, "BU", BODY_SIZE)
+    pdf.cell(SIGNATURE_WIDTH, 5, pdf.covered(printer.text(signature.name)), align="C", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_font(FONT, "", BODY_SIZE)
+    if signature.identifier:
+        pdf.cell(
+            SIGNATURE_WIDTH,
+            5,
+            pdf.covered(printer.text(signature.identifier)),
+            align="C",
+            new_x=XPos.LEFT,
+            new_y=YPos.NEXT,
+        )
+    bottom = pdf.get_y()
+
+    if signature.note:
+        note_width = column_x - pdf.l_margin - 8
+        pdf.set_xy(pdf.l_margin, qr_top)
+        pdf.set_font(FONT, "I", 7.5)
+        pdf.set_draw_color(120)
+        pdf.multi_cell(
+            note_width,
+            3.6,
+            pdf.covered("\n".join(printer.text(line) for line in signature.note)),
+            border=1,
+            align="L",
+            padding=2,
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        pdf.set_draw_color(0)
+        bottom = max(bottom, pdf.get_y())
+    pdf.set_y(bottom)
 
 
 def _qr_image(url: str):  # type: ignore[no-untyped-def]
@@ -159,22 +303,9 @@ def _qr_image(url: str):  # type: ignore[no-untyped-def]
     return code.make_image(fill_color="black", back_color="white").get_image()
 
 
-_PUNCTUATION = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "..."})
+_PUNCTUATION = str.maketrans({"\u00a0": " ", "\u200b": ""})
 
 
-def _text(value: str) -> str:
-    """The built-in PDF fonts cover Latin-1 only: keep what they can show, fold or mark anything beyond."""
-    return "".join(char if _latin1(char) else _fold(char) for char in value.translate(_PUNCTUATION))
-
-
-def _fold(char: str) -> str:
+def _fold(char: str, characters: frozenset[int]) -> str:
     folded = "".join(part for part in unicodedata.normalize("NFKD", char) if not unicodedata.combining(part))
-    return folded if folded and all(_latin1(part) for part in folded) else "?"
-
-
-def _latin1(char: str) -> bool:
-    try:
-        char.encode("latin-1")
-    except UnicodeEncodeError:
-        return False
-    return True
+    return folded if folded and all(ord(part) in characters for part in folded) else "?"

@@ -1,13 +1,16 @@
 import uuid
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, insert, select
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_documents.adapters import tables
-from dukcapil_documents.domain.model import Document
+from dukcapil_documents.domain.model import Document, DocumentStatus
 from dukcapil_documents.service_layer.unit_of_work import DocumentRepository, DocumentsUnitOfWork
 from dukcapil_shared.db import as_utc, next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
+
+_documents = tables.documents
 
 
 class SqlDocumentRepository(DocumentRepository):
@@ -16,7 +19,7 @@ class SqlDocumentRepository(DocumentRepository):
 
     async def add(self, document: Document) -> None:
         await self._connection.execute(
-            insert(tables.documents).values(
+            insert(_documents).values(
                 id=str(document.id),
                 request_id=str(document.request_id),
                 request_number=document.request_number,
@@ -29,23 +32,58 @@ class SqlDocumentRepository(DocumentRepository):
                 checksum_sha256=document.checksum_sha256,
                 storage_key=document.storage_key,
                 issued_at=document.issued_at,
+                delivery=document.delivery,
+                signature=document.signature,
+                signing_key_id=document.signing_key_id,
+                status=document.status.value,
+                supersedes=str(document.supersedes) if document.supersedes else None,
+                verification_count=document.verification_count,
             )
         )
 
     async def get(self, document_id: uuid.UUID) -> Document | None:
-        return await self._one(tables.documents.c.id == str(document_id))
+        return await self._one(_documents.c.id == str(document_id))
 
-    async def for_request(self, request_id: uuid.UUID) -> Document | None:
-        return await self._one(tables.documents.c.request_id == str(request_id))
+    async def for_request(self, request_id: uuid.UUID) -> list[Document]:
+        rows = await self._connection.execute(
+            select(_documents)
+            .where(_documents.c.request_id == str(request_id))
+            .order_by(_documents.c.issued_at, _documents.c.number)
+        )
+        return [_to_document(row) for row in rows]
 
     async def by_verification_token(self, token: str) -> Document | None:
-        return await self._one(tables.documents.c.verification_token == token)
+        return await self._one(_documents.c.verification_token == token)
 
     async def next_sequence(self, type_code: str, year: int) -> int:
         return await next_in_sequence(self._connection, tables.document_counters, type_code=type_code, year=year)
 
+    async def save_revocation(self, document: Document) -> bool:
+        # Compare-and-set on the status: of two operators revoking at once, the second updates nothing.
+        result = await self._connection.execute(
+            update(_documents)
+            .where(_documents.c.id == str(document.id), _documents.c.status == DocumentStatus.valid.value)
+            .values(
+                status=document.status.value,
+                revoked_at=document.revoked_at,
+                revoked_by=document.revoked_by,
+                revocation_reason=document.revocation_reason,
+                superseded_by=str(document.superseded_by) if document.superseded_by else None,
+            )
+        )
+        return result.rowcount == 1
+
+    async def count_verification(self, document_id: uuid.UUID, at: datetime) -> int:
+        result = await self._connection.execute(
+            update(_documents)
+            .where(_documents.c.id == str(document_id))
+            .values(verification_count=_documents.c.verification_count + 1, last_verified_at=at)
+            .returning(_documents.c.verification_count)
+        )
+        return result.scalar_one()
+
     async def _one(self, condition: ColumnElement[bool]) -> Document | None:
-        row = (await self._connection.execute(select(tables.documents).where(condition))).one_or_none()
+        row = (await self._connection.execute(select(_documents).where(condition))).one_or_none()
         return _to_document(row) if row is not None else None
 
 
@@ -68,4 +106,14 @@ def _to_document(row) -> Document:  # type: ignore[no-untyped-def]
         storage_key=row.storage_key,
         issued_at=as_utc(row.issued_at),
         checksum_sha256=row.checksum_sha256,
+        delivery=row.delivery,
+        signature=row.signature,
+        signing_key_id=row.signing_key_id,
+        status=DocumentStatus(row.status),
+        revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
+        revoked_by=row.revoked_by,
+        revocation_reason=row.revocation_reason,
+        superseded_by=uuid.UUID(row.superseded_by) if row.superseded_by else None,
+        supersedes=uuid.UUID(row.supersedes) if row.supersedes else None,
+        verification_count=row.verification_count,
     )

@@ -1,14 +1,16 @@
-from sqlalchemy import JSON, Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text, text
 
 from dukcapil_shared.messaging import add_messaging_tables
 
 metadata = MetaData()
 
+_CURRENT = text("status = 'valid'")
+
 documents = Table(
     "documents",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("request_id", String(36), nullable=False, unique=True, comment="One document per request"),
+    Column("request_id", String(36), nullable=False),
     Column("request_number", String(40), nullable=False),
     Column("type", String(40), nullable=False),
     Column("number", String(40), nullable=False, unique=True),
@@ -19,6 +21,26 @@ documents = Table(
     Column("checksum_sha256", String(64), nullable=False),
     Column("storage_key", String(200), nullable=False),
     Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("delivery", JSON, nullable=True, comment="The approved delivery, announced again with a correction"),
+    Column("signature", Text, nullable=False, server_default="", comment="Detached signature, base64"),
+    Column("signing_key_id", String(32), nullable=False, server_default=""),
+    Column("status", String(20), nullable=False, server_default="valid", comment="valid, superseded or revoked"),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("revoked_by", String(200), nullable=True, comment="Who approved the revocation or correction"),
+    Column("revocation_reason", Text, nullable=True),
+    Column("superseded_by", String(36), nullable=True, comment="The corrected document that replaces this one"),
+    Column("supersedes", String(36), nullable=True, comment="The document this correction replaces"),
+    Column("verification_count", Integer, nullable=False, server_default="0"),
+    Column("last_verified_at", DateTime(timezone=True), nullable=True),
+    Index("ix_documents_request_id", "request_id"),
+    # At most one current document per request; revoked and superseded ones stay beside it.
+    Index(
+        "uq_documents_current_request",
+        "request_id",
+        unique=True,
+        sqlite_where=_CURRENT,
+        postgresql_where=_CURRENT,
+    ),
 )
 
 document_counters = Table(

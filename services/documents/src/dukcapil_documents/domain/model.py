@@ -7,23 +7,52 @@ Document numbers: `<CODE>/3602/<YEAR>/<SEQUENCE>`, e.g. `KK/3602/2026/000001`.
 - YEAR is the year of issue in Western Indonesian Time (WIB, UTC+7), the office's own calendar;
 - SEQUENCE counts from 000001 within the type and year, zero-padded to at least six digits.
 A number is taken from a counter in the same transaction as the document, so it is never reused and a
-rolled-back issue does not leave a gap.
+rolled-back issue does not leave a gap. A corrected document gets a new number from the same sequence.
+
+Lifecycle: a document is issued `valid`. An approved revocation makes it `revoked`; an approved correction
+makes it `superseded` by a new document (new number, same request). Neither is ever deleted, so both stay
+verifiable as such, and a request has at most one valid document at a time.
+
+Signature: the office signs `signed_payload` (the scheme, the document's id and number, and the SHA-256 of its
+PDF) with its key; the signature is kept beside the document (detached), so any change to the file, or a file
+swapped between documents, no longer matches it.
 """
 
 import hashlib
+import hmac
 import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
+from enum import StrEnum
 from typing import Any
+
+from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
+from dukcapil_shared.contracts.regions import find_village, region_name
 
 WIB = timezone(timedelta(hours=7), "WIB")
 REGENCY_CODE = "3602"
+SIGNATURE_SCHEME = "dukcapil-lebak-document-v1"
 
 
 class UnsupportedDocumentType(Exception):
     """The office does not issue this request type as a document (e.g. KTP-el, a card made in person)."""
+
+
+class DocumentStatus(StrEnum):
+    valid = "valid"
+    superseded = "superseded"
+    revoked = "revoked"
+
+
+class DocumentNotCurrent(Exception):
+    """Only a valid document can be revoked or corrected; this one already was."""
+
+    def __init__(self, number: str, status: DocumentStatus) -> None:
+        super().__init__(f"document {number} is already {status.value}")
+        self.number = number
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -73,6 +102,24 @@ def mask_name(name: str) -> str:
     return " ".join(word[0] + "*" * (len(word) - 1) for word in name.split())
 
 
+def file_checksum(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def corrected_details(details: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """The details after a correction: changed keys replace the old values, a key set to null is removed."""
+    merged = {**details, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def sex_from_nik(nik: str) -> str | None:
+    """male or female, as encoded in a NIK's day of birth (plus 40 for women); None for a malformed NIK."""
+    try:
+        return "female" if parse_nik(nik).female else "male"
+    except InvalidNumber:
+        return None
+
+
 def mask_nik(nik: str) -> str:
     """3602144107900001 -> 360214******0001: region of issue and serial, not the birth date."""
     return f"{nik[:6]}{'*' * (len(nik) - 10)}{nik[-4:]}" if len(nik) > 10 else "*" * len(nik)
@@ -93,6 +140,17 @@ class Document:
     storage_key: str
     issued_at: datetime
     checksum_sha256: str = ""
+    delivery: dict[str, Any] | None = None
+    """How the approved request is delivered, kept for the announcement of a corrected document."""
+    signature: str = ""
+    signing_key_id: str = ""
+    status: DocumentStatus = DocumentStatus.valid
+    revoked_at: datetime | None = None
+    revoked_by: str | None = None
+    revocation_reason: str | None = None
+    superseded_by: uuid.UUID | None = None
+    supersedes: uuid.UUID | None = None
+    verification_count: int = 0
 
     @property
     def kind(self) -> DocumentKind:
@@ -102,21 +160,134 @@ class Document:
     def title(self) -> str:
         return self.kind.title
 
+    @property
+    def is_current(self) -> bool:
+        return self.status is DocumentStatus.valid
+
     def seal(self, content: bytes) -> None:
         """Record the checksum of the rendered file: what was issued, byte for byte."""
-        self.checksum_sha256 = hashlib.sha256(content).hexdigest()
+        self.checksum_sha256 = file_checksum(content)
 
     def matches(self, content: bytes) -> bool:
-        return hashlib.sha256(content).hexdigest() == self.checksum_sha256
+        return file_checksum(content) == self.checksum_sha256
 
-    def verification(self) -> "Verification":
+    def signed_payload(self, checksum_sha256: str | None = None) -> bytes:
+        """What the office signs: the document's identity and its file's SHA-256 (by default the recorded one)."""
+        checksum = self.checksum_sha256 if checksum_sha256 is None else checksum_sha256
+        return "\n".join((SIGNATURE_SCHEME, str(self.id), self.number, checksum)).encode()
+
+    def held_by(self, nik: str) -> bool:
+        """Is `nik` the holder's? Compared in constant time, so the answer's timing reveals nothing."""
+        return hmac.compare_digest(nik.encode(), str(self.holder.get("nik", "")).encode())
+
+    def revoke(self, *, reason: str, by: str, at: datetime, superseded_by: uuid.UUID | None = None) -> None:
+        """Withdraw a valid document; with `superseded_by`, because a corrected document replaces it."""
+        if not self.is_current:
+            raise DocumentNotCurrent(self.number, self.status)
+        self.status = DocumentStatus.superseded if superseded_by else DocumentStatus.revoked
+        self.revoked_at = at
+        self.revoked_by = by
+        self.revocation_reason = reason
+        self.superseded_by = superseded_by
+
+    def corrected(
+        self,
+        *,
+        id: uuid.UUID,
+        number: str,
+        changes: dict[str, Any],
+        holder: dict[str, Any] | None,
+        verification_token: str,
+        issued_at: datetime,
+    ) -> "Document":
+        """The replacement after an approved correction: same request and type, a new number and new details."""
+        if not self.is_current:
+            raise DocumentNotCurrent(self.number, self.status)
+        return replace(
+            self,
+            id=id,
+            number=number,
+            holder=holder or self.holder,
+            details=corrected_details(self.details, changes),
+            verification_token=verification_token,
+            storage_key=f"{self.request_id}.{id}.pdf",
+            issued_at=issued_at,
+            checksum_sha256="",
+            signature="",
+            signing_key_id="",
+            status=DocumentStatus.valid,
+            revoked_at=None,
+            revoked_by=None,
+            revocation_reason=None,
+            superseded_by=None,
+            supersedes=self.id,
+            verification_count=0,
+        )
+
+    def subject(self) -> dict[str, Any]:
+        """The person the document is about: the deceased on a death certificate, otherwise the holder."""
+        deceased = self.details.get("deceased")
+        if self.type == "akta_kematian" and isinstance(deceased, dict) and deceased.get("name"):
+            return deceased
+        person_nik = self.details.get("person_nik")
+        if self.type == "biodata_wni" and person_nik and person_nik != self.holder.get("nik"):
+            return {"nik": person_nik, "name": self.details.get("person_name") or "-"}
+        return self.holder
+
+    def head_of_family(self) -> dict[str, Any]:
+        head = self.details.get("head_of_family")
+        return head if isinstance(head, dict) and head.get("name") else self.holder
+
+    def family(self) -> list[dict[str, Any]]:
+        """The family card's member table: the head first, then the members the request is about, with the change."""
+        head = self.head_of_family()
+        members = [
+            {**member, "change": self.details.get("reason")}
+            for member in self.details.get("members") or []
+            if isinstance(member, dict) and member.get("nik") != head.get("nik")
+        ]
+        return [{**head, "relation": "kepala_keluarga", "change": None}, *members]
+
+    def moving_members(self) -> list[dict[str, Any]]:
+        """Who moves: each NIK with the name where the request tells it."""
+        known = {person["nik"]: person for person in self._people() if person.get("nik")}
+        return [
+            item if isinstance(item, dict) else known.get(str(item), {"nik": str(item)})
+            for item in self.details.get("moving_members") or []
+        ]
+
+    def move_classification(self) -> str | None:
+        """How far the move goes, from the kecamatan codes: within a kecamatan, regency, province, or beyond."""
+        origin, destination = (
+            str((self.details.get(key) or {}).get("kecamatan_code") or "") for key in ("origin", "destination")
+        )
+        if not origin or not destination:
+            return None
+        if origin == destination:
+            return "dalam_kecamatan"
+        if origin[:5] == destination[:5]:
+            return "antar_kecamatan"
+        if origin[:2] == destination[:2]:
+            return "antar_kabupaten"
+        return "antar_provinsi"
+
+    def verification(
+        self, *, signature_valid: bool, count: int, replacement_number: str | None = None
+    ) -> "Verification":
+        subject = self.subject()
         return Verification(
             document_number=self.number,
             document_type=self.type,
             document_title=self.title,
             issued_at=self.issued_at,
-            holder_name_masked=mask_name(self.holder.get("name", "")),
-            nik_masked=mask_nik(self.holder.get("nik", "")),
+            holder_name_masked=mask_name(str(subject.get("name", ""))),
+            nik_masked=mask_nik(str(subject.get("nik", ""))),
+            status=self.status,
+            signature_valid=signature_valid,
+            signing_key_id=self.signing_key_id,
+            verification_count=count,
+            revoked_at=self.revoked_at,
+            superseded_by_number=replacement_number,
         )
 
     def holder_rows(self) -> list[tuple[str, str]]:
@@ -128,14 +299,28 @@ class Document:
             rows.append(("Jenis Kelamin", _SEX.get(self.holder["sex"], self.holder["sex"])))
         return rows
 
-    def detail_rows(self) -> list[tuple[str, str]]:
+    def detail_rows(self, *, leaving_out: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
         """The approved details as printed: label and value, in Indonesian; attachments are never printed."""
-        return [(label_of(key), printable(value)) for key, value in self.details.items() if key not in _NOT_PRINTED]
+        return [
+            (label_of(key), printable(value))
+            for key, value in self.details.items()
+            if key not in _NOT_PRINTED and key not in leaving_out
+        ]
+
+    def _people(self) -> list[dict[str, Any]]:
+        people = [self.holder]
+        for value in self.details.values():
+            if isinstance(value, dict):
+                people.append(value)
+            elif isinstance(value, list):
+                people.extend(item for item in value if isinstance(item, dict))
+        return people
 
 
 @dataclass(frozen=True)
 class Verification:
-    """What anyone holding the QR code may learn: that the document is genuine, and whose it is, masked."""
+    """What anyone holding the QR code may learn: whether the document is genuine and in force, and whose it
+    is, masked."""
 
     document_number: str
     document_type: str
@@ -143,8 +328,46 @@ class Verification:
     issued_at: datetime
     holder_name_masked: str
     nik_masked: str
-    genuine: bool = True
-    status: str = "valid"
+    status: DocumentStatus = DocumentStatus.valid
+    signature_valid: bool = True
+    signing_key_id: str = ""
+    verification_count: int = 0
+    revoked_at: datetime | None = None
+    superseded_by_number: str | None = None
+
+    @property
+    def genuine(self) -> bool:
+        """Issued by the office, and the stored file still matches its electronic signature."""
+        return self.signature_valid
+
+    @property
+    def message(self) -> str:
+        if not self.signature_valid:
+            return (
+                "The stored file no longer matches its electronic signature: this document cannot be confirmed "
+                "as genuine."
+            )
+        if self.status is DocumentStatus.superseded:
+            return f"Genuine, but superseded by document {self.superseded_by_number}: it is no longer in force."
+        if self.status is DocumentStatus.revoked:
+            return "Genuine, but revoked by the office: it is no longer in force."
+        return "Genuine and in force."
+
+    @property
+    def message_id(self) -> str:
+        if not self.signature_valid:
+            return (
+                "Berkas dokumen tidak cocok dengan tanda tangan elektroniknya: keaslian dokumen ini tidak dapat "
+                "dipastikan."
+            )
+        if self.status is DocumentStatus.superseded:
+            return (
+                f"Dokumen asli, tetapi telah diganti dengan dokumen nomor {self.superseded_by_number} dan tidak "
+                "berlaku lagi."
+            )
+        if self.status is DocumentStatus.revoked:
+            return "Dokumen asli, tetapi telah dicabut oleh Disdukcapil dan tidak berlaku lagi."
+        return "Dokumen asli dan berlaku."
 
 
 _SEX = {"male": "Laki-laki", "female": "Perempuan"}
@@ -166,6 +389,12 @@ _LABELS = {
     "reporter_relation": "Hubungan Pelapor",
     "relation": "Hubungan",
     "witnesses": "Saksi",
+    "origin": "Alamat Asal",
+    "destination": "Alamat Tujuan",
+    "remaining_members": "Anggota Keluarga yang Tetap",
+    "new_head_of_household": "Kepala Keluarga Pengganti",
+    "changes": "Perubahan Data",
+    "person_nik": "NIK yang Dimohonkan",
     "origin_address": "Alamat Asal",
     "destination_address": "Alamat Tujuan",
     "address": "Alamat",
@@ -222,10 +451,30 @@ def _address(address: dict[str, Any]) -> str:
     parts = [str(address["street"])]
     if address.get("rt") or address.get("rw"):
         parts.append(f"RT {address.get('rt') or '-'}/RW {address.get('rw') or '-'}")
-    if address.get("village_code"):
-        parts.append(f"Desa/Kel. {address['village_code']}")
-    if address.get("kecamatan_code"):
-        parts.append(f"Kec. {address['kecamatan_code']}")
-    city = address.get("city") or ""
+    village_code = str(address.get("village_code") or "")
+    if village := find_village(village_code):
+        parts.append(f"{'Kel.' if village.is_kelurahan else 'Desa'} {village.name}")
+    elif village_code:
+        parts.append(f"Desa/Kel. {village_code}")
+    kecamatan_code = str(address.get("kecamatan_code") or "")
+    if kecamatan_code:
+        parts.append(f"Kec. {region_name(kecamatan_code) or kecamatan_code}")
+    regency = region_name(kecamatan_code[:5]) if kecamatan_code else None
+    city = address.get("city") or (_proper(regency) if regency else "")
     parts.append(f"{city} {address.get('postal_code') or ''}".strip())
+    if province := region_name(kecamatan_code[:2]) if kecamatan_code else None:
+        parts.append(f"Provinsi {_proper(province)}")
     return ", ".join(part for part in parts if part)
+
+
+def kecamatan_name(code: str) -> str:
+    """36.02.03 -> Bayah; an unknown code stays as it is."""
+    return region_name(code) or code
+
+
+def _proper(name: str) -> str:
+    """KABUPATEN SERANG -> Kabupaten Serang, keeping abbreviations such as DKI and DI."""
+    return " ".join(word if word in _ABBREVIATIONS else word.capitalize() for word in name.split())
+
+
+_ABBREVIATIONS = {"DKI", "DI", "ADM.", "KEP."}

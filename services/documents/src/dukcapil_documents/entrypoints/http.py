@@ -1,19 +1,20 @@
 """Documents' HTTP API: translate a path into a use case and its result into JSON or a PDF, nothing more."""
 
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr, model_validator
 
-from dukcapil_documents.domain.model import Document, verification_url
+from dukcapil_documents.domain.model import Document, DocumentNotCurrent, DocumentStatus, verification_url
 from dukcapil_documents.service_layer import handlers
-from dukcapil_documents.service_layer.ports import DocumentStorage
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
-from dukcapil_shared.web import ErrorResponse, error_response
+from dukcapil_shared.contracts import Person
+from dukcapil_shared.web import ApiError, ErrorResponse, error_response
 
 
 def _unit_of_work(request: Request) -> DocumentsUnitOfWork:
@@ -21,17 +22,55 @@ def _unit_of_work(request: Request) -> DocumentsUnitOfWork:
     return factory()
 
 
-def _storage(request: Request) -> DocumentStorage:
-    return request.app.state.storage
+def _press(request: Request) -> handlers.Press:
+    return request.app.state.press
 
 
-def _public_base_url(request: Request) -> str:
-    return request.app.state.public_base_url
+def _staff_token_matches(request: Request, token: str) -> bool:
+    expected: SecretStr = request.app.state.staff_token
+    return secrets.compare_digest(token.encode(), expected.get_secret_value().encode())
+
+
+def _staff_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
+    if x_staff_token is None or not _staff_token_matches(request, x_staff_token):
+        raise ApiError(401, "staff_only", "Only staff may do this: send the staff token as X-Staff-Token.")
+
+
+def _is_staff(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> bool:
+    if x_staff_token is None:
+        return False
+    if not _staff_token_matches(request, x_staff_token):
+        raise ApiError(401, "invalid_staff_token", "The X-Staff-Token sent is not the staff token.")
+    return True
+
+
+def _reader(
+    is_staff: Annotated[bool, Depends(_is_staff)],
+    x_applicant_nik: Annotated[str | None, Header(description="The holder's NIK, when the applicant asks")] = None,
+) -> handlers.Reader:
+    if is_staff:
+        return handlers.Reader(staff=True)
+    if x_applicant_nik is None:
+        raise ApiError(
+            401,
+            "authentication_required",
+            "A document's file is served to staff (X-Staff-Token) and to its holder only (X-Applicant-NIK: the "
+            "holder's NIK).",
+        )
+    return handlers.Reader(applicant_nik=x_applicant_nik)
 
 
 UnitOfWorkDep = Annotated[DocumentsUnitOfWork, Depends(_unit_of_work)]
-StorageDep = Annotated[DocumentStorage, Depends(_storage)]
-PublicBaseUrlDep = Annotated[str, Depends(_public_base_url)]
+PressDep = Annotated[handlers.Press, Depends(_press)]
+IsStaffDep = Annotated[bool, Depends(_is_staff)]
+ReaderDep = Annotated[handlers.Reader, Depends(_reader)]
+StaffOnly = Depends(_staff_only)
+
+
+class RevocationView(BaseModel):
+    revoked_at: datetime
+    approved_by: str = Field(description="Who approved the revocation or correction")
+    reason: str
 
 
 class DocumentView(BaseModel):
@@ -41,12 +80,28 @@ class DocumentView(BaseModel):
     number: str = Field(description="Official document number, e.g. KK/3602/2026/000001")
     type: str = Field(description="kartu_keluarga, akta_kematian, surat_pindah or biodata_wni")
     title: str = Field(description="The document's title as printed, e.g. KARTU KELUARGA")
-    checksum_sha256: str = Field(description="SHA-256 of the PDF as issued")
+    status: DocumentStatus = Field(description="valid, superseded (by a corrected document) or revoked")
     issued_at: datetime
+    checksum_sha256: str = Field(description="SHA-256 of the PDF as issued")
+    signing_key_id: str = Field(description="The office key that signed it (see GET /signing-keys)")
+    signature: str = Field(description="Ed25519 signature (base64) of the signed payload, which names the PDF's hash")
     verification_url: str = Field(description="The public verification address printed in the QR code")
+    verification_count: int = Field(description="How often the QR code was checked")
+    supersedes: uuid.UUID | None = Field(default=None, description="The document this correction replaced")
+    superseded_by: uuid.UUID | None = Field(default=None, description="The corrected document that replaced it")
+    revocation: RevocationView | None = Field(
+        default=None, description="When, by whose approval and why it was revoked or superseded (staff only)"
+    )
 
     @classmethod
-    def of(cls, document: Document, public_base_url: str) -> "DocumentView":
+    def of(cls, document: Document, public_base_url: str, *, staff: bool = False) -> Self:
+        revocation = None
+        if staff and document.revoked_at is not None:
+            revocation = RevocationView(
+                revoked_at=document.revoked_at,
+                approved_by=document.revoked_by or "",
+                reason=document.revocation_reason or "",
+            )
         return cls(
             id=document.id,
             request_id=document.request_id,
@@ -54,73 +109,193 @@ class DocumentView(BaseModel):
             number=document.number,
             type=document.type,
             title=document.title,
-            checksum_sha256=document.checksum_sha256,
+            status=document.status,
             issued_at=document.issued_at,
+            checksum_sha256=document.checksum_sha256,
+            signing_key_id=document.signing_key_id,
+            signature=document.signature,
             verification_url=verification_url(public_base_url, document.verification_token),
+            verification_count=document.verification_count,
+            supersedes=document.supersedes,
+            superseded_by=document.superseded_by,
+            revocation=revocation,
         )
 
 
+class RevocationBody(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000, description="Why the document is withdrawn")
+    approved_by: str = Field(min_length=1, max_length=200, description="Who approved the decision")
+
+
+class CorrectionBody(RevocationBody):
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The corrected details: each key given replaces the old value, a key set to null is removed, "
+        "keys left out stay as they were",
+    )
+    holder: Person | None = Field(default=None, description="The holder's corrected data, when it was wrong")
+
+    @model_validator(mode="after")
+    def _something_to_correct(self) -> Self:
+        if not self.details and self.holder is None:
+            raise ValueError("nothing to correct: give the corrected details, the corrected holder, or both")
+        return self
+
+
+class CorrectionView(BaseModel):
+    superseded: DocumentView = Field(description="The old document, now superseded")
+    issued: DocumentView = Field(description="The corrected document, with its new number")
+
+
 class VerificationView(BaseModel):
-    genuine: bool = Field(description="True: the office issued this document")
-    status: str = Field(description="valid")
+    genuine: bool = Field(description="True: the office issued this document and its file matches its signature")
+    status: DocumentStatus = Field(description="valid, superseded (by a corrected document) or revoked")
+    signature_valid: bool = Field(description="The stored file's SHA-256, recomputed, carries the office's signature")
+    message: str = Field(description="The answer in a sentence")
+    message_id: str = Field(description="The same in Indonesian")
     document_number: str
     document_type: str
     document_title: str
     issued_at: datetime
-    holder_name_masked: str = Field(description="The holder's name with all but each word's first letter hidden")
-    nik_masked: str = Field(description="The holder's NIK with the six digits of the birth date hidden")
+    holder_name_masked: str = Field(
+        description="Name of the person the document is about (the deceased on a death certificate), with all "
+        "but each word's first letter hidden"
+    )
+    nik_masked: str = Field(description="Their NIK with the six digits of the birth date hidden")
+    superseded_by_number: str | None = Field(default=None, description="The number of the corrected document")
+    revoked_at: datetime | None = Field(default=None, description="When it was revoked or superseded")
+    verification_count: int = Field(description="How often this document was verified, this time included")
+    signing_key_id: str = Field(description="The office key that signed it (see GET /signing-keys)")
+
+
+class PublicKeyView(BaseModel):
+    key_id: str
+    algorithm: str = Field(description="Ed25519")
+    public_key_pem: str
+    current: bool = Field(description="True for the key that signs new documents; False for a retired key")
 
 
 router = APIRouter(tags=["documents"])
+staff = APIRouter(tags=["documents"], dependencies=[StaffOnly])
 public = APIRouter(tags=["verification"])
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+_STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    401: {"model": ErrorResponse},
+    409: {"model": ErrorResponse},
+}
 
 
 @router.get("/documents", response_model=list[DocumentView], responses=_ERRORS)
-async def search(request_id: uuid.UUID, uow: UnitOfWorkDep, base_url: PublicBaseUrlDep) -> list[DocumentView]:
-    """The documents issued for a request: none yet, or one."""
-    return [DocumentView.of(document, base_url) for document in await handlers.list_documents(request_id, uow=uow)]
+async def search(
+    request_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, is_staff: IsStaffDep
+) -> list[DocumentView]:
+    """The documents issued for a request, oldest first: none yet, the valid one, and any it replaced."""
+    documents = await handlers.list_documents(request_id, uow=uow)
+    return [DocumentView.of(document, press.public_base_url, staff=is_staff) for document in documents]
 
 
 @router.get("/documents/{document_id}", response_model=DocumentView, responses=_ERRORS)
-async def show(document_id: uuid.UUID, uow: UnitOfWorkDep, base_url: PublicBaseUrlDep) -> DocumentView:
-    return DocumentView.of(await handlers.get_document(document_id, uow=uow), base_url)
+async def show(document_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, is_staff: IsStaffDep) -> DocumentView:
+    return DocumentView.of(await handlers.get_document(document_id, uow=uow), press.public_base_url, staff=is_staff)
 
 
 @router.get(
     "/documents/{document_id}/pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}}, **_ERRORS, 500: {"model": ErrorResponse}},
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        **_ERRORS,
+        401: {"model": ErrorResponse},
+        403: {"model": ErrorResponse},
+        500: {"model": ErrorResponse},
+    },
 )
-async def download(document_id: uuid.UUID, uow: UnitOfWorkDep, storage: StorageDep) -> Response:
-    """The document's PDF, byte for byte as issued."""
-    document, content = await handlers.get_document_file(document_id, uow=uow, storage=storage)
+async def download(document_id: uuid.UUID, reader: ReaderDep, uow: UnitOfWorkDep, press: PressDep) -> Response:
+    """The document's PDF, byte for byte as issued: for staff (X-Staff-Token) and its holder (X-Applicant-NIK)."""
+    document, content = await handlers.get_document_file(
+        document_id, reader=reader, uow=uow, storage=press.storage, signer=press.signer
+    )
     file_name = document.number.replace("/", "-")
     return Response(
         content,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{file_name}.pdf"', "ETag": f'"{document.checksum_sha256}"'},
+        headers={
+            "Content-Disposition": f'inline; filename="{file_name}.pdf"',
+            "ETag": f'"{document.checksum_sha256}"',
+            "Cache-Control": "private, no-store",
+            "X-Document-Status": document.status.value,
+        },
+    )
+
+
+@staff.post("/documents/{document_id}/revoke", response_model=DocumentView, responses=_STAFF_ERRORS)
+async def revoke(document_id: uuid.UUID, body: RevocationBody, uow: UnitOfWorkDep, press: PressDep) -> DocumentView:
+    """Withdraw a valid document on an approved decision; it stays verifiable as revoked (staff only)."""
+    document = await handlers.revoke_document(document_id, reason=body.reason, approved_by=body.approved_by, uow=uow)
+    return DocumentView.of(document, press.public_base_url, staff=True)
+
+
+@staff.post(
+    "/documents/{document_id}/corrections", status_code=201, response_model=CorrectionView, responses=_STAFF_ERRORS
+)
+async def correct(
+    document_id: uuid.UUID, body: CorrectionBody, uow: UnitOfWorkDep, press: PressDep, response: Response
+) -> CorrectionView:
+    """Reissue a valid document after an approved correction, with a new number; the old one verifies as
+    superseded (staff only)."""
+    old, new = await handlers.correct_document(
+        document_id,
+        changes=body.details,
+        holder=body.holder.model_dump(mode="json") if body.holder else None,
+        reason=body.reason,
+        approved_by=body.approved_by,
+        uow=uow,
+        press=press,
+    )
+    response.headers["Location"] = f"/documents/{new.id}"
+    return CorrectionView(
+        superseded=DocumentView.of(old, press.public_base_url, staff=True),
+        issued=DocumentView.of(new, press.public_base_url, staff=True),
     )
 
 
 @public.get("/verify/{token}", response_model=VerificationView, responses={404: {"model": ErrorResponse}})
-async def verify(token: str, uow: UnitOfWorkDep) -> VerificationView:
-    """Public check of a document's QR code: is it genuine, and whose is it (masked)."""
-    verification = await handlers.verify_document(token, uow=uow)
+async def verify(token: str, uow: UnitOfWorkDep, press: PressDep, response: Response) -> VerificationView:
+    """Public check of a document's QR code: is it genuine, is it still in force, and whose is it (masked)."""
+    verification = await handlers.verify_document(token, uow=uow, storage=press.storage, signer=press.signer)
+    response.headers["Cache-Control"] = "no-store"
     return VerificationView(
         genuine=verification.genuine,
         status=verification.status,
+        signature_valid=verification.signature_valid,
+        message=verification.message,
+        message_id=verification.message_id,
         document_number=verification.document_number,
         document_type=verification.document_type,
         document_title=verification.document_title,
         issued_at=verification.issued_at,
         holder_name_masked=verification.holder_name_masked,
         nik_masked=verification.nik_masked,
+        superseded_by_number=verification.superseded_by_number,
+        revoked_at=verification.revoked_at,
+        verification_count=verification.verification_count,
+        signing_key_id=verification.signing_key_id,
     )
+
+
+@public.get("/signing-keys", response_model=list[PublicKeyView])
+async def signing_keys(press: PressDep) -> list[PublicKeyView]:
+    """The office's public keys, to check a document's signature without asking this service."""
+    return [
+        PublicKeyView(key_id=key.key_id, algorithm=key.algorithm, public_key_pem=key.pem, current=key.current)
+        for key in press.signer.public_keys()
+    ]
 
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
+    app.include_router(staff)
     app.include_router(public)
 
     @app.exception_handler(handlers.DocumentNotFound)
@@ -134,6 +309,22 @@ def install(app: FastAPI) -> None:
             "unknown_document",
             "This code does not belong to any document issued by Disdukcapil Kabupaten Lebak: the document "
             "may be forged. / Kode ini tidak terdaftar: dokumen tidak diterbitkan oleh Disdukcapil Kabupaten Lebak.",
+        )
+
+    @app.exception_handler(handlers.NotTheHolder)
+    async def _not_the_holder(_request: Request, _error: handlers.NotTheHolder) -> JSONResponse:
+        return error_response(
+            403, "not_document_holder", "This document was not issued to the NIK sent as X-Applicant-NIK."
+        )
+
+    @app.exception_handler(DocumentNotCurrent)
+    async def _not_current(_request: Request, error: DocumentNotCurrent) -> JSONResponse:
+        return error_response(
+            409,
+            "document_not_current",
+            f"Document {error.number} is already {error.status.value}: only a valid document can be revoked or "
+            "corrected.",
+            document_status=error.status.value,
         )
 
     @app.exception_handler(handlers.DocumentFileUnavailable)

@@ -1,23 +1,37 @@
-"""Documents' use cases: issue one document per approved request, hand it out, and let anyone verify it."""
+"""Documents' use cases: issue one signed document per approved request, hand it to staff and its holder,
+revoke or correct it on an approved decision, and let anyone verify it."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
 from dukcapil_documents.domain.model import (
     Document,
+    DocumentNotCurrent,
     UnsupportedDocumentType,
     Verification,
     document_kind,
     document_number,
+    file_checksum,
     issue_year,
     new_verification_token,
     verification_url,
 )
-from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentStorage
+from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
-from dukcapil_shared.contracts import DocumentIssued, Envelope, RequestApproved
+from dukcapil_shared.contracts import (
+    Delivery,
+    DeliveryMethod,
+    DocumentIssued,
+    DocumentRevoked,
+    Envelope,
+    Person,
+    RequestApproved,
+    RequestType,
+)
 from dukcapil_shared.messaging import PermanentFailure
 
 log = structlog.get_logger(__name__)
@@ -32,20 +46,35 @@ class UnknownVerificationToken(Exception):
 
 
 class DocumentFileUnavailable(Exception):
-    """The document exists but its stored file is missing or no longer matches its checksum."""
+    """The document exists but its stored file is missing or no longer matches its checksum and signature."""
 
 
-async def issue_document(
-    uow: DocumentsUnitOfWork,
-    event: RequestApproved,
-    envelope: Envelope,
-    *,
-    renderer: DocumentRenderer,
-    storage: DocumentStorage,
-    public_base_url: str,
-) -> None:
-    """Consumer handler: render, number and store the request's document, and announce it (once per request)."""
-    if await uow.documents.for_request(event.request_id) is not None:
+class NotTheHolder(Exception):
+    """The applicant asking for a document's file is not the person it was issued to."""
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who asks for a document's file: staff (checked by the caller), or an applicant naming their NIK."""
+
+    staff: bool = False
+    applicant_nik: str | None = None
+
+
+@dataclass(frozen=True)
+class Press:
+    """What issuing a document takes besides the database: the renderer, the signature and the file store."""
+
+    renderer: DocumentRenderer
+    signer: DocumentSigner
+    storage: DocumentStorage
+    public_base_url: str
+
+
+async def issue_document(uow: DocumentsUnitOfWork, event: RequestApproved, envelope: Envelope, *, press: Press) -> None:
+    """Consumer handler: render, number, sign and store the request's document, and announce it (once per
+    request: a redelivered approval, even after a revocation, issues nothing)."""
+    if await uow.documents.for_request(event.request_id):
         log.info("document_already_issued", request_id=str(event.request_id))
         return
     try:
@@ -67,28 +96,65 @@ async def issue_document(
         # Named by request, not by document: a retry after a crash overwrites its own orphan file.
         storage_key=f"{event.request_id}.pdf",
         issued_at=issued_at,
+        delivery=event.delivery.model_dump(mode="json"),
     )
-    content = await renderer.render(
-        document, verification_url=verification_url(public_base_url, document.verification_token)
-    )
-    document.seal(content)
-    # The row goes in before the file: a concurrent issue for the same request fails on the row's unique key
-    # here, and so never overwrites the file of the document that wins.
+    content = await _render_and_sign(document, press)
+    # The row goes in before the file: a concurrent issue for the same request fails on the unique index here,
+    # and so never overwrites the file of the document that wins.
     await uow.documents.add(document)
-    await storage.save(document.storage_key, content)
-    await uow.outbox.add(
-        DocumentIssued(
-            request_id=document.request_id,
-            document_id=document.id,
-            document_number=document.number,
-            request_type=event.request_type,
-            checksum_sha256=document.checksum_sha256,
-            applicant=event.applicant,
-            delivery=event.delivery,
-            kecamatan_code=event.kecamatan_code,
-        ),
-        traceparent=envelope.traceparent,
-    )
+    await press.storage.save(document.storage_key, content)
+    await uow.outbox.add(_issued(document), traceparent=envelope.traceparent)
+
+
+async def revoke_document(
+    document_id: uuid.UUID, *, reason: str, approved_by: str, uow: DocumentsUnitOfWork
+) -> Document:
+    """Withdraw a valid document on an approved decision; it stays verifiable as revoked."""
+    async with uow:
+        document = await _load(uow, document_id)
+        document.revoke(reason=reason, by=approved_by, at=datetime.now(UTC))
+        await _save_revocation(uow, document)
+        await uow.outbox.add(_revoked(document))
+        await uow.commit()
+    log.info("document_revoked", document_id=str(document.id), number=document.number, by=approved_by)
+    return document
+
+
+async def correct_document(
+    document_id: uuid.UUID,
+    *,
+    changes: dict[str, Any],
+    holder: dict[str, Any] | None,
+    reason: str,
+    approved_by: str,
+    uow: DocumentsUnitOfWork,
+    press: Press,
+) -> tuple[Document, Document]:
+    """Replace a valid document after an approved correction: the old one is superseded, the new one gets a
+    new number. Returns (old, new)."""
+    issued_at = datetime.now(UTC)
+    async with uow:
+        old = await _load(uow, document_id)
+        year = issue_year(issued_at)
+        new = old.corrected(
+            id=uuid.uuid4(),
+            number=document_number(old.kind, year, await uow.documents.next_sequence(old.kind.code, year)),
+            changes=changes,
+            holder=holder,
+            verification_token=new_verification_token(),
+            issued_at=issued_at,
+        )
+        old.revoke(reason=reason, by=approved_by, at=issued_at, superseded_by=new.id)
+        # The old one goes first: of two corrections at once, the second stops here before writing any file.
+        await _save_revocation(uow, old)
+        content = await _render_and_sign(new, press)
+        await uow.documents.add(new)
+        await press.storage.save(new.storage_key, content)
+        await uow.outbox.add(_revoked(old))
+        await uow.outbox.add(_issued(new))
+        await uow.commit()
+    log.info("document_corrected", old=old.number, new=new.number, by=approved_by)
+    return old, new
 
 
 async def get_document(document_id: uuid.UUID, *, uow: DocumentsUnitOfWork) -> Document:
@@ -97,31 +163,114 @@ async def get_document(document_id: uuid.UUID, *, uow: DocumentsUnitOfWork) -> D
 
 
 async def list_documents(request_id: uuid.UUID, *, uow: DocumentsUnitOfWork) -> list[Document]:
+    """The request's documents, oldest first: the valid one and any it replaced."""
     async with uow:
-        document = await uow.documents.for_request(request_id)
-    return [document] if document is not None else []
+        return await uow.documents.for_request(request_id)
 
 
 async def get_document_file(
-    document_id: uuid.UUID, *, uow: DocumentsUnitOfWork, storage: DocumentStorage
+    document_id: uuid.UUID,
+    *,
+    reader: Reader,
+    uow: DocumentsUnitOfWork,
+    storage: DocumentStorage,
+    signer: DocumentSigner,
 ) -> tuple[Document, bytes]:
-    """The document's PDF, exactly as issued: a file that no longer matches its checksum is not handed out."""
+    """The document's PDF exactly as issued, for staff and its holder only; a file that no longer matches its
+    checksum and signature is not handed out."""
     async with uow:
         document = await _load(uow, document_id)
+    if not reader.staff and not document.held_by(reader.applicant_nik or ""):
+        raise NotTheHolder(str(document_id))
     content = await storage.load(document.storage_key)
-    if content is None or not document.matches(content):
-        problem = "is missing" if content is None else "does not match its checksum"
+    if content is None or not _authentic(document, content, signer):
+        problem = "is missing" if content is None else "does not match its checksum or signature"
         log.error("document_file_unavailable", document_id=str(document.id), problem=problem)
         raise DocumentFileUnavailable(f"the file of document {document.number} {problem}")
     return document, content
 
 
-async def verify_document(token: str, *, uow: DocumentsUnitOfWork) -> Verification:
+async def verify_document(
+    token: str, *, uow: DocumentsUnitOfWork, storage: DocumentStorage, signer: DocumentSigner
+) -> Verification:
+    """Public check of a QR code: counted, and answered from the stored file's signature and the document's
+    status, with the holder masked."""
     async with uow:
         document = await uow.documents.by_verification_token(token)
-    if document is None:
-        raise UnknownVerificationToken(token)
-    return document.verification()
+        if document is None:
+            raise UnknownVerificationToken(token)
+        count = await uow.documents.count_verification(document.id, datetime.now(UTC))
+        replacement = await uow.documents.get(document.superseded_by) if document.superseded_by else None
+        await uow.commit()
+    content = await storage.load(document.storage_key)
+    signature_valid = content is not None and _authentic(document, content, signer)
+    if not signature_valid:
+        log.error(
+            "document_signature_invalid",
+            document_id=str(document.id),
+            number=document.number,
+            file="missing" if content is None else "present",
+        )
+    return document.verification(
+        signature_valid=signature_valid,
+        count=count,
+        replacement_number=replacement.number if replacement else None,
+    )
+
+
+def _authentic(document: Document, content: bytes, signer: DocumentSigner) -> bool:
+    """The file is the one the office signed for this document: its hash, recomputed, carries the signature."""
+    checksum = file_checksum(content)
+    return checksum == document.checksum_sha256 and signer.verify(
+        document.signed_payload(checksum), document.signature, document.signing_key_id
+    )
+
+
+async def _render_and_sign(document: Document, press: Press) -> bytes:
+    document.signing_key_id = press.signer.key_id
+    content = await press.renderer.render(
+        document, verification_url=verification_url(press.public_base_url, document.verification_token)
+    )
+    document.seal(content)
+    document.signature = press.signer.sign(document.signed_payload())
+    return content
+
+
+async def _save_revocation(uow: DocumentsUnitOfWork, document: Document) -> None:
+    if not await uow.documents.save_revocation(document):
+        current = await uow.documents.get(document.id)
+        raise DocumentNotCurrent(document.number, current.status if current else document.status)
+
+
+def _issued(document: Document) -> DocumentIssued:
+    return DocumentIssued(
+        request_id=document.request_id,
+        document_id=document.id,
+        document_number=document.number,
+        request_type=RequestType(document.type),
+        checksum_sha256=document.checksum_sha256,
+        applicant=Person.model_validate(document.holder),
+        delivery=_delivery(document),
+        kecamatan_code=document.kecamatan_code,
+    )
+
+
+def _revoked(document: Document) -> DocumentRevoked:
+    return DocumentRevoked(
+        request_id=document.request_id,
+        document_id=document.id,
+        document_number=document.number,
+        reason=document.revocation_reason or "",
+        revoked_by=document.revoked_by or "",
+        superseded_by=document.superseded_by,
+    )
+
+
+def _delivery(document: Document) -> Delivery:
+    if document.delivery:
+        return Delivery.model_validate(document.delivery)
+    # Documents issued before deliveries were kept: the kecamatan office holds the corrected one for pickup.
+    return Delivery(method=DeliveryMethod.pickup, pickup_kecamatan_code=document.kecamatan_code)
 
 
 async def _load(uow: DocumentsUnitOfWork, document_id: uuid.UUID) -> Document:

@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from dukcapil_intake.domain.notifications import email_address
 from dukcapil_shared.contracts.regions import Kecamatan, find_kecamatan
 
 
@@ -210,6 +211,17 @@ def check_submission(request_type: str, kecamatan: Kecamatan, delivery: dict[str
             "delivery_address_required",
             "Courier delivery needs delivery.address; or choose delivery.method = pickup at the kecamatan office.",
             field="delivery.address",
+        )
+    check_contact(delivery, field="delivery.email")
+
+
+def check_contact(contact: dict[str, Any], *, field: str) -> None:
+    """An e-mail address for notices, when given, must be one: a typo would silently lose every notice."""
+    if contact.get("email") and email_address(contact["email"]) is None:
+        raise RequestRefused(
+            "invalid_email",
+            f"{contact['email']!r} is not an e-mail address; correct it or leave it out. / Alamat e-mail tidak valid.",
+            field=field,
         )
 
 

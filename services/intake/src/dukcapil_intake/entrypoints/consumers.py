@@ -1,6 +1,9 @@
 """Intake listens to every other stage, to keep the citizen's view of the request."""
 
+from functools import partial
+
 from dukcapil_intake.service_layer.handlers import record_lifecycle_event
+from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
@@ -19,28 +22,33 @@ from dukcapil_shared.contracts import (
 )
 from dukcapil_shared.messaging import Subscription
 
-LIFECYCLE = Subscription(
-    name="lifecycle",
-    description="Every step of review, documents and shipping, shown in the request's history",
-    handlers={
-        event: record_lifecycle_event
-        for event in (
-            ReviewStarted,
-            ReviewClaimed,
-            InformationRequested,
-            RequestApproved,
-            RequestRejected,
-            DocumentIssued,
-            DocumentRevoked,
-            ShipmentCreated,
-            ShipmentStatusChanged,
-            ShipmentDelivered,
-            ShipmentFlagged,
-            DeliveryFailed,
-            ReadyForPickup,
-            DocumentCollected,
-        )
-    },
+LIFECYCLE_EVENTS = (
+    ReviewStarted,
+    ReviewClaimed,
+    InformationRequested,
+    RequestApproved,
+    RequestRejected,
+    DocumentIssued,
+    DocumentRevoked,
+    ShipmentCreated,
+    ShipmentStatusChanged,
+    ShipmentDelivered,
+    ShipmentFlagged,
+    DeliveryFailed,
+    ReadyForPickup,
+    DocumentCollected,
 )
 
-SUBSCRIPTIONS = [LIFECYCLE]
+
+def subscriptions(*, notify: bool = True) -> list[Subscription[IntakeUnitOfWork]]:
+    """With `notify`, the steps that matter to the citizen also queue a notice to them."""
+    handler = partial(record_lifecycle_event, notify=notify)
+    lifecycle = Subscription(
+        name="lifecycle",
+        description="Every step of review, documents and shipping, shown in the request's history",
+        handlers=dict.fromkeys(LIFECYCLE_EVENTS, handler),
+    )
+    return [lifecycle]
+
+
+SUBSCRIPTIONS = subscriptions()

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES, Service
 from dukcapil_intake.domain.model import RecordingBooking, RequestRefused, RequestStatus, ServiceRequest
+from dukcapil_intake.domain.notifications import Channel, Notification, NotificationStatus
 from dukcapil_intake.domain.validation import SubmissionInvalid
 from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestFilter
@@ -34,7 +35,7 @@ def _files(request: Request) -> FileStore:
 def _staff_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
     expected: str = request.app.state.settings.staff_token.get_secret_value()
     if x_staff_token is None or not secrets.compare_digest(x_staff_token, expected):
-        raise ApiError(401, "staff_only", "Scans are shown to staff only: send the staff token as X-Staff-Token.")
+        raise ApiError(401, "staff_only", "Shown to staff only: send the staff token as X-Staff-Token.")
 
 
 UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
@@ -212,6 +213,8 @@ class BookingBody(BaseModel):
     applicant: Person
     kecamatan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}$", description="Where to record, e.g. 36.02.14")
     preferred_date: date | None = Field(default=None, description="The earliest day that suits; default tomorrow")
+    phone: str | None = Field(default=None, max_length=20, description="Mobile number for the SMS confirmation")
+    email: str | None = Field(default=None, max_length=200, description="Address for the e-mail confirmation")
 
 
 class BookingView(BaseModel):
@@ -237,6 +240,42 @@ class BookingView(BaseModel):
         )
 
 
+# --- notifications ---
+
+
+class NotificationView(BaseModel):
+    id: uuid.UUID
+    kind: str = Field(description="received, information_needed, approved, rejected, shipped, delivered, ...")
+    channel: Channel
+    recipient: str = Field(description="Masked: enough to recognise, not to contact")
+    status: NotificationStatus = Field(description="pending (retried until sent), sent, or failed (given up)")
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="When a pending notice is tried next")
+    sent_at: datetime | None
+    last_error: str | None = Field(description="Why the last failed attempt failed (kept after a later success)")
+
+    @classmethod
+    def of(cls, notification: Notification) -> "NotificationView":
+        pending = notification.status == NotificationStatus.pending
+        return cls(
+            id=notification.id,
+            kind=notification.kind,
+            channel=notification.channel,
+            recipient=notification.masked_recipient,
+            status=notification.status,
+            attempts=notification.attempts,
+            created_at=notification.created_at,
+            next_attempt_at=notification.next_attempt_at if pending else None,
+            sent_at=notification.sent_at,
+            last_error=notification.last_error,
+        )
+
+
+def _notify(request: Request) -> bool:
+    return request.app.state.settings.notifications_enabled
+
+
 router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 _CONFLICTS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": ErrorResponse}}
@@ -258,6 +297,7 @@ async def service_definition(code: str) -> ServiceView:
 @router.post("/requests", status_code=201, response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
 async def submit(
     body: SubmitRequestBody,
+    request: Request,
     uow: UnitOfWorkDep,
     idempotency_key: Annotated[
         str | None,
@@ -276,7 +316,7 @@ async def submit(
         office=body.office,
         idempotency_key=idempotency_key,
     )
-    return RequestView.of(await handlers.submit_request(command, uow=uow))
+    return RequestView.of(await handlers.submit_request(command, uow=uow, notify=_notify(request)))
 
 
 @router.get("/requests", response_model=list[RequestSummary], tags=["requests"])
@@ -371,6 +411,18 @@ async def read_attachment(request_id: uuid.UUID, attachment_id: uuid.UUID, uow: 
     return Response(content, media_type=attachment.content_type, headers={"Cache-Control": "no-store"})
 
 
+@router.get(
+    "/requests/{request_id}/notifications",
+    response_model=list[NotificationView],
+    responses={**_ERRORS, 401: {"model": ErrorResponse}},
+    dependencies=[StaffOnly],
+    tags=["notifications"],
+)
+async def request_notifications(request_id: uuid.UUID, uow: UnitOfWorkDep) -> list[NotificationView]:
+    """For staff: what the citizen was told about the request, on which channel, and whether it reached them."""
+    return [NotificationView.of(item) for item in await handlers.list_notifications(request_id, uow=uow)]
+
+
 @router.post("/requests/{request_id}/cancel", response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
 async def cancel(request_id: uuid.UUID, body: CancelBody, uow: UnitOfWorkDep) -> RequestView:
     """Withdraw a request before the decision."""
@@ -393,14 +445,29 @@ async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep
         applicant=body.applicant.model_dump(mode="json", exclude_none=True),
         kecamatan_code=body.kecamatan_code,
         preferred_date=body.preferred_date,
+        phone=body.phone,
+        email=body.email,
     )
     capacity: int = request.app.state.settings.recording_capacity
-    return BookingView.of(await handlers.book_recording(command, capacity=capacity, uow=uow))
+    booking = await handlers.book_recording(command, capacity=capacity, uow=uow, notify=_notify(request))
+    return BookingView.of(booking)
 
 
 @router.get("/perekaman-bookings/{booking_id}", response_model=BookingView, responses=_ERRORS, tags=["e-KTP recording"])
 async def show_booking(booking_id: uuid.UUID, uow: UnitOfWorkDep) -> BookingView:
     return BookingView.of(await handlers.get_booking(booking_id, uow=uow))
+
+
+@router.get(
+    "/perekaman-bookings/{booking_id}/notifications",
+    response_model=list[NotificationView],
+    responses={**_ERRORS, 401: {"model": ErrorResponse}},
+    dependencies=[StaffOnly],
+    tags=["notifications"],
+)
+async def booking_notifications(booking_id: uuid.UUID, uow: UnitOfWorkDep) -> list[NotificationView]:
+    """For staff: the booking's confirmation, on which channel, and whether it reached the citizen."""
+    return [NotificationView.of(item) for item in await handlers.list_notifications(booking_id, uow=uow)]
 
 
 _CONFLICT_CODES = {"not_cancellable", "not_awaiting_information", "not_accepting_attachments"}

@@ -17,12 +17,15 @@ from dukcapil_intake.domain.model import (
     RequestStatus,
     ServiceRequest,
     check_channel,
+    check_contact,
     check_scan,
     check_submission,
     next_working_day,
     request_number,
     responsible_kecamatan,
 )
+from dukcapil_intake.domain.notices import notice_for
+from dukcapil_intake.domain.notifications import Contact, Notification
 from dukcapil_intake.domain.validation import check_applicant, check_request
 from dukcapil_intake.service_layer.unit_of_work import IdempotentSubmission, IntakeUnitOfWork, RequestFilter
 from dukcapil_shared.contracts import (
@@ -81,8 +84,10 @@ class IdempotencyKeyReused(Exception):
     pass
 
 
-async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork, today: date | None = None) -> ServiceRequest:
-    """Accept a request and announce it; refused requests raise and leave nothing behind.
+async def submit_request(
+    command: SubmitRequest, *, uow: IntakeUnitOfWork, today: date | None = None, notify: bool = True
+) -> ServiceRequest:
+    """Accept a request, announce it and tell the citizen; refused requests raise and leave nothing behind.
 
     With an idempotency key, a retried submission returns the request the first one created.
     """
@@ -128,8 +133,11 @@ async def submit_request(command: SubmitRequest, *, uow: IntakeUnitOfWork, today
             required_attachments=request.required_attachments,
             flags=request.flags,
         )
-        _record(request, event, await uow.outbox.add(event))
+        envelope = await uow.outbox.add(event)
+        _record(request, event, envelope)
         await uow.requests.add(request)
+        if notify:
+            await _notify(uow, event, envelope, Contact.of(request.delivery), request)
         if command.idempotency_key is not None:
             await uow.requests.remember_submission(
                 command.idempotency_key, IdempotentSubmission(command.fingerprint, request.id)
@@ -255,14 +263,19 @@ class BookRecording:
     applicant: dict[str, Any]
     kecamatan_code: str
     preferred_date: date | None = None
+    phone: str | None = None
+    email: str | None = None
+    """Where the booking's confirmation goes."""
 
 
 async def book_recording(
-    command: BookRecording, *, capacity: int, uow: IntakeUnitOfWork, today: date | None = None
+    command: BookRecording, *, capacity: int, uow: IntakeUnitOfWork, today: date | None = None, notify: bool = True
 ) -> RecordingBooking:
     """Book the in-person e-KTP recording at a kecamatan office: the first working day with room in the queue
-    on or after the preferred day. A person with an upcoming booking gets that booking back."""
+    on or after the preferred day, confirmed to the citizen. A person with an upcoming booking gets that booking
+    back."""
     kecamatan = responsible_kecamatan(command.kecamatan_code, {})
+    check_contact({"email": command.email}, field="email")
     today = today or datetime.now(WIB).date()
     check_applicant(command.applicant, today)
     async with uow:
@@ -283,17 +296,18 @@ async def book_recording(
             created_at=datetime.now(UTC),
         )
         await uow.bookings.add(booking)
-        await uow.outbox.add(
-            RecordingBooked(
-                request_id=booking.id,
-                booking_number=booking.number,
-                applicant=command.applicant,
-                kecamatan_code=kecamatan.code,
-                office_name=kecamatan.office,
-                appointment_date=day,
-                queue_number=queue_number,
-            )
+        event = RecordingBooked(
+            request_id=booking.id,
+            booking_number=booking.number,
+            applicant=command.applicant,
+            kecamatan_code=kecamatan.code,
+            office_name=kecamatan.office,
+            appointment_date=day,
+            queue_number=queue_number,
         )
+        envelope = await uow.outbox.add(event)
+        if notify:
+            await _notify(uow, event, envelope, Contact(email=command.email, phone=command.phone))
         await uow.commit()
     return booking
 
@@ -306,8 +320,11 @@ async def get_booking(booking_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> Record
     return booking
 
 
-async def record_lifecycle_event(uow: IntakeUnitOfWork, event: Event, envelope: Envelope) -> None:
-    """Consumer handler: show another stage's event in the citizen's history (runs inside the consumer's UoW)."""
+async def record_lifecycle_event(
+    uow: IntakeUnitOfWork, event: Event, envelope: Envelope, *, notify: bool = True
+) -> None:
+    """Consumer handler: show another stage's event in the citizen's history, and queue the notice it deserves
+    (runs inside the consumer's UoW)."""
     request = await uow.requests.get(event.request_id)
     if request is None:
         # Either submission's commit is not visible yet (retry) or the request never existed here: the
@@ -315,6 +332,16 @@ async def record_lifecycle_event(uow: IntakeUnitOfWork, event: Event, envelope: 
         raise LookupError(f"request {event.request_id} is unknown to intake")
     _record(request, event, envelope)
     await uow.requests.save(request)
+    if notify:
+        await _notify(uow, event, envelope, Contact.of(request.delivery), request)
+
+
+async def list_notifications(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> list[Notification]:
+    """What the citizen was told about a request or an e-KTP booking, and whether it reached them."""
+    async with uow:
+        if await uow.requests.get(request_id) is None and await uow.bookings.get(request_id) is None:
+            raise RequestNotFound(str(request_id))
+        return await uow.notifications.about(request_id)
 
 
 async def get_request(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> ServiceRequest:
@@ -345,6 +372,23 @@ def _record(request: ServiceRequest, event: Event, envelope: Envelope) -> None:
         occurred_at=envelope.time,
         note=note,
         moves_to=status,
+    )
+
+
+async def _notify(
+    uow: IntakeUnitOfWork,
+    event: Event,
+    envelope: Envelope,
+    contact: Contact,
+    request: ServiceRequest | None = None,
+) -> None:
+    """Queue the notice the event deserves, if any, in the caller's transaction: the step and its notice are
+    stored together or not at all, and sending happens later (service_layer/notifications.py)."""
+    notice = notice_for(event, request)
+    if notice is None:
+        return
+    await uow.notifications.add(
+        notice.notifications(contact, request_id=event.request_id, event_id=str(envelope.id), now=datetime.now(UTC))
     )
 
 

@@ -1,9 +1,11 @@
 import abc
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
+from dukcapil_intake.domain.notifications import Notification
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -72,6 +74,24 @@ class BookingRepository(abc.ABC):
     async def next_queue_number(self, kecamatan_code: str, day: date) -> int: ...
 
 
+class NotificationRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, notifications: Sequence[Notification]) -> None: ...
+
+    @abc.abstractmethod
+    async def claim_due(self, *, now: datetime, until: datetime, limit: int) -> list[Notification]:
+        """Pending notifications due at `now`, oldest first, each with its attempt started and leased `until`."""
+
+    @abc.abstractmethod
+    async def record(self, notifications: Sequence[Notification]) -> None:
+        """Store the outcome of the attempts; a row another replica claimed since is left alone."""
+
+    @abc.abstractmethod
+    async def about(self, request_id: uuid.UUID) -> list[Notification]:
+        """The notifications of a request or a booking, oldest first."""
+
+
 class IntakeUnitOfWork(UnitOfWork):
     requests: RequestRepository
     bookings: BookingRepository
+    notifications: NotificationRepository
