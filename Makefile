@@ -55,8 +55,9 @@ run: check-broker
 	@mkdir -p var/log
 	@trap 'echo; echo "stopping..."; kill $$(jobs -p) 2>/dev/null || true; wait' EXIT INT TERM; \
 	$(BIN)/python -m dukcapil_shipping.simulator >> var/log/simulator.log 2>&1 & \
+	$(BIN)/python -m dukcapil_intake.devsinks >> var/log/devsinks.log 2>&1 & \
 	for service in $(SERVICES); do $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & done; \
-	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8010/healthz; do \
+	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8010/healthz 8011/healthz; do \
 	  for attempt in $$(seq 120); do \
 	    curl -sf -o /dev/null http://127.0.0.1:$$probe && break; \
 	    if [ $$attempt = 120 ]; then echo "http://127.0.0.1:$$probe did not become ready; see var/log/*.log:"; tail -n 5 var/log/*.log; exit 1; fi; \
@@ -70,6 +71,7 @@ run: check-broker
 	echo "  documents  http://127.0.0.1:8003  docs http://127.0.0.1:8003/docs"; \
 	echo "  shipping   http://127.0.0.1:8004  docs http://127.0.0.1:8004/docs"; \
 	echo "  courier simulator (JNE API shape) http://127.0.0.1:8010"; \
+	echo "  notices sent to citizens (SMTP sink :8025, SMS gateway simulator) http://127.0.0.1:8011/messages"; \
 	echo "Logs: var/log/*.log. Walk a request through with the commands in README.md. Ctrl-C stops everything."; \
 	wait
 

@@ -9,11 +9,12 @@ import structlog
 
 _NIK = re.compile(r"(?<!\d)(\d{6})\d{6}(\d{4})(?!\d)")
 _PHONE = re.compile(r"(?<![\d\w])(?:\+62|62|0)8\d{7,11}(?!\d)")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def mask_personal_data(text: str) -> str:
-    """3602144107900001 -> 360214******0001; 081234567890 -> [phone]."""
-    return _PHONE.sub("[phone]", _NIK.sub(r"\1******\2", text))
+    """3602144107900001 -> 360214******0001; 081234567890 -> [phone]; siti@example.id -> [email]."""
+    return _EMAIL.sub("[email]", _PHONE.sub("[phone]", _NIK.sub(r"\1******\2", text)))
 
 
 def _mask_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ def test_nik_and_phone_numbers_are_masked() -> None:
     assert mask_personal_data("NIK 3602144107900001") == "NIK 360214******0001"
     assert mask_personal_data("hubungi 081234567890 atau +6281234567890") == "hubungi [phone] atau [phone]"
     assert mask_personal_data("nomor 360214-20261128-0007") == "nomor 360214-20261128-0007"
+    assert mask_personal_data("kirim ke siti.aminah+kk@mail.example.id") == "kirim ke [email]"
 
 
 @pytest.fixture

@@ -152,6 +152,7 @@ async def test_scans_are_served_to_staff_only(api) -> None:  # type: ignore[no-u
     path = f"/requests/{request['id']}/attachments/{attachment['id']}"
     assert (await api.get(path)).status_code == 401
     assert (await api.get(path, headers={"X-Staff-Token": "guess"})).json()["error"]["code"] == "staff_only"
+    assert (await api.get(path, headers={"X-Staff-Token": "gü€ss".encode()})).status_code == 401
     served = await api.get(path, headers=STAFF)
     assert served.status_code == 200 and served.content == PNG and served.headers["content-type"] == "image/png"
     assert (await api.get(f"/requests/{request['id']}/attachments/{uuid.uuid4()}", headers=STAFF)).status_code == 404

@@ -34,7 +34,7 @@ def _files(request: Request) -> FileStore:
 
 def _staff_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
     expected: str = request.app.state.settings.staff_token.get_secret_value()
-    if x_staff_token is None or not secrets.compare_digest(x_staff_token, expected):
+    if x_staff_token is None or not secrets.compare_digest(x_staff_token.encode(), expected.encode()):
         raise ApiError(401, "staff_only", "Shown to staff only: send the staff token as X-Staff-Token.")
 
 
