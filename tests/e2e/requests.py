@@ -11,7 +11,7 @@ COURIER = {
         "street": "Jl. Multatuli No. 12, Kp. Pasir Ona",
         "rt": "002",
         "rw": "005",
-        "village_code": "36.02.14.1001",
+        "village_code": "36.02.14.1002",
         "kecamatan_code": "36.02.14",
         "postal_code": "42312",
     },

@@ -3,15 +3,21 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from dukcapil_shared.contracts import DocumentIssued, Envelope
+from dukcapil_shared.contracts import DocumentIssued, Envelope, RequestSubmitted
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.testing import FakeUnitOfWork
-from dukcapil_shipping.domain.model import CourierReport, Parcel, Shipment, ShipmentStatus
+from dukcapil_shipping.adapters.destinations import load_destinations
+from dukcapil_shipping.domain.model import CourierReport, Parcel, RequestedDelivery, Shipment, ShipmentStatus
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierClient
-from dukcapil_shipping.service_layer.unit_of_work import ShipmentRepository, ShippingUnitOfWork
+from dukcapil_shipping.service_layer.unit_of_work import (
+    RequestedDeliveryRepository,
+    ShipmentRepository,
+    ShippingUnitOfWork,
+)
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+DESTINATIONS = load_destinations()
 
 
 class FakeShipmentRepository(ShipmentRepository):
@@ -38,13 +44,23 @@ class FakeShipmentRepository(ShipmentRepository):
         self._stage(shipment)
         return True
 
-    async def find(self, *, request_id, status, limit, offset):  # type: ignore[no-untyped-def]
+    async def find(self, *, request_id, status, limit, offset, flag=None):  # type: ignore[no-untyped-def]
         found = [
             copy.deepcopy(s)
             for s in sorted(self._current().values(), key=lambda s: s.created_at)
-            if (request_id is None or s.request_id == request_id) and (status is None or s.status == status)
+            if (request_id is None or s.request_id == request_id)
+            and (status is None or s.status == status)
+            and (flag is None or s.is_flagged(flag))
         ]
         return found[offset : offset + limit]
+
+    async def quiet(self, *, since: datetime, unflagged: str, limit: int) -> list[Shipment]:
+        quiet = [
+            s
+            for s in self._current().values()
+            if s.is_tracked and s.last_moved_at and s.last_moved_at < since and not s.is_flagged(unflagged)
+        ]
+        return [copy.deepcopy(s) for s in sorted(quiet, key=lambda s: s.last_moved_at or since)][:limit]
 
     async def tracked(self, *, limit: int) -> list[Shipment]:
         return [copy.deepcopy(s) for s in self._current().values() if s.is_tracked][:limit]
@@ -74,25 +90,62 @@ class FakeShipmentRepository(ShipmentRepository):
 
     def _stage(self, shipment: Shipment) -> None:
         shipment.new_tracking = []
+        shipment.new_flags = []
         self.pending[shipment.id] = copy.deepcopy(shipment)
 
     def _current(self) -> dict[uuid.UUID, Shipment]:
         return {**self.committed, **self.pending}
 
 
+class FakeRequestedDeliveryRepository(RequestedDeliveryRepository):
+    def __init__(self) -> None:
+        self.committed: dict[uuid.UUID, RequestedDelivery] = {}
+        self.pending: dict[uuid.UUID, RequestedDelivery] = {}
+
+    async def add(self, requested: RequestedDelivery) -> None:
+        if requested.request_id in self._current():
+            raise ValueError(f"UNIQUE constraint failed: requested_deliveries.request_id {requested.request_id}")
+        self.pending[requested.request_id] = copy.deepcopy(requested)
+
+    async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None:
+        return copy.deepcopy(self._current().get(request_id))
+
+    async def save(self, requested: RequestedDelivery) -> bool:
+        if self._current()[requested.request_id].version != requested.version:
+            return False
+        requested.version += 1
+        self.pending[requested.request_id] = copy.deepcopy(requested)
+        return True
+
+    def _current(self) -> dict[uuid.UUID, RequestedDelivery]:
+        return {**self.committed, **self.pending}
+
+
 class FakeShippingUnitOfWork(FakeUnitOfWork, ShippingUnitOfWork):
-    def __init__(self, shipments: FakeShipmentRepository | None = None) -> None:
+    def __init__(
+        self,
+        shipments: FakeShipmentRepository | None = None,
+        deliveries: FakeRequestedDeliveryRepository | None = None,
+    ) -> None:
         super().__init__()
         self.shipments = shipments or FakeShipmentRepository()
+        self.deliveries = deliveries or FakeRequestedDeliveryRepository()
 
     async def commit(self) -> None:
         await super().commit()
         self.shipments.committed.update(self.shipments.pending)
         self.shipments.pending = {}
+        self.deliveries.committed.update(self.deliveries.pending)
+        self.deliveries.pending = {}
 
     async def rollback(self) -> None:
         await super().rollback()
         self.shipments.pending = {}
+        self.deliveries.pending = {}
+
+    def replica(self) -> "FakeShippingUnitOfWork":
+        """Another replica's unit of work on the same database."""
+        return FakeShippingUnitOfWork(self.shipments, self.deliveries)
 
     def only_shipment(self) -> Shipment:
         [shipment] = self.shipments.committed.values()
@@ -151,6 +204,9 @@ COURIER = {"method": "courier", "recipient_name": "Siti Aminah", "phone": "08123
 PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.01"}
 
 
+MEMBERS = [{"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak"}]
+
+
 def issued(delivery: dict | None = None, request_id: uuid.UUID | None = None) -> DocumentIssued:
     return DocumentIssued(
         request_id=request_id or uuid.uuid4(),
@@ -164,13 +220,43 @@ def issued(delivery: dict | None = None, request_id: uuid.UUID | None = None) ->
     )
 
 
+def submitted(
+    delivery: dict | None = None, request_id: uuid.UUID | None = None, members: list[dict] | None = None
+) -> RequestSubmitted:
+    """A family-card request whose details name the family's members."""
+    return RequestSubmitted(
+        request_id=request_id or uuid.uuid4(),
+        request_number="LBK-3602.14-20261128-0001",
+        request_type="kartu_keluarga",
+        applicant=APPLICANT,
+        details={
+            "reason": "add_member",
+            "kk_number": "3602141202100005",
+            "members": MEMBERS if members is None else members,
+        },
+        delivery=delivery or COURIER,
+        kecamatan_code="36.02.14",
+        channel="online",
+    )
+
+
 async def deliver(uow: ShippingUnitOfWork, event: DocumentIssued, envelope: Envelope | None = None) -> None:
     """What the shared consumer does: inbox claim, handler and commit in one unit of work."""
     envelope = envelope or Envelope.wrap(event, source="/test")
     async with uow:
         if not await uow.inbox.claim("dukcapil.shipping.documents", str(envelope.id)):
             return
-        await handlers.ship_document(uow, event, envelope, find_office=find_kecamatan)
+        await handlers.ship_document(uow, event, envelope, find_office=find_kecamatan, destinations=DESTINATIONS)
+        await uow.commit()
+
+
+async def receive(uow: ShippingUnitOfWork, event: RequestSubmitted, envelope: Envelope | None = None) -> None:
+    """The shared consumer with RequestSubmitted: the early address check."""
+    envelope = envelope or Envelope.wrap(event, source="/test")
+    async with uow:
+        if not await uow.inbox.claim("dukcapil.shipping.requests", str(envelope.id)):
+            return
+        await handlers.check_address(uow, event, envelope, destinations=DESTINATIONS)
         await uow.commit()
 
 

@@ -12,6 +12,7 @@ from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
+from dukcapil_shipping.adapters.destinations import load_destinations
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
 from dukcapil_shipping.entrypoints import consumers, http
 from dukcapil_shipping.service_layer import handlers
@@ -56,7 +57,8 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
     # Closed after the last handler and loop have stopped using it.
     runtime.add_cleanup(courier_http.aclose)
 
-    for subscription in consumers.subscriptions(find_office=find_kecamatan):
+    destinations = load_destinations(settings.destinations_file)
+    for subscription in consumers.subscriptions(find_office=find_kecamatan, destinations=destinations):
         runtime.subscribe(subscription, unit_of_work)
     runtime.every(
         settings.booking_interval,
@@ -77,6 +79,16 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
             unit_of_work=unit_of_work,
             courier=courier,
             find_office=find_kecamatan,
+            batch_size=settings.tracking_batch_size,
+        ),
+    )
+    runtime.every(
+        settings.stuck_check_interval,
+        "stuck parcels",
+        partial(
+            handlers.flag_stuck_shipments,
+            unit_of_work=unit_of_work,
+            stuck_after=timedelta(seconds=settings.stuck_after),
             batch_size=settings.tracking_batch_size,
         ),
     )

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -20,7 +22,15 @@ class ShippingSettings(ServiceSettings):
     courier_timeout: float = Field(default=5.0, description="Seconds before one courier call gives up")
     courier_attempts: int = Field(default=3, ge=1, description="Tries per courier call on transient errors")
     origin_code: str = Field(default="RKB10000", description="Courier tariff code where parcels leave from")
-    destination_code: str = Field(default="RKB10000", description="Courier tariff code of the delivery area")
+    destination_code: str = Field(
+        default="RKB10000",
+        description="Courier tariff code for parcels booked before the destination table gave each address its own",
+    )
+    destinations_file: Path | None = Field(
+        default=None,
+        description="The office's destination table (CSV: postal and courier destination codes per kecamatan and "
+        "village); the packaged data/destinations.csv when not set",
+    )
 
     sender_name: str = "Disdukcapil Kabupaten Lebak"
     sender_address: str = "Kantor Dinas Kependudukan dan Pencatatan Sipil, Rangkasbitung"
@@ -37,3 +47,10 @@ class ShippingSettings(ServiceSettings):
 
     tracking_interval: float = Field(default=2.0, description="Seconds between two rounds of courier tracking")
     tracking_batch_size: int = Field(default=100, description="Shipments asked about per round at most")
+
+    stuck_after: float = Field(
+        default=3 * 24 * 3600.0,
+        gt=0,
+        description="Seconds without a tracking change after which a parcel on its way is flagged stuck_in_transit",
+    )
+    stuck_check_interval: float = Field(default=60.0, description="Seconds between two rounds of the stuck check")

@@ -17,11 +17,19 @@ from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.adapters.repository import SqlShippingUnitOfWork
-from dukcapil_shipping.domain.model import CourierReport, Parcel, Shipment, ShipmentStatus, TrackingEntry
+from dukcapil_shipping.domain.model import (
+    CourierReport,
+    Parcel,
+    RequestedDelivery,
+    Shipment,
+    ShipmentStatus,
+    ShippingMethod,
+    TrackingEntry,
+)
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierUnavailable
 
-from ..fakes import T0, FakeCourier, deliver, issued
+from ..fakes import ADDRESS, COURIER, T0, FakeCourier, deliver, issued, receive, submitted
 
 MIGRATIONS = "dukcapil_shipping:migrations"
 
@@ -202,10 +210,143 @@ async def test_shipments_stored_before_the_booking_migration_are_kept(database_u
         assert shipment is not None
         assert (shipment.status, shipment.airway_bill, shipment.version) == ("in_transit", "0000000000000001", 3)
         assert (shipment.parcel, shipment.booking_attempts, shipment.next_booking_at) == (None, 0, None)
+        assert (shipment.last_moved_at, shipment.flags) == (T0, []), "quiet since its last change"
 
         async with engine.begin() as connection:
             await connection.run_sync(_alembic, "downgrade", "0001")
             await connection.run_sync(_alembic, "upgrade", "head")
+    finally:
+        await engine.dispose()
+
+
+async def test_flags_are_stored_once_per_reason_and_found_by_reason(engine: AsyncEngine) -> None:
+    flagged, plain = issued(), issued()
+    for event in (flagged, plain):
+        await deliver(unit_of_work(engine), event)
+    async with unit_of_work(engine) as uow:
+        shipment = await uow.shipments.get_by_request(flagged.request_id)
+        assert shipment is not None
+        assert shipment.flag("stuck_in_transit", "Kiriman tidak bergerak", now=T0)
+        assert shipment.flag("receiver_not_entitled", "Diterima oleh Ujang", now=T0 + timedelta(hours=1))
+        assert await uow.shipments.save(shipment)
+        await uow.commit()
+
+    async with unit_of_work(engine) as uow:
+        [stuck] = await uow.shipments.find(request_id=None, status=None, limit=10, offset=0, flag="stuck_in_transit")
+        assert (
+            await uow.shipments.find(request_id=None, status=None, limit=10, offset=0, flag="address_unserviceable")
+            == []
+        )
+        everything = await uow.shipments.find(request_id=None, status=None, limit=10, offset=0)
+    assert stuck.request_id == flagged.request_id
+    assert [(f.reason, f.detail, f.raised_at) for f in stuck.flags] == [
+        ("stuck_in_transit", "Kiriman tidak bergerak", T0),
+        ("receiver_not_entitled", "Diterima oleh Ujang", T0 + timedelta(hours=1)),
+    ]
+    assert not stuck.flag("stuck_in_transit", "again", now=T0), "the model flags a reason once"
+    assert len(everything) == 2
+
+    stale = Shipment(**{**stuck.__dict__, "flags": [], "new_flags": []})
+    stale.flag("stuck_in_transit", "raised by another replica", now=T0)
+    with pytest.raises(IntegrityError):
+        async with unit_of_work(engine) as uow:
+            stale.version = (await uow.shipments.get(stuck.id)).version  # type: ignore[union-attr]
+            await uow.shipments.save(stale)
+
+
+async def test_quiet_shipments_are_those_on_their_way_without_a_change_since_and_not_flagged(
+    engine: AsyncEngine,
+) -> None:
+    courier = FakeCourier()
+    events = [issued() for _ in range(4)]
+    for event in events:
+        await deliver(unit_of_work(engine), event)
+    await deliver(unit_of_work(engine), issued({"method": "pickup", "pickup_kecamatan_code": "36.02.01"}))
+    await book(engine, courier)
+    quiet, flagged, moved, delivered = events
+    booked_at = datetime.now(UTC)
+    later = booked_at + timedelta(days=3)
+    async with unit_of_work(engine) as uow:
+        for event in (flagged, moved, delivered):
+            shipment = await uow.shipments.get_by_request(event.request_id)
+            assert shipment is not None
+            if event is flagged:
+                shipment.flag("stuck_in_transit", "stuck", now=later)
+            elif event is moved:
+                shipment.follow(CourierReport(entries=(TrackingEntry("picked_up", "PICKED UP", T0, "PU1"),)), now=later)
+            else:
+                shipment.follow(CourierReport(entries=(TrackingEntry("delivered", "DELIVERED", T0, "D01"),)), now=T0)
+            assert await uow.shipments.save(shipment)
+        await uow.commit()
+
+    async with unit_of_work(engine) as uow:
+        found = await uow.shipments.quiet(since=later, unflagged="stuck_in_transit", limit=10)
+        assert (
+            await uow.shipments.quiet(since=booked_at - timedelta(minutes=1), unflagged="stuck_in_transit", limit=10)
+            == []
+        )
+        everything_quiet = await uow.shipments.quiet(since=later + timedelta(days=1), unflagged="other", limit=10)
+    assert [s.request_id for s in found] == [quiet.request_id]
+    assert {s.request_id for s in everything_quiet} == {quiet.request_id, flagged.request_id, moved.request_id}
+
+
+async def test_what_shipping_keeps_of_a_request_is_stored_and_guarded_against_lost_updates(engine: AsyncEngine) -> None:
+    request = submitted({**COURIER, "address": {**ADDRESS, "village_code": "36.02.14.1001"}})
+    await receive(unit_of_work(engine), request)
+    async with unit_of_work(engine) as uow:
+        kept = await uow.deliveries.get(request.request_id)
+        assert await uow.deliveries.get(issued().request_id) is None
+    assert kept is not None
+    assert (kept.applicant_name, kept.applicant_nik, kept.method) == ("Siti Aminah", "3602144107900001", "courier")
+    assert (kept.household, kept.submitted, kept.address_flagged) == (["Nur Aisyah"], True, True)
+    assert (kept.destination_code, kept.version) == (None, 0)
+    assert kept.address_problem is not None and "36.02.14.1001" in kept.address_problem
+    assert await routing_keys(engine) == ["shipment.flagged.v1"]
+
+    other_replica = RequestedDelivery(**kept.__dict__)
+    for copy, names, saved in ((kept, ["Nur Aisyah", "Rizky"], True), (other_replica, ["Lain"], False)):
+        async with unit_of_work(engine) as uow:
+            copy.submitted_with(household=names, now=T0)
+            assert await uow.deliveries.save(copy) is saved
+            await uow.commit()
+    async with unit_of_work(engine) as uow:
+        stored = await uow.deliveries.get(request.request_id)
+    assert stored is not None and (stored.household, stored.version, stored.updated_at) == (
+        ["Nur Aisyah", "Rizky"],
+        1,
+        T0,
+    )
+
+    twice = RequestedDelivery(
+        request_id=request.request_id,
+        applicant_name="Siti Aminah",
+        applicant_nik="3602144107900001",
+        method=ShippingMethod.pickup,
+        created_at=T0,
+        updated_at=T0,
+    )
+    with pytest.raises(IntegrityError):
+        async with unit_of_work(engine) as uow:
+            await uow.deliveries.add(twice)
+
+
+async def test_the_address_check_migration_goes_down_and_up_again(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await migrate(engine, MIGRATIONS)
+        await deliver(
+            unit_of_work(engine), issued({**COURIER, "address": {**ADDRESS, "village_code": "36.02.14.1001"}})
+        )
+        async with engine.begin() as connection:
+            await connection.run_sync(_alembic, "downgrade", "0002")
+            await connection.run_sync(_alembic, "upgrade", "head")
+        async with unit_of_work(engine) as uow:
+            [shipment] = await uow.shipments.find(request_id=None, status=None, limit=10, offset=0)
+        assert (shipment.status, shipment.flags, shipment.last_moved_at) == (
+            "ready_for_pickup",
+            [],
+            shipment.updated_at,
+        )
     finally:
         await engine.dispose()
 

@@ -1,17 +1,19 @@
-from dukcapil_shared.contracts import ReadyForPickup, RequestApproved
+from dukcapil_shared.contracts import ReadyForPickup, RequestApproved, ShipmentFlagged
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.testing import InMemoryEventBus
 from dukcapil_shipping.domain.model import ShipmentStatus
 from dukcapil_shipping.entrypoints.consumers import subscriptions
 
-from ..fakes import FakeShippingUnitOfWork, issued
+from ..fakes import ADDRESS, COURIER, DESTINATIONS, FakeShippingUnitOfWork, issued, submitted
 
 
 async def test_issued_documents_from_the_broker_become_shipments_once() -> None:
     uow = FakeShippingUnitOfWork()
     pickup = issued({"method": "pickup", "pickup_kecamatan_code": "36.02.01"})
     courier = issued()
-    async with InMemoryEventBus("shipping", subscriptions(find_office=find_kecamatan), lambda: uow) as bus:
+    async with InMemoryEventBus(
+        "shipping", subscriptions(find_office=find_kecamatan, destinations=DESTINATIONS), lambda: uow
+    ) as bus:
         assert await bus.publish(pickup) == ["dukcapil.shipping.documents"]
         await bus.publish(courier)
         await bus.publish(courier)
@@ -26,5 +28,18 @@ async def test_shipping_does_not_listen_to_approvals() -> None:
         request_id=event.request_id, request_number="x", request_type=event.request_type, applicant=event.applicant,
         details={}, delivery=event.delivery, kecamatan_code=event.kecamatan_code, reviewer="r",
     )  # fmt: skip
-    async with InMemoryEventBus("shipping", subscriptions(find_office=find_kecamatan), FakeShippingUnitOfWork) as bus:
+    async with InMemoryEventBus(
+        "shipping", subscriptions(find_office=find_kecamatan, destinations=DESTINATIONS), FakeShippingUnitOfWork
+    ) as bus:
         assert await bus.publish(approved) == []
+
+
+async def test_submitted_requests_reach_the_address_check() -> None:
+    uow = FakeShippingUnitOfWork()
+    request = submitted({**COURIER, "address": {**ADDRESS, "postal_code": "42393"}})
+    async with InMemoryEventBus(
+        "shipping", subscriptions(find_office=find_kecamatan, destinations=DESTINATIONS), lambda: uow
+    ) as bus:
+        assert await bus.publish(request) == ["dukcapil.shipping.requests"]
+    assert [type(event) for event in uow.outbox.events] == [ShipmentFlagged]
+    assert await uow.deliveries.get(request.request_id) is not None

@@ -22,6 +22,7 @@ from dukcapil_shipping.service_layer.courier import CourierRefused, CourierUnava
 
 from ..fakes import (
     APPLICANT,
+    DESTINATIONS,
     PICKUP,
     T0,
     FakeClock,
@@ -44,7 +45,11 @@ MANIFESTED = step("manifested", "MNF", 0)
 PICKED_UP = step("picked_up", "PU1", 1)
 IN_TRANSIT = step("in_transit", "IT1", 2)
 DELIVERED = step("delivered", "D01", 3, "DELIVERED TO [SITI AMINAH | 28-11-2026 10:03 | LEBAK]")
-UNDELIVERED = step("failed", "U05", 3, "UNDELIVERED [ALAMAT TIDAK DITEMUKAN]")
+UNDELIVERED = step("failed", "U05", 3, "UNDELIVERED [ALAMAT TIDAK DITEMUKAN] ATTEMPT 1")
+SECOND_ATTEMPT = step("in_transit", "IT1", 4, "WITH DELIVERY COURIER [LEBAK] ATTEMPT 2")
+UNDELIVERED_AGAIN = step("failed", "U05", 5, "UNDELIVERED [ALAMAT TIDAK DITEMUKAN] ATTEMPT 2")
+DELIVERED_SECOND_TIME = step("delivered", "D01", 5, "DELIVERED TO [SITI AMINAH | 28-11-2026 10:05 | LEBAK]")
+RETURNED = step("returned", "RTS", 6, "RETURN TO SHIPPER [ALAMAT TIDAK DITEMUKAN]")
 
 
 async def track(uow: FakeShippingUnitOfWork, courier: FakeCourier) -> int:
@@ -116,7 +121,7 @@ async def test_a_redelivered_document_gets_one_shipment_and_one_airway_bill() ->
     # The first delivery stored the shipment, then the process died before its commit.
     async with uow:
         envelope = Envelope.wrap(event, source="/test")
-        await handlers.ship_document(uow, event, envelope, find_office=find_kecamatan)
+        await handlers.ship_document(uow, event, envelope, find_office=find_kecamatan, destinations=DESTINATIONS)
     await deliver(uow, event, envelope)
     await deliver(uow, event, envelope)  # the same message again: the inbox drops it
     await deliver(uow, event)  # the event published twice: the shipment is there already
@@ -296,20 +301,75 @@ async def test_delivery_announces_the_proof_of_delivery_and_ends_tracking() -> N
     assert len(courier.tracked) == polls
 
 
-async def test_a_failed_delivery_is_held_for_pickup_at_the_kecamatan_office() -> None:
+async def test_a_failed_attempt_is_a_status_change_and_the_courier_tries_again() -> None:
+    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+    airway_bill = await shipped(uow, courier)
+    courier.reports[airway_bill] = CourierReport(entries=(MANIFESTED, PICKED_UP, IN_TRANSIT, UNDELIVERED))
+    assert await track(uow, courier) == 1
+    shipment = uow.only_shipment()
+    assert (shipment.status, shipment.is_tracked) == (ShipmentStatus.attempt_failed, True)
+    assert events_of(uow, ShipmentStatusChanged)[-1].status == "failed"
+    assert events_of(uow, DeliveryFailed) == [] and events_of(uow, ReadyForPickup) == []
+
+    courier.reports[airway_bill] = CourierReport(
+        entries=(MANIFESTED, PICKED_UP, IN_TRANSIT, UNDELIVERED, SECOND_ATTEMPT)
+    )
+    assert await track(uow, courier) == 1
+    assert uow.only_shipment().status == ShipmentStatus.in_transit, "the second attempt is on its way"
+
+
+async def test_delivered_on_the_second_attempt_is_delivered() -> None:
     uow, courier = FakeShippingUnitOfWork(), FakeCourier()
     airway_bill = await shipped(uow, courier)
     courier.reports[airway_bill] = CourierReport(
-        entries=(MANIFESTED, UNDELIVERED), failure_reason="ALAMAT TIDAK DITEMUKAN"
+        entries=(MANIFESTED, PICKED_UP, IN_TRANSIT, UNDELIVERED, SECOND_ATTEMPT, DELIVERED_SECOND_TIME),
+        receiver_name="Siti Aminah",
+        delivered_at=DELIVERED_SECOND_TIME.occurred_at,
     )
     await track(uow, courier)
 
-    assert uow.only_shipment().status == ShipmentStatus.ready_for_pickup
+    assert uow.only_shipment().status == ShipmentStatus.delivered
+    changes = [change.status for change in events_of(uow, ShipmentStatusChanged)]
+    assert changes == ["manifested", "picked_up", "in_transit", "failed", "in_transit", "delivered"]
+    [delivered] = events_of(uow, ShipmentDelivered)
+    assert delivered.delivered_at == DELIVERED_SECOND_TIME.occurred_at
+    assert events_of(uow, DeliveryFailed) == [] and events_of(uow, ReadyForPickup) == []
+    assert type(uow.outbox.events[-1]) is ShipmentDelivered
+
+
+async def test_a_parcel_returned_to_the_sender_is_held_for_pickup_at_the_kecamatan_office() -> None:
+    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+    airway_bill = await shipped(uow, courier)
+    courier.reports[airway_bill] = CourierReport(entries=(MANIFESTED, UNDELIVERED, SECOND_ATTEMPT, UNDELIVERED_AGAIN))
+    await track(uow, courier)
+    assert uow.only_shipment().status == ShipmentStatus.attempt_failed
+    assert events_of(uow, DeliveryFailed) == []
+
+    courier.reports[airway_bill] = CourierReport(
+        entries=(MANIFESTED, UNDELIVERED, SECOND_ATTEMPT, UNDELIVERED_AGAIN, RETURNED),
+        failure_reason="ALAMAT TIDAK DITEMUKAN",
+    )
+    await track(uow, courier)
+    shipment = uow.only_shipment()
+    assert (shipment.status, shipment.is_tracked) == (ShipmentStatus.ready_for_pickup, False)
     [failed] = events_of(uow, DeliveryFailed)
     assert failed.reason == "ALAMAT TIDAK DITEMUKAN"
     [ready] = events_of(uow, ReadyForPickup)
     assert (ready.reason, ready.office_name) == ("delivery_failed", "Kantor Kecamatan Rangkasbitung")
-    assert [type(e).__name__ for e in uow.outbox.events][-2:] == ["DeliveryFailed", "ReadyForPickup"]
+    kinds = [type(e).__name__ for e in uow.outbox.events]
+    assert kinds[-3:] == ["ShipmentStatusChanged", "DeliveryFailed", "ReadyForPickup"]
+    assert [e.status for e in shipment.tracking][-2:] == ["returned", "ready_for_pickup"]
+
+
+async def test_a_step_reported_late_does_not_move_the_shipment_back() -> None:
+    uow, courier = FakeShippingUnitOfWork(), FakeCourier()
+    airway_bill = await shipped(uow, courier)
+    courier.reports[airway_bill] = CourierReport(entries=(MANIFESTED, IN_TRANSIT))
+    await track(uow, courier)
+    courier.reports[airway_bill] = CourierReport(entries=(MANIFESTED, PICKED_UP, IN_TRANSIT))
+    assert await track(uow, courier) == 1
+    assert uow.only_shipment().status == ShipmentStatus.in_transit
+    assert events_of(uow, ShipmentStatusChanged)[-1].status == "picked_up", "still announced, as a step"
 
 
 async def test_a_poll_failure_is_retried_next_round_and_spares_the_other_shipments() -> None:
@@ -379,8 +439,27 @@ async def test_a_document_still_with_the_courier_cannot_be_collected() -> None:
 async def test_after_a_failed_delivery_the_document_can_be_collected() -> None:
     uow, courier = FakeShippingUnitOfWork(), FakeCourier()
     airway_bill = await shipped(uow, courier)
-    courier.reports[airway_bill] = CourierReport(entries=(UNDELIVERED,), failure_reason="ALAMAT TIDAK DITEMUKAN")
+    courier.reports[airway_bill] = CourierReport(entries=(RETURNED,), failure_reason="ALAMAT TIDAK DITEMUKAN")
     await track(uow, courier)
     command = handlers.CollectDocument(collector_name="Siti Aminah", collector_nik=APPLICANT["nik"], operator="dewi")
     await handlers.collect_document(uow.only_shipment().id, command, uow=uow)
     assert uow.only_shipment().status == ShipmentStatus.collected
+
+
+@pytest.mark.parametrize(
+    ("nik", "problem"),
+    [
+        ("3602141203850000", "nik_serial"),
+        ("3602143213850002", "nik_birth_date"),
+        ("9902141203850002", "nik_unknown_province"),
+    ],
+)
+async def test_the_collector_must_show_a_valid_nik(nik: str, problem: str) -> None:
+    uow = FakeShippingUnitOfWork()
+    await deliver(uow, issued(PICKUP))
+    command = handlers.CollectDocument(collector_name="Ahmad", collector_nik=nik, operator="dewi")
+    with pytest.raises(ShipmentRefused) as refused:
+        await handlers.collect_document(uow.only_shipment().id, command, uow=uow)
+    assert (refused.value.code, refused.value.extra) == ("invalid_nik", {"nik_problem": problem})
+    assert uow.only_shipment().status == ShipmentStatus.ready_for_pickup
+    assert events_of(uow, DocumentCollected) == []

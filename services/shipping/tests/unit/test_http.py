@@ -8,7 +8,7 @@ from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.entrypoints import http
 from dukcapil_shipping.service_layer.courier import CourierRefused
 
-from ..fakes import PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued, ship
+from ..fakes import ADDRESS, COURIER, PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued, ship
 
 COLLECTOR = {"collector_name": "Ahmad", "collector_nik": "3602141203850002", "operator": "dewi"}
 
@@ -91,3 +91,36 @@ async def test_bad_input_and_unknown_ids_get_the_common_error_body(
 
     missing = await client.get("/shipments/6a3c1f0e-0000-4000-8000-000000000000")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "shipment_not_found")
+
+
+async def test_flagged_shipments_are_listed_by_reason_with_their_flags(
+    client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
+) -> None:
+    unserviceable = issued({**COURIER, "address": {**ADDRESS, "village_code": "36.02.14.1001"}})
+    await deliver(uow, unserviceable)
+    await ship(uow, FakeCourier(), issued())
+
+    assert len((await client.get("/shipments")).json()) == 2
+    [flagged] = (await client.get("/shipments", params={"flag": "address_unserviceable"})).json()
+    assert flagged["request_id"] == str(unserviceable.request_id)
+    [flag] = flagged["flags"]
+    assert set(flag) == {"reason", "detail", "raised_at"}
+    assert flag["reason"] == "address_unserviceable" and "36.02.14.1001" in flag["detail"]
+    assert (await client.get("/shipments", params={"flag": "stuck_in_transit"})).json() == []
+    booked = (await client.get("/shipments", params={"status": "created"})).json()
+    assert [(s["flags"], s["destination_code"]) for s in booked] == [([], "RKB10014")]
+    assert booked[0]["last_moved_at"] is not None
+
+
+async def test_a_collector_nik_that_is_no_real_nik_is_refused(
+    client: httpx.AsyncClient, uow: FakeShippingUnitOfWork
+) -> None:
+    await deliver(uow, issued(PICKUP))
+    shipment_id = uow.only_shipment().id
+    response = await client.post(
+        f"/shipments/{shipment_id}/collected", json={**COLLECTOR, "collector_nik": "3602141213850002"}
+    )
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert (error["code"], error["nik_problem"]) == ("invalid_nik", "nik_birth_date")
+    assert uow.only_shipment().status == "ready_for_pickup"

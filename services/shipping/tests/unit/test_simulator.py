@@ -113,15 +113,119 @@ async def test_a_parcel_moves_one_milestone_per_step_until_delivered(
     assert answer["history"][-1]["desc"] == "DELIVERED TO [SITI AMINAH | 28-11-2026 10:00 | KABUPATEN LEBAK]"
 
 
-async def test_a_scripted_order_fails_its_delivery(courier: httpx.AsyncClient, clock: FakeClock) -> None:
-    await courier.post("/simulator/scripts", json={"order_id": "order-9", "outcome": "failed"})
-    cnote = await cnote_for(courier, order("order-9"))
-    clock.advance(6)
+async def timeline(courier: httpx.AsyncClient, clock: FakeClock, cnote: str, steps: int) -> list[tuple[str, str]]:
+    """(pod_status, last code) at each of `steps` steps."""
+    seen = []
+    for _ in range(steps):
+        answer = await tracking(courier, cnote)
+        seen.append((answer["cnote"]["pod_status"], answer["history"][-1]["code"]))
+        clock.advance(2.0)
+    return seen
+
+
+async def test_a_parcel_failing_once_is_delivered_on_the_second_attempt(
+    courier: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await courier.post("/simulator/scripts", json={"order_id": "order-2", "outcome": "failed_once_then_delivered"})
+    cnote = await cnote_for(courier, order("order-2"))
+    seen = await timeline(courier, clock, cnote, 7)
+    assert seen == [
+        ("ON PROCESS", "MNF"),
+        ("ON PROCESS", "PU1"),
+        ("ON PROCESS", "IT1"),
+        ("UNDELIVERED", "U05"),
+        ("ON PROCESS", "IT1"),
+        ("DELIVERED", "D01"),
+        ("DELIVERED", "D01"),
+    ]
     answer = await tracking(courier, cnote)
-    assert answer["cnote"]["pod_status"] == "UNDELIVERED"
+    descriptions = [step["desc"] for step in answer["history"]]
+    assert descriptions[3:5] == [
+        "UNDELIVERED [PENERIMA TIDAK DI TEMPAT] ATTEMPT 1",
+        "WITH DELIVERY COURIER [KABUPATEN LEBAK] ATTEMPT 2",
+    ]
+    assert answer["cnote"]["cnote_pod_receiver"] == "Siti Aminah"
+    assert answer["cnote"]["cnote_pod_date"] == "28-11-2026 10:00"
+
+
+@pytest.mark.parametrize("outcome", ["returned", "failed"])
+async def test_a_parcel_failing_twice_is_returned_to_the_sender(
+    courier: httpx.AsyncClient, clock: FakeClock, outcome: str
+) -> None:
+    await courier.post("/simulator/scripts", json={"order_id": "order-9", "outcome": outcome})
+    cnote = await cnote_for(courier, order("order-9"))
+    seen = await timeline(courier, clock, cnote, 8)
+    assert [code for _, code in seen] == ["MNF", "PU1", "IT1", "U05", "IT1", "U05", "RTS", "RTS"]
+    assert [status for status, _ in seen][-3:] == ["UNDELIVERED", "RETURN TO SHIPPER", "RETURN TO SHIPPER"]
+    answer = await tracking(courier, cnote)
     assert answer["cnote"]["keterangan"] == "ALAMAT TIDAK DITEMUKAN"
     assert answer["cnote"]["cnote_pod_receiver"] is None
-    assert answer["history"][-1]["desc"] == "UNDELIVERED [ALAMAT TIDAK DITEMUKAN]"
+    assert answer["history"][-1]["desc"] == "RETURN TO SHIPPER [ALAMAT TIDAK DITEMUKAN]"
+    assert answer["history"][-2]["desc"] == "UNDELIVERED [ALAMAT TIDAK DITEMUKAN] ATTEMPT 2"
+
+
+async def test_the_reason_of_the_failures_can_be_scripted(courier: httpx.AsyncClient, clock: FakeClock) -> None:
+    await courier.post(
+        "/simulator/scripts", json={"order_id": "order-4", "outcome": "returned", "failure_reason": "Rumah kosong"}
+    )
+    cnote = await cnote_for(courier, order("order-4"))
+    clock.advance(60)
+    answer = await tracking(courier, cnote)
+    assert (answer["cnote"]["keterangan"], answer["history"][-1]["desc"]) == (
+        "RUMAH KOSONG",
+        "RETURN TO SHIPPER [RUMAH KOSONG]",
+    )
+
+
+async def test_a_stalled_parcel_stops_where_it_is_until_released(courier: httpx.AsyncClient, clock: FakeClock) -> None:
+    cnote = await cnote_for(courier, order("order-6"))
+    clock.advance(2)
+    await courier.post("/simulator/scripts", json={"order_id": "order-6", "stall": True})
+    clock.advance(3600)
+    stalled = await tracking(courier, cnote)
+    assert [step["code"] for step in stalled["history"]] == ["MNF", "PU1"]
+
+    await courier.post("/simulator/scripts", json={"order_id": "order-6", "stall": False})
+    assert [step["code"] for step in (await tracking(courier, cnote))["history"]] == ["MNF", "PU1"]
+    clock.advance(2)
+    resumed = await tracking(courier, cnote)
+    assert resumed["history"][:2] == stalled["history"], "the steps made keep their dates"
+    assert [step["code"] for step in resumed["history"]] == ["MNF", "PU1", "IT1"]
+    assert resumed["history"][2]["date"] == "28-11-2026 11:00"
+
+
+async def test_a_parcel_scripted_to_stall_before_booking_stays_manifested(
+    courier: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    await courier.post("/simulator/scripts", json={"order_id": "order-7", "stall": True})
+    cnote = await cnote_for(courier, order("order-7"))
+    clock.advance(3600)
+    answer = await tracking(courier, cnote)
+    assert [step["code"] for step in answer["history"]] == ["MNF"]
+    assert answer["cnote"]["pod_status"] == "ON PROCESS"
+
+
+async def test_a_script_changes_only_the_fields_given_and_can_be_read_back(courier: httpx.AsyncClient) -> None:
+    first = await courier.post(
+        "/simulator/scripts", json={"order_id": "order-8", "outcome": "returned", "fail_next_requests": 1}
+    )
+    assert first.status_code == 201
+    second = await courier.post("/simulator/scripts", json={"order_id": "order-8", "receiver_name": "Ujang"})
+    assert second.json() == {
+        "order_id": "order-8",
+        "outcome": "returned",
+        "receiver_name": "Ujang",
+        "failure_reason": None,
+        "stall": False,
+        "fail_next_requests": 1,
+    }
+    read = await courier.get("/simulator/orders/order-8")
+    assert read.json() == {"script": second.json(), "parcel": None}
+    assert (await courier.post("/tracing/api/generatecnote", data=order("order-8"))).status_code == 503
+    cnote = await cnote_for(courier, order("order-8"))
+    read = (await courier.get("/simulator/orders/order-8")).json()
+    assert read["parcel"]["cnote"]["cnote_no"] == cnote and read["script"]["fail_next_requests"] == 0
+    assert (await courier.get("/simulator/orders/unknown")).status_code == 404
 
 
 async def test_a_script_can_name_who_signs_for_the_parcel(courier: httpx.AsyncClient, clock: FakeClock) -> None:
@@ -141,5 +245,5 @@ async def test_scripted_unavailability_answers_the_next_calls_with_503(courier: 
 async def test_the_failure_rate_makes_unscripted_deliveries_fail(clock: FakeClock) -> None:
     async with await a_courier(clock, failure_rate=1.0) as courier:
         cnote = await cnote_for(courier, order())
-        clock.advance(6)
-        assert (await tracking(courier, cnote))["cnote"]["pod_status"] == "UNDELIVERED"
+        clock.advance(60)
+        assert (await tracking(courier, cnote))["cnote"]["pod_status"] == "RETURN TO SHIPPER"

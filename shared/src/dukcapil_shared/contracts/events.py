@@ -216,7 +216,10 @@ class ShipmentStatusChanged(Event):
 
     shipment_id: uuid.UUID = Field(description="The shipment's id")
     airway_bill: str = Field(description="The courier's airway bill number")
-    status: str = Field(description="Normalised status: manifested, picked_up, in_transit, delivered, failed")
+    status: str = Field(
+        description="Normalised status: manifested, picked_up, in_transit, failed (one failed attempt; the "
+        "courier tries again), returned (back to the sender), delivered"
+    )
     courier_code: str | None = Field(default=None, description="The courier's own status code")
     description: str = Field(description="The courier's description of the step")
     occurred_at: datetime = Field(description="When the courier recorded it")
@@ -254,7 +257,7 @@ class ReadyForPickup(Event):
     shipment_id: uuid.UUID = Field(description="The shipment's id")
     kecamatan_code: str = Field(description="The kecamatan whose office holds the document")
     office_name: str = Field(description="Where to collect it")
-    reason: str = Field(description="chosen (the citizen chose pickup) or delivery_failed")
+    reason: str = Field(description="chosen (the citizen chose pickup), delivery_failed, or address_unserviceable")
 
 
 class DocumentCollected(Event):

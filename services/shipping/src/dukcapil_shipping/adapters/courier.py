@@ -29,15 +29,20 @@ _STATUS_BY_CODE = {
     "IT1": CourierStatus.in_transit,
     "D01": CourierStatus.delivered,
     "U05": CourierStatus.failed,
+    "RTS": CourierStatus.returned,
 }
 # For codes not in the table: the first phrase found in the description decides.
 _STATUS_BY_PHRASE = (
+    ("RETURN TO SHIPPER", CourierStatus.returned),
+    ("RETURNED TO SHIPPER", CourierStatus.returned),
     ("UNDELIVERED", CourierStatus.failed),
     ("DELIVERED TO", CourierStatus.delivered),
     ("PICKED UP", CourierStatus.picked_up),
     ("MANIFEST", CourierStatus.manifested),
     ("RECEIVED BY JNE COUNTER", CourierStatus.manifested),
 )
+# pod_status values after which the courier's "keterangan" says why the parcel did not reach the receiver.
+_NOT_DELIVERED = frozenset({"UNDELIVERED", "RETURN TO SHIPPER", "RETURNED"})
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,7 @@ class JneCourier(CourierClient):
                 "OLSHOP_GOODSDESC": parcel.contents,
                 "OLSHOP_GOODSVALUE": "0",
                 "OLSHOP_ORIG": self._account.origin_code,
-                "OLSHOP_DEST": self._account.destination_code,
+                "OLSHOP_DEST": parcel.destination_code or self._account.destination_code,
                 "OLSHOP_SERVICE": self._account.service,
             },
         )
@@ -161,12 +166,13 @@ def _report(answer: dict[str, Any]) -> CourierReport:
     )
     pod_status = (cnote.get("pod_status") or "").upper()
     delivered = pod_status == "DELIVERED"
+    failed = pod_status in _NOT_DELIVERED
     pod_date = cnote.get("cnote_pod_date")
     return CourierReport(
         entries=entries,
         receiver_name=cnote.get("cnote_pod_receiver") if delivered else None,
         delivered_at=_moment(pod_date) if delivered and pod_date else None,
-        failure_reason=(cnote.get("keterangan") or cnote.get("last_status")) if pod_status == "UNDELIVERED" else None,
+        failure_reason=(cnote.get("keterangan") or cnote.get("last_status")) if failed else None,
     )
 
 

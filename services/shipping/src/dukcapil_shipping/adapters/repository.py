@@ -3,8 +3,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, Select, insert, select, update
+from sqlalchemy import Row, Select, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import Exists
 
 from dukcapil_shared.db import as_utc
 from dukcapil_shared.messaging import SqlUnitOfWork
@@ -12,12 +13,18 @@ from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
     TRACKED_STATUSES,
     Parcel,
+    RequestedDelivery,
     Shipment,
+    ShipmentFlag,
     ShipmentStatus,
     ShippingMethod,
     TrackingEntry,
 )
-from dukcapil_shipping.service_layer.unit_of_work import ShipmentRepository, ShippingUnitOfWork
+from dukcapil_shipping.service_layer.unit_of_work import (
+    RequestedDeliveryRepository,
+    ShipmentRepository,
+    ShippingUnitOfWork,
+)
 
 
 class SqlShipmentRepository(ShipmentRepository):
@@ -46,9 +53,11 @@ class SqlShipmentRepository(ShipmentRepository):
                 next_booking_at=shipment.next_booking_at,
                 last_booking_error=shipment.last_booking_error,
                 traceparent=shipment.traceparent,
+                last_moved_at=shipment.last_moved_at,
             )
         )
         await self._insert_new_tracking(shipment)
+        await self._insert_new_flags(shipment)
 
     async def get(self, shipment_id: uuid.UUID) -> Shipment | None:
         return await self._one(select(tables.shipments).where(tables.shipments.c.id == str(shipment_id)))
@@ -71,6 +80,7 @@ class SqlShipmentRepository(ShipmentRepository):
                 booking_attempts=shipment.booking_attempts,
                 next_booking_at=shipment.next_booking_at,
                 last_booking_error=shipment.last_booking_error,
+                last_moved_at=shipment.last_moved_at,
                 version=shipment.version + 1,
             )
         )
@@ -78,10 +88,17 @@ class SqlShipmentRepository(ShipmentRepository):
             return False
         shipment.version += 1
         await self._insert_new_tracking(shipment)
+        await self._insert_new_flags(shipment)
         return True
 
     async def find(
-        self, *, request_id: uuid.UUID | None, status: ShipmentStatus | None, limit: int, offset: int
+        self,
+        *,
+        request_id: uuid.UUID | None,
+        status: ShipmentStatus | None,
+        limit: int,
+        offset: int,
+        flag: str | None = None,
     ) -> list[Shipment]:
         table = tables.shipments
         query = select(table).order_by(table.c.created_at, table.c.id).limit(limit).offset(offset)
@@ -89,6 +106,8 @@ class SqlShipmentRepository(ShipmentRepository):
             query = query.where(table.c.request_id == str(request_id))
         if status is not None:
             query = query.where(table.c.status == status.value)
+        if flag is not None:
+            query = query.where(_flagged(flag))
         return await self._many(query)
 
     async def tracked(self, *, limit: int) -> list[Shipment]:
@@ -129,6 +148,20 @@ class SqlShipmentRepository(ShipmentRepository):
             update(table).where(table.c.id.in_([str(i) for i in shipment_ids])).values(last_polled_at=at)
         )
 
+    async def quiet(self, *, since: datetime, unflagged: str, limit: int) -> list[Shipment]:
+        table = tables.shipments
+        return await self._many(
+            select(table)
+            .where(
+                table.c.method == ShippingMethod.courier.value,
+                table.c.status.in_([status.value for status in TRACKED_STATUSES]),
+                table.c.last_moved_at < since,
+                ~_flagged(unflagged),
+            )
+            .order_by(table.c.last_moved_at, table.c.id)
+            .limit(limit)
+        )
+
     async def _one(self, query: Select) -> Shipment | None:
         found = await self._many(query)
         return found[0] if found else None
@@ -144,7 +177,18 @@ class SqlShipmentRepository(ShipmentRepository):
                 .order_by(tables.tracking.c.id)
             )
         ).all()
+        flags = (
+            await self._connection.execute(
+                select(tables.shipment_flags)
+                .where(tables.shipment_flags.c.shipment_id.in_([row.id for row in rows]))
+                .order_by(tables.shipment_flags.c.id)
+            )
+        ).all()
         shipments = {row.id: _to_shipment(row) for row in rows}
+        for flag in flags:
+            shipments[flag.shipment_id].flags.append(
+                ShipmentFlag(reason=flag.reason, detail=flag.detail, raised_at=as_utc(flag.raised_at))
+            )
         for entry in history:
             shipments[entry.shipment_id].tracking.append(
                 TrackingEntry(
@@ -175,10 +219,96 @@ class SqlShipmentRepository(ShipmentRepository):
         )
         shipment.new_tracking = []
 
+    async def _insert_new_flags(self, shipment: Shipment) -> None:
+        if not shipment.new_flags:
+            return
+        await self._connection.execute(
+            insert(tables.shipment_flags),
+            [
+                {
+                    "shipment_id": str(shipment.id),
+                    "reason": flag.reason,
+                    "detail": flag.detail,
+                    "raised_at": flag.raised_at.astimezone(UTC),
+                }
+                for flag in shipment.new_flags
+            ],
+        )
+        shipment.new_flags = []
+
+
+class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, requested: RequestedDelivery) -> None:
+        await self._connection.execute(
+            insert(tables.requested_deliveries).values(
+                request_id=str(requested.request_id),
+                applicant_name=requested.applicant_name,
+                applicant_nik=requested.applicant_nik,
+                method=requested.method.value,
+                created_at=requested.created_at,
+                **_changeable(requested),
+                version=requested.version,
+            )
+        )
+
+    async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None:
+        table = tables.requested_deliveries
+        row = (await self._connection.execute(select(table).where(table.c.request_id == str(request_id)))).first()
+        if row is None:
+            return None
+        return RequestedDelivery(
+            request_id=uuid.UUID(row.request_id),
+            applicant_name=row.applicant_name,
+            applicant_nik=row.applicant_nik,
+            method=ShippingMethod(row.method),
+            created_at=as_utc(row.created_at),
+            updated_at=as_utc(row.updated_at),
+            household=list(row.household),
+            submitted=row.submitted,
+            destination_code=row.destination_code,
+            postal_code=row.postal_code,
+            address_problem=row.address_problem,
+            address_flagged=row.address_flagged,
+            version=row.version,
+        )
+
+    async def save(self, requested: RequestedDelivery) -> bool:
+        table = tables.requested_deliveries
+        result = await self._connection.execute(
+            update(table)
+            .where(table.c.request_id == str(requested.request_id), table.c.version == requested.version)
+            .values(**_changeable(requested), version=requested.version + 1)
+        )
+        if result.rowcount != 1:
+            return False
+        requested.version += 1
+        return True
+
 
 class SqlShippingUnitOfWork(SqlUnitOfWork, ShippingUnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
         self.shipments = SqlShipmentRepository(connection)
+        self.deliveries = SqlRequestedDeliveryRepository(connection)
+
+
+def _flagged(reason: str) -> Exists:
+    flags = tables.shipment_flags
+    return exists().where(flags.c.shipment_id == tables.shipments.c.id, flags.c.reason == reason)
+
+
+def _changeable(requested: RequestedDelivery) -> dict[str, object]:
+    return {
+        "household": requested.household,
+        "submitted": requested.submitted,
+        "destination_code": requested.destination_code,
+        "postal_code": requested.postal_code,
+        "address_problem": requested.address_problem,
+        "address_flagged": requested.address_flagged,
+        "updated_at": requested.updated_at,
+    }
 
 
 def _to_shipment(row: Row) -> Shipment:
@@ -201,5 +331,6 @@ def _to_shipment(row: Row) -> Shipment:
         next_booking_at=as_utc(row.next_booking_at) if row.next_booking_at else None,
         last_booking_error=row.last_booking_error,
         traceparent=row.traceparent,
+        last_moved_at=as_utc(row.last_moved_at) if row.last_moved_at else None,
         version=row.version,
     )

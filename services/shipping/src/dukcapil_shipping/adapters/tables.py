@@ -1,4 +1,17 @@
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 from dukcapil_shared.messaging import add_messaging_tables
 
@@ -26,8 +39,10 @@ shipments = Table(
     Column("next_booking_at", DateTime(timezone=True), comment="When the booking loop asks the courier next"),
     Column("last_booking_error", Text),
     Column("traceparent", String(55), comment="W3C trace context of the issued document, for ShipmentCreated"),
+    Column("last_moved_at", DateTime(timezone=True), comment="When the tracking last showed something new"),
     Index("ix_shipments_tracked", "method", "status", "last_polled_at"),
     Index("ix_shipments_booking", "status", "next_booking_at"),
+    Index("ix_shipments_quiet", "status", "last_moved_at"),
 )
 
 tracking = Table(
@@ -39,6 +54,36 @@ tracking = Table(
     Column("description", Text, nullable=False),
     Column("courier_code", String(20), comment="The courier's own code; empty for the office's steps"),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
+)
+
+shipment_flags = Table(
+    "shipment_flags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("shipment_id", String(36), ForeignKey("shipments.id"), nullable=False),
+    Column("reason", String(40), nullable=False, comment="address_unserviceable, stuck_in_transit, ..."),
+    Column("detail", Text, nullable=False),
+    Column("raised_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("shipment_id", "reason", name="uq_shipment_flags_reason"),
+    Index("ix_shipment_flags_reason", "reason", "shipment_id"),
+)
+
+requested_deliveries = Table(
+    "requested_deliveries",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("applicant_name", String(200), nullable=False),
+    Column("applicant_nik", String(16), nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("household", JSON, nullable=False, comment="Names on the applicant's family card given with the request"),
+    Column("submitted", Boolean, nullable=False, comment="False while only the issued document is known"),
+    Column("destination_code", String(20), comment="The courier's tariff code of the address"),
+    Column("postal_code", String(5)),
+    Column("address_problem", Text, comment="Why the courier cannot serve the address; empty if it can"),
+    Column("address_flagged", Boolean, nullable=False, comment="ShipmentFlagged was announced for the address"),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox, inbox = add_messaging_tables(metadata)

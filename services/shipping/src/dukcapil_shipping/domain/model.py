@@ -1,11 +1,13 @@
 """A shipment of an issued document: by courier to the citizen's address, or held at the kecamatan office."""
 
-import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
+
+from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
 
 WIB = timezone(timedelta(hours=7), "WIB")
 """Western Indonesia Time, Lebak's clock; Indonesia keeps no daylight saving time."""
@@ -24,8 +26,11 @@ class ShipmentStatus(StrEnum):
     created = "created"
     picked_up = "picked_up"
     in_transit = "in_transit"
+    attempt_failed = "attempt_failed"
+    """The courier could not deliver on one attempt and tries again."""
     delivered = "delivered"
     delivery_failed = "delivery_failed"
+    """The courier gave up and returns the parcel to the sender; it is held for pickup at once."""
     ready_for_pickup = "ready_for_pickup"
     collected = "collected"
 
@@ -42,8 +47,21 @@ def booking_delay(failed_attempts: int) -> timedelta:
     return BOOKING_DELAYS[max(failed_attempts, 1) - 1]
 
 
-TRACKED_STATUSES = (ShipmentStatus.created, ShipmentStatus.picked_up, ShipmentStatus.in_transit)
+TRACKED_STATUSES = (
+    ShipmentStatus.created,
+    ShipmentStatus.picked_up,
+    ShipmentStatus.in_transit,
+    ShipmentStatus.attempt_failed,
+)
 """A courier shipment in one of these is still on its way: the courier is asked about it."""
+
+
+class FlagReason(StrEnum):
+    """Why a shipment needs an operator; the reason of ShipmentFlagged."""
+
+    address_unserviceable = "address_unserviceable"
+    stuck_in_transit = "stuck_in_transit"
+    receiver_not_entitled = "receiver_not_entitled"
 
 
 class CourierStatus(StrEnum):
@@ -54,22 +72,19 @@ class CourierStatus(StrEnum):
     in_transit = "in_transit"
     delivered = "delivered"
     failed = "failed"
+    """One delivery attempt failed; the courier tries again."""
+    returned = "returned"
+    """The courier gave up and returns the parcel to the sender (RTS)."""
 
 
 _MOVES = {
     CourierStatus.picked_up: ShipmentStatus.picked_up,
     CourierStatus.in_transit: ShipmentStatus.in_transit,
+    CourierStatus.failed: ShipmentStatus.attempt_failed,
     CourierStatus.delivered: ShipmentStatus.delivered,
-    CourierStatus.failed: ShipmentStatus.delivery_failed,
+    CourierStatus.returned: ShipmentStatus.delivery_failed,
 }
-# A late tracking step never moves a shipment back.
-_RANK = {
-    ShipmentStatus.created: 0,
-    ShipmentStatus.picked_up: 1,
-    ShipmentStatus.in_transit: 2,
-    ShipmentStatus.delivered: 3,
-    ShipmentStatus.delivery_failed: 3,
-}
+_COURIER_STEPS = frozenset(status.value for status in CourierStatus)
 
 
 class ShipmentRefused(Exception):
@@ -89,6 +104,15 @@ class TrackingEntry:
     description: str
     occurred_at: datetime
     courier_code: str | None = None
+
+
+@dataclass(frozen=True)
+class ShipmentFlag:
+    """Something an operator should look at; a shipment carries each reason at most once."""
+
+    reason: str
+    detail: str
+    raised_at: datetime
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,8 @@ class Parcel:
     postal_code: str | None
     phone: str | None
     contents: str
+    destination_code: str | None = None
+    """The courier's tariff code of the address (OLSHOP_DEST), from the office's destination table."""
 
 
 @dataclass
@@ -139,9 +165,13 @@ class Shipment:
     last_booking_error: str | None = None
     traceparent: str | None = None
     """The trace of the issued document, continued by the booking."""
+    last_moved_at: datetime | None = None
+    """When the courier's tracking last showed something new (or the booking); a parcel quiet too long is stuck."""
     version: int = 0
     tracking: list[TrackingEntry] = field(default_factory=list)
     new_tracking: list[TrackingEntry] = field(default_factory=list)
+    flags: list[ShipmentFlag] = field(default_factory=list)
+    new_flags: list[ShipmentFlag] = field(default_factory=list)
 
     @classmethod
     def for_booking(
@@ -188,6 +218,38 @@ class Shipment:
         shipment._record(TrackingEntry("ready_for_pickup", f"Dokumen dapat diambil di {office}.", now))
         return shipment
 
+    @classmethod
+    def held_at_office(
+        cls,
+        *,
+        request_id: uuid.UUID,
+        recipient: str,
+        address: dict[str, Any],
+        kecamatan_code: str,
+        office: str,
+        problem: str,
+        now: datetime,
+    ) -> "Shipment":
+        """A courier delivery the courier cannot serve: the document waits at the kecamatan office instead."""
+        shipment = cls(
+            id=uuid.uuid4(),
+            request_id=request_id,
+            method=ShippingMethod.courier,
+            status=ShipmentStatus.ready_for_pickup,
+            recipient=recipient,
+            kecamatan_code=kecamatan_code,
+            created_at=now,
+            updated_at=now,
+            address=address,
+        )
+        shipment.flag(FlagReason.address_unserviceable, problem, now=now)
+        shipment._record(
+            TrackingEntry(
+                "ready_for_pickup", f"Alamat tidak dapat dilayani kurir; dokumen dapat diambil di {office}.", now
+            )
+        )
+        return shipment
+
     @property
     def is_tracked(self) -> bool:
         return self.method == ShippingMethod.courier and self.status in TRACKED_STATUSES
@@ -201,6 +263,7 @@ class Shipment:
         self.next_booking_at = None
         self.last_booking_error = None
         self.updated_at = now
+        self.last_moved_at = now
         self._record(TrackingEntry("created", f"Dikirim melalui {courier} {service}, nomor resi {airway_bill}.", now))
 
     def postpone_booking(self, error: str, *, now: datetime) -> None:
@@ -226,20 +289,47 @@ class Shipment:
         return sorted((e for e in report.entries if _key(e) not in known), key=lambda entry: entry.occurred_at)
 
     def follow(self, report: CourierReport, *, now: datetime) -> list[TrackingEntry]:
-        """Record the courier's new steps and move the status forward; returns the new steps."""
+        """Record the courier's new steps and move the status with them; returns the new steps.
+
+        The status follows the courier's latest step: after a failed attempt the next one is on its way again.
+        A step dated before one already recorded came late and moves nothing, and an ended delivery stays ended.
+        """
         fresh = self.unseen(report)
+        latest = max((e.occurred_at for e in self.tracking if e.status in _COURIER_STEPS), default=None)
         for entry in fresh:
             self._record(entry)
+            if not self.is_tracked or (latest is not None and entry.occurred_at < latest):
+                continue
+            latest = entry.occurred_at
             target = _MOVES.get(CourierStatus(entry.status))
-            if target is not None and _RANK.get(self.status, len(_RANK)) < _RANK[target]:
+            if target is not None:
                 self.status = target
         if fresh:
             self.updated_at = now
+            self.last_moved_at = now
         self.last_polled_at = now
         return fresh
 
+    def stuck(self, *, now: datetime, after: timedelta) -> bool:
+        """On its way, but the courier's tracking has shown nothing new for longer than `after`."""
+        quiet_since = self.last_moved_at or self.updated_at
+        return self.is_tracked and now - quiet_since > after
+
+    def flag(self, reason: str, detail: str, *, now: datetime) -> bool:
+        """Raise a flag for an operator; False if the shipment already carries one for that reason."""
+        if any(flag.reason == reason for flag in self.flags):
+            return False
+        raised = ShipmentFlag(reason, detail, now)
+        self.flags.append(raised)
+        self.new_flags.append(raised)
+        self.updated_at = now
+        return True
+
+    def is_flagged(self, reason: str) -> bool:
+        return any(flag.reason == reason for flag in self.flags)
+
     def hold_for_pickup(self, office: str, *, now: datetime) -> None:
-        """After a failed delivery the parcel goes back to the kecamatan office, where the citizen collects it."""
+        """After a failed delivery (returned to the sender) the document waits at the kecamatan office."""
         if self.status != ShipmentStatus.delivery_failed:
             raise ShipmentRefused(
                 "not_failed",
@@ -257,14 +347,19 @@ class Shipment:
                 f"Only a document waiting at the kecamatan office can be collected; this one is {self.status.value}.",
                 shipment_status=self.status.value,
             )
-        if not re.fullmatch(r"\d{16}", collector_nik):
-            raise ShipmentRefused("invalid_nik", "collector_nik must be the collector's 16-digit NIK.")
+        try:
+            nik = parse_nik(collector_nik)
+        except InvalidNumber as invalid:
+            raise ShipmentRefused(
+                "invalid_nik", f"collector_nik is not a valid NIK: {invalid}", nik_problem=invalid.code
+            ) from invalid
         self.status = ShipmentStatus.collected
         self.updated_at = now
-        masked = f"{collector_nik[:6]}******{collector_nik[-4:]}"
         self._record(
             TrackingEntry(
-                "collected", f"Dokumen diambil oleh {collector_name} (NIK {masked}), diserahkan oleh {operator}.", now
+                "collected",
+                f"Dokumen diambil oleh {collector_name} (NIK {nik.masked}), diserahkan oleh {operator}.",
+                now,
             )
         )
 
@@ -283,3 +378,76 @@ class Shipment:
 
 def _key(entry: TrackingEntry) -> tuple[str | None, str, datetime]:
     return entry.courier_code, entry.description, entry.occurred_at
+
+
+def normalised_name(name: str) -> str:
+    """A name compared without regard to case or spacing: "  siti  AMINAH" is "siti aminah"."""
+    return " ".join(name.casefold().split())
+
+
+@dataclass
+class RequestedDelivery:
+    """What shipping keeps of a request before its document exists: who may receive it, and where it can go.
+
+    Filled from RequestSubmitted; or, when the document was issued first, from DocumentIssued (the applicant
+    only) and completed when RequestSubmitted comes.
+    """
+
+    request_id: uuid.UUID
+    applicant_name: str
+    applicant_nik: str
+    method: ShippingMethod
+    created_at: datetime
+    updated_at: datetime
+    household: list[str] = field(default_factory=list)
+    """Names on the applicant's family card given with the request (e.g. a KK request's members)."""
+    submitted: bool = False
+    """True once RequestSubmitted was seen; False while only the issued document is known."""
+    destination_code: str | None = None
+    postal_code: str | None = None
+    address_problem: str | None = None
+    """Why the courier cannot serve the address, in plain words; None if it can (or for pickup)."""
+    address_flagged: bool = False
+    """Whether ShipmentFlagged(address_unserviceable) was announced already."""
+    version: int = 0
+
+    @property
+    def entitled_names(self) -> list[str]:
+        """Who may sign for the parcel: the applicant and the members of the applicant's family card."""
+        return [self.applicant_name, *self.household]
+
+    def is_entitled(self, receiver_name: str | None) -> bool:
+        if not receiver_name or not receiver_name.strip():
+            return False
+        return normalised_name(receiver_name) in {normalised_name(name) for name in self.entitled_names}
+
+    def submitted_with(self, *, household: Iterable[str], now: datetime) -> None:
+        self.household = _distinct(household, without=self.applicant_name)
+        self.submitted = True
+        self.updated_at = now
+
+
+def _distinct(names: Iterable[str], *, without: str) -> list[str]:
+    seen = {normalised_name(without)}
+    kept = []
+    for name in names:
+        key = normalised_name(name)
+        if key and key not in seen:
+            seen.add(key)
+            kept.append(" ".join(name.split()))
+    return kept
+
+
+HOUSEHOLD_FIELDS = ("members", "remaining_members", "new_head_of_household")
+"""Where a request's details name people on the applicant's family card: a KK request's members; the members who
+stay, and the new head of the household, of a relocation."""
+
+
+def household_names(details: dict[str, Any]) -> list[str]:
+    """The names of the applicant's family members that a request's details give."""
+    names = []
+    for key in HOUSEHOLD_FIELDS:
+        value = details.get(key)
+        people = value if isinstance(value, list) else [value]
+        names += [p["name"] for p in people if isinstance(p, dict) and isinstance(p.get("name"), str)]
+    return names

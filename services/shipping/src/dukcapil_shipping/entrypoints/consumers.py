@@ -1,16 +1,25 @@
-"""Shipping listens to the documents service: every issued document is shipped or held for pickup."""
+"""Shipping listens to intake (requests, to check the address early) and to documents (issued documents to ship)."""
 
 from functools import partial
 
-from dukcapil_shared.contracts import DocumentIssued
+from dukcapil_shared.contracts import DocumentIssued, RequestResubmitted, RequestSubmitted
 from dukcapil_shared.messaging import Subscription
-from dukcapil_shipping.service_layer.handlers import FindOffice, ship_document
+from dukcapil_shipping.domain.destinations import DestinationTable
+from dukcapil_shipping.service_layer.handlers import FindOffice, check_address, note_resubmission, ship_document
 
 
-def subscriptions(*, find_office: FindOffice) -> list[Subscription]:
+def subscriptions(*, find_office: FindOffice, destinations: DestinationTable) -> list[Subscription]:
+    requests = Subscription(
+        name="requests",
+        description="Submitted requests: check a courier address at once, and keep who may receive the document",
+        handlers={
+            RequestSubmitted: partial(check_address, destinations=destinations),
+            RequestResubmitted: note_resubmission,
+        },
+    )
     documents = Subscription(
         name="documents",
         description="Issued documents: line them up for the courier, or hold them at the kecamatan office",
-        handlers={DocumentIssued: partial(ship_document, find_office=find_office)},
+        handlers={DocumentIssued: partial(ship_document, find_office=find_office, destinations=destinations)},
     )
-    return [documents]
+    return [requests, documents]

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dukcapil_shared.web import ErrorResponse, error_response
-from dukcapil_shipping.domain.model import Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
+from dukcapil_shipping.domain.model import FlagReason, Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
 
@@ -25,15 +25,26 @@ UnitOfWorkDep = Annotated[ShippingUnitOfWork, Depends(_unit_of_work)]
 
 class CollectBody(BaseModel):
     collector_name: str = Field(min_length=1, max_length=200, description="Who collects the document")
-    collector_nik: str = Field(pattern=r"^\d{16}$", description="The collector's NIK, checked by the operator")
+    collector_nik: str = Field(
+        pattern=r"^\d{16}$", description="The collector's NIK, checked by the operator; must be a valid NIK"
+    )
     operator: str = Field(min_length=1, max_length=100, description="The operator who hands the document over")
 
 
 class TrackingItem(BaseModel):
-    status: str = Field(description="manifested, picked_up, in_transit, delivered, failed; or the office's steps")
+    status: str = Field(
+        description="The courier's steps: manifested, picked_up, in_transit, failed (an attempt), delivered, "
+        "returned; the office's: created, ready_for_pickup, collected"
+    )
     description: str
     courier_code: str | None = Field(description="The courier's own code for the step")
     occurred_at: datetime
+
+
+class FlagItem(BaseModel):
+    reason: str = Field(description="address_unserviceable, stuck_in_transit or receiver_not_entitled")
+    detail: str = Field(description="What the operator should know")
+    raised_at: datetime
 
 
 class ShipmentView(BaseModel):
@@ -48,8 +59,11 @@ class ShipmentView(BaseModel):
     booking_attempts: int = Field(description="Courier bookings that failed so far")
     next_booking_at: datetime | None = Field(description="When the courier is asked next, while status is booking")
     last_booking_error: str | None = Field(description="Why the last booking failed; booking_failed needs an operator")
+    destination_code: str | None = Field(description="The courier's destination tariff code of the address")
+    last_moved_at: datetime | None = Field(description="When the courier's tracking last showed something new")
     created_at: datetime
     updated_at: datetime
+    flags: list[FlagItem] = Field(description="What an operator should look at")
     tracking: list[TrackingItem]
 
     @classmethod
@@ -66,8 +80,11 @@ class ShipmentView(BaseModel):
             booking_attempts=shipment.booking_attempts,
             next_booking_at=shipment.next_booking_at,
             last_booking_error=shipment.last_booking_error,
+            destination_code=shipment.parcel.destination_code if shipment.parcel else None,
+            last_moved_at=shipment.last_moved_at,
             created_at=shipment.created_at,
             updated_at=shipment.updated_at,
+            flags=[FlagItem(reason=f.reason, detail=f.detail, raised_at=f.raised_at) for f in shipment.flags],
             tracking=[
                 TrackingItem(
                     status=entry.status,
@@ -89,11 +106,19 @@ async def search(
     uow: UnitOfWorkDep,
     request_id: uuid.UUID | None = None,
     status: ShipmentStatus | None = None,
+    flag: Annotated[FlagReason | None, Query(description="Only shipments flagged for this reason")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[ShipmentView]:
-    """Shipments, oldest first; `request_id` finds the one shipment of a request."""
-    found = await handlers.list_shipments(request_id=request_id, status=status, limit=limit, offset=offset, uow=uow)
+    """Shipments, oldest first; `request_id` finds the one shipment of a request, `flag` those an operator must see."""
+    found = await handlers.list_shipments(
+        request_id=request_id,
+        status=status,
+        flag=flag.value if flag else None,
+        limit=limit,
+        offset=offset,
+        uow=uow,
+    )
     return [ShipmentView.of(shipment) for shipment in found]
 
 

@@ -1,4 +1,5 @@
-"""Shipping's use cases: ship an issued document, book and follow the courier, hand documents over at the office."""
+"""Shipping's use cases: check the address early, ship an issued document, book and follow the courier, flag what
+needs an operator, hand documents over at the office."""
 
 import asyncio
 import uuid
@@ -15,20 +16,29 @@ from dukcapil_shared.contracts import (
     DocumentIssued,
     Envelope,
     ReadyForPickup,
+    RequestResubmitted,
+    RequestSubmitted,
     ShipmentCreated,
     ShipmentDelivered,
+    ShipmentFlagged,
     ShipmentStatusChanged,
 )
+from dukcapil_shared.contracts.common import Delivery
 from dukcapil_shared.contracts.regions import Kecamatan
 from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging import PermanentFailure
+from dukcapil_shipping.domain.destinations import AddressCheck, DestinationTable
 from dukcapil_shipping.domain.model import (
     WIB,
     CourierReport,
+    FlagReason,
     Parcel,
+    RequestedDelivery,
     Shipment,
     ShipmentRefused,
     ShipmentStatus,
+    ShippingMethod,
+    household_names,
 )
 from dukcapil_shipping.service_layer.courier import CourierClient, CourierRefused
 from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
@@ -46,11 +56,64 @@ class ShipmentNotFound(Exception):
     pass
 
 
+class ChangedConcurrently(Exception):
+    """Another unit of work changed the same row first; the consumer retries the event."""
+
+
 @dataclass(frozen=True)
 class CollectDocument:
     collector_name: str
     collector_nik: str
     operator: str
+
+
+async def check_address(
+    uow: ShippingUnitOfWork,
+    event: RequestSubmitted,
+    envelope: Envelope,
+    *,
+    destinations: DestinationTable,
+) -> None:
+    """Consumer handler: keep who may receive the document, and check a courier address at once.
+
+    An address the courier cannot serve is announced now (ShipmentFlagged, no shipment yet), and the document
+    will wait at the kecamatan office. If the document was issued first, its shipment made that check already:
+    only the family's names are added.
+    """
+    now = _utc_now()
+    requested = await uow.deliveries.get(event.request_id)
+    household = household_names(event.details)
+    if requested is not None:
+        requested.submitted_with(household=household, now=now)
+        if not await uow.deliveries.save(requested):
+            raise ChangedConcurrently(f"requested delivery {event.request_id}")
+        return
+    requested = _requested_delivery(event.request_id, event.applicant.name, event.applicant.nik, event.delivery, now)
+    requested.submitted_with(household=household, now=now)
+    if event.delivery.method == DeliveryMethod.courier:
+        _checked(requested, _check(destinations, event.delivery))
+        if requested.address_problem is not None:
+            requested.address_flagged = True
+            await uow.outbox.add(
+                ShipmentFlagged(
+                    request_id=event.request_id,
+                    reason=FlagReason.address_unserviceable.value,
+                    detail=requested.address_problem,
+                ),
+                traceparent=envelope.traceparent,
+            )
+            log.warning("address_unserviceable", request_id=str(event.request_id), detail=requested.address_problem)
+    await uow.deliveries.add(requested)
+
+
+async def note_resubmission(uow: ShippingUnitOfWork, event: RequestResubmitted, _envelope: Envelope) -> None:
+    """Consumer handler: the corrected details may name the family differently."""
+    requested = await uow.deliveries.get(event.request_id)
+    if requested is None or not requested.submitted:
+        return
+    requested.submitted_with(household=household_names(event.details), now=_utc_now())
+    if not await uow.deliveries.save(requested):
+        raise ChangedConcurrently(f"requested delivery {event.request_id}")
 
 
 async def ship_document(
@@ -59,11 +122,13 @@ async def ship_document(
     envelope: Envelope,
     *,
     find_office: FindOffice,
+    destinations: DestinationTable,
 ) -> None:
     """Consumer handler: hold the document at the kecamatan office, or line it up for the courier; once per request.
 
     The courier is not called here: this runs inside the consumer's transaction, and the booking loop
-    (`book_shipments`) asks the courier outside any transaction.
+    (`book_shipments`) asks the courier outside any transaction. If RequestSubmitted has not been seen (it
+    may come later), the address is checked here with what the issued document carries: nothing waits for it.
     """
     if await uow.shipments.get_by_request(event.request_id) is not None:
         return
@@ -78,7 +143,11 @@ async def ship_document(
     if office is None:
         raise PermanentFailure(f"request {event.request_id}: no Lebak kecamatan office to hold the document")
     recipient = delivery.recipient_name or event.applicant.name
-    now = datetime.now(UTC)
+    now = _utc_now()
+    requested = await uow.deliveries.get(event.request_id)
+    known = requested is not None
+    if requested is None:
+        requested = _requested_delivery(event.request_id, event.applicant.name, event.applicant.nik, delivery, now)
 
     if delivery.method == DeliveryMethod.pickup:
         shipment = Shipment.for_pickup(
@@ -95,10 +164,49 @@ async def ship_document(
             ),
             traceparent=envelope.traceparent,
         )
+        await _keep(uow, requested, known=known, changed=False)
         return
 
     if address is None:
         raise PermanentFailure(f"request {event.request_id}: courier delivery without an address")
+    if not known:
+        _checked(requested, _check(destinations, delivery))
+    if requested.address_problem is not None:
+        shipment = Shipment.held_at_office(
+            request_id=event.request_id,
+            recipient=recipient,
+            address=address.model_dump(mode="json", exclude_none=True),
+            kecamatan_code=office.code,
+            office=office.office,
+            problem=requested.address_problem,
+            now=now,
+        )
+        await uow.shipments.add(shipment)
+        flag_now = not requested.address_flagged
+        if flag_now:
+            requested.address_flagged = True
+            await uow.outbox.add(
+                ShipmentFlagged(
+                    request_id=event.request_id,
+                    shipment_id=shipment.id,
+                    reason=FlagReason.address_unserviceable.value,
+                    detail=requested.address_problem,
+                ),
+                traceparent=envelope.traceparent,
+            )
+        await uow.outbox.add(
+            ReadyForPickup(
+                request_id=event.request_id,
+                shipment_id=shipment.id,
+                kecamatan_code=office.code,
+                office_name=office.office,
+                reason=FlagReason.address_unserviceable.value,
+            ),
+            traceparent=envelope.traceparent,
+        )
+        await _keep(uow, requested, known=known, changed=flag_now)
+        return
+
     address_office = find_office(address.kecamatan_code)
     village = f"Desa/Kel. {address.village_code}, " if address.village_code else ""
     parcel = Parcel(
@@ -111,9 +219,10 @@ async def ship_document(
         ),
         address_line2=f"{village}Kec. {address_office.name if address_office else address.kecamatan_code}",
         city=address.city,
-        postal_code=address.postal_code,
+        postal_code=address.postal_code or requested.postal_code,
         phone=delivery.phone,
         contents=f"DOKUMEN KEPENDUDUKAN {event.request_type.value.upper()} {event.document_number}",
+        destination_code=requested.destination_code,
     )
     shipment = Shipment.for_booking(
         request_id=event.request_id,
@@ -125,6 +234,7 @@ async def ship_document(
         traceparent=envelope.traceparent,
     )
     await uow.shipments.add(shipment)
+    await _keep(uow, requested, known=known, changed=False)
 
 
 async def book_shipments(
@@ -184,6 +294,7 @@ async def track_shipments(
     find_office: FindOffice,
     batch_size: int = 100,
     concurrency: int = 8,
+    clock: Callable[[], datetime] = _utc_now,
 ) -> int:
     """One round of tracking: ask the courier about every shipment on its way; returns how many moved."""
     async with unit_of_work() as uow:
@@ -197,12 +308,12 @@ async def track_shipments(
     unchanged = [shipment.id for shipment, report in answered if not shipment.unseen(report)]
     if unchanged:
         async with unit_of_work() as uow:
-            await uow.shipments.mark_polled(unchanged, datetime.now(UTC))
+            await uow.shipments.mark_polled(unchanged, clock())
             await uow.commit()
     recorded = 0
     for shipment, report in moved:
         try:
-            if await record_tracking(shipment.id, report, uow=unit_of_work(), find_office=find_office):
+            if await record_tracking(shipment.id, report, uow=unit_of_work(), find_office=find_office, now=clock()):
                 recorded += 1
         except Exception as error:  # one shipment's trouble must not hold up the others: it is retried next round
             log.exception("tracking_record_failed", shipment_id=str(shipment.id), error=type(error).__name__)
@@ -210,14 +321,19 @@ async def track_shipments(
 
 
 async def record_tracking(
-    shipment_id: uuid.UUID, report: CourierReport, *, uow: ShippingUnitOfWork, find_office: FindOffice
+    shipment_id: uuid.UUID,
+    report: CourierReport,
+    *,
+    uow: ShippingUnitOfWork,
+    find_office: FindOffice,
+    now: datetime | None = None,
 ) -> bool:
     """Record the courier's new steps and announce them; False if there were none or another replica won."""
+    now = now or _utc_now()
     async with uow:
         shipment = await uow.shipments.get(shipment_id)
         if shipment is None or not shipment.is_tracked:
             return False
-        now = datetime.now(UTC)
         fresh = shipment.follow(report, now=now)
         if not fresh:
             return False
@@ -234,6 +350,18 @@ async def record_tracking(
                 )
             )
         if shipment.status == ShipmentStatus.delivered:
+            # Announced before ShipmentDelivered, so that "delivered" stays the last word of the request's history.
+            detail = await _receiver_not_entitled(uow, shipment, report.receiver_name)
+            if detail is not None and shipment.flag(FlagReason.receiver_not_entitled, detail, now=now):
+                await uow.outbox.add(
+                    ShipmentFlagged(
+                        request_id=shipment.request_id,
+                        shipment_id=shipment.id,
+                        reason=FlagReason.receiver_not_entitled.value,
+                        detail=detail,
+                    )
+                )
+                log.warning("receiver_not_entitled", shipment_id=str(shipment.id), request_id=str(shipment.request_id))
             await uow.outbox.add(
                 ShipmentDelivered(
                     **common,
@@ -261,11 +389,64 @@ async def record_tracking(
     return True
 
 
+async def flag_stuck_shipments(
+    *,
+    unit_of_work: Callable[[], ShippingUnitOfWork],
+    stuck_after: timedelta,
+    batch_size: int = 100,
+    clock: Callable[[], datetime] = _utc_now,
+) -> int:
+    """One round: flag, once each, the parcels whose tracking has not changed for longer than `stuck_after`."""
+    now = clock()
+    async with unit_of_work() as uow:
+        quiet = await uow.shipments.quiet(
+            since=now - stuck_after, unflagged=FlagReason.stuck_in_transit.value, limit=batch_size
+        )
+    flagged = 0
+    for shipment in quiet:
+        try:
+            if await _flag_stuck(shipment.id, uow=unit_of_work(), stuck_after=stuck_after, now=now):
+                flagged += 1
+        except Exception as error:  # one shipment's trouble must not hold up the others: it is tried next round
+            log.exception("stuck_flag_failed", shipment_id=str(shipment.id), error=type(error).__name__)
+    return flagged
+
+
+async def _flag_stuck(
+    shipment_id: uuid.UUID, *, uow: ShippingUnitOfWork, stuck_after: timedelta, now: datetime
+) -> bool:
+    async with uow:
+        shipment = await uow.shipments.get(shipment_id)
+        if shipment is None or not shipment.stuck(now=now, after=stuck_after):
+            return False
+        quiet_since = (shipment.last_moved_at or shipment.updated_at).astimezone(WIB)
+        detail = (
+            f"Kiriman {shipment.courier} nomor resi {shipment.airway_bill} tidak bergerak sejak "
+            f"{quiet_since:%d-%m-%Y %H:%M} WIB (status {shipment.status.value}); hubungi kurir."
+        )
+        if not shipment.flag(FlagReason.stuck_in_transit, detail, now=now):
+            return False
+        await uow.outbox.add(
+            ShipmentFlagged(
+                request_id=shipment.request_id,
+                shipment_id=shipment.id,
+                reason=FlagReason.stuck_in_transit.value,
+                detail=detail,
+            ),
+            traceparent=shipment.traceparent,
+        )
+        if not await uow.shipments.save(shipment):
+            return False
+        await uow.commit()
+    log.warning("shipment_stuck", shipment_id=str(shipment.id), airway_bill=shipment.airway_bill)
+    return True
+
+
 async def collect_document(shipment_id: uuid.UUID, command: CollectDocument, *, uow: ShippingUnitOfWork) -> Shipment:
     """The citizen (or a representative) collects the document at the kecamatan office."""
     async with uow:
         shipment = await _load(uow, shipment_id)
-        now = datetime.now(UTC)
+        now = _utc_now()
         shipment.collect(
             collector_name=command.collector_name,
             collector_nik=command.collector_nik,
@@ -294,10 +475,16 @@ async def get_shipment(shipment_id: uuid.UUID, *, uow: ShippingUnitOfWork) -> Sh
 
 
 async def list_shipments(
-    *, request_id: uuid.UUID | None, status: ShipmentStatus | None, limit: int, offset: int, uow: ShippingUnitOfWork
+    *,
+    request_id: uuid.UUID | None,
+    status: ShipmentStatus | None,
+    limit: int,
+    offset: int,
+    uow: ShippingUnitOfWork,
+    flag: str | None = None,
 ) -> list[Shipment]:
     async with uow:
-        return await uow.shipments.find(request_id=request_id, status=status, limit=limit, offset=offset)
+        return await uow.shipments.find(request_id=request_id, status=status, limit=limit, offset=offset, flag=flag)
 
 
 async def _book(
@@ -376,6 +563,56 @@ async def _load(uow: ShippingUnitOfWork, shipment_id: uuid.UUID) -> Shipment:
     if shipment is None:
         raise ShipmentNotFound(str(shipment_id))
     return shipment
+
+
+def _requested_delivery(
+    request_id: uuid.UUID, applicant_name: str, applicant_nik: str, delivery: Delivery, now: datetime
+) -> RequestedDelivery:
+    return RequestedDelivery(
+        request_id=request_id,
+        applicant_name=applicant_name,
+        applicant_nik=applicant_nik,
+        method=ShippingMethod(delivery.method.value),
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _check(destinations: DestinationTable, delivery: Delivery) -> AddressCheck:
+    address = delivery.address
+    if address is None:
+        return AddressCheck(problem="no_address", detail="Pengiriman dengan kurir tanpa alamat.")
+    return destinations.check(
+        kecamatan_code=address.kecamatan_code, village_code=address.village_code, postal_code=address.postal_code
+    )
+
+
+def _checked(requested: RequestedDelivery, check: AddressCheck) -> None:
+    requested.destination_code = check.destination_code
+    requested.postal_code = check.postal_code
+    requested.address_problem = check.detail if not check.serviceable else None
+
+
+async def _keep(uow: ShippingUnitOfWork, requested: RequestedDelivery, *, known: bool, changed: bool) -> None:
+    if not known:
+        await uow.deliveries.add(requested)
+    elif changed and not await uow.deliveries.save(requested):
+        raise ChangedConcurrently(f"requested delivery {requested.request_id}")
+
+
+async def _receiver_not_entitled(uow: ShippingUnitOfWork, shipment: Shipment, receiver: str | None) -> str | None:
+    """Why the proof of delivery's receiver may not have the document; None if they may (or nobody can tell)."""
+    requested = await uow.deliveries.get(shipment.request_id)
+    if requested is None:
+        return None  # shipped before shipping kept the family's names
+    if requested.is_entitled(receiver):
+        return None
+    if not receiver:
+        return "Bukti terima kurir tidak mencantumkan nama penerima; periksa siapa yang menerima dokumen."
+    return (
+        f"Dokumen diterima oleh {receiver}, bukan pemohon ({requested.applicant_name}) atau anggota keluarga "
+        "dalam KK pemohon; periksa dan hubungi pemohon."
+    )
 
 
 def _first_office(find_office: FindOffice, *codes: str | None) -> Kecamatan | None:

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from dukcapil_shared.messaging import UnitOfWork
-from dukcapil_shipping.domain.model import Shipment, ShipmentStatus
+from dukcapil_shipping.domain.model import RequestedDelivery, Shipment, ShipmentStatus
 
 
 class ShipmentRepository(abc.ABC):
@@ -26,8 +26,15 @@ class ShipmentRepository(abc.ABC):
 
     @abc.abstractmethod
     async def find(
-        self, *, request_id: uuid.UUID | None, status: ShipmentStatus | None, limit: int, offset: int
-    ) -> list[Shipment]: ...
+        self,
+        *,
+        request_id: uuid.UUID | None,
+        status: ShipmentStatus | None,
+        limit: int,
+        offset: int,
+        flag: str | None = None,
+    ) -> list[Shipment]:
+        """Oldest first; `flag` keeps the shipments carrying a flag with that reason."""
 
     @abc.abstractmethod
     async def tracked(self, *, limit: int) -> list[Shipment]:
@@ -44,6 +51,23 @@ class ShipmentRepository(abc.ABC):
     @abc.abstractmethod
     async def mark_polled(self, shipment_ids: Sequence[uuid.UUID], at: datetime) -> None: ...
 
+    @abc.abstractmethod
+    async def quiet(self, *, since: datetime, unflagged: str, limit: int) -> list[Shipment]:
+        """Courier shipments on their way with no tracking change since `since`, not yet flagged `unflagged`."""
+
+
+class RequestedDeliveryRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, requested: RequestedDelivery) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None: ...
+
+    @abc.abstractmethod
+    async def save(self, requested: RequestedDelivery) -> bool:
+        """Store the changes unless another unit of work changed it since it was loaded (then False)."""
+
 
 class ShippingUnitOfWork(UnitOfWork):
     shipments: ShipmentRepository
+    deliveries: RequestedDeliveryRepository

@@ -1,8 +1,10 @@
 """A courier that speaks the shape of JNE's partner API, for tests and the demo.
 
 It stands for an outside company, so it shares no code with the shipping service: only the HTTP API.
-Partner calls are form-encoded POSTs carrying `username` and `api_key`; `/simulator/scripts` lets a test
-decide how a given order ends, or make the courier fail its next calls.
+Partner calls are form-encoded POSTs carrying `username` and `api_key`. `POST /simulator/scripts` lets a test
+decide, per order, how the delivery ends (delivered, failed_once_then_delivered, returned), who signs for it,
+whether the parcel stalls, and whether the courier fails its next calls; `GET /simulator/orders/{order_id}` shows
+an order's script and parcel.
 """
 
 import random
@@ -10,7 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,16 +29,39 @@ class SimulatorSettings(BaseSettings):
     username: str = "dukcapil-lebak-dev"
     api_key: str = "dev-only-courier-api-key"
     step_seconds: float = Field(default=2.0, description="Time between a parcel's milestones")
-    failure_rate: float = Field(default=0.0, ge=0, le=1, description="Share of unscripted deliveries that fail")
+    failure_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of unscripted deliveries that fail twice and are returned"
+    )
     error_rate: float = Field(default=0.0, ge=0, le=1, description="Share of partner API calls answered 503")
     seed: int | None = Field(default=None, description="Seed for the airway bills and the random failures")
 
 
 class ScriptBody(BaseModel):
+    """Only the fields given change; a script may come before the order is booked, or while it is on its way."""
+
     order_id: str = Field(description="OLSHOP_ORDERID the script applies to")
-    outcome: Outcome | None = Field(default=None, description="How the delivery ends: delivered or failed")
+    outcome: Outcome | None = Field(
+        default=None,
+        description="How the delivery ends: delivered; failed_once_then_delivered; returned (two failed attempts, "
+        "then back to the sender; failed means the same)",
+    )
     receiver_name: str | None = Field(default=None, description="Who signs the proof of delivery")
-    fail_next_requests: int = Field(default=0, ge=0, description="Answer the next N calls for the order with 503")
+    failure_reason: str | None = Field(default=None, description="Why the attempts fail, e.g. ALAMAT TIDAK DITEMUKAN")
+    stall: bool | None = Field(
+        default=None, description="true: the parcel stops where it is (a stuck parcel); false: it moves on"
+    )
+    fail_next_requests: int | None = Field(
+        default=None, ge=0, description="Answer the next N calls for the order with 503"
+    )
+
+
+class ScriptView(BaseModel):
+    order_id: str
+    outcome: Outcome | None
+    receiver_name: str | None
+    failure_reason: str | None
+    stall: bool
+    fail_next_requests: int
 
 
 class Refusal(Exception):
@@ -92,19 +117,40 @@ def create_app(settings: SimulatorSettings | None = None, *, clock: Callable[[],
         unavailable_for(parcel.order_id if parcel else None)
         if parcel is None:
             raise Refusal(404, {"status": False, "error": "Cnote No. Not Found."})
-        return parcel.tracking(courier.clock(), courier.step_seconds)
+        return parcel.tracking()
 
     @app.post("/simulator/scripts", status_code=201, tags=["simulator"])
-    async def script(body: ScriptBody) -> ScriptBody:
-        """Decide how an order ends, or make the courier fail the order's next calls."""
-        courier.script(
-            body.order_id,
-            Script(outcome=body.outcome, receiver_name=body.receiver_name, fail_next_requests=body.fail_next_requests),
-        )
-        return body
+    async def script(body: ScriptBody) -> ScriptView:
+        """Decide how an order ends, who signs for it, stall it, or make the courier fail the order's next calls."""
+        changes = body.model_dump(include=body.model_fields_set - {"order_id"}, exclude_none=True)
+        return _script_view(body.order_id, courier.script(body.order_id, **changes))
+
+    @app.get("/simulator/orders/{order_id}", tags=["simulator"])
+    async def order(order_id: str) -> dict[str, Any]:
+        """An order's script, and its parcel's tracking once it has an airway bill."""
+        script = courier.scripts.get(order_id)
+        parcel = courier.parcels.get(order_id)
+        if script is None and parcel is None:
+            raise HTTPException(404, f"No script and no parcel for order {order_id}")
+        tracked = courier.find(parcel.cnote) if parcel else None
+        return {
+            "script": _script_view(order_id, script).model_dump() if script else None,
+            "parcel": tracked.tracking() if tracked else None,
+        }
 
     @app.get("/healthz", tags=["simulator"])
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _script_view(order_id: str, script: Script) -> ScriptView:
+    return ScriptView(
+        order_id=order_id,
+        outcome=script.outcome,
+        receiver_name=script.receiver_name,
+        failure_reason=script.failure_reason,
+        stall=script.stall,
+        fail_next_requests=script.fail_next_requests,
+    )

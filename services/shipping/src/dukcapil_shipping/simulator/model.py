@@ -1,7 +1,9 @@
 """The courier's side of a parcel: its airway bill (cnote), its timeline, and how the delivery ends.
 
-Nothing is stored but memory, and nothing moves by itself: a parcel's state is read off the clock, one
-milestone per step since its airway bill was created.
+Nothing is stored but memory, and nothing moves by itself: whenever a parcel is looked at, it reaches the
+milestones due by then, one per step since its airway bill was created, unless a script stalled it. How it ends
+is scripted per order: delivered; failed once (nobody at home) then delivered on the second attempt; or failed
+twice and returned to the sender.
 """
 
 import random
@@ -39,11 +41,17 @@ CNOTE_FIELDS = (
 )
 OPTIONAL_FIELDS = frozenset({"OLSHOP_RECEIVER_ADDR2"})
 FAILURE_REASON = "ALAMAT TIDAK DITEMUKAN"
+FIRST_ATTEMPT_REASON = "PENERIMA TIDAK DI TEMPAT"
 
 
 class Outcome(StrEnum):
     delivered = "delivered"
+    failed_once_then_delivered = "failed_once_then_delivered"
+    """The first attempt fails (nobody at home), the second one delivers."""
+    returned = "returned"
+    """Both attempts fail; the parcel goes back to the sender (RTS)."""
     failed = "failed"
+    """The same as returned; the name the simulator used first."""
 
 
 @dataclass
@@ -52,54 +60,113 @@ class Script:
 
     outcome: Outcome | None = None
     receiver_name: str | None = None
+    failure_reason: str | None = None
+    stall: bool = False
     fail_next_requests: int = 0
 
 
 @dataclass
 class Parcel:
+    """A parcel moves one milestone per step; its milestones are dated when they are reached, on reading."""
+
     cnote: str
     order_id: str
     form: dict[str, str]
     created_at: datetime
     outcome: Outcome = Outcome.delivered
     pod_receiver: str | None = None
+    failure_reason: str | None = None
+    stalled: bool = False
+    reached: list[datetime] = field(default_factory=list)
+    """When each milestone reached so far was reached."""
+    next_due: datetime | None = None
+    """When the next milestone is reached, unless the parcel is stalled."""
 
     @property
     def receiver_name(self) -> str:
         return self.form["OLSHOP_RECEIVER_NAME"]
 
-    def history(self, now: datetime, step_seconds: float) -> list[dict[str, str]]:
+    @property
+    def returns(self) -> bool:
+        return self.outcome in (Outcome.returned, Outcome.failed)
+
+    @property
+    def reason(self) -> str:
+        return (self.failure_reason or FAILURE_REASON).upper()
+
+    def milestones(self) -> list[tuple[str, str]]:
+        """(code, description) of every step from manifest to the end, as the outcome has it."""
         origin = self.form["OLSHOP_SHIPPER_CITY"].upper()
         destination = self.form["OLSHOP_RECEIVER_CITY"].upper()
-        milestones = [
+        steps = [
             ("MNF", f"SHIPMENT MANIFESTED AT [{origin}]"),
             ("PU1", f"PICKED UP BY JNE COURIER AT [{origin}]"),
             ("IT1", f"WITH DELIVERY COURIER [{destination}]"),
         ]
-        if self.outcome == Outcome.delivered:
-            delivered_at = _format(self._moment(3, step_seconds))
-            receiver = (self.pod_receiver or self.receiver_name).upper()
-            milestones.append(("D01", f"DELIVERED TO [{receiver} | {delivered_at} | {destination}]"))
+        if self.outcome == Outcome.failed_once_then_delivered:
+            first_reason = (self.failure_reason or FIRST_ATTEMPT_REASON).upper()
+            steps += [
+                ("U05", f"UNDELIVERED [{first_reason}] ATTEMPT 1"),
+                ("IT1", f"WITH DELIVERY COURIER [{destination}] ATTEMPT 2"),
+            ]
+        elif self.returns:
+            steps += [
+                ("U05", f"UNDELIVERED [{self.reason}] ATTEMPT 1"),
+                ("IT1", f"WITH DELIVERY COURIER [{destination}] ATTEMPT 2"),
+                ("U05", f"UNDELIVERED [{self.reason}] ATTEMPT 2"),
+            ]
+        if self.returns:
+            steps.append(("RTS", f"RETURN TO SHIPPER [{self.reason}]"))
         else:
-            milestones.append(("U05", f"UNDELIVERED [{FAILURE_REASON}]"))
-        reached = self.steps_done(now, step_seconds)
+            # The delivery date is known only when the last step is reached: filled in by history().
+            receiver = (self.pod_receiver or self.receiver_name).upper()
+            steps.append(("D01", f"DELIVERED TO [{receiver} | {{date}} | {destination}]"))
+        return steps
+
+    def advance(self, now: datetime, step_seconds: float) -> None:
+        """Reach every milestone due by `now`, one per step, unless the parcel is stalled."""
+        total = len(self.milestones())
+        if not self.reached:
+            self.reached.append(self.created_at)
+            self.next_due = self.created_at + timedelta(seconds=max(step_seconds, 0))
+        while not self.stalled and len(self.reached) < total and self.next_due is not None and self.next_due <= now:
+            self.reached.append(self.next_due)
+            self.next_due += timedelta(seconds=max(step_seconds, 0))
+
+    def stall(self, stalled: bool, now: datetime, step_seconds: float) -> None:
+        """Stop where the parcel is; on resuming, the next milestone comes one step later."""
+        self.advance(now, step_seconds)
+        if self.stalled and not stalled:
+            self.next_due = now + timedelta(seconds=max(step_seconds, 0))
+        self.stalled = stalled
+
+    @property
+    def finished(self) -> bool:
+        return len(self.reached) >= len(self.milestones())
+
+    def history(self) -> list[dict[str, str]]:
         return [
-            {"date": _format(self._moment(step, step_seconds)), "desc": desc, "code": code}
-            for step, (code, desc) in enumerate(milestones[: reached + 1])
+            {"date": _format(moment), "desc": desc.replace("{date}", _format(moment)), "code": code}
+            for moment, (code, desc) in zip(self.reached, self.milestones(), strict=False)
         ]
 
-    def steps_done(self, now: datetime, step_seconds: float) -> int:
-        if step_seconds <= 0:
-            return 3
-        return min(3, int((now - self.created_at).total_seconds() // step_seconds))
-
-    def tracking(self, now: datetime, step_seconds: float) -> dict[str, Any]:
+    def tracking(self) -> dict[str, Any]:
         """The tracking document in the partner API's shape."""
-        history = self.history(now, step_seconds)
-        finished = self.steps_done(now, step_seconds) == 3
-        delivered = finished and self.outcome == Outcome.delivered
-        failed = finished and self.outcome == Outcome.failed
-        pod_status = "DELIVERED" if delivered else "UNDELIVERED" if failed else "ON PROCESS"
+        history = self.history()
+        last = history[-1]
+        delivered = self.finished and not self.returns
+        returned = self.finished and self.returns
+        undelivered = not self.finished and last["code"] == "U05"
+        pod_status = (
+            "DELIVERED"
+            if delivered
+            else "RETURN TO SHIPPER"
+            if returned
+            else "UNDELIVERED"
+            if undelivered
+            else "ON PROCESS"
+        )
+        ended = delivered or returned
         return {
             "cnote": {
                 "cnote_no": self.cnote,
@@ -113,11 +180,11 @@ class Parcel:
                 "cnote_receiver_name": self.receiver_name,
                 "city_name": self.form["OLSHOP_RECEIVER_CITY"],
                 "pod_status": pod_status,
-                "last_status": history[-1]["desc"],
+                "last_status": last["desc"],
                 "cnote_pod_receiver": (self.pod_receiver or self.receiver_name) if delivered else None,
-                "cnote_pod_date": history[-1]["date"] if delivered or failed else None,
-                "pod_code": history[-1]["code"] if delivered or failed else None,
-                "keterangan": FAILURE_REASON if failed else None,
+                "cnote_pod_date": last["date"] if ended else None,
+                "pod_code": last["code"] if ended or undelivered else None,
+                "keterangan": _between_brackets(last["desc"]) if returned or undelivered else None,
             },
             "detail": [
                 {
@@ -134,9 +201,6 @@ class Parcel:
             "history": history,
         }
 
-    def _moment(self, step: int, step_seconds: float) -> datetime:
-        return self.created_at + timedelta(seconds=step * max(step_seconds, 0))
-
 
 @dataclass
 class Courier:
@@ -145,7 +209,7 @@ class Courier:
     clock: Callable[[], datetime]
     step_seconds: float
     failure_rate: float = 0.0
-    """Share of unscripted parcels whose delivery fails."""
+    """Share of unscripted parcels whose delivery fails (returned to the sender)."""
     error_rate: float = 0.0
     """Share of partner API calls answered 503, as a flaky courier would."""
     rng: random.Random = field(default_factory=random.Random)
@@ -165,22 +229,36 @@ class Courier:
             order_id=order_id,
             form=dict(form),
             created_at=self.clock(),
-            outcome=script.outcome or (Outcome.failed if unlucky else Outcome.delivered),
+            outcome=script.outcome or (Outcome.returned if unlucky else Outcome.delivered),
             pod_receiver=script.receiver_name,
+            failure_reason=script.failure_reason,
+            stalled=script.stall,
         )
+        parcel.advance(parcel.created_at, self.step_seconds)
         self.parcels[order_id] = parcel
         self.by_cnote[parcel.cnote] = parcel
         return parcel
 
     def find(self, cnote: str) -> Parcel | None:
-        return self.by_cnote.get(cnote)
+        parcel = self.by_cnote.get(cnote)
+        if parcel is not None:
+            parcel.advance(self.clock(), self.step_seconds)
+        return parcel
 
-    def script(self, order_id: str, script: Script) -> None:
-        self.scripts[order_id] = script
+    def script(self, order_id: str, **changes: Any) -> Script:
+        """Change what happens to an order: only the fields given; a parcel on its way keeps the steps it made."""
+        script = self.scripts.setdefault(order_id, Script())
+        for name, value in changes.items():
+            setattr(script, name, value)
         parcel = self.parcels.get(order_id)
         if parcel is not None:
+            parcel.advance(self.clock(), self.step_seconds)
             parcel.outcome = script.outcome or parcel.outcome
             parcel.pod_receiver = script.receiver_name or parcel.pod_receiver
+            parcel.failure_reason = script.failure_reason or parcel.failure_reason
+            if "stall" in changes:
+                parcel.stall(script.stall, self.clock(), self.step_seconds)
+        return script
 
     def should_fail(self, order_id: str | None) -> bool:
         """Whether to answer this call with 503: a scripted failure is used up, else chance decides."""
@@ -203,3 +281,7 @@ def missing_fields(form: dict[str, str]) -> list[str]:
 
 def _format(moment: datetime) -> str:
     return moment.astimezone(WIB).strftime(DATE_FORMAT)
+
+
+def _between_brackets(text: str) -> str:
+    return text[text.index("[") + 1 : text.index("]")] if "[" in text and "]" in text else text
