@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SECRETS = (
     "RABBITMQ_PASSWORD",
     "POSTGRES_PASSWORD",
+    "OPS_TOKEN",
     "INTAKE_STAFF_TOKEN",
     "INTAKE_SMS_API_KEY",
     "DOCUMENTS_STAFF_TOKEN",

@@ -28,6 +28,10 @@ from dukcapil_shared.messaging import (
     SqlUnitOfWork,
     Subscription,
 )
+from dukcapil_shared.ops import http as dead_letter_http
+from dukcapil_shared.ops.amqp import BrokerRepublisher, DeadLetterParking
+from dukcapil_shared.ops.service import DeadLetterDesk
+from dukcapil_shared.ops.store import SqlOpsUnitOfWork
 from dukcapil_shared.settings import ServiceSettings
 from dukcapil_shared.web import health_router, install_error_handlers
 
@@ -49,6 +53,7 @@ class ServiceRuntime:
         engine: AsyncEngine,
         outbox_table: Table,
         inbox_table: Table,
+        dead_letter_table: Table,
         migrations: str,
     ) -> None:
         self.service = service
@@ -77,9 +82,17 @@ class ServiceRuntime:
         )
         self._router = RabbitRouter()
         self._consumers: list[EventConsumer[Any]] = []
+        self._dead_letter_table = dead_letter_table
+        self.dead_letters = DeadLetterDesk(
+            service=service,
+            unit_of_work=self._ops_unit_of_work,
+            republisher=BrokerRepublisher(broker=self.broker, topology=self.topology, timeout=settings.publish_timeout),
+        )
+        DeadLetterParking(topology=self.topology, unit_of_work=self._ops_unit_of_work).attach(self._router)
         self._loops: list[Callable[[], Awaitable[None]]] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._probes: set[asyncio.Task[None]] = set()
 
     def unit_of_work_factory(self, unit_of_work_class: type[UoW]) -> Callable[[], UoW]:
         """Units of work on this service's database, waking the relay when they commit events."""
@@ -95,12 +108,24 @@ class ServiceRuntime:
 
         return unit_of_work
 
+    def _ops_unit_of_work(self) -> SqlOpsUnitOfWork:
+        return SqlOpsUnitOfWork(
+            self.engine,
+            dead_letter_table=self._dead_letter_table,
+            outbox_table=self._outbox_table,
+            inbox_table=self._inbox_table,
+            source=self.source,
+            after_commit=self.relay.wake,
+        )
+
     def create_app(self, *, title: str, description: str) -> FastAPI:
-        """The service's FastAPI app with the broker in its lifespan, the error format, health and readiness."""
+        """The service's FastAPI app with the broker in its lifespan, the error format, health, readiness and the
+        operators' dead letters."""
         app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
         app.state.runtime = self
         install_error_handlers(app)
         app.include_router(health_router(self.readiness))
+        dead_letter_http.install(app, self.dead_letters, self.settings.ops_token)
         return app
 
     def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:
@@ -158,19 +183,43 @@ class ServiceRuntime:
             await self.stop()
 
     async def readiness(self) -> dict[str, bool]:
+        database, broker = await asyncio.gather(self._database_reachable(), self._broker_reachable())
         return {
-            "database": await self._database_reachable(),
-            "broker": await self.broker.ping(timeout=2.0),
+            "database": database,
+            "broker": broker,
             "consumers": all(subscriber.running for subscriber in self.broker.subscribers),
         }
 
     async def _database_reachable(self) -> bool:
         try:
-            with anyio.fail_after(2.0):
+            with anyio.fail_after(self.settings.readiness_timeout):
                 async with self.engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
         except Exception:  # any failure means not ready; the probe reports it, nothing else to do
             return False
+        return True
+
+    async def _broker_reachable(self) -> bool:
+        """The connection is up and the broker answers: opening a channel is a round trip, so a broker that is
+        unreachable without the socket closing (a network partition) is caught within readiness_timeout, not
+        after the missed heartbeats (minutes)."""
+        timeout = self.settings.readiness_timeout
+        channel = None
+        try:
+            with anyio.fail_after(timeout):
+                if not await self.broker.ping(timeout=timeout):
+                    return False
+                connection = await self.broker.connect()  # the connection made at start, not a new one
+                channel = connection.channel(publisher_confirms=False)
+                await channel  # opens it
+        except Exception:  # any failure means not ready
+            return False
+        finally:
+            if channel is not None:
+                # A probe cut short may still open its channel later: close it whatever happened, without waiting.
+                closing = asyncio.create_task(_close_quietly(channel))
+                self._probes.add(closing)
+                closing.add_done_callback(self._probes.discard)
         return True
 
     async def _connect_broker(self) -> None:
@@ -187,6 +236,12 @@ class ServiceRuntime:
                     ) from error
                 log.warning("broker_not_reachable_yet", error=type(error).__name__)
                 await asyncio.sleep(1.0)
+
+
+async def _close_quietly(channel: Any) -> None:
+    with contextlib.suppress(Exception):
+        with anyio.fail_after(5):
+            await channel.close()
 
 
 def periodically(interval: float, name: str, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:

@@ -1,6 +1,6 @@
 """What every service's settings class has in common; each service subclasses it with its own prefix."""
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -26,3 +26,11 @@ class ServiceSettings(BaseSettings):
     publish_timeout: float = Field(default=5.0, description="Upper bound on one publish, in seconds")
     outbox_poll_interval: float = Field(default=1.0, description="Seconds between outbox scans when idle")
     graceful_timeout: float = Field(default=20.0, description="Seconds to let running handlers finish at stop")
+    readiness_timeout: float = Field(
+        default=2.0, description="Seconds /readyz waits for the database and the broker before calling them gone"
+    )
+    ops_token: SecretStr = Field(
+        default=SecretStr("development-only-ops-token"),
+        description="Shared secret operators send as X-Staff-Token to list, replay and discard dead letters and to "
+        "read incidents; set a real one outside development",
+    )

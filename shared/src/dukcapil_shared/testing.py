@@ -1,5 +1,7 @@
 """In-memory stand-ins for the messaging abstractions and the broker, for the services' unit tests."""
 
+import copy
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -8,6 +10,9 @@ from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
 from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork
+from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved
+from dukcapil_shared.ops.service import ReplayFailed, Republisher
+from dukcapil_shared.ops.store import DeadLetterQuery, DeadLetterRepository, OpsUnitOfWork
 
 
 class FakeOutbox(Outbox):
@@ -56,6 +61,70 @@ class FakeUnitOfWork(UnitOfWork):
     async def rollback(self) -> None:
         self.outbox.pending = []
         self.inbox.pending = set()
+
+
+class FakeDeadLetterRepository(DeadLetterRepository):
+    def __init__(self) -> None:
+        self.committed: dict[uuid.UUID, DeadLetter] = {}
+        self.pending: dict[uuid.UUID, DeadLetter] = {}
+
+    async def add(self, letter: DeadLetter) -> bool:
+        if letter.id in self.committed or letter.id in self.pending:
+            return False
+        self.pending[letter.id] = copy.deepcopy(letter)
+        return True
+
+    async def get(self, letter_id: uuid.UUID) -> DeadLetter | None:
+        found = self.pending.get(letter_id) or self.committed.get(letter_id)
+        return copy.deepcopy(found)
+
+    async def list(self, query: DeadLetterQuery) -> list[DeadLetter]:
+        found = [
+            letter
+            for letter in sorted(self.committed.values(), key=lambda letter: (letter.parked_at, str(letter.id)))
+            if (query.status is None or letter.status == query.status)
+            and (query.original_queue is None or letter.original_queue == query.original_queue)
+            and (query.routing_key is None or letter.routing_key == query.routing_key)
+            and (query.subject is None or letter.subject == query.subject)
+        ]
+        return copy.deepcopy(found[query.offset : query.offset + query.limit])
+
+    async def save_resolution(self, letter: DeadLetter) -> None:
+        current = self.pending.get(letter.id) or self.committed[letter.id]
+        if current.status != DeadLetterStatus.parked:
+            raise LetterAlreadyResolved(copy.deepcopy(current))
+        self.pending[letter.id] = copy.deepcopy(letter)
+
+    def commit(self) -> None:
+        self.committed |= self.pending
+        self.pending = {}
+
+
+class FakeOpsUnitOfWork(FakeUnitOfWork, OpsUnitOfWork):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dead_letters = FakeDeadLetterRepository()
+
+    async def commit(self) -> None:
+        await super().commit()
+        self.dead_letters.commit()
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self.dead_letters.pending = {}
+
+
+class FakeRepublisher(Republisher):
+    """Records what it would send back; set `failure` to make the broker refuse."""
+
+    def __init__(self) -> None:
+        self.sent: list[DeadLetter] = []
+        self.failure: ReplayFailed | None = None
+
+    async def republish(self, letter: DeadLetter) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.append(copy.deepcopy(letter))
 
 
 class InMemoryEventBus:

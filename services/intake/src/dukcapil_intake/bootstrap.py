@@ -9,8 +9,9 @@ from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
+from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
 from dukcapil_intake.domain.notifications import RetrySchedule
-from dukcapil_intake.entrypoints import consumers, http
+from dukcapil_intake.entrypoints import consumers, http, incidents
 from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.db import create_engine
@@ -28,6 +29,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         engine=create_engine(settings.database_url),
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
+        dead_letter_table=tables.dead_letters,
         migrations="dukcapil_intake:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlIntakeUnitOfWork)
@@ -74,5 +76,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.unit_of_work = unit_of_work
     app.state.files = DirectoryFileStore(settings.attachments_dir)
     app.state.settings = settings
+    app.state.stall_policy = StallPolicy.from_minutes(DEFAULT_STALL_MINUTES | settings.stall_after_minutes)
     http.install(app)
+    incidents.install(app)
     return app

@@ -1,6 +1,7 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES
 from dukcapil_shared.settings import ServiceSettings
 
 
@@ -16,6 +17,11 @@ class IntakeSettings(ServiceSettings):
         description="Shared secret staff send as X-Staff-Token to read scans and notifications (until staff accounts)",
     )
     recording_capacity: int = Field(default=40, description="e-KTP recordings a kecamatan office takes per day")
+    stall_after_minutes: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_STALL_MINUTES),
+        description="Minutes a request may keep a status before the incident view shows it as stalled, e.g. "
+        '{"submitted": 10}; statuses not named keep their default, and those without one never stall',
+    )
 
     notifications_enabled: bool = Field(
         default=True, description="Tell citizens of each step by e-mail and SMS; when off, no notice is queued"

@@ -25,6 +25,7 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
         engine=create_engine(settings.database_url),
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
+        dead_letter_table=tables.dead_letters,
         migrations="dukcapil_review:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlReviewUnitOfWork)

@@ -28,6 +28,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         engine=create_engine(settings.database_url),
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
+        dead_letter_table=tables.dead_letters,
         migrations="dukcapil_shipping:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlShippingUnitOfWork)

@@ -32,10 +32,12 @@ from dukcapil_shared.contracts.events import (
     ShipmentStatusChanged,
     event_class,
 )
+from dukcapil_shared.contracts.operations import OPERATIONS_EVENTS, MessageParked, MessageResolved
 
 __all__ = [
     "ALL_EVENTS",
     "CONTENT_TYPE",
+    "OPERATIONS_EVENTS",
     "Address",
     "AttachmentAdded",
     "AttachmentRef",
@@ -48,6 +50,8 @@ __all__ = [
     "Envelope",
     "Event",
     "InformationRequested",
+    "MessageParked",
+    "MessageResolved",
     "Person",
     "ReadyForPickup",
     "RecordingBooked",

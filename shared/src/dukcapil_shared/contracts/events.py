@@ -5,6 +5,7 @@ published beside the old one until its consumers have moved. The routing key, wh
 `type`, is `<event_type>.v<version>`.
 """
 
+import functools
 import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -295,8 +296,15 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     DocumentCollected,
 )
 
-_BY_TYPE: dict[str, type[Event]] = {cls.routing_key(): cls for cls in ALL_EVENTS}
-
 
 def event_class(cloudevent_type: str) -> type[Event] | None:
-    return _BY_TYPE.get(cloudevent_type)
+    """The event model of a CloudEvents type: a lifecycle event here, or an operations event."""
+    return _by_type().get(cloudevent_type)
+
+
+@functools.cache
+def _by_type() -> dict[str, type[Event]]:
+    # operations.py builds on Event, so it is imported here, once, rather than at the top.
+    from dukcapil_shared.contracts.operations import OPERATIONS_EVENTS
+
+    return {cls.routing_key(): cls for cls in (*ALL_EVENTS, *OPERATIONS_EVENTS)}

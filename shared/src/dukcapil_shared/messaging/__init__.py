@@ -1,6 +1,6 @@
 from dukcapil_shared.messaging.consumer import EventConsumer, PermanentFailure, RetryPolicy, Subscription
 from dukcapil_shared.messaging.relay import OutboxRelay
-from dukcapil_shared.messaging.tables import add_messaging_tables
+from dukcapil_shared.messaging.tables import add_dead_letter_table, add_messaging_tables
 from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE, ServiceTopology
 from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, SqlUnitOfWork, UnitOfWork
 
@@ -16,5 +16,6 @@ __all__ = [
     "SqlUnitOfWork",
     "Subscription",
     "UnitOfWork",
+    "add_dead_letter_table",
     "add_messaging_tables",
 ]

@@ -7,11 +7,13 @@ For every delivery:
 - the message is acked only after the commit;
 - a failure is retried through the delay queues with growing delays, the attempt count in a header; when
   the attempts run out, or the handler says the failure is permanent, the message goes to the dead-letter
-  queue with the error, the attempt count and the failure times;
+  queue with the error, the attempt count, the failure times and an id of its own (the service then parks it
+  in its database for an operator: see dukcapil_shared.ops);
 - if even that publish fails (broker trouble), the message is requeued: the quorum queue's delivery limit
   bounds how often.
 """
 
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,9 +127,9 @@ class EventConsumer(Generic[UoW]):
         delay_ms = self._retry.delays_ms[attempt - 1]
         headers = {
             **(message.headers or {}),
+            **_first_failure(message),
             "x-attempt": attempt + 1,
             "x-last-error": _short(error),
-            "x-first-failure-at": (message.headers or {}).get("x-first-failure-at") or _now(),
             "x-last-failure-at": _now(),
         }
         published = await self._republish(message, self.topology.delay_exchange(delay_ms), headers)
@@ -144,11 +146,13 @@ class EventConsumer(Generic[UoW]):
     async def _settle_by_dead_letter(self, message: RabbitMessage, attempt: int, reason: str) -> None:
         headers = {
             **(message.headers or {}),
+            **_first_failure(message),
             "x-error": reason,
             "x-attempts": attempt,
             "x-original-queue": self.queue.name,
-            "x-first-failure-at": (message.headers or {}).get("x-first-failure-at") or _now(),
             "x-last-failure-at": _now(),
+            # Parking is idempotent by this id: a redelivered dead letter is parked once.
+            "x-dead-letter-id": str(uuid.uuid4()),
         }
         published = await self._republish(message, self.topology.dead_letter_exchange, headers)
         log.error(
@@ -185,6 +189,15 @@ class EventConsumer(Generic[UoW]):
 
 def _now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _first_failure(message: RabbitMessage) -> dict[str, Any]:
+    """Kept from the first failure on: after a retry the routing key is the queue's name, not the event type."""
+    headers = message.headers or {}
+    return {
+        "x-first-failure-at": headers.get("x-first-failure-at") or _now(),
+        "x-original-routing-key": headers.get("x-original-routing-key") or message.raw_message.routing_key,
+    }
 
 
 def _short(error: BaseException) -> str:

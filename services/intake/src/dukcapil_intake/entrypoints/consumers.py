@@ -3,6 +3,7 @@
 from functools import partial
 
 from dukcapil_intake.service_layer.handlers import record_lifecycle_event
+from dukcapil_intake.service_layer.incidents import open_incident, resolve_incident
 from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
 from dukcapil_shared.contracts import (
     DeliveryFailed,
@@ -10,6 +11,8 @@ from dukcapil_shared.contracts import (
     DocumentIssued,
     DocumentRevoked,
     InformationRequested,
+    MessageParked,
+    MessageResolved,
     ReadyForPickup,
     RequestApproved,
     RequestRejected,
@@ -48,7 +51,12 @@ def subscriptions(*, notify: bool = True) -> list[Subscription[IntakeUnitOfWork]
         description="Every step of review, documents and shipping, shown in the request's history",
         handlers=dict.fromkeys(LIFECYCLE_EVENTS, handler),
     )
-    return [lifecycle]
+    operations = Subscription(
+        name="operations",
+        description="Dead letters parked and resolved at every stage, kept as the incidents of each request",
+        handlers={MessageParked: open_incident, MessageResolved: resolve_incident},
+    )
+    return [lifecycle, operations]
 
 
 SUBSCRIPTIONS = subscriptions()

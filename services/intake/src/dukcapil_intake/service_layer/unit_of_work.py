@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dukcapil_intake.domain.incidents import Incident, RequestState, StallPolicy
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification
 from dukcapil_shared.messaging import UnitOfWork
@@ -91,7 +92,35 @@ class NotificationRepository(abc.ABC):
         """The notifications of a request or a booking, oldest first."""
 
 
+class IncidentRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, incident: Incident) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, incident_id: uuid.UUID) -> Incident | None: ...
+
+    @abc.abstractmethod
+    async def save(self, incident: Incident) -> None: ...
+
+    @abc.abstractmethod
+    async def about(self, request_id: uuid.UUID) -> list[Incident]:
+        """A request's incidents, open or resolved, oldest first."""
+
+    @abc.abstractmethod
+    async def request_states(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RequestState]:
+        """The status of each of these requests that intake knows."""
+
+    @abc.abstractmethod
+    async def stalled(self, policy: StallPolicy, *, now: datetime, limit: int) -> list[RequestState]:
+        """Requests whose status is older than the policy allows, longest unchanged first."""
+
+    @abc.abstractmethod
+    async def list(self, *, open: bool, limit: int) -> list[Incident]:
+        """Open (or resolved) incidents, oldest first."""
+
+
 class IntakeUnitOfWork(UnitOfWork):
     requests: RequestRepository
     bookings: BookingRepository
     notifications: NotificationRepository
+    incidents: IncidentRepository

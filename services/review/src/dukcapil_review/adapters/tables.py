@@ -1,6 +1,6 @@
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
-from dukcapil_shared.messaging import add_messaging_tables
+from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 
 metadata = MetaData()
 
@@ -53,3 +53,4 @@ review_audit = Table(
 )
 
 outbox, inbox = add_messaging_tables(metadata)
+dead_letters = add_dead_letter_table(metadata)

@@ -13,7 +13,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from dukcapil_shared.messaging import add_messaging_tables
+from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 
 metadata = MetaData()
 
@@ -87,3 +87,4 @@ requested_deliveries = Table(
 )
 
 outbox, inbox = add_messaging_tables(metadata)
+dead_letters = add_dead_letter_table(metadata)

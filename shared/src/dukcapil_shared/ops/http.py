@@ -1,0 +1,198 @@
+"""The dead letters over HTTP, on every service, for operators only (X-Staff-Token = the service's ops_token)."""
+
+import base64
+import secrets
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, SecretStr
+
+from dukcapil_shared.ops import service
+from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterNotFound, DeadLetterStatus, LetterAlreadyResolved
+from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed, ReplayUnroutable
+from dukcapil_shared.ops.store import DeadLetterQuery
+from dukcapil_shared.web import ApiError, ErrorResponse, error_response
+
+
+def ops_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
+    """Operators only: the service's ops_token in X-Staff-Token."""
+    expected: SecretStr = request.app.state.ops_token
+    if x_staff_token is None or not secrets.compare_digest(
+        x_staff_token.encode(), expected.get_secret_value().encode()
+    ):
+        raise ApiError(401, "ops_only", "For operators only: send the operations token as X-Staff-Token.")
+
+
+def _desk(request: Request) -> DeadLetterDesk:
+    return request.app.state.dead_letter_desk
+
+
+DeskDep = Annotated[DeadLetterDesk, Depends(_desk)]
+Operator = Annotated[str, Field(min_length=1, max_length=100, description="Who acts (the operator's user name)")]
+
+
+class DeadLetterView(BaseModel):
+    id: uuid.UUID = Field(description="The dead letter's id (a message parked again after a replay gets a new one)")
+    message_id: str | None = Field(description="The parked message's id (the event id)")
+    status: DeadLetterStatus = Field(description="parked (waiting for an operator), replayed or discarded")
+    original_queue: str = Field(description="The queue the message failed in; a replay goes back there only")
+    routing_key: str = Field(description="Its routing key (event type)")
+    subject: str | None = Field(description="The request id it concerns, when known")
+    error: str = Field(description="Why it failed (personal data masked)")
+    attempts: int = Field(description="How often it was tried")
+    first_failure_at: datetime
+    last_failure_at: datetime
+    parked_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution_reason: str | None
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> "DeadLetterView":
+        return cls.model_validate(letter, from_attributes=True)
+
+
+class DeadLetterDetail(DeadLetterView):
+    content_type: str | None
+    body: str = Field(description="The message body as text (base64 when body_encoding says so)")
+    body_encoding: Literal["utf-8", "base64"]
+    headers: dict[str, Any] = Field(description="The AMQP headers as parked, x-death included")
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> "DeadLetterDetail":
+        try:
+            body, encoding = letter.body.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            body, encoding = base64.b64encode(letter.body).decode("ascii"), "base64"
+        return cls(
+            **DeadLetterView.of(letter).model_dump(),
+            content_type=letter.content_type,
+            body=body,
+            body_encoding=encoding,
+            headers=letter.headers,
+        )
+
+
+class ReplayBody(BaseModel):
+    by: Operator
+    note: str | None = Field(default=None, max_length=2000, description="Why it can go now, e.g. the fix deployed")
+
+
+class ReplayAllBody(BaseModel):
+    by: Operator
+    note: str | None = Field(default=None, max_length=2000)
+    status: Literal["parked"] = Field(default="parked", description="Only parked letters can be replayed")
+    original_queue: str | None = Field(default=None, description="Only the letters of this queue")
+    routing_key: str | None = Field(default=None, description="Only the letters of this event type")
+    subject: str | None = Field(default=None, description="Only the letters about this request id")
+    limit: int = Field(default=1000, ge=1, le=10_000, description="At most this many, oldest first")
+
+
+class ReplayReportView(BaseModel):
+    replayed: list[uuid.UUID] = Field(description="Sent back to their queues")
+    skipped: list[uuid.UUID] = Field(description="Resolved by someone else meanwhile")
+    failed: dict[uuid.UUID, str] = Field(description="Still parked, with the reason (e.g. the broker is away)")
+
+
+class DiscardBody(BaseModel):
+    by: Operator
+    reason: str = Field(min_length=1, max_length=2000, description="Why it is dropped; kept with the letter")
+
+
+router = APIRouter(tags=["operations"], dependencies=[Depends(ops_only)])
+_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    409: {"model": ErrorResponse},
+    503: {"model": ErrorResponse},
+}
+
+
+@router.get("/dead-letters", response_model=list[DeadLetterView], responses=_ERRORS)
+async def list_dead_letters(
+    desk: DeskDep,
+    status: Annotated[DeadLetterStatus | None, Query(description="parked (default), replayed or discarded")] = (
+        DeadLetterStatus.parked
+    ),
+    queue: Annotated[str | None, Query(description="Only the letters of this original queue")] = None,
+    routing_key: Annotated[str | None, Query(description="Only the letters of this event type")] = None,
+    subject: Annotated[str | None, Query(description="Only the letters about this request id")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[DeadLetterView]:
+    """The service's dead letters, oldest first: error, attempts, first and last failure, queue and subject."""
+    query = DeadLetterQuery(
+        status=status, original_queue=queue, routing_key=routing_key, subject=subject, limit=limit, offset=offset
+    )
+    return [DeadLetterView.of(letter) for letter in await service.list_letters(query, uow=desk.unit_of_work())]
+
+
+@router.get("/dead-letters/{letter_id}", response_model=DeadLetterDetail, responses=_ERRORS)
+async def show_dead_letter(letter_id: uuid.UUID, desk: DeskDep) -> DeadLetterDetail:
+    """One dead letter with its body and headers."""
+    return DeadLetterDetail.of(await service.get_letter(letter_id, uow=desk.unit_of_work()))
+
+
+@router.post("/dead-letters/replay", response_model=ReplayReportView, responses=_ERRORS)
+async def replay_dead_letters(body: ReplayAllBody, desk: DeskDep) -> ReplayReportView:
+    """Replay every parked letter (of a queue, event type or request, if given), each to its own queue."""
+    query = DeadLetterQuery(
+        status=DeadLetterStatus.parked,
+        original_queue=body.original_queue,
+        routing_key=body.routing_key,
+        subject=body.subject,
+        limit=body.limit,
+    )
+    report = await service.replay_all(query, by=body.by, note=body.note, desk=desk)
+    return ReplayReportView(replayed=report.replayed, skipped=report.skipped, failed=report.failed)
+
+
+@router.post("/dead-letters/{letter_id}/replay", response_model=DeadLetterView, responses=_ACTION_ERRORS)
+async def replay_dead_letter(letter_id: uuid.UUID, body: ReplayBody, desk: DeskDep) -> DeadLetterView:
+    """Send the original message (same body and message id) back to its queue only, with attempts counted afresh."""
+    return DeadLetterView.of(await service.replay(letter_id, by=body.by, note=body.note, desk=desk))
+
+
+@router.post("/dead-letters/{letter_id}/discard", response_model=DeadLetterView, responses=_ACTION_ERRORS)
+async def discard_dead_letter(letter_id: uuid.UUID, body: DiscardBody, desk: DeskDep) -> DeadLetterView:
+    """Drop the letter on purpose; who and why are kept."""
+    return DeadLetterView.of(await service.discard(letter_id, by=body.by, reason=body.reason, desk=desk))
+
+
+def install(app: FastAPI, desk: DeadLetterDesk, ops_token: SecretStr) -> None:
+    app.state.dead_letter_desk = desk
+    app.state.ops_token = ops_token
+    app.include_router(router)
+
+    @app.exception_handler(DeadLetterNotFound)
+    async def _not_found(_request: Request, error: DeadLetterNotFound) -> JSONResponse:
+        return error_response(404, "dead_letter_not_found", f"No dead letter {error} at this service.")
+
+    @app.exception_handler(LetterAlreadyResolved)
+    async def _resolved(_request: Request, error: LetterAlreadyResolved) -> JSONResponse:
+        letter = error.letter
+        return error_response(
+            409,
+            "dead_letter_resolved",
+            f"This dead letter was already {letter.status.value}"
+            + (f" by {letter.resolved_by}" if letter.resolved_by else "")
+            + "; only a parked letter can be replayed or discarded.",
+            letter_status=letter.status.value,
+            resolved_by=letter.resolved_by,
+            resolved_at=letter.resolved_at.isoformat() if letter.resolved_at else None,
+        )
+
+    @app.exception_handler(ReplayUnroutable)
+    async def _unroutable(_request: Request, error: ReplayUnroutable) -> JSONResponse:
+        return error_response(409, "replay_unroutable", f"Not replayed, the letter stays parked: {error}.")
+
+    @app.exception_handler(ReplayFailed)
+    async def _replay_failed(_request: Request, error: ReplayFailed) -> JSONResponse:
+        response = error_response(
+            503, "broker_unavailable", f"Not replayed, the letter stays parked: {error}. Try again shortly."
+        )
+        response.headers["Retry-After"] = "5"
+        return response
