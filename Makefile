@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 SERVICES := intake review documents shipping
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup run test lint format check-broker clean
+.PHONY: help setup run test chaos lint format check-broker clean
 
 help:
 	@echo "make run    - set everything up and start the four services and the courier simulator"
@@ -78,6 +78,10 @@ run: check-broker
 test: setup
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest
+
+# Fault injection: kills services, restarts RabbitMQ, duplicates and poisons messages (several minutes).
+chaos: setup
+	$(BIN)/pytest -m chaos tests/chaos
 
 lint: setup
 	$(BIN)/ruff check .

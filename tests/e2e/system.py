@@ -1,6 +1,12 @@
-"""The whole system as real processes: four services and the courier simulator, on one broker vhost."""
+"""The whole system as real processes: four services and the courier simulator, on one broker vhost.
+
+Extra replicas of a service (`start_replica`) run the same module on a port of their own, with the same
+database and vhost. Every process is started with a parent-death signal, so that none outlives the test run
+even if pytest itself is killed.
+"""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -25,6 +31,22 @@ FAST = {
 }
 
 
+# `python -m <module>`, after asking Linux to SIGKILL the process when its parent dies (PR_SET_PDEATHSIG).
+_LAUNCH = (
+    "import ctypes, runpy, signal\n"
+    "try:\n"
+    "    ctypes.CDLL(None).prctl(1, signal.SIGKILL)\n"
+    "except (OSError, AttributeError):\n"
+    "    pass\n"
+    "runpy.run_module({module!r}, run_name='__main__', alter_sys=True)\n"
+)
+
+
+def service_of(name: str) -> str:
+    """`review#2` (a replica) -> `review`."""
+    return name.split("#", 1)[0]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -43,6 +65,10 @@ class System:
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[name]}"
 
+    def replicas(self, service: str) -> list[str]:
+        """The names of the running processes of `service`: the first one and its extra replicas."""
+        return [name for name in self.processes if service_of(name) == service]
+
     def env(self, name: str) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.endswith("_DATABASE_URL")}
         env["AMQP_URL"] = self.amqp_url
@@ -58,13 +84,27 @@ class System:
         env["DOCUMENTS_PUBLIC_BASE_URL"] = self.url("documents")
         env["SHIPPING_COURIER_URL"] = self.url("simulator")
         env["SHIPPING_TRACKING_INTERVAL"] = "0.3"
-        return env | self.extra_env
+        env = env | self.extra_env
+        if name != service_of(name):  # a replica listens on a port of its own
+            env[f"{service_of(name).upper()}_PORT"] = str(self.ports[name])
+        return env
 
     def start(self, name: str) -> None:
-        log = open(self.workdir / f"{name}.log", "ab")
-        self.processes[name] = subprocess.Popen(
-            [sys.executable, "-m", MODULES[name]], cwd=self.workdir, env=self.env(name), stdout=log, stderr=log
-        )
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-c", _LAUNCH.format(module=MODULES[service_of(name)])],
+                cwd=self.workdir,
+                env=self.env(name),
+                stdout=log,
+                stderr=log,
+            )
+
+    def start_replica(self, service: str, index: int) -> str:
+        """Start replica `index` (2, 3, ...) of a service: same database and vhost, another port."""
+        name = f"{service}#{index}"
+        self.ports.setdefault(name, free_port())
+        self.start(name)
+        return name
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         process = self.processes.pop(name)
@@ -74,6 +114,10 @@ class System:
         except subprocess.TimeoutExpired:
             process.kill()
             return process.wait()
+
+    def kill(self, name: str) -> int:
+        """kill -9: no chance to finish anything."""
+        return self.stop(name, signal.SIGKILL)
 
     async def wait_ready(self, name: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -97,9 +141,19 @@ class System:
             self.start(name)
         await asyncio.gather(*(self.wait_ready(name) for name in MODULES))
 
-    def stop_all(self) -> None:
-        for name in list(self.processes):
-            self.stop(name)
+    def stop_all(self, timeout: float = 30) -> None:
+        """SIGTERM to every process at once, then wait for each; whatever is still running is killed."""
+        processes, self.processes = self.processes, {}
+        for process in processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for process in processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.workdir / f"{name}.log"
