@@ -41,6 +41,8 @@ CHAOS_ENV = {
     "SHIPPING_BOOKING_LEASE": "5",
 }
 
+OPS_TOKEN = "development-only-ops-token"  # the services' default <SERVICE>_OPS_TOKEN
+
 PICKUP_EVENTS = (
     "request.submitted.v1",
     "review.started.v1",
@@ -403,8 +405,35 @@ async def count(chaos: Chaos, requests: list[Tracked], *, concurrency: int = 8) 
         _count_one(tally, tracked, request, documents, shipments)
 
     await asyncio.gather(*(one(tracked) for tracked in requests))
+    for tracked in requests:
+        if str(tracked) in tally.lost:
+            tally.lost[str(tracked)] += f"; where it stopped: {await _diagnose(chaos, tracked)}"
     await _count_unexpected(chaos, tally)
     return tally
+
+
+async def _diagnose(chaos: Chaos, tracked: Tracked) -> str:
+    """For a request that did not arrive: what review made of it, and what any service parked about it."""
+    found = []
+    review = await chaos.http.get(chaos.system.url("review") + f"/reviews/{tracked.id}")
+    if review.status_code == 200:
+        body = review.json()
+        failed = [check["code"] for check in body.get("prechecks", []) if not check["passed"]]
+        found.append(f"review {body['status']}, failed pre-checks {failed}, {len(body.get('attachments', []))} scans")
+    else:
+        found.append(f"review: {review.status_code}")
+    for service in SERVICES:
+        letters = await chaos.http.get(
+            chaos.system.url(service) + "/dead-letters",
+            params={"subject": tracked.id, "status": "parked"},
+            headers={"X-Staff-Token": OPS_TOKEN},
+        )
+        if letters.status_code == 200:
+            found += [
+                f"parked at {service}: {letter['routing_key']} after {letter['attempts']} attempts: {letter['error']}"
+                for letter in letters.json()
+            ]
+    return "; ".join(found)
 
 
 def _count_one(
@@ -516,9 +545,6 @@ async def side_effects(chaos: Chaos, requests: list[Tracked]) -> dict[str, int]:
         [row] = await chaos.query(service, query, ids)
         counts[what] = row["n"]
     return counts
-
-
-OPS_TOKEN = "development-only-ops-token"  # the services' default <SERVICE>_OPS_TOKEN
 
 
 async def find_dead_letter(chaos: Chaos, service: str, message_id: str) -> dict[str, Any] | None:

@@ -32,6 +32,7 @@ SUBSCRIPTION_QUEUES = (
     "dukcapil.shipping.documents",
 )
 BACK_WITHIN = 30.0
+BROKER_DOWN = 8.0
 SUBMIT_TIMEOUT = 5.0
 
 
@@ -108,11 +109,13 @@ async def test_rabbitmq_restart_mid_stream_loses_no_event_and_consumers_return(c
         await driver.wait_submitted(12)
         watchdog = _watchdog(90)
         await asyncio.to_thread(broker.stop_broker)
+        stopped = time.monotonic()
         try:
             probes = [await driver.submit_once(timeout=SUBMIT_TIMEOUT + 5) for _ in range(5)]
             async with httpx.AsyncClient(timeout=5) as client:
                 ready = await asyncio.gather(*(_ready(chaos, name, client) for name in SERVICES))
             unready_while_down = [name for name, is_ready in zip(SERVICES, ready, strict=True) if not is_ready]
+            await asyncio.sleep(BROKER_DOWN - (time.monotonic() - stopped))  # submissions go on meanwhile
         finally:
             await asyncio.to_thread(broker.start_broker)
             await broker.wait_broker_accepts(chaos.amqp_url)
