@@ -75,11 +75,13 @@ run: check-broker
 	echo "Logs: var/log/*.log. Walk a request through with the commands in README.md. Ctrl-C stops everything."; \
 	wait
 
+# The chaos suite runs on its own, after the rest: it restarts the shared RabbitMQ.
 test: setup
 	$(BIN)/ruff check --quiet .
 	$(BIN)/pytest
+	$(BIN)/pytest -m chaos tests/chaos
 
-# Fault injection: kills services, restarts RabbitMQ, duplicates and poisons messages (several minutes).
+# Only the fault-injection suite: kills services, restarts RabbitMQ, duplicates and poisons messages (~6 min).
 chaos: setup
 	$(BIN)/pytest -m chaos tests/chaos
 

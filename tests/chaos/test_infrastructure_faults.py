@@ -145,14 +145,14 @@ async def test_rabbitmq_restart_mid_stream_loses_no_event_and_consumers_return(c
     )
     assert all(consumers.values()), f"consumers missing {BACK_WITHIN}s after the broker returned: {consumers}"
     kept = [tracked for _, _, tracked in probes if tracked is not None]  # accepted during the outage
-    await settle_and_count(chaos, requests + kept)
+    await settle_and_count(chaos, requests + kept, timeout=150)
 
 
 @pytest.mark.timeout(240)
 async def test_connections_closed_by_the_broker_come_back_and_consume(chaos: Chaos, driver: Driver) -> None:
     """rabbitmqctl close_connection for every service's connection: each reconnects, its consumers attach
     again, and the requests submitted afterwards complete."""
-    before = await driver.run(10, concurrency=3)
+    before = await driver.run(6, concurrency=3)
     closed = {name: await asyncio.to_thread(broker.close_connections, chaos.amqp_url, name) for name in SERVICES}
     assert all(closed.values()), f"no connection of these services to close: {closed}"
 
@@ -161,7 +161,7 @@ async def test_connections_closed_by_the_broker_come_back_and_consume(chaos: Cha
         return set(SERVICES) <= names and all((await asyncio.to_thread(_consumers_attached, chaos)).values())
 
     await chaos.wait_until("every service connected and consuming again", reconnected, timeout=BACK_WITHIN)
-    after = await driver.run(30, concurrency=3)
+    after = await driver.run(24, concurrency=3)
     await settle_and_count(chaos, before + after)
 
 

@@ -1,13 +1,16 @@
 """Messages misbehaving: every event delivered twice, poison messages, a courier failing K times, events out of
-order and for requests nobody knows.
+order and for requests nobody knows; and, last, three replicas of review and of documents consuming at once.
 
-Batches are 16–50 requests, not a few hundred: on this 2-core machine the services process about three
+Batches are 16–45 requests, not a few hundred: on this 2-core machine the services process about three
 requests a second end to end, and the suite must stay within its 8-minute budget. The scenarios share one
-system (they count only their own request ids, and none of them stops a process).
+system to save its start (they count only their own request ids, and none of them stops a service); the
+replicas are started by the last scenario and stopped at its end.
 """
 
 import asyncio
+import re
 import uuid
+from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
@@ -27,6 +30,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 INTAKE_QUEUE = "dukcapil.intake.lifecycle"
 RETRIES = 5  # System's FAST retry delays: [200, 500, 1000, 2000, 4000] ms
+REPLICAS = 3
+NUMBER = re.compile(r"^(?P<code>[A-Z]+)/3602/(?P<year>\d{4})/(?P<sequence>\d{6})$")
 SOURCE = "/dukcapil/lebak/chaos-test"
 
 
@@ -48,7 +53,7 @@ async def test_every_event_delivered_twice_has_one_side_effect(chaos: Chaos, dri
     capture = f"chaos.capture-{uuid.uuid4().hex[:6]}"
     async with broker.Amqp(chaos.amqp_url) as amqp:
         await amqp.capture(capture, ["#"])
-    requests = await driver.run(40, concurrency=4)
+    requests = await driver.run(30, concurrency=4)
     await settle_and_count(chaos, requests)
     before = await side_effects(chaos, requests)
 
@@ -231,3 +236,37 @@ async def _downstream_done(chaos: Chaos, requests: list[Tracked]) -> bool:
     if rows[0]["n"] < len(requests):
         return False
     return all([await chaos.pending_outbox(service) == 0 for service in ("review", "documents", "shipping")])
+
+
+@pytest.mark.timeout(300)
+async def test_three_replicas_of_review_and_documents_process_each_request_once(chaos: Chaos, driver: Driver) -> None:
+    """Two more replicas each of review and documents (same databases and vhost, ports of their own): every
+    replica consumes; every request is reviewed, approved and documented once; the numbers of every document
+    this system ever issued are unique and without gaps for each type and year."""
+    replicas = [chaos.system.start_replica(service, index) for service in ("review", "documents") for index in (2, 3)]
+    try:
+        await asyncio.gather(*(chaos.system.wait_ready(name, timeout=90) for name in replicas))
+
+        async def all_consuming() -> bool:
+            stats = await asyncio.to_thread(broker.queue_stats, chaos.amqp_url)
+            return all(
+                queue in stats and stats[queue].consumers == REPLICAS
+                for queue in ("dukcapil.review.requests", "dukcapil.documents.approvals")
+            )
+
+        await chaos.wait_until(f"{REPLICAS} consumers on review's and documents' queues", all_consuming, timeout=30)
+        requests = await driver.run(45, concurrency=5)
+        await settle_and_count(chaos, requests, timeout=180)
+    finally:
+        for name in replicas:
+            if name in chaos.system.processes:
+                chaos.system.stop(name)
+
+    sequences: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row in await chaos.query("documents", "SELECT number FROM documents"):
+        match = NUMBER.match(row["number"])
+        assert match, f"unexpected document number {row['number']}"
+        sequences[(match["code"], match["year"])].append(int(match["sequence"]))
+    for (code, year), found in sequences.items():
+        assert sorted(found) == list(range(1, len(found) + 1)), f"{code} {year}: numbers not 1..n: {sorted(found)}"
+    assert len(sequences) == 4, f"expected a sequence for each of the four types: {sorted(sequences)}"

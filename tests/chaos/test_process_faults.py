@@ -1,7 +1,7 @@
 """Processes dying under load: kill -9 of each stage in turn, and SIGTERM of documents.
 
-Batches are 50 requests per scenario, not the few hundred of the issue: on this 2-core machine documents
-renders and signs about three PDFs a second, so 50 requests already keep every stage busy for the length of
+Batches are 45 requests per scenario, not the few hundred of the issue: on this 2-core machine documents
+renders and signs about three PDFs a second, so 45 requests already keep every stage busy for the length of
 the fault, and the whole chaos suite stays within its 8-minute budget.
 """
 
@@ -15,7 +15,7 @@ from .harness import Chaos, Driver, Tracked, settle_and_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
-BATCH = 50
+BATCH = 45
 
 
 @pytest.fixture(scope="module")

@@ -138,6 +138,48 @@ async def test_a_failed_publish_stays_pending_with_backoff_and_goes_out_later(en
     await broker.stop()
 
 
+class FailingOnce:
+    """A broker whose publish fails once for the given message ids and goes through to the real one otherwise."""
+
+    def __init__(self, broker: RabbitBroker, fail: set[str]) -> None:
+        self._broker = broker
+        self._fail = set(fail)
+
+    async def publish(self, *args, message_id: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        if message_id in self._fail:
+            self._fail.discard(message_id)
+            raise ConnectionError("broker away for this one")
+        await self._broker.publish(*args, message_id=message_id, **kwargs)
+
+
+async def test_a_requests_events_leave_in_commit_order_even_when_one_fails(engine, broker, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    """The first event of a request fails to publish: the request's later event waits for it (it does not overtake
+    it during the backoff), while another request's event goes out at once."""
+    connection, queue = await probe_queue(amqp_url, "request.cancelled.v1")
+    await broker.connect()
+    request, other = uuid.uuid4(), uuid.uuid4()
+    async with unit_of_work(engine) as uow:
+        first = await uow.outbox.add(RequestCancelled(request_id=request))
+        second = await uow.outbox.add(RequestCancelled(request_id=request))
+        unrelated = await uow.outbox.add(RequestCancelled(request_id=other))
+        await uow.commit()
+    relay = OutboxRelay(
+        engine=engine,
+        outbox=outbox,
+        broker=FailingOnce(broker, {str(first.id)}),
+        source="/probe",  # type: ignore[arg-type]
+    )
+    assert await relay.publish_pending() == 1
+    assert await relay.publish_pending() == 0, "the second event waits while the first is in backoff"
+    assert [m.message_id for m in await drain(queue, 1)] == [str(unrelated.id)]
+
+    async with engine.begin() as connection_:
+        await connection_.execute(outbox.update().values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)))
+    assert await relay.publish_pending() == 2
+    assert [m.message_id for m in await drain(queue, 2)] == [str(first.id), str(second.id)]
+    await connection.close()
+
+
 async def test_two_relays_on_postgresql_publish_each_row_once(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
     engine = await make_engine(await postgres.create())
     connection, queue = await probe_queue(amqp_url, "request.cancelled.v1")

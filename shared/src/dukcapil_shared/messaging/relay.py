@@ -1,19 +1,27 @@
 """The outbox relay: publishes committed outbox rows with publisher confirms, marks them sent after the ack.
 
-On PostgreSQL several replicas may run a relay: each claims rows with FOR UPDATE SKIP LOCKED and holds the
-claim while it publishes. On SQLite one relay per service is enough, and rows are read and marked in
-separate short transactions so the relay never holds the database's write lock while it waits on the broker.
-A row that fails stays pending with a growing delay before its next attempt. Every publish is bounded in time.
+Events about one request leave in the order they were committed. Consumers cope with disorder (they retry an
+event that arrives before the state it needs), but only for as long as their retries last: after a broker
+outage, rows with backoffs of their own used to leave in any order, and an attachment could reach review
+minutes before its request did and be parked. So:
+- a request's rows are published one after another, and a failure stops the rest of that request's rows;
+- a row waits while an earlier row of the same request is in backoff;
+- on PostgreSQL, where every replica of a service runs a relay, one pass at a time holds an advisory lock, so
+  two replicas never publish rows of one request side by side. Rows of different requests are published
+  concurrently, which pipelines the confirms: a batch costs about one round trip.
+On SQLite (one process per service) rows are read and marked in separate short transactions so the relay
+never holds the database's write lock while it waits on the broker. Every publish is bounded in time.
 """
 
 import asyncio
+import zlib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import anyio
 import structlog
 from faststream.rabbit import RabbitBroker
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import Row, Table, and_, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import CONTENT_TYPE
@@ -45,6 +53,8 @@ class OutboxRelay:
         self._backoff = tuple(backoff_seconds)
         self._wake = asyncio.Event()
         self._claim_with_lock = engine.dialect.name == "postgresql"
+        # One lock per outbox: services sharing a PostgreSQL server do not wait on each other.
+        self._lock_key = zlib.crc32(f"outbox-relay:{source}:{outbox.name}".encode())
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows, so they leave at once rather than at the next poll."""
@@ -58,7 +68,7 @@ class OutboxRelay:
             except Exception as error:  # the database may be briefly away: the next pass tries again
                 published = 0
                 log.warning("outbox_relay_pass_failed", error=f"{type(error).__name__}: {error}")
-            if published >= self._batch_size:
+            if published >= self._batch_size or published < 0:
                 continue
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
@@ -66,9 +76,13 @@ class OutboxRelay:
                 pass
 
     async def publish_pending(self) -> int:
-        """One pass over the due rows; returns how many the broker confirmed."""
+        """One pass over the due rows; returns how many the broker confirmed, or -1 when another replica's relay
+        is in its pass (the caller tries again shortly)."""
         if self._claim_with_lock:
             async with self._engine.begin() as connection:
+                if not await self._take_turn(connection):
+                    await asyncio.sleep(0.05)
+                    return -1
                 rows = await self._due_rows(connection)
                 confirmed, failed = await self._publish(rows)
                 await self._mark(connection, confirmed, failed)
@@ -80,11 +94,27 @@ class OutboxRelay:
                 await self._mark(connection, confirmed, failed)
         return len(confirmed)
 
+    async def _take_turn(self, connection: AsyncConnection) -> bool:
+        lock = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=self._lock_key)
+        return bool((await connection.execute(lock)).scalar_one())
+
     async def _due_rows(self, connection: AsyncConnection) -> Sequence[Row]:
         table = self._outbox
+        earlier = table.alias("earlier")
+        now = datetime.now(UTC)
+        waiting_behind_backoff = exists(
+            select(1).where(
+                and_(
+                    earlier.c.subject == table.c.subject,
+                    earlier.c.published_at.is_(None),
+                    earlier.c.created_at < table.c.created_at,
+                    earlier.c.next_attempt_at > now,
+                )
+            )
+        )
         query = (
             select(table.c.id, table.c.routing_key, table.c.subject, table.c.body, table.c.attempts)
-            .where(table.c.published_at.is_(None), table.c.next_attempt_at <= datetime.now(UTC))
+            .where(table.c.published_at.is_(None), table.c.next_attempt_at <= now, ~waiting_behind_backoff)
             .order_by(table.c.created_at)
             .limit(self._batch_size)
         )
@@ -93,15 +123,22 @@ class OutboxRelay:
         return (await connection.execute(query)).all()
 
     async def _publish(self, rows: Sequence[Row]) -> tuple[list[str], dict[str, tuple[int, str]]]:
-        # Publishing concurrently pipelines the confirms: the batch costs about one round trip, not one each.
-        outcomes = await asyncio.gather(*(self._publish_one(row) for row in rows), return_exceptions=True)
+        by_subject: dict[str, list[Row]] = {}
+        for row in rows:
+            by_subject.setdefault(row.subject, []).append(row)
         confirmed: list[str] = []
         failed: dict[str, tuple[int, str]] = {}
-        for row, outcome in zip(rows, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                failed[row.id] = (row.attempts + 1, f"{type(outcome).__name__}: {outcome}"[:500])
-            else:
+
+        async def publish_in_order(subject_rows: list[Row]) -> None:
+            for row in subject_rows:
+                try:
+                    await self._publish_one(row)
+                except Exception as error:  # the rest of this request's rows wait for this one
+                    failed[row.id] = (row.attempts + 1, f"{type(error).__name__}: {error}"[:500])
+                    return
                 confirmed.append(row.id)
+
+        await asyncio.gather(*(publish_in_order(subject_rows) for subject_rows in by_subject.values()))
         if failed:
             log.warning("outbox_publish_failed", count=len(failed), error=next(iter(failed.values()))[1])
         return confirmed, failed
