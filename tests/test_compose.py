@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import AliasChoices
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS = (
     "RABBITMQ_PASSWORD",
     "POSTGRES_PASSWORD",
-    "OPS_TOKEN",
-    "INTAKE_STAFF_TOKEN",
+    "AUTH_JWT_SECRET",
     "INTAKE_SMS_API_KEY",
-    "DOCUMENTS_STAFF_TOKEN",
     "DOCUMENTS_SIGNING_KEY_FILE",
     "DOCUMENTS_SIGNER_NAME",
     "DOCUMENTS_SIGNER_NIP",
@@ -81,13 +80,24 @@ def test_services_can_be_scaled(compose: dict, service: str) -> None:
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_environment_variable_is_a_setting_the_service_reads(compose: dict, service: str) -> None:
-    fields = set(settings_class(service).model_fields)
+    settings = settings_class(service).model_fields
+    shared = {  # variables read under the same name by every service (AMQP_URL, ENVIRONMENT, AUTH_...)
+        str(choice) for field in settings.values() if isinstance(field.validation_alias, AliasChoices)
+        for choice in field.validation_alias.choices
+    }  # fmt: skip
     prefix = f"{service.upper()}_"
     for variable in compose["services"][service]["environment"]:
-        if variable == "AMQP_URL":
+        if variable in shared:
             continue
         assert variable.startswith(prefix), variable
-        assert variable.removeprefix(prefix).lower() in fields, f"{variable} is not a setting of {service}"
+        assert variable.removeprefix(prefix).lower() in settings, f"{variable} is not a setting of {service}"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_runs_in_production_mode_with_the_shared_token_secret(compose: dict, service: str) -> None:
+    environment = compose["services"][service]["environment"]
+    assert environment["ENVIRONMENT"] == "production"
+    assert environment["AUTH_JWT_SECRET"].startswith("${AUTH_JWT_SECRET:?")
 
 
 def test_postgres_creates_the_database_each_service_uses(compose: dict) -> None:

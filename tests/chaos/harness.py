@@ -24,6 +24,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
+from dukcapil_shared.auth import Role
+from dukcapil_shared.testing import staff_headers
+
 from ..e2e.requests import AKTA_KEMATIAN, BIODATA_WNI, COURIER, KARTU_KELUARGA, PICKUP, SURAT_PINDAH, variant
 from ..e2e.system import SERVICES, System
 from . import broker
@@ -41,7 +44,10 @@ CHAOS_ENV = {
     "SHIPPING_BOOKING_LEASE": "5",
 }
 
-OPS_TOKEN = "development-only-ops-token"  # the services' default <SERVICE>_OPS_TOKEN
+# Tokens the services accept with their development secret: a supervisor reads requests, reviews, documents and
+# shipments; an admin reads dead letters.
+SUPERVISOR = staff_headers(Role.SUPERVISOR, username="chaos.supervisor", reason="chaos test: counting requests")
+ADMIN = staff_headers(Role.ADMIN, username="chaos.admin", reason="chaos test: counting dead letters")
 
 PICKUP_EVENTS = (
     "request.submitted.v1",
@@ -165,7 +171,7 @@ class Chaos:
         return row["n"]
 
     async def get(self, service: str, path: str, **params: Any) -> Any:
-        response = await self.http.get(self.system.url(service) + path, params=params)
+        response = await self.http.get(self.system.url(service) + path, params=params, headers=SUPERVISOR)
         assert response.status_code == 200, f"GET {service}{path} {params}: {response.status_code} {response.text}"
         return response.json()
 
@@ -291,7 +297,7 @@ class Driver:
                 return
             if response is not None and response.status_code != 409:
                 raise AssertionError(f"scan {kind} of {tracked} refused: {response.status_code} {response.text}")
-            shown = await self._call("GET", f"/requests/{tracked.id}", deadline)
+            shown = await self._call("GET", f"/requests/{tracked.id}", deadline, headers=SUPERVISOR)
             if kind in {attachment["kind"] for attachment in shown.json()["attachments"]}:
                 return
             self._check(deadline, f"scan {kind} of {tracked}")
@@ -415,7 +421,7 @@ async def count(chaos: Chaos, requests: list[Tracked], *, concurrency: int = 8) 
 async def _diagnose(chaos: Chaos, tracked: Tracked) -> str:
     """For a request that did not arrive: what review made of it, and what any service parked about it."""
     found = []
-    review = await chaos.http.get(chaos.system.url("review") + f"/reviews/{tracked.id}")
+    review = await chaos.http.get(chaos.system.url("review") + f"/reviews/{tracked.id}", headers=SUPERVISOR)
     if review.status_code == 200:
         body = review.json()
         failed = [check["code"] for check in body.get("prechecks", []) if not check["passed"]]
@@ -426,7 +432,7 @@ async def _diagnose(chaos: Chaos, tracked: Tracked) -> str:
         letters = await chaos.http.get(
             chaos.system.url(service) + "/dead-letters",
             params={"subject": tracked.id, "status": "parked"},
-            headers={"X-Staff-Token": OPS_TOKEN},
+            headers=ADMIN,
         )
         if letters.status_code == 200:
             found += [
@@ -553,7 +559,7 @@ async def find_dead_letter(chaos: Chaos, service: str, message_id: str) -> dict[
     response = await chaos.http.get(
         chaos.system.url(service) + "/dead-letters",
         params={"status": "parked", "limit": 1000},
-        headers={"X-Staff-Token": OPS_TOKEN},
+        headers=ADMIN,
     )
     if response.status_code != 404:
         assert response.status_code == 200, f"GET {service}/dead-letters: {response.status_code} {response.text}"

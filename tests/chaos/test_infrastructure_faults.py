@@ -20,7 +20,7 @@ import pytest
 
 from ..e2e.system import SERVICES
 from . import broker
-from .harness import OPS_TOKEN, Chaos, Driver, Tracked, settle_and_count
+from .harness import ADMIN, Chaos, Driver, Tracked, settle_and_count
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
@@ -211,7 +211,7 @@ async def test_database_refusing_connections_for_a_while_loses_nothing(chaos: Ch
     response = await chaos.http.get(
         chaos.system.url("review") + "/dead-letters",
         params={"status": "parked", "limit": 1000},
-        headers={"X-Staff-Token": OPS_TOKEN},
+        headers=ADMIN,
     )
     mine = {tracked.id for tracked in requests}
     parked = [letter for letter in response.json() if letter["subject"] in mine]

@@ -20,6 +20,9 @@ from typing import Any
 
 import httpx
 
+from dukcapil_shared.auth import Role
+from dukcapil_shared.testing import staff_headers
+
 SERVICES = ("intake", "review", "documents", "shipping")
 MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {"simulator": "dukcapil_shipping.simulator"}
 
@@ -70,7 +73,12 @@ class System:
         return [name for name in self.processes if service_of(name) == service]
 
     def env(self, name: str) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if not key.endswith("_DATABASE_URL")}
+        # The services must accept the tests' development tokens, whatever this shell has set.
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.endswith("_DATABASE_URL") and not key.startswith("AUTH_") and key != "ENVIRONMENT"
+        }
         env["AMQP_URL"] = self.amqp_url
         env["SIMULATOR_PORT"] = str(self.ports["simulator"])
         env["SIMULATOR_STEP_SECONDS"] = "0.3"
@@ -160,6 +168,17 @@ class System:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
 
 
+def as_staff(role: Role, username: str | None = None) -> dict[str, str]:
+    """Headers of a member of staff: a token the services accept with their development secret, and a reason."""
+    return staff_headers(role, username=username, reason="end-to-end test")
+
+
+RINA = as_staff(Role.REVIEWER, "rina")
+BUDI = as_staff(Role.REVIEWER, "budi")
+DOCUMENT_OFFICER = as_staff(Role.DOCUMENT_OFFICER, "dewi")
+SHIPPING_OFFICER = as_staff(Role.SHIPPING_OFFICER, "yusuf")
+
+
 class Client:
     """The HTTP calls a citizen, a reviewer and an operator make, with waiting for the asynchronous parts."""
 
@@ -179,7 +198,7 @@ class Client:
         return response.json()
 
     async def request(self, request_id: str) -> dict[str, Any]:
-        response = await self.call("GET", "intake", f"/requests/{request_id}")
+        response = await self.call("GET", "intake", f"/requests/{request_id}", headers=RINA)
         assert response.status_code == 200, response.text
         return response.json()
 
@@ -207,7 +226,7 @@ class Client:
     async def wait_review(self, request_id: str, status: str = "pending", timeout: float = 60) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            response = await self.call("GET", "review", f"/reviews/{request_id}")
+            response = await self.call("GET", "review", f"/reviews/{request_id}", headers=RINA)
             if response.status_code == 200 and response.json()["status"] == status:
                 return response.json()
             if time.monotonic() > deadline:
@@ -219,7 +238,7 @@ class Client:
     ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            response = await self.call("GET", "review", f"/reviews/{request_id}")
+            response = await self.call("GET", "review", f"/reviews/{request_id}", headers=RINA)
             if response.status_code == 200 and condition(response.json()):
                 return response.json()
             if time.monotonic() > deadline:
@@ -228,5 +247,5 @@ class Client:
 
     async def approve(self, request_id: str) -> None:
         await self.wait_review(request_id)
-        response = await self.call("POST", "review", f"/reviews/{request_id}/approve", json={"reviewer": "rina"})
+        response = await self.call("POST", "review", f"/reviews/{request_id}/approve", json={}, headers=RINA)
         assert response.status_code == 200, response.text

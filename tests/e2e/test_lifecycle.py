@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from .requests import BIODATA_WNI, EVERY_TYPE, KARTU_KELUARGA, PICKUP, variant
-from .system import SERVICES, Client, System
+from .system import BUDI, DOCUMENT_OFFICER, RINA, SERVICES, SHIPPING_OFFICER, Client, System
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +42,15 @@ async def client(system: System):  # type: ignore[no-untyped-def]
 
 
 async def collect(client: Client, request_id: str) -> None:
-    [shipment] = (await client.call("GET", "shipping", "/shipments", params={"request_id": request_id})).json()
+    [shipment] = (
+        await client.call("GET", "shipping", "/shipments", params={"request_id": request_id}, headers=SHIPPING_OFFICER)
+    ).json()
     response = await client.call(
         "POST",
         "shipping",
         f"/shipments/{shipment['id']}/collected",
-        json={"collector_name": "Yusuf Maulana", "collector_nik": "3602031503920007", "operator": "operator-bayah"},
+        json={"collector_name": "Yusuf Maulana", "collector_nik": "3602031503920007"},
+        headers=SHIPPING_OFFICER,
     )
     assert response.status_code == 200, response.text
 
@@ -77,7 +80,11 @@ async def test_every_request_type_travels_from_submission_to_the_citizen(client:
             ]
         assert all(entry["note"] for entry in final["history"])
 
-        [document] = (await client.call("GET", "documents", "/documents", params={"request_id": request["id"]})).json()
+        [document] = (
+            await client.call(
+                "GET", "documents", "/documents", params={"request_id": request["id"]}, headers=DOCUMENT_OFFICER
+            )
+        ).json()
         pdf = await client.call(
             "GET",
             "documents",
@@ -92,7 +99,11 @@ async def test_the_courier_timeline_is_visible_at_shipping(client: Client) -> No
     request = await client.submit(BIODATA_WNI)
     await client.approve(request["id"])
     await client.wait_status(request["id"], "delivered")
-    [shipment] = (await client.call("GET", "shipping", "/shipments", params={"request_id": request["id"]})).json()
+    [shipment] = (
+        await client.call(
+            "GET", "shipping", "/shipments", params={"request_id": request["id"]}, headers=SHIPPING_OFFICER
+        )
+    ).json()
     assert shipment["airway_bill"] and shipment["status"] == "delivered"
     statuses = [step["status"] for step in shipment["tracking"]]
     assert statuses[-1] == "delivered" and len(statuses) >= 3
@@ -128,7 +139,8 @@ async def test_information_requested_resubmitted_then_rejected(client: Client) -
         "POST",
         "review",
         f"/reviews/{request['id']}/request-information",
-        json={"reviewer": "rina", "reason": "Scan akta kelahiran tidak terbaca", "missing_items": ["akta_kelahiran"]},
+        json={"reason": "Scan akta kelahiran tidak terbaca", "missing_items": ["akta_kelahiran"]},
+        headers=RINA,
     )
     assert asked.status_code == 200, asked.text
     await client.wait_status(request["id"], "info_requested")
@@ -138,7 +150,7 @@ async def test_information_requested_resubmitted_then_rejected(client: Client) -
     assert resubmitted.status_code == 200, resubmitted.text
     await client.wait_review(request["id"], "pending")
     rejected = await client.call(
-        "POST", "review", f"/reviews/{request['id']}/reject", json={"reviewer": "rina", "reason": "Data tidak cocok"}
+        "POST", "review", f"/reviews/{request['id']}/reject", json={"reason": "Data tidak cocok"}, headers=RINA
     )
     assert rejected.status_code == 200
     await client.wait_status(request["id"], "rejected")
@@ -156,7 +168,9 @@ async def test_information_requested_resubmitted_then_rejected(client: Client) -
         "request.rejected.v1",
     ]
     assert final["status"] == "rejected"
-    documents = await client.call("GET", "documents", "/documents", params={"request_id": request["id"]})
+    documents = await client.call(
+        "GET", "documents", "/documents", params={"request_id": request["id"]}, headers=DOCUMENT_OFFICER
+    )
     assert documents.json() == []
 
 
@@ -166,7 +180,7 @@ async def test_a_request_cancelled_before_the_decision_leaves_the_work_queue(cli
     cancelled = await client.call("POST", "intake", f"/requests/{request['id']}/cancel", json={"reason": "keliru"})
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     await client.wait_review(request["id"], "cancelled")
-    refused = await client.call("POST", "review", f"/reviews/{request['id']}/approve", json={"reviewer": "rina"})
+    refused = await client.call("POST", "review", f"/reviews/{request['id']}/approve", json={}, headers=RINA)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_pending"
 
 
@@ -201,15 +215,16 @@ async def test_a_kk_walks_through_information_requested_resubmission_and_approva
 
     review = await client.wait_review_until(request["id"], lambda review: len(review["attachments"]) == 1)
     assert passed(review)["attachments_complete"] is False
-    claimed = await client.call("POST", "review", f"/reviews/{request['id']}/claim", json={"reviewer": "rina"})
+    claimed = await client.call("POST", "review", f"/reviews/{request['id']}/claim", headers=RINA)
     assert claimed.status_code == 200, claimed.text
-    taken = await client.call("POST", "review", f"/reviews/{request['id']}/claim", json={"reviewer": "budi"})
+    taken = await client.call("POST", "review", f"/reviews/{request['id']}/claim", headers=BUDI)
     assert taken.status_code == 409 and taken.json()["error"]["code"] == "claimed_by_another"
     asked = await client.call(
         "POST",
         "review",
         f"/reviews/{request['id']}/request-information",
-        json={"reviewer": "rina", "reason": "Akta kelahiran belum diunggah", "missing_items": ["akta_kelahiran"]},
+        json={"reason": "Akta kelahiran belum diunggah", "missing_items": ["akta_kelahiran"]},
+        headers=RINA,
     )
     assert asked.status_code == 200, asked.text
     waiting = await client.wait_status(request["id"], "info_requested")
@@ -225,7 +240,7 @@ async def test_a_kk_walks_through_information_requested_resubmission_and_approva
     assert passed(review)["attachments_complete"] is True
     await client.approve(request["id"])
     await client.wait_status(request["id"], "ready_for_pickup")
-    audit = (await client.call("GET", "review", f"/reviews/{request['id']}/audit")).json()
+    audit = (await client.call("GET", "review", f"/reviews/{request['id']}/audit", headers=RINA)).json()
     actions = [(entry["actor"], entry["action"]) for entry in audit]
     assert ("rina", "claimed") in actions and ("rina", "information_requested") in actions
     assert actions[-1] == ("rina", "approved")

@@ -44,13 +44,14 @@ class FakeShipmentRepository(ShipmentRepository):
         self._stage(shipment)
         return True
 
-    async def find(self, *, request_id, status, limit, offset, flag=None):  # type: ignore[no-untyped-def]
+    async def find(self, *, request_id, status, limit, offset, flag=None, kecamatan_code=None):  # type: ignore[no-untyped-def]
         found = [
             copy.deepcopy(s)
             for s in sorted(self._current().values(), key=lambda s: s.created_at)
             if (request_id is None or s.request_id == request_id)
             and (status is None or s.status == status)
             and (flag is None or s.is_flagged(flag))
+            and (kecamatan_code is None or s.kecamatan_code == kecamatan_code)
         ]
         return found[offset : offset + limit]
 

@@ -19,6 +19,15 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
+from dukcapil_shared.auth import (
+    LocalTokenVerifier,
+    OidcTokenVerifier,
+    RateLimits,
+    SqlAccessLog,
+    StaffAuth,
+    TokenVerifier,
+    install_auth,
+)
 from dukcapil_shared.db import migrate
 from dukcapil_shared.messaging import (
     EventConsumer,
@@ -54,6 +63,7 @@ class ServiceRuntime:
         outbox_table: Table,
         inbox_table: Table,
         dead_letter_table: Table,
+        access_log_table: Table,
         migrations: str,
     ) -> None:
         self.service = service
@@ -83,6 +93,12 @@ class ServiceRuntime:
         self._router = RabbitRouter()
         self._consumers: list[EventConsumer[Any]] = []
         self._dead_letter_table = dead_letter_table
+        self.auth = StaffAuth(
+            verifier=token_verifier(settings),
+            access_log=SqlAccessLog(engine, access_log_table),
+            rate_limits=RateLimits(settings.rate_limit_storage_url),
+            citizen_rate=settings.citizen_rate_limit,
+        )
         self.dead_letters = DeadLetterDesk(
             service=service,
             unit_of_work=self._ops_unit_of_work,
@@ -91,6 +107,7 @@ class ServiceRuntime:
         DeadLetterParking(topology=self.topology, unit_of_work=self._ops_unit_of_work).attach(self._router)
         self._loops: list[Callable[[], Awaitable[None]]] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
+        self._startup_steps: list[Callable[[], Awaitable[object]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._probes: set[asyncio.Task[None]] = set()
 
@@ -125,7 +142,8 @@ class ServiceRuntime:
         app.state.runtime = self
         install_error_handlers(app)
         app.include_router(health_router(self.readiness))
-        dead_letter_http.install(app, self.dead_letters, self.settings.ops_token)
+        install_auth(app, self.auth)
+        dead_letter_http.install(app, self.dead_letters)
         return app
 
     def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:
@@ -149,8 +167,14 @@ class ServiceRuntime:
         """Run at stop, after the last handler finished (e.g. closing an HTTP client the handlers use)."""
         self._cleanups.append(cleanup)
 
+    def after_migrations(self, step: Callable[[], Awaitable[object]]) -> None:
+        """Run at start once the database schema is current, before the broker connects."""
+        self._startup_steps.append(step)
+
     async def start(self) -> None:
         await migrate(self.engine, self._migrations)
+        for step in self._startup_steps:
+            await step()
         self.broker.include_router(self._router)
         await self._connect_broker()
         await self.topology.declare(
@@ -267,4 +291,23 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=int(settings.graceful_timeout),
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
+
+
+def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+    """The office's OpenID Connect provider when configured, else tokens from intake's token endpoint."""
+    if settings.auth_oidc_jwks_url and settings.auth_oidc_issuer and settings.auth_oidc_audience:
+        return OidcTokenVerifier(
+            jwks_url=settings.auth_oidc_jwks_url,
+            issuer=settings.auth_oidc_issuer,
+            audience=settings.auth_oidc_audience,
+            role_claim=settings.auth_oidc_role_claim,
+            kecamatan_claim=settings.auth_oidc_kecamatan_claim,
+        )
+    return LocalTokenVerifier(
+        secret=settings.auth_jwt_secret.get_secret_value(),
+        issuer=settings.auth_token_issuer,
+        audience=settings.auth_token_audience,
     )

@@ -1,12 +1,30 @@
-"""What every service's settings class has in common; each service subclasses it with its own prefix."""
+"""What every service's settings class has in common; each service subclasses it with its own prefix.
 
-from pydantic import AliasChoices, Field, SecretStr
+Development defaults of secrets start with `development-only`: they let `make run` work on a fresh machine,
+and a service started with `ENVIRONMENT=production` refuses to start while any of them is still in place.
+"""
+
+from typing import Literal, Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_ONLY = "development-only"
+MIN_JWT_SECRET_LENGTH = 32
+
+
+class ProductionMisconfigured(ValueError):
+    pass
 
 
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore")
 
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        validation_alias=AliasChoices("ENVIRONMENT"),
+        description="production refuses every development-only default; one variable for all services",
+    )
     amqp_url: str = Field(
         default="amqp://guest:guest@localhost:5672/",
         validation_alias=AliasChoices("AMQP_URL"),
@@ -15,6 +33,10 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(description="sqlite+aiosqlite:///var/<service>.db or postgresql+asyncpg://...")
     host: str = "127.0.0.1"
     port: int
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies trusted to say the client's address (X-Forwarded-For), comma-separated, or *",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     prefetch: int = Field(default=20, description="Unacknowledged messages per consumer channel")
@@ -29,8 +51,65 @@ class ServiceSettings(BaseSettings):
     readiness_timeout: float = Field(
         default=2.0, description="Seconds /readyz waits for the database and the broker before calling them gone"
     )
-    ops_token: SecretStr = Field(
-        default=SecretStr("development-only-ops-token"),
-        description="Shared secret operators send as X-Staff-Token to list, replay and discard dead letters and to "
-        "read incidents; set a real one outside development",
+
+    # Staff tokens: the same values for every service.
+    auth_jwt_secret: SecretStr = Field(
+        default=SecretStr("development-only-jwt-secret-not-for-real-use"),
+        validation_alias=AliasChoices("AUTH_JWT_SECRET"),
+        description=f"Signs and checks staff tokens (HS256), at least {MIN_JWT_SECRET_LENGTH} characters; "
+        "one variable for all services",
     )
+    auth_token_issuer: str = Field(default="dukcapil-lebak", validation_alias=AliasChoices("AUTH_TOKEN_ISSUER"))
+    auth_token_audience: str = Field(
+        default="dukcapil-lebak-staff", validation_alias=AliasChoices("AUTH_TOKEN_AUDIENCE")
+    )
+    auth_oidc_jwks_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AUTH_OIDC_JWKS_URL"),
+        description="Check tokens from an OpenID Connect provider's keys instead (needs the two below)",
+    )
+    auth_oidc_issuer: str | None = Field(default=None, validation_alias=AliasChoices("AUTH_OIDC_ISSUER"))
+    auth_oidc_audience: str | None = Field(default=None, validation_alias=AliasChoices("AUTH_OIDC_AUDIENCE"))
+    auth_oidc_role_claim: str = Field(
+        default="dukcapil_role",
+        validation_alias=AliasChoices("AUTH_OIDC_ROLE_CLAIM"),
+        description="The claim holding the role (kecamatan_operator, reviewer, ...)",
+    )
+    auth_oidc_kecamatan_claim: str = Field(
+        default="kecamatan_code", validation_alias=AliasChoices("AUTH_OIDC_KECAMATAN_CLAIM")
+    )
+    rate_limit_storage_url: str = Field(
+        default="async+memory://",
+        validation_alias=AliasChoices("RATE_LIMIT_STORAGE_URL"),
+        description="Where citizen rate limits are counted: async+memory:// (per process) or async+redis://...",
+    )
+    citizen_rate_limit: str = Field(
+        default="30/minute", description="Calls per client address to the endpoints open to everyone"
+    )
+
+    @model_validator(mode="after")
+    def _oidc_is_complete(self) -> Self:
+        if self.auth_oidc_jwks_url and not (self.auth_oidc_issuer and self.auth_oidc_audience):
+            raise ValueError("AUTH_OIDC_JWKS_URL needs AUTH_OIDC_ISSUER and AUTH_OIDC_AUDIENCE as well")
+        return self
+
+    @model_validator(mode="after")
+    def _production_has_real_secrets(self) -> Self:
+        if self.environment != "production":
+            return self
+        problems = [
+            f"{self._variable(name)} still has its development-only default"
+            for name, value in self
+            if isinstance(value, SecretStr) and value.get_secret_value().startswith(DEVELOPMENT_ONLY)
+        ]
+        if self.auth_oidc_jwks_url is None and len(self.auth_jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            problems.append(f"AUTH_JWT_SECRET needs at least {MIN_JWT_SECRET_LENGTH} characters")
+        if problems:
+            raise ProductionMisconfigured("ENVIRONMENT=production: " + "; ".join(problems))
+        return self
+
+    def _variable(self, name: str) -> str:
+        alias = type(self).model_fields[name].validation_alias
+        if isinstance(alias, AliasChoices):
+            return str(alias.choices[0])
+        return f"{self.model_config.get('env_prefix', '')}{name}".upper()

@@ -1,18 +1,33 @@
-"""In-memory stand-ins for the messaging abstractions and the broker, for the services' unit tests."""
+"""In-memory stand-ins for the messaging abstractions and the broker, and staff tokens, for the services' tests."""
 
 import copy
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 
+from dukcapil_shared.auth import (
+    KECAMATAN_BOUND,
+    REASON_HEADER,
+    LocalTokenVerifier,
+    MemoryAccessLog,
+    Principal,
+    RateLimits,
+    Role,
+    StaffAuth,
+    TokenIssuer,
+    install_auth,
+)
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
 from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved
 from dukcapil_shared.ops.service import ReplayFailed, Republisher
 from dukcapil_shared.ops.store import DeadLetterQuery, DeadLetterRepository, OpsUnitOfWork
+from dukcapil_shared.settings import ServiceSettings
 
 
 class FakeOutbox(Outbox):
@@ -167,3 +182,52 @@ class InMemoryEventBus:
         for queue in queues:
             await self._broker.publish(envelope.to_json(), queue=queue, message_id=str(envelope.id))
         return queues
+
+
+# --- staff tokens for tests ---
+
+_DEFAULTS = ServiceSettings.model_fields
+
+
+def development_token(role: Role, *, kecamatan: str | None = None, username: str | None = None) -> str:
+    """A token as intake's token endpoint issues it with the development secret, which every service started
+    without AUTH_JWT_SECRET accepts."""
+    if role in KECAMATAN_BOUND and kecamatan is None:
+        kecamatan = "36.02.14"  # Rangkasbitung
+    issuer = TokenIssuer(
+        secret=_DEFAULTS["auth_jwt_secret"].default.get_secret_value(),
+        issuer=_DEFAULTS["auth_token_issuer"].default,
+        audience=_DEFAULTS["auth_token_audience"].default,
+        lifetime=timedelta(hours=2),
+    )
+    principal = Principal(username=username or f"test.{role.value}", role=role, kecamatan_code=kecamatan)
+    return issuer.issue(principal).access_token
+
+
+def staff_headers(
+    role: Role, *, kecamatan: str | None = None, reason: str | None = "testing", username: str | None = None
+) -> dict[str, str]:
+    """Authorization (and, unless reason is None, X-Access-Reason) headers for a member of staff in `role`."""
+    headers = {"Authorization": f"Bearer {development_token(role, kecamatan=kecamatan, username=username)}"}
+    if reason is not None:
+        headers[REASON_HEADER] = reason
+    return headers
+
+
+def install_test_auth(app: FastAPI, *, citizen_rate: str = "1000/minute") -> MemoryAccessLog:
+    """Staff authentication as the services run it, with the access log kept in memory for the test to read."""
+    access_log = MemoryAccessLog()
+    install_auth(
+        app,
+        StaffAuth(
+            verifier=LocalTokenVerifier(
+                secret=_DEFAULTS["auth_jwt_secret"].default.get_secret_value(),
+                issuer=_DEFAULTS["auth_token_issuer"].default,
+                audience=_DEFAULTS["auth_token_audience"].default,
+            ),
+            access_log=access_log,
+            rate_limits=RateLimits(),
+            citizen_rate=citizen_rate,
+        ),
+    )
+    return access_log

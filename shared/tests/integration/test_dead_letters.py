@@ -13,9 +13,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitRouter
-from pydantic import SecretStr
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
+from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import Envelope, RequestCancelled
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.messaging import (
@@ -34,11 +34,11 @@ from dukcapil_shared.ops.amqp import BrokerRepublisher, DeadLetterParking
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved, parse_dead_letter
 from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed
 from dukcapil_shared.ops.store import DeadLetterQuery, SqlOpsUnitOfWork
+from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "integration-ops-token"
 metadata = MetaData()
 effects = Table("effects", metadata, Column("request_id", String(36), primary_key=True))
 outbox, inbox = add_messaging_tables(metadata)
@@ -110,9 +110,12 @@ class Service:
         )
         app = FastAPI()
         install_error_handlers(app)
-        dead_letter_http.install(app, self.desk, SecretStr(TOKEN))
+        install_test_auth(app)
+        dead_letter_http.install(app, self.desk)
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://probe", headers={"X-Staff-Token": TOKEN}
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://probe",
+            headers=staff_headers(Role.ADMIN, username="rina"),
         )
 
     @property
@@ -194,7 +197,7 @@ async def test_a_poison_message_is_parked_listed_and_after_the_fix_replayed_and_
     assert listed["first_failure_at"] < listed["last_failure_at"]
 
     probe.handler.broken.clear()  # the fix is deployed
-    replayed = await probe.http.post(f"/dead-letters/{listed['id']}/replay", json={"by": "rina", "note": "fixed"})
+    replayed = await probe.http.post(f"/dead-letters/{listed['id']}/replay", json={"note": "fixed"})
     assert replayed.status_code == 200, replayed.text
     assert (replayed.json()["status"], replayed.json()["resolved_by"]) == ("replayed", "rina")
 
@@ -202,7 +205,9 @@ async def test_a_poison_message_is_parked_listed_and_after_the_fix_replayed_and_
         return str(poison.request_id) in await probe.effects()
 
     await eventually(processed)
-    again = await probe.http.post(f"/dead-letters/{listed['id']}/replay", json={"by": "budi"})
+    again = await probe.http.post(
+        f"/dead-letters/{listed['id']}/replay", json={}, headers=staff_headers(Role.ADMIN, username="budi")
+    )
     assert again.status_code == 409
     await asyncio.sleep(0.5)
     assert probe.handler.calls[poison.request_id] == 5, "once more after the replay, attempts counted afresh"
@@ -224,7 +229,7 @@ async def test_a_replay_that_fails_again_is_parked_again_as_a_new_letter(probe: 
 
     await eventually(await parked(1))
     [first] = await probe.parked()
-    assert (await probe.http.post(f"/dead-letters/{first.id}/replay", json={"by": "rina"})).status_code == 200
+    assert (await probe.http.post(f"/dead-letters/{first.id}/replay", json={})).status_code == 200
     await eventually(await parked(1))
     letters = {letter.id: letter for letter in await probe.parked()}
     assert len(letters) == 2 and letters[first.id].status == DeadLetterStatus.replayed
@@ -246,7 +251,7 @@ async def test_a_permanent_failure_is_parked_at_once_and_discarded_with_a_reason
     assert letter["attempts"] == 1 and letter["error"].startswith("permanent: PermanentFailure")
 
     discarded = await probe.http.post(
-        f"/dead-letters/{letter['id']}/discard", json={"by": "rina", "reason": "the request was withdrawn by phone"}
+        f"/dead-letters/{letter['id']}/discard", json={"reason": "the request was withdrawn by phone"}
     )
     assert discarded.status_code == 200, discarded.text
     shown = (await probe.http.get(f"/dead-letters/{letter['id']}")).json()
@@ -255,7 +260,7 @@ async def test_a_permanent_failure_is_parked_at_once_and_discarded_with_a_reason
         "rina",
         "the request was withdrawn by phone",
     )
-    assert (await probe.http.post(f"/dead-letters/{letter['id']}/replay", json={"by": "rina"})).status_code == 409
+    assert (await probe.http.post(f"/dead-letters/{letter['id']}/replay", json={})).status_code == 409
     assert await probe.announced() == ["operations.message_parked.v1", "operations.message_resolved.v1"]
     assert await probe.effects() == set() and probe.handler.calls[refused.request_id] == 1
 
@@ -302,7 +307,7 @@ async def test_a_replay_no_queue_would_take_is_refused_and_the_letter_stays_park
 
     await eventually(parked)
     [letter] = await probe.parked()
-    refused = await probe.http.post(f"/dead-letters/{letter.id}/replay", json={"by": "rina"})
+    refused = await probe.http.post(f"/dead-letters/{letter.id}/replay", json={})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "replay_unroutable"
     assert [letter.status for letter in await probe.parked()] == [DeadLetterStatus.parked]
 

@@ -9,20 +9,25 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
+from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved, RequestCancelled
 from dukcapil_shared.ops import cli, service
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved, parse_dead_letter
 from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed, ReplayUnroutable
 from dukcapil_shared.ops.store import DeadLetterQuery
-from dukcapil_shared.testing import FakeOpsUnitOfWork, FakeRepublisher
+from dukcapil_shared.testing import (
+    FakeOpsUnitOfWork,
+    FakeRepublisher,
+    development_token,
+    install_test_auth,
+    staff_headers,
+)
 from dukcapil_shared.web import install_error_handlers
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 NIK = "3602144107900001"
-TOKEN = "test-ops-token"
 
 
 def consumer_dead_letter(
@@ -249,13 +254,16 @@ async def test_replaying_all_stops_at_the_first_broker_failure_and_leaves_the_re
 def app_for(uow: FakeOpsUnitOfWork, republisher: FakeRepublisher | None = None) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    dead_letter_http.install(app, desk(uow, republisher), SecretStr(TOKEN))
+    app.state.access_log = install_test_auth(app)
+    dead_letter_http.install(app, desk(uow, republisher))
     return app
 
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test", headers={"X-Staff-Token": TOKEN}
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://test",
+        headers=staff_headers(Role.ADMIN, username="rina"),
     )
 
 
@@ -265,12 +273,15 @@ async def test_the_api_lists_shows_replays_and_discards_for_operators_only() -> 
     second.parked_at = first.parked_at + timedelta(seconds=1)
     for letter in (first, second):
         await service.park(letter, uow=uow, service="review")
-    async with client_for(app_for(uow, republisher)) as client:
-        assert (await client.get("/dead-letters", headers={"X-Staff-Token": "wrong"})).status_code == 401
-        anonymous = await client.post(
-            f"/dead-letters/{first.id}/replay", json={"by": "x"}, headers={"X-Staff-Token": ""}
-        )
-        assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "ops_only"
+    app = app_for(uow, republisher)
+    async with client_for(app) as client:
+        forged = await client.get("/dead-letters", headers={"Authorization": "Bearer forged"})
+        assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_token"
+        reviewer = await client.post(f"/dead-letters/{first.id}/replay", json={}, headers=staff_headers(Role.REVIEWER))
+        assert reviewer.status_code == 403 and reviewer.json()["error"]["code"] == "insufficient_scope"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as bare:
+            unexplained = await bare.get(f"/dead-letters/{first.id}", headers=staff_headers(Role.ADMIN, reason=None))
+        assert unexplained.status_code == 400, "a letter's body is a person's data: a reason is needed"
 
         listed = (await client.get("/dead-letters", params={"status": "parked"})).json()
         assert [item["id"] for item in listed] == [str(first.id), str(second.id)]
@@ -280,16 +291,18 @@ async def test_the_api_lists_shows_replays_and_discards_for_operators_only() -> 
         shown = (await client.get(f"/dead-letters/{first.id}")).json()
         assert json.loads(shown["body"])["id"] == first.message_id and shown["body_encoding"] == "utf-8"
         assert shown["headers"]["x-attempts"] == 4
+        assert [(r.username, r.path) for r in app.state.access_log.records] == [("rina", f"/dead-letters/{first.id}")]
 
-        replayed = await client.post(f"/dead-letters/{first.id}/replay", json={"by": "rina"})
+        replayed = await client.post(f"/dead-letters/{first.id}/replay", json={"by": "someone else"})
         assert replayed.status_code == 200 and replayed.json()["status"] == "replayed"
-        again = await client.post(f"/dead-letters/{first.id}/replay", json={"by": "rina"})
+        assert replayed.json()["resolved_by"] == "rina", "who acts comes from the token, not the body"
+        again = await client.post(f"/dead-letters/{first.id}/replay", json={})
         assert again.status_code == 409 and again.json()["error"]["letter_status"] == "replayed"
 
-        assert (await client.post(f"/dead-letters/{second.id}/discard", json={"by": "rina"})).status_code == 422
-        discarded = await client.post(f"/dead-letters/{second.id}/discard", json={"by": "rina", "reason": "test"})
+        assert (await client.post(f"/dead-letters/{second.id}/discard", json={})).status_code == 422
+        discarded = await client.post(f"/dead-letters/{second.id}/discard", json={"reason": "test"})
         assert discarded.json()["resolution_reason"] == "test"
-        assert (await client.post(f"/dead-letters/{second.id}/replay", json={"by": "rina"})).status_code == 409
+        assert (await client.post(f"/dead-letters/{second.id}/replay", json={})).status_code == 409
         assert (await client.get(f"/dead-letters/{uuid.uuid4()}")).status_code == 404
         assert [item["id"] for item in (await client.get("/dead-letters", params={"status": "discarded"})).json()] == [
             str(second.id)
@@ -302,13 +315,13 @@ async def test_the_api_answers_503_when_the_broker_does_not_take_the_replay_and_
     await service.park(letter, uow=uow, service="review")
     async with client_for(app_for(uow, republisher)) as client:
         republisher.failure = ReplayFailed("no confirm in time")
-        away = await client.post(f"/dead-letters/{letter.id}/replay", json={"by": "rina"})
+        away = await client.post(f"/dead-letters/{letter.id}/replay", json={})
         assert away.status_code == 503 and away.headers["Retry-After"] == "5"
         republisher.failure = ReplayUnroutable("no queue named 'gone'")
-        gone = await client.post(f"/dead-letters/{letter.id}/replay", json={"by": "rina"})
+        gone = await client.post(f"/dead-letters/{letter.id}/replay", json={})
         assert gone.status_code == 409 and gone.json()["error"]["code"] == "replay_unroutable"
         republisher.failure = None
-        report = (await client.post("/dead-letters/replay", json={"by": "rina"})).json()
+        report = (await client.post("/dead-letters/replay", json={})).json()
         assert report == {"replayed": [str(letter.id)], "skipped": [], "failed": {}}
 
 
@@ -328,7 +341,10 @@ async def run_cli(app: FastAPI, *argv: str) -> tuple[int, str]:
         return cli.Response(answer.status_code, answer.json())
 
     out = io.StringIO()
-    environ = {"DUKCAPIL_REVIEW_URL": "http://review.test", "REVIEW_OPS_TOKEN": TOKEN}
+    environ = {
+        "DUKCAPIL_REVIEW_URL": "http://review.test",
+        "DUKCAPIL_TOKEN": development_token(Role.ADMIN, username="rina"),
+    }
     status = await asyncio.to_thread(cli.main, list(argv), environ=environ, send=send, out=out)
     await http.aclose()
     return status, out.getvalue()
@@ -345,14 +361,15 @@ async def test_the_command_line_lists_shows_replays_and_discards() -> None:
     assert status == 0 and str(first.id) in listed and "dukcapil.review.requests" in listed and "ATTEMPTS" in listed
     status, shown = await run_cli(app, "dead-letters", "show", str(first.id))
     assert status == 0 and "request.cancelled.v1" in shown and first.message_id in shown
-    status, replayed = await run_cli(app, "dead-letters", "replay", str(first.id), "--by", "rina")
+    status, replayed = await run_cli(app, "dead-letters", "replay", str(first.id))
     assert status == 0 and "replayed by rina" in replayed
     status, _ = await run_cli(app, "dead-letters", "replay", str(first.id), "--service", "review")
     assert status == 1
     status, discarded = await run_cli(
-        app, "dead-letters", "discard", str(second.id), "--reason", "test data", "--by", "rina"
+        app, "dead-letters", "discard", str(second.id), "--why", "test data", "--reason", "clearing test data"
     )
     assert status == 0 and "discarded" in discarded
+    assert app.state.access_log.records[-1].reason == "clearing test data"
     status, as_json = await run_cli(app, "dead-letters", "list", "--service", "review", "--status", "all", "--json")
     assert {item["status"] for item in json.loads(as_json)} == {"replayed", "discarded"}
     status, report = await run_cli(app, "dead-letters", "replay", "--all", "--service", "review")

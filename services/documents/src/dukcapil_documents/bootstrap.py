@@ -27,6 +27,7 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
         dead_letter_table=tables.dead_letters,
+        access_log_table=tables.access_log,
         migrations="dukcapil_documents:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlDocumentsUnitOfWork)
@@ -54,6 +55,5 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
     )
     app.state.unit_of_work = unit_of_work
     app.state.press = press
-    app.state.staff_token = settings.staff_token
     http.install(app)
     return app

@@ -1,4 +1,7 @@
-from pydantic import Field, SecretStr
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from dukcapil_shared.settings import ServiceSettings
@@ -13,10 +16,6 @@ class DocumentsSettings(ServiceSettings):
     public_base_url: str = Field(
         default="http://127.0.0.1:8003",
         description="Public address of this service, printed in each document's QR code for verification",
-    )
-    staff_token: SecretStr = Field(
-        default=SecretStr("development-only-staff-token"),
-        description="Shared secret staff send as X-Staff-Token to revoke, correct and read documents",
     )
     signing_key: SecretStr | None = Field(
         default=None,
@@ -42,3 +41,18 @@ class DocumentsSettings(ServiceSettings):
         default=None,
         description="A folder of layout files (<type>.toml, office.toml) that replace the shipped ones",
     )
+
+    @model_validator(mode="after")
+    def _production_signs_with_the_office_key(self) -> Self:
+        """In production a document is signed with the office's own key, never one generated on the spot, and
+        names the real head of the office."""
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.signing_key is None and not Path(self.signing_key_file).is_file():
+            problems.append("set DOCUMENTS_SIGNING_KEY or point DOCUMENTS_SIGNING_KEY_FILE at the office's key")
+        if "PENGEMBANGAN" in self.signer_name or set(self.signer_nip) == {"0"}:
+            problems.append("set DOCUMENTS_SIGNER_NAME and DOCUMENTS_SIGNER_NIP to the head of the office")
+        if problems:
+            raise ValueError("ENVIRONMENT=production: " + "; ".join(problems))
+        return self

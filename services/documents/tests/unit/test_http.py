@@ -4,28 +4,32 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from dukcapil_documents.domain.model import Document
 from dukcapil_documents.entrypoints import http
 from dukcapil_documents.service_layer.handlers import Press
+from dukcapil_shared.auth import Role
+from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import BASE_URL, FakeDocumentsUnitOfWork, FakeStorage, a_press
 from .test_handlers import APPLICANT, DEATH, approval, deliver
 
-STAFF = {"X-Staff-Token": "test-staff-token"}
+STAFF = staff_headers(Role.REVIEWER)  # reads documents (documents:read), may not revoke or correct them
+OFFICER = staff_headers(Role.DOCUMENT_OFFICER, username="dewi")  # documents:manage
 HOLDER = {"X-Applicant-NIK": APPLICANT["nik"]}
 
 
 class Service:
-    def __init__(self, uow: FakeDocumentsUnitOfWork, press: Press, document: Document) -> None:
+    def __init__(
+        self, uow: FakeDocumentsUnitOfWork, press: Press, document: Document, citizen_rate: str = "1000/minute"
+    ) -> None:
         self.uow, self.press, self.document = uow, press, document
         app = FastAPI()
         install_error_handlers(app)
         app.state.unit_of_work = lambda: uow
         app.state.press = press
-        app.state.staff_token = SecretStr("test-staff-token")
+        self.access_log = install_test_auth(app, citizen_rate=citizen_rate)
         http.install(app)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
@@ -47,9 +51,9 @@ async def service() -> Any:
 
 async def test_documents_are_found_by_request_and_by_id(service: Service) -> None:
     document, client = service.document, service.client
-    listed = (await client.get("/documents", params={"request_id": str(document.request_id)})).json()
-    shown = (await client.get(f"/documents/{document.id}")).json()
-    none = (await client.get("/documents", params={"request_id": str(uuid.uuid4())})).json()
+    listed = (await client.get("/documents", params={"request_id": str(document.request_id)}, headers=STAFF)).json()
+    shown = (await client.get(f"/documents/{document.id}", headers=STAFF)).json()
+    none = (await client.get("/documents", params={"request_id": str(uuid.uuid4())}, headers=STAFF)).json()
 
     assert listed == [shown] and none == []
     assert shown["number"] == document.number and shown["type"] == "akta_kematian"
@@ -73,8 +77,12 @@ async def test_the_pdf_is_served_to_staff_and_to_the_holder(service: Service) ->
     ("headers", "status", "code"),
     [
         ({}, 401, "authentication_required"),
-        ({"X-Staff-Token": "guess"}, 401, "invalid_staff_token"),
-        ({"X-Staff-Token": "guess", **HOLDER}, 401, "invalid_staff_token"),
+        ({"Authorization": "Bearer guess", "X-Access-Reason": "reissue"}, 401, "invalid_token"),
+        ({"Authorization": "Bearer guess", **HOLDER}, 401, "invalid_token"),
+        (staff_headers(Role.REVIEWER, reason=None), 400, "access_reason_required"),
+        ({**staff_headers(Role.REVIEWER, reason=None), **HOLDER}, 400, "access_reason_required"),
+        (staff_headers(Role.SHIPPING_OFFICER), 403, "insufficient_scope"),
+        ({**staff_headers(Role.ADMIN), **HOLDER}, 403, "insufficient_scope"),
         ({"X-Applicant-NIK": "3602144107900002"}, 403, "not_document_holder"),
         ({"X-Applicant-NIK": ""}, 403, "not_document_holder"),
         ({"X-Applicant-NIK": "36021441079000010"}, 403, "not_document_holder"),
@@ -84,11 +92,12 @@ async def test_the_pdf_is_refused_to_anyone_else(service: Service, headers: dict
     response = await service.client.get(f"/documents/{service.document.id}/pdf", headers=headers)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
     assert b"%PDF" not in response.content
+    assert service.access_log.records == []
 
 
 async def test_unknown_documents_and_codes_get_a_machine_readable_404(service: Service) -> None:
     client = service.client
-    missing = await client.get(f"/documents/{uuid.uuid4()}")
+    missing = await client.get(f"/documents/{uuid.uuid4()}", headers=STAFF)
     missing_pdf = await client.get(f"/documents/{uuid.uuid4()}/pdf", headers=STAFF)
     forged = await client.get("/verify/forged-token")
     assert (missing.status_code, missing.json()["error"]["code"]) == (404, "document_not_found")
@@ -126,7 +135,7 @@ async def test_the_public_verification_shows_the_document_masked_and_counts(serv
         "signing_key_id": document.signing_key_id,
     }
     assert "3602140101500002" not in first.text and "Sarmadi" not in first.text and "Rangkasbitung" not in first.text
-    shown = (await client.get(f"/documents/{document.id}")).json()
+    shown = (await client.get(f"/documents/{document.id}", headers=STAFF)).json()
     assert shown["verification_count"] == 2
 
 
@@ -140,24 +149,31 @@ async def test_staff_revoke_a_document_which_then_verifies_as_revoked(service: S
     document, client = service.document, service.client
     body = {"reason": "Diterbitkan atas data yang keliru", "approved_by": "Kabid Capil"}
     refused = await client.post(f"/documents/{document.id}/revoke", json=body)
-    revoked = await client.post(f"/documents/{document.id}/revoke", json=body, headers=STAFF)
-    again = await client.post(f"/documents/{document.id}/revoke", json=body, headers=STAFF)
-    verification = (await client.get(f"/verify/{document.verification_token}")).json()
-    public = (await client.get(f"/documents/{document.id}")).json()
+    reviewer = await client.post(f"/documents/{document.id}/revoke", json=body, headers=STAFF)
+    revoked = await client.post(f"/documents/{document.id}/revoke", json=body, headers=OFFICER)
+    again = await client.post(f"/documents/{document.id}/revoke", json=body, headers=OFFICER)
+    verification = await client.get(f"/verify/{document.verification_token}")
+    anonymous = await client.get(f"/documents/{document.id}")
+    shown = (await client.get(f"/documents/{document.id}", headers=STAFF)).json()
     pdf = await client.get(f"/documents/{document.id}/pdf", headers=HOLDER)
 
-    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "staff_only")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "not_authenticated")
+    assert (reviewer.status_code, reviewer.json()["error"]["code"]) == (403, "insufficient_scope")
+    assert reviewer.json()["error"]["required_scope"] == "documents:manage"
     assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
     assert revoked.json()["revocation"] == {
         "revoked_at": revoked.json()["revocation"]["revoked_at"],
         "approved_by": "Kabid Capil",
+        "recorded_by": "dewi",
         "reason": "Diterbitkan atas data yang keliru",
     }
     assert (again.status_code, again.json()["error"]["code"], again.json()["error"]["document_status"]) == (
         409, "document_not_current", "revoked",
     )  # fmt: skip
-    assert (verification["genuine"], verification["status"]) == (True, "revoked") and verification["revoked_at"]
-    assert public["status"] == "revoked" and public["revocation"] is None, "why is for staff only"
+    assert (verification.json()["genuine"], verification.json()["status"]) == (True, "revoked")
+    assert verification.json()["revoked_at"] and "keliru" not in verification.text, "why is for staff only"
+    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "not_authenticated")
+    assert shown["status"] == "revoked" and shown["revocation"] == revoked.json()["revocation"]
     assert pdf.status_code == 200 and pdf.headers["x-document-status"] == "revoked"
 
 
@@ -168,10 +184,12 @@ async def test_staff_correct_a_document_which_is_reissued_with_a_new_number(serv
         "reason": "Tempat kematian salah tulis",
         "approved_by": "Kabid Capil",
     }
-    refused = await client.post(f"/documents/{old.id}/corrections", json=body, headers={"X-Staff-Token": "guess"})
-    response = await client.post(f"/documents/{old.id}/corrections", json=body, headers=STAFF)
+    refused = await client.post(f"/documents/{old.id}/corrections", json=body, headers={"Authorization": "Bearer x"})
+    reviewer = await client.post(f"/documents/{old.id}/corrections", json=body, headers=STAFF)
+    response = await client.post(f"/documents/{old.id}/corrections", json=body, headers=OFFICER)
 
-    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "staff_only")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (401, "invalid_token")
+    assert (reviewer.status_code, reviewer.json()["error"]["code"]) == (403, "insufficient_scope")
     assert response.status_code == 201
     superseded, issued = response.json()["superseded"], response.json()["issued"]
     assert response.headers["location"] == f"/documents/{issued['id']}"
@@ -182,7 +200,7 @@ async def test_staff_correct_a_document_which_is_reissued_with_a_new_number(serv
     )
     assert (issued["status"], issued["supersedes"], issued["request_id"]) == ("valid", str(old.id), str(old.request_id))
     assert issued["number"] != old.number and issued["number"].startswith("AKM/3602/")
-    listed = (await client.get("/documents", params={"request_id": str(old.request_id)})).json()
+    listed = (await client.get("/documents", params={"request_id": str(old.request_id)}, headers=STAFF)).json()
     assert [d["number"] for d in listed] == [old.number, issued["number"]]
 
     verification = (await client.get(f"/verify/{old.verification_token}")).json()
@@ -193,14 +211,14 @@ async def test_staff_correct_a_document_which_is_reissued_with_a_new_number(serv
 
 async def test_a_correction_must_correct_something(service: Service) -> None:
     response = await service.client.post(
-        f"/documents/{service.document.id}/corrections", json={"reason": "r" * 5, "approved_by": "k"}, headers=STAFF
+        f"/documents/{service.document.id}/corrections", json={"reason": "r" * 5, "approved_by": "k"}, headers=OFFICER
     )
     assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_request")
     assert "nothing to correct" in response.text
     bad_holder = await service.client.post(
         f"/documents/{service.document.id}/corrections",
         json={"holder": {"nik": "123", "name": "x"}, "reason": "salah", "approved_by": "k"},
-        headers=STAFF,
+        headers=OFFICER,
     )
     assert bad_holder.status_code == 422
 
@@ -208,3 +226,51 @@ async def test_a_correction_must_correct_something(service: Service) -> None:
 async def test_the_signing_keys_are_public(service: Service) -> None:
     [key] = (await service.client.get("/signing-keys")).json()
     assert (key["key_id"], key["current"]) == (service.document.signing_key_id, True)
+
+
+async def test_searching_and_reading_documents_is_for_staff_holding_documents_read(service: Service) -> None:
+    document, client = service.document, service.client
+    search = {"request_id": str(document.request_id)}
+    anonymous = [await client.get("/documents", params=search), await client.get(f"/documents/{document.id}")]
+    operator = await client.get(f"/documents/{document.id}", headers=staff_headers(Role.KECAMATAN_OPERATOR))
+    officer = await client.get("/documents", params=search, headers=staff_headers(Role.DOCUMENT_OFFICER, reason=None))
+
+    for response in anonymous:
+        assert (response.status_code, response.json()["error"]["code"]) == (401, "not_authenticated")
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert (operator.status_code, operator.json()["error"]["code"]) == (403, "insufficient_scope")
+    assert operator.json()["error"]["required_scope"] == "documents:read"
+    assert officer.status_code == 200, "the metadata names nobody: no reason asked, nothing logged"
+    assert service.access_log.records == []
+
+
+async def test_staff_opening_a_pdf_is_recorded_with_their_name_and_reason(service: Service) -> None:
+    document, client = service.document, service.client
+    path = f"/documents/{document.id}/pdf"
+    holder = await client.get(path, headers=HOLDER)
+    assert holder.status_code == 200 and service.access_log.records == [], "the holder's own copy is not logged"
+    staff = await client.get(path, headers=staff_headers(Role.DOCUMENT_OFFICER, username="dewi", reason="reprint"))
+    assert staff.status_code == 200 and staff.content == service.files[document.storage_key]
+    [record] = service.access_log.records
+    assert (record.username, record.role, record.scope, record.method, record.path, record.reason) == (
+        "dewi",
+        "document_officer",
+        "documents:read",
+        "GET",
+        path,
+        "reprint",
+    )
+
+
+async def test_the_public_verification_is_rate_limited_per_address(service: Service) -> None:
+    limited = Service(service.uow, service.press, service.document, citizen_rate="2/minute")
+    async with limited.client as client:
+        path = f"/verify/{service.document.verification_token}"
+        answers = [await client.get(path) for _ in range(3)]
+        keys = await client.get("/signing-keys")
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[-1].json()["error"]["code"] == "too_many_requests" and int(answers[-1].headers["retry-after"]) > 0
+    assert service.uow.documents.committed[service.document.id].verification_count == 2, (
+        "the refused one is not counted"
+    )
+    assert keys.status_code == 200, "the signing keys are not limited"

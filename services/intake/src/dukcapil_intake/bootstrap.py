@@ -1,19 +1,23 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
+from datetime import timedelta
 from functools import partial
 
 import httpx
 from fastapi import FastAPI
 
 from dukcapil_intake.adapters import tables
+from dukcapil_intake.adapters.accounts import SqlAccountStore
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
 from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
 from dukcapil_intake.domain.notifications import RetrySchedule
-from dukcapil_intake.entrypoints import consumers, http, incidents
+from dukcapil_intake.entrypoints import accounts, consumers, http, incidents
+from dukcapil_intake.service_layer.accounts import add_development_accounts
 from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
+from dukcapil_shared.auth import TokenIssuer
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
@@ -30,6 +34,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
         dead_letter_table=tables.dead_letters,
+        access_log_table=tables.access_log,
         migrations="dukcapil_intake:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlIntakeUnitOfWork)
@@ -77,6 +82,19 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.files = DirectoryFileStore(settings.attachments_dir)
     app.state.settings = settings
     app.state.stall_policy = StallPolicy.from_minutes(DEFAULT_STALL_MINUTES | settings.stall_after_minutes)
+    account_store = SqlAccountStore(runtime.engine)
+    if settings.environment == "development" and settings.development_accounts:
+        runtime.after_migrations(partial(add_development_accounts, accounts=account_store))
+    accounts.install(
+        app,
+        accounts=account_store,
+        issuer=TokenIssuer(
+            secret=settings.auth_jwt_secret.get_secret_value(),
+            issuer=settings.auth_token_issuer,
+            audience=settings.auth_token_audience,
+            lifetime=timedelta(minutes=settings.token_minutes),
+        ),
+    )
     http.install(app)
     incidents.install(app)
     return app

@@ -12,9 +12,14 @@ class IntakeSettings(ServiceSettings):
     port: int = 8001
     attachments_dir: str = Field(default="var/attachments", description="Where uploaded scans are kept")
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, description="Largest scan accepted, in bytes")
-    staff_token: SecretStr = Field(
-        default=SecretStr("development-only-staff-token"),
-        description="Shared secret staff send as X-Staff-Token to read scans and notifications (until staff accounts)",
+    token_minutes: int = Field(default=60, gt=0, le=24 * 60, description="How long a staff token is valid")
+    sign_in_rate_limit: str = Field(
+        default="10/minute", description="Sign-in attempts per client address (against password guessing)"
+    )
+    development_accounts: bool = Field(
+        default=True,
+        description="With ENVIRONMENT=development: add one account per role at start, password "
+        "development-only-password (never in production)",
     )
     recording_capacity: int = Field(default=40, description="e-KTP recordings a kecamatan office takes per day")
     stall_after_minutes: dict[str, float] = Field(

@@ -10,20 +10,20 @@ from pathlib import Path
 import aio_pika
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from dukcapil_intake import bootstrap
 from dukcapil_intake.bootstrap import build_app
 from dukcapil_intake.settings import IntakeSettings
+from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import Envelope, ReviewStarted
 from dukcapil_shared.messaging import EVENTS_EXCHANGE
+from dukcapil_shared.testing import staff_headers
 
 from ..unit.test_handlers import APPLICANT, PICKUP
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "intake-ops-token-for-tests"
-STAFF = {"X-Staff-Token": TOKEN}
+STAFF = staff_headers(Role.ADMIN, username="rina", reason="incident handling test")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +51,6 @@ async def test_a_parked_message_becomes_an_incident_and_a_discard_resolves_it(  
         retry_delays_ms=[100, 200],
         outbox_poll_interval=0.1,
         graceful_timeout=5,
-        ops_token=SecretStr(TOKEN),
         stall_after_minutes={"submitted": 0.01},  # under a second
         log_json=False,
     )
@@ -93,7 +92,7 @@ async def test_a_parked_message_becomes_an_incident_and_a_discard_resolves_it(  
 
         discarded = await client.post(
             f"/dead-letters/{failed['dead_letter_id']}/discard",
-            json={"by": "rina", "reason": "a test event for a request that never existed"},
+            json={"reason": "a test event for a request that never existed"},
             headers=STAFF,
         )
         assert discarded.status_code == 200, discarded.text

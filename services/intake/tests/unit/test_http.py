@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from dukcapil_intake.entrypoints import http
 from dukcapil_intake.settings import IntakeSettings
+from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
+from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork
@@ -23,7 +25,8 @@ BIODATA = {
     "details": {},
     "delivery": {"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
 }
-STAFF = {"X-Staff-Token": "staff-secret"}
+STAFF = staff_headers(Role.REVIEWER)
+OPERATOR = staff_headers(Role.KECAMATAN_OPERATOR, kecamatan="36.02.14", username="op-rkb")
 
 
 @pytest.fixture
@@ -33,10 +36,12 @@ async def api():  # type: ignore[no-untyped-def]
     install_error_handlers(app)
     app.state.unit_of_work = lambda: uow
     app.state.files = files
-    app.state.settings = IntakeSettings(staff_token="staff-secret", max_attachment_bytes=1000, recording_capacity=2)
+    app.state.settings = IntakeSettings(max_attachment_bytes=1000, recording_capacity=2)
+    access_log = install_test_auth(app)
     http.install(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         client.uow, client.files, client.settings = uow, files, app.state.settings  # type: ignore[attr-defined]
+        client.access_log = access_log  # type: ignore[attr-defined]
         yield client
 
 
@@ -70,17 +75,52 @@ async def test_every_problem_comes_back_at_once_with_both_languages(api) -> None
     assert all(d["message"] and d["message_id"] for d in error["details"])
 
 
-async def test_an_assisted_request_records_the_operator_and_office(api) -> None:  # type: ignore[no-untyped-def]
+async def test_an_assisted_request_records_the_signed_in_operator_and_office(api) -> None:  # type: ignore[no-untyped-def]
     refused = await api.post("/requests", json=BIODATA | {"channel": "assisted"})
-    assert refused.status_code == 422 and refused.json()["error"]["code"] == "operator_required"
-    accepted = await api.post(
-        "/requests", json=BIODATA | {"channel": "assisted", "operator": "op-rkb", "office": "Kecamatan Rangkasbitung"}
-    )
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "not_authenticated"
+    accepted = await api.post("/requests", json=BIODATA, headers=OPERATOR)
     assert accepted.status_code == 201
     [event] = api.uow.outbox.events
     assert isinstance(event, RequestSubmitted) and (event.channel, event.operator) == ("assisted", "op-rkb")
-    [listed] = (await api.get("/requests", params={"kecamatan": "36.02.14"})).json()
-    assert listed["operator"] == "op-rkb" and listed["office"] == "Kecamatan Rangkasbitung"
+    [listed] = (await api.get("/requests", params={"kecamatan": "36.02.14"}, headers=STAFF)).json()
+    assert listed["operator"] == "op-rkb" and listed["office"] == "Kantor Kecamatan Rangkasbitung"
+    at_desa = await api.post("/requests", json=BIODATA | {"office": "Kantor Desa Jatimulya"}, headers=OPERATOR)
+    assert at_desa.json()["channel"] == "assisted"
+    assert (await api.get("/requests", headers=STAFF)).json()[-1]["office"] == "Kantor Desa Jatimulya"
+
+
+async def test_an_operator_submits_and_sees_only_for_their_own_kecamatan(api) -> None:  # type: ignore[no-untyped-def]
+    elsewhere = BIODATA | {"delivery": {"method": "pickup", "pickup_kecamatan_code": "36.02.03"}}
+    refused = await api.post("/requests", json=elsewhere, headers=OPERATOR)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "outside_your_kecamatan"
+    citizens = (await api.post("/requests", json=elsewhere)).json()  # the citizen may still apply online
+    own = (await api.post("/requests", json=BIODATA, headers=OPERATOR)).json()
+    reading = OPERATOR | {"X-Access-Reason": "counter enquiry"}
+    assert [r["id"] for r in (await api.get("/requests", headers=reading)).json()] == [own["id"]]
+    other = await api.get("/requests", params={"kecamatan": "36.02.03"}, headers=reading)
+    assert other.status_code == 403 and other.json()["error"]["code"] == "outside_your_kecamatan"
+    assert (await api.get(f"/requests/{citizens['id']}", headers=reading)).status_code == 404
+    assert (await api.get(f"/requests/{own['id']}", headers=reading)).status_code == 200
+    cancel = await api.post(f"/requests/{citizens['id']}/cancel", json={}, headers=OPERATOR)
+    assert cancel.status_code == 404, "an operator cannot touch another kecamatan's request"
+    assert len((await api.get("/requests", headers=STAFF)).json()) == 2, "a reviewer sees the whole regency"
+
+
+async def test_reading_a_request_needs_a_reason_and_is_recorded(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    path = f"/requests/{request['id']}"
+    assert (await api.get(path)).json()["error"]["code"] == "not_authenticated"
+    no_reason = await api.get(path, headers=staff_headers(Role.REVIEWER, reason=None))
+    assert no_reason.status_code == 400 and no_reason.json()["error"]["code"] == "access_reason_required"
+    assert api.access_log.records == []
+    wrong_role = await api.get(path, headers=staff_headers(Role.ADMIN))
+    assert wrong_role.status_code == 403 and wrong_role.json()["error"]["code"] == "insufficient_scope"
+    forged = await api.get(path, headers={"Authorization": "Bearer not.a.token", "X-Access-Reason": "curious"})
+    assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_token"
+    read = await api.get(path, headers=staff_headers(Role.REVIEWER, username="rina", reason="review of the KK"))
+    assert read.status_code == 200
+    [record] = api.access_log.records
+    assert (record.username, record.role, record.path, record.reason) == ("rina", "reviewer", path, "review of the KK")
 
 
 async def test_a_retried_submission_with_the_same_key_returns_the_first_request(api) -> None:  # type: ignore[no-untyped-def]
@@ -114,7 +154,7 @@ async def test_scans_complete_the_checklist_and_are_announced(api) -> None:  # t
     assert uploaded.status_code == 201, uploaded.text
     attachment = uploaded.json()
     assert attachment["content_type"] == "application/pdf" and attachment["size"] == len(PDF)
-    after = (await api.get(f"/requests/{request['id']}")).json()
+    after = (await api.get(f"/requests/{request['id']}", headers=STAFF)).json()
     assert after["checklist"]["complete"] and after["history"][-1]["event_type"] == "request.attachment_added.v1"
     event = api.uow.outbox.events[-1]
     assert isinstance(event, AttachmentAdded) and event.attachment.sha256 == attachment["sha256"]
@@ -151,8 +191,10 @@ async def test_scans_are_served_to_staff_only(api) -> None:  # type: ignore[no-u
     ).json()
     path = f"/requests/{request['id']}/attachments/{attachment['id']}"
     assert (await api.get(path)).status_code == 401
-    assert (await api.get(path, headers={"X-Staff-Token": "guess"})).json()["error"]["code"] == "staff_only"
-    assert (await api.get(path, headers={"X-Staff-Token": "gü€ss".encode()})).status_code == 401
+    guessed = await api.get(path, headers={"Authorization": "Bearer guess", "X-Access-Reason": "x-ray"})
+    assert guessed.json()["error"]["code"] == "invalid_token"
+    shipping = await api.get(path, headers=staff_headers(Role.SHIPPING_OFFICER))
+    assert shipping.status_code == 403, "a shipping officer has no business with scans"
     served = await api.get(path, headers=STAFF)
     assert served.status_code == 200 and served.content == PNG and served.headers["content-type"] == "image/png"
     assert (await api.get(f"/requests/{request['id']}/attachments/{uuid.uuid4()}", headers=STAFF)).status_code == 404
@@ -188,7 +230,7 @@ async def test_staff_see_what_the_citizen_was_told_with_the_recipient_masked_and
     contact = {"phone": "081234567890", "email": "siti@example.com"}
     request = (await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | contact})).json()
     path = f"/requests/{request['id']}/notifications"
-    assert (await api.get(path)).json()["error"]["code"] == "staff_only"
+    assert (await api.get(path)).json()["error"]["code"] == "not_authenticated"
     listed = await api.get(path, headers=STAFF)
     assert listed.status_code == 200
     assert [(n["kind"], n["channel"], n["recipient"], n["status"], n["attempts"]) for n in listed.json()] == [

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from dukcapil_intake.domain.incidents import (
     DEFAULT_STALL_MINUTES,
@@ -22,17 +21,23 @@ from dukcapil_intake.entrypoints import incidents as incidents_http
 from dukcapil_intake.entrypoints.consumers import SUBSCRIPTIONS
 from dukcapil_intake.service_layer import handlers, incidents
 from dukcapil_intake.service_layer.unit_of_work import IncidentRepository
+from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.service import DeadLetterDesk
-from dukcapil_shared.testing import FakeOpsUnitOfWork, FakeRepublisher, InMemoryEventBus
+from dukcapil_shared.testing import (
+    FakeOpsUnitOfWork,
+    FakeRepublisher,
+    InMemoryEventBus,
+    install_test_auth,
+    staff_headers,
+)
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeIntakeUnitOfWork, FakeRequestRepository
 from .test_handlers import submit
 
 NIK = "3602144107900001"
-TOKEN = "ops-token-for-tests"
 POLICY = StallPolicy.from_minutes(DEFAULT_STALL_MINUTES)
 
 
@@ -258,7 +263,8 @@ def client_for(uow: IncidentsUnitOfWork) -> httpx.AsyncClient:
     app = FastAPI()
     install_error_handlers(app)
     desk = DeadLetterDesk(service="intake", unit_of_work=FakeOpsUnitOfWork, republisher=FakeRepublisher())
-    dead_letter_http.install(app, desk, SecretStr(TOKEN))
+    install_test_auth(app)
+    dead_letter_http.install(app, desk)
     app.state.unit_of_work = lambda: uow
     app.state.stall_policy = POLICY
     incidents_http.install(app)
@@ -269,10 +275,12 @@ async def test_the_incident_view_is_for_operators_and_never_shows_a_nik() -> Non
     uow = IncidentsUnitOfWork()
     request = await a_request(uow)
     await deliver(uow, parked(request.id, error=f"permanent: applicant {NIK} unknown"))
-    staff = {"X-Staff-Token": TOKEN}
+    staff = staff_headers(Role.SUPERVISOR, reason=None)
     async with client_for(uow) as client:
         assert (await client.get("/incidents")).status_code == 401
         assert (await client.get(f"/requests/{request.id}/incident")).status_code == 401
+        reviewer = staff_headers(Role.REVIEWER, reason=None)
+        assert (await client.get("/incidents", headers=reviewer)).status_code == 403
         listed = await client.get("/incidents", params={"open": "true"}, headers=staff)
         one = await client.get(f"/requests/{request.id}/incident", headers=staff)
         missing = await client.get(f"/requests/{uuid.uuid4()}/incident", headers=staff)

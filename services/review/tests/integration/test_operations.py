@@ -17,21 +17,22 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from pydantic import SecretStr
 
 from dukcapil_review import bootstrap
 from dukcapil_review.bootstrap import build_app
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.settings import ReviewSettings
+from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import Envelope, RequestSubmitted
 from dukcapil_shared.messaging import EVENTS_EXCHANGE, PermanentFailure
+from dukcapil_shared.testing import development_token, staff_headers
 
 from ..unit.test_handlers import submitted
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "review-ops-token-for-tests"
-STAFF = {"X-Staff-Token": TOKEN}
+STAFF = staff_headers(Role.ADMIN, username="rina", reason="dead-letter test")
+READER = staff_headers(Role.REVIEWER, username="rina", reason="dead-letter test")
 NIK = "3602144107900001"
 
 
@@ -56,7 +57,6 @@ def settings(database_url: str, amqp_url: str, **changes: object) -> ReviewSetti
         "outbox_poll_interval": 0.1,
         "graceful_timeout": 5,
         "broker_connect_timeout": 10,
-        "ops_token": SecretStr(TOKEN),
         "log_json": False,
     }
     return ReviewSettings(**(values | changes))  # type: ignore[arg-type]
@@ -104,7 +104,7 @@ async def ops(*argv: str) -> tuple[int, str, str]:
         *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env=os.environ | {"REVIEW_OPS_TOKEN": TOKEN},
+        env=os.environ | {"DUKCAPIL_TOKEN": development_token(Role.ADMIN, username="rina")},
     )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode is not None
@@ -187,7 +187,7 @@ async def test_a_poison_message_is_parked_replayed_after_the_fix_and_another_dis
 
         async def two_parked_and_the_good_one_queued() -> bool:
             letters = (await review.http.get("/dead-letters", headers=STAFF)).json()
-            queued = await review.http.get(f"/reviews/{good.request_id}")
+            queued = await review.http.get(f"/reviews/{good.request_id}", headers=READER)
             return len(letters) == 2 and queued.status_code == 200
 
         await until(two_parked_and_the_good_one_queued)
@@ -209,14 +209,12 @@ async def test_a_poison_message_is_parked_replayed_after_the_fix_and_another_dis
         assert code == 0 and letter["id"] in listed and "request.submitted.v1" in listed and NIK not in listed
 
         broken.clear()  # the fix is deployed
-        code, out, err = await ops(
-            "dead-letters", "replay", letter["id"], "--service", "review", "--url", review.url, "--by", "rina"
-        )
+        code, out, err = await ops("dead-letters", "replay", letter["id"], "--service", "review", "--url", review.url)
         assert code == 0, err
         assert "replayed by rina" in out
 
         async def reviewed() -> bool:
-            return (await review.http.get(f"/reviews/{poison.request_id}")).status_code == 200
+            return (await review.http.get(f"/reviews/{poison.request_id}", headers=READER)).status_code == 200
 
         await until(reviewed)
         resolution = await next_event(feed)
@@ -225,8 +223,8 @@ async def test_a_poison_message_is_parked_replayed_after_the_fix_and_another_dis
 
         unwanted_id = letters[str(unwanted.request_id)]["id"]
         code, out, err = await ops(
-            "dead-letters", "discard", unwanted_id, "--reason", "the citizen withdrew it at the counter",
-            "--service", "review", "--url", review.url, "--by", "rina",
+            "dead-letters", "discard", unwanted_id, "--why", "the citizen withdrew it at the counter",
+            "--service", "review", "--url", review.url,
         )  # fmt: skip
         assert code == 0, err
         code, shown, _ = await ops("dead-letters", "show", unwanted_id, "--service", "review", "--url", review.url)

@@ -29,6 +29,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
         dead_letter_table=tables.dead_letters,
+        access_log_table=tables.access_log,
         migrations="dukcapil_shipping:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlShippingUnitOfWork)

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
@@ -25,6 +26,7 @@ from dukcapil_shared.contracts import (
     ShipmentStatusChanged,
 )
 from dukcapil_shared.contracts.regions import find_kecamatan
+from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.entrypoints import http as shipping_http
@@ -45,7 +47,10 @@ SHIPPER = Shipper(
     name="Disdukcapil Kabupaten Lebak", address="Rangkasbitung", city="LEBAK", zip="42311", phone="0252000000"
 )
 STEP = 2.0
-COLLECTOR = {"collector_name": "Siti Aminah", "collector_nik": "3602144107900001", "operator": "operator-rangkas"}
+COLLECTOR = {"collector_name": "Siti Aminah", "collector_nik": "3602144107900001"}
+# The shipping office follows the parcels; the Rangkasbitung office (the address's kecamatan) hands them over.
+STAFF = staff_headers(Role.SHIPPING_OFFICER)
+OPERATOR = staff_headers(Role.KECAMATAN_OPERATOR, kecamatan="36.02.14", username="operator-rangkas")
 
 
 class NoSleep(list[float]):
@@ -85,7 +90,7 @@ class Scenario:
         return statuses
 
     async def shipment(self, **params: str) -> dict[str, Any]:
-        [shipment] = (await self.api.get("/shipments", params=params)).json()
+        [shipment] = (await self.api.get("/shipments", params=params, headers=STAFF)).json()
         return shipment
 
     def kinds(self) -> list[type]:
@@ -105,6 +110,7 @@ async def scenario(clock: FakeClock) -> AsyncIterator[Scenario]:
     uow = FakeShippingUnitOfWork()
     shipping = FastAPI()
     install_error_handlers(shipping)
+    install_test_auth(shipping)
     shipping_http.install(shipping)
     shipping.state.unit_of_work = lambda: uow
     async with (
@@ -167,12 +173,15 @@ async def test_returned_to_sender_is_held_for_pickup_and_collected(scenario: Sce
 
     shipment = await scenario.shipment(status="ready_for_pickup")
     bad = await scenario.api.post(
-        f"/shipments/{shipment['id']}/collected", json={**COLLECTOR, "collector_nik": "3602144107900000"}
+        f"/shipments/{shipment['id']}/collected",
+        json={**COLLECTOR, "collector_nik": "3602144107900000"},
+        headers=OPERATOR,
     )
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_nik")
-    collected = await scenario.api.post(f"/shipments/{shipment['id']}/collected", json=COLLECTOR)
+    collected = await scenario.api.post(f"/shipments/{shipment['id']}/collected", json=COLLECTOR, headers=OPERATOR)
     assert collected.status_code == 200 and collected.json()["status"] == "collected"
-    assert "360214******0001" in collected.json()["tracking"][-1]["description"]
+    handed_over = collected.json()["tracking"][-1]["description"]
+    assert "360214******0001" in handed_over and handed_over.endswith("diserahkan oleh operator-rangkas.")
     assert scenario.kinds()[-1] is DocumentCollected
 
 
@@ -201,7 +210,7 @@ async def test_a_receiver_outside_the_family_is_delivered_and_flagged(scenario: 
     scenario.clock.advance(4 * STEP)
     await scenario.track()
 
-    [flagged] = (await scenario.api.get("/shipments", params={"flag": "receiver_not_entitled"})).json()
+    [flagged] = (await scenario.api.get("/shipments", params={"flag": "receiver_not_entitled"}, headers=STAFF)).json()
     assert (flagged["request_id"], flagged["status"]) == (str(stranger.request_id), "delivered")
     [flag] = flagged["flags"]
     assert flag["reason"] == "receiver_not_entitled" and "Ujang (tetangga)" in flag["detail"]
@@ -240,7 +249,7 @@ async def test_a_stalled_parcel_is_flagged_stuck_once(scenario: Scenario) -> Non
     assert await a_while_later(30) == 1
     assert await a_while_later(3600) == 0, "flagged once"
 
-    [stuck] = (await scenario.api.get("/shipments", params={"flag": "stuck_in_transit"})).json()
+    [stuck] = (await scenario.api.get("/shipments", params={"flag": "stuck_in_transit"}, headers=STAFF)).json()
     assert (stuck["request_id"], stuck["status"]) == (str(stalled.request_id), "created")
     assert [flag["reason"] for flag in stuck["flags"]] == ["stuck_in_transit"]
     assert stuck["airway_bill"] in stuck["flags"][0]["detail"]
@@ -248,7 +257,7 @@ async def test_a_stalled_parcel_is_flagged_stuck_once(scenario: Scenario) -> Non
     assert [(e.request_id, e.reason) for e in flagged] == [(stalled.request_id, "stuck_in_transit")]
     delivered = await scenario.shipment(request_id=str(moving.request_id))
     assert (delivered["status"], delivered["flags"]) == ("delivered", [])
-    assert (await scenario.api.get("/shipments", params={"flag": "nonsense"})).status_code == 422
+    assert (await scenario.api.get("/shipments", params={"flag": "nonsense"}, headers=STAFF)).status_code == 422
 
     await scenario.script(stalled.request_id, stall=False)
     assert await a_while_later(STEP) == 0
@@ -267,8 +276,9 @@ async def test_an_address_the_courier_cannot_serve_goes_to_pickup_without_a_book
     shipment = await scenario.shipment(flag="address_unserviceable")
     assert (shipment["method"], shipment["status"], shipment["airway_bill"]) == ("courier", "ready_for_pickup", None)
     assert scenario.kinds() == [ShipmentFlagged, ReadyForPickup]
-    collected = await scenario.api.post(f"/shipments/{shipment['id']}/collected", json=COLLECTOR)
+    collected = await scenario.api.post(f"/shipments/{shipment['id']}/collected", json=COLLECTOR, headers=STAFF)
     assert collected.json()["status"] == "collected"
+    assert collected.json()["tracking"][-1]["description"].endswith("diserahkan oleh test.shipping_officer.")
 
 
 def free_port() -> int:

@@ -7,9 +7,13 @@
     incidents list [--resolved]
     incidents show REQUEST_ID
 
-Each service's URL comes from --url (with --service), else DUKCAPIL_<SERVICE>_URL, else its local port; the
-token from --token, else <SERVICE>_OPS_TOKEN (what the service itself reads), else OPS_TOKEN. Without
---service, `list` and `replay --all` go to every service, and an ID is looked for at each.
+Each service's URL comes from --url (with --service), else DUKCAPIL_<SERVICE>_URL, else its local port.
+Dead letters need an admin's token (the `operations` scope), incidents a supervisor's, shipping officer's or
+admin's: --token, else DUKCAPIL_TOKEN; else the tool signs in at intake's POST /auth/token as --user (else
+DUKCAPIL_USER) with the password from DUKCAPIL_PASSWORD or asked for; with none of these, as the development
+admin of `make run`. A letter's body is a person's data: every call carries --reason (X-Access-Reason), which
+the services record with the user name. Without --service, `list` and `replay --all` go to every service, and
+an ID is looked for at each.
 """
 
 import argparse
@@ -25,7 +29,8 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 SERVICES: dict[str, int] = {"intake": 8001, "review": 8002, "documents": 8003, "shipping": 8004}
-DEVELOPMENT_TOKEN = "development-only-ops-token"
+DEVELOPMENT_ADMIN = ("admin", "development-only-password")  # what intake adds for `make run`
+DEFAULT_REASON = "dead-letter and incident handling (ops command line)"
 
 
 class OpsError(Exception):
@@ -65,12 +70,14 @@ class OpsClient:
         self,
         *,
         urls: Mapping[str, str],
-        tokens: Mapping[str, str],
+        token: str,
+        reason: str = DEFAULT_REASON,
         timeout: float = 30.0,
         send: Send = urllib_send,
     ) -> None:
         self._urls = urls
-        self._tokens = tokens
+        self._token = token
+        self._reason = reason
         self._timeout = timeout
         self._send = send
 
@@ -80,7 +87,11 @@ class OpsClient:
         url = self._urls[service].rstrip("/") + path
         if query:
             url += "?" + urllib.parse.urlencode({key: value for key, value in query.items() if value is not None})
-        headers = {"X-Staff-Token": self._tokens[service], "Accept": "application/json"}
+        headers = {
+            "Authorization": f"Bearer {self._token}",
+            "X-Access-Reason": self._reason,
+            "Accept": "application/json",
+        }
         data = None
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -123,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--service", choices=sorted(SERVICES), help="One service (default: all four)")
     common.add_argument("--url", help="The service's base URL (with --service); else DUKCAPIL_<SERVICE>_URL")
-    common.add_argument("--token", help="The ops token; else <SERVICE>_OPS_TOKEN, else OPS_TOKEN")
+    common.add_argument("--token", help="A staff access token; else DUKCAPIL_TOKEN")
+    common.add_argument("--user", help="Sign in at intake as this user (else DUKCAPIL_USER); password asked for")
+    common.add_argument("--reason", default=DEFAULT_REASON, help="Why you look (recorded by the services)")
     common.add_argument("--timeout", type=float, default=30.0, help="Seconds per HTTP call (default 30)")
     common.add_argument("--json", action="store_true", help="Print the API's JSON instead of a table")
 
@@ -146,12 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--all", action="store_true", help="Every parked letter (of --queue, if given)")
     replay.add_argument("--queue", help="With --all: only this original queue")
     replay.add_argument("--routing-key", help="With --all: only this event type")
-    replay.add_argument("--by", default=_operator(), help="Who replays (default: your user name)")
     replay.add_argument("--note", help="Why it can go now, e.g. the fix deployed")
     discard = letters.add_parser("discard", parents=[common], help="Drop a parked letter, with a reason")
     discard.add_argument("id")
-    discard.add_argument("--reason", required=True, help="Why it is dropped; kept with the letter")
-    discard.add_argument("--by", default=_operator(), help="Who discards (default: your user name)")
+    discard.add_argument("--why", dest="discard_reason", required=True, help="Why it is dropped; kept with the letter")
 
     incidents = areas.add_parser("incidents", help="Where requests are stuck (intake's incident view)").add_subparsers(
         dest="command", required=True
@@ -164,27 +175,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment: the operator must say who they are
-        return "unknown-operator"
-
-
-def client_for(args: argparse.Namespace, environ: Mapping[str, str], send: Send = urllib_send) -> OpsClient:
+def client_for(
+    args: argparse.Namespace,
+    environ: Mapping[str, str],
+    send: Send = urllib_send,
+    ask_password: Callable[[str], str] = getpass.getpass,
+) -> OpsClient:
     if args.url and not args.service:
         raise OpsError("--url needs --service: which service is at that URL?")
-    urls, tokens = {}, {}
+    urls = {}
     for service, port in SERVICES.items():
         urls[service] = (
             (args.url if args.service == service else None)
             or environ.get(f"DUKCAPIL_{service.upper()}_URL")
             or f"http://127.0.0.1:{port}"
         )
-        tokens[service] = (
-            args.token or environ.get(f"{service.upper()}_OPS_TOKEN") or environ.get("OPS_TOKEN") or DEVELOPMENT_TOKEN
-        )
-    return OpsClient(urls=urls, tokens=tokens, timeout=args.timeout, send=send)
+    token = args.token or environ.get("DUKCAPIL_TOKEN")
+    if not token:
+        user = args.user or environ.get("DUKCAPIL_USER")
+        if user:
+            password = environ.get("DUKCAPIL_PASSWORD") or ask_password(f"Password for {user}: ")
+        else:
+            user, password = DEVELOPMENT_ADMIN
+        token = sign_in(urls["intake"], user, password, send=send, timeout=args.timeout)
+    return OpsClient(urls=urls, token=token, reason=args.reason, timeout=args.timeout, send=send)
+
+
+def sign_in(intake_url: str, user: str, password: str, *, send: Send, timeout: float) -> str:
+    form = urllib.parse.urlencode({"grant_type": "password", "username": user, "password": password}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    response = send("POST", intake_url.rstrip("/") + "/auth/token", headers, form, timeout)
+    if response.status != 200:
+        raise OpsError(f"signing in as {user} failed: {_problem(response)}")
+    return str(response.body["access_token"])
 
 
 def run(args: argparse.Namespace, client: OpsClient, out: TextIO) -> None:
@@ -204,16 +227,16 @@ def run(args: argparse.Namespace, client: OpsClient, out: TextIO) -> None:
         service, letter = client.find_letter(args.id, services)
         _print(out, args, {"service": service, **letter}, _letter_detail)
     elif args.command == "replay" and args.all:
-        body = {"by": args.by, "note": args.note, "original_queue": args.queue, "routing_key": args.routing_key}
+        body = {"note": args.note, "original_queue": args.queue, "routing_key": args.routing_key}
         reports = {service: client.expect(service, "POST", "/dead-letters/replay", body) for service in services}
         _print(out, args, reports, _replay_reports)
     elif args.command == "replay":
         service, _ = client.find_letter(args.id, services)
-        letter = client.expect(service, "POST", f"/dead-letters/{args.id}/replay", {"by": args.by, "note": args.note})
+        letter = client.expect(service, "POST", f"/dead-letters/{args.id}/replay", {"note": args.note})
         _print(out, args, {"service": service, **letter}, _letter_table_one)
     elif args.command == "discard":
         service, _ = client.find_letter(args.id, services)
-        body = {"by": args.by, "reason": args.reason}
+        body = {"reason": args.discard_reason}
         letter = client.expect(service, "POST", f"/dead-letters/{args.id}/discard", body)
         _print(out, args, {"service": service, **letter}, _letter_table_one)
 

@@ -1,29 +1,23 @@
-"""The dead letters over HTTP, on every service, for operators only (X-Staff-Token = the service's ops_token)."""
+"""The dead letters over HTTP, on every service, for staff holding the `operations` scope (the admin role).
+
+A letter's body is an event about a person, so showing one asks for a reason and is recorded in the access log;
+the list shows errors (personal data masked) and ids only. Who replays or discards is taken from the token."""
 
 import base64
-import secrets
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field
 
+from dukcapil_shared.auth import Principal, Scope, personal_data, staff
 from dukcapil_shared.ops import service
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterNotFound, DeadLetterStatus, LetterAlreadyResolved
 from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed, ReplayUnroutable
 from dukcapil_shared.ops.store import DeadLetterQuery
-from dukcapil_shared.web import ApiError, ErrorResponse, error_response
-
-
-def ops_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
-    """Operators only: the service's ops_token in X-Staff-Token."""
-    expected: SecretStr = request.app.state.ops_token
-    if x_staff_token is None or not secrets.compare_digest(
-        x_staff_token.encode(), expected.get_secret_value().encode()
-    ):
-        raise ApiError(401, "ops_only", "For operators only: send the operations token as X-Staff-Token.")
+from dukcapil_shared.web import ErrorResponse, error_response
 
 
 def _desk(request: Request) -> DeadLetterDesk:
@@ -31,7 +25,8 @@ def _desk(request: Request) -> DeadLetterDesk:
 
 
 DeskDep = Annotated[DeadLetterDesk, Depends(_desk)]
-Operator = Annotated[str, Field(min_length=1, max_length=100, description="Who acts (the operator's user name)")]
+Operator = Annotated[Principal, Depends(staff(Scope.OPERATIONS))]
+OperatorReading = Annotated[Principal, Depends(personal_data(Scope.OPERATIONS))]
 
 
 class DeadLetterView(BaseModel):
@@ -77,12 +72,10 @@ class DeadLetterDetail(DeadLetterView):
 
 
 class ReplayBody(BaseModel):
-    by: Operator
     note: str | None = Field(default=None, max_length=2000, description="Why it can go now, e.g. the fix deployed")
 
 
 class ReplayAllBody(BaseModel):
-    by: Operator
     note: str | None = Field(default=None, max_length=2000)
     status: Literal["parked"] = Field(default="parked", description="Only parked letters can be replayed")
     original_queue: str | None = Field(default=None, description="Only the letters of this queue")
@@ -98,12 +91,15 @@ class ReplayReportView(BaseModel):
 
 
 class DiscardBody(BaseModel):
-    by: Operator
     reason: str = Field(min_length=1, max_length=2000, description="Why it is dropped; kept with the letter")
 
 
-router = APIRouter(tags=["operations"], dependencies=[Depends(ops_only)])
-_ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
+router = APIRouter(tags=["operations"])
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+}
 _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
     409: {"model": ErrorResponse},
@@ -114,6 +110,7 @@ _ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
 @router.get("/dead-letters", response_model=list[DeadLetterView], responses=_ERRORS)
 async def list_dead_letters(
     desk: DeskDep,
+    _operator: Operator,
     status: Annotated[DeadLetterStatus | None, Query(description="parked (default), replayed or discarded")] = (
         DeadLetterStatus.parked
     ),
@@ -131,13 +128,13 @@ async def list_dead_letters(
 
 
 @router.get("/dead-letters/{letter_id}", response_model=DeadLetterDetail, responses=_ERRORS)
-async def show_dead_letter(letter_id: uuid.UUID, desk: DeskDep) -> DeadLetterDetail:
+async def show_dead_letter(letter_id: uuid.UUID, desk: DeskDep, _operator: OperatorReading) -> DeadLetterDetail:
     """One dead letter with its body and headers."""
     return DeadLetterDetail.of(await service.get_letter(letter_id, uow=desk.unit_of_work()))
 
 
 @router.post("/dead-letters/replay", response_model=ReplayReportView, responses=_ERRORS)
-async def replay_dead_letters(body: ReplayAllBody, desk: DeskDep) -> ReplayReportView:
+async def replay_dead_letters(body: ReplayAllBody, desk: DeskDep, operator: Operator) -> ReplayReportView:
     """Replay every parked letter (of a queue, event type or request, if given), each to its own queue."""
     query = DeadLetterQuery(
         status=DeadLetterStatus.parked,
@@ -146,25 +143,28 @@ async def replay_dead_letters(body: ReplayAllBody, desk: DeskDep) -> ReplayRepor
         subject=body.subject,
         limit=body.limit,
     )
-    report = await service.replay_all(query, by=body.by, note=body.note, desk=desk)
+    report = await service.replay_all(query, by=operator.username, note=body.note, desk=desk)
     return ReplayReportView(replayed=report.replayed, skipped=report.skipped, failed=report.failed)
 
 
 @router.post("/dead-letters/{letter_id}/replay", response_model=DeadLetterView, responses=_ACTION_ERRORS)
-async def replay_dead_letter(letter_id: uuid.UUID, body: ReplayBody, desk: DeskDep) -> DeadLetterView:
+async def replay_dead_letter(
+    letter_id: uuid.UUID, body: ReplayBody, desk: DeskDep, operator: Operator
+) -> DeadLetterView:
     """Send the original message (same body and message id) back to its queue only, with attempts counted afresh."""
-    return DeadLetterView.of(await service.replay(letter_id, by=body.by, note=body.note, desk=desk))
+    return DeadLetterView.of(await service.replay(letter_id, by=operator.username, note=body.note, desk=desk))
 
 
 @router.post("/dead-letters/{letter_id}/discard", response_model=DeadLetterView, responses=_ACTION_ERRORS)
-async def discard_dead_letter(letter_id: uuid.UUID, body: DiscardBody, desk: DeskDep) -> DeadLetterView:
+async def discard_dead_letter(
+    letter_id: uuid.UUID, body: DiscardBody, desk: DeskDep, operator: Operator
+) -> DeadLetterView:
     """Drop the letter on purpose; who and why are kept."""
-    return DeadLetterView.of(await service.discard(letter_id, by=body.by, reason=body.reason, desk=desk))
+    return DeadLetterView.of(await service.discard(letter_id, by=operator.username, reason=body.reason, desk=desk))
 
 
-def install(app: FastAPI, desk: DeadLetterDesk, ops_token: SecretStr) -> None:
+def install(app: FastAPI, desk: DeadLetterDesk) -> None:
     app.state.dead_letter_desk = desk
-    app.state.ops_token = ops_token
     app.include_router(router)
 
     @app.exception_handler(DeadLetterNotFound)

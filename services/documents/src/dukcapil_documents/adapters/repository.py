@@ -67,6 +67,7 @@ class SqlDocumentRepository(DocumentRepository):
                 status=document.status.value,
                 revoked_at=document.revoked_at,
                 revoked_by=document.revoked_by,
+                revocation_recorded_by=document.revocation_recorded_by,
                 revocation_reason=document.revocation_reason,
                 superseded_by=str(document.superseded_by) if document.superseded_by else None,
             )
@@ -112,6 +113,7 @@ def _to_document(row) -> Document:  # type: ignore[no-untyped-def]
         status=DocumentStatus(row.status),
         revoked_at=as_utc(row.revoked_at) if row.revoked_at else None,
         revoked_by=row.revoked_by,
+        revocation_recorded_by=row.revocation_recorded_by,
         revocation_reason=row.revocation_reason,
         superseded_by=uuid.UUID(row.superseded_by) if row.superseded_by else None,
         supersedes=uuid.UUID(row.supersedes) if row.supersedes else None,

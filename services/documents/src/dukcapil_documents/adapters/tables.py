@@ -1,5 +1,6 @@
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text, text
 
+from dukcapil_shared.auth import add_access_log_table
 from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 
 metadata = MetaData()
@@ -27,6 +28,7 @@ documents = Table(
     Column("status", String(20), nullable=False, server_default="valid", comment="valid, superseded or revoked"),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
     Column("revoked_by", String(200), nullable=True, comment="Who approved the revocation or correction"),
+    Column("revocation_recorded_by", String(100), comment="The document officer who recorded it (signed in)"),
     Column("revocation_reason", Text, nullable=True),
     Column("superseded_by", String(36), nullable=True, comment="The corrected document that replaces this one"),
     Column("supersedes", String(36), nullable=True, comment="The document this correction replaces"),
@@ -53,3 +55,4 @@ document_counters = Table(
 
 outbox, inbox = add_messaging_tables(metadata)
 dead_letters = add_dead_letter_table(metadata)
+access_log = add_access_log_table(metadata)

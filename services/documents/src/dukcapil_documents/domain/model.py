@@ -147,6 +147,8 @@ class Document:
     status: DocumentStatus = DocumentStatus.valid
     revoked_at: datetime | None = None
     revoked_by: str | None = None
+    revocation_recorded_by: str | None = None
+    """The document officer who recorded the revocation or correction (revoked_by names who approved it)."""
     revocation_reason: str | None = None
     superseded_by: uuid.UUID | None = None
     supersedes: uuid.UUID | None = None
@@ -180,13 +182,22 @@ class Document:
         """Is `nik` the holder's? Compared in constant time, so the answer's timing reveals nothing."""
         return hmac.compare_digest(nik.encode(), str(self.holder.get("nik", "")).encode())
 
-    def revoke(self, *, reason: str, by: str, at: datetime, superseded_by: uuid.UUID | None = None) -> None:
+    def revoke(
+        self,
+        *,
+        reason: str,
+        by: str,
+        at: datetime,
+        superseded_by: uuid.UUID | None = None,
+        recorded_by: str | None = None,
+    ) -> None:
         """Withdraw a valid document; with `superseded_by`, because a corrected document replaces it."""
         if not self.is_current:
             raise DocumentNotCurrent(self.number, self.status)
         self.status = DocumentStatus.superseded if superseded_by else DocumentStatus.revoked
         self.revoked_at = at
         self.revoked_by = by
+        self.revocation_recorded_by = recorded_by
         self.revocation_reason = reason
         self.superseded_by = superseded_by
 

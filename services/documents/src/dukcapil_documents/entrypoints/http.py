@@ -1,6 +1,5 @@
 """Documents' HTTP API: translate a path into a use case and its result into JSON or a PDF, nothing more."""
 
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -8,11 +7,12 @@ from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from dukcapil_documents.domain.model import Document, DocumentNotCurrent, DocumentStatus, verification_url
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
+from dukcapil_shared.auth import Principal, Scope, optional_personal_data, rate_limited, staff
 from dukcapil_shared.contracts import Person
 from dukcapil_shared.web import ApiError, ErrorResponse, error_response
 
@@ -26,50 +26,33 @@ def _press(request: Request) -> handlers.Press:
     return request.app.state.press
 
 
-def _staff_token_matches(request: Request, token: str) -> bool:
-    expected: SecretStr = request.app.state.staff_token
-    return secrets.compare_digest(token.encode(), expected.get_secret_value().encode())
-
-
-def _staff_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
-    if x_staff_token is None or not _staff_token_matches(request, x_staff_token):
-        raise ApiError(401, "staff_only", "Only staff may do this: send the staff token as X-Staff-Token.")
-
-
-def _is_staff(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> bool:
-    if x_staff_token is None:
-        return False
-    if not _staff_token_matches(request, x_staff_token):
-        raise ApiError(401, "invalid_staff_token", "The X-Staff-Token sent is not the staff token.")
-    return True
-
-
 def _reader(
-    is_staff: Annotated[bool, Depends(_is_staff)],
+    staff: Annotated[Principal | None, Depends(optional_personal_data(Scope.DOCUMENTS_READ))],
     x_applicant_nik: Annotated[str | None, Header(description="The holder's NIK, when the applicant asks")] = None,
 ) -> handlers.Reader:
-    if is_staff:
+    if staff is not None:
         return handlers.Reader(staff=True)
     if x_applicant_nik is None:
         raise ApiError(
             401,
             "authentication_required",
-            "A document's file is served to staff (X-Staff-Token) and to its holder only (X-Applicant-NIK: the "
-            "holder's NIK).",
+            "A document's file is served to staff (Authorization: Bearer, with X-Access-Reason) and to its holder "
+            "only (X-Applicant-NIK: the holder's NIK).",
         )
     return handlers.Reader(applicant_nik=x_applicant_nik)
 
 
 UnitOfWorkDep = Annotated[DocumentsUnitOfWork, Depends(_unit_of_work)]
 PressDep = Annotated[handlers.Press, Depends(_press)]
-IsStaffDep = Annotated[bool, Depends(_is_staff)]
 ReaderDep = Annotated[handlers.Reader, Depends(_reader)]
-StaffOnly = Depends(_staff_only)
+Reading = Annotated[Principal, Depends(staff(Scope.DOCUMENTS_READ))]
+Managing = Annotated[Principal, Depends(staff(Scope.DOCUMENTS_MANAGE))]
 
 
 class RevocationView(BaseModel):
     revoked_at: datetime
     approved_by: str = Field(description="Who approved the revocation or correction")
+    recorded_by: str | None = Field(description="The document officer who recorded it")
     reason: str
 
 
@@ -100,6 +83,7 @@ class DocumentView(BaseModel):
             revocation = RevocationView(
                 revoked_at=document.revoked_at,
                 approved_by=document.revoked_by or "",
+                recorded_by=document.revocation_recorded_by,
                 reason=document.revocation_reason or "",
             )
         return cls(
@@ -176,28 +160,26 @@ class PublicKeyView(BaseModel):
 
 
 router = APIRouter(tags=["documents"])
-staff = APIRouter(tags=["documents"], dependencies=[StaffOnly])
 public = APIRouter(tags=["verification"])
-_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
-_STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
-    **_ERRORS,
+_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse},
-    409: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
 }
+_STAFF_ERRORS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": ErrorResponse}}
 
 
 @router.get("/documents", response_model=list[DocumentView], responses=_ERRORS)
-async def search(
-    request_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, is_staff: IsStaffDep
-) -> list[DocumentView]:
+async def search(request_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, _staff: Reading) -> list[DocumentView]:
     """The documents issued for a request, oldest first: none yet, the valid one, and any it replaced."""
     documents = await handlers.list_documents(request_id, uow=uow)
-    return [DocumentView.of(document, press.public_base_url, staff=is_staff) for document in documents]
+    return [DocumentView.of(document, press.public_base_url, staff=True) for document in documents]
 
 
 @router.get("/documents/{document_id}", response_model=DocumentView, responses=_ERRORS)
-async def show(document_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, is_staff: IsStaffDep) -> DocumentView:
-    return DocumentView.of(await handlers.get_document(document_id, uow=uow), press.public_base_url, staff=is_staff)
+async def show(document_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, _staff: Reading) -> DocumentView:
+    return DocumentView.of(await handlers.get_document(document_id, uow=uow), press.public_base_url, staff=True)
 
 
 @router.get(
@@ -206,13 +188,13 @@ async def show(document_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, is_s
     responses={
         200: {"content": {"application/pdf": {}}},
         **_ERRORS,
-        401: {"model": ErrorResponse},
-        403: {"model": ErrorResponse},
+        400: {"model": ErrorResponse},
         500: {"model": ErrorResponse},
     },
 )
 async def download(document_id: uuid.UUID, reader: ReaderDep, uow: UnitOfWorkDep, press: PressDep) -> Response:
-    """The document's PDF, byte for byte as issued: for staff (X-Staff-Token) and its holder (X-Applicant-NIK)."""
+    """The document's PDF, byte for byte as issued: for staff (bearer token and X-Access-Reason) and its holder
+    (X-Applicant-NIK)."""
     document, content = await handlers.get_document_file(
         document_id, reader=reader, uow=uow, storage=press.storage, signer=press.signer
     )
@@ -229,18 +211,27 @@ async def download(document_id: uuid.UUID, reader: ReaderDep, uow: UnitOfWorkDep
     )
 
 
-@staff.post("/documents/{document_id}/revoke", response_model=DocumentView, responses=_STAFF_ERRORS)
-async def revoke(document_id: uuid.UUID, body: RevocationBody, uow: UnitOfWorkDep, press: PressDep) -> DocumentView:
+@router.post("/documents/{document_id}/revoke", response_model=DocumentView, responses=_STAFF_ERRORS)
+async def revoke(
+    document_id: uuid.UUID, body: RevocationBody, uow: UnitOfWorkDep, press: PressDep, officer: Managing
+) -> DocumentView:
     """Withdraw a valid document on an approved decision; it stays verifiable as revoked (staff only)."""
-    document = await handlers.revoke_document(document_id, reason=body.reason, approved_by=body.approved_by, uow=uow)
+    document = await handlers.revoke_document(
+        document_id, reason=body.reason, approved_by=body.approved_by, uow=uow, recorded_by=officer.username
+    )
     return DocumentView.of(document, press.public_base_url, staff=True)
 
 
-@staff.post(
+@router.post(
     "/documents/{document_id}/corrections", status_code=201, response_model=CorrectionView, responses=_STAFF_ERRORS
 )
 async def correct(
-    document_id: uuid.UUID, body: CorrectionBody, uow: UnitOfWorkDep, press: PressDep, response: Response
+    document_id: uuid.UUID,
+    body: CorrectionBody,
+    uow: UnitOfWorkDep,
+    press: PressDep,
+    response: Response,
+    officer: Managing,
 ) -> CorrectionView:
     """Reissue a valid document after an approved correction, with a new number; the old one verifies as
     superseded (staff only)."""
@@ -252,6 +243,7 @@ async def correct(
         approved_by=body.approved_by,
         uow=uow,
         press=press,
+        recorded_by=officer.username,
     )
     response.headers["Location"] = f"/documents/{new.id}"
     return CorrectionView(
@@ -260,7 +252,12 @@ async def correct(
     )
 
 
-@public.get("/verify/{token}", response_model=VerificationView, responses={404: {"model": ErrorResponse}})
+@public.get(
+    "/verify/{token}",
+    response_model=VerificationView,
+    responses={404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
+    dependencies=[Depends(rate_limited("verify"))],
+)
 async def verify(token: str, uow: UnitOfWorkDep, press: PressDep, response: Response) -> VerificationView:
     """Public check of a document's QR code: is it genuine, is it still in force, and whose is it (masked)."""
     verification = await handlers.verify_document(token, uow=uow, storage=press.storage, signer=press.signer)
@@ -295,7 +292,6 @@ async def signing_keys(press: PressDep) -> list[PublicKeyView]:
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-    app.include_router(staff)
     app.include_router(public)
 
     @app.exception_handler(handlers.DocumentNotFound)

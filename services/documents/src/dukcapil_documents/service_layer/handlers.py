@@ -107,16 +107,23 @@ async def issue_document(uow: DocumentsUnitOfWork, event: RequestApproved, envel
 
 
 async def revoke_document(
-    document_id: uuid.UUID, *, reason: str, approved_by: str, uow: DocumentsUnitOfWork
+    document_id: uuid.UUID,
+    *,
+    reason: str,
+    approved_by: str,
+    uow: DocumentsUnitOfWork,
+    recorded_by: str | None = None,
 ) -> Document:
     """Withdraw a valid document on an approved decision; it stays verifiable as revoked."""
     async with uow:
         document = await _load(uow, document_id)
-        document.revoke(reason=reason, by=approved_by, at=datetime.now(UTC))
+        document.revoke(reason=reason, by=approved_by, at=datetime.now(UTC), recorded_by=recorded_by)
         await _save_revocation(uow, document)
         await uow.outbox.add(_revoked(document))
         await uow.commit()
-    log.info("document_revoked", document_id=str(document.id), number=document.number, by=approved_by)
+    log.info(
+        "document_revoked", document_id=str(document.id), number=document.number, by=approved_by, officer=recorded_by
+    )
     return document
 
 
@@ -129,6 +136,7 @@ async def correct_document(
     approved_by: str,
     uow: DocumentsUnitOfWork,
     press: Press,
+    recorded_by: str | None = None,
 ) -> tuple[Document, Document]:
     """Replace a valid document after an approved correction: the old one is superseded, the new one gets a
     new number. Returns (old, new)."""
@@ -144,7 +152,7 @@ async def correct_document(
             verification_token=new_verification_token(),
             issued_at=issued_at,
         )
-        old.revoke(reason=reason, by=approved_by, at=issued_at, superseded_by=new.id)
+        old.revoke(reason=reason, by=approved_by, at=issued_at, superseded_by=new.id, recorded_by=recorded_by)
         # The old one goes first: of two corrections at once, the second stops here before writing any file.
         await _save_revocation(uow, old)
         content = await _render_and_sign(new, press)
@@ -153,7 +161,7 @@ async def correct_document(
         await uow.outbox.add(_revoked(old))
         await uow.outbox.add(_issued(new))
         await uow.commit()
-    log.info("document_corrected", old=old.number, new=new.number, by=approved_by)
+    log.info("document_corrected", old=old.number, new=new.number, by=approved_by, officer=recorded_by)
     return old, new
 
 

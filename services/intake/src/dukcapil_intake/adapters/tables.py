@@ -1,5 +1,6 @@
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Date,
     DateTime,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from dukcapil_shared.auth import add_access_log_table
 from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 
 metadata = MetaData()
@@ -150,4 +152,18 @@ incidents = Table(
 )
 
 outbox, inbox = add_messaging_tables(metadata)
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("full_name", String(200), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("kecamatan_code", String(8), comment="The kecamatan an operator serves; empty for regency-wide roles"),
+    Column("password_hash", String(200), nullable=False, comment="argon2id"),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("password_changed_at", DateTime(timezone=True), nullable=False),
+)
+
 dead_letters = add_dead_letter_table(metadata)
+access_log = add_access_log_table(metadata)

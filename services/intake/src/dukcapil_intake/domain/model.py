@@ -235,6 +235,17 @@ def check_channel(channel: str, operator: str | None, office: str | None) -> Non
         )
 
 
+def check_operator_kecamatan(kecamatan: Kecamatan, operator_kecamatan: str | None) -> None:
+    """A kecamatan operator submits for the citizens of their own kecamatan only."""
+    if operator_kecamatan is not None and kecamatan.code != operator_kecamatan:
+        raise RequestRefused(
+            "outside_your_kecamatan",
+            f"This applicant belongs to kecamatan {kecamatan.code} ({kecamatan.name}); you serve {operator_kecamatan}. "
+            "Send the citizen to their own kecamatan office, or let them apply online.",
+            field="kecamatan_code",
+        )
+
+
 ALLOWED_CONTENT = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
 
 

@@ -1,6 +1,5 @@
 """Intake's HTTP API: translate JSON into a use case and its result into JSON, nothing more."""
 
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict
@@ -17,6 +16,7 @@ from dukcapil_intake.domain.notifications import Channel, Notification, Notifica
 from dukcapil_intake.domain.validation import SubmissionInvalid
 from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestFilter
+from dukcapil_shared.auth import Principal, Scope, optional_staff, personal_data, rate_limited
 from dukcapil_shared.contracts import Delivery, Person, RequestType
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.files import FileStore
@@ -32,15 +32,22 @@ def _files(request: Request) -> FileStore:
     return request.app.state.files
 
 
-def _staff_only(request: Request, x_staff_token: Annotated[str | None, Header()] = None) -> None:
-    expected: str = request.app.state.settings.staff_token.get_secret_value()
-    if x_staff_token is None or not secrets.compare_digest(x_staff_token.encode(), expected.encode()):
-        raise ApiError(401, "staff_only", "Shown to staff only: send the staff token as X-Staff-Token.")
-
-
 UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
 FilesDep = Annotated[FileStore, Depends(_files)]
-StaffOnly = Depends(_staff_only)
+# Citizens act on their own request through its id (an unguessable capability handed to them at submission);
+# an operator may act on it too, for the citizens of their kecamatan.
+OperatorOrCitizen = Annotated[Principal | None, Depends(optional_staff(Scope.REQUESTS_SUBMIT))]
+ReadingRequests = Annotated[Principal, Depends(personal_data(Scope.REQUESTS_READ))]
+ReadingScans = Annotated[Principal, Depends(personal_data(Scope.ATTACHMENTS_READ))]
+
+
+async def _ensure_serves(principal: Principal | None, request_id: uuid.UUID, request: Request) -> None:
+    """Staff bound to a kecamatan see and touch only its requests; to them others do not exist."""
+    if principal is None or not principal.kecamatan_bound:
+        return
+    found = await handlers.get_request(request_id, uow=_unit_of_work(request))
+    if not principal.serves(found.kecamatan_code):
+        raise handlers.RequestNotFound(request_id)
 
 
 # --- the catalogue ---
@@ -102,10 +109,13 @@ class SubmitRequestBody(BaseModel):
         pattern=r"^\d{2}\.\d{2}\.\d{2}$",
     )
     channel: Literal["online", "assisted"] = Field(
-        default="online", description="online by the citizen, or assisted at a kecamatan or desa office"
+        default="online",
+        description="online by the citizen; assisted when a signed-in kecamatan operator submits (implied by the "
+        "operator's token)",
     )
-    operator: str | None = Field(default=None, max_length=100, description="Assisted: the operator's user name")
-    office: str | None = Field(default=None, max_length=100, description="Assisted: the kecamatan or desa office")
+    office: str | None = Field(
+        default=None, max_length=100, description="Assisted: the desa office, if not the operator's kecamatan office"
+    )
 
 
 class CancelBody(BaseModel):
@@ -279,6 +289,13 @@ def _notify(request: Request) -> bool:
 router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 _CONFLICTS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": ErrorResponse}}
+_STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
+    **_ERRORS,
+    400: {"model": ErrorResponse},
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+}
+_STAFF_CONFLICTS: dict[int | str, dict[str, Any]] = {**_STAFF_ERRORS, 409: {"model": ErrorResponse}}
 
 
 @router.get("/services", response_model=list[ServiceView], tags=["catalogue"])
@@ -294,34 +311,50 @@ async def service_definition(code: str) -> ServiceView:
     return ServiceView.of(SERVICES[code])
 
 
-@router.post("/requests", status_code=201, response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
+@router.post("/requests", status_code=201, response_model=RequestView, responses=_STAFF_CONFLICTS, tags=["requests"])
 async def submit(
     body: SubmitRequestBody,
     request: Request,
     uow: UnitOfWorkDep,
+    operator: OperatorOrCitizen,
     idempotency_key: Annotated[
         str | None,
         Header(max_length=200, description="Send the same key when retrying: the first result comes back"),
     ] = None,
 ) -> RequestView:
-    """Submit a request. Every problem is reported at once. `ktp_el` is refused: its recording is in person."""
+    """Submit a request: by the citizen (no account), or by a kecamatan operator for a citizen of their
+    kecamatan (with the operator's token; the request is then `assisted`). Every problem is reported at once.
+    `ktp_el` is refused: its recording is in person."""
+    if body.channel == "assisted" and operator is None:
+        raise ApiError(
+            401,
+            "not_authenticated",
+            "An assisted request is submitted by a signed-in kecamatan operator: send the operator's token.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    office = None
+    if operator is not None:
+        kecamatan = find_kecamatan(operator.kecamatan_code) if operator.kecamatan_code else None
+        office = body.office or (kecamatan.office if kecamatan else "Dinas Kependudukan dan Pencatatan Sipil")
     command = handlers.SubmitRequest(
         type=body.type.value,
         applicant=body.applicant.model_dump(mode="json", exclude_none=True),
         details=body.details,
         delivery=body.delivery.model_dump(mode="json", exclude_none=True),
         kecamatan_code=body.kecamatan_code,
-        channel=body.channel,
-        operator=body.operator,
-        office=body.office,
+        channel="assisted" if operator is not None else "online",
+        operator=operator.username if operator is not None else None,
+        office=office,
         idempotency_key=idempotency_key,
+        operator_kecamatan=operator.kecamatan_code if operator is not None else None,
     )
     return RequestView.of(await handlers.submit_request(command, uow=uow, notify=_notify(request)))
 
 
-@router.get("/requests", response_model=list[RequestSummary], tags=["requests"])
+@router.get("/requests", response_model=list[RequestSummary], responses=_STAFF_ERRORS, tags=["requests"])
 async def search(
     uow: UnitOfWorkDep,
+    staff: ReadingRequests,
     status: RequestStatus | None = None,
     type: RequestType | None = None,
     kecamatan: Annotated[str | None, Query(pattern=r"^\d{2}\.\d{2}\.\d{2}$")] = None,
@@ -330,7 +363,14 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RequestSummary]:
-    """Requests for operators, oldest first: by status, type, kecamatan and day of submission (inclusive)."""
+    """Requests for staff, oldest first: by status, type, kecamatan and day of submission (inclusive). A kecamatan
+    operator sees their own kecamatan's only."""
+    if staff.kecamatan_bound:
+        if kecamatan is not None and not staff.serves(kecamatan):
+            raise ApiError(
+                403, "outside_your_kecamatan", f"You serve kecamatan {staff.kecamatan_code}: leave out kecamatan."
+            )
+        kecamatan = staff.kecamatan_code
     where = RequestFilter(
         status=status,
         request_type=type.value if type else None,
@@ -356,23 +396,33 @@ async def search(
     ]
 
 
-@router.post("/requests/follow", response_model=RequestView, responses=_ERRORS, tags=["requests"])
+@router.post(
+    "/requests/follow",
+    response_model=RequestView,
+    responses={**_ERRORS, 429: {"model": ErrorResponse}},
+    dependencies=[Depends(rate_limited("follow"))],
+    tags=["requests"],
+)
 async def follow_by_number(body: FollowBody, uow: UnitOfWorkDep) -> RequestView:
     """For citizens without an account: the request number and the applicant's NIK (in the body, not the URL)."""
     return RequestView.of(await handlers.follow_request(body.number, body.nik, uow=uow))
 
 
-@router.get("/requests/{request_id}", response_model=RequestView, responses=_ERRORS, tags=["requests"])
-async def follow(request_id: uuid.UUID, uow: UnitOfWorkDep) -> RequestView:
-    """A request's status and its history, one entry per event."""
-    return RequestView.of(await handlers.get_request(request_id, uow=uow))
+@router.get("/requests/{request_id}", response_model=RequestView, responses=_STAFF_ERRORS, tags=["requests"])
+async def follow(request_id: uuid.UUID, uow: UnitOfWorkDep, staff: ReadingRequests) -> RequestView:
+    """For staff: a request's status and its history, one entry per event. (Citizens follow theirs with
+    POST /requests/follow.)"""
+    found = await handlers.get_request(request_id, uow=uow)
+    if not staff.serves(found.kecamatan_code):
+        raise handlers.RequestNotFound(request_id)
+    return RequestView.of(found)
 
 
 @router.post(
     "/requests/{request_id}/attachments",
     status_code=201,
     response_model=AttachmentView,
-    responses=_CONFLICTS,
+    responses=_STAFF_CONFLICTS,
     tags=["attachments"],
 )
 async def attach(
@@ -380,10 +430,12 @@ async def attach(
     request: Request,
     uow: UnitOfWorkDep,
     files: FilesDep,
+    operator: OperatorOrCitizen,
     kind: Annotated[str, Form(description="Which scan, from the catalogue, e.g. kk_lama")],
     file: Annotated[UploadFile, File(description="The scan: PDF, JPEG or PNG")],
 ) -> AttachmentView:
     """Upload a scan before the decision (also to answer an information request, then resubmit)."""
+    await _ensure_serves(operator, request_id, request)
     limit: int = request.app.state.settings.max_attachment_bytes
     content = await file.read(limit + 1)
     attachment = await handlers.add_attachment(
@@ -401,12 +453,19 @@ async def attach(
 
 @router.get(
     "/requests/{request_id}/attachments/{attachment_id}",
-    responses={**_ERRORS, 401: {"model": ErrorResponse}, 200: {"content": {"application/pdf": {}, "image/*": {}}}},
-    dependencies=[StaffOnly],
+    responses={**_STAFF_ERRORS, 200: {"content": {"application/pdf": {}, "image/*": {}}}},
     tags=["attachments"],
 )
-async def read_attachment(request_id: uuid.UUID, attachment_id: uuid.UUID, uow: UnitOfWorkDep, files: FilesDep):  # type: ignore[no-untyped-def]
+async def read_attachment(  # type: ignore[no-untyped-def]
+    request_id: uuid.UUID,
+    attachment_id: uuid.UUID,
+    request: Request,
+    uow: UnitOfWorkDep,
+    files: FilesDep,
+    staff: ReadingScans,
+):
     """A scan's content, for staff only."""
+    await _ensure_serves(staff, request_id, request)
     attachment, content = await handlers.get_attachment(request_id, attachment_id, uow=uow, files=files)
     return Response(content, media_type=attachment.content_type, headers={"Cache-Control": "no-store"})
 
@@ -414,24 +473,34 @@ async def read_attachment(request_id: uuid.UUID, attachment_id: uuid.UUID, uow: 
 @router.get(
     "/requests/{request_id}/notifications",
     response_model=list[NotificationView],
-    responses={**_ERRORS, 401: {"model": ErrorResponse}},
-    dependencies=[StaffOnly],
+    responses=_STAFF_ERRORS,
     tags=["notifications"],
 )
-async def request_notifications(request_id: uuid.UUID, uow: UnitOfWorkDep) -> list[NotificationView]:
+async def request_notifications(
+    request_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, staff: ReadingRequests
+) -> list[NotificationView]:
     """For staff: what the citizen was told about the request, on which channel, and whether it reached them."""
+    await _ensure_serves(staff, request_id, request)
     return [NotificationView.of(item) for item in await handlers.list_notifications(request_id, uow=uow)]
 
 
-@router.post("/requests/{request_id}/cancel", response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
-async def cancel(request_id: uuid.UUID, body: CancelBody, uow: UnitOfWorkDep) -> RequestView:
+@router.post("/requests/{request_id}/cancel", response_model=RequestView, responses=_STAFF_CONFLICTS, tags=["requests"])
+async def cancel(
+    request_id: uuid.UUID, body: CancelBody, request: Request, uow: UnitOfWorkDep, operator: OperatorOrCitizen
+) -> RequestView:
     """Withdraw a request before the decision."""
+    await _ensure_serves(operator, request_id, request)
     return RequestView.of(await handlers.cancel_request(request_id, body.reason, uow=uow))
 
 
-@router.post("/requests/{request_id}/resubmit", response_model=RequestView, responses=_CONFLICTS, tags=["requests"])
-async def resubmit(request_id: uuid.UUID, body: ResubmitBody, uow: UnitOfWorkDep) -> RequestView:
+@router.post(
+    "/requests/{request_id}/resubmit", response_model=RequestView, responses=_STAFF_CONFLICTS, tags=["requests"]
+)
+async def resubmit(
+    request_id: uuid.UUID, body: ResubmitBody, request: Request, uow: UnitOfWorkDep, operator: OperatorOrCitizen
+) -> RequestView:
     """Answer the reviewer's information request (corrections here, scans uploaded before); back to review."""
+    await _ensure_serves(operator, request_id, request)
     return RequestView.of(await handlers.resubmit_request(request_id, body.details, body.note, uow=uow))
 
 
@@ -461,16 +530,22 @@ async def show_booking(booking_id: uuid.UUID, uow: UnitOfWorkDep) -> BookingView
 @router.get(
     "/perekaman-bookings/{booking_id}/notifications",
     response_model=list[NotificationView],
-    responses={**_ERRORS, 401: {"model": ErrorResponse}},
-    dependencies=[StaffOnly],
+    responses=_STAFF_ERRORS,
     tags=["notifications"],
 )
-async def booking_notifications(booking_id: uuid.UUID, uow: UnitOfWorkDep) -> list[NotificationView]:
+async def booking_notifications(
+    booking_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, staff: ReadingRequests
+) -> list[NotificationView]:
     """For staff: the booking's confirmation, on which channel, and whether it reached the citizen."""
+    if staff.kecamatan_bound:
+        booking = await handlers.get_booking(booking_id, uow=_unit_of_work(request))
+        if not staff.serves(booking.kecamatan_code):
+            raise handlers.RequestNotFound(booking_id)
     return [NotificationView.of(item) for item in await handlers.list_notifications(booking_id, uow=uow)]
 
 
 _CONFLICT_CODES = {"not_cancellable", "not_awaiting_information", "not_accepting_attachments"}
+_FORBIDDEN_CODES = {"outside_your_kecamatan"}
 
 
 def install(app: FastAPI) -> None:
@@ -478,7 +553,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestRefused)
     async def _refused(_request: Request, error: RequestRefused) -> JSONResponse:
-        status = 409 if error.code in _CONFLICT_CODES else 422
+        status = 409 if error.code in _CONFLICT_CODES else 403 if error.code in _FORBIDDEN_CODES else 422
         if error.code == "attachment_too_large":
             status = 413
         details = [ErrorDetail(field=error.field, code=error.code, message=error.message)] if error.field else []

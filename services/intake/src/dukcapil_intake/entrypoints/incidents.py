@@ -12,7 +12,7 @@ from dukcapil_intake.domain.incidents import IncidentKind, StallPolicy
 from dukcapil_intake.domain.model import RequestStatus
 from dukcapil_intake.service_layer import incidents
 from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
-from dukcapil_shared.ops.http import ops_only
+from dukcapil_shared.auth import Scope, staff
 from dukcapil_shared.web import ErrorResponse, error_response
 
 
@@ -68,7 +68,7 @@ class RequestIncidentView(BaseModel):
     resolved: list[IncidentView] = Field(description="Dead letters about it that operators replayed or discarded")
 
 
-router = APIRouter(tags=["incidents"], dependencies=[Depends(ops_only)])
+router = APIRouter(tags=["incidents"], dependencies=[Depends(staff(Scope.INCIDENTS_READ))])
 _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 404: {"model": ErrorResponse}}
 
 

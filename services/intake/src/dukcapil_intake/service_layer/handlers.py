@@ -18,6 +18,7 @@ from dukcapil_intake.domain.model import (
     ServiceRequest,
     check_channel,
     check_contact,
+    check_operator_kecamatan,
     check_scan,
     check_submission,
     next_working_day,
@@ -72,6 +73,7 @@ class SubmitRequest:
     operator: str | None = None
     office: str | None = None
     idempotency_key: str | None = None
+    operator_kecamatan: str | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -94,6 +96,7 @@ async def submit_request(
     kecamatan = responsible_kecamatan(command.kecamatan_code, command.delivery)
     check_submission(command.type, kecamatan, command.delivery)
     check_channel(command.channel, command.operator, command.office)
+    check_operator_kecamatan(kecamatan, command.operator_kecamatan)
     now = datetime.now(UTC)
     checked = check_request(command.type, command.applicant, command.details, today or now.astimezone(WIB).date())
     async with uow:

@@ -145,15 +145,20 @@ class Review:
         self.updated_at = now
         self._audit(now, reviewer, "claimed", expires_at=_iso(self.claim_expires_at), extended=extended)
 
-    def release(self, reviewer: str, now: datetime) -> bool:
-        """Give the review back to the queue. False if nobody held it."""
+    def release(self, reviewer: str, now: datetime, *, supervising: bool = False) -> bool:
+        """Give the review back to the queue. False if nobody held it. A supervisor may release another
+        reviewer's claim (someone fell ill with work on their desk); the audit says whose it was."""
         holder = self.claim_holder(now)
         if holder is None:
             return False
-        self._ensure_not_held_by_another(reviewer, now)
+        if not supervising:
+            self._ensure_not_held_by_another(reviewer, now)
         self._end_claim()
         self.updated_at = now
-        self._audit(now, reviewer, "released")
+        if holder == reviewer:
+            self._audit(now, reviewer, "released")
+        else:
+            self._audit(now, reviewer, "released", claimed_by=holder)
         return True
 
     def approve(self, reviewer: str, note: str | None, now: datetime, claim_for: timedelta = DEFAULT_CLAIM) -> None:

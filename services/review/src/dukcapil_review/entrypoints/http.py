@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from dukcapil_review.domain.model import AuditEntry, Review, ReviewPolicy, ReviewRefused, ReviewStatus
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery, ReviewUnitOfWork
+from dukcapil_shared.auth import Principal, Scope, personal_data, staff
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.web import ErrorResponse, error_response
 
@@ -33,25 +34,20 @@ UnitOfWorkDep = Annotated[ReviewUnitOfWork, Depends(_unit_of_work)]
 PolicyDep = Annotated[ReviewPolicy, Depends(_policy)]
 ClockDep = Annotated[handlers.Clock, Depends(_clock)]
 
-Reviewer = Annotated[str, Field(min_length=1, max_length=100, description="Who acts (the reviewer's user name)")]
-
-
-class ReviewerBody(BaseModel):
-    reviewer: Reviewer
+# Who acts comes from the token: the audit trail names the signed-in reviewer, never a name typed in a body.
+Deciding = Annotated[Principal, Depends(staff(Scope.REVIEWS_DECIDE))]
+Reading = Annotated[Principal, Depends(personal_data(Scope.REVIEWS_READ))]
 
 
 class ApproveBody(BaseModel):
-    reviewer: Reviewer
     note: str | None = Field(default=None, max_length=2000)
 
 
 class RejectBody(BaseModel):
-    reviewer: Reviewer
     reason: str = Field(min_length=1, max_length=2000, description="Why, in words the citizen understands")
 
 
 class InformationBody(BaseModel):
-    reviewer: Reviewer
     reason: str = Field(min_length=1, max_length=2000, description="What is wrong or missing")
     missing_items: list[str] = Field(default_factory=list, description="Attachments or fields to provide")
 
@@ -154,16 +150,20 @@ class AuditEntryView(BaseModel):
 
 router = APIRouter(tags=["reviews"])
 _ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
     404: {"model": ErrorResponse},
     409: {"model": ErrorResponse},
     422: {"model": ErrorResponse},
 }
 
 
-@router.get("/reviews", response_model=list[ReviewView])
+@router.get("/reviews", response_model=list[ReviewView], responses=_ERRORS)
 async def work_queue(
     uow: UnitOfWorkDep,
     clock: ClockDep,
+    _reviewer: Reading,
     status: ReviewStatus | None = None,
     type: RequestType | None = None,
     kecamatan: Annotated[
@@ -191,60 +191,79 @@ async def work_queue(
 
 
 @router.get("/reviews/{request_id}", response_model=ReviewView, responses=_ERRORS)
-async def show(request_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep) -> ReviewView:
+async def show(request_id: uuid.UUID, uow: UnitOfWorkDep, clock: ClockDep, _reviewer: Reading) -> ReviewView:
     """A review with its pre-checks, attachments, due date and claim."""
     return ReviewView.of(await handlers.get_review(request_id, uow=uow), clock())
 
 
 @router.get("/reviews/{request_id}/audit", response_model=list[AuditEntryView], responses=_ERRORS)
-async def audit_trail(request_id: uuid.UUID, uow: UnitOfWorkDep) -> list[AuditEntryView]:
+async def audit_trail(request_id: uuid.UUID, uow: UnitOfWorkDep, _reviewer: Reading) -> list[AuditEntryView]:
     """Everything that happened to the review, oldest first: who, when, what, why. It cannot be changed."""
     return [AuditEntryView.of(entry) for entry in await handlers.audit_trail(request_id, uow=uow)]
 
 
 @router.post("/reviews/{request_id}/claim", response_model=ReviewView, responses=_ERRORS)
 async def claim(
-    request_id: uuid.UUID, body: ReviewerBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+    request_id: uuid.UUID, reviewer: Deciding, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
 ) -> ReviewView:
     """Take the review, or extend one's own claim; nobody else can decide on it until the claim expires."""
-    review = await handlers.claim(request_id, reviewer=body.reviewer, uow=uow, policy=policy, clock=clock)
+    review = await handlers.claim(request_id, reviewer=reviewer.username, uow=uow, policy=policy, clock=clock)
     return ReviewView.of(review, clock())
 
 
 @router.post("/reviews/{request_id}/release", response_model=ReviewView, responses=_ERRORS)
-async def release(request_id: uuid.UUID, body: ReviewerBody, uow: UnitOfWorkDep, clock: ClockDep) -> ReviewView:
-    """Give the review back to the queue."""
-    return ReviewView.of(await handlers.release(request_id, reviewer=body.reviewer, uow=uow, clock=clock), clock())
+async def release(request_id: uuid.UUID, reviewer: Deciding, uow: UnitOfWorkDep, clock: ClockDep) -> ReviewView:
+    """Give the review back to the queue. A supervisor may release another reviewer's claim."""
+    supervising = Scope.REVIEWS_SUPERVISE in reviewer.scopes
+    review = await handlers.release(
+        request_id, reviewer=reviewer.username, uow=uow, clock=clock, supervising=supervising
+    )
+    return ReviewView.of(review, clock())
 
 
 @router.post("/reviews/{request_id}/approve", response_model=ReviewView, responses=_ERRORS)
 async def approve(
-    request_id: uuid.UUID, body: ApproveBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+    request_id: uuid.UUID,
+    body: ApproveBody,
+    reviewer: Deciding,
+    uow: UnitOfWorkDep,
+    policy: PolicyDep,
+    clock: ClockDep,
 ) -> ReviewView:
     review = await handlers.approve(
-        request_id, reviewer=body.reviewer, note=body.note, uow=uow, policy=policy, clock=clock
+        request_id, reviewer=reviewer.username, note=body.note, uow=uow, policy=policy, clock=clock
     )
     return ReviewView.of(review, clock())
 
 
 @router.post("/reviews/{request_id}/reject", response_model=ReviewView, responses=_ERRORS)
 async def reject(
-    request_id: uuid.UUID, body: RejectBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+    request_id: uuid.UUID,
+    body: RejectBody,
+    reviewer: Deciding,
+    uow: UnitOfWorkDep,
+    policy: PolicyDep,
+    clock: ClockDep,
 ) -> ReviewView:
     review = await handlers.reject(
-        request_id, reviewer=body.reviewer, reason=body.reason, uow=uow, policy=policy, clock=clock
+        request_id, reviewer=reviewer.username, reason=body.reason, uow=uow, policy=policy, clock=clock
     )
     return ReviewView.of(review, clock())
 
 
 @router.post("/reviews/{request_id}/request-information", response_model=ReviewView, responses=_ERRORS)
 async def request_information(
-    request_id: uuid.UUID, body: InformationBody, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+    request_id: uuid.UUID,
+    body: InformationBody,
+    reviewer: Deciding,
+    uow: UnitOfWorkDep,
+    policy: PolicyDep,
+    clock: ClockDep,
 ) -> ReviewView:
     """Send the request back to the citizen with what is missing; it returns when they resubmit."""
     review = await handlers.request_information(
         request_id,
-        reviewer=body.reviewer,
+        reviewer=reviewer.username,
         reason=body.reason,
         missing_items=body.missing_items,
         uow=uow,

@@ -150,10 +150,12 @@ async def claim(
     return review
 
 
-async def release(request_id: uuid.UUID, *, reviewer: str, uow: ReviewUnitOfWork, clock: Clock = utc_now) -> Review:
+async def release(
+    request_id: uuid.UUID, *, reviewer: str, uow: ReviewUnitOfWork, clock: Clock = utc_now, supervising: bool = False
+) -> Review:
     async with uow:
         review = await _load(uow, request_id)
-        if review.release(reviewer, clock()):
+        if review.release(reviewer, clock(), supervising=supervising):
             await uow.reviews.save(review)
             await uow.commit()
     return review

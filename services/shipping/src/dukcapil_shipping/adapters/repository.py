@@ -99,6 +99,7 @@ class SqlShipmentRepository(ShipmentRepository):
         limit: int,
         offset: int,
         flag: str | None = None,
+        kecamatan_code: str | None = None,
     ) -> list[Shipment]:
         table = tables.shipments
         query = select(table).order_by(table.c.created_at, table.c.id).limit(limit).offset(offset)
@@ -108,6 +109,8 @@ class SqlShipmentRepository(ShipmentRepository):
             query = query.where(table.c.status == status.value)
         if flag is not None:
             query = query.where(_flagged(flag))
+        if kecamatan_code is not None:
+            query = query.where(table.c.kecamatan_code == kecamatan_code)
         return await self._many(query)
 
     async def tracked(self, *, limit: int) -> list[Shipment]:

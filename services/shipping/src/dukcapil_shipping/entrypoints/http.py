@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from dukcapil_shared.auth import Principal, Scope, personal_data, staff
 from dukcapil_shared.web import ErrorResponse, error_response
 from dukcapil_shipping.domain.model import FlagReason, Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
 from dukcapil_shipping.service_layer import handlers
@@ -28,7 +29,6 @@ class CollectBody(BaseModel):
     collector_nik: str = Field(
         pattern=r"^\d{16}$", description="The collector's NIK, checked by the operator; must be a valid NIK"
     )
-    operator: str = Field(min_length=1, max_length=100, description="The operator who hands the document over")
 
 
 class TrackingItem(BaseModel):
@@ -98,12 +98,23 @@ class ShipmentView(BaseModel):
 
 
 router = APIRouter(tags=["shipments"])
-_ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse},
+    401: {"model": ErrorResponse},
+    403: {"model": ErrorResponse},
+    404: {"model": ErrorResponse},
+    422: {"model": ErrorResponse},
+}
+# Shipments name the recipient and their address: reading them is recorded with a reason. A kecamatan operator
+# sees the parcels of their own kecamatan only (those it hands over at its office, or delivers around it).
+Reading = Annotated[Principal, Depends(personal_data(Scope.SHIPMENTS_READ))]
+HandingOver = Annotated[Principal, Depends(staff(Scope.SHIPMENTS_HANDOVER))]
 
 
-@router.get("/shipments", response_model=list[ShipmentView])
+@router.get("/shipments", response_model=list[ShipmentView], responses=_ERRORS)
 async def search(
     uow: UnitOfWorkDep,
+    reader: Reading,
     request_id: uuid.UUID | None = None,
     status: ShipmentStatus | None = None,
     flag: Annotated[FlagReason | None, Query(description="Only shipments flagged for this reason")] = None,
@@ -118,14 +129,18 @@ async def search(
         limit=limit,
         offset=offset,
         uow=uow,
+        kecamatan_code=reader.kecamatan_code if reader.kecamatan_bound else None,
     )
     return [ShipmentView.of(shipment) for shipment in found]
 
 
 @router.get("/shipments/{shipment_id}", response_model=ShipmentView, responses=_ERRORS)
-async def follow(shipment_id: uuid.UUID, uow: UnitOfWorkDep) -> ShipmentView:
+async def follow(shipment_id: uuid.UUID, uow: UnitOfWorkDep, reader: Reading) -> ShipmentView:
     """A shipment's status and its tracking history."""
-    return ShipmentView.of(await handlers.get_shipment(shipment_id, uow=uow))
+    shipment = await handlers.get_shipment(shipment_id, uow=uow)
+    if not reader.serves(shipment.kecamatan_code):
+        raise handlers.ShipmentNotFound(shipment_id)
+    return ShipmentView.of(shipment)
 
 
 @router.post(
@@ -133,10 +148,15 @@ async def follow(shipment_id: uuid.UUID, uow: UnitOfWorkDep) -> ShipmentView:
     response_model=ShipmentView,
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-async def collected(shipment_id: uuid.UUID, body: CollectBody, uow: UnitOfWorkDep) -> ShipmentView:
-    """Record that the document waiting at the kecamatan office was handed over."""
+async def collected(shipment_id: uuid.UUID, body: CollectBody, request: Request, officer: HandingOver) -> ShipmentView:
+    """Record that the document waiting at the kecamatan office was handed over (by the signed-in officer)."""
+    if officer.kecamatan_bound:
+        shipment = await handlers.get_shipment(shipment_id, uow=_unit_of_work(request))
+        if not officer.serves(shipment.kecamatan_code):
+            raise handlers.ShipmentNotFound(shipment_id)
+    uow = _unit_of_work(request)
     command = handlers.CollectDocument(
-        collector_name=body.collector_name, collector_nik=body.collector_nik, operator=body.operator
+        collector_name=body.collector_name, collector_nik=body.collector_nik, operator=officer.username
     )
     return ShipmentView.of(await handlers.collect_document(shipment_id, command, uow=uow))
 

@@ -482,9 +482,12 @@ async def list_shipments(
     offset: int,
     uow: ShippingUnitOfWork,
     flag: str | None = None,
+    kecamatan_code: str | None = None,
 ) -> list[Shipment]:
     async with uow:
-        return await uow.shipments.find(request_id=request_id, status=status, limit=limit, offset=offset, flag=flag)
+        return await uow.shipments.find(
+            request_id=request_id, status=status, limit=limit, offset=offset, flag=flag, kecamatan_code=kecamatan_code
+        )
 
 
 async def _book(

@@ -33,6 +33,7 @@ class ShipmentRepository(abc.ABC):
         limit: int,
         offset: int,
         flag: str | None = None,
+        kecamatan_code: str | None = None,
     ) -> list[Shipment]:
         """Oldest first; `flag` keeps the shipments carrying a flag with that reason."""
 

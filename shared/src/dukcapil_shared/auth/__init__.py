@@ -1,0 +1,54 @@
+"""Staff authentication (signed tokens), roles and scopes, the access log, and rate limits for citizens."""
+
+from dukcapil_shared.auth.access import AccessLog, AccessRecord, MemoryAccessLog, SqlAccessLog, add_access_log_table
+from dukcapil_shared.auth.http import (
+    REASON_HEADER,
+    StaffAuth,
+    install_auth,
+    optional_personal_data,
+    optional_staff,
+    personal_data,
+    rate_limited,
+    signed_in,
+    staff,
+)
+from dukcapil_shared.auth.ratelimit import RateLimits
+from dukcapil_shared.auth.roles import KECAMATAN_BOUND, ROLE_SCOPES, Role, Scope
+from dukcapil_shared.auth.tokens import (
+    InvalidToken,
+    IssuedToken,
+    LocalTokenVerifier,
+    OidcTokenVerifier,
+    Principal,
+    TokenIssuer,
+    TokenVerifier,
+)
+
+__all__ = [
+    "KECAMATAN_BOUND",
+    "REASON_HEADER",
+    "ROLE_SCOPES",
+    "AccessLog",
+    "AccessRecord",
+    "InvalidToken",
+    "IssuedToken",
+    "LocalTokenVerifier",
+    "MemoryAccessLog",
+    "OidcTokenVerifier",
+    "Principal",
+    "RateLimits",
+    "Role",
+    "Scope",
+    "SqlAccessLog",
+    "StaffAuth",
+    "TokenIssuer",
+    "TokenVerifier",
+    "add_access_log_table",
+    "install_auth",
+    "optional_personal_data",
+    "optional_staff",
+    "personal_data",
+    "rate_limited",
+    "signed_in",
+    "staff",
+]

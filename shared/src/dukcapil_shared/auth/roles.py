@@ -1,0 +1,62 @@
+"""Who may do what: the staff roles, in the spirit of OpenCRVS, and the scopes each one holds.
+
+A scope names one kind of act on one kind of thing. Every staff endpoint requires one scope; a role is a fixed
+set of scopes. Tokens carry the role, and the scopes are looked up here when a token is checked, so a change to
+this table takes effect at once for every token already issued.
+"""
+
+from enum import StrEnum
+
+
+class Scope(StrEnum):
+    REQUESTS_SUBMIT = "requests:submit"  # submit, attach scans, cancel and resubmit on a citizen's behalf
+    REQUESTS_READ = "requests:read"  # search requests and read one, with its history and notices
+    ATTACHMENTS_READ = "attachments:read"  # open the scans a citizen uploaded
+    REVIEWS_READ = "reviews:read"  # the work queue, a review and its audit trail
+    REVIEWS_DECIDE = "reviews:decide"  # claim, release, approve, reject, ask for information
+    REVIEWS_SUPERVISE = "reviews:supervise"  # release another reviewer's claim (then anyone may take it)
+    DOCUMENTS_READ = "documents:read"  # search documents, read one and its PDF
+    DOCUMENTS_MANAGE = "documents:manage"  # revoke and correct issued documents
+    SHIPMENTS_READ = "shipments:read"  # search shipments and follow one
+    SHIPMENTS_HANDOVER = "shipments:handover"  # hand a document over at the kecamatan office
+    INCIDENTS_READ = "incidents:read"  # where requests are stuck
+    OPERATIONS = "operations"  # dead letters: list, show, replay, discard
+    ACCOUNTS_MANAGE = "accounts:manage"  # staff accounts
+
+
+class Role(StrEnum):
+    KECAMATAN_OPERATOR = "kecamatan_operator"
+    REVIEWER = "reviewer"
+    SUPERVISOR = "supervisor"
+    DOCUMENT_OFFICER = "document_officer"
+    SHIPPING_OFFICER = "shipping_officer"
+    ADMIN = "admin"
+
+
+_REVIEWER = frozenset(
+    {Scope.REQUESTS_READ, Scope.ATTACHMENTS_READ, Scope.REVIEWS_READ, Scope.REVIEWS_DECIDE, Scope.DOCUMENTS_READ}
+)
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    # At a kecamatan office: submits for the citizens of that kecamatan and hands over what is collected there.
+    Role.KECAMATAN_OPERATOR: frozenset(
+        {
+            Scope.REQUESTS_SUBMIT,
+            Scope.REQUESTS_READ,
+            Scope.ATTACHMENTS_READ,
+            Scope.SHIPMENTS_READ,
+            Scope.SHIPMENTS_HANDOVER,
+        }
+    ),
+    Role.REVIEWER: _REVIEWER,
+    Role.SUPERVISOR: _REVIEWER | {Scope.REVIEWS_SUPERVISE, Scope.INCIDENTS_READ, Scope.SHIPMENTS_READ},
+    Role.DOCUMENT_OFFICER: frozenset({Scope.REQUESTS_READ, Scope.DOCUMENTS_READ, Scope.DOCUMENTS_MANAGE}),
+    Role.SHIPPING_OFFICER: frozenset(
+        {Scope.REQUESTS_READ, Scope.SHIPMENTS_READ, Scope.SHIPMENTS_HANDOVER, Scope.INCIDENTS_READ}
+    ),
+    # Runs the system, not the registry: accounts and failed messages, and no one's documents.
+    Role.ADMIN: frozenset({Scope.ACCOUNTS_MANAGE, Scope.OPERATIONS, Scope.INCIDENTS_READ}),
+}
+
+# Roles whose holders work for one kecamatan and see only its requests and parcels.
+KECAMATAN_BOUND = frozenset({Role.KECAMATAN_OPERATOR})
