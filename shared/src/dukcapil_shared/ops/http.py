@@ -118,7 +118,7 @@ async def list_dead_letters(
     routing_key: Annotated[str | None, Query(description="Only the letters of this event type")] = None,
     subject: Annotated[str | None, Query(description="Only the letters about this request id")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[DeadLetterView]:
     """The service's dead letters, oldest first: error, attempts, first and last failure, queue and subject."""
     query = DeadLetterQuery(

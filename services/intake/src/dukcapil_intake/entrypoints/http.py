@@ -361,7 +361,7 @@ async def search(
     submitted_from: date | None = None,
     submitted_to: date | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[RequestSummary]:
     """Requests for staff, oldest first: by status, type, kecamatan and day of submission (inclusive). A kecamatan
     operator sees their own kecamatan's only."""

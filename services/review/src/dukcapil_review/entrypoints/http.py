@@ -174,7 +174,7 @@ async def work_queue(
         QueueOrder.received
     ),
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ReviewView]:
     """The work queue; `status=pending` for what awaits a decision."""
     now = clock()

@@ -119,7 +119,7 @@ async def search(
     status: ShipmentStatus | None = None,
     flag: Annotated[FlagReason | None, Query(description="Only shipments flagged for this reason")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ShipmentView]:
     """Shipments, oldest first; `request_id` finds the one shipment of a request, `flag` those an operator must see."""
     found = await handlers.list_shipments(
