@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from dukcapil_intake.adapters.accounts import SqlAccountStore
-from dukcapil_intake.domain.accounts import AccountRefused
+from dukcapil_intake.domain.accounts import AccountRefused, check_new_account
 from dukcapil_intake.service_layer import accounts as service
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth import Role
@@ -48,6 +48,7 @@ async def run(
     args: argparse.Namespace, accounts: service.AccountStore, out: TextIO, read_password: Callable[[], str]
 ) -> None:
     if args.command == "create":
+        check_new_account(args.username, Role(args.role), args.kecamatan)  # before asking for a password
         account = await service.create_account(
             username=args.username,
             full_name=args.name or args.username,
@@ -74,6 +75,8 @@ def _password_reader(from_stdin: bool) -> Callable[[], str]:
     def read() -> str:
         if from_stdin:
             return sys.stdin.readline().rstrip("\n")
+        if not sys.stdin.isatty():
+            raise AccountRefused("no_terminal", "No terminal to ask for the password on: use --password-stdin.")
         first = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != first:
             raise AccountRefused("passwords_differ", "The two passwords differ.")

@@ -15,7 +15,7 @@ class ShippingSettings(ServiceSettings):
     courier_url: str = Field(default="http://127.0.0.1:8010", description="Base URL of the courier's partner API")
     # Development-only credentials, matching the courier simulator's defaults; set real ones in production.
     courier_username: str = "dukcapil-lebak-dev"
-    courier_api_key: SecretStr = SecretStr("dev-only-courier-api-key")
+    courier_api_key: SecretStr = SecretStr("development-only-courier-api-key")
     courier_branch: str = Field(default="RKB000", description="OLSHOP_BRANCH: the courier branch of our account")
     courier_customer: str = Field(default="80000000", description="OLSHOP_CUST: our customer number")
     courier_service: str = Field(default="REG", description="Service level booked")

@@ -2,8 +2,8 @@
 
     dead-letters list [--service S] [--status parked|replayed|discarded|all]
     dead-letters show ID [--service S]
-    dead-letters replay ID | --all [--service S] [--by NAME] [--note TEXT] [--queue Q]
-    dead-letters discard ID --reason TEXT [--service S] [--by NAME]
+    dead-letters replay ID | --all [--service S] [--note TEXT] [--queue Q]
+    dead-letters discard ID --why TEXT [--service S]
     incidents list [--resolved]
     incidents show REQUEST_ID
 

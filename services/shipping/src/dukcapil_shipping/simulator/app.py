@@ -27,7 +27,7 @@ class SimulatorSettings(BaseSettings):
     port: int = 8010
     # Development-only partner credentials; the shipping service's defaults match them.
     username: str = "dukcapil-lebak-dev"
-    api_key: str = "dev-only-courier-api-key"
+    api_key: str = "development-only-courier-api-key"
     step_seconds: float = Field(default=2.0, description="Time between a parcel's milestones")
     failure_rate: float = Field(
         default=0.0, ge=0, le=1, description="Share of unscripted deliveries that fail twice and are returned"
