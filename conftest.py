@@ -19,6 +19,7 @@ import pytest
 AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("TEST_AMQP_PORT", "5672"))
 POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_MANAGEMENT_URL = os.environ.get("TEST_RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
 
 
 def _missing(what: str) -> None:
@@ -71,6 +72,15 @@ def rabbitmq() -> Iterator[RabbitVhosts]:
 def amqp_url(rabbitmq: RabbitVhosts) -> str:
     """A RabbitMQ vhost of the test session's own."""
     return rabbitmq.create()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_management() -> str:
+    """The URL of RabbitMQ's management API (administrator: guest), for the tests of agencies' access."""
+    parsed = urlsplit(RABBITMQ_MANAGEMENT_URL)
+    if not _reachable(parsed.hostname or "127.0.0.1", parsed.port or 15672):
+        _missing(f"RabbitMQ's management API at {RABBITMQ_MANAGEMENT_URL} (enable the rabbitmq_management plugin)")
+    return RABBITMQ_MANAGEMENT_URL
 
 
 def rabbitmq_queue_depths(amqp_url: str) -> dict[str, int]:

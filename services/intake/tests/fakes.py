@@ -3,17 +3,23 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from dukcapil_intake.domain.agencies import Agency
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification, NotificationStatus
+from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
 from dukcapil_intake.service_layer.unit_of_work import (
+    AgencyExists,
+    AgencyRepository,
     BookingRepository,
     ConcurrentUpdate,
     IdempotentSubmission,
     IntakeUnitOfWork,
     NotificationRepository,
+    PublicEventLog,
     RequestFilter,
     RequestRepository,
 )
+from dukcapil_shared.contracts.public import PublicEvent
 from dukcapil_shared.files import FileStore
 from dukcapil_shared.testing import FakeUnitOfWork
 
@@ -125,15 +131,88 @@ class FakeNotificationRepository(NotificationRepository):
         return [n for n in self.committed.values() if n.kind == kind]
 
 
+class FakePublicEventLog(PublicEventLog):
+    def __init__(self) -> None:
+        self.committed: dict[uuid.UUID, PublicEventRecord] = {}
+        self.pending: dict[uuid.UUID, PublicEventRecord] = {}
+
+    async def add(self, record: PublicEventRecord) -> None:
+        if record.id not in self.committed:
+            self.pending[record.id] = record
+
+    async def between(
+        self, *, since: datetime, until: datetime, event_types: Sequence[str], identified: bool
+    ) -> list[LoggedPublicEvent]:
+        found = sorted(
+            (
+                r
+                for r in self.committed.values()
+                if since <= r.occurred_at < until and r.event.type_name() in event_types
+            ),
+            key=lambda r: (r.occurred_at, str(r.id)),
+        )
+        return [
+            LoggedPublicEvent(
+                id=str(r.id),
+                event_type=r.event.type_name(),
+                region_code=r.event.region_code,
+                document_number=r.event.document_number,
+                occurred_at=r.occurred_at,
+                body=r.event.envelope(event_id=r.id, time=r.occurred_at, identified=identified).model_dump_json(),
+            )
+            for r in found
+        ]
+
+    @property
+    def events(self) -> list[PublicEvent]:
+        return [record.event for record in self.committed.values()]
+
+
+class FakeAgencyRepository(AgencyRepository):
+    def __init__(self) -> None:
+        self.committed: dict[str, Agency] = {}
+        self.pending: dict[str, Agency | None] = {}
+
+    def _current(self) -> dict[str, Agency]:
+        merged = {**self.committed, **self.pending}
+        return {name: agency for name, agency in merged.items() if agency is not None}
+
+    async def add(self, agency: Agency) -> None:
+        if agency.name in self._current():
+            raise AgencyExists(
+                f"an agency named {agency.name} exists already; offboard it first to change what it gets"
+            )
+        self.pending[agency.name] = agency
+
+    async def get(self, name: str) -> Agency | None:
+        return self._current().get(name)
+
+    async def remove(self, name: str) -> None:
+        self.pending[name] = None
+
+    async def list(self) -> list[Agency]:
+        return sorted(self._current().values(), key=lambda agency: agency.name)
+
+    def commit(self) -> None:
+        self.committed = {**self.committed, **self.pending}
+        self.committed = {name: agency for name, agency in self.committed.items() if agency is not None}
+        self.pending = {}
+
+
 class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.requests = FakeRequestRepository()
         self.bookings = FakeBookingRepository()
         self.notifications = FakeNotificationRepository()
+        self.public_events = FakePublicEventLog()
+        self.agencies = FakeAgencyRepository()
 
     async def commit(self) -> None:
         await super().commit()
+        self.public_events.committed.update(self.public_events.pending)
+        self.public_events.pending = {}
+        self.agencies.commit()
         self.requests.committed.update(self.requests.pending)
         self.requests.pending = {}
         self.requests.submissions.update(self.requests.pending_submissions)
@@ -145,6 +224,8 @@ class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
 
     async def rollback(self) -> None:
         await super().rollback()
+        self.public_events.pending = {}
+        self.agencies.pending = {}
         self.requests.pending = {}
         self.requests.pending_submissions = {}
         self.bookings.pending = {}

@@ -3,7 +3,7 @@
 import logging
 import re
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
@@ -21,7 +21,10 @@ def _mask_processor(_logger: Any, _method: str, event_dict: dict[str, Any]) -> d
     return {key: mask_personal_data(value) if isinstance(value, str) else value for key, value in event_dict.items()}
 
 
-def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
+def configure_logging(service: str, level: str = "INFO", json: bool = True, stream: TextIO | None = None) -> None:
+    """JSON lines (or console lines) to `stream`, stdout by default; a command-line tool whose stdout is its output
+    logs to stderr."""
+    stream = stream or sys.stdout
     renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -32,12 +35,12 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
     structlog.configure(
         processors=[*shared_processors, _mask_processor, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries log through the standard library: give them the same format and the same masking.
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared_processors,

@@ -93,6 +93,7 @@ def document_error_responses(app: FastAPI) -> None:
 
 def install_error_handlers(app: FastAPI) -> None:
     document_error_responses(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
         response = error_response(error.status, error.code, error.message, error.details, **error.extra)

@@ -1,13 +1,20 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from urllib.parse import unquote
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.accounts import SqlAccountStore
+from dukcapil_intake.adapters.public_events import relay_public_events
+from dukcapil_intake.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
@@ -18,10 +25,14 @@ from dukcapil_intake.service_layer.accounts import add_development_accounts
 from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth import TokenIssuer
-from dukcapil_shared.db import create_engine
+from dukcapil_shared.contracts.public import PUBLIC_SOURCE
+from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
+from dukcapil_shared.messaging import IDENTIFIED_PUBLIC_EXCHANGE, PUBLIC_EXCHANGE, OutboxRelay
 from dukcapil_shared.runtime import ServiceRuntime
+
+MIGRATIONS = "dukcapil_intake:migrations"
 
 
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -35,11 +46,30 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         inbox_table=tables.inbox,
         dead_letter_table=tables.dead_letters,
         access_log_table=tables.access_log,
-        migrations="dukcapil_intake:migrations",
+        migrations=MIGRATIONS,
     )
     unit_of_work = runtime.unit_of_work_factory(SqlIntakeUnitOfWork)
     for subscription in consumers.subscriptions(notify=settings.notifications_enabled):
         runtime.subscribe(subscription, unit_of_work)
+    # The logs of events for agencies are outboxes of their own, each relayed to its public exchange.
+    public_relays = [
+        OutboxRelay(
+            engine=runtime.engine,
+            outbox=log_table,
+            broker=runtime.broker,
+            source=PUBLIC_SOURCE,
+            exchange=exchange,
+            poll_interval=settings.outbox_poll_interval,
+            publish_timeout=settings.publish_timeout,
+        )
+        for log_table, exchange in (
+            (tables.public_events, PUBLIC_EXCHANGE),
+            (tables.identified_public_events, IDENTIFIED_PUBLIC_EXCHANGE),
+        )
+    ]
+    runtime.every(
+        settings.outbox_poll_interval, "public-events", partial(relay_public_events, runtime.broker, public_relays)
+    )
     if settings.notifications_enabled:
         sms_http = httpx.AsyncClient(timeout=settings.sms_timeout)
         # Closed after the last round has stopped using it.
@@ -98,3 +128,48 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     http.install(app)
     incidents.install(app)
     return app
+
+
+@dataclass
+class AgencyDesk:
+    """What the agencies' command line works with: intake's database, the broker's administration, and AMQP for
+    replays."""
+
+    engine: AsyncEngine
+    unit_of_work: Callable[[], SqlIntakeUnitOfWork]
+    broker: RabbitMqManagement
+    delivery: AmqpQueueDelivery
+    agency_amqp_url: URL
+    """Where agencies connect, without credentials."""
+
+    async def open(self) -> None:
+        await migrate(self.engine, MIGRATIONS)
+
+    async def close(self) -> None:
+        await self.broker.aclose()
+        await self.engine.dispose()
+
+    def connection_url(self, user: str, password: str) -> str:
+        return str(self.agency_amqp_url.with_user(user).with_password(password))
+
+
+def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
+    settings = settings or IntakeSettings()
+    engine = create_engine(settings.database_url)
+    amqp_url = URL(settings.amqp_url)
+    management_password = settings.rabbitmq_management_password
+    return AgencyDesk(
+        engine=engine,
+        unit_of_work=lambda: SqlIntakeUnitOfWork(
+            engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/dukcapil/lebak/intake"
+        ),
+        broker=RabbitMqManagement(
+            url=settings.rabbitmq_management_url,
+            username=settings.rabbitmq_management_user or amqp_url.user or "guest",
+            password=management_password.get_secret_value() if management_password else amqp_url.password or "guest",
+            # As aio-pika reads AMQP_URL: the path is the virtual host, "/" when empty.
+            vhost=unquote(amqp_url.raw_path[1:]) or "/",
+        ),
+        delivery=AmqpQueueDelivery(settings.amqp_url, timeout=max(settings.publish_timeout, 10.0)),
+        agency_amqp_url=URL(settings.agency_amqp_url) if settings.agency_amqp_url else amqp_url.with_user(None),
+    )

@@ -52,3 +52,15 @@ class IntakeSettings(ServiceSettings):
     )
     sms_api_key_header: str = "X-API-Key"
     sms_timeout: float = 10.0
+
+    # Agencies (python -m dukcapil_intake.agencies): the broker's management API, as an administrator.
+    rabbitmq_management_url: str = Field(
+        default="http://127.0.0.1:15672", description="RabbitMQ's management API (the rabbitmq_management plugin)"
+    )
+    rabbitmq_management_user: str | None = Field(default=None, description="An administrator; AMQP_URL's user if unset")
+    rabbitmq_management_password: SecretStr | None = Field(default=None, description="AMQP_URL's password if unset")
+    agency_amqp_url: str | None = Field(
+        default=None,
+        description="The broker address handed to agencies, without credentials, e.g. "
+        "amqps://broker.dukcapil.lebakkab.go.id:5671/; AMQP_URL's host, port and virtual host if unset",
+    )

@@ -169,6 +169,10 @@ class DocumentIssued(Event):
     applicant: Person = Field(description="The person the document belongs to")
     delivery: Delivery = Field(description="How the document reaches the citizen")
     kecamatan_code: str = Field(description="Kecamatan responsible for the request")
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="The type-specific details the document was issued with: the approved ones, or a correction's",
+    )
 
 
 class DocumentRevoked(Event):

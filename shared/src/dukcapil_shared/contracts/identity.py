@@ -52,7 +52,16 @@ class Nik:
 
     @property
     def masked(self) -> str:
-        return f"{self.number[:6]}******{self.number[12:]}"
+        return mask_number(self.number)
+
+
+def mask_number(number: str) -> str:
+    """A NIK or KK number as outsiders and logs see it: 3602144107900001 -> 360214******0001.
+
+    The region and the serial stay; the six digits of the date (a person's birth date and sex) are hidden.
+    Masking a masked number changes nothing.
+    """
+    return f"{number[:6]}******{number[12:]}"
 
 
 def _sixteen_digits(number: str, what: str) -> None:

@@ -1,11 +1,21 @@
 from dukcapil_shared.messaging.consumer import EventConsumer, PermanentFailure, RetryPolicy, Subscription
 from dukcapil_shared.messaging.relay import OutboxRelay
 from dukcapil_shared.messaging.tables import add_dead_letter_table, add_messaging_tables
-from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE, ServiceTopology
+from dukcapil_shared.messaging.topology import (
+    EVENTS_EXCHANGE,
+    IDENTIFIED_PUBLIC_EXCHANGE,
+    PUBLIC_EXCHANGE,
+    PUBLIC_EXCHANGES,
+    ServiceTopology,
+    declare_public_exchanges,
+)
 from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, SqlUnitOfWork, UnitOfWork
 
 __all__ = [
     "EVENTS_EXCHANGE",
+    "IDENTIFIED_PUBLIC_EXCHANGE",
+    "PUBLIC_EXCHANGE",
+    "PUBLIC_EXCHANGES",
     "EventConsumer",
     "Inbox",
     "Outbox",
@@ -18,4 +28,5 @@ __all__ = [
     "UnitOfWork",
     "add_dead_letter_table",
     "add_messaging_tables",
+    "declare_public_exchanges",
 ]

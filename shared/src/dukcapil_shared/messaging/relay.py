@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import structlog
-from faststream.rabbit import RabbitBroker
+from faststream.rabbit import RabbitBroker, RabbitExchange
 from sqlalchemy import Row, Table, and_, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -31,6 +31,9 @@ log = structlog.get_logger(__name__)
 
 
 class OutboxRelay:
+    """Publishes the rows of `outbox` to `exchange`. Any table with the outbox's columns will do (see
+    tables.py): intake relays its log of events for agencies the same way, to the public exchanges."""
+
     def __init__(
         self,
         *,
@@ -38,6 +41,7 @@ class OutboxRelay:
         outbox: Table,
         broker: RabbitBroker,
         source: str,
+        exchange: RabbitExchange = EVENTS_EXCHANGE,
         batch_size: int = 200,
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
@@ -47,6 +51,7 @@ class OutboxRelay:
         self._outbox = outbox
         self._broker = broker
         self._source = source
+        self._exchange = exchange
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
@@ -147,7 +152,7 @@ class OutboxRelay:
         with anyio.fail_after(self._publish_timeout):
             await self._broker.publish(
                 row.body.encode(),
-                exchange=EVENTS_EXCHANGE,
+                exchange=self._exchange,
                 routing_key=row.routing_key,
                 persist=True,
                 # An event nobody subscribes to yet is not an error: agencies may bind later.

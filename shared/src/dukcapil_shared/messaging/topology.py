@@ -3,7 +3,8 @@
 Domain events go to one durable topic exchange. Each consuming service owns, per subscription, a durable
 quorum queue bound by routing key. Retries wait in per-service delay queues (one per delay, since a queue's
 TTL only expires the message at its head) and are dead-lettered back through the service's retry exchange
-to the queue they came from. What cannot be processed ends in the service's dead-letter queue.
+to the queue they came from. What cannot be processed ends in the service's dead-letter queue. Events for
+other agencies leave through separate public exchanges.
 """
 
 from dataclasses import dataclass
@@ -11,6 +12,13 @@ from dataclasses import dataclass
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
 EVENTS_EXCHANGE = RabbitExchange("dukcapil.events", type=ExchangeType.TOPIC, durable=True)
+
+# Events for other agencies (contracts/public.py), minimised for outsiders: identity numbers masked on the
+# first, in full on the second for the agencies entitled to them. Agencies bind their own queues here, never to
+# dukcapil.events; each agency's broker user can read only its own queues (see the agencies' onboarding).
+PUBLIC_EXCHANGE = RabbitExchange("dukcapil.public", type=ExchangeType.TOPIC, durable=True)
+IDENTIFIED_PUBLIC_EXCHANGE = RabbitExchange("dukcapil.public.identified", type=ExchangeType.TOPIC, durable=True)
+PUBLIC_EXCHANGES = (PUBLIC_EXCHANGE, IDENTIFIED_PUBLIC_EXCHANGE)
 
 # Quorum queues dead-letter at least once only with reject-publish overflow.
 _AT_LEAST_ONCE = {"x-dead-letter-strategy": "at-least-once", "x-overflow": "reject-publish"}
@@ -78,3 +86,9 @@ class ServiceTopology:
             await queue.bind(retry, routing_key=queue_spec.name)
             for routing_key in routing_keys:
                 await queue.bind(events, routing_key=routing_key)
+
+
+async def declare_public_exchanges(broker: RabbitBroker) -> None:
+    """Declare the agencies' exchanges; idempotent. The agencies' queues are declared by their onboarding."""
+    for exchange in PUBLIC_EXCHANGES:
+        await broker.declare_exchange(exchange)

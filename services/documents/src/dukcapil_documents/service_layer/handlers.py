@@ -260,6 +260,7 @@ def _issued(document: Document) -> DocumentIssued:
         applicant=Person.model_validate(document.holder),
         delivery=_delivery(document),
         kecamatan_code=document.kecamatan_code,
+        details=document.details,
     )
 
 

@@ -27,6 +27,7 @@ from dukcapil_intake.domain.model import (
 )
 from dukcapil_intake.domain.notices import notice_for
 from dukcapil_intake.domain.notifications import Contact, Notification
+from dukcapil_intake.domain.public_events import PublicEventNotDerivable, public_events_for
 from dukcapil_intake.domain.validation import check_applicant, check_request
 from dukcapil_intake.service_layer.unit_of_work import IdempotentSubmission, IntakeUnitOfWork, RequestFilter
 from dukcapil_shared.contracts import (
@@ -326,8 +327,8 @@ async def get_booking(booking_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> Record
 async def record_lifecycle_event(
     uow: IntakeUnitOfWork, event: Event, envelope: Envelope, *, notify: bool = True
 ) -> None:
-    """Consumer handler: show another stage's event in the citizen's history, and queue the notice it deserves
-    (runs inside the consumer's UoW)."""
+    """Consumer handler: show another stage's event in the citizen's history, queue the notice it deserves, and
+    log what agencies learn of it (runs inside the consumer's UoW)."""
     request = await uow.requests.get(event.request_id)
     if request is None:
         # Either submission's commit is not visible yet (retry) or the request never existed here: the
@@ -337,6 +338,21 @@ async def record_lifecycle_event(
     await uow.requests.save(request)
     if notify:
         await _notify(uow, event, envelope, Contact.of(request.delivery), request)
+    await _announce_to_agencies(uow, event, envelope, request)
+
+
+async def _announce_to_agencies(
+    uow: IntakeUnitOfWork, event: Event, envelope: Envelope, request: ServiceRequest
+) -> None:
+    """Log the public events the step becomes, in the same transaction: the relay publishes them to the agencies'
+    exchanges, and replays read them again later."""
+    try:
+        records = public_events_for(event, envelope, request)
+    except PublicEventNotDerivable as error:
+        # Retrying cannot help: the lifecycle event is parked, and the operator sees why.
+        raise PermanentFailure(str(error)) from error
+    for record in records:
+        await uow.public_events.add(record)
 
 
 async def list_notifications(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> list[Notification]:

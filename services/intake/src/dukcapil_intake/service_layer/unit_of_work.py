@@ -4,9 +4,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dukcapil_intake.domain.agencies import Agency
 from dukcapil_intake.domain.incidents import Incident, RequestState, StallPolicy
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification
+from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -119,8 +121,45 @@ class IncidentRepository(abc.ABC):
         """Open (or resolved) incidents, oldest first."""
 
 
+class PublicEventLog(abc.ABC):
+    """The retained log of events for agencies, in both variants; the relay publishes what it adds."""
+
+    @abc.abstractmethod
+    async def add(self, record: PublicEventRecord) -> None:
+        """Log the event masked and identified, each to be published to its exchange; an id already logged is
+        left as it is."""
+
+    @abc.abstractmethod
+    async def between(
+        self, *, since: datetime, until: datetime, event_types: Sequence[str], identified: bool
+    ) -> list[LoggedPublicEvent]:
+        """The logged events of these types that occurred in [since, until), oldest first, in one variant."""
+
+
+class AgencyRepository(abc.ABC):
+    @abc.abstractmethod
+    async def add(self, agency: Agency) -> None:
+        """Raises AgencyExists if an agency of that name is already there."""
+
+    @abc.abstractmethod
+    async def get(self, name: str) -> Agency | None: ...
+
+    @abc.abstractmethod
+    async def remove(self, name: str) -> None: ...
+
+    @abc.abstractmethod
+    async def list(self) -> list[Agency]:
+        """By name."""
+
+
+class AgencyExists(Exception):
+    pass
+
+
 class IntakeUnitOfWork(UnitOfWork):
     requests: RequestRepository
     bookings: BookingRepository
     notifications: NotificationRepository
     incidents: IncidentRepository
+    public_events: PublicEventLog
+    agencies: AgencyRepository
