@@ -29,6 +29,11 @@ class ServiceSettings(BaseSettings):
     readiness_timeout: float = Field(
         default=2.0, description="Seconds /readyz waits for the database and the broker before calling them gone"
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        description="Largest request body an endpoint takes, in bytes, unless the route allows more (uploads); a "
+        "larger one is answered 413 before it is read",
+    )
     ops_token: SecretStr = Field(
         default=SecretStr("development-only-ops-token"),
         description="Shared secret operators send as X-Staff-Token to list, replay and discard dead letters and to "

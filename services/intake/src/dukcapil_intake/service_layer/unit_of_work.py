@@ -3,10 +3,19 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import ClassVar
 
 from dukcapil_intake.domain.incidents import Incident, RequestState, StallPolicy
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification
+from dukcapil_shared.contracts import (
+    AttachmentAdded,
+    Event,
+    RecordingBooked,
+    RequestCancelled,
+    RequestResubmitted,
+    RequestSubmitted,
+)
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -124,3 +133,10 @@ class IntakeUnitOfWork(UnitOfWork):
     bookings: BookingRepository
     notifications: NotificationRepository
     incidents: IncidentRepository
+    publishes: ClassVar[tuple[type[Event], ...] | None] = (
+        RequestSubmitted,
+        AttachmentAdded,
+        RequestResubmitted,
+        RequestCancelled,
+        RecordingBooked,
+    )
