@@ -89,6 +89,7 @@ for _service in ("intake", "review", "documents", "shipping"):
     ALLOWED |= {
         (_service, "GET", "/healthz"): EVERYONE,
         (_service, "GET", "/readyz"): EVERYONE,
+        (_service, "GET", "/asyncapi.json"): EVERYONE,
         (_service, "GET", "/dead-letters"): OPERATIONS,
         (_service, "GET", "/dead-letters/{letter_id}"): OPERATIONS,
         (_service, "POST", "/dead-letters/replay"): OPERATIONS,

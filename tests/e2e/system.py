@@ -88,6 +88,8 @@ class System:
             env[f"{prefix}_DATABASE_URL"] = self.database_urls[service]
             env[f"{prefix}_LOG_LEVEL"] = "INFO"
             env |= {f"{prefix}_{key}": value for key, value in FAST.items()}
+        # Tests mint their own tokens: no need to hash the development accounts' passwords at every start.
+        env["INTAKE_DEVELOPMENT_ACCOUNTS"] = "false"
         env["DOCUMENTS_STORAGE_DIR"] = str(self.workdir / "documents")
         env["DOCUMENTS_PUBLIC_BASE_URL"] = self.url("documents")
         env["SHIPPING_COURIER_URL"] = self.url("simulator")
@@ -147,7 +149,8 @@ class System:
     async def start_all(self) -> None:
         for name in MODULES:
             self.start(name)
-        await asyncio.gather(*(self.wait_ready(name) for name in MODULES))
+        # Five processes migrating and connecting at once on two cores: give them time.
+        await asyncio.gather(*(self.wait_ready(name, timeout=120) for name in MODULES))
 
     def stop_all(self, timeout: float = 30) -> None:
         """SIGTERM to every process at once, then wait for each; whatever is still running is killed."""

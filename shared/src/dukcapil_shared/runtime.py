@@ -7,7 +7,7 @@ Each service's composition root builds one `ServiceRuntime`, adds its subscripti
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import anyio
@@ -28,6 +28,8 @@ from dukcapil_shared.auth import (
     TokenVerifier,
     install_auth,
 )
+from dukcapil_shared.catalogue import asyncapi_document
+from dukcapil_shared.contracts import Event
 from dukcapil_shared.db import migrate
 from dukcapil_shared.messaging import (
     EventConsumer,
@@ -40,13 +42,21 @@ from dukcapil_shared.messaging import (
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.amqp import BrokerRepublisher, DeadLetterParking
 from dukcapil_shared.ops.service import DeadLetterDesk
-from dukcapil_shared.ops.store import SqlOpsUnitOfWork
+from dukcapil_shared.ops.store import OpsUnitOfWork, SqlOpsUnitOfWork
 from dukcapil_shared.settings import ServiceSettings
-from dukcapil_shared.web import health_router, install_error_handlers
+from dukcapil_shared.web import (
+    BodyLimit,
+    RequestSizeLimit,
+    catalogue_router,
+    health_router,
+    install_error_handlers,
+)
 
 log = structlog.get_logger(__name__)
 
 UoW = TypeVar("UoW", bound=SqlUnitOfWork)
+
+API_VERSION = "0.1.0"
 
 
 class BrokerUnavailable(RuntimeError):
@@ -105,6 +115,8 @@ class ServiceRuntime:
             republisher=BrokerRepublisher(broker=self.broker, topology=self.topology, timeout=settings.publish_timeout),
         )
         DeadLetterParking(topology=self.topology, unit_of_work=self._ops_unit_of_work).attach(self._router)
+        self._published: dict[type[Event], None] = {}
+        self._title = self._description = ""
         self._loops: list[Callable[[], Awaitable[None]]] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._startup_steps: list[Callable[[], Awaitable[object]]] = []
@@ -112,7 +124,11 @@ class ServiceRuntime:
         self._probes: set[asyncio.Task[None]] = set()
 
     def unit_of_work_factory(self, unit_of_work_class: type[UoW]) -> Callable[[], UoW]:
-        """Units of work on this service's database, waking the relay when they commit events."""
+        """Units of work on this service's database, waking the relay when they commit events. The events the class
+        declares in `publishes` are the service's published events in its catalogue."""
+        if unit_of_work_class.publishes is None:
+            raise TypeError(f"{unit_of_work_class.__name__} must declare the events it publishes (`publishes`)")
+        self._published |= dict.fromkeys(unit_of_work_class.publishes)
 
         def unit_of_work() -> UoW:
             return unit_of_work_class(
@@ -135,16 +151,36 @@ class ServiceRuntime:
             after_commit=self.relay.wake,
         )
 
-    def create_app(self, *, title: str, description: str) -> FastAPI:
-        """The service's FastAPI app with the broker in its lifespan, the error format, health, readiness and the
-        operators' dead letters."""
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+    def create_app(self, *, title: str, description: str, larger_bodies: Sequence[BodyLimit] = ()) -> FastAPI:
+        """The service's FastAPI app with the broker in its lifespan, the error format, request size limits (the
+        settings' max_request_bytes, or more on the routes in `larger_bodies`), health, readiness, the event
+        catalogue and the operators' dead letters."""
+        app = FastAPI(title=title, description=description, version=API_VERSION, lifespan=self.lifespan)
         app.state.runtime = self
+        app.add_middleware(RequestSizeLimit, max_bytes=self.settings.max_request_bytes, larger=larger_bodies)
+        self._title, self._description = title, description
         install_error_handlers(app)
         app.include_router(health_router(self.readiness))
         install_auth(app, self.auth)
+        app.include_router(catalogue_router(self.event_catalogue))
         dead_letter_http.install(app, self.dead_letters)
         return app
+
+    @property
+    def consumers(self) -> list[EventConsumer[Any]]:
+        return list(self._consumers)
+
+    def event_catalogue(self) -> dict[str, Any]:
+        """The service's AsyncAPI document: its subscriptions as consumed, and the events its outboxes carry."""
+        operations = OpsUnitOfWork.publishes or ()
+        return asyncapi_document(
+            service=self.service,
+            title=self._title or self.service,
+            description=self._description,
+            version=API_VERSION,
+            subscriptions=[consumer.subscription for consumer in self._consumers],
+            publishes=[*self._published, *(event for event in operations if event not in self._published)],
+        )
 
     def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:
         consumer = EventConsumer(

@@ -51,6 +51,11 @@ class ServiceSettings(BaseSettings):
     readiness_timeout: float = Field(
         default=2.0, description="Seconds /readyz waits for the database and the broker before calling them gone"
     )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        description="Largest request body an endpoint takes, in bytes, unless the route allows more (uploads); a "
+        "larger one is answered 413 before it is read",
+    )
 
     # Staff tokens: the same values for every service.
     auth_jwt_secret: SecretStr = Field(

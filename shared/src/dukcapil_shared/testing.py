@@ -30,12 +30,22 @@ from dukcapil_shared.ops.store import DeadLetterQuery, DeadLetterRepository, Ops
 from dukcapil_shared.settings import ServiceSettings
 
 
+class UndeclaredEvent(AssertionError):
+    """A handler added an event its unit of work does not declare in `publishes`."""
+
+
 class FakeOutbox(Outbox):
-    def __init__(self) -> None:
+    def __init__(self, declared: tuple[type[Event], ...] | None = None) -> None:
         self.pending: list[Envelope] = []
         self.committed: list[Envelope] = []
+        self._declared = declared
 
     async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
+        if self._declared is not None and type(event) not in self._declared:
+            raise UndeclaredEvent(
+                f"{type(event).__name__} ({event.routing_key()}) is not in the unit of work's `publishes`: declare "
+                "it there, so that the service's AsyncAPI document lists it, then run `make asyncapi`"
+            )
         envelope = Envelope.wrap(event, source="/test", traceparent=traceparent)
         self.pending.append(envelope)
         return envelope
@@ -62,7 +72,7 @@ class FakeUnitOfWork(UnitOfWork):
     """Subclasses keep their fake repositories' state across units of work and commit them in `commit`."""
 
     def __init__(self) -> None:
-        self.outbox = FakeOutbox()
+        self.outbox = FakeOutbox(declared=self.publishes)
         self.inbox = FakeInbox()
         self.commits = 0
 

@@ -1,6 +1,8 @@
-"""HTTP conventions every service follows: the error body, health and readiness."""
+"""HTTP conventions every service follows: the error body, request size limits, health, readiness and the
+event catalogue."""
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -10,6 +12,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dukcapil_shared.catalogue import ASYNCAPI_PATH
 
 log = structlog.get_logger(__name__)
 
@@ -153,3 +159,132 @@ def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRou
         return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
 
     return router
+
+
+def catalogue_router(document: Callable[[], dict[str, Any]]) -> APIRouter:
+    """The service's event catalogue, read-only. Nothing here publishes to the broker: no "try it" endpoint."""
+    router = APIRouter(tags=["operations"])
+    made: list[dict[str, Any]] = []
+
+    @router.get(
+        ASYNCAPI_PATH,
+        summary="The event catalogue (AsyncAPI 3.0): the events this service consumes and publishes",
+        response_model=dict[str, Any],
+    )
+    async def asyncapi() -> JSONResponse:
+        if not made:
+            made.append(document())
+        return JSONResponse(made[0])
+
+    return router
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """A route that takes a larger body than the service's default, e.g. an upload."""
+
+    method: str
+    path: str
+    """The route's path template, e.g. /requests/{request_id}/attachments."""
+    max_bytes: int
+
+
+class RequestSizeLimit:
+    """Answers 413 to a request body larger than its route takes, without reading more of it than the limit.
+
+    A declared Content-Length is judged before anything is read; a body without one (chunked) is counted as the
+    application reads it, and the read that goes past the limit fails. Whatever the application then makes of
+    that failure (FastAPI turns it into a 400) is replaced by the 413.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, larger: Sequence[BodyLimit] = ()) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self._larger = [(limit.method.upper(), compile_path(limit.path)[0], limit.max_bytes) for limit in larger]
+
+    def limit_for(self, method: str, path: str) -> int:
+        for limit_method, pattern, max_bytes in self._larger:
+            if method == limit_method and pattern.match(path):
+                return max_bytes
+        return self.max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], scope["path"])
+        declared = _content_length(scope)
+        if declared == _INVALID:
+            await _refuse(scope, receive, send, 400, "invalid_content_length", "Content-Length must be a whole number.")
+            return
+        if declared is not None and declared > limit:
+            await _refuse_too_large(scope, receive, send, limit)
+            return
+
+        received = 0
+        exceeded = False
+        response_started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise RequestBodyTooLarge(limit)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if exceeded and not response_started:
+                return  # the application's answer to the failed read; the 413 goes out instead
+            response_started = response_started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not exceeded or response_started:
+                raise
+        if exceeded and not response_started:
+            await _refuse_too_large(scope, receive, send, limit)
+
+
+class RequestBodyTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body over {limit} bytes")
+        self.limit = limit
+
+
+_INVALID = -1
+
+
+def _content_length(scope: Scope) -> int | None:
+    values = [value for name, value in scope["headers"] if name == b"content-length"]
+    if not values:
+        return None
+    if len(set(values)) != 1 or not values[0].isdigit():
+        return _INVALID
+    return int(values[0])
+
+
+async def _refuse_too_large(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    await _refuse(
+        scope,
+        receive,
+        send,
+        413,
+        "request_too_large",
+        f"The request body is larger than this endpoint takes: {limit:,} bytes at most.",
+        max_bytes=limit,
+    )
+
+
+async def _refuse(
+    scope: Scope, receive: Receive, send: Send, status: int, code: str, message: str, **extra: Any
+) -> None:
+    response = error_response(status, code, message, **extra)
+    # The rest of the body is not read: the connection cannot carry another request after this one.
+    response.headers["Connection"] = "close"
+    await response(scope, receive, send)

@@ -2,6 +2,7 @@
 over HTTP, replayed after a fix and processed once, discarded with a reason; and the repository itself."""
 
 import asyncio
+import json
 import time
 import uuid
 from collections import defaultdict
@@ -310,6 +311,78 @@ async def test_a_replay_no_queue_would_take_is_refused_and_the_letter_stays_park
     refused = await probe.http.post(f"/dead-letters/{letter.id}/replay", json={})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "replay_unroutable"
     assert [letter.status for letter in await probe.parked()] == [DeadLetterStatus.parked]
+
+
+async def test_bodies_their_content_type_misdescribes_and_junk_attempt_headers_are_parked_not_left_unsettled(
+    probe: Service,
+) -> None:
+    """Found by fuzzing (tests/test_fuzz_consumers.py): FastStream decoded a body by its content type before the
+    handler ran, and a junk x-attempt header failed before the handler's own error handling; either way the message
+    was never settled and held a prefetch slot until the channel closed."""
+    malformed = [
+        (b"{not json", "application/json", {}),
+        (b"\xff\xfe\x00", "text/plain", {}),
+        (b"{}", None, {"x-attempt": "first"}),
+        (b"{}", None, {"x-attempt": None}),
+        (b"[]", None, {"x-attempt": -3}),
+    ]
+    for body, content_type, headers in malformed:
+        await probe.broker.publish(
+            body,
+            exchange=EVENTS_EXCHANGE,
+            routing_key="request.cancelled.v1",
+            persist=True,
+            content_type=content_type,
+            headers=headers,
+        )
+    behind = RequestCancelled(request_id=uuid.uuid4())
+    await probe.publish(behind)
+
+    async def all_parked_and_the_next_one_done() -> bool:
+        return len(await probe.parked()) == len(malformed) and str(behind.request_id) in await probe.effects()
+
+    await eventually(all_parked_and_the_next_one_done)
+    letters = await probe.parked()
+    assert sorted(letter.body for letter in letters) == sorted(body for body, _type, _headers in malformed)
+    assert all(letter.error.startswith("malformed: ") and letter.attempts == 1 for letter in letters)
+    assert {letter.content_type for letter in letters} >= {"application/json", "text/plain"}
+
+
+async def test_a_malformed_message_with_oversized_or_nul_attributes_is_parked_on_every_database(probe: Service) -> None:
+    """The letter's columns are bounded (and PostgreSQL's text takes no NUL): what does not fit is cut, never a
+    parking that fails again and again while the message waits on the broker."""
+    envelope = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/t",
+        "type": "request.\u0000" + "x" * 400,
+        "time": datetime.now(UTC).isoformat(),
+        "subject": "s\u0000" + "y" * 300,
+        "data": {},
+    }
+    body = json.dumps(envelope).encode()
+    await probe.broker.publish(
+        body,
+        exchange=EVENTS_EXCHANGE,
+        routing_key="request.cancelled.v1",
+        persist=True,
+        message_id="m" * 250,
+        correlation_id="c\x00" * 100,
+        content_type="application/" + "z" * 200,
+        headers={"note": "a\x00b", "x-original-routing-key": "r\x00" * 150},
+    )
+
+    async def parked() -> bool:
+        return len(await probe.parked()) == 1
+
+    await eventually(parked)
+    [letter] = await probe.parked()
+    assert letter.body == body and letter.error.startswith("malformed: ")
+    assert letter.message_id == "m" * 100 and letter.content_type == ("application/" + "z" * 200)[:100]
+    assert len(letter.routing_key) == 200 and "\x00" not in letter.routing_key
+    assert letter.subject is not None and len(letter.subject) <= 100 and "\x00" not in letter.subject
+    assert "\x00" not in letter.error
+    assert letter.headers["note"] == "a\x00b", "the headers are kept whole"
 
 
 async def test_a_message_the_broker_dead_letters_at_the_delivery_limit_is_parked_with_why(engine, vhost) -> None:  # type: ignore[no-untyped-def]

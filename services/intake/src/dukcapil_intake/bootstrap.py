@@ -31,6 +31,10 @@ from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.messaging import IDENTIFIED_PUBLIC_EXCHANGE, PUBLIC_EXCHANGE, OutboxRelay
 from dukcapil_shared.runtime import ServiceRuntime
+from dukcapil_shared.web import BodyLimit
+
+# Room for the multipart form around a scan: boundaries, part headers, the kind and the file name.
+MULTIPART_ALLOWANCE = 64 * 1024
 
 MIGRATIONS = "dukcapil_intake:migrations"
 
@@ -107,6 +111,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     app = runtime.create_app(
         title="Disdukcapil Lebak: intake",
         description="Citizens and kecamatan operators submit population-document requests and follow them.",
+        larger_bodies=[
+            BodyLimit("POST", "/requests/{request_id}/attachments", settings.max_attachment_bytes + MULTIPART_ALLOWANCE)
+        ],
     )
     app.state.unit_of_work = unit_of_work
     app.state.files = DirectoryFileStore(settings.attachments_dir)

@@ -84,12 +84,12 @@ class EventConsumer(Generic[UoW]):
         router.subscriber(
             self.queue,
             ack_policy=AckPolicy.MANUAL,
+            decoder=undecoded,
             description=self.subscription.description or None,
         )(self.handle)
 
     async def handle(self, message: RabbitMessage) -> None:
-        headers = message.headers or {}
-        attempt = int(headers.get("x-attempt", 1))
+        attempt = _attempt(message.headers or {})
         try:
             envelope = Envelope.model_validate_json(message.body)
             event = envelope.event()
@@ -185,6 +185,23 @@ class EventConsumer(Generic[UoW]):
             return False
         await message.ack()
         return True
+
+
+async def undecoded(message: RabbitMessage) -> bytes:
+    """The body as it came. FastStream would otherwise decode it by its content type before the handler runs, and a
+    body that is not what its content type says (invalid JSON, text that is not UTF-8) would fail there, where no
+    one settles the message: it would hold a prefetch slot until the channel closes, then come back, again and
+    again. The handler reads the body itself and dead-letters what it cannot read."""
+    return message.body
+
+
+def _attempt(headers: Mapping[str, Any]) -> int:
+    """Which attempt this delivery is, from the header the retries write. A message can arrive with anything in
+    it (or the header mangled): that counts as a first attempt, never as a reason to leave the message unsettled."""
+    try:
+        return max(1, int(headers.get("x-attempt", 1)))
+    except (TypeError, ValueError, OverflowError):
+        return 1
 
 
 def _now() -> str:

@@ -3,7 +3,7 @@
 import abc
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Self
+from typing import ClassVar, Self
 
 from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,10 @@ class Inbox(abc.ABC):
 class UnitOfWork(abc.ABC):
     outbox: Outbox
     inbox: Inbox
+    publishes: ClassVar[tuple[type[Event], ...] | None] = None
+    """Every event type this unit of work's outbox may carry: the service's published events in its AsyncAPI
+    document. Each service's unit of work declares them; the in-memory fakes refuse an event not declared, so the
+    handlers' tests keep the declaration true."""
 
     async def __aenter__(self) -> Self:
         return self

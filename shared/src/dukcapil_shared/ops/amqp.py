@@ -12,6 +12,7 @@ from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitRouter
 
 from dukcapil_shared.contracts import CONTENT_TYPE
+from dukcapil_shared.messaging.consumer import undecoded
 from dukcapil_shared.messaging.topology import ServiceTopology
 from dukcapil_shared.ops import service
 from dukcapil_shared.ops.dead_letters import DeadLetter, parse_dead_letter
@@ -45,6 +46,7 @@ class DeadLetterParking:
         router.subscriber(
             self._topology.dead_letter_queue,
             ack_policy=AckPolicy.MANUAL,
+            decoder=undecoded,  # a dead letter's body is whatever failed: never decode it by its content type
             description="Messages the service gave up on, parked in its dead_letters table for an operator",
         )(self.handle)
 

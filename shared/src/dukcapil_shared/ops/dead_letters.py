@@ -124,26 +124,36 @@ def parse_dead_letter(
     envelope = _envelope_attributes(body)
     return DeadLetter(
         id=_letter_id(plain, message_id, body),
-        message_id=message_id,
-        original_queue=str(plain.get("x-original-queue") or death.get("queue") or "unknown"),
-        routing_key=str(
-            plain.get("x-original-routing-key")
-            or message_type
-            or envelope.get("type")
-            or next(iter(death.get("routing-keys") or []), None)
-            or routing_key
-            or ""
+        message_id=_column_text(message_id or "", 100) or None,
+        original_queue=_column_text(str(plain.get("x-original-queue") or death.get("queue") or "unknown"), 200),
+        routing_key=_column_text(
+            str(
+                plain.get("x-original-routing-key")
+                or message_type
+                or envelope.get("type")
+                or next(iter(death.get("routing-keys") or []), None)
+                or routing_key
+                or ""
+            ),
+            200,
         ),
-        subject=str(envelope.get("subject") or correlation_id or "") or None,
+        subject=_column_text(str(envelope.get("subject") or correlation_id or ""), 100) or None,
         body=body,
-        content_type=content_type,
+        content_type=_column_text(content_type or "", 100) or None,
         headers=plain,
-        error=mask_personal_data(_error(plain, death))[:2000],
+        error=_column_text(mask_personal_data(_error(plain, death)), 2000),
         attempts=_attempts(plain),
         first_failure_at=_moment(plain.get("x-first-failure-at")) or _moment(death.get("time")) or now,
         last_failure_at=_moment(plain.get("x-last-failure-at")) or _moment(death.get("time")) or now,
         parked_at=now,
     )
+
+
+def _column_text(value: str, size: int) -> str:
+    """As the dead_letters table's column takes it: at most `size` characters (the column's size) and no NUL, which
+    PostgreSQL's text refuses. A message can carry anything there; a parking that failed on it would fail again at
+    every redelivery while the message waited on the broker. The body and the headers are kept whole."""
+    return value.replace("\x00", "\ufffd")[:size]
 
 
 def _letter_id(headers: dict[str, Any], message_id: str | None, body: bytes) -> uuid.UUID:

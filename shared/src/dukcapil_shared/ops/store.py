@@ -6,11 +6,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from sqlalchemy import Row, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from dukcapil_shared.contracts import OPERATIONS_EVENTS, Event
 from dukcapil_shared.db import as_utc
 from dukcapil_shared.messaging.unit_of_work import SqlUnitOfWork, UnitOfWork
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved
@@ -47,6 +49,7 @@ class DeadLetterRepository(abc.ABC):
 
 class OpsUnitOfWork(UnitOfWork):
     dead_letters: DeadLetterRepository
+    publishes: ClassVar[tuple[type[Event], ...] | None] = OPERATIONS_EVENTS
 
 
 class SqlDeadLetterRepository(DeadLetterRepository):

@@ -1,8 +1,10 @@
 import abc
 import uuid
 from datetime import datetime
+from typing import ClassVar
 
 from dukcapil_documents.domain.model import Document
+from dukcapil_shared.contracts import DocumentIssued, DocumentRevoked, Event
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -36,3 +38,7 @@ class DocumentRepository(abc.ABC):
 
 class DocumentsUnitOfWork(UnitOfWork):
     documents: DocumentRepository
+    publishes: ClassVar[tuple[type[Event], ...] | None] = (
+        DocumentIssued,
+        DocumentRevoked,
+    )

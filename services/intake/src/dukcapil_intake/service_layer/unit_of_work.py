@@ -3,12 +3,21 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import ClassVar
 
 from dukcapil_intake.domain.agencies import Agency
 from dukcapil_intake.domain.incidents import Incident, RequestState, StallPolicy
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification
 from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
+from dukcapil_shared.contracts import (
+    AttachmentAdded,
+    Event,
+    RecordingBooked,
+    RequestCancelled,
+    RequestResubmitted,
+    RequestSubmitted,
+)
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -163,3 +172,10 @@ class IntakeUnitOfWork(UnitOfWork):
     incidents: IncidentRepository
     public_events: PublicEventLog
     agencies: AgencyRepository
+    publishes: ClassVar[tuple[type[Event], ...] | None] = (
+        RequestSubmitted,
+        AttachmentAdded,
+        RequestResubmitted,
+        RequestCancelled,
+        RecordingBooked,
+    )

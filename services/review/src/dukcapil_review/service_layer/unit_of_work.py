@@ -4,8 +4,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import ClassVar
 
 from dukcapil_review.domain.model import AuditEntry, Review, ReviewStatus
+from dukcapil_shared.contracts import (
+    Event,
+    InformationRequested,
+    RequestApproved,
+    RequestRejected,
+    ReviewClaimed,
+    ReviewStarted,
+)
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -69,3 +78,10 @@ class ReviewRepository(abc.ABC):
 class ReviewUnitOfWork(UnitOfWork):
     reviews: ReviewRepository
     audit: AuditLog
+    publishes: ClassVar[tuple[type[Event], ...] | None] = (
+        ReviewStarted,
+        ReviewClaimed,
+        InformationRequested,
+        RequestApproved,
+        RequestRejected,
+    )

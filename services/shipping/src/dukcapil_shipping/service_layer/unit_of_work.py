@@ -2,7 +2,18 @@ import abc
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import ClassVar
 
+from dukcapil_shared.contracts import (
+    DeliveryFailed,
+    DocumentCollected,
+    Event,
+    ReadyForPickup,
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentFlagged,
+    ShipmentStatusChanged,
+)
 from dukcapil_shared.messaging import UnitOfWork
 from dukcapil_shipping.domain.model import RequestedDelivery, Shipment, ShipmentStatus
 
@@ -72,3 +83,12 @@ class RequestedDeliveryRepository(abc.ABC):
 class ShippingUnitOfWork(UnitOfWork):
     shipments: ShipmentRepository
     deliveries: RequestedDeliveryRepository
+    publishes: ClassVar[tuple[type[Event], ...] | None] = (
+        ShipmentFlagged,
+        ShipmentCreated,
+        ShipmentStatusChanged,
+        ShipmentDelivered,
+        DeliveryFailed,
+        ReadyForPickup,
+        DocumentCollected,
+    )
