@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_intake.adapters import tables
+from dukcapil_intake.adapters.statistics import SqlStatisticsRepository
 from dukcapil_intake.domain.incidents import Incident, IncidentStatus, RequestState, StallPolicy
 from dukcapil_intake.domain.model import Attachment, HistoryEntry, RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Channel, Notification, NotificationStatus
@@ -385,6 +386,7 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork, IntakeUnitOfWork):
         self.bookings = SqlBookingRepository(connection)
         self.notifications = SqlNotificationRepository(connection)
         self.incidents = SqlIncidentRepository(connection)
+        self.statistics = SqlStatisticsRepository(connection)
 
 
 def _changing(request: ServiceRequest) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from dukcapil_intake.domain.incidents import Incident, RequestState, StallPolicy
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification
+from dukcapil_intake.domain.statistics import Dimension, GroupCount, RequestMilestones, StatisticsFilter
 from dukcapil_shared.messaging import UnitOfWork
 
 
@@ -119,8 +120,22 @@ class IncidentRepository(abc.ABC):
         """Open (or resolved) incidents, oldest first."""
 
 
+class StatisticsRepository(abc.ABC):
+    """Read only: figures over the requests and their histories, never a person's data."""
+
+    @abc.abstractmethod
+    async def count_requests(self, where: StatisticsFilter, group_by: Sequence[Dimension]) -> list[GroupCount]:
+        """One count per combination of the dimensions' values that occurs, in no particular order; with no
+        dimensions, one count of every request the filter admits."""
+
+    @abc.abstractmethod
+    async def milestones(self, where: StatisticsFilter) -> list[RequestMilestones]:
+        """For each request the filter admits, when it reached each milestone."""
+
+
 class IntakeUnitOfWork(UnitOfWork):
     requests: RequestRepository
     bookings: BookingRepository
     notifications: NotificationRepository
     incidents: IncidentRepository
+    statistics: StatisticsRepository
