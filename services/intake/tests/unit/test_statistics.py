@@ -1,6 +1,7 @@
-"""The office's figures over fakes: months in WIB, counts by group, stage lead times worked out by hand, and the
-HTTP API (who may ask, filters, bad input)."""
+"""The office's figures over fakes: months in WIB, counts by group, stage lead times worked out by hand, the HTTP
+API (who may ask, filters, bad input), and the operators' command line over it (statistics, follow)."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -19,10 +20,11 @@ from dukcapil_intake.domain.statistics import (
     parse_dimensions,
     percentile,
 )
+from dukcapil_intake.entrypoints import http
 from dukcapil_intake.entrypoints import statistics as statistics_http
 from dukcapil_intake.service_layer import statistics
 from dukcapil_shared.auth import Role
-from dukcapil_shared.testing import install_test_auth, staff_headers
+from dukcapil_shared.testing import development_token, install_test_auth, run_ops_cli, staff_headers
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeIntakeUnitOfWork
@@ -46,7 +48,7 @@ def test_a_month_is_the_offices_month_in_wib() -> None:
     assert Month.of(datetime(2026, 10, 31, 17, 0, tzinfo=UTC)) == Month(2026, 11)  # midnight WIB
     assert Month(2026, 11).starts_at() == datetime(2026, 10, 31, 17, 0, tzinfo=UTC)
     assert Month(2026, 12).next() == Month(2027, 1) and str(Month(2027, 1)) == "2027-01"
-    for wrong in ("2026-13", "2026-00", "26-11", "2026-1"):
+    for wrong in ("2026-13", "2026-00", "26-11", "2026-1", "0001-01", "9999-12"):
         with pytest.raises(StatisticsRefused) as refused:
             Month.parse(wrong, field="query.from")
         assert refused.value.code == "invalid_month"
@@ -249,3 +251,86 @@ async def test_bad_questions_get_422_in_the_projects_error_format(api, path, par
     error = answer.json()["error"]
     assert error["code"] == "invalid_request" and error["message"]
     assert [(detail["field"], detail["code"]) for detail in error["details"]] == [(field, code)]
+
+
+# --- the operators' command line, against this API ---
+
+
+@pytest.fixture
+def intake_app() -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    uow = uow_with_known_requests()
+    app.state.unit_of_work = lambda: uow
+    app.state.access_log = install_test_auth(app)
+    http.install(app)
+    statistics_http.install(app)
+    return app
+
+
+def as_supervisor(**more: str) -> dict[str, str]:
+    token = development_token(Role.SUPERVISOR, username="sari")
+    return {"DUKCAPIL_INTAKE_URL": "http://intake.test", "DUKCAPIL_TOKEN": token, **more}
+
+
+async def test_the_command_line_counts_requests_in_a_table_or_as_json(intake_app: FastAPI) -> None:
+    apps = {"http://intake.test": intake_app}
+    argv = ("statistics", "requests", "--group-by", "kecamatan,type", "--from", "2026-11", "--to", "2026-11")
+    status, printed, _ = await run_ops_cli(apps, *argv, environ=as_supervisor())
+    assert status == 0, printed
+    lines = [line.split() for line in printed.splitlines()]
+    assert lines[0] == ["KECAMATAN", "TYPE", "REQUESTS"]
+    assert lines[1:3] == [
+        ["36.02.01", "Malingping", "akta_kematian", "1"],
+        ["36.02.14", "Rangkasbitung", "kartu_keluarga", "3"],
+    ]
+    assert printed.splitlines()[-1] == "Total: 4 requests (from 2026-11, to 2026-11)."
+    status, as_json, _ = await run_ops_cli(apps, *argv, "--json", environ=as_supervisor())
+    assert json.loads(as_json)["groups"][1] == {
+        "count": 3,
+        "type": "kartu_keluarga",
+        "status": None,
+        "kecamatan": RANGKASBITUNG,
+        "kecamatan_name": "Rangkasbitung",
+        "month": None,
+    }
+    status, _, err = await run_ops_cli(apps, "statistics", "requests", "--group-by", "colour", environ=as_supervisor())
+    assert status == 1 and "422 invalid_request" in err and "query.group_by" in err
+
+
+async def test_the_command_line_shows_lead_times_per_stage(intake_app: FastAPI) -> None:
+    apps = {"http://intake.test": intake_app}
+    status, printed, _ = await run_ops_cli(
+        apps, "statistics", "lead-times", "--from", "2026-11", "--to", "2026-11", environ=as_supervisor()
+    )
+    assert status == 0, printed
+    rows = {line.split()[0]: line for line in printed.splitlines()[1:-1]}
+    assert list(rows) == ["intake", "review", "documents", "dispatch", "delivery", "end_to_end"]
+    # stage, from → to, requests, mean, median, p90
+    assert rows["intake"].split()[3:] == ["review_started", "4", "1.1", "h", "1.0", "h", "1.7", "h"]
+    assert rows["end_to_end"].split()[3:] == ["handed_over", "3", "2.1", "d", "2.3", "d", "2.5", "d"]
+    assert printed.splitlines()[-1] == "Over 4 requests submitted (from 2026-11, to 2026-11)."
+
+
+async def test_the_command_line_follows_a_request_with_a_reason_on_record(intake_app: FastAPI) -> None:
+    apps = {"http://intake.test": intake_app}
+    request = next(
+        r for r in intake_app.state.unit_of_work().requests.committed.values() if r.number.endswith("1101-0001")
+    )
+    status, printed, _ = await run_ops_cli(
+        apps, "follow", str(request.id), "--reason", "citizen asked at the counter", environ=as_supervisor()
+    )
+    assert status == 0, printed
+    assert printed.splitlines()[0].split() == ["360214-20261101-0001", "kartu_keluarga", "delivered"]
+    assert "submitted 2026-11-01 01:00 WIB" in printed
+    history = [line.split()[:5] for line in printed.splitlines() if line.startswith("2026-")]
+    assert history[0] == ["2026-11-01", "01:00", "intake", "submitted", "request.submitted.v1"]
+    assert history[-1] == ["2026-11-02", "14:00", "shipping", "delivered", "shipment.delivered.v1"]
+    [access] = intake_app.state.access_log.records
+    assert (access.username, access.reason) == ("sari", "citizen asked at the counter")
+
+    status, _, err = await run_ops_cli(apps, "follow", str(request.id), environ=as_supervisor())
+    assert status == 2 and "--reason" in err
+    operator = as_supervisor(DUKCAPIL_TOKEN=development_token(Role.KECAMATAN_OPERATOR, kecamatan=MALINGPING))
+    status, _, err = await run_ops_cli(apps, "follow", str(request.id), "--reason", "curious", environ=operator)
+    assert status == 1 and "404 not_found" in err

@@ -1,6 +1,7 @@
 """Overdue reviews, the office's figure that review owns: counted per type and kecamatan against the due dates,
-over fakes and through the HTTP API (who may ask, filters, bad input)."""
+over fakes, through the HTTP API (who may ask, filters, bad input) and the operators' command line."""
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ from dukcapil_review.domain.model import Review, ReviewPolicy, ReviewStatus
 from dukcapil_review.entrypoints import statistics as statistics_http
 from dukcapil_review.service_layer import handlers
 from dukcapil_shared.auth import Role
-from dukcapil_shared.testing import install_test_auth, staff_headers
+from dukcapil_shared.testing import development_token, install_test_auth, run_ops_cli, staff_headers
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeReviewUnitOfWork
@@ -78,7 +79,7 @@ async def test_pending_reviews_past_their_due_date_are_counted_per_type_and_keca
 
 
 @pytest.fixture
-async def api():  # type: ignore[no-untyped-def]
+def review_app() -> FastAPI:
     uow = uow_with_known_queue()
     app = FastAPI()
     install_error_handlers(app)
@@ -87,9 +88,14 @@ async def api():  # type: ignore[no-untyped-def]
     app.state.clock = lambda: NOW
     install_test_auth(app)
     statistics_http.install(app)
+    return app
+
+
+@pytest.fixture
+async def api(review_app: FastAPI):  # type: ignore[no-untyped-def]
     headers = staff_headers(Role.SUPERVISOR, reason=None)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
+        transport=httpx.ASGITransport(app=review_app), base_url="http://test", headers=headers
     ) as client:
         yield client
 
@@ -134,3 +140,25 @@ async def test_bad_filters_get_422_in_the_projects_error_format(api, params, fie
     assert answer.status_code == 422
     error = answer.json()["error"]
     assert error["code"] == "invalid_request" and [d["field"] for d in error["details"]] == [field]
+
+
+async def test_the_command_line_shows_overdue_reviews_per_type_and_kecamatan(review_app: FastAPI) -> None:
+    app = review_app
+    environ = {
+        "DUKCAPIL_REVIEW_URL": "http://review.test",
+        "DUKCAPIL_TOKEN": development_token(Role.SUPERVISOR, username="sari"),
+    }
+    status, printed, _ = await run_ops_cli({"http://review.test": app}, "statistics", "overdue", environ=environ)
+    assert status == 0, printed
+    lines = [line.split() for line in printed.splitlines()]
+    assert lines[0] == ["TYPE", "KECAMATAN", "PENDING", "OVERDUE", "LONGEST", "OVERDUE", "TARGET"]
+    assert lines[1:4] == [
+        ["biodata_wni", "36.02.14", "Rangkasbitung", "1", "1", "2.3", "d", "24.0", "h"],
+        ["kartu_keluarga", "36.02.01", "Malingping", "1", "0", "-", "3.0", "d"],
+        ["kartu_keluarga", "36.02.14", "Rangkasbitung", "2", "1", "8.0", "h", "3.0", "d"],
+    ]
+    assert printed.splitlines()[-1] == "2 of 4 pending reviews past their due date at 2026-12-03 23:00 WIB."
+    status, as_json, _ = await run_ops_cli(
+        {"http://review.test": app}, "statistics", "overdue", "--type", "biodata_wni", "--json", environ=environ
+    )
+    assert (json.loads(as_json)["overdue"], json.loads(as_json)["type"]) == (1, "biodata_wni")

@@ -27,7 +27,8 @@ class StatisticsRefused(Exception):
 
 # --- months ---
 
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# Years from 2000 on: the office went online in 2020, and far-off years would overflow the date arithmetic.
+_MONTH = re.compile(r"^(2\d{3})-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True, order=True)
