@@ -24,6 +24,10 @@ _MOVES = {
 }
 
 
+_STAGES = {"review": "review", "document": "documents", "shipment": "shipping"}
+_STAGE_OF_EVENT = {"request.submitted.v1": "intake", "request.approved.v1": "review", "request.rejected.v1": "review"}
+
+
 def request_with_history(
     number: str, request_type: str, kecamatan: str, submitted_at: datetime, steps: list[tuple[str, float]]
 ) -> ServiceRequest:
@@ -42,7 +46,7 @@ def request_with_history(
         updated_at=submitted_at,
     )
     for event_type, hours in [("request.submitted.v1", 0.0), *steps]:
-        stage = event_type.split(".")[0].replace("request", "intake").replace("shipment", "shipping")
+        stage = _STAGE_OF_EVENT.get(event_type) or _STAGES[event_type.split(".")[0]]
         request.record(
             event_id=str(uuid.uuid4()),
             event_type=event_type,
