@@ -37,6 +37,7 @@ READ_REVIEWS = {REV, SUP}
 READ_DOCUMENTS = {REV, SUP, DOC}
 READ_SHIPMENTS = {OP, SUP, SHIP}
 INCIDENTS = {SUP, SHIP, ADM}
+STATISTICS = {OP, SUP, ADM}  # an operator: their own kecamatan's figures
 OPERATIONS = {ADM}
 
 # (service, method, path): who gets through. Endpoints citizens use without an account admit a token only when
@@ -58,6 +59,8 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("intake", "GET", "/perekaman-bookings/{booking_id}/notifications"): READ_REQUESTS,
     ("intake", "GET", "/incidents"): INCIDENTS,
     ("intake", "GET", "/requests/{request_id}/incident"): INCIDENTS,
+    ("intake", "GET", "/statistics/requests"): STATISTICS,
+    ("intake", "GET", "/statistics/lead-times"): STATISTICS,
     ("intake", "POST", "/auth/token"): EVERYONE,
     ("intake", "GET", "/auth/me"): STAFF,
     ("intake", "GET", "/accounts"): {ADM},
@@ -71,6 +74,7 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("review", "POST", "/reviews/{request_id}/approve"): {REV, SUP},
     ("review", "POST", "/reviews/{request_id}/reject"): {REV, SUP},
     ("review", "POST", "/reviews/{request_id}/request-information"): {REV, SUP},
+    ("review", "GET", "/statistics/overdue"): STATISTICS,
     ("documents", "GET", "/documents"): READ_DOCUMENTS,
     ("documents", "GET", "/documents/{document_id}"): READ_DOCUMENTS,
     # Without a token the holder may fetch it with their NIK (tested in documents' own tests); without either,

@@ -1,5 +1,6 @@
 import copy
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 
@@ -7,6 +8,7 @@ from dukcapil_intake.domain.agencies import Agency
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification, NotificationStatus
 from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
+from dukcapil_intake.domain.statistics import Dimension, GroupCount, Month, RequestMilestones, StatisticsFilter
 from dukcapil_intake.service_layer.unit_of_work import (
     AgencyExists,
     AgencyRepository,
@@ -18,6 +20,7 @@ from dukcapil_intake.service_layer.unit_of_work import (
     PublicEventLog,
     RequestFilter,
     RequestRepository,
+    StatisticsRepository,
 )
 from dukcapil_shared.contracts.public import PublicEvent
 from dukcapil_shared.files import FileStore
@@ -199,6 +202,38 @@ class FakeAgencyRepository(AgencyRepository):
         self.pending = {}
 
 
+class FakeStatisticsRepository(StatisticsRepository):
+    """The figures over the committed requests, computed the plain way, for the SQL to be checked against."""
+
+    def __init__(self, requests: FakeRequestRepository) -> None:
+        self._requests = requests
+
+    def _admitted(self, where: StatisticsFilter) -> list[ServiceRequest]:
+        return [r for r in self._requests.committed.values() if where.admits(r.type, r.kecamatan_code, r.submitted_at)]
+
+    async def count_requests(self, where: StatisticsFilter, group_by: Sequence[Dimension]) -> list[GroupCount]:
+        def values(request: ServiceRequest) -> dict[str, str]:
+            every = {
+                Dimension.type: request.type,
+                Dimension.status: request.status.value,
+                Dimension.kecamatan: request.kecamatan_code,
+                Dimension.month: str(Month.of(request.submitted_at)),
+            }
+            return {dimension.value: every[dimension] for dimension in group_by}
+
+        admitted = self._admitted(where)
+        if not group_by:
+            return [GroupCount(count=len(admitted))]
+        counted = Counter(tuple(sorted(values(request).items())) for request in admitted)
+        return [GroupCount(count=count, **dict(key)) for key, count in counted.items()]
+
+    async def milestones(self, where: StatisticsFilter) -> list[RequestMilestones]:
+        return [
+            RequestMilestones.of(r.id, r.submitted_at, [(e.event_type, e.occurred_at) for e in r.history])
+            for r in self._admitted(where)
+        ]
+
+
 class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
@@ -207,6 +242,7 @@ class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
         self.notifications = FakeNotificationRepository()
         self.public_events = FakePublicEventLog()
         self.agencies = FakeAgencyRepository()
+        self.statistics = FakeStatisticsRepository(self.requests)
 
     async def commit(self) -> None:
         await super().commit()

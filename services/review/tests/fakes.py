@@ -8,6 +8,7 @@ from dukcapil_review.domain.model import OPEN_STATUSES, AuditEntry, Review, Revi
 from dukcapil_review.service_layer.unit_of_work import (
     AuditLog,
     ConcurrentUpdate,
+    PendingCount,
     QueueOrder,
     ReviewQuery,
     ReviewRepository,
@@ -77,6 +78,28 @@ class FakeReviewRepository(ReviewRepository):
                     and review.decided_at >= approved_since
                 )
             )
+        ]
+
+    async def count_pending(
+        self, *, now: datetime, request_type: str | None = None, kecamatan_code: str | None = None
+    ) -> list[PendingCount]:
+        groups: dict[tuple[str, str], list[Review]] = {}
+        for review in self.committed.values():
+            if (
+                review.status == ReviewStatus.pending
+                and (request_type is None or review.request_type == request_type)
+                and (kecamatan_code is None or review.kecamatan_code == kecamatan_code)
+            ):
+                groups.setdefault((review.request_type, review.kecamatan_code), []).append(review)
+        return [
+            PendingCount(
+                request_type=key[0],
+                kecamatan_code=key[1],
+                pending=len(reviews),
+                overdue=sum(review.overdue(now) for review in reviews),
+                earliest_due_at=min(review.due_at for review in reviews),
+            )
+            for key, reviews in groups.items()
         ]
 
     async def list(self, query: ReviewQuery) -> list[Review]:

@@ -20,7 +20,7 @@ from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
 from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
 from dukcapil_intake.domain.notifications import RetrySchedule
-from dukcapil_intake.entrypoints import accounts, consumers, http, incidents
+from dukcapil_intake.entrypoints import accounts, consumers, http, incidents, statistics
 from dukcapil_intake.service_layer.accounts import add_development_accounts
 from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
@@ -134,6 +134,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     http.install(app)
     incidents.install(app)
+    statistics.install(app)
     return app
 
 

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from dukcapil_review.adapters import tables
 from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
 from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, ReviewPolicy
-from dukcapil_review.entrypoints import http
+from dukcapil_review.entrypoints import http, statistics
 from dukcapil_review.entrypoints.consumers import subscriptions
 from dukcapil_review.service_layer.handlers import utc_now
 from dukcapil_review.settings import ReviewSettings
@@ -46,4 +46,5 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
     app.state.policy = policy
     app.state.clock = utc_now
     http.install(app)
+    statistics.install(app)
     return app

@@ -256,3 +256,26 @@ async def test_the_migration_fills_in_reviews_queued_before_it(database_url: str
     assert biodata.attachments == [] and biodata.prechecks == [] and biodata.flags == []
     assert death.due_at == T0 + timedelta(hours=72) and death.decided_at == T0 + timedelta(hours=1)
     assert subjects == {str(biodata_id): "3602144107900001", str(death_id): "3602140101500002"}
+
+
+async def test_pending_reviews_are_counted_against_their_due_dates_as_the_fakes_count_them(engine) -> None:  # type: ignore[no-untyped-def]
+    from dukcapil_review.service_layer import handlers
+
+    from ..fakes import FakeReviewUnitOfWork
+    from ..unit.test_statistics import EXPECTED, NOW, as_rows, known_queue
+
+    fake = FakeReviewUnitOfWork()
+    for review in known_queue():
+        fake.reviews.committed[review.request_id] = review
+    await store(engine, *known_queue())
+    for now in (NOW, NOW + timedelta(hours=3)):
+        for request_type, kecamatan in ((None, None), ("kartu_keluarga", None), (None, "36.02.01")):
+            found = await handlers.count_overdue(
+                now=now, request_type=request_type, kecamatan_code=kecamatan, uow=uow(engine)
+            )
+            expected = await handlers.count_overdue(
+                now=now, request_type=request_type, kecamatan_code=kecamatan, uow=fake
+            )
+            assert found == expected, (now, request_type, kecamatan)
+    found = await handlers.count_overdue(now=NOW, request_type=None, kecamatan_code=None, uow=uow(engine))
+    assert as_rows(found) == EXPECTED

@@ -168,6 +168,18 @@ def optional_staff(scope: Scope) -> Callable[..., Awaitable[Principal | None]]:
     return dependency
 
 
+def limit_to_own_kecamatan(principal: Principal, asked: str | None) -> str | None:
+    """The kecamatan a query is limited to: the one asked for; for staff bound to a kecamatan, always their own
+    (asking for another is refused)."""
+    if not principal.kecamatan_bound:
+        return asked
+    if asked is not None and not principal.serves(asked):
+        raise ApiError(
+            403, "outside_your_kecamatan", f"You serve kecamatan {principal.kecamatan_code}: leave out kecamatan."
+        )
+    return principal.kecamatan_code
+
+
 def rate_limited(name: str, rate: Callable[[Request], str] | None = None) -> Callable[..., Awaitable[None]]:
     """At most `rate` (e.g. "20/minute"; by default the service's citizen rate) calls of `name` per client
     address."""

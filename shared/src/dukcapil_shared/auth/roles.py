@@ -20,6 +20,7 @@ class Scope(StrEnum):
     SHIPMENTS_READ = "shipments:read"  # search shipments and follow one
     SHIPMENTS_HANDOVER = "shipments:handover"  # hand a document over at the kecamatan office
     INCIDENTS_READ = "incidents:read"  # where requests are stuck
+    STATISTICS_READ = "statistics:read"  # counts, lead times and overdue reviews: figures, never a person's data
     OPERATIONS = "operations"  # dead letters: list, show, replay, discard
     ACCOUNTS_MANAGE = "accounts:manage"  # staff accounts
 
@@ -46,16 +47,18 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.ATTACHMENTS_READ,
             Scope.SHIPMENTS_READ,
             Scope.SHIPMENTS_HANDOVER,
+            Scope.STATISTICS_READ,  # of their own kecamatan only
         }
     ),
     Role.REVIEWER: _REVIEWER,
-    Role.SUPERVISOR: _REVIEWER | {Scope.REVIEWS_SUPERVISE, Scope.INCIDENTS_READ, Scope.SHIPMENTS_READ},
+    Role.SUPERVISOR: _REVIEWER
+    | {Scope.REVIEWS_SUPERVISE, Scope.INCIDENTS_READ, Scope.SHIPMENTS_READ, Scope.STATISTICS_READ},
     Role.DOCUMENT_OFFICER: frozenset({Scope.REQUESTS_READ, Scope.DOCUMENTS_READ, Scope.DOCUMENTS_MANAGE}),
     Role.SHIPPING_OFFICER: frozenset(
         {Scope.REQUESTS_READ, Scope.SHIPMENTS_READ, Scope.SHIPMENTS_HANDOVER, Scope.INCIDENTS_READ}
     ),
     # Runs the system, not the registry: accounts and failed messages, and no one's documents.
-    Role.ADMIN: frozenset({Scope.ACCOUNTS_MANAGE, Scope.OPERATIONS, Scope.INCIDENTS_READ}),
+    Role.ADMIN: frozenset({Scope.ACCOUNTS_MANAGE, Scope.OPERATIONS, Scope.INCIDENTS_READ, Scope.STATISTICS_READ}),
 }
 
 # Roles whose holders work for one kecamatan and see only its requests and parcels.

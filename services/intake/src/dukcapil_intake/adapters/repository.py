@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_intake.adapters import tables
+from dukcapil_intake.adapters.statistics import SqlStatisticsRepository
 from dukcapil_intake.domain.agencies import Agency
 from dukcapil_intake.domain.incidents import Incident, IncidentStatus, RequestState, StallPolicy
 from dukcapil_intake.domain.model import Attachment, HistoryEntry, RecordingBooking, RequestStatus, ServiceRequest
@@ -483,6 +484,7 @@ class SqlIntakeUnitOfWork(SqlUnitOfWork, IntakeUnitOfWork):
         self.incidents = SqlIncidentRepository(connection)
         self.public_events = SqlPublicEventLog(connection)
         self.agencies = SqlAgencyRepository(connection)
+        self.statistics = SqlStatisticsRepository(connection)
 
 
 def _changing(request: ServiceRequest) -> dict[str, Any]:

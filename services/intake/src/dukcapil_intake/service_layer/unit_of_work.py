@@ -10,6 +10,7 @@ from dukcapil_intake.domain.incidents import Incident, RequestState, StallPolicy
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification
 from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
+from dukcapil_intake.domain.statistics import Dimension, GroupCount, RequestMilestones, StatisticsFilter
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     Event,
@@ -165,6 +166,19 @@ class AgencyExists(Exception):
     pass
 
 
+class StatisticsRepository(abc.ABC):
+    """Read only: figures over the requests and their histories, never a person's data."""
+
+    @abc.abstractmethod
+    async def count_requests(self, where: StatisticsFilter, group_by: Sequence[Dimension]) -> list[GroupCount]:
+        """One count per combination of the dimensions' values that occurs, in no particular order; with no
+        dimensions, one count of every request the filter admits."""
+
+    @abc.abstractmethod
+    async def milestones(self, where: StatisticsFilter) -> list[RequestMilestones]:
+        """For each request the filter admits, when it reached each milestone."""
+
+
 class IntakeUnitOfWork(UnitOfWork):
     requests: RequestRepository
     bookings: BookingRepository
@@ -179,3 +193,4 @@ class IntakeUnitOfWork(UnitOfWork):
         RequestCancelled,
         RecordingBooked,
     )
+    statistics: StatisticsRepository

@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_review.adapters import tables
@@ -12,6 +12,7 @@ from dukcapil_review.domain.prechecks import PreCheck
 from dukcapil_review.service_layer.unit_of_work import (
     AuditLog,
     ConcurrentUpdate,
+    PendingCount,
     QueueOrder,
     ReviewQuery,
     ReviewRepository,
@@ -110,6 +111,36 @@ class SqlReviewRepository(ReviewRepository):
             .order_by(table.c.received_at)
         )
         return [_review(row) for row in await self._connection.execute(statement)]
+
+    async def count_pending(
+        self, *, now: datetime, request_type: str | None = None, kecamatan_code: str | None = None
+    ) -> list[PendingCount]:
+        table = tables.reviews
+        statement = (
+            select(
+                table.c.request_type,
+                table.c.kecamatan_code,
+                func.count().label("pending"),
+                func.sum(case((table.c.due_at < now, 1), else_=0)).label("overdue"),
+                func.min(table.c.due_at).label("earliest_due_at"),
+            )
+            .where(table.c.status == ReviewStatus.pending.value)
+            .group_by(table.c.request_type, table.c.kecamatan_code)
+        )
+        if request_type is not None:
+            statement = statement.where(table.c.request_type == request_type)
+        if kecamatan_code is not None:
+            statement = statement.where(table.c.kecamatan_code == kecamatan_code)
+        return [
+            PendingCount(
+                request_type=row.request_type,
+                kecamatan_code=row.kecamatan_code,
+                pending=row.pending,
+                overdue=int(row.overdue),
+                earliest_due_at=as_utc(row.earliest_due_at),
+            )
+            for row in await self._connection.execute(statement)
+        ]
 
     async def list(self, query: ReviewQuery) -> list[Review]:
         table = tables.reviews

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, CITIZEN, AuditEntry, Review, ReviewPolicy, ReviewStatus
 from dukcapil_review.domain.prechecks import PossibleDuplicate, PreCheck, run_prechecks
-from dukcapil_review.service_layer.unit_of_work import ReviewQuery, ReviewUnitOfWork
+from dukcapil_review.service_layer.unit_of_work import PendingCount, ReviewQuery, ReviewUnitOfWork
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     Envelope,
@@ -228,6 +228,15 @@ async def get_review(request_id: uuid.UUID, *, uow: ReviewUnitOfWork) -> Review:
 async def list_reviews(query: ReviewQuery, *, uow: ReviewUnitOfWork) -> list[Review]:
     async with uow:
         return await uow.reviews.list(query)
+
+
+async def count_overdue(
+    *, now: datetime, request_type: str | None, kecamatan_code: str | None, uow: ReviewUnitOfWork
+) -> list[PendingCount]:
+    """The reviews waiting for the office, per type and kecamatan, and how many of them are past their due date."""
+    async with uow:
+        found = await uow.reviews.count_pending(now=now, request_type=request_type, kecamatan_code=kecamatan_code)
+    return sorted(found, key=lambda group: (group.request_type, group.kecamatan_code))
 
 
 async def audit_trail(request_id: uuid.UUID, *, uow: ReviewUnitOfWork) -> list[AuditEntry]:

@@ -41,6 +41,18 @@ class ReviewQuery:
     offset: int = 0
 
 
+@dataclass(frozen=True)
+class PendingCount:
+    """The pending reviews of one type in one kecamatan: how many, how many are past their due date, and the
+    earliest due date among them."""
+
+    request_type: str
+    kecamatan_code: str
+    pending: int
+    overdue: int
+    earliest_due_at: datetime
+
+
 class AuditLog(abc.ABC):
     """Append-only: entries are added and listed, never changed or removed."""
 
@@ -70,6 +82,13 @@ class ReviewRepository(abc.ABC):
         self, *, request_type: str, subject_nik: str, exclude: uuid.UUID, approved_since: datetime
     ) -> list[Review]:
         """Other reviews of this type for this person that are open, or were approved since `approved_since`."""
+
+    @abc.abstractmethod
+    async def count_pending(
+        self, *, now: datetime, request_type: str | None = None, kecamatan_code: str | None = None
+    ) -> list[PendingCount]:
+        """Pending reviews counted per type and kecamatan (those with none left out), in no particular order; a
+        review is overdue when its due date is before `now`."""
 
     @abc.abstractmethod
     async def list(self, query: ReviewQuery) -> list[Review]: ...
