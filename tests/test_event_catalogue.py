@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from dukcapil_shared.catalogue import ASYNCAPI_PATH
 from dukcapil_shared.catalogue.files import committed_document, document_path, generated_document
 from dukcapil_shared.contracts import event_class
+from dukcapil_shared.contracts.public import PUBLIC_EVENTS, public_event_class
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("intake", "review", "documents", "shipping")
@@ -74,12 +75,42 @@ def test_every_document_describes_consumed_and_published_events_with_their_schem
     schemas = document["components"]["schemas"]
     for operation in document["operations"].values():
         [routing_key] = operation["bindings"]["amqp"]["cc"]
+        if routing_key.endswith(AGENCY_SUFFIX):
+            _check_public_event(schemas, routing_key.removesuffix(AGENCY_SUFFIX))
+            continue
         event_type = event_class(routing_key)
         assert event_type is not None, routing_key
         envelope = schemas[f"{event_type.__name__}V{event_type.version}Envelope"]
         assert envelope["properties"]["type"]["const"] == routing_key
         event = schemas[envelope["properties"]["data"]["$ref"].rsplit("/", 1)[1]]
         assert event["properties"]["request_id"]["description"], "field descriptions come from the contracts"
+
+
+AGENCY_SUFFIX = ".*.*.*"  # the kecamatan's code ends a public event's routing key
+
+
+def _check_public_event(schemas: dict, type_name: str) -> None:  # type: ignore[type-arg]
+    public = public_event_class(type_name)
+    assert public is not None, type_name
+    envelope = schemas[f"Public{public.__name__}V{public.version}Envelope"]
+    assert envelope["properties"]["type"]["const"] == type_name
+    event = schemas[envelope["properties"]["data"]["$ref"].rsplit("/", 1)[1]]
+    assert event["properties"]["document_number"]["description"], "field descriptions come from the contracts"
+
+
+def test_intake_documents_the_events_for_agencies_on_both_public_exchanges() -> None:
+    document = committed("intake")
+    public_channels = {name for name in document["channels"] if name.startswith("dukcapil.public.")}
+    assert public_channels == {
+        f"{exchange}.{event.type_name()}"
+        for exchange in ("dukcapil.public", "dukcapil.public.identified")
+        for event in PUBLIC_EVENTS
+    }
+    for service in ("review", "documents", "shipping"):
+        assert not [name for name in committed(service)["channels"] if name.startswith("dukcapil.public.")]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## Agencies", 1)[1].split("\n## ", 1)[0]
+    for event in PUBLIC_EVENTS:
+        assert f"| `{event.type_name()}` |" in readme, f"the README's agency table lacks {event.type_name()}"
 
 
 def readme_event_table() -> dict[str, dict[str, object]]:
@@ -112,6 +143,8 @@ def test_the_readme_event_table_says_what_the_documents_say() -> None:
     for service in SERVICES:
         for operation in committed(service)["operations"].values():
             [routing_key] = operation["bindings"]["amqp"]["cc"]
+            if routing_key.endswith(AGENCY_SUFFIX):
+                continue  # the agencies' events have their own table, in the README's Agencies section
             side = producers if operation["action"] == "send" else consumers
             side.setdefault(routing_key, set()).add(service)
 

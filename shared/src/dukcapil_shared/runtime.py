@@ -116,6 +116,8 @@ class ServiceRuntime:
         )
         DeadLetterParking(topology=self.topology, unit_of_work=self._ops_unit_of_work).attach(self._router)
         self._published: dict[type[Event], None] = {}
+        # Intake relays the minimised events for agencies to the public exchanges: its catalogue says so.
+        self.publishes_for_agencies = False
         self._title = self._description = ""
         self._loops: list[Callable[[], Awaitable[None]]] = []
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
@@ -180,6 +182,7 @@ class ServiceRuntime:
             version=API_VERSION,
             subscriptions=[consumer.subscription for consumer in self._consumers],
             publishes=[*self._published, *(event for event in operations if event not in self._published)],
+            publishes_for_agencies=self.publishes_for_agencies,
         )
 
     def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:

@@ -74,6 +74,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.every(
         settings.outbox_poll_interval, "public-events", partial(relay_public_events, runtime.broker, public_relays)
     )
+    runtime.publishes_for_agencies = True
     if settings.notifications_enabled:
         sms_http = httpx.AsyncClient(timeout=settings.sms_timeout)
         # Closed after the last round has stopped using it.

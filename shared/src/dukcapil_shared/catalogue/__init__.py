@@ -17,8 +17,14 @@ from faststream.specification import AsyncAPI
 from pydantic import Field, create_model
 
 from dukcapil_shared.contracts import CONTENT_TYPE, Envelope, Event
+from dukcapil_shared.contracts.public import PUBLIC_EVENTS, PublicEvent
 from dukcapil_shared.messaging.consumer import Subscription
-from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE, ServiceTopology
+from dukcapil_shared.messaging.topology import (
+    EVENTS_EXCHANGE,
+    IDENTIFIED_PUBLIC_EXCHANGE,
+    PUBLIC_EXCHANGE,
+    ServiceTopology,
+)
 
 ASYNCAPI_PATH = "/asyncapi.json"
 
@@ -53,6 +59,21 @@ def typed_envelope(event: type[Event]) -> type[Envelope]:
     )
 
 
+@functools.cache
+def typed_public_envelope(event: type[PublicEvent]) -> type[Envelope]:
+    """The envelope an agency receives: `type` fixed to the public event type, `data` its minimised model."""
+    type_name = event.type_name()
+    return create_model(
+        f"Public{event.__name__}V{event.version}Envelope",
+        __base__=Envelope,
+        __doc__=f"The CloudEvents envelope of {type_name}, as agencies receive it.",
+        type=(Literal[type_name], Field(description=f"The public event type: {type_name}")),
+        source=(Literal["/dukcapil/lebak"], Field(description="The office")),
+        subject=(str, Field(description="The document number (also the AMQP correlation id)")),
+        data=(event, Field(description=_summary(event))),
+    )
+
+
 def asyncapi_document(
     *,
     service: str,
@@ -61,9 +82,11 @@ def asyncapi_document(
     version: str,
     subscriptions: Sequence[Subscription[Any]],
     publishes: Sequence[type[Event]],
+    publishes_for_agencies: bool = False,
 ) -> dict[str, Any]:
     """The service's AsyncAPI 3.0 document: a channel per (subscription queue, routing key) it receives, and a
-    channel per event type it sends."""
+    channel per event type it sends; with `publishes_for_agencies`, also a channel per public event type on each
+    of the two public exchanges."""
     topology = ServiceTopology(service)
     broker = RabbitBroker(DOCUMENTED_BROKER, description="The office's RabbitMQ (AMQP_URL)")
     for subscription in subscriptions:
@@ -87,6 +110,25 @@ def asyncapi_document(
             content_type=CONTENT_TYPE,
             message_type=event.routing_key(),
         )
+    if publishes_for_agencies:
+        for exchange, variant in (
+            (PUBLIC_EXCHANGE, "NIK and KK numbers masked"),
+            (IDENTIFIED_PUBLIC_EXCHANGE, "in full"),
+        ):
+            for public in PUBLIC_EVENTS:
+                # The routing key ends with the kecamatan's code (three dotted parts): agencies bind by pattern.
+                routing_key = f"{public.type_name()}.*.*.*"
+                broker.publisher(
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    title=f"{exchange.name}/{public.type_name()}",
+                    description=f"For agencies, identity numbers {variant}: {_summary(public)}",
+                    schema=typed_public_envelope(public),
+                    persist=True,
+                    mandatory=False,
+                    content_type=CONTENT_TYPE,
+                    message_type=public.type_name(),
+                )
     specification = AsyncAPI(
         broker,
         title=title,
