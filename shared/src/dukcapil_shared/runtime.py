@@ -1,7 +1,9 @@
 """The running parts every service has: database, broker, topology, outbox relay, consumers, background loops.
 
 Each service's composition root builds one `ServiceRuntime`, adds its subscriptions and loops, and hands
-`lifespan` to FastAPI, so the broker starts and stops with the HTTP server.
+`lifespan` to FastAPI, so the broker starts and stops with the HTTP server. The runtime also wires what lets the
+office see the service: Prometheus metrics on GET /metrics, tracing when an OTLP endpoint is set, and the
+request id (see dukcapil_shared.observability).
 """
 
 import asyncio
@@ -15,6 +17,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
@@ -37,6 +40,9 @@ from dukcapil_shared.messaging import (
     SqlUnitOfWork,
     Subscription,
 )
+from dukcapil_shared.observability import ServiceMetrics, Tracing
+from dukcapil_shared.observability import http as observability_http
+from dukcapil_shared.observability.gauges import BrokerQueueDepths, OutboxBacklog, ParkedDeadLetters
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.amqp import BrokerRepublisher, DeadLetterParking
 from dukcapil_shared.ops.service import DeadLetterDesk
@@ -73,12 +79,19 @@ class ServiceRuntime:
         self._migrations = migrations
         self._outbox_table = outbox_table
         self._inbox_table = inbox_table
+        self.metrics = ServiceMetrics(refresh_timeout=settings.readiness_timeout)
+        self.tracing = Tracing.exporting_to(service=service, traces_endpoint=settings.otlp_traces_endpoint)
         self.broker = RabbitBroker(
             str(URL(settings.amqp_url).update_query(name=service)),
             default_channel=Channel(prefetch_count=settings.prefetch),
             graceful_timeout=settings.graceful_timeout,
             # FastStream's per-message log lines cost more than the work in a hot path: keep them at DEBUG.
             log_level=logging.DEBUG,
+            middlewares=[
+                *self.tracing.broker_middlewares(),
+                # faststream_received_messages_total, faststream_published_messages_total and their durations.
+                RabbitPrometheusMiddleware(registry=self.metrics.registry, app_name=service),
+            ],
         )
         self.topology = ServiceTopology(service)
         self.retry = RetryPolicy(delays_ms=tuple(settings.retry_delays_ms))
@@ -89,7 +102,22 @@ class ServiceRuntime:
             source=self.source,
             poll_interval=settings.outbox_poll_interval,
             publish_timeout=settings.publish_timeout,
+            metrics=self.metrics,
         )
+        self.metrics.on_scrape(
+            "outbox", OutboxBacklog(engine=engine, outbox=outbox_table, metrics=self.metrics).refresh
+        )
+        self.metrics.on_scrape(
+            "dead_letters",
+            ParkedDeadLetters(engine=engine, dead_letters=dead_letter_table, metrics=self.metrics).refresh,
+        )
+        self.metrics.on_scrape(
+            "broker_queues",
+            BrokerQueueDepths(
+                connection=self._running_connection, queues=self._queue_names, metrics=self.metrics
+            ).refresh,
+        )
+        self._running = False
         self._router = RabbitRouter()
         self._consumers: list[EventConsumer[Any]] = []
         self._dead_letter_table = dead_letter_table
@@ -136,12 +164,19 @@ class ServiceRuntime:
         )
 
     def create_app(self, *, title: str, description: str) -> FastAPI:
-        """The service's FastAPI app with the broker in its lifespan, the error format, health, readiness and the
-        operators' dead letters."""
-        app = FastAPI(title=title, description=description, version="0.1.0", lifespan=self.lifespan)
+        """The service's FastAPI app with the broker in its lifespan, the error format, health, readiness, metrics
+        and the operators' dead letters."""
+        app = FastAPI(
+            title=title,
+            description=description,
+            version="0.1.0",
+            lifespan=self.lifespan,
+            telemetry=self.tracing.fastapi_telemetry(),
+        )
         app.state.runtime = self
         install_error_handlers(app)
         app.include_router(health_router(self.readiness))
+        observability_http.install(app, self.metrics)
         install_auth(app, self.auth)
         dead_letter_http.install(app, self.dead_letters)
         return app
@@ -154,6 +189,7 @@ class ServiceRuntime:
             broker=self.broker,
             retry=self.retry,
             publish_timeout=self.settings.publish_timeout,
+            metrics=self.metrics,
         )
         consumer.attach(self._router)
         self._consumers.append(consumer)
@@ -185,9 +221,11 @@ class ServiceRuntime:
         await self.broker.start()
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")]
         self._tasks += [asyncio.create_task(loop(), name=f"{self.service}-background") for loop in self._loops]
+        self._running = True
         log.info("service_started", consumers=[c.queue.name for c in self._consumers])
 
     async def stop(self) -> None:
+        self._running = False
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -196,6 +234,8 @@ class ServiceRuntime:
         for cleanup in self._cleanups:
             await cleanup()
         await self.engine.dispose()
+        # The last spans, exported before the process ends (blocking: off the event loop).
+        await asyncio.to_thread(self.tracing.shutdown)
         log.info("service_stopped")
 
     @contextlib.asynccontextmanager
@@ -205,6 +245,17 @@ class ServiceRuntime:
             yield
         finally:
             await self.stop()
+
+    async def _running_connection(self) -> Any:
+        """The broker connection made at start, or None before start and from stop on."""
+        return await self.broker.connect() if self._running else None
+
+    def _queue_names(self) -> list[str]:
+        return [
+            *(consumer.queue.name for consumer in self._consumers),
+            *(self.topology.delay_queue(delay_ms).name for delay_ms in self.retry.delays_ms),
+            self.topology.dead_letter_queue.name,
+        ]
 
     async def readiness(self) -> dict[str, bool]:
         database, broker = await asyncio.gather(self._database_reachable(), self._broker_reachable())

@@ -11,6 +11,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from dukcapil_shared.observability.http import request_id_of
+
 log = structlog.get_logger(__name__)
 
 
@@ -93,6 +95,7 @@ def document_error_responses(app: FastAPI) -> None:
 
 def install_error_handlers(app: FastAPI) -> None:
     document_error_responses(app)
+
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
         response = error_response(error.status, error.code, error.message, error.details, **error.extra)
@@ -123,8 +126,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error=type(error).__name__)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # Starlette answers unhandled errors outside every middleware, after the request id was unbound.
+        log.exception("unhandled_error", error=type(error).__name__, request_id=request_id_of(request.scope))
         return error_response(500, "internal_error", "Something went wrong on our side; the error was logged.")
 
 

@@ -1,20 +1,24 @@
 """One database transaction holding a service's state change, its outbox rows and its inbox row."""
 
 import abc
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Self
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import Envelope, Event
+from dukcapil_shared.observability.tracing import traceparent_for_event, tracing_active
 
 
 class Outbox(abc.ABC):
     @abc.abstractmethod
-    async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope: ...
+    async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
+        """Queue `event` for publishing with the transaction. `traceparent`: the trace it belongs to, when the
+        caller knows better than the current context (a background loop acting on a stored shipment)."""
 
 
 class Inbox(abc.ABC):
@@ -48,6 +52,10 @@ class SqlOutbox(Outbox):
         self.added = 0
 
     async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
+        if tracing_active():
+            # The event joins its request's trace (see dukcapil_shared.observability.tracing).
+            request_trace = traceparent or await self._first_traceparent(str(event.request_id))
+            traceparent = traceparent_for_event(request_trace)
         envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent)
         now = datetime.now(UTC)
         await self._connection.execute(
@@ -63,6 +71,26 @@ class SqlOutbox(Outbox):
         )
         self.added += 1
         return envelope
+
+    async def _first_traceparent(self, subject: str) -> str | None:
+        """The trace of this service's first event about the request: the request's trace, as far as this service
+        is concerned (one indexed lookup, made only while tracing)."""
+        table = self._table
+        first = (
+            await self._connection.execute(
+                select(table.c.body).where(table.c.subject == subject).order_by(table.c.created_at).limit(1)
+            )
+        ).scalar_one_or_none()
+        return traceparent_in(first) if first is not None else None
+
+
+def traceparent_in(envelope_json: str) -> str | None:
+    """The traceparent of a stored envelope, without validating the rest of it."""
+    try:
+        traceparent = json.loads(envelope_json).get("traceparent")
+    except (ValueError, AttributeError):
+        return None
+    return traceparent if isinstance(traceparent, str) else None
 
 
 class SqlInbox(Inbox):
