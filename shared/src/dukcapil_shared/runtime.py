@@ -149,6 +149,7 @@ class ServiceRuntime:
                 inbox_table=self._inbox_table,
                 source=self.source,
                 after_commit=self.relay.wake,
+                traced=self.tracing.enabled,
             )
 
         return unit_of_work
@@ -161,6 +162,7 @@ class ServiceRuntime:
             inbox_table=self._inbox_table,
             source=self.source,
             after_commit=self.relay.wake,
+            traced=self.tracing.enabled,
         )
 
     def create_app(self, *, title: str, description: str) -> FastAPI:

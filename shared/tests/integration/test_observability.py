@@ -68,8 +68,8 @@ def tracing(exporter: InMemorySpanExporter):  # type: ignore[no-untyped-def]
     provider.shutdown()
 
 
-def unit_of_work(engine) -> SqlUnitOfWork:  # type: ignore[no-untyped-def]
-    return SqlUnitOfWork(engine, outbox_table=outbox, inbox_table=inbox, source="/probe")
+def unit_of_work(engine, traced: bool = True) -> SqlUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlUnitOfWork(engine, outbox_table=outbox, inbox_table=inbox, source="/probe", traced=traced)
 
 
 def samples(exposition: bytes) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -170,7 +170,7 @@ async def test_one_trace_follows_a_request_through_the_outbox_the_broker_and_the
 
 async def test_without_tracing_an_event_keeps_the_traceparent_it_was_given_and_has_none_otherwise(engine) -> None:  # type: ignore[no-untyped-def]
     given = "00-" + "a" * 32 + "-" + "b" * 16 + "-01"
-    async with unit_of_work(engine) as uow:
+    async with unit_of_work(engine, traced=False) as uow:
         explicit = await uow.outbox.add(RequestCancelled(request_id=uuid.uuid4()), traceparent=given)
         untraced = await uow.outbox.add(RequestCancelled(request_id=uuid.uuid4()))
         await uow.commit()
@@ -296,6 +296,11 @@ async def test_the_outbox_finds_the_requests_trace_in_its_first_row(engine, trac
             second = await uow.outbox.add(RequestCancelled(request_id=request_id))
             await uow.commit()
     assert second.traceparent == first.traceparent
+    # A background loop, outside any span (shipping's tracking): its event joins the request's trace too.
+    async with unit_of_work(engine) as uow:
+        from_a_loop = await uow.outbox.add(RequestCancelled(request_id=request_id))
+        await uow.commit()
+    assert from_a_loop.traceparent == first.traceparent
     async with engine.connect() as connection:
         stored = (await connection.execute(select(outbox.c.body).where(outbox.c.id == str(second.id)))).scalar_one()
     assert Envelope.model_validate_json(stored).traceparent == first.traceparent

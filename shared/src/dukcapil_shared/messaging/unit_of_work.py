@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import Envelope, Event
-from dukcapil_shared.observability.tracing import traceparent_for_event, tracing_active
+from dukcapil_shared.observability.tracing import traceparent_for_event
 
 
 class Outbox(abc.ABC):
@@ -45,15 +45,17 @@ class UnitOfWork(abc.ABC):
 
 
 class SqlOutbox(Outbox):
-    def __init__(self, connection: AsyncConnection, table: Table, source: str) -> None:
+    def __init__(self, connection: AsyncConnection, table: Table, source: str, *, traced: bool = False) -> None:
         self._connection = connection
         self._table = table
         self._source = source
+        self._traced = traced
         self.added = 0
 
     async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
-        if tracing_active():
-            # The event joins its request's trace (see dukcapil_shared.observability.tracing).
+        if self._traced:
+            # The event joins its request's trace, even from a background loop outside any span (see
+            # dukcapil_shared.observability.tracing).
             request_trace = traceparent or await self._first_traceparent(str(event.request_id))
             traceparent = traceparent_for_event(request_trace)
         envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent)
@@ -74,7 +76,7 @@ class SqlOutbox(Outbox):
 
     async def _first_traceparent(self, subject: str) -> str | None:
         """The trace of this service's first event about the request: the request's trace, as far as this service
-        is concerned (one indexed lookup, made only while tracing)."""
+        is concerned (one indexed lookup, made only when tracing is on)."""
         table = self._table
         first = (
             await self._connection.execute(
@@ -121,12 +123,15 @@ class SqlUnitOfWork(UnitOfWork):
         inbox_table: Table,
         source: str,
         after_commit: Callable[[], None] | None = None,
+        traced: bool = False,
     ) -> None:
+        """`traced`: tracing is on in this service, so the events committed here carry their request's trace."""
         self._engine = engine
         self._outbox_table = outbox_table
         self._inbox_table = inbox_table
         self._source = source
         self._after_commit = after_commit
+        self._traced = traced
         self._connection: AsyncConnection | None = None
 
     def bind(self, connection: AsyncConnection) -> None:
@@ -135,7 +140,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
         await self._connection.begin()
-        self.outbox = SqlOutbox(self._connection, self._outbox_table, self._source)
+        self.outbox = SqlOutbox(self._connection, self._outbox_table, self._source, traced=self._traced)
         self.inbox = SqlInbox(self._connection, self._inbox_table)
         self.bind(self._connection)
         return self

@@ -139,11 +139,6 @@ def inject_traceparent(headers: MutableMapping[str, Any], traceparent: str | Non
         headers["traceparent"] = traceparent
 
 
-def tracing_active() -> bool:
-    """Whether the current task is inside a span worth continuing (tracing on, and this work traced)."""
-    return trace.get_current_span().get_span_context().is_valid
-
-
 def traceparent_for_event(request_traceparent: str | None) -> str | None:
     """The traceparent an event about a request is published under.
 
