@@ -167,7 +167,7 @@ class EventConsumer(Generic[UoW]):
         }
         published = await self._republish(message, self.topology.delay_exchange(delay_ms), headers)
         self._count(event_type, ConsumerOutcome.RETRIED if published else ConsumerOutcome.REQUEUED)
-        _mark_span_failed(f"retry {attempt} scheduled: {_short(error)}")
+        _mark_span_failed(f"{'retry' if published else 'requeued after'} attempt {attempt}: {_short(error)}")
         log.warning(
             "event_retry_scheduled",
             queue=self.queue.name,
@@ -197,9 +197,10 @@ class EventConsumer(Generic[UoW]):
             self._metrics.events_dead_lettered.labels(
                 queue=self.queue.name, event_type=event_type, reason=reason_code
             ).inc()
+            _mark_span_failed(f"dead-lettered: {reason}")
         else:
             self._count(event_type, ConsumerOutcome.REQUEUED)
-        _mark_span_failed(f"dead-lettered: {reason}")
+            _mark_span_failed(f"requeued, the dead letter was not confirmed: {reason}")
         log.error(
             "event_dead_lettered",
             queue=self.queue.name,
@@ -254,7 +255,7 @@ def _describe_span(envelope: Envelope, attempt: int) -> None:
                 "cloudevents.event_source": envelope.source,
                 "cloudevents.event_type": envelope.type,
                 "cloudevents.event_subject": envelope.subject,
-                "messaging.rabbitmq.attempt": attempt,
+                "dukcapil.delivery_attempt": attempt,
             }
         )
 
