@@ -9,7 +9,6 @@ unguarded.
 """
 
 import uuid
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +18,8 @@ from fastapi import FastAPI
 from dukcapil_shared.auth import Role
 from dukcapil_shared.db import migrate
 from dukcapil_shared.testing import staff_headers
+
+from .service_apps import build_service_app
 
 OP, REV, SUP, DOC, SHIP, ADM = (
     Role.KECAMATAN_OPERATOR,
@@ -108,42 +109,12 @@ DUMMY = {
 }
 
 
-def _app(service: str, workdir: Path) -> FastAPI:
-    database = f"sqlite+aiosqlite:///{workdir}/{service}.db"
-    common: dict[str, Any] = {"database_url": database, "log_json": False, "log_level": "WARNING"}
-    if service == "intake":
-        from dukcapil_intake.bootstrap import build_app
-        from dukcapil_intake.settings import IntakeSettings
-
-        return build_app(
-            IntakeSettings(**common, attachments_dir=str(workdir / "attachments"), development_accounts=False)
-        )
-    if service == "review":
-        from dukcapil_review.bootstrap import build_app as build_review
-        from dukcapil_review.settings import ReviewSettings
-
-        return build_review(ReviewSettings(**common))
-    if service == "documents":
-        from dukcapil_documents.bootstrap import build_app as build_documents
-        from dukcapil_documents.settings import DocumentsSettings
-
-        return build_documents(
-            DocumentsSettings(
-                **common, storage_dir=str(workdir / "pdf"), signing_key_file=str(workdir / "signing-key.pem")
-            )
-        )
-    from dukcapil_shipping.bootstrap import build_app as build_shipping
-    from dukcapil_shipping.settings import ShippingSettings
-
-    return build_shipping(ShippingSettings(**common))
-
-
 @pytest.fixture(scope="module")
 async def apps(tmp_path_factory: pytest.TempPathFactory) -> dict[str, FastAPI]:
     workdir = tmp_path_factory.mktemp("access-matrix")
     built = {}
     for service in ("intake", "review", "documents", "shipping"):
-        app = _app(service, workdir)
+        app = build_service_app(service, workdir)
         runtime = app.state.runtime
         await migrate(runtime.engine, f"dukcapil_{service}:migrations")
         built[service] = app

@@ -20,6 +20,7 @@ SECRETS = (
     "DOCUMENTS_SIGNING_KEY_FILE",
     "DOCUMENTS_SIGNER_NAME",
     "DOCUMENTS_SIGNER_NIP",
+    "GRAFANA_ADMIN_PASSWORD",
 )
 SERVICES = {"intake": 8001, "review": 8002, "documents": 8003, "shipping": 8004}
 
@@ -108,3 +109,35 @@ def test_postgres_creates_the_database_each_service_uses(compose: dict) -> None:
         for service in SERVICES
     }
     assert used == created == set(SERVICES)
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_gateway_refuses_the_metrics_endpoint(compose: dict, service: str) -> None:
+    """GET /metrics answers without a token, for Prometheus on the internal network; the public never reaches it."""
+    upstreams = compose["configs"]["gateway"]["content"]
+    block = re.search(r":" + str(SERVICES[service]) + r" \{\n(.*?)\n\}", upstreams, re.DOTALL)
+    assert block is not None
+    directives = [line.strip() for line in block.group(1).splitlines()]
+    assert "respond /metrics* 404" in directives, "a service's block must refuse /metrics"
+
+
+def test_prometheus_and_grafana_start_with_their_provisioning(compose: dict) -> None:
+    files = {name: spec["file"] for name, spec in compose["configs"].items() if "file" in spec}
+    for name, path in files.items():
+        assert (ROOT / path).is_file(), f"config {name}: {path} is missing"
+    mounted = {
+        service: {config["source"]: config["target"] for config in compose["services"][service]["configs"]}
+        for service in ("prometheus", "grafana")
+    }
+    assert files[next(iter(mounted["prometheus"]))].endswith("prometheus.yml")
+    assert mounted["prometheus"] == {"prometheus": "/etc/prometheus/prometheus.yml"}
+    targets = set(mounted["grafana"].values())
+    assert "/etc/grafana/provisioning/datasources/prometheus.yml" in targets
+    assert "/etc/grafana/provisioning/dashboards/dukcapil.yml" in targets
+    dashboards = {target for target in targets if target.startswith("/etc/grafana/dashboards/")}
+    assert {Path(target).name for target in dashboards} == {
+        path.name for path in (ROOT / "deploy" / "grafana" / "dashboards").glob("*.json")
+    }, "every dashboard in deploy/grafana/dashboards is mounted"
+    home = compose["services"]["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert home in dashboards
+    assert compose["services"]["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"

@@ -1,7 +1,9 @@
 """The running parts every service has: database, broker, topology, outbox relay, consumers, background loops.
 
 Each service's composition root builds one `ServiceRuntime`, adds its subscriptions and loops, and hands
-`lifespan` to FastAPI, so the broker starts and stops with the HTTP server.
+`lifespan` to FastAPI, so the broker starts and stops with the HTTP server. The runtime also wires what lets the
+office see the service: Prometheus metrics on GET /metrics, tracing when an OTLP endpoint is set, and the
+request id (see dukcapil_shared.observability).
 """
 
 import asyncio
@@ -15,6 +17,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
+from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
@@ -39,6 +42,9 @@ from dukcapil_shared.messaging import (
     SqlUnitOfWork,
     Subscription,
 )
+from dukcapil_shared.observability import ServiceMetrics, Tracing
+from dukcapil_shared.observability import http as observability_http
+from dukcapil_shared.observability.gauges import BrokerQueueDepths, OutboxBacklog, ParkedDeadLetters
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.amqp import BrokerRepublisher, DeadLetterParking
 from dukcapil_shared.ops.service import DeadLetterDesk
@@ -83,12 +89,19 @@ class ServiceRuntime:
         self._migrations = migrations
         self._outbox_table = outbox_table
         self._inbox_table = inbox_table
+        self.metrics = ServiceMetrics(refresh_timeout=settings.readiness_timeout)
+        self.tracing = Tracing.exporting_to(service=service, traces_endpoint=settings.otlp_traces_endpoint)
         self.broker = RabbitBroker(
             str(URL(settings.amqp_url).update_query(name=service)),
             default_channel=Channel(prefetch_count=settings.prefetch),
             graceful_timeout=settings.graceful_timeout,
             # FastStream's per-message log lines cost more than the work in a hot path: keep them at DEBUG.
             log_level=logging.DEBUG,
+            middlewares=[
+                *self.tracing.broker_middlewares(),
+                # faststream_received_messages_total, faststream_published_messages_total and their durations.
+                RabbitPrometheusMiddleware(registry=self.metrics.registry, app_name=service),
+            ],
         )
         self.topology = ServiceTopology(service)
         self.retry = RetryPolicy(delays_ms=tuple(settings.retry_delays_ms))
@@ -99,7 +112,22 @@ class ServiceRuntime:
             source=self.source,
             poll_interval=settings.outbox_poll_interval,
             publish_timeout=settings.publish_timeout,
+            metrics=self.metrics,
         )
+        self.metrics.on_scrape(
+            "outbox", OutboxBacklog(engine=engine, outbox=outbox_table, metrics=self.metrics).refresh
+        )
+        self.metrics.on_scrape(
+            "dead_letters",
+            ParkedDeadLetters(engine=engine, dead_letters=dead_letter_table, metrics=self.metrics).refresh,
+        )
+        self.metrics.on_scrape(
+            "broker_queues",
+            BrokerQueueDepths(
+                connection=self._running_connection, queues=self._queue_names, metrics=self.metrics
+            ).refresh,
+        )
+        self._running = False
         self._router = RabbitRouter()
         self._consumers: list[EventConsumer[Any]] = []
         self._dead_letter_table = dead_letter_table
@@ -139,6 +167,7 @@ class ServiceRuntime:
                 inbox_table=self._inbox_table,
                 source=self.source,
                 after_commit=self.relay.wake,
+                traced=self.tracing.enabled,
             )
 
         return unit_of_work
@@ -151,18 +180,26 @@ class ServiceRuntime:
             inbox_table=self._inbox_table,
             source=self.source,
             after_commit=self.relay.wake,
+            traced=self.tracing.enabled,
         )
 
     def create_app(self, *, title: str, description: str, larger_bodies: Sequence[BodyLimit] = ()) -> FastAPI:
         """The service's FastAPI app with the broker in its lifespan, the error format, request size limits (the
-        settings' max_request_bytes, or more on the routes in `larger_bodies`), health, readiness, the event
-        catalogue and the operators' dead letters."""
-        app = FastAPI(title=title, description=description, version=API_VERSION, lifespan=self.lifespan)
+        settings' max_request_bytes, or more on the routes in `larger_bodies`), health, readiness, metrics, the
+        event catalogue and the operators' dead letters."""
+        app = FastAPI(
+            title=title,
+            description=description,
+            version=API_VERSION,
+            lifespan=self.lifespan,
+            telemetry=self.tracing.fastapi_telemetry(),
+        )
         app.state.runtime = self
         app.add_middleware(RequestSizeLimit, max_bytes=self.settings.max_request_bytes, larger=larger_bodies)
         self._title, self._description = title, description
         install_error_handlers(app)
         app.include_router(health_router(self.readiness))
+        observability_http.install(app, self.metrics)
         install_auth(app, self.auth)
         app.include_router(catalogue_router(self.event_catalogue))
         dead_letter_http.install(app, self.dead_letters)
@@ -193,6 +230,7 @@ class ServiceRuntime:
             broker=self.broker,
             retry=self.retry,
             publish_timeout=self.settings.publish_timeout,
+            metrics=self.metrics,
         )
         consumer.attach(self._router)
         self._consumers.append(consumer)
@@ -224,9 +262,11 @@ class ServiceRuntime:
         await self.broker.start()
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")]
         self._tasks += [asyncio.create_task(loop(), name=f"{self.service}-background") for loop in self._loops]
+        self._running = True
         log.info("service_started", consumers=[c.queue.name for c in self._consumers])
 
     async def stop(self) -> None:
+        self._running = False
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -235,6 +275,8 @@ class ServiceRuntime:
         for cleanup in self._cleanups:
             await cleanup()
         await self.engine.dispose()
+        # The last spans, exported before the process ends (blocking: off the event loop).
+        await asyncio.to_thread(self.tracing.shutdown)
         log.info("service_stopped")
 
     @contextlib.asynccontextmanager
@@ -244,6 +286,17 @@ class ServiceRuntime:
             yield
         finally:
             await self.stop()
+
+    async def _running_connection(self) -> Any:
+        """The broker connection made at start, or None before start and from stop on."""
+        return await self.broker.connect() if self._running else None
+
+    def _queue_names(self) -> list[str]:
+        return [
+            *(consumer.queue.name for consumer in self._consumers),
+            *(self.topology.delay_queue(delay_ms).name for delay_ms in self.retry.delays_ms),
+            self.topology.dead_letter_queue.name,
+        ]
 
     async def readiness(self) -> dict[str, bool]:
         database, broker = await asyncio.gather(self._database_reachable(), self._broker_reachable())

@@ -31,6 +31,8 @@ class ServiceSettings(BaseSettings):
         description="RabbitMQ URL, one variable for all services",
     )
     database_url: str = Field(description="sqlite+aiosqlite:///var/<service>.db or postgresql+asyncpg://...")
+    database_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections each process keeps open")
+    database_max_overflow: int = Field(default=5, ge=0, description="More PostgreSQL connections allowed under load")
     host: str = "127.0.0.1"
     port: int
     forwarded_allow_ips: str = Field(
@@ -91,6 +93,37 @@ class ServiceSettings(BaseSettings):
     citizen_rate_limit: str = Field(
         default="30/minute", description="Calls per client address to the endpoints open to everyone"
     )
+
+    # Tracing, under OpenTelemetry's own names; off while no endpoint is set. The exporter reads the rest of
+    # the standard variables itself (OTEL_EXPORTER_OTLP_HEADERS, OTEL_TRACES_SAMPLER, OTEL_BSP_*...).
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector base URL, e.g. http://otel-collector:4318 (traces go to /v1/traces); "
+        "one variable for all services",
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        description="Full URL for traces, instead of the base URL above",
+    )
+    otel_traces_exporter: Literal["otlp", "none"] = Field(
+        default="otlp", validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"), description="none turns tracing off"
+    )
+    otel_sdk_disabled: bool = Field(
+        default=False, validation_alias=AliasChoices("OTEL_SDK_DISABLED"), description="true turns tracing off"
+    )
+
+    @property
+    def otlp_traces_endpoint(self) -> str | None:
+        """Where spans go, or None when tracing is off."""
+        if self.otel_sdk_disabled or self.otel_traces_exporter == "none":
+            return None
+        if self.otel_exporter_otlp_traces_endpoint:
+            return self.otel_exporter_otlp_traces_endpoint
+        if self.otel_exporter_otlp_endpoint:
+            return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
+        return None
 
     @model_validator(mode="after")
     def _oidc_is_complete(self) -> Self:

@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dukcapil_shared.catalogue import ASYNCAPI_PATH
+from dukcapil_shared.observability.http import request_id_of
 
 log = structlog.get_logger(__name__)
 
@@ -130,8 +131,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error=type(error).__name__)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # Starlette answers unhandled errors outside every middleware, after the request id was unbound.
+        log.exception("unhandled_error", error=type(error).__name__, request_id=request_id_of(request.scope))
         return error_response(500, "internal_error", "Something went wrong on our side; the error was logged.")
 
 

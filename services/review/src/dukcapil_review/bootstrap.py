@@ -5,6 +5,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from dukcapil_review.adapters import tables
+from dukcapil_review.adapters.queue_metrics import ReviewQueueGauges
 from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
 from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, ReviewPolicy
 from dukcapil_review.entrypoints import http, statistics
@@ -22,7 +23,11 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         service="review",
         settings=settings,
-        engine=create_engine(settings.database_url),
+        engine=create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        ),
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
         dead_letter_table=tables.dead_letters,
@@ -37,6 +42,10 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
     )
     for subscription in subscriptions(policy):
         runtime.subscribe(subscription, unit_of_work)
+    queue_gauges = ReviewQueueGauges(
+        engine=runtime.engine, registry=runtime.metrics.registry, clock=utc_now, request_types=policy.sla_hours
+    )
+    runtime.metrics.on_scrape("review_queue", queue_gauges.refresh)
 
     app = runtime.create_app(
         title="Disdukcapil Lebak: review",

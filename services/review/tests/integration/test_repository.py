@@ -8,12 +8,14 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from dukcapil_review.adapters import tables
+from dukcapil_review.adapters.queue_metrics import ReviewQueueGauges
 from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
-from dukcapil_review.domain.model import Review, ReviewStatus
+from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, Review, ReviewStatus
 from dukcapil_review.domain.prechecks import PreCheck
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery
 from dukcapil_shared.db import create_engine, migrate
@@ -279,3 +281,27 @@ async def test_pending_reviews_are_counted_against_their_due_dates_as_the_fakes_
             assert found == expected, (now, request_type, kecamatan)
     found = await handlers.count_overdue(now=NOW, request_type=None, kecamatan_code=None, uow=uow(engine))
     assert as_rows(found) == EXPECTED
+
+
+async def test_queue_gauges_count_pending_and_overdue_reviews_per_type(engine) -> None:  # type: ignore[no-untyped-def]
+    on_time = a_review(received_at=T0)
+    late = a_review(received_at=T0 - timedelta(days=5), nik="3602141205850011")
+    late_biodata = a_review(received_at=T0 - timedelta(days=2), request_type="biodata_wni", sla=timedelta(hours=24))
+    waiting_on_the_citizen = a_review(received_at=T0 - timedelta(days=5), nik="3602141205850029")
+    waiting_on_the_citizen.status = ReviewStatus.info_requested
+    await store(engine, on_time, late, late_biodata, waiting_on_the_citizen)
+
+    registry = CollectorRegistry()
+    gauges = ReviewQueueGauges(
+        engine=engine, registry=registry, clock=lambda: T0 + timedelta(hours=1), request_types=DEFAULT_SLA_HOURS
+    )
+    await gauges.refresh()
+
+    def value(name: str, request_type: str) -> float | None:
+        return registry.get_sample_value(name, {"request_type": request_type})
+
+    assert value("dukcapil_reviews_pending", "kartu_keluarga") == 2
+    assert value("dukcapil_reviews_overdue", "kartu_keluarga") == 1
+    assert value("dukcapil_reviews_pending", "biodata_wni") == 1
+    assert value("dukcapil_reviews_overdue", "biodata_wni") == 1
+    assert value("dukcapil_reviews_overdue", "akta_kematian") == 0, "every type has a series from the start"

@@ -25,7 +25,11 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         service="shipping",
         settings=settings,
-        engine=create_engine(settings.database_url),
+        engine=create_engine(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_max_overflow,
+        ),
         outbox_table=tables.outbox,
         inbox_table=tables.inbox,
         dead_letter_table=tables.dead_letters,

@@ -11,6 +11,11 @@ For every delivery:
   in its database for an operator: see dukcapil_shared.ops);
 - if even that publish fails (broker trouble), the message is requeued: the quorum queue's delivery limit
   bounds how often.
+
+Each delivery's outcome is counted per queue and event type (dukcapil_events_handled_total), dead letters with
+their reason, and a processed event's stage latency (from its CloudEvents time) is observed. With tracing on,
+FastStream's middleware has opened the delivery's span (continuing the publisher's trace from the AMQP header);
+the consumer names the event on it.
 """
 
 import uuid
@@ -23,11 +28,16 @@ import anyio
 import structlog
 from faststream import AckPolicy
 from faststream.rabbit import RabbitBroker, RabbitMessage, RabbitRouter
+from opentelemetry import trace
+from opentelemetry.trace import StatusCode
 from pydantic import ValidationError
 
-from dukcapil_shared.contracts import CONTENT_TYPE, Envelope, Event, UnknownEventType
+from dukcapil_shared.contracts import CONTENT_TYPE, Envelope, Event, UnknownEventType, event_class
+from dukcapil_shared.db import as_utc
+from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging.topology import ServiceTopology
 from dukcapil_shared.messaging.unit_of_work import UnitOfWork
+from dukcapil_shared.observability.metrics import ConsumerOutcome, DeadLetterReason, ServiceMetrics
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +80,7 @@ class EventConsumer(Generic[UoW]):
         broker: RabbitBroker,
         retry: RetryPolicy,
         publish_timeout: float = 10.0,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.topology = topology
         self.subscription = subscription
@@ -78,6 +89,7 @@ class EventConsumer(Generic[UoW]):
         self._broker = broker
         self._retry = retry
         self._publish_timeout = publish_timeout
+        self._metrics = metrics or ServiceMetrics()
         self._handlers = {event.routing_key(): handler for event, handler in subscription.handlers.items()}
 
     def attach(self, router: RabbitRouter) -> None:
@@ -89,31 +101,53 @@ class EventConsumer(Generic[UoW]):
         )(self.handle)
 
     async def handle(self, message: RabbitMessage) -> None:
-        attempt = _attempt(message.headers or {})
+        headers = message.headers or {}
+        attempt = _attempt(headers)
+        event_type = _known_event_type(message)
         try:
             envelope = Envelope.model_validate_json(message.body)
+            _describe_span(envelope, attempt)
             event = envelope.event()
             handler = self._handlers.get(envelope.type)
             if handler is None:
                 raise UnknownEventType(f"{self.queue.name} does not handle {envelope.type}")
         except (ValidationError, UnknownEventType, ValueError) as error:
-            await self._settle_by_dead_letter(message, attempt, f"malformed: {_short(error)}")
+            await self._settle_by_dead_letter(
+                message, attempt, f"malformed: {_short(error)}", event_type, DeadLetterReason.MALFORMED
+            )
             return
 
         try:
             processed = await self._process(handler, event, envelope)
         except PermanentFailure as error:
-            await self._settle_by_dead_letter(message, attempt, f"permanent: {_short(error)}")
+            await self._settle_by_dead_letter(
+                message, attempt, f"permanent: {_short(error)}", envelope.type, DeadLetterReason.PERMANENT
+            )
             return
         except Exception as error:  # any other failure may pass: retry it, never drop it
             if attempt < self._retry.max_attempts:
-                await self._settle_by_retry(message, attempt, error)
+                await self._settle_by_retry(message, attempt, error, envelope.type)
             else:
-                await self._settle_by_dead_letter(message, attempt, f"attempts exhausted: {_short(error)}")
+                await self._settle_by_dead_letter(
+                    message,
+                    attempt,
+                    f"attempts exhausted: {_short(error)}",
+                    envelope.type,
+                    DeadLetterReason.ATTEMPTS_EXHAUSTED,
+                )
             return
         await message.ack()
-        if not processed:
+        if processed:
+            self._count(envelope.type, ConsumerOutcome.PROCESSED)
+            self._metrics.event_stage_latency.labels(queue=self.queue.name, event_type=envelope.type).observe(
+                max(0.0, (datetime.now(UTC) - as_utc(envelope.time)).total_seconds())
+            )
+        else:
+            self._count(envelope.type, ConsumerOutcome.DUPLICATE)
             log.debug("duplicate_delivery", queue=self.queue.name, event_id=str(envelope.id))
+
+    def _count(self, event_type: str, outcome: str) -> None:
+        self._metrics.events_handled.labels(queue=self.queue.name, event_type=event_type, outcome=outcome).inc()
 
     async def _process(self, handler: Handler[UoW], event: Event, envelope: Envelope) -> bool:
         async with self._unit_of_work() as uow:
@@ -123,7 +157,7 @@ class EventConsumer(Generic[UoW]):
             await uow.commit()
         return True
 
-    async def _settle_by_retry(self, message: RabbitMessage, attempt: int, error: Exception) -> None:
+    async def _settle_by_retry(self, message: RabbitMessage, attempt: int, error: Exception, event_type: str) -> None:
         delay_ms = self._retry.delays_ms[attempt - 1]
         headers = {
             **(message.headers or {}),
@@ -133,6 +167,8 @@ class EventConsumer(Generic[UoW]):
             "x-last-failure-at": _now(),
         }
         published = await self._republish(message, self.topology.delay_exchange(delay_ms), headers)
+        self._count(event_type, ConsumerOutcome.RETRIED if published else ConsumerOutcome.REQUEUED)
+        _mark_span_failed(f"{'retry' if published else 'requeued after'} attempt {attempt}: {_short(error)}")
         log.warning(
             "event_retry_scheduled",
             queue=self.queue.name,
@@ -143,7 +179,9 @@ class EventConsumer(Generic[UoW]):
             republished=published,
         )
 
-    async def _settle_by_dead_letter(self, message: RabbitMessage, attempt: int, reason: str) -> None:
+    async def _settle_by_dead_letter(
+        self, message: RabbitMessage, attempt: int, reason: str, event_type: str, reason_code: str
+    ) -> None:
         headers = {
             **(message.headers or {}),
             **_first_failure(message),
@@ -155,6 +193,15 @@ class EventConsumer(Generic[UoW]):
             "x-dead-letter-id": str(uuid.uuid4()),
         }
         published = await self._republish(message, self.topology.dead_letter_exchange, headers)
+        if published:
+            self._count(event_type, ConsumerOutcome.DEAD_LETTERED)
+            self._metrics.events_dead_lettered.labels(
+                queue=self.queue.name, event_type=event_type, reason=reason_code
+            ).inc()
+            _mark_span_failed(f"dead-lettered: {reason}")
+        else:
+            self._count(event_type, ConsumerOutcome.REQUEUED)
+            _mark_span_failed(f"requeued, the dead letter was not confirmed: {reason}")
         log.error(
             "event_dead_lettered",
             queue=self.queue.name,
@@ -202,6 +249,40 @@ def _attempt(headers: Mapping[str, Any]) -> int:
         return max(1, int(headers.get("x-attempt", 1)))
     except (TypeError, ValueError, OverflowError):
         return 1
+
+
+UNKNOWN_EVENT_TYPE = "unknown"
+
+
+def _known_event_type(message: RabbitMessage) -> str:
+    """The event type to label a delivery with before its envelope is read: its AMQP type when that is one of our
+    event types, else `unknown` (a malformed message's type is whatever its sender wrote; as a label it would be
+    a new time series each)."""
+    declared = message.raw_message.type or ""
+    return declared if event_class(declared) is not None else UNKNOWN_EVENT_TYPE
+
+
+def _describe_span(envelope: Envelope, attempt: int) -> None:
+    """The CloudEvents attributes (semantic conventions) on the delivery's span: ids and the type, nothing from
+    the payload."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes(
+            {
+                "cloudevents.event_id": str(envelope.id),
+                "cloudevents.event_source": envelope.source,
+                "cloudevents.event_type": envelope.type,
+                "cloudevents.event_subject": envelope.subject,
+                "dukcapil.delivery_attempt": attempt,
+            }
+        )
+
+
+def _mark_span_failed(description: str) -> None:
+    span = trace.get_current_span()
+    if span.is_recording():
+        # Errors can quote what they failed on: masked, as in the logs.
+        span.set_status(StatusCode.ERROR, mask_personal_data(description))
 
 
 def _now() -> str:

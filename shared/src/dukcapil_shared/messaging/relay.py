@@ -11,6 +11,9 @@ minutes before its request did and be parked. So:
   concurrently, which pipelines the confirms: a batch costs about one round trip.
 On SQLite (one process per service) rows are read and marked in separate short transactions so the relay
 never holds the database's write lock while it waits on the broker. Every publish is bounded in time.
+
+Each row is published in the trace context that committed it (the envelope's traceparent, also sent as the
+AMQP header `traceparent`), since the relay runs in a task of its own, long after that context ended.
 """
 
 import asyncio
@@ -26,6 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import CONTENT_TYPE
 from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE
+from dukcapil_shared.messaging.unit_of_work import traceparent_in
+from dukcapil_shared.observability.metrics import ServiceMetrics
+from dukcapil_shared.observability.tracing import inject_traceparent, within_trace
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +52,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
         backoff_seconds: Sequence[float] = (1, 2, 5, 10, 30, 60),
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self._engine = engine
         self._outbox = outbox
@@ -56,6 +63,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
         self._backoff = tuple(backoff_seconds)
+        self._metrics = metrics or ServiceMetrics()
         self._wake = asyncio.Event()
         self._claim_with_lock = engine.dialect.name == "postgresql"
         # One lock per outbox: services sharing a PostgreSQL server do not wait on each other.
@@ -140,8 +148,10 @@ class OutboxRelay:
                     await self._publish_one(row)
                 except Exception as error:  # the rest of this request's rows wait for this one
                     failed[row.id] = (row.attempts + 1, f"{type(error).__name__}: {error}"[:500])
+                    self._metrics.outbox_relayed.labels(event_type=row.routing_key, outcome="failed").inc()
                     return
                 confirmed.append(row.id)
+                self._metrics.outbox_relayed.labels(event_type=row.routing_key, outcome="published").inc()
 
         await asyncio.gather(*(publish_in_order(subject_rows) for subject_rows in by_subject.values()))
         if failed:
@@ -149,7 +159,10 @@ class OutboxRelay:
         return confirmed, failed
 
     async def _publish_one(self, row: Row) -> None:
-        with anyio.fail_after(self._publish_timeout):
+        traceparent = traceparent_in(row.body)
+        headers = {"source": self._source}
+        inject_traceparent(headers, traceparent)
+        with within_trace(traceparent), anyio.fail_after(self._publish_timeout):
             await self._broker.publish(
                 row.body.encode(),
                 exchange=self._exchange,
@@ -162,7 +175,7 @@ class OutboxRelay:
                 message_type=row.routing_key,
                 content_type=CONTENT_TYPE,
                 timestamp=datetime.now(UTC),
-                headers={"source": self._source},
+                headers=headers,
             )
 
     async def _mark(

@@ -1,20 +1,24 @@
 """One database transaction holding a service's state change, its outbox rows and its inbox row."""
 
 import abc
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import Envelope, Event
+from dukcapil_shared.observability.tracing import traceparent_for_event
 
 
 class Outbox(abc.ABC):
     @abc.abstractmethod
-    async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope: ...
+    async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
+        """Queue `event` for publishing with the transaction. `traceparent`: the trace it belongs to, when the
+        caller knows better than the current context (a background loop acting on a stored shipment)."""
 
 
 class Inbox(abc.ABC):
@@ -45,13 +49,19 @@ class UnitOfWork(abc.ABC):
 
 
 class SqlOutbox(Outbox):
-    def __init__(self, connection: AsyncConnection, table: Table, source: str) -> None:
+    def __init__(self, connection: AsyncConnection, table: Table, source: str, *, traced: bool = False) -> None:
         self._connection = connection
         self._table = table
         self._source = source
+        self._traced = traced
         self.added = 0
 
     async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
+        if self._traced:
+            # The event joins its request's trace, even from a background loop outside any span (see
+            # dukcapil_shared.observability.tracing).
+            request_trace = traceparent or await self._first_traceparent(str(event.request_id))
+            traceparent = traceparent_for_event(request_trace)
         envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent)
         now = datetime.now(UTC)
         await self._connection.execute(
@@ -67,6 +77,26 @@ class SqlOutbox(Outbox):
         )
         self.added += 1
         return envelope
+
+    async def _first_traceparent(self, subject: str) -> str | None:
+        """The trace of this service's first event about the request: the request's trace, as far as this service
+        is concerned (one indexed lookup, made only when tracing is on)."""
+        table = self._table
+        first = (
+            await self._connection.execute(
+                select(table.c.body).where(table.c.subject == subject).order_by(table.c.created_at).limit(1)
+            )
+        ).scalar_one_or_none()
+        return traceparent_in(first) if first is not None else None
+
+
+def traceparent_in(envelope_json: str) -> str | None:
+    """The traceparent of a stored envelope, without validating the rest of it."""
+    try:
+        traceparent = json.loads(envelope_json).get("traceparent")
+    except (ValueError, AttributeError):
+        return None
+    return traceparent if isinstance(traceparent, str) else None
 
 
 class SqlInbox(Inbox):
@@ -97,12 +127,15 @@ class SqlUnitOfWork(UnitOfWork):
         inbox_table: Table,
         source: str,
         after_commit: Callable[[], None] | None = None,
+        traced: bool = False,
     ) -> None:
+        """`traced`: tracing is on in this service, so the events committed here carry their request's trace."""
         self._engine = engine
         self._outbox_table = outbox_table
         self._inbox_table = inbox_table
         self._source = source
         self._after_commit = after_commit
+        self._traced = traced
         self._connection: AsyncConnection | None = None
 
     def bind(self, connection: AsyncConnection) -> None:
@@ -111,7 +144,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
         await self._connection.begin()
-        self.outbox = SqlOutbox(self._connection, self._outbox_table, self._source)
+        self.outbox = SqlOutbox(self._connection, self._outbox_table, self._source, traced=self._traced)
         self.inbox = SqlInbox(self._connection, self._inbox_table)
         self.bind(self._connection)
         return self

@@ -128,9 +128,15 @@ class SqlOpsUnitOfWork(SqlUnitOfWork, OpsUnitOfWork):
         inbox_table: Table,
         source: str,
         after_commit: Callable[[], None] | None = None,
+        traced: bool = False,
     ) -> None:
         super().__init__(
-            engine, outbox_table=outbox_table, inbox_table=inbox_table, source=source, after_commit=after_commit
+            engine,
+            outbox_table=outbox_table,
+            inbox_table=inbox_table,
+            source=source,
+            after_commit=after_commit,
+            traced=traced,
         )
         self._dead_letter_table = dead_letter_table
 
