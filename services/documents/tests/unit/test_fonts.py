@@ -90,6 +90,19 @@ def test_fonts_are_read_once_for_any_number_of_documents_and_renderers() -> None
     assert fonts.subsets_made == subsets, "documents in Basic Latin share the fonts' subsets"
 
 
+def test_warming_up_leaves_nothing_for_the_first_document_in_basic_latin_to_read_or_make() -> None:
+    parse = CountingParse()
+    fonts = FontSet(FONT, FONT_PATHS, parse=parse)
+    warm = renderer(fonts)
+    warm.warm_up()
+    assert len(parse.calls) == 3 and fonts.subsets_made == 3
+    holder, details, _ = CASES["surat_pindah"]
+    document = a_document("surat_pindah", holder, details)
+    content = warm.render_now(document, url_of(document))
+    assert len(parse.calls) == 3 and fonts.subsets_made == 3
+    assert content == renderer(FontSet(FONT, FONT_PATHS)).render_now(document, url_of(document))
+
+
 def test_with_exact_subsets_each_file_is_byte_for_byte_what_fpdf2_alone_writes() -> None:
     shared = renderer(FontSet(FONT, FONT_PATHS, block=1))
     alone = renderer(FpdfOwnFonts())

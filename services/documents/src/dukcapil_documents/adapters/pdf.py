@@ -67,6 +67,10 @@ class FpdfDocumentRenderer(DocumentRenderer):
         self._signatory = signatory
         self._fonts = fonts
 
+    def warm_up(self) -> None:
+        """Do now what the first document would otherwise wait for: reading the fonts."""
+        self._fonts.warm_up()
+
     async def render(self, document: Document, *, verification_url: str) -> bytes:
         # fpdf2 is pure Python and takes tens of milliseconds: keep the event loop free meanwhile.
         return await anyio.to_thread.run_sync(self.render_now, document, verification_url)
