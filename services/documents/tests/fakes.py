@@ -42,6 +42,10 @@ class FakeDocumentRepository(DocumentRepository):
         self.pending_counters[key] = self.pending_counters.get(key, self.counters.get(key, 0)) + 1
         return self.pending_counters[key]
 
+    async def peek_sequence(self, type_code: str, year: int) -> int:
+        key = (type_code, year)
+        return self.pending_counters.get(key, self.counters.get(key, 0)) + 1
+
     async def save_revocation(self, document: Document) -> bool:
         stored = self._view()[document.id]
         if stored.status is not DocumentStatus.valid:

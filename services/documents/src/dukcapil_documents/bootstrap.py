@@ -49,7 +49,7 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
         storage=DirectoryFileStore(settings.storage_dir),
         public_base_url=settings.public_base_url,
     )
-    for subscription in subscriptions(press=press):
+    for subscription in subscriptions(press=press, unit_of_work=unit_of_work):
         runtime.subscribe(subscription, unit_of_work)
 
     app = runtime.create_app(

@@ -161,6 +161,51 @@ async def test_sequences_count_per_type_and_year_and_a_rollback_burns_no_number(
     assert await take("KK", 2026) == 3
 
 
+async def test_peeking_at_a_sequence_takes_no_number(engine: AsyncEngine) -> None:
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.peek_sequence("KK", 2026) == 1
+        assert await uow.documents.peek_sequence("KK", 2026) == 1
+        assert await uow.documents.next_sequence("KK", 2026) == 1
+        assert await uow.documents.peek_sequence("KK", 2026) == 2
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.peek_sequence("KK", 2026) == 2
+        assert await uow.documents.peek_sequence("AKM", 2026) == 1
+        assert await uow.documents.next_sequence("KK", 2026) == 2
+
+
+async def test_documents_drawn_at_once_outside_their_transactions_get_unique_gapless_numbers_they_carry(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    class SlowRenderer(FakeRenderer):
+        async def render(self, document: Document, *, verification_url: str) -> bytes:
+            await asyncio.sleep(0.05)
+            return await super().render(document, verification_url=verification_url)
+
+    press = a_press(tmp_path, SlowRenderer())
+    events = [an_approval() for _ in range(4)]
+
+    async def consume(event: RequestApproved) -> None:
+        # As the consumer does with the approvals subscription's preparer.
+        envelope = Envelope.wrap(event, source="/test")
+        draft = await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: unit_of_work(engine))
+        async with unit_of_work(engine) as uow:
+            assert await uow.inbox.claim("dukcapil.documents.approvals", str(envelope.id))
+            await handlers.issue_document(uow, event, envelope, press=press, prepared=draft)
+            await uow.commit()
+
+    await asyncio.gather(*(consume(event) for event in events))
+
+    issued = [(await handlers.list_documents(event.request_id, uow=unit_of_work(engine)))[0] for event in events]
+    assert sorted(document.number[-6:] for document in issued) == ["000001", "000002", "000003", "000004"]
+    for document in issued:
+        _, content = await handlers.get_document_file(
+            document.id, reader=Reader(staff=True), uow=unit_of_work(engine), storage=press.storage,
+            signer=press.signer,
+        )  # fmt: skip
+        assert f"%PDF-fake {document.number} ".encode() in content, "the file carries the number recorded"
+
+
 async def test_concurrent_approvals_of_one_request_issue_one_document_whose_file_matches(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:

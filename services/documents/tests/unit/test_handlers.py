@@ -161,6 +161,85 @@ async def test_the_approvals_subscription_wires_the_handler_with_its_press() -> 
     assert renderer.rendered == [(document.number, f"{BASE_URL}/verify/{document.verification_token}")]
 
 
+async def deliver_drafted(uow: FakeDocumentsUnitOfWork, event: RequestApproved, press: Press) -> None:
+    """As the consumer does with the subscription's preparer: draw first, then the handler in its unit of work."""
+    envelope = Envelope.wrap(event, source="/test")
+    draft = await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: uow)
+    async with uow:
+        await handlers.issue_document(uow, event, envelope, press=press, prepared=draft)
+        await uow.commit()
+
+
+async def test_a_document_drawn_before_its_transaction_is_issued_as_drawn() -> None:
+    uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
+    press = a_press(renderer=renderer)
+    event = approval()
+    envelope = Envelope.wrap(event, source="/test")
+
+    draft = await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: uow)
+    assert draft is not None and draft.document.number.endswith("/000001")
+    assert uow.issued == [] and uow.documents.counters == {} and uow.commits == 0, "drawing takes no number"
+    async with uow:
+        await handlers.issue_document(uow, event, envelope, press=press, prepared=draft)
+        await uow.commit()
+
+    [document] = uow.issued
+    assert (document.id, document.number, document.signature) == (
+        draft.document.id, draft.document.number, draft.document.signature,
+    )  # fmt: skip
+    assert storage_of(press).files[document.storage_key] == draft.content and document.matches(draft.content)
+    assert press.signer.verify(document.signed_payload(), document.signature, document.signing_key_id)
+    assert renderer.rendered == [(document.number, f"{BASE_URL}/verify/{document.verification_token}")]
+
+
+async def test_a_draft_whose_number_was_taken_meanwhile_is_drawn_again_under_the_number_it_gets() -> None:
+    uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
+    press = a_press(renderer=renderer)
+    first, second = approval(), approval()
+    envelope = Envelope.wrap(first, source="/test")
+    draft = await handlers.draft_document(first, envelope, press=press, unit_of_work=lambda: uow)
+    assert draft is not None and draft.document.number.endswith("/000001")
+
+    await deliver_drafted(uow, second, press)  # takes 000001 first
+    async with uow:
+        await handlers.issue_document(uow, first, envelope, press=press, prepared=draft)
+        await uow.commit()
+
+    taken, redrawn = uow.issued
+    assert (taken.request_id, redrawn.request_id) == (second.request_id, first.request_id)
+    assert [taken.number[-6:], redrawn.number[-6:]] == ["000001", "000002"], "unique and gapless"
+    assert redrawn.id == draft.document.id and redrawn.verification_token == draft.document.verification_token
+    content = storage_of(press).files[redrawn.storage_key]
+    assert redrawn.number.encode() in content and draft.document.number.encode() not in content
+    assert redrawn.matches(content)
+    assert press.signer.verify(redrawn.signed_payload(), redrawn.signature, redrawn.signing_key_id)
+    assert [number for number, _ in renderer.rendered] == [draft.document.number, taken.number, redrawn.number]
+
+
+async def test_a_redelivered_approval_draws_nothing_and_issues_nothing_more() -> None:
+    uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
+    press = a_press(renderer=renderer)
+    event = approval()
+    await deliver_drafted(uow, event, press)
+    files = dict(storage_of(press).files)
+
+    envelope = Envelope.wrap(event, source="/test")
+    assert await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: uow) is None
+    await deliver_drafted(uow, event, press)
+
+    assert len(uow.issued) == 1 and len(uow.outbox.events) == 1
+    assert len(renderer.rendered) == 1 and storage_of(press).files == files
+
+
+async def test_drawing_an_approval_for_a_type_never_issued_here_is_a_permanent_failure() -> None:
+    uow = FakeDocumentsUnitOfWork()
+    event = approval("ktp_el")
+    with pytest.raises(PermanentFailure):
+        await handlers.draft_document(
+            event, Envelope.wrap(event, source="/test"), press=a_press(), unit_of_work=lambda: uow
+        )
+
+
 # --- revocation and correction ---
 
 

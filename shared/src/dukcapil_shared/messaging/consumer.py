@@ -4,6 +4,9 @@ For every delivery:
 - a malformed envelope or an event type the subscription does not know goes to the dead-letter queue;
 - otherwise the handler runs in one unit of work with the inbox row (consumer, event id): a duplicate
   delivery finds the row and is acked without effect;
+- a subscription may name, per event type, slow work to do before that unit of work opens (say, rendering a
+  file), so that no transaction waits on it: its result reaches the handler as `prepared=`. It has no effects
+  of its own, runs for duplicates too, and may be out of date by the time the handler runs, which checks it;
 - the message is acked only after the commit;
 - a failure is retried through the delay queues with growing delays, the attempt count in a header; when
   the attempts run out, or the handler says the failure is permanent, the message goes to the dead-letter
@@ -20,7 +23,7 @@ the consumer names the event on it.
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
@@ -43,6 +46,8 @@ log = structlog.get_logger(__name__)
 
 UoW = TypeVar("UoW", bound=UnitOfWork)
 Handler = Callable[[UoW, Any, Envelope], Awaitable[None]]
+"""Called with `prepared=` too, the preparer's result, for an event type the subscription has a preparer for."""
+Preparer = Callable[[Any, Envelope], Awaitable[Any]]
 
 
 class PermanentFailure(Exception):
@@ -64,6 +69,8 @@ class Subscription(Generic[UoW]):
     name: str
     handlers: Mapping[type[Event], Handler[UoW]]
     description: str = ""
+    preparers: Mapping[type[Event], Preparer] = field(default_factory=dict)
+    """Work for an event done outside any transaction, before its handler's unit of work opens."""
 
     @property
     def routing_keys(self) -> list[str]:
@@ -91,6 +98,9 @@ class EventConsumer(Generic[UoW]):
         self._publish_timeout = publish_timeout
         self._metrics = metrics or ServiceMetrics()
         self._handlers = {event.routing_key(): handler for event, handler in subscription.handlers.items()}
+        self._preparers = {event.routing_key(): prepare for event, prepare in subscription.preparers.items()}
+        if unhandled := set(self._preparers) - set(self._handlers):
+            raise ValueError(f"{subscription.name}: preparers for events it does not handle: {sorted(unhandled)}")
 
     def attach(self, router: RabbitRouter) -> None:
         router.subscriber(
@@ -150,10 +160,12 @@ class EventConsumer(Generic[UoW]):
         self._metrics.events_handled.labels(queue=self.queue.name, event_type=event_type, outcome=outcome).inc()
 
     async def _process(self, handler: Handler[UoW], event: Event, envelope: Envelope) -> bool:
+        prepare = self._preparers.get(envelope.type)
+        prepared = {"prepared": await prepare(event, envelope)} if prepare is not None else {}
         async with self._unit_of_work() as uow:
             if not await uow.inbox.claim(self.queue.name, str(envelope.id)):
                 return False
-            await handler(uow, event, envelope)
+            await handler(uow, event, envelope, **prepared)
             await uow.commit()
         return True
 

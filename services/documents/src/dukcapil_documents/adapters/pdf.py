@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
 from string import ascii_uppercase
 
 import anyio
@@ -18,8 +19,10 @@ import qrcode
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
+from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
+from dukcapil_documents.adapters.fonts import FontSet
 from dukcapil_documents.adapters.layout import (
     Block,
     FieldsBlock,
@@ -37,11 +40,16 @@ from dukcapil_documents.service_layer.ports import DocumentRenderer
 
 FONT = "DejaVu"
 _FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+FONT_PATHS = {style: Path(str(files("dukcapil_documents") / "fonts" / name)) for style, name in _FONT_FILES.items()}
+FONTS = FontSet(FONT, FONT_PATHS)
+"""The fonts every renderer of this process shares: read once, on the first document."""
 AUTHOR = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Lebak"
 LABEL_WIDTH = 66
 COLON_WIDTH = 4
 NUMBER_WIDTH = 9
 QR_SIZE = 28
+QR_BOX = 8
+QR_BORDER = 2
 SIGNATURE_WIDTH = 82
 BODY_SIZE = 10
 TABLE_SIZE = 8.5
@@ -54,9 +62,14 @@ class Signatory:
 
 
 class FpdfDocumentRenderer(DocumentRenderer):
-    def __init__(self, *, layouts: Layouts, signatory: Signatory) -> None:
+    def __init__(self, *, layouts: Layouts, signatory: Signatory, fonts: FontSet = FONTS) -> None:
         self._layouts = layouts
         self._signatory = signatory
+        self._fonts = fonts
+
+    def warm_up(self) -> None:
+        """Do now what the first document would otherwise wait for: reading the fonts."""
+        self._fonts.warm_up()
 
     async def render(self, document: Document, *, verification_url: str) -> bytes:
         # fpdf2 is pure Python and takes tens of milliseconds: keep the event loop free meanwhile.
@@ -75,7 +88,7 @@ class FpdfDocumentRenderer(DocumentRenderer):
             {**office.words, **layout.words},
         )
         title = layout.title or document.title
-        pdf = _Page(footer=[printer.text(line) for line in office.footer])
+        pdf = _Page(footer=[printer.text(line) for line in office.footer], fonts=self._fonts)
         pdf.set_title(f"{title} {document.number}")
         pdf.set_author(AUTHOR)
         pdf.set_subject(f"Permohonan {document.request_number}")
@@ -90,15 +103,14 @@ class FpdfDocumentRenderer(DocumentRenderer):
         for block in layout.blocks:
             _draw(pdf, block, printer, document, layout, letters)
         _signature(pdf, office, printer, verification_url)
-        return bytes(pdf.output())
+        return bytes(pdf.output(output_producer_class=self._fonts.output_producer))
 
 
 class _Page(FPDF):
-    def __init__(self, *, footer: list[str]) -> None:
+    def __init__(self, *, footer: list[str], fonts: FontSet) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self._footer_lines = footer
-        for style, file_name in _FONT_FILES.items():
-            self.add_font(FONT, style, str(files("dukcapil_documents") / "fonts" / file_name))
+        fonts.install(self)
         self._characters = frozenset.intersection(*(frozenset(font.cmap) for font in self.fonts.values()))
         self.set_margins(left=20, top=15, right=20)
         self.set_auto_page_break(auto=True, margin=24)
@@ -296,11 +308,17 @@ def _signature(pdf: _Page, office: Office, printer: Printer, verification_url: s
     pdf.set_y(bottom)
 
 
-def _qr_image(url: str):  # type: ignore[no-untyped-def]
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=8, border=2)
+def _qr_image(url: str) -> Image.Image:
+    """The QR code as a black and white picture of QR_BOX pixels a module: the picture qrcode's own
+    `make_image` draws, drawn from the module matrix in one step instead of a rectangle a module."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=QR_BOX, border=QR_BORDER)
     code.add_data(url)
     code.make(fit=True)
-    return code.make_image(fill_color="black", back_color="white").get_image()
+    matrix = code.get_matrix()
+    size = len(matrix)
+    modules = Image.new("1", (size, size))
+    modules.putdata([0 if dark else 1 for row in matrix for dark in row])
+    return modules.resize((size * QR_BOX, size * QR_BOX), Image.Resampling.NEAREST)
 
 
 _PUNCTUATION = str.maketrans({"\u00a0": " ", "\u200b": ""})

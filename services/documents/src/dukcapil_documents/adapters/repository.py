@@ -58,6 +58,13 @@ class SqlDocumentRepository(DocumentRepository):
     async def next_sequence(self, type_code: str, year: int) -> int:
         return await next_in_sequence(self._connection, tables.document_counters, type_code=type_code, year=year)
 
+    async def peek_sequence(self, type_code: str, year: int) -> int:
+        counters = tables.document_counters
+        last = await self._connection.scalar(
+            select(counters.c.last_value).where(counters.c.type_code == type_code, counters.c.year == year)
+        )
+        return (last or 0) + 1
+
     async def save_revocation(self, document: Document) -> bool:
         # Compare-and-set on the status: of two operators revoking at once, the second updates nothing.
         result = await self._connection.execute(

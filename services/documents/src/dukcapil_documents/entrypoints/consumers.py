@@ -1,17 +1,29 @@
 """Documents listens to approvals: each approved request gets its document."""
 
+from collections.abc import Callable
 from functools import partial
 
 from dukcapil_documents.service_layer import handlers
+from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
 from dukcapil_shared.contracts import RequestApproved
 from dukcapil_shared.messaging import Subscription
 
 
-def subscriptions(*, press: handlers.Press) -> list[Subscription]:
+def subscriptions(
+    *, press: handlers.Press, unit_of_work: Callable[[], DocumentsUnitOfWork] | None = None
+) -> list[Subscription]:
+    """With `unit_of_work`, each document is drawn before the transaction that issues it (to read the counter it
+    expects its number from); without it, in that transaction."""
+    preparers = (
+        {RequestApproved: partial(handlers.draft_document, press=press, unit_of_work=unit_of_work)}
+        if unit_of_work is not None
+        else {}
+    )
     return [
         Subscription(
             name="approvals",
             description="Approved requests: render, number, sign and store each one's document, then announce it",
             handlers={RequestApproved: partial(handlers.issue_document, press=press)},
+            preparers=preparers,
         )
     ]

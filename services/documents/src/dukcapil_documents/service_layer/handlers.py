@@ -2,7 +2,8 @@
 revoke or correct it on an approved decision, and let anyone verify it."""
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import structlog
 
 from dukcapil_documents.domain.model import (
     Document,
+    DocumentKind,
     DocumentNotCurrent,
     UnsupportedDocumentType,
     Verification,
@@ -71,24 +73,87 @@ class Press:
     public_base_url: str
 
 
-async def issue_document(uow: DocumentsUnitOfWork, event: RequestApproved, envelope: Envelope, *, press: Press) -> None:
-    """Consumer handler: render, number, sign and store the request's document, and announce it (once per
-    request: a redelivered approval, even after a revocation, issues nothing)."""
+@dataclass(frozen=True)
+class Draft:
+    """A document rendered and signed before its transaction, under the number the counter was about to give."""
+
+    document: Document
+    content: bytes
+
+
+async def draft_document(
+    event: RequestApproved,
+    envelope: Envelope,
+    *,
+    press: Press,
+    unit_of_work: Callable[[], DocumentsUnitOfWork],
+) -> Draft | None:
+    """Consumer preparer, outside any transaction: render and sign the request's document under the number its
+    type's counter would give now, so that the transaction that issues it holds no lock while it is drawn.
+    None when the request already has a document (a redelivery). Has no effects: the counter is only read."""
+    kind = _kind(event)
+    issued_at = datetime.now(UTC)
+    async with unit_of_work() as uow:
+        if await uow.documents.for_request(event.request_id):
+            return None
+        sequence = await uow.documents.peek_sequence(kind.code, issue_year(issued_at))
+    document = _new_document(event, kind, issued_at, sequence)
+    return Draft(document=document, content=await _render_and_sign(document, press))
+
+
+async def issue_document(
+    uow: DocumentsUnitOfWork,
+    event: RequestApproved,
+    envelope: Envelope,
+    *,
+    press: Press,
+    prepared: Draft | None = None,
+) -> None:
+    """Consumer handler: number, sign and store the request's document, and announce it (once per request: a
+    redelivered approval, even after a revocation, issues nothing).
+
+    The number is taken from the counter here, in the transaction, so numbers stay unique and gapless. The
+    document is drawn beforehand (`draft_document`) under the number the counter was about to give; if another
+    document took that number in between, it is drawn again here under the number taken. Without a draft it is
+    drawn here."""
     if await uow.documents.for_request(event.request_id):
         log.info("document_already_issued", request_id=str(event.request_id))
         return
+    kind = _kind(event)
+    if prepared is None:
+        issued_at = datetime.now(UTC)
+        sequence = await uow.documents.next_sequence(kind.code, issue_year(issued_at))
+        document = _new_document(event, kind, issued_at, sequence)
+        content = await _render_and_sign(document, press)
+    else:
+        document, content = prepared.document, prepared.content
+        year = issue_year(document.issued_at)
+        number = document_number(kind, year, await uow.documents.next_sequence(kind.code, year))
+        if number != document.number:
+            log.info("document_drawn_again", request_id=str(event.request_id), drafted=document.number, number=number)
+            document = replace(document, number=number)
+            content = await _render_and_sign(document, press)
+    # The row goes in before the file: a concurrent issue for the same request fails on the unique index here,
+    # and so never overwrites the file of the document that wins.
+    await uow.documents.add(document)
+    await press.storage.save(document.storage_key, content)
+    await uow.outbox.add(_issued(document), traceparent=envelope.traceparent)
+
+
+def _kind(event: RequestApproved) -> DocumentKind:
     try:
-        kind = document_kind(event.request_type.value)
+        return document_kind(event.request_type.value)
     except UnsupportedDocumentType as error:
         raise PermanentFailure(str(error)) from error
-    issued_at = datetime.now(UTC)
-    year = issue_year(issued_at)
-    document = Document(
+
+
+def _new_document(event: RequestApproved, kind: DocumentKind, issued_at: datetime, sequence: int) -> Document:
+    return Document(
         id=uuid.uuid4(),
         request_id=event.request_id,
         request_number=event.request_number,
         type=kind.request_type,
-        number=document_number(kind, year, await uow.documents.next_sequence(kind.code, year)),
+        number=document_number(kind, issue_year(issued_at), sequence),
         holder=event.applicant.model_dump(mode="json"),
         details=event.details,
         kecamatan_code=event.kecamatan_code,
@@ -98,12 +163,6 @@ async def issue_document(uow: DocumentsUnitOfWork, event: RequestApproved, envel
         issued_at=issued_at,
         delivery=event.delivery.model_dump(mode="json"),
     )
-    content = await _render_and_sign(document, press)
-    # The row goes in before the file: a concurrent issue for the same request fails on the unique index here,
-    # and so never overwrites the file of the document that wins.
-    await uow.documents.add(document)
-    await press.storage.save(document.storage_key, content)
-    await uow.outbox.add(_issued(document), traceparent=envelope.traceparent)
 
 
 async def revoke_document(

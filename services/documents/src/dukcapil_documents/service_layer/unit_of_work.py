@@ -28,6 +28,11 @@ class DocumentRepository(abc.ABC):
         """The next number in the type's sequence for the year, never handed out twice."""
 
     @abc.abstractmethod
+    async def peek_sequence(self, type_code: str, year: int) -> int:
+        """The number `next_sequence` would hand out now, without taking it: only a guess once this transaction
+        ends, since another may take it first."""
+
+    @abc.abstractmethod
     async def save_revocation(self, document: Document) -> bool:
         """Record the document's revocation if it is still valid here; False if someone revoked it first."""
 
