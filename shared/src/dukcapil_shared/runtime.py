@@ -254,12 +254,21 @@ class ServiceRuntime:
             await step()
         self.broker.include_router(self._router)
         await self._connect_broker()
-        await self.topology.declare(
-            self.broker,
-            {consumer.subscription.name: consumer.subscription.routing_keys for consumer in self._consumers},
-            list(self.retry.delays_ms),
-        )
-        await self.broker.start()
+        # A broker that accepts the connection but is too busy to declare the queues must not leave the service
+        # starting for ever: it fails, and whatever runs it (compose, systemd) starts it again.
+        try:
+            with anyio.fail_after(self.settings.broker_connect_timeout):
+                await self.topology.declare(
+                    self.broker,
+                    {consumer.subscription.name: consumer.subscription.routing_keys for consumer in self._consumers},
+                    list(self.retry.delays_ms),
+                )
+                await self.broker.start()
+        except TimeoutError as error:
+            raise BrokerUnavailable(
+                f"RabbitMQ did not declare this service's queues and start its consumers within "
+                f"{self.settings.broker_connect_timeout:g} s; it may be overloaded (see its management UI)."
+            ) from error
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")]
         self._tasks += [asyncio.create_task(loop(), name=f"{self.service}-background") for loop in self._loops]
         self._running = True
