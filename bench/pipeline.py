@@ -102,6 +102,7 @@ class Submitter:
     )
     failures: int = 0
     calls: int = 0
+    conflicts: int = 0  # 409 concurrent_update answers to a scan upload, each followed by a retry
     errors: dict[str, int] = field(default_factory=dict)
 
     def fail(self, what: str) -> None:
@@ -110,6 +111,23 @@ class Submitter:
 
     async def close(self) -> None:
         await self.http.aclose()
+
+    async def _upload(self, request_id: str, kind: str, attempts: int = 20) -> bool:
+        """One scan. Intake answers 409 when an event about the request (review.started, say) is being recorded
+        at that moment; its message says to try again, and a citizen's browser would."""
+        for _ in range(attempts):
+            self.calls += 1
+            upload = await self.http.post(
+                f"{self.intake_url}/requests/{request_id}/attachments", data={"kind": kind}, files={"file": SCAN}
+            )
+            if upload.status_code == 201:
+                return True
+            if upload.status_code != 409:
+                break
+            self.conflicts += 1
+            await asyncio.sleep(0.2)
+        self.fail(f"POST /requests/{{id}}/attachments {upload.status_code} {upload.text[:300]}")
+        return False
 
     async def submit(self) -> Submission | None:
         body = self.citizens.next_body()
@@ -123,12 +141,7 @@ class Submitter:
         created = response.json()
         missing = created["checklist"]["missing"]
         for kind in missing:
-            self.calls += 1
-            upload = await self.http.post(
-                f"{self.intake_url}/requests/{created['id']}/attachments", data={"kind": kind}, files={"file": SCAN}
-            )
-            if upload.status_code != 201:
-                self.fail(f"POST /requests/{{id}}/attachments {upload.status_code} {upload.text[:300]}")
+            if not await self._upload(created["id"], kind):
                 return None
         submission = Submission(created["id"], body["type"], started, accepted, time.time(), len(missing))
         self.tracker.add(submission)

@@ -11,28 +11,34 @@ import matplotlib.pyplot as plt
 from bench.report import per_second, percentile
 
 
-def _series(times: list[float], origin: float) -> tuple[list[int], list[int]]:
+def _series(times: list[float], origin: float, window: int = 5) -> tuple[list[int], list[float]]:
+    """Completions per second, averaged over `window` seconds, from the first completion to the last (seconds
+    with none count as zero, so a stall shows)."""
     counts = per_second(times, origin)
-    seconds = sorted(counts)
-    return seconds, [counts[second] for second in seconds]
+    if not counts:
+        return [], []
+    seconds = list(range(min(counts), max(counts) + 1))
+    rates = []
+    for second in seconds:
+        covered = [counts.get(s, 0) for s in range(second - window + 1, second + 1) if s >= min(counts)]
+        rates.append(sum(covered) / len(covered))
+    return seconds, rates
 
 
-def draw(path: Path, timeline: dict[str, Any], phases: list[dict[str, Any]], memory: dict[str, list]) -> None:
+def draw(
+    path: Path, timeline: dict[str, Any], phases: list[dict[str, Any]], memory: dict[str, list], origin: float
+) -> None:
     """`timeline`: "throughput" {label: [wall times of completions]}, "latency" {label: [(wall time, seconds)]};
-    `memory`: {process: [(wall time, MB)]}."""
-    everything = [t for times in timeline["throughput"].values() for t in times] + [p["start"] for p in phases]
-    if not everything:
-        return
-    origin = min(everything)
+    `memory`: {process: [(wall time, MB)]}; `origin`: the wall time the run started."""
     figure, (rate_axis, latency_axis, memory_axis) = plt.subplots(3, 1, figsize=(14, 11), sharex=True)
     for label, times in timeline["throughput"].items():
         seconds, counts = _series(times, origin)
         if seconds:
             rate_axis.plot(seconds, counts, label=label, linewidth=1)
-    rate_axis.set_ylabel("completed per second")
-    rate_axis.set_yscale("symlog", linthresh=10)
+    rate_axis.set_ylabel("completed per second (5 s average)")
+    rate_axis.set_yscale("symlog", linthresh=1)
     rate_axis.legend(loc="upper right", fontsize=8)
-    rate_axis.set_title("Throughput, latency and memory over the benchmark run")
+    figure.suptitle("Throughput, latency and memory over the benchmark run (phases shaded)")
 
     for label, points in timeline["latency"].items():
         buckets: dict[int, list[float]] = {}
@@ -55,6 +61,7 @@ def draw(path: Path, timeline: dict[str, Any], phases: list[dict[str, Any]], mem
     latency_axis.legend(loc="upper right", fontsize=8)
 
     for name, points in memory.items():
+        points = [(t, mb) for t, mb in points if t >= origin]
         if points:
             memory_axis.plot([t - origin for t, _ in points], [mb for _, mb in points], label=name, linewidth=1)
     memory_axis.set_ylabel("resident memory (MB)")
@@ -65,9 +72,9 @@ def draw(path: Path, timeline: dict[str, Any], phases: list[dict[str, Any]], mem
         for axis in (rate_axis, latency_axis, memory_axis):
             axis.axvspan(phase["start"] - origin, phase["end"] - origin, color=f"C{index % 10}", alpha=0.07)
         rate_axis.text(
-            phase["start"] - origin, 1.02, phase["name"], transform=rate_axis.get_xaxis_transform(), fontsize=7,
-            rotation=20,
+            phase["start"] - origin, 1.02, phase["name"], transform=rate_axis.get_xaxis_transform(), fontsize=6,
+            rotation=35,
         )  # fmt: skip
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -82,6 +82,7 @@ class Bench:
         self.out: Path = args.out
         self.console = Console() if sys.stdout.isatty() else Console(width=160)
         self.infra = Infrastructure()
+        self.started = time.time()
         self.monitor = Monitor()
         self.phases: list[dict[str, Any]] = []
         self.figures: list[Figure] = []
@@ -106,6 +107,7 @@ class Bench:
         (self.out / "raw").mkdir(exist_ok=True)
         (self.out / "profiles").mkdir(exist_ok=True)
         self.console.print(f"[bold]Benchmark[/] → {self.out}")
+        self.started = time.time()
         self.details["machine"] = machine()
         self.details["options"] = {
             key: str(value) if isinstance(value, Path | set) else value for key, value in vars(self.args).items()
@@ -147,11 +149,15 @@ class Bench:
     @contextlib.asynccontextmanager
     async def phase(self, name: str) -> AsyncIterator[dict[str, Any]]:
         entry: dict[str, Any] = {"name": name, "start": time.time()}
+        if not self.console.is_terminal:  # no live progress bar in a log: say where the run is
+            self.console.log(f"{name}: started")
         try:
             yield entry
         finally:
             entry["end"] = time.time()
             self.phases.append(entry)
+            if not self.console.is_terminal:
+                self.console.log(f"{name}: {entry['end'] - entry['start']:.0f} s")
 
     def usage(self, entry: dict[str, Any]) -> dict[str, Any]:
         return self.monitor.usage(entry["start"], entry["end"])
@@ -397,6 +403,7 @@ class Bench:
             await connection.close()
             for stage in range(1, baseline_pipeline.STAGES + 1):
                 self.stop(f"baseline b stage {stage}")
+            await asyncio.to_thread(self.purge_queues, "bench.b.")  # what was in flight: no later phase's business
         rate = steady_rate(done_times, entry["start"], entry["end"], warmup)
         self.details["baseline_b"] = {
             "requests_per_s": round(rate, 2),
@@ -443,7 +450,7 @@ class Bench:
         finally:
             await tracker.stop()
             await submitter.close()
-        calls = 1 + sum(s.scans for s in submitted) / max(len(submitted), 1)
+        calls = submitter.calls / max(len(submitter.tracker.submissions), 1)
         self.details["end_to_end"] = {
             "saturation": {
                 "requests_per_s": round(rate, 3),
@@ -464,6 +471,8 @@ class Bench:
                 "stage_lead_times": lead_times,
             },
             "failures": submitter.errors,
+            "upload_conflicts_409": submitter.conflicts,
+            "http_calls": submitter.calls,
         }
         self.timeline["throughput"]["end to end: shipped"] = list(tracker.shipped_times)
         self.timeline["latency"]["end to end (submission → shipped)"] = [
@@ -479,7 +488,7 @@ class Bench:
                 round(rate, 3),
                 baseline,
                 target_ratio=0.5,
-                note=f"{self.args.window} requests in flight; each request is {calls:.1f} HTTP calls (scans)",
+                note=f"{self.args.window} in flight; {calls:.1f} HTTP calls per request (scans, retries after 409)",
             ),
             Figure("e2e_half_p50_ms", "  p50 submission → shipped at half load", "ms", summary["p50_ms"]),
             Figure("e2e_half_p95_ms", "  p95 submission → shipped at half load", "ms", summary["p95_ms"]),
@@ -545,7 +554,10 @@ class Bench:
         self.details["backlog"] = {
             "requests": len(submitted),
             "queued_in_s": round(queueing["end"] - queueing["start"], 1),
-            "queued": {q["name"]: q["messages"] for q in queued if q["messages"]},
+            "queued": {q["name"]: q["messages"] for q in queued if q["messages"] and q["name"].startswith("dukcapil.")},
+            "rabbitmq_mb_before_queueing": self.rss_at("rabbitmq", queueing["start"]),
+            "rabbitmq_mb_queued": self.rss_at("rabbitmq", draining["start"]),
+            "upload_conflicts_409": submitter.conflicts,
             "drained": drained,
             "startup_s": round(ready - draining["start"], 1),
             "drain_s": round(drain_seconds, 1),
@@ -576,6 +588,10 @@ class Bench:
 
     # --- helpers ---
 
+    def rss_at(self, name: str, moment: float) -> float | None:
+        series = self.monitor.rss_series(name, moment - 5, moment + 5)
+        return round(min(series, key=lambda point: abs(point[0] - moment))[1], 1) if series else None
+
     def memory_during(self, start: float, end: float) -> dict[str, Any]:
         """Per process: RSS at the start, peak and end of the drain, and the growth from its first fifth to its
         last fifth (flat memory: a backlog held in the broker, not in the services)."""
@@ -601,12 +617,14 @@ class Bench:
         return found
 
     async def tick(self, task: Any, label: str, start: float, duration: float, tracker: Tracker) -> None:
+        submitted, shipped = len(tracker.submissions), tracker.count_shipped()
         while True:
             elapsed = time.time() - start
             self.progress.update(
                 task,
                 completed=min(elapsed, duration),
-                description=f"{label}: {len(tracker.submissions)} submitted, {tracker.count_shipped()} shipped",
+                description=f"{label}: {len(tracker.submissions) - submitted} submitted, "
+                f"{tracker.count_shipped() - shipped} shipped",
             )
             await asyncio.sleep(0.5)
 
@@ -630,10 +648,10 @@ class Bench:
         finally:
             await connection.close()
 
-    def purge_queues(self) -> None:
+    def purge_queues(self, prefix: str = "") -> None:
         assert self.monitor.management is not None
         for queue in self.monitor.management.queues():
-            if queue["messages"]:
+            if queue["messages"] and queue["name"].startswith(prefix):
                 self.monitor.management.purge(queue["name"])
 
     def write_profile(self, label: str, collapsed: Path) -> None:
@@ -713,7 +731,7 @@ class Bench:
             name: self.monitor.rss_series(name, 0, float("inf"))
             for name in (*SERVICES, "rabbitmq", "baseline a", *(f"baseline b stage {i}" for i in range(1, 5)))
         }
-        plot.draw(self.out / "throughput.png", self.timeline, self.phases, memory)
+        plot.draw(self.out / "throughput.png", self.timeline, self.phases, memory, self.started)
         self.print_tables()
         self.console.print(f"\nresults: {self.out / 'results.json'}, plot: {self.out / 'throughput.png'}")
         return 0
