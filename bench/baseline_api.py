@@ -52,8 +52,8 @@ def build_app(dsn: str) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         nonlocal pool
-        # SQLAlchemy's default pool in the services: 5 connections plus 10 overflow.
-        pool = await asyncpg.create_pool(dsn, min_size=5, max_size=15)
+        # As many connections as the services' engines may open (dukcapil_shared.db: 10 plus 10 overflow).
+        pool = await asyncpg.create_pool(dsn, min_size=10, max_size=20)
         yield
         await pool.close()
 

@@ -215,7 +215,17 @@ class Bench:
     async def start_system(self) -> None:
         task = self.progress.add_task("starting the four services and the courier simulator", total=None)
         self.system = bench_system(self.workdir / "system", self.infra.amqp_url, {s: self.dsns[s] for s in SERVICES})
-        await self.system.start_all()
+        for attempt in (1, 2):
+            try:
+                await self.system.start_all()
+                break
+            except (TimeoutError, RuntimeError) as error:
+                # The shared broker may be away for a while (another engineer's fault-injection tests): once more.
+                self.system.stop_all()
+                if attempt == 2:
+                    raise
+                self.console.print(f"[yellow]the system did not start ({str(error).splitlines()[0]}); again[/]")
+                await asyncio.sleep(10)
         for name, process in self.system.processes.items():
             self.monitor.watch(name, process.pid)
         self.progress.remove_task(task)
