@@ -11,11 +11,12 @@ BIN := $(VENV)/bin
 SERVICES := intake review documents shipping
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup run test chaos lint format asyncapi check-broker clean
+.PHONY: help setup run test chaos bench lint format asyncapi check-broker clean
 
 help:
 	@echo "make run    - set everything up and start the four services and the courier simulator"
 	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ and PostgreSQL)"
+	@echo "make bench  - the benchmark against its baselines (~10 min; needs RabbitMQ with management, PostgreSQL)"
 	@echo "make lint   - ruff"
 	@echo "make asyncapi - regenerate each service's event catalogue, services/*/asyncapi.json, from the code"
 
@@ -85,6 +86,12 @@ test: setup
 # Only the fault-injection suite: kills services, restarts RabbitMQ, duplicates and poisons messages (~6 min).
 chaos: setup
 	$(BIN)/pytest -m chaos tests/chaos
+
+# The benchmark (bench/, README "Performance"): the real system and its baselines side by side, about ten
+# minutes. Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--backlog 100000 --mix biodata_wni=3,kartu_keluarga=1".
+bench: check-broker
+	$(UV) sync --frozen --group bench --python $(PYTHON)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,0 +1,281 @@
+"""The benchmark's pieces (bench/, run with `make bench`, not here): its arithmetic, its requests, its profile
+summary, its HTTP client, and that both baselines start and do their one job against the real PostgreSQL and
+RabbitMQ. The benchmark itself is not run by the tests."""
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import aio_pika
+import asyncpg
+import pytest
+
+from bench import baseline_api, baseline_pipeline, profiles
+from bench.citizens import TYPES, Citizens, parse_mix
+from bench.httpload import HttpConnection, closed_loop, open_loop
+from bench.report import (
+    Figure,
+    http_stats,
+    latency_summary,
+    per_second,
+    percentile,
+    plain_table,
+    steady_rate,
+    write_results,
+)
+
+from .e2e.system import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- arithmetic ---
+
+
+def test_percentiles_interpolate_between_ranks() -> None:
+    assert percentile([], 50) is None
+    assert percentile([7.0], 99) == 7.0
+    assert percentile([1, 2, 3, 4], 50) == 2.5
+    assert percentile(list(range(101)), 99) == 99
+    assert latency_summary([0.010, 0.020, 0.030]) == {
+        "count": 3,
+        "p50_ms": 20.0,
+        "p95_ms": 29.0,
+        "p99_ms": 29.8,
+        "max_ms": 30.0,
+    }
+
+
+def test_rates_count_only_the_window_after_the_warmup() -> None:
+    times = [100.5, 101.5, 102.5, 103.5, 104.5, 200.0]
+    assert steady_rate(times, 100, 105) == pytest.approx(1.0)
+    assert steady_rate(times, 100, 105, warmup=2) == pytest.approx(1.0)
+    assert steady_rate(times, 100, 101, warmup=2) == 0.0
+    assert per_second([100.2, 100.7, 101.1, 99.0], 100) == {0: 2, 1: 1}
+
+
+def test_http_stats_keep_successes_after_the_warmup() -> None:
+    result = {
+        "duration": 4,
+        # (start offset, latency, status): one in the warm-up, one refused, one without an answer
+        "samples": [[1.0, 0.5, 201], [2.5, 0.010, 201], [3.0, 0.030, 201], [3.5, 0.020, 422], [3.6, 1.0, 0]],
+    }
+    stats = http_stats(result, warmup=2)
+    assert stats["requests_per_s"] == 1.0
+    assert stats["errors"] == 2
+    assert stats["statuses"] == [0, 201, 422]
+    assert stats["latency"]["count"] == 2
+    assert stats["latency"]["p50_ms"] == 20.0
+
+
+def test_ratio_and_target_of_a_throughput() -> None:
+    met = Figure("x", "x", "req/s", ours=60, baseline=100, target_ratio=0.5)
+    missed = Figure("x", "x", "req/s", ours=40, baseline=100, target_ratio=0.5)
+    assert met.ratio == pytest.approx(0.6) and met.met is True
+    assert missed.met is False
+    assert met.target == "≥ 0.5× baseline"
+    assert Figure("x", "x", "req/s", ours=40, target_ratio=0.5).met is None  # no baseline measured: no verdict
+    assert Figure("x", "x", "req/s", ours=None, baseline=10, target_ratio=0.5).met is False
+
+
+def test_absolute_targets_and_latencies() -> None:
+    fast = Figure("p99", "p99", "ms", ours=12.0, baseline=4.0, direction="lower", target_value=50)
+    slow = Figure("p99", "p99", "ms", ours=80.0, direction="lower", target_value=50)
+    pdf = Figure("pdf", "pdf", "/s", ours=3.0, target_value=100)
+    assert fast.met is True and fast.ratio == pytest.approx(3.0) and fast.target == "< 50 ms"
+    assert slow.met is False
+    assert pdf.met is False and pdf.target == "≥ 100 /s"
+    assert Figure("info", "info", "ms", ours=5.0).met is None
+
+
+def test_table_and_results_file(tmp_path: Path) -> None:
+    figures = [
+        Figure("intake", "intake POST /requests", "req/s", ours=150, baseline=500, target_ratio=0.5),
+        Figure("p99", "  p99 at half load", "ms", ours=22.5, baseline=3.2, direction="lower", target_value=50),
+    ]
+    table = plain_table(figures).splitlines()
+    assert table[0].split("|")[1].strip() == "figure"
+    assert "0.30×" in table[2] and table[2].rstrip(" |").endswith("NO")
+    assert table[3].rstrip(" |").endswith("yes")
+    write_results(tmp_path / "results.json", figures, {"machine": {"cpus": 2}})
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["figures"][0]["ratio"] == 0.3 and written["figures"][0]["met"] is False
+    assert written["machine"] == {"cpus": 2}
+
+
+# --- requests ---
+
+
+def test_mix_is_parsed_and_kept() -> None:
+    assert parse_mix("") == dict.fromkeys(TYPES, 1.0)
+    assert parse_mix("biodata_wni=3, kartu_keluarga") == {"biodata_wni": 3.0, "kartu_keluarga": 1.0}
+    with pytest.raises(ValueError, match="unknown request type"):
+        parse_mix("ktp_el=1")
+    citizens = Citizens(mix={"biodata_wni": 3, "akta_kematian": 1}, courier_share=0.25)
+    bodies = [citizens.next_body() for _ in range(40)]
+    assert Counter(body["type"] for body in bodies) == {"biodata_wni": 30, "akta_kematian": 10}
+    assert sum(body["delivery"]["method"] == "courier" for body in bodies) == 10
+
+
+def test_every_request_is_for_people_of_its_own() -> None:
+    citizens = Citizens(serial_start=9_990)
+    bodies = [citizens.next_body() for _ in range(400)]
+    people = Counter((body["type"], body["applicant"]["nik"]) for body in bodies)
+    assert max(people.values()) == 1
+    deceased = [body["details"]["deceased"]["nik"] for body in bodies if body["type"] == "akta_kematian"]
+    assert len(set(deceased)) == len(deceased)
+    offices = {body["delivery"].get("pickup_kecamatan_code") for body in bodies} - {None}
+    assert len(offices) == 28  # spread over every kecamatan office, as real requests are
+
+
+# --- profiles ---
+
+
+def test_profile_summary_by_package_and_function() -> None:
+    collapsed = "\n".join(
+        [
+            "<module> (dukcapil_intake/__main__.py:5);run (asyncio/runners.py:118);"
+            "submit (dukcapil_intake/entrypoints/http.py:330);execute (sqlalchemy/engine/base.py:1400) 6",
+            "<module> (dukcapil_intake/__main__.py:5);run (asyncio/runners.py:118);"
+            "submit (dukcapil_intake/entrypoints/http.py:330);dumps (json/__init__.py:231) 2",
+            "<module> (dukcapil_intake/__main__.py:5);run (asyncio/runners.py:118);select (selectors.py:468) 2",
+        ]
+    )
+    summary = profiles.summarize(collapsed)
+    assert summary["samples"] == 10
+    assert summary["own_time_by_package_pct"] == [
+        ["sqlalchemy", 60.0],
+        ["stdlib json", 20.0],
+        ["stdlib selectors", 20.0],
+    ]
+    assert summary["top_own_time_pct"][0] == ["execute (sqlalchemy/engine/base.py)", 60.0]
+    # The entry point and the event loop are in every sample and say nothing: left out of the totals.
+    assert summary["top_total_time_pct"][0] == ["submit (dukcapil_intake/entrypoints/http.py)", 80.0]
+    assert "60.0%  sqlalchemy" in profiles.as_text("intake", summary)
+
+
+# --- the HTTP client ---
+
+
+async def test_load_generator_against_a_keep_alive_server() -> None:
+    answers: list[bytes] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode().lower().split("\r\n")
+                length = int(next(line for line in lines if line.startswith("content-length")).split(":")[1])
+                answers.append(await reader.readexactly(length))
+                body = b'{"ok": true}'
+                writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        connection = HttpConnection("127.0.0.1", port)
+        assert await connection.post("/requests", b'{"a": 1}', timeout=5) == (201, b'{"ok": true}')
+        connection.close()
+        closed = await closed_loop(f"http://127.0.0.1:{port}/requests", lambda: b"{}", concurrency=4, duration=0.3)
+        assert closed.samples and {sample[2] for sample in closed.samples} == {201}
+        opened = await open_loop(f"http://127.0.0.1:{port}/requests", lambda: b"{}", rate=50, duration=0.4)
+        assert len(opened.samples) == 20 and {sample[2] for sample in opened.samples} == {201}
+        assert b'{"a": 1}' in answers
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+# --- the baselines start and work, against the real servers ---
+
+
+def _start(module: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)} | (env or {})
+    command = [sys.executable, "-m", module, *args]
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _plain_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.mark.integration
+async def test_baseline_a_inserts_the_row_intake_would(postgres) -> None:  # type: ignore[no-untyped-def]
+    dsn = _plain_dsn(await postgres.create())
+    await baseline_api.create_schema(dsn)
+    port = free_port()
+    process = _start("bench.baseline_api", env={"BASELINE_DSN": dsn, "BASELINE_PORT": str(port)})
+    try:
+        body = Citizens().next_body()
+        status, answer = await _post_when_up(port, json.dumps(body).encode(), process)
+        assert status == 201, answer
+        connection = await asyncpg.connect(dsn)
+        try:
+            row = await connection.fetchrow("SELECT * FROM requests")
+        finally:
+            await connection.close()
+        assert row["id"] == json.loads(answer)["id"]
+        assert row["type"] == body["type"] and json.loads(row["applicant"]) == body["applicant"]
+        assert row["status"] == "submitted"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+async def _post_when_up(port: int, body: bytes, process: subprocess.Popen[bytes]) -> tuple[int, bytes]:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await HttpConnection("127.0.0.1", port).post("/requests", body, timeout=10)
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"baseline a did not answer: {process.stderr and process.stderr.read()}") from None
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.integration
+async def test_baseline_b_passes_a_message_through_four_stages(postgres, amqp_url: str) -> None:  # type: ignore[no-untyped-def]
+    dsn = _plain_dsn(await postgres.create())
+    await baseline_pipeline.create_schema(dsn)
+    connection = await aio_pika.connect_robust(amqp_url)
+    stages = []
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        await baseline_pipeline.declare(channel)
+        for stage in range(1, baseline_pipeline.STAGES + 1):
+            stages.append(_start("bench.baseline_pipeline", "--stage", str(stage), "--amqp", amqp_url, "--dsn", dsn))
+        request_id = str(uuid.uuid4())
+        await channel.default_exchange.publish(
+            aio_pika.Message(json.dumps({"request_id": request_id, "t0": time.time()}).encode(), delivery_mode=2),
+            routing_key=baseline_pipeline.queue_name(1),
+        )
+        done = await channel.get_queue(baseline_pipeline.DONE)
+        deadline = time.monotonic() + 60
+        while (message := await done.get(fail=False)) is None:
+            assert all(stage.poll() is None for stage in stages), [s.stderr.read() for s in stages if s.poll()]
+            assert time.monotonic() < deadline, "nothing came out of the fourth stage within 60 s"
+            await asyncio.sleep(0.2)
+        await message.ack()
+        assert json.loads(message.body)["request_id"] == request_id
+        db = await asyncpg.connect(dsn)
+        try:
+            rows = await db.fetch("SELECT stage FROM stage_rows WHERE request_id = $1 ORDER BY stage", request_id)
+            outbox = await db.fetchval("SELECT count(*) FROM outbox")
+        finally:
+            await db.close()
+        assert [row["stage"] for row in rows] == [1, 2, 3, 4]
+        assert outbox == 4
+    finally:
+        for stage in stages:
+            stage.terminate()
+        for stage in stages:
+            stage.wait(timeout=15)
+        await connection.close()
