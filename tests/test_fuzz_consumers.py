@@ -152,6 +152,7 @@ async def running(request, rabbitmq, tmp_path_factory) -> AsyncIterator[RunningS
         exchange = await channel.get_exchange(EVENTS_EXCHANGE.name, ensure=False)
         yield RunningService(service, app, exchange, channel, asyncio.get_running_loop(), handled, queues)
         await connection.close()
+    rabbitmq.delete(amqp_url)
 
 
 # --- what hypothesis makes ---

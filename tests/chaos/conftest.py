@@ -42,6 +42,7 @@ async def make_chaos(rabbitmq, postgres, tmp_path_factory) -> AsyncIterator[Make
     finally:
         for chaos in started:
             chaos.system.stop_all()
+            rabbitmq.delete(chaos.system.amqp_url)
             await chaos.close()
 
 

@@ -53,6 +53,7 @@ async def fuzzed_system(rabbitmq, tmp_path_factory):  # type: ignore[no-untyped-
         yield system
     finally:
         system.stop_all()
+        rabbitmq.delete(system.amqp_url)
 
 
 def caller(service: str, method: str, path: str) -> dict[str, str]:

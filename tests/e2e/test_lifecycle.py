@@ -32,6 +32,7 @@ async def system(request, rabbitmq, postgres, tmp_path_factory):  # type: ignore
         yield system
     finally:
         system.stop_all()
+        rabbitmq.delete(system.amqp_url)
 
 
 @pytest.fixture

@@ -51,6 +51,7 @@ async def system(rabbitmq, collector: Collector, tmp_path_factory):  # type: ign
         yield system
     finally:
         system.stop_all()
+        rabbitmq.delete(system.amqp_url)
 
 
 @pytest.fixture(scope="module")
