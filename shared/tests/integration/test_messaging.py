@@ -16,6 +16,7 @@ from dukcapil_shared.contracts import Envelope, RequestCancelled
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.messaging import (
     EVENTS_EXCHANGE,
+    ConcurrentChange,
     EventConsumer,
     OutboxRelay,
     PermanentFailure,
@@ -25,6 +26,7 @@ from dukcapil_shared.messaging import (
     Subscription,
     add_messaging_tables,
 )
+from dukcapil_shared.messaging.consumer import CONCURRENT_CHANGE_RERUNS
 
 pytestmark = pytest.mark.integration
 
@@ -209,6 +211,7 @@ class Scenario:
 
     def __init__(self) -> None:
         self.failures_left: dict[uuid.UUID, int] = defaultdict(int)
+        self.conflicts_left: dict[uuid.UUID, int] = defaultdict(int)
         self.permanent: set[uuid.UUID] = set()
         self.calls: dict[uuid.UUID, list[float]] = defaultdict(list)
 
@@ -216,6 +219,9 @@ class Scenario:
         self.calls[event.request_id].append(time.monotonic())
         if event.request_id in self.permanent:
             raise PermanentFailure("this request can never be processed")
+        if self.conflicts_left[event.request_id] != 0:
+            self.conflicts_left[event.request_id] -= 1
+            raise ConcurrentChange("simulated: another unit of work changed the request first")
         if self.failures_left[event.request_id] != 0:
             self.failures_left[event.request_id] -= 1
             raise RuntimeError("simulated transient failure")
@@ -264,10 +270,10 @@ async def wait_for(condition, timeout: float = 15.0) -> None:  # type: ignore[no
         await asyncio.sleep(0.05)
 
 
-async def dead_letters(broker: RabbitBroker, topology: ServiceTopology, expected: int) -> list:  # type: ignore[no-untyped-def]
+async def dead_letters(broker: RabbitBroker, topology: ServiceTopology, expected: int, timeout: float = 15) -> list:  # type: ignore[no-untyped-def]
     queue = await broker.declare_queue(topology.dead_letter_queue)
     found = []
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + timeout
     while len(found) < expected and time.monotonic() < deadline:
         message = await queue.get(no_ack=True, fail=False)
         if message is None:
@@ -306,6 +312,33 @@ async def test_a_transient_failure_is_retried_with_growing_delays_and_processed_
     assert len(calls) == 3
     first_gap, second_gap = calls[1] - calls[0], calls[2] - calls[1]
     assert first_gap >= 0.09 and second_gap >= 0.29 and second_gap > first_gap
+
+
+async def test_a_lost_race_is_run_again_at_once_without_spending_the_messages_retries(engine, consuming) -> None:  # type: ignore[no-untyped-def]
+    """More conflicts in a row than the message has attempts: still processed once, never dead-lettered."""
+    scenario, broker, topology = consuming
+    event = RequestCancelled(request_id=uuid.uuid4())
+    scenario.conflicts_left[event.request_id] = 5
+    await publish(broker, Envelope.wrap(event, source="/probe").to_json())
+
+    async def done() -> bool:
+        return await effect_count(engine) == 1
+
+    await wait_for(done)
+    assert len(scenario.calls[event.request_id]) == 6
+    assert await dead_letters(broker, topology, 1, timeout=1) == []
+
+
+async def test_a_race_lost_every_time_ends_as_a_dead_letter_naming_the_conflict(engine, consuming) -> None:  # type: ignore[no-untyped-def]
+    scenario, broker, topology = consuming
+    event = RequestCancelled(request_id=uuid.uuid4())
+    scenario.conflicts_left[event.request_id] = -1
+    await publish(broker, Envelope.wrap(event, source="/probe").to_json())
+    [dead] = await dead_letters(broker, topology, 1, timeout=60)
+    assert dead.headers["x-attempts"] == 4
+    assert "attempts exhausted" in dead.headers["x-error"] and "ConcurrentChange" in dead.headers["x-error"]
+    assert len(scenario.calls[event.request_id]) == 4 * (CONCURRENT_CHANGE_RERUNS + 1)
+    assert await effect_count(engine) == 0
 
 
 async def test_a_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow_on(engine, consuming) -> None:  # type: ignore[no-untyped-def]

@@ -9,13 +9,14 @@ from dukcapil_shared.messaging.topology import (
     ServiceTopology,
     declare_public_exchanges,
 )
-from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, SqlUnitOfWork, UnitOfWork
+from dukcapil_shared.messaging.unit_of_work import ConcurrentChange, Inbox, Outbox, SqlUnitOfWork, UnitOfWork
 
 __all__ = [
     "EVENTS_EXCHANGE",
     "IDENTIFIED_PUBLIC_EXCHANGE",
     "PUBLIC_EXCHANGE",
     "PUBLIC_EXCHANGES",
+    "ConcurrentChange",
     "EventConsumer",
     "Inbox",
     "Outbox",

@@ -7,6 +7,8 @@ For every delivery:
 - a subscription may name, per event type, slow work to do before that unit of work opens (say, rendering a
   file), so that no transaction waits on it: its result reaches the handler as `prepared=`. It has no effects
   of its own, runs for duplicates too, and may be out of date by the time the handler runs, which checks it;
+- a handler that finds its state changed under it (ConcurrentChange) is run again at once on fresh state, a few
+  times, before the delivery counts as failed;
 - the message is acked only after the commit;
 - a failure is retried through the delay queues with growing delays, the attempt count in a header; when
   the attempts run out, or the handler says the failure is permanent, the message goes to the dead-letter
@@ -21,6 +23,7 @@ FastStream's middleware has opened the delivery's span (continuing the publisher
 the consumer names the event on it.
 """
 
+import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -39,7 +42,7 @@ from dukcapil_shared.contracts import CONTENT_TYPE, Envelope, Event, UnknownEven
 from dukcapil_shared.db import as_utc
 from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging.topology import ServiceTopology
-from dukcapil_shared.messaging.unit_of_work import UnitOfWork
+from dukcapil_shared.messaging.unit_of_work import ConcurrentChange, UnitOfWork
 from dukcapil_shared.observability.metrics import ConsumerOutcome, DeadLetterReason, ServiceMetrics
 
 log = structlog.get_logger(__name__)
@@ -48,6 +51,11 @@ UoW = TypeVar("UoW", bound=UnitOfWork)
 Handler = Callable[[UoW, Any, Envelope], Awaitable[None]]
 """Called with `prepared=` too, the preparer's result, for an event type the subscription has a preparer for."""
 Preparer = Callable[[Any, Envelope], Awaitable[Any]]
+
+
+CONCURRENT_CHANGE_RERUNS = 8
+"""How often a delivery whose unit of work lost to a concurrent change is run again at once before it counts as a
+failed attempt."""
 
 
 class PermanentFailure(Exception):
@@ -162,12 +170,24 @@ class EventConsumer(Generic[UoW]):
     async def _process(self, handler: Handler[UoW], event: Event, envelope: Envelope) -> bool:
         prepare = self._preparers.get(envelope.type)
         prepared = {"prepared": await prepare(event, envelope)} if prepare is not None else {}
-        async with self._unit_of_work() as uow:
-            if not await uow.inbox.claim(self.queue.name, str(envelope.id)):
-                return False
-            await handler(uow, event, envelope, **prepared)
-            await uow.commit()
-        return True
+        for rerun in range(CONCURRENT_CHANGE_RERUNS + 1):
+            try:
+                async with self._unit_of_work() as uow:
+                    if not await uow.inbox.claim(self.queue.name, str(envelope.id)):
+                        return False
+                    await handler(uow, event, envelope, **prepared)
+                    await uow.commit()
+                return True
+            except ConcurrentChange:
+                # Several events about one request (a request's scans, say) arriving together, or the same
+                # request on two replicas, lose to each other here. Run again on fresh state after a short random
+                # pause so that they fall into line, rather than send them all through the same delay queue, where
+                # they would meet again and spend their retries on each other.
+                if rerun == CONCURRENT_CHANGE_RERUNS:
+                    raise
+                log.info("concurrent_change_rerun", queue=self.queue.name, event_type=envelope.type, rerun=rerun + 1)
+                await anyio.sleep(random.uniform(0, min(0.5, 0.01 * 2**rerun)))
+        raise AssertionError("unreachable: the last rerun returns or raises")
 
     async def _settle_by_retry(self, message: RabbitMessage, attempt: int, error: Exception, event_type: str) -> None:
         delay_ms = self._retry.delays_ms[attempt - 1]

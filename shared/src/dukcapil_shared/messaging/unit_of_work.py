@@ -14,6 +14,12 @@ from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.observability.tracing import traceparent_for_event
 
 
+class ConcurrentChange(Exception):
+    """Raised when the state a unit of work loaded was changed by another one (another delivery, another replica)
+    before it could commit. Nothing was stored; the same work on fresh state will most likely succeed, so the
+    consumer runs it again at once instead of spending one of the message's retries on it."""
+
+
 class Outbox(abc.ABC):
     @abc.abstractmethod
     async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:

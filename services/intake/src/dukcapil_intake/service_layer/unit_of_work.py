@@ -19,10 +19,10 @@ from dukcapil_shared.contracts import (
     RequestResubmitted,
     RequestSubmitted,
 )
-from dukcapil_shared.messaging import UnitOfWork
+from dukcapil_shared.messaging import ConcurrentChange, UnitOfWork
 
 
-class ConcurrentUpdate(Exception):
+class ConcurrentUpdate(ConcurrentChange):
     """Someone else changed the request since it was loaded."""
 
 

@@ -15,10 +15,10 @@ from dukcapil_shared.contracts import (
     ReviewClaimed,
     ReviewStarted,
 )
-from dukcapil_shared.messaging import UnitOfWork
+from dukcapil_shared.messaging import ConcurrentChange, UnitOfWork
 
 
-class ConcurrentUpdate(Exception):
+class ConcurrentUpdate(ConcurrentChange):
     """Someone else changed the review since it was loaded."""
 
 

@@ -26,7 +26,7 @@ from dukcapil_shared.contracts import (
 from dukcapil_shared.contracts.common import Delivery
 from dukcapil_shared.contracts.regions import Kecamatan
 from dukcapil_shared.logging import mask_personal_data
-from dukcapil_shared.messaging import PermanentFailure
+from dukcapil_shared.messaging import ConcurrentChange, PermanentFailure
 from dukcapil_shipping.domain.destinations import AddressCheck, DestinationTable
 from dukcapil_shipping.domain.model import (
     WIB,
@@ -56,7 +56,7 @@ class ShipmentNotFound(Exception):
     pass
 
 
-class ChangedConcurrently(Exception):
+class ChangedConcurrently(ConcurrentChange):
     """Another unit of work changed the same row first; the consumer retries the event."""
 
 
