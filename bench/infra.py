@@ -45,6 +45,14 @@ class Infrastructure:
         self.vhost = vhost
         try:
             management.call("PUT", f"/api/vhosts/{management.quoted_vhost}", timeout=300)
+        except urllib.error.URLError as error:
+            self.vhost = ""
+            raise SystemExit(
+                f"RabbitMQ's management API is not reachable at {management.url} ({error.reason}).\n"
+                "The benchmark makes its own vhost and reads queue depths through it. Enable it with\n"
+                "  rabbitmq-plugins enable rabbitmq_management\n"
+                "or point BENCH_RABBITMQ_MANAGEMENT_URL (and BENCH_RABBITMQ_USER, BENCH_RABBITMQ_PASSWORD) at one."
+            ) from None
         except TimeoutError:  # a broker busy with many vhosts may answer late: it is made all the same
             management.wait_for_vhost(timeout=300)
         permissions = {"configure": ".*", "write": ".*", "read": ".*"}
