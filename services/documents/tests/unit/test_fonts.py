@@ -143,7 +143,7 @@ def test_documents_rendered_at_once_on_several_threads_are_those_rendered_one_at
 def test_the_qr_picture_is_the_one_qrcode_draws() -> None:
     for token in ("Qx7_-" + "a" * 27, "0" * 32, "zZ-_" * 8):
         url = f"https://dukcapil.lebakkab.go.id/verify/{token}"
-        code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=8, border=2)
+        code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=8, border=2, mask_pattern=pdf.QR_MASK_PATTERN)
         code.add_data(url)
         code.make(fit=True)
         drawn = code.make_image(fill_color="black", back_color="white").get_image()
