@@ -11,6 +11,7 @@ from typing import Any
 import pypdf
 import pytest
 
+from dukcapil_documents.adapters import pdf as pdf_adapter
 from dukcapil_documents.adapters.layout import load_layouts
 from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
 from dukcapil_documents.domain.model import Document
@@ -180,3 +181,60 @@ def test_the_qr_code_on_the_page_reads_as_the_verification_address(tmp_path: Pat
     decoded = subprocess.run(["zbarimg", "--quiet", "--raw", page], capture_output=True, text=True, check=True)
     assert decoded.stdout.strip() == url_of(document)
     assert re.fullmatch(r"https://dukcapil\.lebakkab\.go\.id/verify/[A-Za-z0-9_-]{32}", decoded.stdout.strip())
+
+
+def test_fields_are_laid_out_exactly_as_fpdf2s_borderless_table_would_lay_them_out(tmp_path: Path) -> None:
+    """The fields are drawn row by row for speed; the page must not change: short fields, a label and a value that
+    wrap, a line break inside a value and enough rows to run onto a second page, compared pixel for pixel."""
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("pdftoppm (poppler-utils) is needed to compare the pages; .ci/run installs it")
+        pytest.skip("pdftoppm (poppler-utils) is needed to compare the pages")
+    long = "Kampung Cibeureum Hilir RT 004 RW 012 Desa Sukamanah, dekat Masjid Agung Al-A'raf sebelah utara pasar lama"
+    rows = [
+        ("Nama Lengkap", "Siti Aminah"),
+        ("Hubungan dengan yang Meninggal dunia menurut keterangan pelapor", "Anak kandung"),
+        ("Alamat", long),
+        ("Catatan", "baris pertama\nbaris kedua"),
+        *[(f"Anggota {number}", f"{long} ({number})") for number in range(1, 16)],
+    ]
+
+    def page(draw: Any) -> bytes:
+        document = pdf_adapter._Page(footer=["kaki halaman"], fonts=pdf_adapter.FONTS)
+        document.add_page()
+        draw(document)
+        return bytes(document.output(output_producer_class=pdf_adapter.FONTS.output_producer))
+
+    def as_table(document: Any) -> None:
+        document.set_font(pdf_adapter.FONT, "", pdf_adapter.BODY_SIZE)
+        with document.table(
+            col_widths=(
+                pdf_adapter.LABEL_WIDTH,
+                pdf_adapter.COLON_WIDTH,
+                document.epw - pdf_adapter.LABEL_WIDTH - pdf_adapter.COLON_WIDTH,
+            ),
+            width=document.epw,
+            first_row_as_headings=False,
+            borders_layout="NONE",
+            line_height=pdf_adapter.FIELD_LINE,
+            padding=(pdf_adapter.FIELD_PADDING_TOP, 1, pdf_adapter.FIELD_PADDING_BOTTOM, 1),
+            text_align=("LEFT", "CENTER", "LEFT"),
+            v_align="TOP",
+        ) as table:
+            for label, value in rows:
+                row = table.row()
+                row.cell(label)
+                row.cell(":")
+                row.cell(value)
+        document.ln(3)
+
+    pictures = {}
+    for name, content in (
+        ("ours", page(lambda document: pdf_adapter._fields(document, rows))),
+        ("table", page(as_table)),
+    ):
+        (tmp_path / f"{name}.pdf").write_bytes(content)
+        subprocess.run(["pdftoppm", "-png", "-r", "100", tmp_path / f"{name}.pdf", tmp_path / name], check=True)
+        pictures[name] = [path.read_bytes() for path in sorted(tmp_path.glob(f"{name}-*.png"))]
+    assert len(pictures["table"]) == 2, "the rows are meant to run onto a second page"
+    assert pictures["ours"] == pictures["table"]

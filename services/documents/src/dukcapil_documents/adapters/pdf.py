@@ -46,6 +46,9 @@ FONTS = FontSet(FONT, FONT_PATHS)
 AUTHOR = "Dinas Kependudukan dan Pencatatan Sipil Kabupaten Lebak"
 LABEL_WIDTH = 66
 COLON_WIDTH = 4
+FIELD_LINE = 4.6
+FIELD_PADDING_TOP = 0.4
+FIELD_PADDING_BOTTOM = 0.4
 NUMBER_WIDTH = 9
 QR_SIZE = 28
 QR_BOX = 8
@@ -201,23 +204,38 @@ def _heading(pdf: _Page, heading: str | None, letters: Iterator[str] | None) -> 
 
 
 def _fields(pdf: _Page, rows: list[tuple[str, str]]) -> None:
+    """Label, colon and value in three columns without borders, a row per field, a long label or value wrapped.
+
+    Drawn row by row rather than with fpdf2's `table`, which lays out every cell's text twice (to measure the row,
+    then to draw it) through its line breaker, character by character: that was a third of a document's rendering.
+    Most fields fit on one line, so a cell is measured with the font's widths and drawn as one `cell`; only a text
+    that does not fit goes through `multi_cell`. The result is the table's, to the point."""
     pdf.set_font(FONT, "", BODY_SIZE)
-    with pdf.table(
-        col_widths=(LABEL_WIDTH, COLON_WIDTH, pdf.epw - LABEL_WIDTH - COLON_WIDTH),
-        width=pdf.epw,
-        first_row_as_headings=False,
-        borders_layout="NONE",
-        line_height=4.6,
-        padding=(0.4, 1, 0.4, 1),
-        text_align=("LEFT", "CENTER", "LEFT"),
-        v_align="TOP",
-    ) as table:
-        for label, value in rows:
-            row = table.row()
-            row.cell(pdf.covered(label))
-            row.cell(":")
-            row.cell(pdf.covered(value))
+    columns = (
+        (pdf.l_margin, LABEL_WIDTH, "L"),
+        (pdf.l_margin + LABEL_WIDTH, COLON_WIDTH, "C"),
+        (pdf.l_margin + LABEL_WIDTH + COLON_WIDTH, pdf.epw - LABEL_WIDTH - COLON_WIDTH, "L"),
+    )
+    for label, value in rows:
+        texts = (pdf.covered(label), ":", pdf.covered(value))
+        lines = [_lines(pdf, text, width) for text, (_x, width, _align) in zip(texts, columns, strict=True)]
+        height = FIELD_PADDING_TOP + max(len(cell) for cell in lines) * FIELD_LINE + FIELD_PADDING_BOTTOM
+        if pdf.get_y() + height > pdf.page_break_trigger:
+            pdf.add_page()
+        top = pdf.get_y()
+        for cell_lines, (x, width, align) in zip(lines, columns, strict=True):
+            for index, line in enumerate(cell_lines):
+                pdf.set_xy(x, top + FIELD_PADDING_TOP + index * FIELD_LINE)
+                pdf.cell(width, FIELD_LINE, line, align=align)
+        pdf.set_xy(pdf.l_margin, top + height)
     pdf.ln(3)
+
+
+def _lines(pdf: _Page, text: str, width: float) -> list[str]:
+    """`text` as the lines it takes in a column `width` wide with a cell's margins on both sides."""
+    if "\n" not in text and pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+        return [text]
+    return pdf.multi_cell(width, FIELD_LINE, text, dry_run=True, output="LINES")
 
 
 def _table(pdf: _Page, block: TableBlock, printer: Printer, items: list[dict[str, object]]) -> None:
