@@ -129,7 +129,11 @@ class _Page(FPDF):
         self.set_font(FONT, "", 7)
         self.set_text_color(90)
         for line in self._footer_lines:
-            self.multi_cell(0, 3.3, self.covered(line), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            text = self.covered(line)
+            if self.get_string_width(text) <= self.epw - 2 * self.c_margin:  # the usual case, without line breaking
+                self.cell(0, 3.3, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            else:
+                self.multi_cell(0, 3.3, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(0, 3.3, f"Halaman {self.page_no()}/{{nb}}", align="R")
         self.set_text_color(0)
         self.set_draw_color(0)
