@@ -98,7 +98,11 @@ class Submitter:
     citizens: Citizens
     tracker: Tracker
     http: httpx.AsyncClient = field(
-        default_factory=lambda: httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=64))
+        # Idle connections are let go well before uvicorn closes them (after 5 s): reusing one the server is closing
+        # at that moment fails the request with a ReadError, as happened between two phases.
+        default_factory=lambda: httpx.AsyncClient(
+            timeout=30, limits=httpx.Limits(max_connections=64, keepalive_expiry=1.0)
+        )
     )
     failures: int = 0
     calls: int = 0
@@ -117,9 +121,13 @@ class Submitter:
         at that moment; its message says to try again, and a citizen's browser would."""
         for _ in range(attempts):
             self.calls += 1
-            upload = await self.http.post(
-                f"{self.intake_url}/requests/{request_id}/attachments", data={"kind": kind}, files={"file": SCAN}
-            )
+            try:
+                upload = await self.http.post(
+                    f"{self.intake_url}/requests/{request_id}/attachments", data={"kind": kind}, files={"file": SCAN}
+                )
+            except httpx.TransportError as error:
+                self.fail(f"POST /requests/{{id}}/attachments {type(error).__name__}")
+                return False
             if upload.status_code == 201:
                 return True
             if upload.status_code != 409:
@@ -133,7 +141,11 @@ class Submitter:
         body = self.citizens.next_body()
         started = time.time()
         self.calls += 1
-        response = await self.http.post(f"{self.intake_url}/requests", json=body)
+        try:
+            response = await self.http.post(f"{self.intake_url}/requests", json=body)
+        except httpx.TransportError as error:
+            self.fail(f"POST /requests {type(error).__name__}")
+            return None
         if response.status_code != 201:
             self.fail(f"POST /requests {response.status_code} {response.text[:300]}")
             return None
