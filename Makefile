@@ -16,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 help:
 	@echo "make run    - set everything up and start the four services and the courier simulator"
 	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ and PostgreSQL)"
-	@echo "make bench  - the benchmark against its baselines (~10 min; needs RabbitMQ with management, PostgreSQL)"
+	@echo "make bench  - the benchmark against its baselines (~12 min; needs RabbitMQ with management, PostgreSQL)"
 	@echo "make lint   - ruff"
 	@echo "make asyncapi - regenerate each service's event catalogue, services/*/asyncapi.json, from the code"
 
@@ -87,7 +87,7 @@ test: setup
 chaos: setup
 	$(BIN)/pytest -m chaos tests/chaos
 
-# The benchmark (bench/, README "Performance"): the real system and its baselines side by side, about ten
+# The benchmark (bench/, README "Performance"): the real system and its baselines side by side, about twelve
 # minutes. Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--backlog 100000 --mix biodata_wni=3,kartu_keluarga=1".
 bench: check-broker
 	$(UV) sync --frozen --group bench --python $(PYTHON)
