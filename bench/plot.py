@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from bench.report import per_second, percentile
+from bench.report import broken_at_gaps, per_second, percentile
 
 
 def _series(times: list[float], origin: float, window: int = 5) -> tuple[list[int], list[float]]:
@@ -61,9 +61,9 @@ def draw(
     latency_axis.legend(loc="upper right", fontsize=8)
 
     for name, points in memory.items():
-        points = [(t, mb) for t, mb in points if t >= origin]
-        if points:
-            memory_axis.plot([t - origin for t, _ in points], [mb for _, mb in points], label=name, linewidth=1)
+        xs, ys = broken_at_gaps([(t - origin, mb) for t, mb in points if t >= origin])
+        if xs:
+            memory_axis.plot(xs, ys, label=name, linewidth=1)
     memory_axis.set_ylabel("resident memory (MB)")
     memory_axis.set_xlabel("seconds since the start of the run")
     memory_axis.legend(loc="upper left", fontsize=8, ncol=3)

@@ -161,3 +161,17 @@ def plain_table(figures: Sequence[Figure]) -> str:
 def write_results(path: Path, figures: Sequence[Figure], details: dict[str, Any]) -> None:
     document = {"figures": [figure.as_dict() for figure in figures], **details}
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+
+
+def broken_at_gaps(points: list[tuple[float, float]], gap: float = 5.0) -> tuple[list[float], list[float]]:
+    """The samples as a line that breaks where none were taken for `gap` seconds (the process was stopped, as
+    review and documents are before the backlog drains), instead of a slope drawn across the pause."""
+    xs: list[float] = []
+    ys: list[float] = []
+    for moment, value in points:
+        if xs and moment - xs[-1] > gap:
+            xs.append(xs[-1] + gap / 2)
+            ys.append(float("nan"))
+        xs.append(moment)
+        ys.append(value)
+    return xs, ys

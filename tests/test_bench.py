@@ -5,6 +5,7 @@ RabbitMQ. The benchmark itself is not run by the tests."""
 import asyncio
 import contextlib
 import json
+import math
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from bench.citizens import TYPES, Citizens, parse_mix
 from bench.httpload import HttpConnection, closed_loop, open_loop
 from bench.report import (
     Figure,
+    broken_at_gaps,
     http_stats,
     latency_summary,
     per_second,
@@ -279,3 +281,10 @@ async def test_baseline_b_passes_a_message_through_four_stages(postgres, amqp_ur
         for stage in stages:
             stage.wait(timeout=15)
         await connection.close()
+
+
+def test_a_memory_line_breaks_where_the_process_was_not_running() -> None:
+    xs, ys = broken_at_gaps([(0.0, 100.0), (1.0, 101.0), (30.0, 50.0), (31.0, 52.0)])
+    assert xs[:2] == [0.0, 1.0] and xs[-2:] == [30.0, 31.0]
+    assert len(xs) == 5 and math.isnan(ys[2]), "one break between the samples 29 s apart"
+    assert broken_at_gaps([(0.0, 1.0), (1.0, 1.0), (2.0, 1.0)]) == ([0.0, 1.0, 2.0], [1.0, 1.0, 1.0])
