@@ -83,7 +83,7 @@ test: setup
 	$(BIN)/pytest
 	$(BIN)/pytest -m chaos tests/chaos
 
-# Only the fault-injection suite: kills services, restarts RabbitMQ, duplicates and poisons messages (~6 min).
+# Only the fault-injection suite: kills services, restarts RabbitMQ, duplicates and poisons messages (~4 min).
 chaos: setup
 	$(BIN)/pytest -m chaos tests/chaos
 
