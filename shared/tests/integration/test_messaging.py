@@ -206,6 +206,45 @@ async def test_two_relays_on_postgresql_publish_each_row_once(postgres, amqp_url
     await engine.dispose()
 
 
+async def test_the_inbox_claims_an_event_once_and_a_refused_claim_leaves_the_transaction_usable(engine) -> None:  # type: ignore[no-untyped-def]
+    event_id = str(uuid.uuid4())
+    async with unit_of_work(engine) as uow:
+        assert await uow.inbox.claim("probe", event_id)
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert not await uow.inbox.claim("probe", event_id)
+        assert await uow.inbox.claim("another consumer", event_id)
+        await uow._connection.execute(insert(effects).values(request_id=event_id))
+        await uow.commit()
+    assert await effect_count(engine) == 1
+
+
+async def test_two_transactions_claiming_one_event_at_once_get_it_once(postgres) -> None:  # type: ignore[no-untyped-def]
+    """The second claim waits for the first transaction, then finds the row (or takes it, had the first rolled
+    back)."""
+    engine = await make_engine(await postgres.create())
+    event_id = str(uuid.uuid4())
+    first_claimed = asyncio.Event()
+
+    async def claim(hold: bool) -> bool:
+        async with unit_of_work(engine) as uow:
+            claimed = await uow.inbox.claim("probe", event_id)
+            if hold:
+                first_claimed.set()
+                await asyncio.sleep(0.3)  # the other transaction claims meanwhile, and must wait
+            await uow.commit()
+            return claimed
+
+    async def second() -> bool:
+        await first_claimed.wait()
+        return await claim(hold=False)
+
+    try:
+        assert await asyncio.gather(claim(hold=True), second()) == [True, False]
+    finally:
+        await engine.dispose()
+
+
 class Scenario:
     """A handler whose behaviour per request is scripted: fail N times, fail forever, or refuse for good."""
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import ClassVar, Self
 
 from sqlalchemy import Table, insert, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import Envelope, Event
@@ -111,15 +111,16 @@ class SqlInbox(Inbox):
         self._table = table
 
     async def claim(self, consumer: str, event_id: str) -> bool:
-        # A savepoint keeps the transaction usable when the row is already there.
-        try:
-            async with self._connection.begin_nested():
-                await self._connection.execute(
-                    insert(self._table).values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
-                )
-        except IntegrityError:
-            return False
-        return True
+        # One round trip, every delivery: a plain insert would need a savepoint around it (two more) to keep the
+        # transaction usable when the row is there. A concurrent claim of the same event waits for the first
+        # transaction and then finds the row, as with a unique violation.
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        statement = (
+            dialect.insert(self._table)
+            .values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC))
+            .on_conflict_do_nothing(index_elements=[self._table.c.consumer, self._table.c.event_id])
+        )
+        return (await self._connection.execute(statement)).rowcount == 1
 
 
 class SqlUnitOfWork(UnitOfWork):
