@@ -130,13 +130,18 @@ class _Page(FPDF):
         self.set_text_color(90)
         for line in self._footer_lines:
             text = self.covered(line)
-            if self.get_string_width(text) <= self.epw - 2 * self.c_margin:  # the usual case, without line breaking
+            if self.fits_on_one_line(text, self.epw):  # the usual case, without fpdf2's line breaker
                 self.cell(0, 3.3, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
             else:
                 self.multi_cell(0, 3.3, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(0, 3.3, f"Halaman {self.page_no()}/{{nb}}", align="R")
         self.set_text_color(0)
         self.set_draw_color(0)
+
+    def fits_on_one_line(self, text: str, width: float) -> bool:
+        """Whether `text` fits a cell `width` wide, inside its margins, in the current font (measured without
+        fpdf2's line breaker, which goes character by character)."""
+        return "\n" not in text and self.get_string_width(text) <= width - 2 * self.c_margin
 
     def covered(self, value: str) -> str:
         """The text with each character the font cannot show folded to its base letter, or replaced by `?`."""
@@ -237,7 +242,7 @@ def _fields(pdf: _Page, rows: list[tuple[str, str]]) -> None:
 
 def _lines(pdf: _Page, text: str, width: float) -> list[str]:
     """`text` as the lines it takes in a column `width` wide with a cell's margins on both sides."""
-    if "\n" not in text and pdf.get_string_width(text) <= width - 2 * pdf.c_margin:
+    if pdf.fits_on_one_line(text, width):
         return [text]
     return pdf.multi_cell(width, FIELD_LINE, text, dry_run=True, output="LINES")
 
