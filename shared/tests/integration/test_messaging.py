@@ -206,6 +206,33 @@ async def test_two_relays_on_postgresql_publish_each_row_once(postgres, amqp_url
     await engine.dispose()
 
 
+async def test_a_relay_woken_as_it_is_stopped_stops(engine, broker) -> None:  # type: ignore[no-untyped-def]
+    """Under load every commit wakes the relay, so a service's stop often cancels it just as its wait for a wake-up
+    ends. Python 3.11's asyncio.wait_for returned normally in that window and swallowed the cancellation: the relay
+    ran on, the service's stop waited for it for ever and documents was killed 30 s after SIGTERM. Each of the
+    loop iterations of that window is tried here."""
+    await broker.connect()
+    relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", poll_interval=30)
+    for iterations_after_the_wake in range(6):
+        running = asyncio.create_task(relay.run())
+        await _until_idle(relay)
+        relay.wake()
+        for _ in range(iterations_after_the_wake):
+            await asyncio.sleep(0)
+        running.cancel()
+        done, _ = await asyncio.wait({running}, timeout=5)
+        assert done, f"the relay ran on after its cancellation ({iterations_after_the_wake} iterations after a wake)"
+        assert running.cancelled()
+
+
+async def _until_idle(relay: OutboxRelay) -> None:
+    """Until the relay has finished its first pass and waits to be woken."""
+    deadline = time.monotonic() + 10
+    while not relay.waiting:
+        assert time.monotonic() < deadline, "the relay never came to wait for a wake-up"
+        await asyncio.sleep(0.01)
+
+
 async def test_the_inbox_claims_an_event_once_and_a_refused_claim_leaves_the_transaction_usable(engine) -> None:  # type: ignore[no-untyped-def]
     event_id = str(uuid.uuid4())
     async with unit_of_work(engine) as uow:

@@ -65,6 +65,8 @@ class OutboxRelay:
         self._backoff = tuple(backoff_seconds)
         self._metrics = metrics or ServiceMetrics()
         self._wake = asyncio.Event()
+        self.waiting = False
+        """Between passes, waiting to be woken or for the next poll."""
         self._claim_with_lock = engine.dialect.name == "postgresql"
         # One lock per outbox: services sharing a PostgreSQL server do not wait on each other.
         self._lock_key = zlib.crc32(f"outbox-relay:{source}:{outbox.name}".encode())
@@ -83,10 +85,16 @@ class OutboxRelay:
                 log.warning("outbox_relay_pass_failed", error=f"{type(error).__name__}: {error}")
             if published >= self._batch_size or published < 0:
                 continue
+            self.waiting = True
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the wake-up does, and
+            # the relay then ran on after its service had asked it to stop.
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                async with asyncio.timeout(self._poll_interval):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
+            finally:
+                self.waiting = False
 
     async def publish_pending(self) -> int:
         """One pass over the due rows; returns how many the broker confirmed, or -1 when another replica's relay
