@@ -4,10 +4,14 @@ import hmac
 import uuid
 from datetime import datetime
 
-from dukcapil_documents.domain.model import Document, DocumentStatus
+from dukcapil_documents.domain.model import Document, DocumentKind, DocumentStatus, NumberReservation, issue_year
 from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage, PublicKey
-from dukcapil_documents.service_layer.unit_of_work import DocumentRepository, DocumentsUnitOfWork
+from dukcapil_documents.service_layer.unit_of_work import (
+    DocumentRepository,
+    DocumentsUnitOfWork,
+    NumberAlreadyReserved,
+)
 from dukcapil_shared.testing import FakeUnitOfWork
 
 BASE_URL = "https://dukcapil.lebakkab.go.id"
@@ -19,6 +23,8 @@ class FakeDocumentRepository(DocumentRepository):
         self.pending: dict[uuid.UUID, Document] = {}
         self.counters: dict[tuple[str, int], int] = {}
         self.pending_counters: dict[tuple[str, int], int] = {}
+        self.reservations: dict[uuid.UUID, NumberReservation] = {}
+        self.pending_reservations: dict[uuid.UUID, NumberReservation | None] = {}
 
     async def add(self, document: Document) -> None:
         if document.is_current and any(
@@ -42,9 +48,21 @@ class FakeDocumentRepository(DocumentRepository):
         self.pending_counters[key] = self.pending_counters.get(key, self.counters.get(key, 0)) + 1
         return self.pending_counters[key]
 
-    async def peek_sequence(self, type_code: str, year: int) -> int:
-        key = (type_code, year)
-        return self.pending_counters.get(key, self.counters.get(key, 0)) + 1
+    async def reservation(self, request_id: uuid.UUID) -> NumberReservation | None:
+        if request_id in self.pending_reservations:
+            return self.pending_reservations[request_id]
+        return self.reservations.get(request_id)
+
+    async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
+        sequence = await self.next_sequence(kind.code, issue_year(at))
+        if await self.reservation(request_id) is not None:
+            raise NumberAlreadyReserved(str(request_id))
+        reservation = NumberReservation(request_id, kind, issue_year(at), sequence, at)
+        self.pending_reservations[request_id] = reservation
+        return reservation
+
+    async def release_reservation(self, request_id: uuid.UUID) -> None:
+        self.pending_reservations[request_id] = None
 
     async def save_revocation(self, document: Document) -> bool:
         stored = self._view()[document.id]
@@ -75,13 +93,20 @@ class FakeDocumentsUnitOfWork(FakeUnitOfWork, DocumentsUnitOfWork):
         await super().commit()
         self.documents.committed.update(self.documents.pending)
         self.documents.counters.update(self.documents.pending_counters)
+        for request_id, reservation in self.documents.pending_reservations.items():
+            if reservation is None:
+                self.documents.reservations.pop(request_id, None)
+            else:
+                self.documents.reservations[request_id] = reservation
         self.documents.pending = {}
         self.documents.pending_counters = {}
+        self.documents.pending_reservations = {}
 
     async def rollback(self) -> None:
         await super().rollback()
         self.documents.pending = {}
         self.documents.pending_counters = {}
+        self.documents.pending_reservations = {}
 
     @property
     def issued(self) -> list[Document]:

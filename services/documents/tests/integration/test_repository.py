@@ -15,9 +15,17 @@ from dukcapil_documents.adapters.layout import load_layouts
 from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
 from dukcapil_documents.adapters.signing import Ed25519Signer
-from dukcapil_documents.domain.model import Document, DocumentNotCurrent, DocumentStatus
+from dukcapil_documents.domain.model import (
+    Document,
+    DocumentNotCurrent,
+    DocumentStatus,
+    NumberReservation,
+    document_kind,
+    issue_year,
+)
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.handlers import Press, Reader
+from dukcapil_documents.service_layer.unit_of_work import NumberAlreadyReserved
 from dukcapil_shared.contracts import Envelope, RequestApproved
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
@@ -161,17 +169,51 @@ async def test_sequences_count_per_type_and_year_and_a_rollback_burns_no_number(
     assert await take("KK", 2026) == 3
 
 
-async def test_peeking_at_a_sequence_takes_no_number(engine: AsyncEngine) -> None:
+async def test_a_reserved_number_is_taken_once_per_request_and_ends_with_its_release(engine: AsyncEngine) -> None:
+    kind, request, at = document_kind("kartu_keluarga"), uuid.uuid4(), datetime(2026, 12, 3, 8, tzinfo=UTC)
     async with unit_of_work(engine) as uow:
-        assert await uow.documents.peek_sequence("KK", 2026) == 1
-        assert await uow.documents.peek_sequence("KK", 2026) == 1
-        assert await uow.documents.next_sequence("KK", 2026) == 1
-        assert await uow.documents.peek_sequence("KK", 2026) == 2
+        assert await uow.documents.reservation(request) is None
+        reserved = await uow.documents.reserve_number(request, kind, at)
+        await uow.commit()
+    assert (reserved.number, reserved.reserved_at) == ("KK/3602/2026/000001", at)
+
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.reservation(request) == reserved
+        with pytest.raises(NumberAlreadyReserved):
+            await uow.documents.reserve_number(request, kind, at)
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.next_sequence("KK", 2026) == 2, "the refused reservation gave its number back"
+        await uow.documents.release_reservation(request)
         await uow.commit()
     async with unit_of_work(engine) as uow:
-        assert await uow.documents.peek_sequence("KK", 2026) == 2
-        assert await uow.documents.peek_sequence("AKM", 2026) == 1
-        assert await uow.documents.next_sequence("KK", 2026) == 2
+        assert await uow.documents.reservation(request) is None
+
+
+async def test_two_deliveries_of_one_approval_reserving_at_once_get_one_number(engine: AsyncEngine) -> None:
+    kind, request = document_kind("biodata_wni"), uuid.uuid4()
+    entered = asyncio.Event()
+
+    async def reserve(first: bool) -> NumberReservation:
+        try:
+            async with unit_of_work(engine) as uow:
+                if not first:
+                    await entered.wait()
+                reservation = await uow.documents.reserve_number(request, kind, datetime.now(UTC))
+                if first:
+                    entered.set()
+                    await asyncio.sleep(0.2)  # the second one now waits on the counter, or on the database
+                await uow.commit()
+                return reservation
+        except NumberAlreadyReserved:
+            async with unit_of_work(engine) as uow:
+                found = await uow.documents.reservation(request)
+                assert found is not None
+                return found
+
+    first, second = await asyncio.gather(reserve(True), reserve(False))
+    assert first == second
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.next_sequence("BIO", issue_year(datetime.now(UTC))) == 2, "no number was lost"
 
 
 async def test_documents_drawn_at_once_outside_their_transactions_get_unique_gapless_numbers_they_carry(

@@ -1,20 +1,37 @@
 import copy
 import hashlib
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
-from dukcapil_documents.domain.model import Document, DocumentNotCurrent, DocumentStatus
+from dukcapil_documents.domain.model import (
+    Document,
+    DocumentKind,
+    DocumentNotCurrent,
+    DocumentStatus,
+    NumberReservation,
+    issue_year,
+)
 from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.handlers import Press, Reader
 from dukcapil_shared.contracts import DocumentIssued, DocumentRevoked, Envelope, RequestApproved
 from dukcapil_shared.messaging import PermanentFailure
 
-from ..fakes import BASE_URL, FakeDocumentsUnitOfWork, FakeRenderer, FakeSigner, FakeStorage, a_press
+from ..fakes import (
+    BASE_URL,
+    FakeDocumentRepository,
+    FakeDocumentsUnitOfWork,
+    FakeRenderer,
+    FakeSigner,
+    FakeStorage,
+    a_press,
+)
 
 APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
 PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
+THIS_YEAR = issue_year(datetime.now(UTC))
 DEATH = {
     "deceased": {"nik": "3602140101500002", "name": "Sarmadi"},
     "date_of_death": "2026-11-20",
@@ -170,7 +187,7 @@ async def deliver_drafted(uow: FakeDocumentsUnitOfWork, event: RequestApproved, 
         await uow.commit()
 
 
-async def test_a_document_drawn_before_its_transaction_is_issued_as_drawn() -> None:
+async def test_a_document_is_drawn_under_the_number_reserved_before_its_transaction_and_issued_as_drawn() -> None:
     uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
     press = a_press(renderer=renderer)
     event = approval()
@@ -178,7 +195,8 @@ async def test_a_document_drawn_before_its_transaction_is_issued_as_drawn() -> N
 
     draft = await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: uow)
     assert draft is not None and draft.document.number.endswith("/000001")
-    assert uow.issued == [] and uow.documents.counters == {} and uow.commits == 0, "drawing takes no number"
+    assert uow.issued == [] and uow.documents.counters == {("KK", THIS_YEAR): 1}, "the number is taken, not issued"
+    assert uow.documents.reservations[event.request_id].number == draft.document.number
     async with uow:
         await handlers.issue_document(uow, event, envelope, press=press, prepared=draft)
         await uow.commit()
@@ -190,30 +208,63 @@ async def test_a_document_drawn_before_its_transaction_is_issued_as_drawn() -> N
     assert storage_of(press).files[document.storage_key] == draft.content and document.matches(draft.content)
     assert press.signer.verify(document.signed_payload(), document.signature, document.signing_key_id)
     assert renderer.rendered == [(document.number, f"{BASE_URL}/verify/{document.verification_token}")]
+    assert uow.documents.reservations == {}, "the reservation ends with the issue"
 
 
-async def test_a_draft_whose_number_was_taken_meanwhile_is_drawn_again_under_the_number_it_gets() -> None:
+async def test_documents_drafted_side_by_side_each_get_their_own_number_and_none_is_drawn_twice() -> None:
     uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
     press = a_press(renderer=renderer)
-    first, second = approval(), approval()
-    envelope = Envelope.wrap(first, source="/test")
-    draft = await handlers.draft_document(first, envelope, press=press, unit_of_work=lambda: uow)
-    assert draft is not None and draft.document.number.endswith("/000001")
+    events = [approval() for _ in range(3)]
+    envelopes = [Envelope.wrap(event, source="/test") for event in events]
+    drafts = [
+        await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: uow)
+        for event, envelope in zip(events, envelopes, strict=True)
+    ]
+    for event, envelope, draft in reversed(list(zip(events, envelopes, drafts, strict=True))):
+        async with uow:
+            await handlers.issue_document(uow, event, envelope, press=press, prepared=draft)
+            await uow.commit()
 
-    await deliver_drafted(uow, second, press)  # takes 000001 first
-    async with uow:
-        await handlers.issue_document(uow, first, envelope, press=press, prepared=draft)
-        await uow.commit()
+    numbers = {document.request_id: document.number[-6:] for document in uow.issued}
+    assert numbers == {events[0].request_id: "000001", events[1].request_id: "000002", events[2].request_id: "000003"}
+    assert len(renderer.rendered) == 3, "each document drawn once"
 
-    taken, redrawn = uow.issued
-    assert (taken.request_id, redrawn.request_id) == (second.request_id, first.request_id)
-    assert [taken.number[-6:], redrawn.number[-6:]] == ["000001", "000002"], "unique and gapless"
-    assert redrawn.id == draft.document.id and redrawn.verification_token == draft.document.verification_token
-    content = storage_of(press).files[redrawn.storage_key]
-    assert redrawn.number.encode() in content and draft.document.number.encode() not in content
-    assert redrawn.matches(content)
-    assert press.signer.verify(redrawn.signed_payload(), redrawn.signature, redrawn.signing_key_id)
-    assert [number for number, _ in renderer.rendered] == [draft.document.number, taken.number, redrawn.number]
+
+async def test_an_approval_delivered_again_after_a_crash_is_drawn_under_the_number_it_reserved() -> None:
+    """The first delivery reserved a number and drew the document, then the process died before the issue: the
+    next delivery draws it again under the same number, and no number is left unused."""
+    uow, renderer = FakeDocumentsUnitOfWork(), FakeRenderer()
+    press = a_press(renderer=renderer)
+    event, other = approval(), approval()
+    envelope = Envelope.wrap(event, source="/test")
+    lost = await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: uow)
+    await deliver_drafted(uow, other, press)
+
+    await deliver_drafted(uow, event, press)
+
+    assert lost is not None
+    numbers = {document.request_id: document.number for document in uow.issued}
+    assert numbers == {event.request_id: lost.document.number, other.request_id: f"KK/3602/{THIS_YEAR}/000002"}
+    assert uow.documents.counters == {("KK", THIS_YEAR): 2} and uow.documents.reservations == {}
+
+
+async def test_a_number_reserved_meanwhile_by_another_delivery_of_the_approval_is_the_one_used() -> None:
+    class ReservedMeanwhile(FakeDocumentRepository):
+        """The same approval's other delivery commits its reservation just before this one reserves."""
+
+        async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
+            if not self.reservations:
+                self.reservations[request_id] = NumberReservation(request_id, kind, issue_year(at), 7, at)
+            return await super().reserve_number(request_id, kind, at)
+
+    uow = FakeDocumentsUnitOfWork()
+    uow.documents = ReservedMeanwhile()
+    event = approval()
+    draft = await handlers.draft_document(
+        event, Envelope.wrap(event, source="/test"), press=a_press(), unit_of_work=lambda: uow
+    )
+    assert draft is not None and draft.document.number.endswith("/000007")
+    assert uow.documents.counters == {}, "the number taken in the lost race was given back"
 
 
 async def test_a_redelivered_approval_draws_nothing_and_issues_nothing_more() -> None:

@@ -5,8 +5,9 @@ For every delivery:
 - otherwise the handler runs in one unit of work with the inbox row (consumer, event id): a duplicate
   delivery finds the row and is acked without effect;
 - a subscription may name, per event type, slow work to do before that unit of work opens (say, rendering a
-  file), so that no transaction waits on it: its result reaches the handler as `prepared=`. It has no effects
-  of its own, runs for duplicates too, and may be out of date by the time the handler runs, which checks it;
+  file), so that no transaction waits on it: its result reaches the handler as `prepared=`. It runs for
+  duplicates too, so whatever it stores must come out the same every time (documents reserves a number per
+  request), and it may be out of date by the time the handler runs, which checks it;
 - a handler that finds its state changed under it (ConcurrentChange) is run again at once on fresh state, a few
   times, before the delivery counts as failed;
 - the message is acked only after the commit;
@@ -109,6 +110,8 @@ class EventConsumer(Generic[UoW]):
         self._preparers = {event.routing_key(): prepare for event, prepare in subscription.preparers.items()}
         if unhandled := set(self._preparers) - set(self._handlers):
             raise ValueError(f"{subscription.name}: preparers for events it does not handle: {sorted(unhandled)}")
+        self.in_hand = 0
+        """Deliveries being handled now (a stopping service reports those it had to return unfinished)."""
 
     def attach(self, router: RabbitRouter) -> None:
         router.subscriber(
@@ -119,6 +122,13 @@ class EventConsumer(Generic[UoW]):
         )(self.handle)
 
     async def handle(self, message: RabbitMessage) -> None:
+        self.in_hand += 1
+        try:
+            await self._handle(message)
+        finally:
+            self.in_hand -= 1
+
+    async def _handle(self, message: RabbitMessage) -> None:
         headers = message.headers or {}
         attempt = _attempt(headers)
         event_type = _known_event_type(message)

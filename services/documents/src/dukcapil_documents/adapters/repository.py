@@ -1,16 +1,29 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_documents.adapters import tables
-from dukcapil_documents.domain.model import Document, DocumentStatus
-from dukcapil_documents.service_layer.unit_of_work import DocumentRepository, DocumentsUnitOfWork
+from dukcapil_documents.domain.model import (
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    NumberReservation,
+    document_kind,
+    issue_year,
+)
+from dukcapil_documents.service_layer.unit_of_work import (
+    DocumentRepository,
+    DocumentsUnitOfWork,
+    NumberAlreadyReserved,
+)
 from dukcapil_shared.db import as_utc, next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
 
 _documents = tables.documents
+_reservations = tables.number_reservations
 
 
 class SqlDocumentRepository(DocumentRepository):
@@ -58,12 +71,44 @@ class SqlDocumentRepository(DocumentRepository):
     async def next_sequence(self, type_code: str, year: int) -> int:
         return await next_in_sequence(self._connection, tables.document_counters, type_code=type_code, year=year)
 
-    async def peek_sequence(self, type_code: str, year: int) -> int:
-        counters = tables.document_counters
-        last = await self._connection.scalar(
-            select(counters.c.last_value).where(counters.c.type_code == type_code, counters.c.year == year)
+    async def reservation(self, request_id: uuid.UUID) -> NumberReservation | None:
+        row = (
+            await self._connection.execute(select(_reservations).where(_reservations.c.request_id == str(request_id)))
+        ).one_or_none()
+        if row is None:
+            return None
+        return NumberReservation(
+            request_id=request_id,
+            kind=document_kind(row.request_type),
+            year=row.year,
+            sequence=row.sequence,
+            reserved_at=as_utc(row.reserved_at),
         )
-        return (last or 0) + 1
+
+    async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
+        # The counter's row lock comes first: a second delivery of the same approval waits here, then finds the
+        # first one's reservation and takes nothing (its rolled-back transaction gives the number back).
+        year = issue_year(at)
+        sequence = await self.next_sequence(kind.code, year)
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        reserved = await self._connection.execute(
+            dialect.insert(_reservations)
+            .values(
+                request_id=str(request_id),
+                request_type=kind.request_type,
+                year=year,
+                sequence=sequence,
+                reserved_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=[_reservations.c.request_id])
+            .returning(_reservations.c.request_id)
+        )
+        if reserved.one_or_none() is None:
+            raise NumberAlreadyReserved(str(request_id))
+        return NumberReservation(request_id=request_id, kind=kind, year=year, sequence=sequence, reserved_at=at)
+
+    async def release_reservation(self, request_id: uuid.UUID) -> None:
+        await self._connection.execute(delete(_reservations).where(_reservations.c.request_id == str(request_id)))
 
     async def save_revocation(self, document: Document) -> bool:
         # Compare-and-set on the status: of two operators revoking at once, the second updates nothing.

@@ -53,6 +53,17 @@ document_counters = Table(
     Column("last_value", Integer, nullable=False),
 )
 
+number_reservations = Table(
+    "number_reservations",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("request_type", String(40), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("reserved_at", DateTime(timezone=True), nullable=False),
+    comment="Numbers taken for documents being drawn; a row ends when its document is issued",
+)
+
 outbox, inbox = add_messaging_tables(metadata)
 dead_letters = add_dead_letter_table(metadata)
 access_log = add_access_log_table(metadata)

@@ -89,6 +89,24 @@ def document_number(kind: DocumentKind, year: int, sequence: int) -> str:
     return f"{kind.code}/{REGENCY_CODE}/{year}/{sequence:06d}"
 
 
+@dataclass(frozen=True)
+class NumberReservation:
+    """The number a request's document will carry, taken from its type's sequence before the document is drawn,
+    so that drawing waits on no lock and is never redone for a number another document took meanwhile. It is
+    the same for every delivery of the request's approval, so numbers stay unique and without gaps even when a
+    document is drawn twice after a crash; it ends when the document is issued under it."""
+
+    request_id: uuid.UUID
+    kind: DocumentKind
+    year: int
+    sequence: int
+    reserved_at: datetime
+
+    @property
+    def number(self) -> str:
+        return document_number(self.kind, self.year, self.sequence)
+
+
 def new_verification_token() -> str:
     return secrets.token_urlsafe(24)
 

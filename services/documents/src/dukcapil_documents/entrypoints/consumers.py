@@ -12,8 +12,8 @@ from dukcapil_shared.messaging import Subscription
 def subscriptions(
     *, press: handlers.Press, unit_of_work: Callable[[], DocumentsUnitOfWork] | None = None
 ) -> list[Subscription]:
-    """With `unit_of_work`, each document is drawn before the transaction that issues it (to read the counter it
-    expects its number from); without it, in that transaction."""
+    """With `unit_of_work`, each document is drawn before the transaction that issues it, under a number reserved in
+    a short transaction of its own; without it, in the transaction that issues it."""
     preparers = (
         {RequestApproved: partial(handlers.draft_document, press=press, unit_of_work=unit_of_work)}
         if unit_of_work is not None

@@ -3,7 +3,7 @@ revoke or correct it on an approved decision, and let anyone verify it."""
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from dukcapil_documents.domain.model import (
     Document,
     DocumentKind,
     DocumentNotCurrent,
+    NumberReservation,
     UnsupportedDocumentType,
     Verification,
     document_kind,
@@ -23,7 +24,7 @@ from dukcapil_documents.domain.model import (
     verification_url,
 )
 from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage
-from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
+from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork, NumberAlreadyReserved
 from dukcapil_shared.contracts import (
     Delivery,
     DeliveryMethod,
@@ -75,10 +76,15 @@ class Press:
 
 @dataclass(frozen=True)
 class Draft:
-    """A document rendered and signed before its transaction, under the number the counter was about to give."""
+    """A document rendered and signed before its transaction, under the number reserved for it."""
 
     document: Document
     content: bytes
+
+
+DRAFT_ATTEMPTS = 3
+"""Rounds of reserving a number before a draft gives up: another delivery of the same approval reserving at the same
+moment costs one."""
 
 
 async def draft_document(
@@ -88,17 +94,34 @@ async def draft_document(
     press: Press,
     unit_of_work: Callable[[], DocumentsUnitOfWork],
 ) -> Draft | None:
-    """Consumer preparer, outside any transaction: render and sign the request's document under the number its
-    type's counter would give now, so that the transaction that issues it holds no lock while it is drawn.
-    None when the request already has a document (a redelivery). Has no effects: the counter is only read."""
+    """Consumer preparer, outside the transaction that issues the document: reserve the request's number (a short
+    transaction of its own, the same number for every delivery of the approval), then render and sign the document
+    under it, holding no lock. None when the request already has a document (a redelivery)."""
     kind = _kind(event)
-    issued_at = datetime.now(UTC)
+    for attempt in range(1, DRAFT_ATTEMPTS + 1):
+        try:
+            reservation = await _reserve_number(event, kind, unit_of_work)
+            break
+        except NumberAlreadyReserved:
+            if attempt == DRAFT_ATTEMPTS:
+                raise
+    if reservation is None:
+        return None
+    document = _new_document(event, kind, reservation.reserved_at, reservation.sequence)
+    return Draft(document=document, content=await _render_and_sign(document, press))
+
+
+async def _reserve_number(
+    event: RequestApproved, kind: DocumentKind, unit_of_work: Callable[[], DocumentsUnitOfWork]
+) -> NumberReservation | None:
     async with unit_of_work() as uow:
         if await uow.documents.for_request(event.request_id):
             return None
-        sequence = await uow.documents.peek_sequence(kind.code, issue_year(issued_at))
-    document = _new_document(event, kind, issued_at, sequence)
-    return Draft(document=document, content=await _render_and_sign(document, press))
+        reservation = await uow.documents.reservation(event.request_id)
+        if reservation is None:
+            reservation = await uow.documents.reserve_number(event.request_id, kind, datetime.now(UTC))
+            await uow.commit()
+        return reservation
 
 
 async def issue_document(
@@ -109,30 +132,21 @@ async def issue_document(
     press: Press,
     prepared: Draft | None = None,
 ) -> None:
-    """Consumer handler: number, sign and store the request's document, and announce it (once per request: a
-    redelivered approval, even after a revocation, issues nothing).
-
-    The number is taken from the counter here, in the transaction, so numbers stay unique and gapless. The
-    document is drawn beforehand (`draft_document`) under the number the counter was about to give; if another
-    document took that number in between, it is drawn again here under the number taken. Without a draft it is
-    drawn here."""
+    """Consumer handler: store the request's document, signed under its reserved number, and announce it (once per
+    request: a redelivered approval, even after a revocation, issues nothing). The document was drawn beforehand
+    (`draft_document`); without a draft (no preparer wired) its number is taken and it is drawn here."""
     if await uow.documents.for_request(event.request_id):
         log.info("document_already_issued", request_id=str(event.request_id))
         return
-    kind = _kind(event)
     if prepared is None:
+        kind = _kind(event)
         issued_at = datetime.now(UTC)
         sequence = await uow.documents.next_sequence(kind.code, issue_year(issued_at))
         document = _new_document(event, kind, issued_at, sequence)
         content = await _render_and_sign(document, press)
     else:
         document, content = prepared.document, prepared.content
-        year = issue_year(document.issued_at)
-        number = document_number(kind, year, await uow.documents.next_sequence(kind.code, year))
-        if number != document.number:
-            log.info("document_drawn_again", request_id=str(event.request_id), drafted=document.number, number=number)
-            document = replace(document, number=number)
-            content = await _render_and_sign(document, press)
+        await uow.documents.release_reservation(event.request_id)
     # The row goes in before the file: a concurrent issue for the same request fails on the unique index here,
     # and so never overwrites the file of the document that wins.
     await uow.documents.add(document)

@@ -3,9 +3,13 @@ import uuid
 from datetime import datetime
 from typing import ClassVar
 
-from dukcapil_documents.domain.model import Document
+from dukcapil_documents.domain.model import Document, DocumentKind, NumberReservation
 from dukcapil_shared.contracts import DocumentIssued, DocumentRevoked, Event
-from dukcapil_shared.messaging import UnitOfWork
+from dukcapil_shared.messaging import ConcurrentChange, UnitOfWork
+
+
+class NumberAlreadyReserved(ConcurrentChange):
+    """Another delivery of the same approval reserved the request's number first; it is the one to use."""
 
 
 class DocumentRepository(abc.ABC):
@@ -28,9 +32,17 @@ class DocumentRepository(abc.ABC):
         """The next number in the type's sequence for the year, never handed out twice."""
 
     @abc.abstractmethod
-    async def peek_sequence(self, type_code: str, year: int) -> int:
-        """The number `next_sequence` would hand out now, without taking it: only a guess once this transaction
-        ends, since another may take it first."""
+    async def reservation(self, request_id: uuid.UUID) -> NumberReservation | None:
+        """The number reserved for the request's document and not yet issued, if any."""
+
+    @abc.abstractmethod
+    async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
+        """Take the next number of the kind's sequence for `at`'s year and reserve it for the request's document.
+        Raises NumberAlreadyReserved if the request has a reservation already (committed meanwhile)."""
+
+    @abc.abstractmethod
+    async def release_reservation(self, request_id: uuid.UUID) -> None:
+        """The request's document was issued under its reserved number: the reservation ends."""
 
     @abc.abstractmethod
     async def save_revocation(self, document: Document) -> bool:
