@@ -76,5 +76,10 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True, stre
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("aiormq", "aio_pika", "uvicorn.access"):
+    # FastStream's own logger writes coloured lines to stderr; its lines are to look like everyone else's.
+    faststream = logging.getLogger("faststream")
+    faststream.handlers.clear()
+    faststream.propagate = True
+    # fontTools tells every step of subsetting a font (documents) at INFO.
+    for noisy in ("aiormq", "aio_pika", "uvicorn.access", "fontTools"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

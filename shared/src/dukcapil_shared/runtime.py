@@ -4,12 +4,24 @@ Each service's composition root builds one `ServiceRuntime`, adds its subscripti
 `lifespan` to FastAPI, so the broker starts and stops with the HTTP server. The runtime also wires what lets the
 office see the service: Prometheus metrics on GET /metrics, tracing when an OTLP endpoint is set, and the
 request id (see dukcapil_shared.observability).
+
+A service stops within its graceful timeout (plus STOP_MARGIN to close its connections), under any load. On
+SIGTERM it stops taking deliveries at once, while the HTTP server drains its requests; the deliveries in hand get
+`graceful_timeout` to finish and those that do not are returned to their queue unacknowledged. Every later step is
+bounded too, and should one still hang, the process ends itself at the deadline with the stacks of its threads
+in its log rather than wait for an orchestrator's SIGKILL (`serve`).
 """
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
+import os
+import sys
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from types import FrameType
 from typing import Any, TypeVar
 
 import anyio
@@ -64,6 +76,10 @@ UoW = TypeVar("UoW", bound=SqlUnitOfWork)
 
 API_VERSION = "0.1.0"
 
+STOP_MARGIN = 5.0
+"""Seconds a stopping service has, after its graceful timeout, to close its broker connection, database pool and
+exporters; past them the process ends regardless."""
+
 
 class BrokerUnavailable(RuntimeError):
     pass
@@ -95,8 +111,10 @@ class ServiceRuntime:
             str(URL(settings.amqp_url).update_query(name=service)),
             default_channel=Channel(prefetch_count=settings.prefetch),
             graceful_timeout=settings.graceful_timeout,
-            # FastStream's per-message log lines cost more than the work in a hot path: keep them at DEBUG.
+            # FastStream's per-message log lines cost more than the work in a hot path: keep them at DEBUG. Its
+            # own lines go through the standard library's logging, so they are JSON lines like the service's.
             log_level=logging.DEBUG,
+            logger=logging.getLogger("faststream"),
             middlewares=[
                 *self.tracing.broker_middlewares(),
                 # faststream_received_messages_total, faststream_published_messages_total and their durations.
@@ -147,11 +165,14 @@ class ServiceRuntime:
         # Intake relays the minimised events for agencies to the public exchanges: its catalogue says so.
         self.publishes_for_agencies = False
         self._title = self._description = ""
-        self._loops: list[Callable[[], Awaitable[None]]] = []
+        self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._startup_steps: list[Callable[[], Awaitable[object]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._probes: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._draining: asyncio.Task[None] | None = None
+        self._stop_began: float | None = None
 
     def unit_of_work_factory(self, unit_of_work_class: type[UoW]) -> Callable[[], UoW]:
         """Units of work on this service's database, waking the relay when they commit events. The events the class
@@ -238,7 +259,7 @@ class ServiceRuntime:
 
     def every(self, interval: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
         """Run `work` every `interval` seconds while the service runs (e.g. polling the courier)."""
-        self._loops.append(periodically(interval, name, work))
+        self._loops[name] = periodically(interval, name, work)
 
     def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run at stop, after the last handler finished (e.g. closing an HTTP client the handlers use)."""
@@ -270,23 +291,49 @@ class ServiceRuntime:
                 f"{self.settings.broker_connect_timeout:g} s; it may be overloaded (see its management UI)."
             ) from error
         self._tasks = [asyncio.create_task(self.relay.run(), name=f"{self.service}-outbox-relay")]
-        self._tasks += [asyncio.create_task(loop(), name=f"{self.service}-background") for loop in self._loops]
+        self._tasks += [asyncio.create_task(run(), name=f"{self.service}-{name}") for name, run in self._loops.items()]
+        self._loop = asyncio.get_running_loop()
         self._running = True
         log.info("service_started", consumers=[c.queue.name for c in self._consumers])
 
+    def request_stop(self) -> None:
+        """`begin_stop` from any thread, or from a signal handler."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.begin_stop)
+
+    def begin_stop(self) -> None:
+        """Stop taking work: no new delivery is handled, those in hand get graceful_timeout to finish, then the
+        background loops and the relay stop and the broker connection closes. Called at SIGTERM, so that this runs
+        while the HTTP server drains its requests; `stop` finishes the rest."""
+        if self._draining is None:
+            self._stop_began = time.monotonic()
+            self._running = False
+            self._draining = asyncio.create_task(self._drain(), name=f"{self.service}-drain")
+
     async def stop(self) -> None:
-        self._running = False
+        self.begin_stop()
+        assert self._draining is not None and self._stop_began is not None
+        await self._draining
+        for cleanup in self._cleanups:
+            await _within(STOP_MARGIN, f"cleanup {getattr(cleanup, '__qualname__', cleanup)}", cleanup())
+        await _within(STOP_MARGIN, "closing the database pool", self.engine.dispose())
+        # The last spans, exported before the process ends (blocking: off the event loop).
+        await _within(STOP_MARGIN, "exporting the last spans", asyncio.to_thread(self.tracing.shutdown))
+        log.info("service_stopped", seconds=round(time.monotonic() - self._stop_began, 2))
+
+    async def _drain(self) -> None:
+        # FastStream stops each subscriber handling new deliveries, waits up to graceful_timeout for those in hand,
+        # then cancels the consumer; a delivery still unfinished is cancelled when the channel closes, unacked.
+        graceful = self.settings.graceful_timeout
+        subscribers = list(self.broker.subscribers)
+        await _within(graceful + STOP_MARGIN, "stopping the consumers", _all(sub.stop() for sub in subscribers))
+        if unfinished := sum(consumer.in_hand for consumer in self._consumers):
+            log.warning("deliveries_returned_unfinished", count=unfinished, graceful_timeout=graceful)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Waits up to graceful_timeout for running handlers; unacked messages return to their queue.
-        await self.broker.stop()
-        for cleanup in self._cleanups:
-            await cleanup()
-        await self.engine.dispose()
-        # The last spans, exported before the process ends (blocking: off the event loop).
-        await asyncio.to_thread(self.tracing.shutdown)
-        log.info("service_stopped")
+        names = ", ".join(task.get_name() for task in self._tasks)
+        await _within(STOP_MARGIN, f"stopping {names}", _all(self._tasks))
+        await _within(STOP_MARGIN, "closing the broker connection", self.broker.stop())
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: object) -> AsyncIterator[None]:
@@ -363,6 +410,20 @@ class ServiceRuntime:
                 await asyncio.sleep(1.0)
 
 
+async def _all(awaitables: Any) -> None:
+    await asyncio.gather(*awaitables, return_exceptions=True)
+
+
+async def _within(seconds: float, step: str, awaitable: Awaitable[object]) -> bool:
+    """Await a step of stopping for at most `seconds`; False, and an error in the log, if it took longer."""
+    with anyio.move_on_after(seconds) as scope:
+        await awaitable
+    if scope.cancelled_caught:
+        log.error("stop_step_timed_out", step=step, seconds=seconds)
+        return False
+    return True
+
+
 async def _close_quietly(channel: Any) -> None:
     with contextlib.suppress(Exception):
         with anyio.fail_after(5):
@@ -384,17 +445,59 @@ def periodically(interval: float, name: str, work: Callable[[], Awaitable[object
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:
-    """Run the app under uvicorn; SIGTERM lets running handlers finish (graceful_timeout) before exit."""
-    uvicorn.run(
+    """Run the app under uvicorn. SIGTERM (or Ctrl-C) stops it within graceful_timeout + STOP_MARGIN: the HTTP
+    requests and the deliveries in hand finish side by side, each within graceful_timeout."""
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=int(settings.graceful_timeout),
+        timeout_graceful_shutdown=max(1, int(settings.graceful_timeout)),
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
     )
+    _Server(config, runtime=app.state.runtime, deadline=settings.graceful_timeout + STOP_MARGIN).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which on the first stop signal also starts the runtime's drain and a deadline for the
+    whole process."""
+
+    def __init__(self, config: uvicorn.Config, *, runtime: ServiceRuntime, deadline: float) -> None:
+        super().__init__(config)
+        self._runtime = runtime
+        self._deadline = deadline
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            self._runtime.request_stop()
+            StopDeadline(self._deadline).start()
+        super().handle_exit(sig, frame)
+
+
+class StopDeadline:
+    """Ends the process `seconds` after the stop began if it has not ended by itself: whatever still holds it is
+    a bug, and its threads' stacks go to the log so that it can be found, where an orchestrator's SIGKILL after
+    its grace period would say nothing. A database transaction left open is rolled back by the server, and an
+    unacknowledged delivery returns to its queue, as after any crash."""
+
+    EXIT_CODE = 70  # EX_SOFTWARE
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def _expire(self) -> None:
+        log.error("stop_deadline_exceeded", seconds=self.seconds, stacks="follow on stderr")
+        sys.stdout.flush()
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        sys.stderr.flush()
+        os._exit(self.EXIT_CODE)
 
 
 def token_verifier(settings: ServiceSettings) -> TokenVerifier:
