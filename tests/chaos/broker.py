@@ -4,6 +4,7 @@ and a plain AMQP client for what a test publishes or reads itself (captured, poi
 import asyncio
 import json
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -89,6 +90,40 @@ def close_connections(amqp_url: str, client_name: str) -> int:
             rabbitmqctl("close_connection", connection["pid"], "chaos test: closed by the broker")
             closed += 1
     return closed
+
+
+def memory_watermark() -> list[str]:
+    """The broker's memory high watermark as `set_vm_memory_high_watermark` takes it: a fraction of the machine's
+    memory (`0.4`) or `absolute <bytes>`."""
+    value = rabbitmqctl("eval", "vm_memory_monitor:get_vm_memory_high_watermark().").strip()
+    if value.startswith("{absolute,"):
+        return ["absolute", value.removeprefix("{absolute,").rstrip("}").strip()]
+    return [str(float(value))]
+
+
+def block_publishers() -> None:
+    """Raise RabbitMQ's memory alarm (watermark 0): it stops reading from every connection that publishes until
+    the watermark is set back (`set_memory_watermark`). Services' publishes wait; nothing is refused."""
+    rabbitmqctl("set_vm_memory_high_watermark", "0")
+
+
+def set_memory_watermark(watermark: list[str]) -> None:
+    rabbitmqctl("set_vm_memory_high_watermark", *watermark)
+
+
+def rabbitmqctl_later(seconds: float, *args: str) -> subprocess.Popen[bytes]:
+    """A detached process that runs `rabbitmqctl args` after `seconds`, whatever happens to this one: a scenario
+    that changes the machine's broker puts it back even if the test run dies. Kill it once put back."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, time; time.sleep({seconds}); subprocess.run(['rabbitmqctl', *{list(args)!r}])",
+        ],
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def stop_broker() -> None:

@@ -9,8 +9,6 @@ this process die while it is stopped. PostgreSQL is shared too, but only the tes
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -82,20 +80,6 @@ async def _wait_consumers(chaos: Chaos, timeout: float) -> dict[str, int]:
         await asyncio.sleep(1.0)
 
 
-def _watchdog(seconds: int) -> subprocess.Popen[bytes]:
-    """A detached process that starts the broker's app again after `seconds`, whatever happens to this one."""
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import subprocess, time; time.sleep({seconds}); subprocess.run(['rabbitmqctl', 'start_app'])",
-        ],
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.timeout(300)
 async def test_rabbitmq_restart_mid_stream_loses_no_event_and_consumers_return(chaos: Chaos, driver: Driver) -> None:
     """stop_app/start_app while requests stream in: submissions are kept (201) or refused fast (503), never
@@ -107,7 +91,7 @@ async def test_rabbitmq_restart_mid_stream_loses_no_event_and_consumers_return(c
     unready_while_down: list[str] = []
     try:
         await driver.wait_submitted(12)
-        watchdog = _watchdog(90)
+        watchdog = broker.rabbitmqctl_later(90, "start_app")
         await asyncio.to_thread(broker.stop_broker)
         stopped = time.monotonic()
         try:
@@ -180,10 +164,15 @@ async def _allow_connections(chaos: Chaos, service: str, allowed: bool) -> None:
         await connection.close()
 
 
-async def _readiness(chaos: Chaos, name: str) -> dict[str, Any]:
+async def _readiness_during(chaos: Chaos, name: str, seconds: float) -> dict[str, Any]:
+    """What /readyz says once it says unready, or at the end of `seconds`."""
+    deadline = time.monotonic() + seconds
     async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.get(chaos.system.url(name) + "/readyz")
-    return {"status": response.status_code, **response.json()}
+        while True:
+            response = await client.get(chaos.system.url(name) + "/readyz")
+            if response.status_code != 200 or time.monotonic() > deadline:
+                return {"status": response.status_code, **response.json()}
+            await asyncio.sleep(0.1)
 
 
 @pytest.mark.timeout(240)
@@ -195,10 +184,10 @@ async def test_database_refusing_connections_for_a_while_loses_nothing(chaos: Ch
     try:
         await driver.wait_submitted(5)
         await _allow_connections(chaos, "review", False)
+        began = time.monotonic()
         try:
-            await asyncio.sleep(2)
-            during = await _readiness(chaos, "review")
-            await asyncio.sleep(DATABASE_OUTAGE - 2)
+            during = await _readiness_during(chaos, "review", DATABASE_OUTAGE / 2)
+            await asyncio.sleep(max(0.0, DATABASE_OUTAGE - (time.monotonic() - began)))  # the outage goes on
         finally:
             await _allow_connections(chaos, "review", True)
         await chaos.system.wait_ready("review", timeout=30)
