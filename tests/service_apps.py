@@ -30,7 +30,10 @@ def build_service_app(service: str, workdir: Path) -> FastAPI:
 
         return build_documents(
             DocumentsSettings(
-                **common, storage_dir=str(workdir / "pdf"), signing_key_file=str(workdir / "signing-key.pem")
+                **common,
+                storage_dir=str(workdir / "pdf"),
+                signing_key_file=str(workdir / "signing-key.pem"),
+                pki_dir=str(workdir / "pki"),
             )
         )
     from dukcapil_shipping.bootstrap import build_app as build_shipping

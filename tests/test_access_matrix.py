@@ -84,6 +84,7 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("documents", "POST", "/documents/{document_id}/revoke"): {DOC},
     ("documents", "POST", "/documents/{document_id}/corrections"): {DOC},
     ("documents", "GET", "/verify/{token}"): EVERYONE,
+    ("documents", "POST", "/verify"): EVERYONE,
     ("documents", "GET", "/signing-keys"): EVERYONE,
     ("shipping", "GET", "/shipments"): READ_SHIPMENTS,
     ("shipping", "GET", "/shipments/{shipment_id}"): READ_SHIPMENTS,

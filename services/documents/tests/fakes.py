@@ -4,9 +4,22 @@ import hmac
 import uuid
 from datetime import datetime
 
-from dukcapil_documents.domain.model import Document, DocumentKind, DocumentStatus, NumberReservation, issue_year
+from dukcapil_documents.domain.model import (
+    Document,
+    DocumentKind,
+    DocumentStatus,
+    EmbeddedSignature,
+    NumberReservation,
+    issue_year,
+)
 from dukcapil_documents.service_layer.handlers import Press
-from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage, PublicKey
+from dukcapil_documents.service_layer.ports import (
+    DocumentRenderer,
+    DocumentSigner,
+    DocumentStorage,
+    PdfSealer,
+    PublicKey,
+)
 from dukcapil_documents.service_layer.unit_of_work import (
     DocumentRepository,
     DocumentsUnitOfWork,
@@ -42,6 +55,9 @@ class FakeDocumentRepository(DocumentRepository):
 
     async def by_verification_token(self, token: str) -> Document | None:
         return next((copy.deepcopy(d) for d in self._all() if d.verification_token == token), None)
+
+    async def by_checksum(self, checksum_sha256: str) -> Document | None:
+        return next((copy.deepcopy(d) for d in self._all() if d.checksum_sha256 == checksum_sha256), None)
 
     async def next_sequence(self, type_code: str, year: int) -> int:
         key = (type_code, year)
@@ -145,6 +161,40 @@ class FakeSigner(DocumentSigner):
         return [PublicKey(key_id=self._key_id, algorithm="HMAC-SHA256", pem="(secret)", current=True)]
 
 
+class FakeSealer(PdfSealer):
+    """An HMAC of the file appended as its last line in place of a PAdES signature: the same contract, no
+    certificates. Bytes changed before the line break it; bytes added after it leave it intact but not covering
+    the whole file."""
+
+    MARK = b"\n%fake-seal "
+
+    def __init__(self, key: bytes = b"office-certificate") -> None:
+        self._key = key
+        self.sealed = 0
+
+    async def seal(self, content: bytes) -> bytes:
+        self.sealed += 1
+        return content + self.MARK + self._mac(content) + b"\n"
+
+    async def examine(self, content: bytes) -> EmbeddedSignature:
+        signed, mark, rest = content.rpartition(self.MARK)
+        if not mark:
+            return EmbeddedSignature()
+        mac, _, after = rest.partition(b"\n")
+        intact = hmac.compare_digest(mac, self._mac(signed))
+        return EmbeddedSignature(
+            present=True,
+            intact=intact,
+            whole_file=not after,
+            trusted=intact,
+            by_office=True,
+            signer="CN=Fake office certificate",
+        )
+
+    def _mac(self, content: bytes) -> bytes:
+        return hmac.new(self._key, content, hashlib.sha256).hexdigest().encode()
+
+
 class FakeStorage(DocumentStorage):
     def __init__(self, *, fail: bool = False) -> None:
         self.files: dict[str, bytes] = {}
@@ -164,10 +214,12 @@ def a_press(
     storage: FakeStorage | None = None,
     renderer: DocumentRenderer | None = None,
     signer: DocumentSigner | None = None,
+    sealer: PdfSealer | None = None,
 ) -> Press:
     return Press(
         renderer=renderer or FakeRenderer(),
         signer=signer or FakeSigner(),
+        sealer=sealer or FakeSealer(),
         storage=storage or FakeStorage(),
         public_base_url=BASE_URL,
     )

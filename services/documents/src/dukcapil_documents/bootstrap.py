@@ -1,9 +1,11 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
 from fastapi import FastAPI
+from pyhanko.sign.timestamps import HTTPTimeStamper
 
 from dukcapil_documents.adapters import tables
 from dukcapil_documents.adapters.layout import load_layouts
+from dukcapil_documents.adapters.pades import PadesSealer
 from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
 from dukcapil_documents.adapters.signing import Ed25519Signer, development_key
@@ -15,6 +17,10 @@ from dukcapil_shared.db import create_engine
 from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
+from dukcapil_shared.web import BodyLimit
+
+# Room for the multipart form around an uploaded PDF: boundaries, part headers, the file name.
+MULTIPART_ALLOWANCE = 64 * 1024
 
 
 def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
@@ -46,6 +52,10 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
             else development_key(settings.signing_key_file),
             settings.trusted_public_keys,
         ),
+        sealer=PadesSealer(
+            settings.office_certificate(),
+            timestamper=HTTPTimeStamper(settings.timestamp_url) if settings.timestamp_url else None,
+        ),
         storage=DirectoryFileStore(settings.storage_dir),
         public_base_url=settings.public_base_url,
     )
@@ -55,9 +65,10 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
     app = runtime.create_app(
         title="Disdukcapil Lebak: documents",
         description="Issues the signed PDF of each approved request, revokes and corrects documents on approved "
-        "decisions, and lets anyone verify a document's QR code.",
+        "decisions, and lets anyone verify a document's QR code or the PDF file itself.",
+        larger_bodies=[BodyLimit("POST", "/verify", settings.verify_max_bytes + MULTIPART_ALLOWANCE)],
     )
     app.state.unit_of_work = unit_of_work
     app.state.press = press
-    http.install(app)
+    http.install(app, verify_max_bytes=settings.verify_max_bytes)
     return app

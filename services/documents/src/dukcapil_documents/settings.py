@@ -4,11 +4,16 @@ from typing import Self
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from dukcapil_shared.settings import ServiceSettings
+from dukcapil_documents.adapters import pki
+from dukcapil_shared.settings import ProductionMisconfigured, ServiceSettings
+
+PRODUCTION = "ENVIRONMENT=production: "
+VERIFY_MAX_BYTES = 10 * 1024 * 1024
 
 
 class DocumentsSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore")
+    # A refusal must not echo the input: it holds the passphrase and keys.
+    model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore", hide_input_in_errors=True)
 
     database_url: str = "sqlite+aiosqlite:///var/documents.db"
     port: int = 8003
@@ -30,6 +35,36 @@ class DocumentsSettings(ServiceSettings):
         default_factory=list,
         description="Ed25519 public keys (PEM) of retired signing keys, so that older documents still verify",
     )
+    certificate_p12_file: str | None = Field(
+        default=None,
+        description="The office's document-signing certificate as a PKCS#12 file (.p12/.pfx: key, certificate and "
+        "chain), e.g. from BSrE; or give the three PEM files below instead",
+    )
+    certificate_key_file: str | None = Field(default=None, description="The certificate's private key (PEM or DER)")
+    certificate_file: str | None = Field(default=None, description="The office's certificate (PEM or DER)")
+    certificate_chain_file: str | None = Field(
+        default=None, description="The issuing CA's certificates up to its root (PEM), when not in the files above"
+    )
+    certificate_passphrase: SecretStr | None = Field(
+        default=None, description="The passphrase of the PKCS#12 file or of the private key"
+    )
+    trust_roots_file: str | None = Field(
+        default=None,
+        description="Root certificates (PEM) a PDF's signature must chain to; by default the root of the chain. "
+        "Keep an old root here when the office changes CA, so that older documents still verify",
+    )
+    pki_dir: str = Field(
+        default="var/pki",
+        description="Without a configured certificate: a development CA and document-signing certificate, made here "
+        "on first start",
+    )
+    timestamp_url: str | None = Field(
+        default=None,
+        description="An RFC 3161 timestamp authority for each signature (PAdES B-T); off by default (B-B)",
+    )
+    verify_max_bytes: int = Field(
+        default=VERIFY_MAX_BYTES, gt=0, description="Largest PDF POST /verify takes, in bytes"
+    )
     signer_name: str = Field(
         default="NAMA KEPALA DINAS (CONTOH PENGEMBANGAN)",
         description="The head of the office, printed in each document's signature block",
@@ -42,17 +77,81 @@ class DocumentsSettings(ServiceSettings):
         description="A folder of layout files (<type>.toml, office.toml) that replace the shipped ones",
     )
 
+    @property
+    def certificate_configured(self) -> bool:
+        return bool(self.certificate_p12_file or self.certificate_key_file or self.certificate_file)
+
+    def office_certificate(self) -> pki.OfficeCertificate:
+        """The configured certificate, or else the development one (made on first use); CertificateError says
+        every problem with it."""
+        if not self.certificate_configured:
+            return pki.development_certificate(self.pki_dir)
+        problems = self._certificate_file_problems()
+        if problems:
+            raise pki.CertificateError(problems)
+        passphrase = self.certificate_passphrase.get_secret_value().encode() if self.certificate_passphrase else None
+        chain = pki.read_certificates(self.certificate_chain_file) if self.certificate_chain_file else []
+        roots = pki.read_certificates(self.trust_roots_file) if self.trust_roots_file else []
+        if self.certificate_p12_file:
+            certificate = pki.from_pkcs12(self.certificate_p12_file, passphrase, chain=chain, trust_roots=roots)
+        else:
+            assert self.certificate_key_file and self.certificate_file
+            certificate = pki.from_pem(
+                self.certificate_key_file, self.certificate_file, passphrase, chain=chain, trust_roots=roots
+            )
+        problems = certificate.problems()
+        if problems:
+            raise pki.CertificateError(problems)
+        return certificate
+
+    def _certificate_file_problems(self) -> list[str]:
+        problems = []
+        pem = self.certificate_key_file or self.certificate_file
+        if self.certificate_p12_file and pem:
+            problems.append(
+                "give DOCUMENTS_CERTIFICATE_P12_FILE or DOCUMENTS_CERTIFICATE_KEY_FILE and DOCUMENTS_CERTIFICATE_FILE, "
+                "not both"
+            )
+        elif pem and not (self.certificate_key_file and self.certificate_file):
+            problems.append("DOCUMENTS_CERTIFICATE_KEY_FILE and DOCUMENTS_CERTIFICATE_FILE go together")
+        for name in ("certificate_p12_file", "certificate_key_file", "certificate_file", "certificate_chain_file",
+                     "trust_roots_file"):  # fmt: skip
+            path = getattr(self, name)
+            if path and not Path(path).is_file():
+                problems.append(f"DOCUMENTS_{name.upper()} names no file: {path}")
+        return problems
+
     @model_validator(mode="after")
-    def _production_signs_with_the_office_key(self) -> Self:
-        """In production a document is signed with the office's own key, never one generated on the spot, and
-        names the real head of the office."""
+    def _production_has_real_secrets(self) -> Self:
+        """In production a document is signed with the office's own key and certificate, never ones made on the
+        spot, and names the real head of the office; every problem, the shared ones included, in one message."""
         if self.environment != "production":
             return self
         problems = []
+        try:
+            ServiceSettings._production_has_real_secrets(self)
+        except ProductionMisconfigured as error:
+            problems.append(str(error).removeprefix(PRODUCTION))
         if self.signing_key is None and not Path(self.signing_key_file).is_file():
             problems.append("set DOCUMENTS_SIGNING_KEY or point DOCUMENTS_SIGNING_KEY_FILE at the office's key")
         if "PENGEMBANGAN" in self.signer_name or set(self.signer_nip) == {"0"}:
             problems.append("set DOCUMENTS_SIGNER_NAME and DOCUMENTS_SIGNER_NIP to the head of the office")
+        problems.extend(self._production_certificate_problems())
         if problems:
-            raise ValueError("ENVIRONMENT=production: " + "; ".join(problems))
+            raise ProductionMisconfigured(PRODUCTION + "; ".join(problems))
         return self
+
+    def _production_certificate_problems(self) -> list[str]:
+        if not self.certificate_configured:
+            return [
+                "set DOCUMENTS_CERTIFICATE_P12_FILE and DOCUMENTS_CERTIFICATE_PASSPHRASE (or "
+                "DOCUMENTS_CERTIFICATE_KEY_FILE and DOCUMENTS_CERTIFICATE_FILE) to the office's document-signing "
+                "certificate, e.g. issued by BSrE: production never signs with the development CA"
+            ]
+        try:
+            certificate = self.office_certificate()
+        except pki.CertificateError as error:
+            return [f"the office's certificate: {problem}" for problem in error.problems]
+        if certificate.development:
+            return ["the configured certificate is a development one (made by the development CA): use the office's"]
+        return []

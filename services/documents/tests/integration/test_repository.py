@@ -1,4 +1,5 @@
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -12,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dukcapil_documents.adapters import tables
 from dukcapil_documents.adapters.layout import load_layouts
+from dukcapil_documents.adapters.pades import PadesSealer
 from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
+from dukcapil_documents.adapters.pki import development_certificate
 from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
 from dukcapil_documents.adapters.signing import Ed25519Signer
 from dukcapil_documents.domain.model import (
@@ -30,7 +33,7 @@ from dukcapil_shared.contracts import Envelope, RequestApproved
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
 
-from ..fakes import FakeRenderer
+from ..fakes import FakeRenderer, FakeSealer
 
 HOLDER = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
 PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
@@ -52,10 +55,13 @@ def unit_of_work(engine: AsyncEngine) -> SqlDocumentsUnitOfWork:
     return SqlDocumentsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
 
 
-def a_press(tmp_path: Path, renderer: handlers.DocumentRenderer | None = None) -> Press:
+def a_press(
+    tmp_path: Path, renderer: handlers.DocumentRenderer | None = None, sealer: handlers.PdfSealer | None = None
+) -> Press:
     return Press(
         renderer=renderer or FakeRenderer(),
         signer=Ed25519Signer(Ed25519PrivateKey.generate()),
+        sealer=sealer or FakeSealer(),
         storage=DirectoryFileStore(tmp_path / "files"),
         public_base_url="http://x",
     )
@@ -99,6 +105,8 @@ async def test_a_document_is_stored_and_found_by_id_request_and_token(engine: As
         assert await uow.documents.get(document.id) == document
         assert await uow.documents.for_request(document.request_id) == [document]
         assert await uow.documents.by_verification_token(document.verification_token) == document
+        assert await uow.documents.by_checksum(document.checksum_sha256) == document
+        assert await uow.documents.by_checksum("cd" * 32) is None
         assert await uow.documents.get(uuid.uuid4()) is None
         assert await uow.documents.for_request(uuid.uuid4()) == []
         assert await uow.documents.by_verification_token("unknown") is None
@@ -326,7 +334,7 @@ async def test_concurrent_corrections_of_one_document_issue_one_replacement(
 
 async def test_a_real_document_verifies_until_its_file_on_disk_is_edited(engine: AsyncEngine, tmp_path: Path) -> None:
     renderer = FpdfDocumentRenderer(layouts=load_layouts(), signatory=Signatory("Kepala Dinas", "197001011990011001"))
-    press = a_press(tmp_path, renderer)
+    press = a_press(tmp_path, renderer, PadesSealer(development_certificate(tmp_path / "pki")))
     document = await issue(engine, press, an_approval())
 
     async def verify(token: str = document.verification_token) -> tuple[bool, str, int]:
@@ -343,3 +351,23 @@ async def test_a_real_document_verifies_until_its_file_on_disk_is_edited(engine:
     path.write_bytes(original)
     await handlers.revoke_document(document.id, reason="keliru", approved_by="kabid", uow=unit_of_work(engine))
     assert await verify() == (True, "revoked", 3)
+
+
+async def test_a_real_pdf_in_hand_is_found_by_its_hash_and_proves_itself(engine: AsyncEngine, tmp_path: Path) -> None:
+    renderer = FpdfDocumentRenderer(layouts=load_layouts(), signatory=Signatory("Kepala Dinas", "197001011990011001"))
+    press = a_press(tmp_path, renderer, PadesSealer(development_certificate(tmp_path / "pki")))
+    document = await issue(engine, press, an_approval())
+    content = (tmp_path / "files" / document.storage_key).read_bytes()
+
+    async def verify(file: bytes) -> tuple[bool, str, str | None, int | None]:
+        answer = await handlers.verify_file(file, uow=unit_of_work(engine), sealer=press.sealer, signer=press.signer)
+        count = answer.document.verification_count if answer.document else None
+        return answer.genuine, answer.verdict.value, answer.document and answer.document.document_number, count
+
+    assert document.checksum_sha256 == hashlib.sha256(content).hexdigest(), "the recorded hash is the signed file's"
+    assert await verify(content) == (True, "genuine", document.number, 1)
+    assert await verify(content.replace(b"/Title (", b"/Title (X", 1)) == (False, "signature_invalid", None, None)
+    assert await verify(content + b"\n% edited\n") == (False, "signature_invalid", None, None)
+    await handlers.revoke_document(document.id, reason="keliru", approved_by="kabid", uow=unit_of_work(engine))
+    answer = await handlers.verify_file(content, uow=unit_of_work(engine), sealer=press.sealer, signer=press.signer)
+    assert (answer.genuine, answer.document and answer.document.status) == (True, DocumentStatus.revoked)

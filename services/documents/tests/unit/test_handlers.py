@@ -87,6 +87,7 @@ async def test_an_approval_issues_a_signed_stored_document_and_announces_it_in_o
     assert document.number.startswith("KK/3602/") and document.number.endswith("/000001")
     files = storage_of(press).files
     assert list(files) == [f"{event.request_id}.pdf"] and document.matches(files[document.storage_key])
+    assert (await press.sealer.examine(files[document.storage_key])).valid, "the stored file is the sealed one"
     assert document.signing_key_id == "fake-key-1"
     assert press.signer.verify(document.signed_payload(), document.signature, document.signing_key_id)
     assert document.delivery == event.delivery.model_dump(mode="json")
@@ -515,3 +516,50 @@ async def test_documents_are_listed_by_request() -> None:
     uow, _, document = await one_document()
     assert [d.id for d in await handlers.list_documents(document.request_id, uow=uow)] == [document.id]
     assert await handlers.list_documents(uuid.uuid4(), uow=uow) == []
+
+
+async def test_a_file_in_hand_is_genuine_only_as_issued_with_its_signature_and_its_status() -> None:
+    uow, press, document = await one_document("akta_kematian", DEATH)
+    content = storage_of(press).files[document.storage_key]
+
+    async def check(file: bytes) -> handlers.FileVerification:
+        return await handlers.verify_file(file, uow=uow, sealer=press.sealer, signer=press.signer)
+
+    genuine = await check(content)
+    assert (genuine.genuine, genuine.verdict.value, genuine.checksum_sha256) == (
+        True,
+        "genuine",
+        document.checksum_sha256,
+    )
+    assert genuine.document is not None and genuine.document.document_number == document.number
+    assert (genuine.document.holder_name_masked, genuine.document.verification_count) == ("S******", 1)
+    assert (genuine.message, genuine.message_id) == ("Genuine and in force.", "Dokumen asli dan berlaku.")
+
+    edited = await check(content.replace(b"Sarmadi", b"Sarmado"))
+    assert (edited.genuine, edited.verdict.value, edited.document) == (False, "signature_invalid", None)
+    appended = await check(content + b"% a line added after signing\n")
+    assert (appended.genuine, appended.verdict.value) == (False, "signature_invalid")
+    unknown = await check(b"%PDF-1.7 another office's document")
+    assert (unknown.genuine, unknown.verdict.value, unknown.signature.present) == (False, "unknown_file", False)
+    assert "not a document issued by Disdukcapil Kabupaten Lebak" in unknown.message
+    with pytest.raises(handlers.NotAPdf):
+        await check(b"GIF89a")
+    assert uow.issued[0].verification_count == 1, "only a file that is a document counts as its verification"
+
+    await handlers.revoke_document(document.id, reason="keliru", approved_by="kabid", uow=uow)
+    revoked = await check(content)
+    assert (revoked.genuine, revoked.document and revoked.document.status) == (True, DocumentStatus.revoked)
+    assert revoked.message_id == "Dokumen asli, tetapi telah dicabut oleh Disdukcapil dan tidak berlaku lagi."
+
+
+async def test_a_file_issued_before_documents_carried_a_signature_inside_is_told_to_use_its_qr_code() -> None:
+    uow, press, document = await one_document()
+    unsealed = b"%PDF-1.4 issued in 2025"
+    stored = uow.documents.committed[document.id]
+    stored.seal(unsealed)
+    stored.signature = press.signer.sign(stored.signed_payload())
+
+    answer = await handlers.verify_file(unsealed, uow=uow, sealer=press.sealer, signer=press.signer)
+
+    assert (answer.genuine, answer.verdict.value) == (False, "signature_missing")
+    assert document.number in answer.message and "QR" in answer.message and "kode QR" in answer.message_id

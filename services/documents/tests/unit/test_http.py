@@ -22,7 +22,12 @@ HOLDER = {"X-Applicant-NIK": APPLICANT["nik"]}
 
 class Service:
     def __init__(
-        self, uow: FakeDocumentsUnitOfWork, press: Press, document: Document, citizen_rate: str = "1000/minute"
+        self,
+        uow: FakeDocumentsUnitOfWork,
+        press: Press,
+        document: Document,
+        citizen_rate: str = "1000/minute",
+        verify_max_bytes: int = 10 * 1024 * 1024,
     ) -> None:
         self.uow, self.press, self.document = uow, press, document
         app = FastAPI()
@@ -30,7 +35,7 @@ class Service:
         app.state.unit_of_work = lambda: uow
         app.state.press = press
         self.access_log = install_test_auth(app, citizen_rate=citizen_rate)
-        http.install(app)
+        http.install(app, verify_max_bytes=verify_max_bytes)
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
     @property
@@ -133,6 +138,7 @@ async def test_the_public_verification_shows_the_document_masked_and_counts(serv
         "revoked_at": None,
         "verification_count": 2,
         "signing_key_id": document.signing_key_id,
+        "checksum_sha256": document.checksum_sha256,
     }
     assert "3602140101500002" not in first.text and "Sarmadi" not in first.text and "Rangkasbitung" not in first.text
     shown = (await client.get(f"/documents/{document.id}", headers=STAFF)).json()
@@ -274,3 +280,99 @@ async def test_the_public_verification_is_rate_limited_per_address(service: Serv
         "the refused one is not counted"
     )
     assert keys.status_code == 200, "the signing keys are not limited"
+
+
+def upload(content: bytes, name: str = "dokumen.pdf") -> dict[str, Any]:
+    return {"files": {"file": (name, content, "application/pdf")}}
+
+
+async def test_a_genuine_file_in_hand_verifies_with_its_document_masked(service: Service) -> None:
+    document = service.document
+    response = await service.client.post("/verify", **upload(service.files[document.storage_key]))
+
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body == {
+        "genuine": True,
+        "reason": None,
+        "message": "Genuine and in force.",
+        "message_id": "Dokumen asli dan berlaku.",
+        "checksum_sha256": document.checksum_sha256,
+        "signature": {
+            "present": True,
+            "intact": True,
+            "covers_whole_file": True,
+            "trusted": True,
+            "signer": "CN=Fake office certificate",
+            "signed_at": None,
+        },
+        "status": "valid",
+        "document_number": document.number,
+        "document_type": "akta_kematian",
+        "document_title": "AKTA KEMATIAN",
+        "issued_at": body["issued_at"],
+        "holder_name_masked": "S******",
+        "nik_masked": "360214******0002",
+        "superseded_by_number": None,
+        "revoked_at": None,
+        "verification_count": 1,
+        "signing_key_id": document.signing_key_id,
+    }
+    assert "Sarmadi" not in response.text and "3602140101500002" not in response.text
+    by_token = (await service.client.get(f"/verify/{document.verification_token}")).json()
+    assert by_token["checksum_sha256"] == document.checksum_sha256 and by_token["verification_count"] == 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "reason"),
+    [
+        (lambda content: content.replace(b"Sarmadi", b"Sarmado"), "signature_invalid"),
+        (lambda content: content + b"% added after signing\n", "signature_invalid"),
+        (lambda content: b"%PDF-1.7\n% someone else's document\n", "unknown_file"),
+    ],
+    ids=["edited", "appended", "unknown"],
+)
+async def test_an_edited_or_unknown_file_is_not_a_document_of_the_office(
+    service: Service, edit: Any, reason: str
+) -> None:
+    response = await service.client.post("/verify", **upload(edit(service.files[service.document.storage_key])))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["genuine"], body["reason"], body["status"], body["document_number"]) == (False, reason, None, None)
+    assert "not a document issued by" in body["message"] and "bukan dokumen yang diterbitkan" in body["message_id"]
+    assert service.uow.documents.committed[service.document.id].verification_count == 0
+
+
+async def test_a_file_that_is_not_a_pdf_is_refused(service: Service) -> None:
+    png = await service.client.post("/verify", **upload(b"\x89PNG\r\n\x1a\n...", "scan.png"))
+    empty = await service.client.post("/verify", **upload(b""))
+    missing = await service.client.post("/verify", data={"note": "no file"})
+
+    for response in (png, empty):
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "not_a_pdf")
+        assert "not a PDF" in response.json()["error"]["message"]
+    assert (missing.status_code, missing.json()["error"]["code"]) == (422, "invalid_request")
+
+
+async def test_a_file_over_the_limit_is_refused_unread(service: Service) -> None:
+    small = Service(service.uow, service.press, service.document, verify_max_bytes=1000)
+    async with small.client as client:
+        too_large = await client.post("/verify", **upload(b"%PDF-1.7\n" + b"0" * 1000))
+        at_limit = await client.post("/verify", **upload(b"%PDF-1.7\n" + b"0" * 991))
+    assert (too_large.status_code, too_large.json()["error"]["code"]) == (413, "request_too_large")
+    assert too_large.json()["error"]["max_bytes"] == 1000
+    assert (at_limit.status_code, at_limit.json()["reason"]) == (200, "unknown_file")
+
+
+async def test_checking_files_shares_the_verification_rate_limit(service: Service) -> None:
+    limited = Service(service.uow, service.press, service.document, citizen_rate="2/minute")
+    content = service.files[service.document.storage_key]
+    async with limited.client as client:
+        answers = [
+            await client.get(f"/verify/{service.document.verification_token}"),
+            await client.post("/verify", **upload(content)),
+            await client.post("/verify", **upload(content)),
+        ]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert answers[-1].json()["error"]["code"] == "too_many_requests"

@@ -1,5 +1,6 @@
 import hashlib
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
@@ -9,11 +10,16 @@ from dukcapil_documents.domain.model import (
     Document,
     DocumentNotCurrent,
     DocumentStatus,
+    EmbeddedSignature,
+    FileVerdict,
+    FileVerification,
     UnsupportedDocumentType,
+    Verification,
     corrected_details,
     document_kind,
     document_number,
     issue_year,
+    looks_like_pdf,
     mask_name,
     mask_nik,
     new_verification_token,
@@ -227,3 +233,40 @@ def test_the_holder_is_printed_with_indonesian_labels() -> None:
     ]
     assert printable(date(2026, 1, 5)) == "5 Januari 2026"
     assert printable(None) == "-"
+
+
+_SEALED = EmbeddedSignature(present=True, intact=True, whole_file=True, trusted=True, by_office=True)
+_RECORD = Verification(
+    document_number="AKM/3602/2026/000001", document_type="akta_kematian", document_title="AKTA KEMATIAN",
+    issued_at=datetime(2026, 11, 28, tzinfo=UTC), holder_name_masked="S******", nik_masked="360214******0002",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("signature", "document", "verdict"),
+    [
+        (_SEALED, _RECORD, FileVerdict.genuine),
+        (EmbeddedSignature(), _RECORD, FileVerdict.signature_missing),
+        (replace(_SEALED, whole_file=False), _RECORD, FileVerdict.signature_invalid),
+        (replace(_SEALED, trusted=False), _RECORD, FileVerdict.signature_invalid),
+        (_SEALED, replace(_RECORD, signature_valid=False), FileVerdict.signature_invalid),
+        (replace(_SEALED, intact=False, trusted=False), None, FileVerdict.signature_invalid),
+        (replace(_SEALED, whole_file=False), None, FileVerdict.signature_invalid),
+        (replace(_SEALED, trusted=False, by_office=False), None, FileVerdict.unknown_file),
+        (EmbeddedSignature(), None, FileVerdict.unknown_file),
+    ],
+)
+def test_a_file_is_genuine_only_as_an_issued_documents_content_under_a_valid_signature_of_the_office(
+    signature: EmbeddedSignature, document: Verification | None, verdict: FileVerdict
+) -> None:
+    answer = FileVerification(checksum_sha256="ab" * 32, signature=signature, document=document)
+    assert answer.verdict is verdict and answer.genuine is (verdict is FileVerdict.genuine)
+    assert answer.message and answer.message_id and answer.message != answer.message_id
+    if document is not None and verdict is not FileVerdict.genuine:
+        assert document.document_number in answer.message and document.document_number in answer.message_id
+
+
+def test_a_pdf_is_told_by_its_header() -> None:
+    assert looks_like_pdf(b"%PDF-1.7\n...") and looks_like_pdf(b"\xef\xbb\xbf%PDF-1.4")
+    assert not looks_like_pdf(b"\x89PNG\r\n")
+    assert not looks_like_pdf(b" " * 1024 + b"%PDF-1.7") and not looks_like_pdf(b"")

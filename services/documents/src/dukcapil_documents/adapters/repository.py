@@ -68,6 +68,14 @@ class SqlDocumentRepository(DocumentRepository):
     async def by_verification_token(self, token: str) -> Document | None:
         return await self._one(_documents.c.verification_token == token)
 
+    async def by_checksum(self, checksum_sha256: str) -> Document | None:
+        row = (
+            await self._connection.execute(
+                select(_documents).where(_documents.c.checksum_sha256 == checksum_sha256).limit(1)
+            )
+        ).one_or_none()
+        return _to_document(row) if row is not None else None
+
     async def next_sequence(self, type_code: str, year: int) -> int:
         return await next_in_sequence(self._connection, tables.document_counters, type_code=type_code, year=year)
 

@@ -35,6 +35,7 @@ documents = Table(
     Column("verification_count", Integer, nullable=False, server_default="0"),
     Column("last_verified_at", DateTime(timezone=True), nullable=True),
     Index("ix_documents_request_id", "request_id"),
+    Index("ix_documents_checksum_sha256", "checksum_sha256"),
     # At most one current document per request; revoked and superseded ones stay beside it.
     Index(
         "uq_documents_current_request",

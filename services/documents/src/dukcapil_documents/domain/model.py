@@ -13,9 +13,10 @@ Lifecycle: a document is issued `valid`. An approved revocation makes it `revoke
 makes it `superseded` by a new document (new number, same request). Neither is ever deleted, so both stay
 verifiable as such, and a request has at most one valid document at a time.
 
-Signature: the office signs `signed_payload` (the scheme, the document's id and number, and the SHA-256 of its
-PDF) with its key; the signature is kept beside the document (detached), so any change to the file, or a file
-swapped between documents, no longer matches it.
+Signatures: each PDF carries the office's signature inside it (PAdES, with the certificate chain), so that the file
+in hand proves itself offline; the office also signs `signed_payload` (the scheme, the document's id and number,
+and the SHA-256 of the signed PDF) with its key and keeps that signature beside the document (detached), so any
+change to the file, or a file swapped between documents, no longer matches its record.
 """
 
 import hashlib
@@ -44,6 +45,10 @@ class DocumentStatus(StrEnum):
     valid = "valid"
     superseded = "superseded"
     revoked = "revoked"
+
+
+class NotAPdf(Exception):
+    """A file given to check is not a PDF at all."""
 
 
 class DocumentNotCurrent(Exception):
@@ -122,6 +127,11 @@ def mask_name(name: str) -> str:
 
 def file_checksum(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+def looks_like_pdf(content: bytes) -> bool:
+    """A PDF begins with `%PDF-` within its first 1024 bytes (ISO 32000)."""
+    return b"%PDF-" in content[:1024]
 
 
 def corrected_details(details: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -313,6 +323,7 @@ class Document:
             nik_masked=mask_nik(str(subject.get("nik", ""))),
             status=self.status,
             signature_valid=signature_valid,
+            checksum_sha256=self.checksum_sha256,
             signing_key_id=self.signing_key_id,
             verification_count=count,
             revoked_at=self.revoked_at,
@@ -359,6 +370,7 @@ class Verification:
     nik_masked: str
     status: DocumentStatus = DocumentStatus.valid
     signature_valid: bool = True
+    checksum_sha256: str = ""
     signing_key_id: str = ""
     verification_count: int = 0
     revoked_at: datetime | None = None
@@ -397,6 +409,115 @@ class Verification:
         if self.status is DocumentStatus.revoked:
             return "Dokumen asli, tetapi telah dicabut oleh Disdukcapil dan tidak berlaku lagi."
         return "Dokumen asli dan berlaku."
+
+
+@dataclass(frozen=True)
+class EmbeddedSignature:
+    """What the signature inside a PDF says, checked offline against the roots the office trusts."""
+
+    present: bool = False
+    intact: bool = False
+    """The signed bytes are unchanged."""
+    whole_file: bool = False
+    """It is the file's only signature and covers every byte of it: nothing was added after signing."""
+    trusted: bool = False
+    """Its signer's certificate validates up to a root the office trusts (the office's own certificate)."""
+    by_office: bool = False
+    """Made with a certificate that chains to a root the office trusts, whether or not the signed bytes are intact."""
+    signer: str | None = None
+    signed_at: datetime | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.present and self.intact and self.whole_file and self.trusted
+
+
+class FileVerdict(StrEnum):
+    genuine = "genuine"
+    unknown_file = "unknown_file"
+    """No document the office issued has exactly this content."""
+    signature_missing = "signature_missing"
+    """The content is an issued document's, from before documents carried a signature inside."""
+    signature_invalid = "signature_invalid"
+    """The signature inside does not validate: the file was changed after the office signed it."""
+
+
+@dataclass(frozen=True)
+class FileVerification:
+    """What anyone holding a PDF may learn about that very file: whether the office issued it as it is, and if so
+    what a check of the document's QR code tells."""
+
+    checksum_sha256: str
+    signature: EmbeddedSignature
+    document: Verification | None = None
+    """The issued document with exactly this content, as its public verification shows it; None if there is none."""
+
+    @property
+    def verdict(self) -> FileVerdict:
+        if self.document is None:
+            # The office's signature over other content: someone changed the file after it was signed.
+            return FileVerdict.signature_invalid if self.signature.by_office else FileVerdict.unknown_file
+        if not self.signature.present:
+            return FileVerdict.signature_missing
+        if not (self.signature.valid and self.document.signature_valid):
+            return FileVerdict.signature_invalid
+        return FileVerdict.genuine
+
+    @property
+    def genuine(self) -> bool:
+        return self.verdict is FileVerdict.genuine
+
+    @property
+    def message(self) -> str:
+        number = self.document.document_number if self.document else ""
+        match self.verdict:
+            case FileVerdict.genuine:
+                return self.document.message if self.document else ""
+            case FileVerdict.signature_missing:
+                return (
+                    f"This file is document {number}, issued before documents carried an electronic signature inside "
+                    "the file: check it by its QR code."
+                )
+            case FileVerdict.signature_invalid if self.document:
+                return (
+                    f"This file is document {number}, but its electronic signature does not validate: it cannot be "
+                    "confirmed as genuine."
+                )
+            case FileVerdict.signature_invalid:
+                return (
+                    "This file was changed after Disdukcapil Kabupaten Lebak signed it: it is not a document issued "
+                    "by the office."
+                )
+        return (
+            "This file is not a document issued by Disdukcapil Kabupaten Lebak: no document the office issued has "
+            "exactly this content."
+        )
+
+    @property
+    def message_id(self) -> str:
+        number = self.document.document_number if self.document else ""
+        match self.verdict:
+            case FileVerdict.genuine:
+                return self.document.message_id if self.document else ""
+            case FileVerdict.signature_missing:
+                return (
+                    f"Berkas ini adalah dokumen nomor {number} yang diterbitkan sebelum dokumen memuat tanda tangan "
+                    "elektronik di dalam berkasnya: periksa keasliannya melalui kode QR."
+                )
+            case FileVerdict.signature_invalid if self.document:
+                return (
+                    f"Berkas ini adalah dokumen nomor {number}, tetapi tanda tangan elektroniknya tidak sah: keaslian "
+                    "dokumen ini tidak dapat dipastikan."
+                )
+            case FileVerdict.signature_invalid:
+                return (
+                    "Berkas ini telah diubah setelah ditandatangani Disdukcapil Kabupaten Lebak: berkas ini bukan "
+                    "dokumen yang diterbitkan oleh Disdukcapil."
+                )
+        return (
+            "Berkas ini bukan dokumen yang diterbitkan oleh Disdukcapil Kabupaten Lebak: tidak ada dokumen terbitan "
+            "Disdukcapil yang isinya persis sama."
+        )
 
 
 _SEX = {"male": "Laki-laki", "female": "Perempuan"}

@@ -5,11 +5,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Request
+from fastapi import APIRouter, Depends, FastAPI, File, Header, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, model_validator
 
-from dukcapil_documents.domain.model import Document, DocumentNotCurrent, DocumentStatus, verification_url
+from dukcapil_documents.domain.model import (
+    Document,
+    DocumentNotCurrent,
+    DocumentStatus,
+    EmbeddedSignature,
+    FileVerdict,
+    FileVerification,
+    NotAPdf,
+    Verification,
+    verification_url,
+)
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
 from dukcapil_shared.auth import Principal, Scope, optional_personal_data, rate_limited, staff
@@ -150,6 +160,100 @@ class VerificationView(BaseModel):
     revoked_at: datetime | None = Field(default=None, description="When it was revoked or superseded")
     verification_count: int = Field(description="How often this document was verified, this time included")
     signing_key_id: str = Field(description="The office key that signed it (see GET /signing-keys)")
+    checksum_sha256: str = Field(
+        description="SHA-256 of the PDF as issued: a copy with another hash is not this document as the office "
+        "issued it (POST /verify checks a file)"
+    )
+
+    @classmethod
+    def of(cls, verification: Verification) -> Self:
+        return cls(
+            genuine=verification.genuine,
+            status=verification.status,
+            signature_valid=verification.signature_valid,
+            message=verification.message,
+            message_id=verification.message_id,
+            document_number=verification.document_number,
+            document_type=verification.document_type,
+            document_title=verification.document_title,
+            issued_at=verification.issued_at,
+            holder_name_masked=verification.holder_name_masked,
+            nik_masked=verification.nik_masked,
+            superseded_by_number=verification.superseded_by_number,
+            revoked_at=verification.revoked_at,
+            verification_count=verification.verification_count,
+            signing_key_id=verification.signing_key_id,
+            checksum_sha256=verification.checksum_sha256,
+        )
+
+
+class EmbeddedSignatureView(BaseModel):
+    present: bool = Field(description="The file carries a PDF signature")
+    intact: bool = Field(description="The signed bytes are unchanged")
+    covers_whole_file: bool = Field(description="It is the only signature and covers every byte of the file")
+    trusted: bool = Field(description="The signer's certificate validates up to a root the office trusts")
+    signer: str | None = Field(default=None, description="The signer's certificate subject")
+    signed_at: datetime | None = Field(default=None, description="The signing time the signer stated")
+
+    @classmethod
+    def of(cls, signature: EmbeddedSignature) -> Self:
+        return cls(
+            present=signature.present,
+            intact=signature.intact,
+            covers_whole_file=signature.whole_file,
+            trusted=signature.trusted,
+            signer=signature.signer,
+            signed_at=signature.signed_at,
+        )
+
+
+class FileVerificationView(BaseModel):
+    genuine: bool = Field(
+        description="True: this very file is a document the office issued, unchanged, and its embedded signature "
+        "validates"
+    )
+    reason: FileVerdict | None = Field(
+        description="Why not, when not genuine: unknown_file (no issued document has this content), "
+        "signature_invalid (changed after the office signed it), signature_missing (issued before documents "
+        "carried a signature inside: check the QR code)"
+    )
+    message: str = Field(description="The answer in a sentence")
+    message_id: str = Field(description="The same in Indonesian")
+    checksum_sha256: str = Field(description="SHA-256 of the file sent")
+    signature: EmbeddedSignatureView = Field(description="The signature inside the file, checked offline")
+    status: DocumentStatus | None = Field(
+        default=None, description="When the file is an issued document's: valid, superseded or revoked"
+    )
+    document_number: str | None = None
+    document_type: str | None = None
+    document_title: str | None = None
+    issued_at: datetime | None = None
+    holder_name_masked: str | None = Field(default=None, description="As GET /verify/{token} shows it")
+    nik_masked: str | None = Field(default=None, description="As GET /verify/{token} shows it")
+    superseded_by_number: str | None = None
+    revoked_at: datetime | None = None
+    verification_count: int | None = Field(default=None, description="Checks of this document, this one included")
+    signing_key_id: str | None = None
+
+    @classmethod
+    def of(cls, verification: FileVerification) -> Self:
+        document = verification.document
+        shown = (
+            VerificationView.of(document).model_dump(
+                exclude={"genuine", "signature_valid", "message", "message_id", "checksum_sha256"}
+            )
+            if document
+            else {}
+        )
+        return cls(
+            genuine=verification.genuine,
+            reason=None if verification.genuine else verification.verdict,
+            message=verification.message,
+            message_id=verification.message_id,
+            checksum_sha256=verification.checksum_sha256,
+            signature=EmbeddedSignatureView.of(verification.signature),
+            **shown,
+        )
 
 
 class PublicKeyView(BaseModel):
@@ -262,23 +366,37 @@ async def verify(token: str, uow: UnitOfWorkDep, press: PressDep, response: Resp
     """Public check of a document's QR code: is it genuine, is it still in force, and whose is it (masked)."""
     verification = await handlers.verify_document(token, uow=uow, storage=press.storage, signer=press.signer)
     response.headers["Cache-Control"] = "no-store"
-    return VerificationView(
-        genuine=verification.genuine,
-        status=verification.status,
-        signature_valid=verification.signature_valid,
-        message=verification.message,
-        message_id=verification.message_id,
-        document_number=verification.document_number,
-        document_type=verification.document_type,
-        document_title=verification.document_title,
-        issued_at=verification.issued_at,
-        holder_name_masked=verification.holder_name_masked,
-        nik_masked=verification.nik_masked,
-        superseded_by_number=verification.superseded_by_number,
-        revoked_at=verification.revoked_at,
-        verification_count=verification.verification_count,
-        signing_key_id=verification.signing_key_id,
-    )
+    return VerificationView.of(verification)
+
+
+@public.post(
+    "/verify",
+    response_model=FileVerificationView,
+    responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
+    dependencies=[Depends(rate_limited("verify"))],
+)
+async def verify_file(
+    request: Request,
+    uow: UnitOfWorkDep,
+    press: PressDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="The PDF to check, as downloaded or received")],
+) -> FileVerificationView:
+    """Public check of a PDF in hand: is this very file a document the office issued, unchanged (its SHA-256 is an
+    issued document's and the signature inside it validates), and is the document still in force. An unknown or
+    edited file answers 200 with genuine false and a reason; a file that is not a PDF, 422 not_a_pdf."""
+    limit: int = request.app.state.verify_max_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise ApiError(
+            413,
+            "request_too_large",
+            f"The file is larger than this endpoint takes: {limit:,} bytes at most.",
+            max_bytes=limit,
+        )
+    verification = await handlers.verify_file(content, uow=uow, sealer=press.sealer, signer=press.signer)
+    response.headers["Cache-Control"] = "no-store"
+    return FileVerificationView.of(verification)
 
 
 @public.get("/signing-keys", response_model=list[PublicKeyView])
@@ -290,9 +408,19 @@ async def signing_keys(press: PressDep) -> list[PublicKeyView]:
     ]
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, verify_max_bytes: int) -> None:
+    app.state.verify_max_bytes = verify_max_bytes
     app.include_router(router)
     app.include_router(public)
+
+    @app.exception_handler(NotAPdf)
+    async def _not_a_pdf(_request: Request, _error: NotAPdf) -> JSONResponse:
+        return error_response(
+            422,
+            "not_a_pdf",
+            "The file sent is not a PDF: send the document's PDF file as field `file`. / Berkas yang dikirim bukan "
+            "PDF: kirim berkas PDF dokumen pada kolom `file`.",
+        )
 
     @app.exception_handler(handlers.DocumentNotFound)
     async def _not_found(_request: Request, error: handlers.DocumentNotFound) -> JSONResponse:

@@ -1,5 +1,5 @@
 """Documents' use cases: issue one signed document per approved request, hand it to staff and its holder,
-revoke or correct it on an approved decision, and let anyone verify it."""
+revoke or correct it on an approved decision, and let anyone verify it, by its QR code or the file in hand."""
 
 import uuid
 from collections.abc import Callable
@@ -13,6 +13,8 @@ from dukcapil_documents.domain.model import (
     Document,
     DocumentKind,
     DocumentNotCurrent,
+    FileVerification,
+    NotAPdf,
     NumberReservation,
     UnsupportedDocumentType,
     Verification,
@@ -20,10 +22,11 @@ from dukcapil_documents.domain.model import (
     document_number,
     file_checksum,
     issue_year,
+    looks_like_pdf,
     new_verification_token,
     verification_url,
 )
-from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage
+from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage, PdfSealer
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork, NumberAlreadyReserved
 from dukcapil_shared.contracts import (
     Delivery,
@@ -66,10 +69,12 @@ class Reader:
 
 @dataclass(frozen=True)
 class Press:
-    """What issuing a document takes besides the database: the renderer, the signature and the file store."""
+    """What issuing a document takes besides the database: the renderer, the signatures (over the record, and
+    inside the PDF) and the file store."""
 
     renderer: DocumentRenderer
     signer: DocumentSigner
+    sealer: PdfSealer
     storage: DocumentStorage
     public_base_url: str
 
@@ -299,6 +304,30 @@ async def verify_document(
     )
 
 
+async def verify_file(
+    content: bytes, *, uow: DocumentsUnitOfWork, sealer: PdfSealer, signer: DocumentSigner
+) -> FileVerification:
+    """Public check of a PDF in hand: is it, byte for byte, a document the office issued, does the signature inside
+    it hold, and is the document still in force; counted like a QR code check when it is a document."""
+    if not looks_like_pdf(content):
+        raise NotAPdf()
+    checksum = file_checksum(content)
+    signature = await sealer.examine(content)
+    async with uow:
+        document = await uow.documents.by_checksum(checksum)
+        if document is None:
+            return FileVerification(checksum_sha256=checksum, signature=signature)
+        count = await uow.documents.count_verification(document.id, datetime.now(UTC))
+        replacement = await uow.documents.get(document.superseded_by) if document.superseded_by else None
+        await uow.commit()
+    verification = document.verification(
+        signature_valid=_authentic(document, content, signer),
+        count=count,
+        replacement_number=replacement.number if replacement else None,
+    )
+    return FileVerification(checksum_sha256=checksum, signature=signature, document=verification)
+
+
 def _authentic(document: Document, content: bytes, signer: DocumentSigner) -> bool:
     """The file is the one the office signed for this document: its hash, recomputed, carries the signature."""
     checksum = file_checksum(content)
@@ -308,10 +337,12 @@ def _authentic(document: Document, content: bytes, signer: DocumentSigner) -> bo
 
 
 async def _render_and_sign(document: Document, press: Press) -> bytes:
+    """The document's PDF with the office's signature inside; its record keeps the signed file's hash, signed too."""
     document.signing_key_id = press.signer.key_id
-    content = await press.renderer.render(
+    rendered = await press.renderer.render(
         document, verification_url=verification_url(press.public_base_url, document.verification_token)
     )
+    content = await press.sealer.seal(rendered)
     document.seal(content)
     document.signature = press.signer.sign(document.signed_payload())
     return content

@@ -1,9 +1,10 @@
-"""What the use cases need from the outside besides the database: a PDF renderer, a signer and a file store."""
+"""What the use cases need from the outside besides the database: a PDF renderer, the office's signatures (inside
+the PDF, and over its record) and a file store."""
 
 import abc
 from dataclasses import dataclass
 
-from dukcapil_documents.domain.model import Document
+from dukcapil_documents.domain.model import Document, EmbeddedSignature
 from dukcapil_shared.files import FileStore
 
 
@@ -11,6 +12,20 @@ class DocumentRenderer(abc.ABC):
     @abc.abstractmethod
     async def render(self, document: Document, *, verification_url: str) -> bytes:
         """The document as a PDF, with a QR code pointing at `verification_url`."""
+
+
+class PdfSealer(abc.ABC):
+    """The office's signature inside each PDF (PAdES, with its certificate chain): the file in hand proves itself,
+    offline, in any PDF reader."""
+
+    @abc.abstractmethod
+    async def seal(self, content: bytes) -> bytes:
+        """The PDF with the office's signature embedded over the whole file; what the pages show is unchanged."""
+
+    @abc.abstractmethod
+    async def examine(self, content: bytes) -> EmbeddedSignature:
+        """What the signature inside the PDF says, checked against the office's trusted roots without going online;
+        a file that cannot be read as a PDF has no signature."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,10 @@ class DocumentRepository(abc.ABC):
     async def by_verification_token(self, token: str) -> Document | None: ...
 
     @abc.abstractmethod
+    async def by_checksum(self, checksum_sha256: str) -> Document | None:
+        """The document whose issued file has this SHA-256, if any."""
+
+    @abc.abstractmethod
     async def next_sequence(self, type_code: str, year: int) -> int:
         """The next number in the type's sequence for the year, never handed out twice."""
 
