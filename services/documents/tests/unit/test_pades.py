@@ -1,7 +1,9 @@
+import hashlib
 import io
 import os
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import DummyTimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -251,3 +254,16 @@ async def test_post_verify_tells_the_issued_file_from_its_edited_copies(sealer: 
         False,
     )
     assert "changed after Disdukcapil Kabupaten Lebak signed it" in edited["message"]
+
+
+async def test_the_signature_container_from_the_template_is_pyhankos_byte_for_byte(tmp_path: Path) -> None:
+    """RSA PKCS#1 v1.5 signatures are deterministic: the container made from the template for a digest must be the
+    one pyHanko makes for it, whatever the digest and time."""
+    chain = an_office_chain()
+    signer = PadesSealer(from_pkcs12(chain.pkcs12(tmp_path / "office.p12"), PASSPHRASE.encode()))._signer.signer
+    for digest in (bytes(32), bytes(range(32)), hashlib.sha256(b"dokumen").digest()):
+        at = datetime.now(UTC)
+        made = await signer.async_sign(
+            digest, "sha256", use_pades=True, signed_attr_settings=PdfCMSSignedAttributes(signing_time=at)
+        )
+        assert made.dump() == (await signer._pyhanko_container(digest, at)).dump()

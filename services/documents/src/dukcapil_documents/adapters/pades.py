@@ -8,9 +8,13 @@ start (pyHanko would otherwise sign every document twice, the first time to meas
 signing time (no OCSP, no CRL). The pages are not touched: the signature's field has no appearance.
 """
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from io import BytesIO
+from typing import Any
 
 import anyio
 import structlog
@@ -24,6 +28,7 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, SimpleSigner
+from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko.sign.validation import validate_pdf_signature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
@@ -61,9 +66,10 @@ class PadesSealer(PdfSealer):
             location=LOCATION,
         )
         self._signer = PdfSigner(metadata, signer, timestamper=timestamper)
-        # pyHanko's synchronous API runs an event loop of its own, which cannot nest in a running one: measure in a
+        # pyHanko's synchronous API runs an event loop of its own, which cannot nest in a running one: prepare in a
         # thread of its own, as documents are signed.
         with ThreadPoolExecutor(max_workers=1) as thread:
+            thread.submit(signer.prepare_template).result()
             measured = thread.submit(_measure, PdfSigner(metadata, signer)).result()
         self._reserved = measured + (2 * TIMESTAMP_ALLOWANCE if timestamper else 0)
 
@@ -125,7 +131,16 @@ class PadesSealer(PdfSealer):
 
 
 class _ReadySigner(SimpleSigner):
-    """pyHanko's in-memory signer with the key parsed once."""
+    """pyHanko's in-memory signer with the key parsed once, and its signature container made from a template.
+
+    pyHanko assembles the CMS container (the signed attributes, the certificates, the signer info) object by object
+    in asn1crypto for every signature: nine tenths of a document's signing time. For one key, certificate chain and
+    attribute set, only three values ever change: the document's digest, the signing time and the signature. So
+    pyHanko makes the container once, with marker values; each document's container is that template with its own
+    digest and time put in place (same lengths), the signed attributes signed, and the lengths around the signature
+    (the last field of every enclosing structure) encoded anew. The template is checked at start by rebuilding
+    pyHanko's own container byte for byte; anything it does not cover (a timestamp, another digest) goes through
+    pyHanko as usual."""
 
     def __init__(self, certificate: OfficeCertificate, chain: Sequence[asn1_x509.Certificate]) -> None:
         pkcs8 = certificate.key.private_bytes(
@@ -137,6 +152,52 @@ class _ReadySigner(SimpleSigner):
             cert_registry=SimpleCertificateStore.from_certs(chain),
         )
         self._key = certificate.key
+        self._template: _Template | None = None
+
+    def prepare_template(self) -> None:
+        """Make the container template (pyHanko's own container, with markers); without a sound one, pyHanko goes on
+        making every container itself."""
+        template = asyncio.run(self._pyhanko_container(_MARKER_DIGEST, _MARKER_TIME))
+        self._template = _Template.of(template.dump(), lambda data: self.sign_raw(data, DIGEST))
+
+    async def async_sign(  # type: ignore[override]
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: TimeStamper | None = None,
+        signed_attr_settings: PdfCMSSignedAttributes | None = None,
+        **rest: Any,
+    ) -> cms.ContentInfo:
+        signing_time = signed_attr_settings.signing_time if signed_attr_settings else None
+        if (
+            self._template is None
+            or dry_run
+            or not use_pades
+            or timestamper is not None
+            or rest
+            or digest_algorithm != DIGEST
+            or signing_time is None
+            or signed_attr_settings is None
+            or signed_attr_settings.cades_signed_attrs is not None
+            or signed_attr_settings.adobe_revinfo_attr is not None
+        ):
+            return await super().async_sign(
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                **rest,
+            )
+        return cms.ContentInfo.load(self._template.container(data_digest, signing_time))
+
+    async def _pyhanko_container(self, digest: bytes, signing_time: datetime) -> cms.ContentInfo:
+        return await super().async_sign(
+            digest, DIGEST, use_pades=True, signed_attr_settings=PdfCMSSignedAttributes(signing_time=signing_time)
+        )
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
         mechanism = self.get_signature_mechanism_for_digest(digest_algorithm)["algorithm"].native
@@ -148,6 +209,120 @@ class _ReadySigner(SimpleSigner):
         if mechanism == "ed25519" and isinstance(key, ed25519.Ed25519PrivateKey):
             return key.sign(data)
         return super().sign_raw(data, digest_algorithm)
+
+
+_MARKER_DIGEST = bytes.fromhex("5a17c0de" * 8)
+_MARKER_TIME = datetime(2031, 7, 13, 13, 31, 13, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A CMS SignedData container cut where its three variable values sit (see _ReadySigner)."""
+
+    tags: tuple[bytes, ...]
+    """The tags of the structures enclosing the signature, outermost first: ContentInfo, [0], SignedData, the set
+    of signer infos, the signer info."""
+    before: tuple[bytes, ...]
+    """Each structure's content up to the next one (the signer info's: up to its signature)."""
+    attributes: tuple[int, int]
+    """Where the signed attributes are in the signer info's content: start and end."""
+    digest_at: int
+    time_at: int | None
+    """Where the digest and the signing time are in the signed attributes (PAdES puts no signing time there: the
+    signature dictionary's /M says it)."""
+    sign: Callable[[bytes], bytes]
+
+    @classmethod
+    def of(cls, container: bytes, sign: Callable[[bytes], bytes]) -> "_Template | None":
+        try:
+            template = cls._cut(container, sign)
+        except (ValueError, KeyError, IndexError) as error:
+            log.warning("signature_template_unusable", error=str(error))
+            return None
+        signer_info = cms.ContentInfo.load(container)["content"]["signer_infos"][0]
+        if template._assemble(template.before[-1], signer_info["signature"].native) != container:
+            log.warning("signature_template_unusable", error="the template does not rebuild pyHanko's container")
+            return None
+        return template
+
+    @classmethod
+    def _cut(cls, container: bytes, sign: Callable[[bytes], bytes]) -> "_Template":
+        # ContentInfo { contentType, [0] { SignedData { ..., signerInfos { SignerInfo { ..., signature } } } } }: in
+        # each structure on the way to the signature, the next one is the last field.
+        tags, before, at, content_start = [], [], 0, 0
+        for _ in range(5):
+            _, content_start, content_end = _tlv(container, at)
+            if content_end != len(container):
+                raise ValueError("a structure does not end with the signature")
+            last = list(_children(container, content_start, content_end))[-1]
+            tags.append(container[at : at + 1])
+            before.append(container[content_start:last])
+            at = last
+        # Now `content_start` is where the signer info's fields start, and `at` its signature.
+        if container[at] != 0x04:
+            raise ValueError("the signer info does not end with its signature")
+        [attributes] = [child for child in _children(container, content_start, at) if container[child] == 0xA0]
+        signed = container[attributes : _tlv(container, attributes)[2]]
+        offset = attributes - content_start
+        return cls(
+            tags=tuple(tags),
+            before=tuple(before),
+            attributes=(offset, offset + len(signed)),
+            digest_at=_unique(signed, _MARKER_DIGEST),
+            time_at=_unique(signed, _MARKER_TIME.strftime("%y%m%d%H%M%SZ").encode(), optional=True),
+            sign=sign,
+        )
+
+    def container(self, digest: bytes, signing_time: datetime) -> bytes:
+        start, end = self.attributes
+        signer_info = bytearray(self.before[-1])
+        attributes = signer_info[start:end]
+        attributes[self.digest_at : self.digest_at + len(digest)] = digest
+        if self.time_at is not None:
+            attributes[self.time_at : self.time_at + 13] = (
+                signing_time.astimezone(UTC).strftime("%y%m%d%H%M%SZ").encode()
+            )
+        signer_info[start:end] = attributes
+        # What is signed is the attributes' DER as a SET OF (RFC 5652, 5.4), not their [0] IMPLICIT tag.
+        return self._assemble(bytes(signer_info), self.sign(b"\x31" + bytes(attributes[1:])))
+
+    def _assemble(self, signer_info: bytes, signature: bytes) -> bytes:
+        inner = b"\x04" + _length(len(signature)) + signature
+        for tag, before in reversed(list(zip(self.tags, (*self.before[:-1], signer_info), strict=True))):
+            inner = tag + _length(len(before) + len(inner)) + before + inner
+        return inner
+
+
+def _tlv(data: bytes, at: int) -> tuple[int, int, int]:
+    """The DER element at `at`: where its header starts, its content starts and its content ends."""
+    first = data[at + 1]
+    if first < 0x80:
+        return at, at + 2, at + 2 + first
+    count = first & 0x7F
+    length = int.from_bytes(data[at + 2 : at + 2 + count], "big")
+    return at, at + 2 + count, at + 2 + count + length
+
+
+def _children(data: bytes, start: int, end: int) -> Iterator[int]:
+    while start < end:
+        yield start
+        start = _tlv(data, start)[2]
+
+
+def _length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(encoded)]) + encoded
+
+
+def _unique(data: bytes, marker: bytes, *, optional: bool = False) -> int | None:
+    at = data.find(marker)
+    if at < 0 and optional:
+        return None
+    if at < 0 or data.find(marker, at + 1) >= 0:
+        raise ValueError("a marker value is not found exactly once in the signed attributes")
+    return at
 
 
 def _measure(signer: PdfSigner) -> int:
