@@ -64,6 +64,7 @@ from dukcapil_shared.ops.store import OpsUnitOfWork, SqlOpsUnitOfWork
 from dukcapil_shared.settings import ServiceSettings
 from dukcapil_shared.web import (
     BodyLimit,
+    NoSniff,
     RequestSizeLimit,
     catalogue_router,
     health_router,
@@ -217,6 +218,7 @@ class ServiceRuntime:
         )
         app.state.runtime = self
         app.add_middleware(RequestSizeLimit, max_bytes=self.settings.max_request_bytes, larger=larger_bodies)
+        app.add_middleware(NoSniff)  # outside the size limit, so that its 413 carries the header too
         self._title, self._description = title, description
         install_error_handlers(app)
         app.include_router(health_router(self.readiness))

@@ -16,6 +16,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dukcapil_shared.catalogue import ASYNCAPI_PATH
+from dukcapil_shared.contracts.text import message_id
 from dukcapil_shared.observability.http import request_id_of
 
 log = structlog.get_logger(__name__)
@@ -110,11 +111,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         details = [
-            ErrorDetail(field=".".join(str(part) for part in item["loc"]), code=item["type"], message=item["msg"])
+            ErrorDetail(
+                field=".".join(str(part) for part in item["loc"]),
+                code=item["type"],
+                message=item["msg"],
+                message_id=message_id(item["type"], item.get("ctx")),
+            )
             for item in error.errors()
         ]
         return error_response(
-            422, "invalid_request", "The request is not valid: see details for each field to fix.", details
+            422,
+            "invalid_request",
+            "The request is not valid: see details for each field to fix. / Permohonan tidak valid: lihat rincian "
+            "untuk setiap isian yang perlu diperbaiki.",
+            details,
         )
 
     @app.exception_handler(StarletteHTTPException)
@@ -189,6 +199,30 @@ class BodyLimit:
     path: str
     """The route's path template, e.g. /requests/{request_id}/attachments."""
     max_bytes: int
+
+
+class NoSniff:
+    """Adds `X-Content-Type-Options: nosniff` to every response: a browser takes each answer for the content type it
+    declares (a scan served as an image stays an image, a JSON error stays JSON), never for what it guesses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(name, value) for name, value in message.get("headers", []) if name != _NOSNIFF[0]]
+                message = {**message, "headers": [*headers, _NOSNIFF]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 class RequestSizeLimit:

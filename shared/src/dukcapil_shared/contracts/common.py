@@ -5,6 +5,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dukcapil_shared.contracts.text import City, PersonName, ShortText, Street
+
 
 class ContractModel(BaseModel):
     """Base of every wire model: unknown fields are ignored so that producers may add optional ones."""
@@ -74,3 +76,32 @@ class AttachmentRef(ContractModel):
     content_type: str = Field(description="application/pdf, image/jpeg or image/png")
     size: int = Field(description="Size in bytes")
     sha256: str = Field(description="SHA-256 of the content")
+
+
+# What a citizen or a member of staff sends: the same shapes, with the text rules of contracts/text.py. The events
+# keep the looser wire models above, so that an event already on its way still reads after a rule is tightened.
+
+PHONE_PATTERN = r"^[0-9+() .-]{5,20}$"
+
+
+class PersonInput(Person):
+    name: PersonName = Field(description="Full name as registered: Latin letters, spaces and ' . , - (at most 60)")
+
+
+class AddressInput(Address):
+    street: Street = Field(description="Street, house number, hamlet (kampung/dusun)")
+    rt: str | None = Field(default=None, description="RT (neighbourhood unit) number", pattern=r"^\d{1,3}$")
+    rw: str | None = Field(default=None, description="RW (community unit) number", pattern=r"^\d{1,3}$")
+    village_code: str | None = Field(
+        default=None, description="Kode wilayah of the desa/kelurahan, e.g. 36.02.14.1001", pattern=r"^[\d.]{1,13}$"
+    )
+    city: City = Field(default="Kabupaten Lebak", description="Regency or city")
+
+
+class DeliveryInput(Delivery):
+    recipient_name: PersonName | None = Field(default=None, description="Who receives the parcel")
+    phone: str | None = Field(
+        default=None, description="Recipient's phone: for the courier, and for SMS notices", pattern=PHONE_PATTERN
+    )
+    email: ShortText | None = Field(default=None, description="Where e-mail notices go")
+    address: AddressInput | None = Field(default=None, description="Delivery address; required for courier")
