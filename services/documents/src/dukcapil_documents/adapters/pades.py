@@ -78,7 +78,8 @@ class PadesSealer(PdfSealer):
         return self._certificate
 
     async def seal(self, content: bytes) -> bytes:
-        # Tens of milliseconds of pure Python: keep the event loop free meanwhile, as rendering does.
+        # Milliseconds of pure Python (pyHanko reads the PDF and writes the update): keep the event loop free meanwhile,
+        # as rendering does.
         return await anyio.to_thread.run_sync(self.seal_now, content)
 
     def seal_now(self, content: bytes) -> bytes:
