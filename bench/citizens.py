@@ -12,11 +12,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dukcapil_shared.contracts.regions import lebak_kecamatan
+from dukcapil_shared.testing import minimal_pdf
 from tests.e2e.requests import AKTA_KEMATIAN, BIODATA_WNI, COURIER, KARTU_KELUARGA, SURAT_PINDAH, variant
 
 TYPES = ("biodata_wni", "kartu_keluarga", "surat_pindah", "akta_kematian")
 WIB = ZoneInfo("Asia/Jakarta")
-SCAN = ("scan.pdf", b"%PDF-1.4\n% benchmark scan\n", "application/pdf")
+SCAN = ("scan.pdf", minimal_pdf(), "application/pdf")
 # Serials 0..149,999 give distinct NIKs per region and type (the year of birth moves every 9,999).
 SERIALS_PER_RUN = 150_000
 

@@ -25,7 +25,7 @@ import asyncpg
 import httpx
 
 from dukcapil_shared.auth import Role
-from dukcapil_shared.testing import staff_headers
+from dukcapil_shared.testing import minimal_pdf, staff_headers
 
 from ..e2e.requests import AKTA_KEMATIAN, BIODATA_WNI, COURIER, KARTU_KELUARGA, PICKUP, SURAT_PINDAH, variant
 from ..e2e.system import SERVICES, System
@@ -66,7 +66,7 @@ COURIER_EVENTS = (
 )
 ATTACHMENT_ADDED = "request.attachment_added.v1"
 STATUS_CHANGED = "shipment.status_changed.v1"
-SCAN = ("scan.pdf", b"%PDF-1.4\n% chaos test scan\n", "application/pdf")
+SCAN = ("scan.pdf", minimal_pdf(), "application/pdf")
 WIB = ZoneInfo("Asia/Jakarta")
 
 _serials = itertools.count(random.randrange(1, 4000))

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from dukcapil_shared.testing import minimal_pdf
+
 from .requests import BIODATA_WNI, EVERY_TYPE, KARTU_KELUARGA, PICKUP, variant
 from .system import BUDI, DOCUMENT_OFFICER, RINA, SERVICES, SHIPPING_OFFICER, Client, System
 
@@ -205,7 +207,7 @@ async def test_a_kk_walks_through_information_requested_resubmission_and_approva
     """The README's walkthrough: a missing scan is asked for, uploaded, resubmitted, approved, collected."""
     body = variant(KARTU_KELUARGA, delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"})
     request = await client.submit(body)
-    scan = {"file": ("scan.pdf", b"%PDF-1.4\n% scan\n", "application/pdf")}
+    scan = {"file": ("scan.pdf", minimal_pdf(), "application/pdf")}
     upload = await client.call(
         "POST", "intake", f"/requests/{request['id']}/attachments", data={"kind": "kk_lama"}, files=scan
     )

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from dukcapil_shared.testing import minimal_pdf
+
 from .otlp import Collector, ReceivedSpan
 from .requests import BIODATA_WNI, variant
 from .system import SERVICES, Client, System
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.e2e
 APPLICANT = {"nik": "3602145507880004", "name": "Rina Marlina", "birth_date": "1988-07-15", "sex": "female"}
 REQUEST = variant(BIODATA_WNI, applicant=APPLICANT, details={"person_nik": APPLICANT["nik"]})
 PERSONAL_DATA = (APPLICANT["nik"], APPLICANT["name"], "081234567890", "Multatuli")
-SCAN = ("scan.pdf", b"%PDF-1.4\n% observability test scan\n", "application/pdf")
+SCAN = ("scan.pdf", minimal_pdf(), "application/pdf")
 OPERATIONAL_ROUTES = {"/metrics", "/healthz", "/readyz", "unmatched"}
 
 

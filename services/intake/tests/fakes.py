@@ -8,7 +8,9 @@ from dukcapil_intake.domain.agencies import Agency
 from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Notification, NotificationStatus
 from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
+from dukcapil_intake.domain.scans import Finding, ScanLimits, ScanReport, claimed_type
 from dukcapil_intake.domain.statistics import Dimension, GroupCount, Month, RequestMilestones, StatisticsFilter
+from dukcapil_intake.service_layer.scans import ScanInspector
 from dukcapil_intake.service_layer.unit_of_work import (
     AgencyExists,
     AgencyRepository,
@@ -280,3 +282,18 @@ class FakeFileStore(FileStore):
 
     async def load(self, key: str) -> bytes | None:
         return self.files.get(key)
+
+
+class FakeScanInspector(ScanInspector):
+    """Takes every file for what its first bytes claim, unless told what to report."""
+
+    def __init__(self, report: ScanReport | None = None) -> None:
+        self.report = report
+        self.inspected: list[tuple[bytes, ScanLimits]] = []
+
+    async def inspect(self, content: bytes, limits: ScanLimits) -> ScanReport:
+        self.inspected.append((content, limits))
+        if self.report is not None:
+            return self.report
+        claimed = claimed_type(content[:16])
+        return ScanReport(Finding.readable if claimed else Finding.not_a_scan, claimed)

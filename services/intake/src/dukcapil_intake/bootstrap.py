@@ -16,6 +16,7 @@ from dukcapil_intake.adapters.accounts import SqlAccountStore
 from dukcapil_intake.adapters.public_events import relay_public_events
 from dukcapil_intake.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
+from dukcapil_intake.adapters.scans import DecodingScanInspector
 from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
 from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
@@ -122,6 +123,9 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.unit_of_work = unit_of_work
     app.state.files = DirectoryFileStore(settings.attachments_dir)
+    app.state.scans = DecodingScanInspector(
+        concurrency=settings.scan_inspections, timeout=settings.scan_inspection_timeout
+    )
     app.state.settings = settings
     app.state.stall_policy = StallPolicy.from_minutes(DEFAULT_STALL_MINUTES | settings.stall_after_minutes)
     account_store = SqlAccountStore(runtime.engine)

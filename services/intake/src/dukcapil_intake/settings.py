@@ -12,6 +12,19 @@ class IntakeSettings(ServiceSettings):
     port: int = 8001
     attachments_dir: str = Field(default="var/attachments", description="Where uploaded scans are kept")
     max_attachment_bytes: int = Field(default=5 * 1024 * 1024, description="Largest scan accepted, in bytes")
+    max_scan_pixels: int = Field(
+        default=50_000_000,
+        gt=0,
+        description="Largest image accepted, in pixels (width times height): an A4 page at 600 dpi has 35 million",
+    )
+    max_scan_pages: int = Field(default=50, gt=0, description="Most pages a PDF scan may have")
+    scan_inspections: int = Field(
+        default=2,
+        gt=0,
+        description="Scans decoded at the same time (each a worker thread; a large image takes "
+        "about 3 bytes of memory per pixel)",
+    )
+    scan_inspection_timeout: float = Field(default=30.0, gt=0, description="Seconds a scan may take to decode")
     token_minutes: int = Field(default=60, gt=0, le=24 * 60, description="How long a staff token is valid")
     sign_in_rate_limit: str = Field(
         default="10/minute", description="Sign-in attempts per client address (against password guessing)"

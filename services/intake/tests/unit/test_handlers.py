@@ -148,7 +148,7 @@ async def test_resubmission_answers_an_information_request() -> None:
     uow = FakeIntakeUnitOfWork()
     request = await handlers.submit_request(submit(), uow=uow)
     with pytest.raises(RequestRefused):
-        await handlers.resubmit_request(request.id, {"x": 1}, None, uow=uow)
+        await handlers.resubmit_request(request.id, {"person_nik": APPLICANT["nik"]}, None, uow=uow)
     await deliver(
         uow,
         InformationRequested(
@@ -158,10 +158,11 @@ async def test_resubmission_answers_an_information_request() -> None:
             missing_items=["surat_pengantar_rt_rw"],
         ),
     )
-    resubmitted = await handlers.resubmit_request(request.id, {"x": 1}, "sudah saya scan ulang", uow=uow)
+    corrected = {"person_nik": APPLICANT["nik"]}
+    resubmitted = await handlers.resubmit_request(request.id, corrected, "sudah saya scan ulang", uow=uow)
     assert resubmitted.status == RequestStatus.submitted
     event = uow.outbox.events[-1]
-    assert isinstance(event, RequestResubmitted) and event.details == {"x": 1}
+    assert isinstance(event, RequestResubmitted) and event.details == corrected
 
 
 async def test_an_unknown_id_is_not_found() -> None:

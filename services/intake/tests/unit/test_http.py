@@ -7,17 +7,21 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from dukcapil_intake.adapters.scans import DecodingScanInspector
 from dukcapil_intake.entrypoints import http
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth import Role
 from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
-from dukcapil_shared.testing import install_test_auth, staff_headers
+from dukcapil_shared.testing import install_test_auth, minimal_pdf, staff_headers
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork
+from .scan_files import encrypted_pdf, image, png_claiming
 
-PDF = b"%PDF-1.4\n% a scan\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+MAX_SCAN_BYTES = 20_000
+BIG = MAX_SCAN_BYTES + 1
+PDF = minimal_pdf()
+PNG = image("PNG")
 SITI = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
 BIODATA = {
     "type": "biodata_wni",
@@ -36,7 +40,10 @@ async def api():  # type: ignore[no-untyped-def]
     install_error_handlers(app)
     app.state.unit_of_work = lambda: uow
     app.state.files = files
-    app.state.settings = IntakeSettings(max_attachment_bytes=1000, recording_capacity=2)
+    app.state.scans = DecodingScanInspector()
+    app.state.settings = IntakeSettings(
+        max_attachment_bytes=MAX_SCAN_BYTES, max_scan_pages=3, max_scan_pixels=1_000_000, recording_capacity=2
+    )
     access_log = install_test_auth(app)
     http.install(app)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
@@ -166,7 +173,7 @@ async def test_scans_complete_the_checklist_and_are_announced(api) -> None:  # t
     [
         ("surat_pengantar_rt_rw", "x.exe", b"MZ\x90\x00", "application/pdf", 422, "attachment_type"),
         ("surat_pengantar_rt_rw", "x.png", PNG, "application/pdf", 422, "attachment_type_mismatch"),
-        ("surat_pengantar_rt_rw", "big.pdf", PDF + b"0" * 2000, "application/pdf", 413, "attachment_too_large"),
+        ("surat_pengantar_rt_rw", "big.pdf", minimal_pdf(size=BIG), "application/pdf", 413, "attachment_too_large"),
         ("surat_pengantar_rt_rw", "empty.pdf", b"", "application/pdf", 422, "attachment_empty"),
         ("akta_cerai", "x.pdf", PDF, "application/pdf", 422, "attachment_kind_unknown"),
     ],
@@ -198,6 +205,67 @@ async def test_scans_are_served_to_staff_only(api) -> None:  # type: ignore[no-u
     served = await api.get(path, headers=STAFF)
     assert served.status_code == 200 and served.content == PNG and served.headers["content-type"] == "image/png"
     assert (await api.get(f"/requests/{request['id']}/attachments/{uuid.uuid4()}", headers=STAFF)).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("content", "declared", "code"),
+    [
+        (b"%PDF-1.4\n<html><script>alert(document.cookie)</script></html>\n", "application/pdf", "scan_unreadable"),
+        (PNG[: len(PNG) // 2], "image/png", "scan_unreadable"),
+        (image("JPEG")[:-200], "image/jpeg", "scan_unreadable"),
+        (png_claiming(60_000, 60_000), "image/png", "scan_too_many_pixels"),
+        (image("PNG", (1001, 1000)), "image/png", "scan_too_many_pixels"),
+        (minimal_pdf(pages=4), "application/pdf", "scan_too_many_pages"),
+        (encrypted_pdf(), "application/pdf", "scan_encrypted"),
+    ],
+)
+async def test_a_scan_that_is_not_what_it_claims_or_too_large_to_decode_is_refused(  # type: ignore[no-untyped-def]
+    api, content, declared, code
+) -> None:
+    request = (await api.post("/requests", json=BIODATA)).json()
+    response = await api.post(
+        f"/requests/{request['id']}/attachments",
+        data={"kind": "surat_pengantar_rt_rw"},
+        files={"file": ("scan", content, declared)},
+    )
+    error = response.json()["error"]
+    assert response.status_code == 422 and error["code"] == code, response.text
+    [detail] = error["details"]
+    assert detail["field"] == "file" and detail["message"] and detail["message_id"], "what to fix, in both languages"
+    assert api.files.files == {} and not api.uow.outbox.events[1:], "nothing kept, nothing announced"
+
+
+async def test_a_hostile_file_name_is_kept_as_a_harmless_one(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    uploaded = await api.post(
+        f"/requests/{request['id']}/attachments",
+        data={"kind": "surat_pengantar_rt_rw"},
+        files={"file": ("../../../etc/passwd<script>.html", PDF, "application/pdf")},
+    )
+    attachment = uploaded.json()
+    assert uploaded.status_code == 201 and attachment["filename"] == "passwd_script.pdf"
+    assert list(api.files.files) == [attachment["id"]], "kept under its id, never under a name the client chose"
+
+
+async def test_a_scan_is_served_as_a_download_of_its_recorded_type_that_no_browser_runs(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    attachment = (
+        await api.post(
+            f"/requests/{request['id']}/attachments",
+            data={"kind": "surat_pengantar_rt_rw"},
+            files={"file": ("Kartu Keluarga – Śiti.pdf", PDF, "application/octet-stream")},
+        )
+    ).json()
+    assert attachment["filename"] == "Kartu_Keluarga_Śiti.pdf" and attachment["content_type"] == "application/pdf"
+    served = await api.get(f"/requests/{request['id']}/attachments/{attachment['id']}", headers=STAFF)
+    assert served.status_code == 200 and served.content == PDF
+    assert served.headers["content-type"] == "application/pdf"
+    assert served.headers["content-disposition"] == (
+        "attachment; filename=\"Kartu_Keluarga__iti.pdf\"; filename*=UTF-8''Kartu_Keluarga_%C5%9Aiti.pdf"
+    )
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert served.headers["cache-control"] == "no-store"
 
 
 async def test_e_ktp_recording_is_booked_on_working_days_within_the_offices_capacity(api) -> None:  # type: ignore[no-untyped-def]
@@ -267,3 +335,44 @@ async def test_with_notifications_switched_off_nothing_is_queued(api) -> None:  
     api.settings.notifications_enabled = False
     response = await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | {"phone": "081234567890"}})
     assert response.status_code == 201 and api.uow.notifications.committed == {}
+
+
+async def test_hostile_text_is_refused_field_by_field_in_both_languages(api) -> None:  # type: ignore[no-untyped-def]
+    body = BIODATA | {
+        "applicant": SITI | {"name": "Siti\u202eAminah"},
+        "delivery": {
+            "method": "courier",
+            "recipient_name": "Siti\x07",
+            "phone": "0812\n3456",
+            "address": {"street": "Jl.\u2066 Multatuli", "kecamatan_code": "36.02.14"},
+        },
+        "office": "a" * 101,
+    }
+    error = (await api.post("/requests", json=body)).json()["error"]
+    assert error["code"] == "invalid_request"
+    assert {(d["field"], d["code"]) for d in error["details"]} == {
+        ("body.applicant.name", "text_bidi_control"),
+        ("body.delivery.recipient_name", "text_control_character"),
+        ("body.delivery.phone", "string_pattern_mismatch"),
+        ("body.delivery.address.street", "text_bidi_control"),
+        ("body.office", "text_too_long"),
+    }
+    assert all(d["message"] and d["message_id"] for d in error["details"])
+    in_details = BIODATA | {"type": "akta_kematian", "details": {"place_of_death": "a" * 100_000}}
+    error = (await api.post("/requests", json=in_details)).json()["error"]
+    place = next(d for d in error["details"] if d["field"] == "body.details.place_of_death")
+    assert place["code"] == "text_too_long" and "150" in place["message"] and place["message_id"]
+
+
+async def test_a_cancellation_reason_says_something(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    short = await api.post(f"/requests/{request['id']}/cancel", json={"reason": "no"})
+    assert short.status_code == 422 and short.json()["error"]["details"][0]["code"] == "text_too_short"
+    cancelled = await api.post(f"/requests/{request['id']}/cancel", json={"reason": " Sudah tidak perlu\r\n "})
+    assert cancelled.status_code == 200 and api.uow.outbox.events[-1].reason == "Sudah tidak perlu"
+
+
+async def test_text_is_stored_normalised(api) -> None:  # type: ignore[no-untyped-def]
+    body = BIODATA | {"applicant": SITI | {"name": "  Siti Ami\u0301nah "}}
+    assert (await api.post("/requests", json=body)).status_code == 201
+    assert api.uow.outbox.events[-1].applicant.name == "Siti Amínah"

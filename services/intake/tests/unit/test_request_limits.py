@@ -8,11 +8,11 @@ import pytest
 
 from dukcapil_intake import bootstrap
 from dukcapil_intake.settings import IntakeSettings
+from dukcapil_shared.testing import minimal_pdf
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork
 
 MiB = 1024 * 1024
-PDF = b"%PDF-1.4\n% a scan\n"
 BIODATA = {
     "type": "biodata_wni",
     "applicant": {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"},
@@ -41,7 +41,7 @@ async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
 
 
 async def upload(api: httpx.AsyncClient, request_id: str, size: int) -> httpx.Response:
-    scan = PDF + b"0" * (size - len(PDF))
+    scan = minimal_pdf(size=size)
     return await api.post(
         f"/requests/{request_id}/attachments",
         data={"kind": "surat_pengantar_rt_rw"},

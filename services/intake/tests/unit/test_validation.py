@@ -103,7 +103,7 @@ def test_a_member_who_splits_off_must_be_17_or_married() -> None:
         "reason": "split",
         "kk_number": "3602141202100005",
         "members": [
-            {"nik": "3602141205100003", "name": "Adult, 16 and a half", "birth_date": "2010-05-12"},
+            {"nik": "3602141205100003", "name": "Sixteen and a half", "birth_date": "2010-05-12"},
             {"nik": "3602141205090003", "name": "Seventeen", "birth_date": "2009-05-12"},
             {"nik": "3602141205100004", "name": "Married young", "birth_date": "2010-05-12", "married": True},
         ],
@@ -156,3 +156,83 @@ def test_a_move_into_lebak_flags_the_e_ktp_recording_at_the_new_kecamatan() -> N
 def test_biodata_names_a_valid_person() -> None:
     assert problems("biodata_wni", {"person_nik": "12"}) == {"body.details.person_nik": "nik_format"}
     assert check_request("biodata_wni", SITI, {}, TODAY).required_attachments == ["surat_pengantar_rt_rw"]
+
+
+def test_details_hold_only_the_catalogues_fields() -> None:
+    assert problems("biodata_wni", {"person_nik": SITI["nik"], "note": "a" * 100_000}) == {
+        "body.details.note": "unknown_field"
+    }
+    found = problems(
+        "akta_kematian",
+        death(
+            deceased={"nik": "3602140101500002", "name": "Sarmadi", "biography": "x"},
+            witnesses=[WITNESSES[0] | {"html": "<b>"}, WITNESSES[1]],
+        ),
+    )
+    assert found == {
+        "body.details.deceased.biography": "unknown_field",
+        "body.details.witnesses.0.html": "unknown_field",
+    }
+    assert problems("surat_pindah", move(origin=move()["origin"] | {"x" * 1000: 1})) == {
+        f"body.details.origin.{'x' * 40}": "unknown_field"
+    }
+
+
+def test_every_text_in_the_details_follows_the_text_rules() -> None:
+    found = problems(
+        "akta_kematian",
+        death(
+            deceased={"nik": "3602140101500002", "name": "Sarmadi\u202e"},
+            place_of_death="RSUD\x00",
+            reporter_relation="a" * 41,  # a code of the family relations
+            witnesses=[
+                WITNESSES[0] | {"name": "Dedi 2", "relation": "tetangga"},
+                WITNESSES[1] | {"name": "Eu\u200bis"},
+            ],
+            cause_category="<script>",
+        ),
+    )
+    assert found == {
+        "body.details.deceased.name": "text_bidi_control",
+        "body.details.place_of_death": "text_control_character",
+        "body.details.reporter_relation": "relation_invalid",
+        "body.details.witnesses.0.name": "name_characters",
+        "body.details.witnesses.0.relation": "relation_invalid",
+        "body.details.witnesses.1.name": "text_control_character",
+        "body.details.cause_category": "cause_invalid",
+    }
+    moved = move(origin={"street": "Kp.\ue000", "kecamatan_code": "36.04.05", "rt": "1a", "village_code": "x" * 500})
+    assert problems("surat_pindah", moved) == {
+        "body.details.origin.street": "text_private_use",
+        "body.details.origin.rt": "digits_required",
+        "body.details.origin.village_code": "village_unknown",
+    }
+    kk = {"reason": "data_change", "kk_number": "3602141202100005", "changes": "x" * 301}
+    assert problems("kartu_keluarga", kk) == {"body.details.changes": "text_too_long"}
+
+
+def test_members_dates_and_flags_that_are_printed_must_be_what_they_say() -> None:
+    member = {"nik": "3602145003240001", "name": "Nur", "birth_date": "x" * 5000, "married": "ya", "sex": "?"}
+    found = problems("kartu_keluarga", {"reason": "data_change", "kk_number": "3602141202100005", "members": [member]})
+    assert found == {
+        "body.details.members.0.birth_date": "date_invalid",
+        "body.details.members.0.married": "boolean_required",
+        "body.details.members.0.sex": "sex_invalid",
+    }
+
+
+def test_a_request_lists_at_most_twenty_people_in_one_place() -> None:
+    members = [{"nik": f"36021450032400{index:02d}", "name": "Anak"} for index in range(1, 22)]
+    kk = {"reason": "add_member", "kk_number": "3602141202100005"}
+    assert problems("kartu_keluarga", kk | {"members": members}) == {"body.details.members": "too_many_people"}
+    check_request("kartu_keluarga", SITI, kk | {"members": members[:20]}, TODAY)
+    assert problems("surat_pindah", move(moving_members=[SITI["nik"]] * 21)) == {
+        "body.details.moving_members": "too_many_people"
+    }
+
+
+def test_the_checked_details_come_back_normalised_and_the_submitted_ones_untouched() -> None:
+    details = death(place_of_death="  Rume\u0301 sakit  ", deceased={"nik": "3602140101500002", "name": " Sarmadi "})
+    checked = check_request("akta_kematian", SITI, details, TODAY)
+    assert checked.details["place_of_death"] == "Rumé sakit" and checked.details["deceased"]["name"] == "Sarmadi"
+    assert details["place_of_death"] == "  Rume\u0301 sakit  "

@@ -103,7 +103,9 @@ async def test_decisions_without_a_claim_work_as_before() -> None:
             json={"reason": "Scan buram", "missing_items": ["kk_lama"]},
             headers=RINA,
         )
-        again = await client.post(f"/reviews/{first.request_id}/reject", json={"reason": "x"}, headers=RINA)
+        again = await client.post(
+            f"/reviews/{first.request_id}/reject", json={"reason": "Data tidak cocok"}, headers=RINA
+        )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert approved.json()["automatic"] is False and approved.json()["claimed_by"] is None
     assert asked.status_code == 200 and asked.json()["claimed_by"] == "rina"

@@ -23,7 +23,8 @@ from dukcapil_documents.domain.model import (
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
 from dukcapil_shared.auth import Principal, Scope, optional_personal_data, rate_limited, staff
-from dukcapil_shared.contracts import Person
+from dukcapil_shared.contracts.common import PersonInput
+from dukcapil_shared.contracts.text import DetailValues, Reason, ShortText
 from dukcapil_shared.web import ApiError, ErrorResponse, error_response
 
 
@@ -117,17 +118,17 @@ class DocumentView(BaseModel):
 
 
 class RevocationBody(BaseModel):
-    reason: str = Field(min_length=3, max_length=2000, description="Why the document is withdrawn")
-    approved_by: str = Field(min_length=1, max_length=200, description="Who approved the decision")
+    reason: Reason = Field(description="Why the document is withdrawn")
+    approved_by: ShortText = Field(description="Who approved the decision")
 
 
 class CorrectionBody(RevocationBody):
-    details: dict[str, Any] = Field(
+    details: DetailValues = Field(
         default_factory=dict,
         description="The corrected details: each key given replaces the old value, a key set to null is removed, "
         "keys left out stay as they were",
     )
-    holder: Person | None = Field(default=None, description="The holder's corrected data, when it was wrong")
+    holder: PersonInput | None = Field(default=None, description="The holder's corrected data, when it was wrong")
 
     @model_validator(mode="after")
     def _something_to_correct(self) -> Self:

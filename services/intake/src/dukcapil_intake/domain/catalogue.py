@@ -66,6 +66,12 @@ ATTACHMENT_KINDS = {
 OPTIONAL_ATTACHMENTS = {"surat_kuasa", "surat_pernyataan_pemilik_rumah", "surat_pernyataan_f104", "skpwni"}
 
 MOVE_REASONS = ("pekerjaan", "pendidikan", "keluarga", "keamanan", "lainnya")
+FAMILY_RELATIONS = (
+    "kepala_keluarga", "suami", "istri", "anak", "menantu", "cucu", "orang_tua", "mertua", "famili_lain", "pembantu",
+    "lainnya",
+)  # fmt: skip
+"""Status hubungan dalam keluarga: a person's place in the family, as the KK prints it."""
+CAUSE_CATEGORIES = ("sakit", "kecelakaan", "lainnya")
 KK_REASONS = ("new_family", "add_member", "remove_member", "split", "data_change", "lost_or_damaged")
 
 SERVICES: dict[str, Service] = {
@@ -84,8 +90,9 @@ SERVICES: dict[str, Service] = {
                     "members",
                     "people",
                     False,
-                    "The members concerned: [{nik, name, relation, birth_date, married}]; required for new_family, "
-                    "add_member, remove_member and split. A member who splits off must be 17 or older, or married.",
+                    "The members concerned: [{nik, name, relation, birth_date, married}], at most 20; required for "
+                    "new_family, add_member, remove_member and split. A member who splits off must be 17 or older, or "
+                    f"married. relation: one of {', '.join(FAMILY_RELATIONS)}.",
                 ),
                 Attribute("changes", "string", False, "What changes, for data_change"),
             ),
@@ -109,8 +116,10 @@ SERVICES: dict[str, Service] = {
                 Attribute("deceased", "person", True, "The deceased: {nik, name}"),
                 Attribute("date_of_death", "date", True, "Day of death (YYYY-MM-DD); not in the future"),
                 Attribute("place_of_death", "string", True, "Where the death happened"),
-                Attribute("cause_category", "string", False, "Cause of death", ("sakit", "kecelakaan", "lainnya")),
-                Attribute("reporter_relation", "string", True, "How the reporter (the applicant) is related"),
+                Attribute("cause_category", "string", False, "Cause of death", CAUSE_CATEGORIES),
+                Attribute(
+                    "reporter_relation", "string", True, "How the reporter (the applicant) is related", FAMILY_RELATIONS
+                ),
                 Attribute("witnesses", "people", True, "Exactly two witnesses: [{nik, name}]"),
             ),
             attachments={"*": ("surat_kematian", "kk_lama", "ktp_el_almarhum", "ktp_el_pelapor", "ktp_el_saksi")},
@@ -124,15 +133,13 @@ SERVICES: dict[str, Service] = {
             attributes=(
                 Attribute("origin", "address", True, "{street, kecamatan_code, village_code}: where the family lives"),
                 Attribute("destination", "address", True, "{street, kecamatan_code}: any kecamatan of Indonesia"),
-                Attribute(
-                    "reason", "string", True, "Why", ("pekerjaan", "pendidikan", "keluarga", "keamanan", "lainnya")
-                ),
-                Attribute("moving_members", "nik_list", True, "NIKs of the family members who move"),
+                Attribute("reason", "string", True, "Why", MOVE_REASONS),
+                Attribute("moving_members", "nik_list", True, "NIKs of the family members who move (at most 20)"),
                 Attribute(
                     "remaining_members",
                     "people",
                     False,
-                    "Members who stay on the KK: [{nik, name, birth_date, married}]",
+                    "Members who stay on the KK: [{nik, name, birth_date, married}], at most 20",
                 ),
                 Attribute(
                     "new_head_of_household",

@@ -50,11 +50,15 @@ _BACKWARD_ALLOWED = {(RequestStatus.info_requested, RequestStatus.submitted)}
 class RequestRefused(Exception):
     """A submission or an action that the office's rules do not allow."""
 
-    def __init__(self, code: str, message: str, field: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self, code: str, message: str, field: str | None = None, *, message_id: str | None = None, **extra: Any
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.message_id = message_id
+        """The message in Indonesian, where it is not already part of `message`."""
         self.extra = extra
 
 
@@ -244,33 +248,6 @@ def check_operator_kecamatan(kecamatan: Kecamatan, operator_kecamatan: str | Non
             "Send the citizen to their own kecamatan office, or let them apply online.",
             field="kecamatan_code",
         )
-
-
-ALLOWED_CONTENT = {"application/pdf": b"%PDF-", "image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}
-
-
-def check_scan(declared_type: str | None, head: bytes, size: int, max_size: int) -> str:
-    """The scan's real content type, from its first bytes; a scan is a PDF, JPEG or PNG within the size limit."""
-    if size == 0:
-        raise RequestRefused("attachment_empty", "The file is empty.", field="file")
-    if size > max_size:
-        raise RequestRefused(
-            "attachment_too_large",
-            f"The file has {size:,} bytes; the limit is {max_size:,}. Scan at a lower resolution or as PDF.",
-            field="file",
-        )
-    sniffed = next((kind for kind, magic in ALLOWED_CONTENT.items() if head.startswith(magic)), None)
-    if sniffed is None:
-        raise RequestRefused(
-            "attachment_type", "Upload a scan as PDF, JPEG or PNG; this file is none of them.", field="file"
-        )
-    if declared_type and declared_type not in (sniffed, "application/octet-stream"):
-        raise RequestRefused(
-            "attachment_type_mismatch",
-            f"The file says it is {declared_type} but its content is {sniffed}.",
-            field="file",
-        )
-    return sniffed
 
 
 @dataclass(frozen=True)

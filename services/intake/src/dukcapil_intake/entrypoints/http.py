@@ -5,20 +5,25 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES, Service
-from dukcapil_intake.domain.model import RecordingBooking, RequestRefused, RequestStatus, ServiceRequest
+from dukcapil_intake.domain.model import Attachment, RecordingBooking, RequestRefused, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Channel, Notification, NotificationStatus
+from dukcapil_intake.domain.scans import ScanLimits, safe_filename
 from dukcapil_intake.domain.validation import SubmissionInvalid
 from dukcapil_intake.service_layer import handlers
+from dukcapil_intake.service_layer.scans import ScanInspector
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestFilter
 from dukcapil_shared.auth import Principal, Scope, optional_staff, personal_data, rate_limited
-from dukcapil_shared.contracts import Delivery, Person, RequestType
+from dukcapil_shared.contracts import RequestType
+from dukcapil_shared.contracts.common import PHONE_PATTERN, DeliveryInput, PersonInput
 from dukcapil_shared.contracts.regions import find_kecamatan
+from dukcapil_shared.contracts.text import Note, Reason, ShortText
 from dukcapil_shared.files import FileStore
 from dukcapil_shared.web import ApiError, ErrorDetail, ErrorResponse, error_response
 
@@ -32,8 +37,13 @@ def _files(request: Request) -> FileStore:
     return request.app.state.files
 
 
+def _scans(request: Request) -> ScanInspector:
+    return request.app.state.scans
+
+
 UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
 FilesDep = Annotated[FileStore, Depends(_files)]
+ScansDep = Annotated[ScanInspector, Depends(_scans)]
 # Citizens act on their own request through its id (an unguessable capability handed to them at submission);
 # an operator may act on it too, for the citizens of their kecamatan.
 OperatorOrCitizen = Annotated[Principal | None, Depends(optional_staff(Scope.REQUESTS_SUBMIT))]
@@ -100,9 +110,9 @@ class ServiceView(BaseModel):
 
 class SubmitRequestBody(BaseModel):
     type: RequestType = Field(description="Which document: kartu_keluarga, akta_kematian, surat_pindah, biodata_wni")
-    applicant: Person
+    applicant: PersonInput
     details: dict[str, Any] = Field(default_factory=dict, description="Type-specific details: see GET /services")
-    delivery: Delivery
+    delivery: DeliveryInput
     kecamatan_code: str | None = Field(
         default=None,
         description="The applicant's kecamatan, e.g. 36.02.14; defaults to the pickup office or delivery address",
@@ -113,18 +123,18 @@ class SubmitRequestBody(BaseModel):
         description="online by the citizen; assisted when a signed-in kecamatan operator submits (implied by the "
         "operator's token)",
     )
-    office: str | None = Field(
-        default=None, max_length=100, description="Assisted: the desa office, if not the operator's kecamatan office"
+    office: ShortText | None = Field(
+        default=None, description="Assisted: the desa office, if not the operator's kecamatan office"
     )
 
 
 class CancelBody(BaseModel):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: Reason | None = Field(default=None, description="Why the citizen withdraws, if they say")
 
 
 class ResubmitBody(BaseModel):
     details: dict[str, Any] | None = Field(default=None, description="Corrected details, replacing the old ones")
-    note: str | None = Field(default=None, max_length=2000, description="The citizen's answer to the reviewer")
+    note: Note | None = Field(default=None, description="The citizen's answer to the reviewer")
 
 
 class FollowBody(BaseModel):
@@ -220,11 +230,11 @@ class RequestSummary(BaseModel):
 
 
 class BookingBody(BaseModel):
-    applicant: Person
+    applicant: PersonInput
     kecamatan_code: str = Field(pattern=r"^\d{2}\.\d{2}\.\d{2}$", description="Where to record, e.g. 36.02.14")
     preferred_date: date | None = Field(default=None, description="The earliest day that suits; default tomorrow")
-    phone: str | None = Field(default=None, max_length=20, description="Mobile number for the SMS confirmation")
-    email: str | None = Field(default=None, max_length=200, description="Address for the e-mail confirmation")
+    phone: str | None = Field(default=None, pattern=PHONE_PATTERN, description="Mobile number for the SMS confirmation")
+    email: ShortText | None = Field(default=None, description="Address for the e-mail confirmation")
 
 
 class BookingView(BaseModel):
@@ -430,23 +440,32 @@ async def attach(
     request: Request,
     uow: UnitOfWorkDep,
     files: FilesDep,
+    scans: ScansDep,
     operator: OperatorOrCitizen,
-    kind: Annotated[str, Form(description="Which scan, from the catalogue, e.g. kk_lama")],
+    kind: Annotated[str, Form(max_length=40, description="Which scan, from the catalogue, e.g. kk_lama")],
     file: Annotated[UploadFile, File(description="The scan: PDF, JPEG or PNG")],
 ) -> AttachmentView:
-    """Upload a scan before the decision (also to answer an information request, then resubmit)."""
+    """Upload a scan before the decision (also to answer an information request, then resubmit). It is decoded:
+    a file that is not the PDF, JPEG or PNG it claims to be, an image over the pixel limit or a PDF over the page
+    limit is refused (422, `scan_*`). It is kept under a name made safe from the one sent."""
     await _ensure_serves(operator, request_id, request)
-    limit: int = request.app.state.settings.max_attachment_bytes
-    content = await file.read(limit + 1)
+    settings = request.app.state.settings
+    limits = ScanLimits(
+        max_bytes=settings.max_attachment_bytes,
+        max_pixels=settings.max_scan_pixels,
+        max_pages=settings.max_scan_pages,
+    )
+    content = await file.read(limits.max_bytes + 1)
     attachment = await handlers.add_attachment(
         request_id,
         kind=kind,
         filename=file.filename or "scan",
         declared_type=file.content_type,
         content=content,
-        max_size=limit,
+        limits=limits,
         uow=uow,
         files=files,
+        scans=scans,
     )
     return AttachmentView(**asdict(attachment))
 
@@ -464,10 +483,23 @@ async def read_attachment(  # type: ignore[no-untyped-def]
     files: FilesDep,
     staff: ReadingScans,
 ):
-    """A scan's content, for staff only."""
+    """A scan's content, for staff only: a download, never shown inside the page that asked for it."""
     await _ensure_serves(staff, request_id, request)
     attachment, content = await handlers.get_attachment(request_id, attachment_id, uow=uow, files=files)
-    return Response(content, media_type=attachment.content_type, headers={"Cache-Control": "no-store"})
+    return Response(content, media_type=attachment.content_type, headers=download_headers(attachment))
+
+
+def download_headers(attachment: Attachment) -> dict[str, str]:
+    """A scan goes out as a file to save (RFC 6266), of the type recorded at upload and no other (nosniff), inert
+    if a browser opens it anyway (a sandbox that allows nothing), and never cached (it holds personal data)."""
+    name = safe_filename(attachment.filename, attachment.content_type)
+    fallback = name.encode("ascii", "replace").decode().replace("?", "_")
+    return {
+        "Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "no-store",
+    }
 
 
 @router.get(
@@ -556,11 +588,13 @@ def install(app: FastAPI) -> None:
         status = 409 if error.code in _CONFLICT_CODES else 403 if error.code in _FORBIDDEN_CODES else 422
         if error.code == "attachment_too_large":
             status = 413
-        details = [ErrorDetail(field=error.field, code=error.code, message=error.message)] if error.field else []
+        detail = ErrorDetail(field=error.field, code=error.code, message=error.message, message_id=error.message_id)
+        details = [detail] if error.field else []
         extra = dict(error.extra)
         if error.code == "in_person_only":
             extra["booking"] = {"method": "POST", "href": "/perekaman-bookings", "what_to_bring": BRING_TO_PEREKAMAN}
-        return error_response(status, error.code, error.message, details, **extra)
+        message = f"{error.message} / {error.message_id}" if error.message_id else error.message
+        return error_response(status, error.code, message, details, **extra)
 
     @app.exception_handler(SubmissionInvalid)
     async def _invalid(_request: Request, error: SubmissionInvalid) -> JSONResponse:

@@ -19,7 +19,6 @@ from dukcapil_intake.domain.model import (
     check_channel,
     check_contact,
     check_operator_kecamatan,
-    check_scan,
     check_submission,
     next_working_day,
     request_number,
@@ -28,7 +27,9 @@ from dukcapil_intake.domain.model import (
 from dukcapil_intake.domain.notices import notice_for
 from dukcapil_intake.domain.notifications import Contact, Notification
 from dukcapil_intake.domain.public_events import PublicEventNotDerivable, public_events_for
+from dukcapil_intake.domain.scans import ScanLimits, accept_scan, check_scan_size, safe_filename
 from dukcapil_intake.domain.validation import check_applicant, check_request
+from dukcapil_intake.service_layer.scans import ScanInspector
 from dukcapil_intake.service_layer.unit_of_work import IdempotentSubmission, IntakeUnitOfWork, RequestFilter
 from dukcapil_shared.contracts import (
     AttachmentAdded,
@@ -111,7 +112,7 @@ async def submit_request(
             number=request_number(kecamatan, now.date(), sequence),
             type=command.type,
             applicant=command.applicant,
-            details=command.details,
+            details=checked.details,
             delivery=command.delivery,
             kecamatan_code=kecamatan.code,
             channel=command.channel,
@@ -167,12 +168,15 @@ async def add_attachment(
     filename: str,
     declared_type: str | None,
     content: bytes,
-    max_size: int,
+    limits: ScanLimits,
     uow: IntakeUnitOfWork,
     files: FileStore,
+    scans: ScanInspector,
 ) -> Attachment:
-    """Keep a scan for the request and announce it; its content never leaves intake."""
-    content_type = check_scan(declared_type, content[:16], len(content), max_size)
+    """Keep a scan for the request and announce it, once it has been read for what it really is; its content never
+    leaves intake, and it is kept under its id, never under a name the client chose."""
+    check_scan_size(len(content), limits.max_bytes)
+    content_type = accept_scan(await scans.inspect(content, limits), declared_type, limits)
     async with uow:
         request = await _load(uow, request_id)
         if not SERVICES[request.type].accepts_attachment(kind):
@@ -184,7 +188,7 @@ async def add_attachment(
         attachment = Attachment(
             id=uuid.uuid4(),
             kind=kind,
-            filename=filename[:255] or "scan",
+            filename=safe_filename(filename, content_type),
             content_type=content_type,
             size=len(content),
             sha256=hashlib.sha256(content).hexdigest(),
@@ -246,7 +250,7 @@ async def resubmit_request(
         request.ensure_awaiting_information()
         if details is not None:
             checked = check_request(request.type, request.applicant, details, today or datetime.now(WIB).date())
-            request.details, request.flags = details, checked.flags
+            request.details, request.flags = checked.details, checked.flags
             request.required_attachments = checked.required_attachments
         event = RequestResubmitted(
             request_id=request.id,

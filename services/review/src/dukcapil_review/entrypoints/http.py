@@ -14,6 +14,7 @@ from dukcapil_review.service_layer import handlers
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery, ReviewUnitOfWork
 from dukcapil_shared.auth import Principal, Scope, personal_data, staff
 from dukcapil_shared.contracts import RequestType
+from dukcapil_shared.contracts.text import Note, Reason, ShortText
 from dukcapil_shared.web import ErrorResponse, error_response
 
 
@@ -40,16 +41,18 @@ Reading = Annotated[Principal, Depends(personal_data(Scope.REVIEWS_READ))]
 
 
 class ApproveBody(BaseModel):
-    note: str | None = Field(default=None, max_length=2000)
+    note: Note | None = None
 
 
 class RejectBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="Why, in words the citizen understands")
+    reason: Reason = Field(description="Why, in words the citizen understands")
 
 
 class InformationBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000, description="What is wrong or missing")
-    missing_items: list[str] = Field(default_factory=list, description="Attachments or fields to provide")
+    reason: Reason = Field(description="What is wrong or missing")
+    missing_items: list[ShortText] = Field(
+        default_factory=list, max_length=20, description="Attachments or fields to provide"
+    )
 
 
 class PreCheckView(BaseModel):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dukcapil_shared.auth import Principal, Scope, personal_data, staff
+from dukcapil_shared.contracts.text import PersonName
 from dukcapil_shared.web import ErrorResponse, error_response
 from dukcapil_shipping.domain.model import FlagReason, Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
 from dukcapil_shipping.service_layer import handlers
@@ -25,7 +26,7 @@ UnitOfWorkDep = Annotated[ShippingUnitOfWork, Depends(_unit_of_work)]
 
 
 class CollectBody(BaseModel):
-    collector_name: str = Field(min_length=1, max_length=200, description="Who collects the document")
+    collector_name: PersonName = Field(description="Who collects the document")
     collector_nik: str = Field(
         pattern=r"^\d{16}$", description="The collector's NIK, checked by the operator; must be a valid NIK"
     )
