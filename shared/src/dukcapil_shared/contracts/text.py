@@ -9,8 +9,9 @@ and long runs of combining marks. Each field has a length cap, chosen so that ev
 to its pages (services/documents/tests/unit/test_page_limits.py renders every type with every field at its
 cap), and reasons have a minimum.
 
-`clean_text` is plain Python, for domain code that checks nested details; the `Annotated` types below put the
-same rules on pydantic request models. Either way a refusal carries a machine-readable code and a message in
+`clean_text` is plain Python, for domain code that checks nested details (intake checks each detail with the rule
+of its field: PERSON_NAME, STREET, PLACE, DETAIL_TEXT...); the `Annotated` types below put the same rules on
+pydantic request models. Either way a refusal carries a machine-readable code and a message in
 English and Indonesian.
 """
 
@@ -283,21 +284,13 @@ def _schema(rule: TextRule) -> Any:
     return Field(json_schema_extra={"minLength": rule.min_length, "maxLength": rule.max_length})
 
 
-def text_field(rule: TextRule) -> Any:
-    """The rule as a pydantic type, `Annotated[str, ...]`: the lengths show in the JSON schema, and the rule checks
-    them after normalising, with its own codes."""
-    return Annotated[str, _schema(rule), _validator(rule)]
-
-
 PersonName = Annotated[str, _schema(PERSON_NAME), _validator(PERSON_NAME)]
 Street = Annotated[str, _schema(STREET), _validator(STREET)]
-Place = Annotated[str, _schema(PLACE), _validator(PLACE)]
 City = Annotated[str, _schema(CITY), _validator(CITY)]
 ShortText = Annotated[str, _schema(SHORT_TEXT), _validator(SHORT_TEXT)]
-DetailText = Annotated[str, _schema(DETAIL_TEXT), _validator(DETAIL_TEXT)]
 Reason = Annotated[str, _schema(REASON), _validator(REASON)]
 """Why a request is refused, sent back or cancelled, or a document withdrawn: at least REASON_MIN characters."""
 Note = Annotated[str, _schema(NOTE), _validator(NOTE)]
 DetailValues = Annotated[dict[str, Any], _values_validator(DETAIL_TEXT)]
-"""Details as staff correct them: every text in them a DetailText, at most MAX_PEOPLE keys or items a level, three
+"""Details as staff correct them: every text in them within DETAIL_TEXT, at most MAX_PEOPLE keys or items a level, three
 levels deep, DETAILS_MAX characters in all."""
