@@ -1,8 +1,10 @@
 """The scan inspector reads each file for what it really is, with real files made here."""
 
 import io
+import threading
 import time
 
+import anyio
 import pytest
 from PIL import Image
 
@@ -88,13 +90,31 @@ def test_anything_else_is_not_a_scan() -> None:
     assert inspect_now(b"GIF89a" + b"\0" * 20, LIMITS) == ScanReport(Finding.not_a_scan)
 
 
-async def test_decoding_runs_in_a_worker_thread_within_a_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_decoding_runs_in_worker_threads_a_few_at_a_time_within_a_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    running, most = 0, 0
+    lock = threading.Lock()
+
     def slow(content: bytes, limits: ScanLimits) -> ScanReport:
-        time.sleep(0.5)
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.3)
+        with lock:
+            running -= 1
         return ScanReport(Finding.readable, PDF)
 
     monkeypatch.setattr(scans, "inspect_now", slow)
-    assert await DecodingScanInspector(timeout=0.05).inspect(minimal_pdf(), LIMITS) == ScanReport(Finding.too_slow, PDF)
+    impatient = DecodingScanInspector(concurrency=2, timeout=0.05)
+    started = time.perf_counter()
+    async with anyio.create_task_group() as group:
+        for _ in range(4):
+            group.start_soon(impatient.inspect, minimal_pdf(), LIMITS)
+    assert await impatient.inspect(minimal_pdf(), LIMITS) == ScanReport(Finding.too_slow, PDF)
+    assert most == 2, "abandoned decodings keep their slots until they end"
+    assert time.perf_counter() - started >= 0.6, "four slow files through two slots took two rounds"
     assert (await DecodingScanInspector(timeout=5).inspect(minimal_pdf(), LIMITS)).finding == Finding.readable
 
 
@@ -103,3 +123,13 @@ async def test_a_large_genuine_image_is_decoded_whole() -> None:
     Image.effect_noise((2000, 1500), 64).save(buffer, format="PNG")
     report = await DecodingScanInspector().inspect(buffer.getvalue(), LIMITS)
     assert report == ScanReport(Finding.readable, PNG, width=2000, height=1500)
+
+
+def test_a_slot_given_up_before_its_thread_began_comes_back_once() -> None:
+    slots = threading.BoundedSemaphore(1)
+    slots.acquire()
+    slot = scans._Slot(slots)
+    slot.give_up()
+    assert slot.run(inspect_now, minimal_pdf(), LIMITS) is None, "the thread does nothing for a caller who left"
+    slot.give_up()
+    assert slots.acquire(blocking=False) and not slots.acquire(blocking=False), "given back exactly once"

@@ -10,6 +10,9 @@ box. Decoding is CPU work: it runs in worker threads, a few at a time, within a 
 import io
 import logging
 import struct
+import threading
+from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -22,24 +25,58 @@ from dukcapil_intake.service_layer.scans import ScanInspector
 _PIL_FORMATS = {PNG: "PNG", JPEG: "JPEG"}
 # Start-of-frame markers carry a JPEG's size; C4 (Huffman tables), C8 (reserved) and CC (arithmetic coding) do not.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_SLOT_POLL = 0.02
 
 
 class DecodingScanInspector(ScanInspector):
     def __init__(self, *, concurrency: int = 2, timeout: float = 30.0) -> None:
-        self._limiter = anyio.CapacityLimiter(concurrency)
+        # A slot is given back by the thread that decoded, when it is done: a decoding abandoned at its time limit
+        # still holds one, so files that are slow on purpose cannot pile up threads.
+        self._slots = threading.BoundedSemaphore(concurrency)
         self._timeout = timeout
         # pypdf logs a warning for each flaw of a damaged file: the refusal says it once.
         logging.getLogger("pypdf").setLevel(logging.ERROR)
 
     async def inspect(self, content: bytes, limits: ScanLimits) -> ScanReport:
+        # Polled: the slot comes back from a worker thread, maybe one the event loop has stopped waiting for.
+        while not self._slots.acquire(blocking=False):  # noqa: ASYNC110
+            await anyio.sleep(_SLOT_POLL)
+        slot = _Slot(self._slots)
         try:
             with anyio.fail_after(self._timeout):
-                # An abandoned decoding runs on in its thread, holding its place in the limiter until it ends.
-                return await anyio.to_thread.run_sync(
-                    inspect_now, content, limits, limiter=self._limiter, abandon_on_cancel=True
-                )
+                report = await anyio.to_thread.run_sync(slot.run, inspect_now, content, limits, abandon_on_cancel=True)
         except TimeoutError:
             return ScanReport(Finding.too_slow, claimed_type(content[:16]))
+        finally:
+            slot.give_up()
+        assert report is not None
+        return report
+
+
+class _Slot:
+    """One decoding's place: the worker thread gives it back when it is done, or, when the caller gave up before
+    the thread began (a cancelled request), the caller does, and the thread then does nothing."""
+
+    def __init__(self, slots: threading.BoundedSemaphore) -> None:
+        self._slots = slots
+        self._lock = threading.Lock()
+        self._started = self._given_up = False
+
+    def run(self, work: Callable[[bytes, ScanLimits], ScanReport], *args: Any) -> ScanReport | None:
+        with self._lock:
+            if self._given_up:
+                return None
+            self._started = True
+        try:
+            return work(*args)
+        finally:
+            self._slots.release()
+
+    def give_up(self) -> None:
+        with self._lock:
+            if not self._started and not self._given_up:
+                self._given_up = True
+                self._slots.release()
 
 
 def inspect_now(content: bytes, limits: ScanLimits) -> ScanReport:
