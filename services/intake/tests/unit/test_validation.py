@@ -176,6 +176,7 @@ def test_details_hold_only_the_catalogues_fields() -> None:
     assert problems("surat_pindah", move(origin=move()["origin"] | {"x" * 1000: 1})) == {
         f"body.details.origin.{'x' * 40}": "unknown_field"
     }
+    assert problems("biodata_wni", {"a\u202eb\n": 1}) == {"body.details.a\\u202eb\\n": "unknown_field"}
 
 
 def test_every_text_in_the_details_follows_the_text_rules() -> None:

@@ -6,7 +6,8 @@ report, a move into Lebak that will need e-KTP recording).
 
 Details hold only the fields the catalogue lists (and people and addresses only theirs): whatever else a client
 sent would be printed on the document under "Keterangan lain". Their text follows contracts/text.py (names,
-places, relations, each with its cap) and comes back normalised, in `Checked.details`.
+places, streets, each with its cap), relations and causes come from fixed lists, lists of people hold at most 20,
+and the details come back normalised, in `Checked.details`.
 """
 
 import copy
@@ -125,7 +126,7 @@ class _Check:
     def known_fields(self, path: str, value: dict[str, Any], known: Collection[str]) -> None:
         for key in value:
             if key not in known:
-                shown = str(key)[:40]
+                shown = ascii(str(key)[:40])[1:-1]  # whatever the key holds, the answer shows it inert
                 self.problem(
                     f"{path}.{shown}", "unknown_field",
                     f"{shown!r} is not a field here; the fields are {', '.join(known)}.",
