@@ -36,29 +36,54 @@ check-broker: setup
 	@$(BIN)/python -c "$$CHECK_BROKER"
 
 define CHECK_BROKER
-import os, socket, sys
+import os, shutil, socket, subprocess, sys, time
 from urllib.parse import urlsplit
 url = urlsplit(os.environ.get("AMQP_URL", "amqp://guest:guest@localhost:5672/"))
-try:
-    socket.create_connection((url.hostname, url.port or 5672), timeout=3).close()
-except OSError as error:
+management = urlsplit(os.environ.get("RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672"))
+def reachable(host, port):
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+        return True
+    except OSError:
+        return False
+if not reachable(url.hostname, url.port or 5672):
     sys.exit(
-        f"RabbitMQ is not reachable at {url.hostname}:{url.port or 5672} ({error.strerror or error}).\n"
+        f"RabbitMQ is not reachable at {url.hostname}:{url.port or 5672}.\n"
         "Start one, then run `make run` again:\n"
         "  - installed locally (Debian/Ubuntu: apt-get install rabbitmq-server): rabbitmq-server -detached\n"
-        "  - with Docker: RABBITMQ_PASSWORD=dev POSTGRES_PASSWORD=dev docker compose up -d rabbitmq\n"
-        "    then: AMQP_URL=amqp://dukcapil:dev@localhost:5672/ make run\n"
+        "  - with Docker: docker compose --profile dev up -d rabbitmq (see docs/deployment.md)\n"
         "or point AMQP_URL at a running broker."
     )
+if not reachable(management.hostname, management.port or 15672):
+    # Provisioning the services' broker users (and onboarding agencies) goes through the management API.
+    if shutil.which("rabbitmq-plugins") and url.hostname in ("localhost", "127.0.0.1"):
+        print("enabling RabbitMQ's management plugin (rabbitmq-plugins enable rabbitmq_management)")
+        subprocess.run(["rabbitmq-plugins", "enable", "rabbitmq_management"], check=False, capture_output=True)
+        for _ in range(60):
+            if reachable(management.hostname, management.port or 15672):
+                break
+            time.sleep(0.5)
+    if not reachable(management.hostname, management.port or 15672):
+        sys.exit(
+            f"RabbitMQ's management API is not reachable at {management.hostname}:{management.port or 15672}: "
+            "`make run` gives each service its own broker user through it.\n"
+            "Enable it on the broker's machine: rabbitmq-plugins enable rabbitmq_management\n"
+            "(or point RABBITMQ_MANAGEMENT_URL at it), then run `make run` again."
+        )
 endef
 export CHECK_BROKER
 
 run: check-broker
 	@mkdir -p var/log
+	@$(BIN)/python -m dukcapil_shared.messaging.provision apply --passwords-dir var/broker
 	@trap 'echo; echo "stopping..."; kill $$(jobs -p) 2>/dev/null || true; wait' EXIT INT TERM; \
+	export ENVIRONMENT=development; \
 	$(BIN)/python -m dukcapil_shipping.simulator >> var/log/simulator.log 2>&1 & \
 	$(BIN)/python -m dukcapil_intake.devsinks >> var/log/devsinks.log 2>&1 & \
-	for service in $(SERVICES); do $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & done; \
+	for service in $(SERVICES); do \
+	  env "$${service^^}_BROKER_PASSWORD_FILE=var/broker/$$service.password" \
+	    $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & \
+	done; \
 	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8010/healthz 8011/healthz; do \
 	  for attempt in $$(seq 120); do \
 	    curl -sf -o /dev/null http://127.0.0.1:$$probe && break; \
@@ -67,13 +92,14 @@ run: check-broker
 	  done; \
 	done; \
 	echo; \
-	echo "Disdukcapil Lebak is running (SQLite files in var/, RabbitMQ at $${AMQP_URL:-amqp://localhost:5672/}):"; \
+	echo "Disdukcapil Lebak is running in development mode (SQLite files in var/, RabbitMQ at $${AMQP_URL:-amqp://localhost:5672/}):"; \
 	echo "  intake     http://127.0.0.1:8001  docs http://127.0.0.1:8001/docs"; \
 	echo "  review     http://127.0.0.1:8002  docs http://127.0.0.1:8002/docs"; \
 	echo "  documents  http://127.0.0.1:8003  docs http://127.0.0.1:8003/docs"; \
 	echo "  shipping   http://127.0.0.1:8004  docs http://127.0.0.1:8004/docs"; \
 	echo "  courier simulator (JNE API shape) http://127.0.0.1:8010"; \
 	echo "  notices sent to citizens (SMTP sink :8025, SMS gateway simulator) http://127.0.0.1:8011/messages"; \
+	echo "Each service signs in to RabbitMQ as its own user (dukcapil-<service>, passwords in var/broker/)."; \
 	echo "Logs: var/log/*.log. Walk a request through with the commands in README.md. Ctrl-C stops everything."; \
 	wait
 

@@ -13,7 +13,7 @@ import importlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,9 +51,10 @@ SITI = Person(nik="3602144107900001", name="Siti Aminah")
 PICKUP = Delivery(method="pickup", pickup_kecamatan_code="36.02.14")
 
 
-def settings_for(service: str, scratch: Path, amqp_url: str) -> Any:
+def settings_for(service: str, scratch: Path, amqp_url: str, broker: dict[str, object]) -> Any:
     common: dict[str, Any] = {
         "AMQP_URL": amqp_url,
+        **broker,
         "database_url": f"sqlite+aiosqlite:///{scratch}/{service}.db",
         "retry_delays_ms": [100, 200],
         "log_json": False,
@@ -113,6 +114,8 @@ class RunningService:
     """Routing key -> event type, for every routing key the service's subscriptions are bound by."""
     queues: dict[str, str]
     """Routing key -> the subscription queue it reaches."""
+    broker_user: Callable[[str], str]
+    """A service's broker user, to publish an event as its producer."""
     published: list[str] = field(default_factory=list)
 
     @property
@@ -138,7 +141,8 @@ async def running(request, rabbitmq, tmp_path_factory) -> AsyncIterator[RunningS
     with pytest.MonkeyPatch.context() as patch:
         # The real configuration binds the loggers to this module's captured output for good.
         patch.setattr(bootstrap, "configure_logging", lambda *args, **kwargs: None)
-        app = bootstrap.build_app(settings_for(service, tmp_path_factory.mktemp(service), amqp_url))
+        scratch = tmp_path_factory.mktemp(service)
+        app = bootstrap.build_app(settings_for(service, scratch, amqp_url, rabbitmq.service_settings(service)))
     runtime = app.state.runtime
     handled = {event.routing_key(): event for consumer in runtime.consumers for event in consumer.subscription.handlers}
     queues = {
@@ -147,10 +151,13 @@ async def running(request, rabbitmq, tmp_path_factory) -> AsyncIterator[RunningS
         for routing_key in consumer.subscription.routing_keys
     }
     async with runtime.lifespan(app):
-        connection = await aio_pika.connect_robust(amqp_url)
+        # May publish under any user_id: the valid event at the end goes as its producer would send it.
+        connection = await aio_pika.connect_robust(rabbitmq.impersonator_url(amqp_url))
         channel = await connection.channel()
         exchange = await channel.get_exchange(EVENTS_EXCHANGE.name, ensure=False)
-        yield RunningService(service, app, exchange, channel, asyncio.get_running_loop(), handled, queues)
+        yield RunningService(
+            service, app, exchange, channel, asyncio.get_running_loop(), handled, queues, rabbitmq.user
+        )
         await connection.close()
     rabbitmq.delete(amqp_url)
 
@@ -375,7 +382,12 @@ async def test_every_malformed_message_is_parked_with_its_reason_and_the_consume
     await running.publish(
         envelope.to_json(),
         event.routing_key(),
-        {"message_id": str(envelope.id), "correlation_id": envelope.subject, "content_type": CONTENT_TYPE},
+        {
+            "message_id": str(envelope.id),
+            "correlation_id": envelope.subject,
+            "content_type": CONTENT_TYPE,
+            "user_id": running.broker_user(event.producer),
+        },
     )
     inbox = importlib.import_module(f"dukcapil_{running.service}.adapters.tables").inbox
     processed = select(func.count()).where(

@@ -24,7 +24,7 @@ async def make_chaos(rabbitmq, postgres, tmp_path_factory) -> AsyncIterator[Make
             workdir=workdir,
             amqp_url=rabbitmq.create(),
             database_urls=databases,
-            extra_env=CHAOS_ENV | (env or {}),
+            extra_env=rabbitmq.service_env() | CHAOS_ENV | (env or {}),
         )
         chaos = Chaos(system)
         started.append(chaos)

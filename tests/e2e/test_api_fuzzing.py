@@ -46,7 +46,7 @@ async def fuzzed_system(rabbitmq, tmp_path_factory):  # type: ignore[no-untyped-
         workdir=workdir,
         amqp_url=rabbitmq.create(),
         database_urls=databases,
-        extra_env=limits | {"INTAKE_SIGN_IN_RATE_LIMIT": "100000/minute"},
+        extra_env=rabbitmq.service_env() | limits | {"INTAKE_SIGN_IN_RATE_LIMIT": "100000/minute"},
     )
     try:
         await system.start_all()

@@ -28,7 +28,9 @@ async def system(request, rabbitmq, postgres, tmp_path_factory):  # type: ignore
         databases = {name: f"sqlite+aiosqlite:///{workdir}/var/{name}.db" for name in SERVICES}
     else:
         databases = {name: await postgres.create() for name in SERVICES}
-    system = System(workdir=workdir, amqp_url=rabbitmq.create(), database_urls=databases)
+    system = System(
+        workdir=workdir, amqp_url=rabbitmq.create(), database_urls=databases, extra_env=rabbitmq.service_env()
+    )
     try:
         await system.start_all()
         yield system

@@ -40,7 +40,8 @@ async def system(rabbitmq, collector: Collector, tmp_path_factory):  # type: ign
         workdir=workdir,
         amqp_url=rabbitmq.create(),
         database_urls={name: f"sqlite+aiosqlite:///{workdir}/var/{name}.db" for name in SERVICES},
-        extra_env={
+        extra_env=rabbitmq.service_env()
+        | {
             "OTEL_EXPORTER_OTLP_ENDPOINT": collector.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "100",  # export within a tenth of a second rather than five
             "REVIEW_AUTO_APPROVE_TYPES": json.dumps(["biodata_wni"]),

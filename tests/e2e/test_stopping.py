@@ -43,7 +43,12 @@ async def make_system(request, rabbitmq, postgres, tmp_path: Path):  # type: ign
             databases = {name: f"sqlite+aiosqlite:///{tmp_path}/var/{name}.db" for name in SERVICES}
         else:
             databases = {name: await postgres.create() for name in SERVICES}
-        system = System(workdir=tmp_path, amqp_url=rabbitmq.create(), database_urls=databases, extra_env=extra_env)
+        system = System(
+            workdir=tmp_path,
+            amqp_url=rabbitmq.create(),
+            database_urls=databases,
+            extra_env=rabbitmq.service_env() | extra_env,
+        )
         systems.append(system)
         return system
 

@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from types import FrameType
 from typing import Any, TypeVar
 
+import aiormq
 import anyio
 import structlog
 import uvicorn
@@ -45,8 +46,10 @@ from dukcapil_shared.auth import (
 )
 from dukcapil_shared.catalogue import asyncapi_document
 from dukcapil_shared.contracts import Event
+from dukcapil_shared.contracts.public import PUBLIC_EVENTS
 from dukcapil_shared.db import migrate
 from dukcapil_shared.messaging import (
+    BrokerIdentities,
     EventConsumer,
     OutboxRelay,
     RetryPolicy,
@@ -54,6 +57,7 @@ from dukcapil_shared.messaging import (
     SqlUnitOfWork,
     Subscription,
 )
+from dukcapil_shared.messaging.access import ServiceAccess
 from dukcapil_shared.observability import ServiceMetrics, Tracing
 from dukcapil_shared.observability import http as observability_http
 from dukcapil_shared.observability.gauges import BrokerQueueDepths, OutboxBacklog, ParkedDeadLetters
@@ -86,6 +90,10 @@ class BrokerUnavailable(RuntimeError):
     pass
 
 
+class BrokerMisconfigured(RuntimeError):
+    pass
+
+
 class ServiceRuntime:
     def __init__(
         self,
@@ -108,8 +116,11 @@ class ServiceRuntime:
         self._inbox_table = inbox_table
         self.metrics = ServiceMetrics(refresh_timeout=settings.readiness_timeout)
         self.tracing = Tracing.exporting_to(service=service, traces_endpoint=settings.otlp_traces_endpoint)
+        self.identities = BrokerIdentities(settings.broker_user_prefix)
+        self.broker_user = self.identities.user(service)
+        self._broker_url = URL(settings.broker_url(service))
         self.broker = RabbitBroker(
-            str(URL(settings.amqp_url).update_query(name=service)),
+            str(self._broker_url.update_query(name=service)),
             default_channel=Channel(prefetch_count=settings.prefetch),
             graceful_timeout=settings.graceful_timeout,
             # FastStream's per-message log lines cost more than the work in a hot path: keep them at DEBUG. Its
@@ -129,6 +140,7 @@ class ServiceRuntime:
             outbox=outbox_table,
             broker=self.broker,
             source=self.source,
+            user=self.broker_user,
             poll_interval=settings.outbox_poll_interval,
             publish_timeout=settings.publish_timeout,
             metrics=self.metrics,
@@ -159,7 +171,9 @@ class ServiceRuntime:
         self.dead_letters = DeadLetterDesk(
             service=service,
             unit_of_work=self._ops_unit_of_work,
-            republisher=BrokerRepublisher(broker=self.broker, topology=self.topology, timeout=settings.publish_timeout),
+            republisher=BrokerRepublisher(
+                broker=self.broker, topology=self.topology, timeout=settings.publish_timeout, user=self.broker_user
+            ),
         )
         DeadLetterParking(topology=self.topology, unit_of_work=self._ops_unit_of_work).attach(self._router)
         self._published: dict[type[Event], None] = {}
@@ -245,6 +259,19 @@ class ServiceRuntime:
             publishes_for_agencies=self.publishes_for_agencies,
         )
 
+    def broker_access(self) -> ServiceAccess:
+        """What this service's broker user needs, and nothing more: the events its outboxes carry, the routing
+        keys its subscriptions bind, its own queues and exchanges (see messaging/access.py)."""
+        operations = OpsUnitOfWork.publishes or ()
+        return ServiceAccess.of(
+            self.service,
+            publishes=[*self._published, *operations],
+            consumes=[key for consumer in self._consumers for key in consumer.subscription.routing_keys],
+            public_routing_keys=[f"{public.type_name()}.*.*.*" for public in PUBLIC_EVENTS]
+            if self.publishes_for_agencies
+            else (),
+        )
+
     def subscribe(self, subscription: Subscription[Any], unit_of_work: Callable[[], Any]) -> EventConsumer[Any]:
         consumer = EventConsumer(
             topology=self.topology,
@@ -254,6 +281,7 @@ class ServiceRuntime:
             retry=self.retry,
             publish_timeout=self.settings.publish_timeout,
             metrics=self.metrics,
+            publishers=self.identities,
         )
         consumer.attach(self._router)
         self._consumers.append(consumer)
@@ -272,6 +300,7 @@ class ServiceRuntime:
         self._startup_steps.append(step)
 
     async def start(self) -> None:
+        self._check_broker_user()
         await migrate(self.engine, self._migrations)
         for step in self._startup_steps:
             await step()
@@ -287,6 +316,17 @@ class ServiceRuntime:
                     list(self.retry.delays_ms),
                 )
                 await self.broker.start()
+        except aiormq.exceptions.ChannelNotFoundEntity as error:
+            raise BrokerMisconfigured(
+                f"RabbitMQ at {self._broker_url.with_password('***')} lacks what this service expects ({error}): the "
+                "shared exchanges are declared by the provisioning step (python -m dukcapil_shared.messaging.provision;"
+                " `make run` runs it)."
+            ) from error
+        except aiormq.exceptions.ChannelAccessRefused as error:
+            raise BrokerMisconfigured(
+                f"RabbitMQ refused {self.broker_user!r} what this service needs ({error}): its permissions are "
+                "provisioned from deploy/rabbitmq/access.json; provision the broker again after an upgrade."
+            ) from error
         except TimeoutError as error:
             raise BrokerUnavailable(
                 f"RabbitMQ did not declare this service's queues and start its consumers within "
@@ -345,6 +385,20 @@ class ServiceRuntime:
         finally:
             await self.stop()
 
+    def _check_broker_user(self) -> None:
+        """Events are trusted by their publisher's broker user, so a service signs in as its own and no other (never
+        as the broker's administrator)."""
+        user = self._broker_url.user
+        if user == self.broker_user:
+            return
+        prefix = self.service.upper()
+        raise BrokerMisconfigured(
+            f"{self.service} signs in to RabbitMQ as {user!r}, but it must sign in as its own broker user "
+            f"{self.broker_user!r}, the only publisher the other services accept its events from. Provision the "
+            f"broker's users (`make run` does: python -m dukcapil_shared.messaging.provision) and give {self.service} "
+            f"its password in {prefix}_BROKER_PASSWORD or {prefix}_BROKER_PASSWORD_FILE."
+        )
+
     async def _running_connection(self) -> Any:
         """The broker connection made at start, or None before start and from stop on."""
         return await self.broker.connect() if self._running else None
@@ -402,6 +456,17 @@ class ServiceRuntime:
             try:
                 await self.broker.connect()
                 return
+            except (aiormq.exceptions.ProbableAuthenticationError, aiormq.exceptions.AuthenticationError) as error:
+                # A refused sign-in does not pass by waiting: say so at once.
+                raise BrokerMisconfigured(
+                    f"RabbitMQ refused {self.broker_user!r}'s sign-in at {self._broker_url.with_password('***')}: the "
+                    "user is not provisioned there or its password is wrong (run the provisioning step again)."
+                ) from error
+            except aiormq.exceptions.ConnectionNotAllowed as error:
+                raise BrokerMisconfigured(
+                    f"RabbitMQ does not let {self.broker_user!r} into virtual host {self._broker_url.path!r}: the "
+                    "virtual host does not exist, or the user has no permissions on it (run the provisioning step)."
+                ) from error
             except Exception as error:  # aiormq and aio-pika raise several unrelated types
                 if anyio.current_time() >= deadline:
                     raise BrokerUnavailable(

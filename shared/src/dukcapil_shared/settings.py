@@ -4,10 +4,12 @@ Development defaults of secrets start with `development-only`: they let `make ru
 and a service started with `ENVIRONMENT=production` refuses to start while any of them is still in place.
 """
 
+from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from yarl import URL
 
 DEVELOPMENT_ONLY = "development-only"
 MIN_JWT_SECRET_LENGTH = 32
@@ -28,7 +30,21 @@ class ServiceSettings(BaseSettings):
     amqp_url: str = Field(
         default="amqp://guest:guest@localhost:5672/",
         validation_alias=AliasChoices("AMQP_URL"),
-        description="RabbitMQ URL, one variable for all services",
+        description="RabbitMQ URL (host, port, virtual host), one variable for all services; each service signs in "
+        "as its own broker user (broker_password), not with credentials written here",
+    )
+    broker_user_prefix: str = Field(
+        default="dukcapil-",
+        validation_alias=AliasChoices("BROKER_USER_PREFIX"),
+        description="Each service's broker user is this prefix and its name (dukcapil-intake, ...); one variable for "
+        "all services",
+    )
+    broker_password: SecretStr | None = Field(
+        default=None,
+        description="This service's broker password, as provisioning set it (make run writes var/broker/)",
+    )
+    broker_password_file: str | None = Field(
+        default=None, description="A file holding this service's broker password, instead of broker_password"
     )
     database_url: str = Field(description="sqlite+aiosqlite:///var/<service>.db or postgresql+asyncpg://...")
     database_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections each process keeps open")
@@ -124,6 +140,16 @@ class ServiceSettings(BaseSettings):
         if self.otel_exporter_otlp_endpoint:
             return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
         return None
+
+    def broker_url(self, service: str) -> str:
+        """The URL this service connects with: AMQP_URL as its own broker user when its password is given."""
+        password = self.broker_password.get_secret_value() if self.broker_password else None
+        if password is None and self.broker_password_file:
+            password = Path(self.broker_password_file).read_text(encoding="utf-8").strip()
+        url = URL(self.amqp_url)
+        if password is None:
+            return str(url)
+        return str(url.with_user(f"{self.broker_user_prefix}{service}").with_password(password))
 
     @model_validator(mode="after")
     def _oidc_is_complete(self) -> Self:

@@ -107,7 +107,7 @@ class Service:
         self.desk = DeadLetterDesk(
             service=self.topology.service,
             unit_of_work=lambda: ops_unit_of_work(engine),
-            republisher=BrokerRepublisher(broker=self.broker, topology=self.topology, timeout=5),
+            republisher=BrokerRepublisher(broker=self.broker, topology=self.topology, timeout=5, user=None),
         )
         app = FastAPI()
         install_error_handlers(app)
@@ -467,7 +467,7 @@ async def test_a_dead_letter_stays_on_the_broker_while_the_database_is_away_and_
 
 async def test_a_replay_while_the_broker_is_unreachable_fails_without_waiting_long() -> None:
     unreachable = RabbitBroker("amqp://guest:guest@127.0.0.1:1/")
-    republisher = BrokerRepublisher(broker=unreachable, topology=ServiceTopology("probe"), timeout=1)
+    republisher = BrokerRepublisher(broker=unreachable, topology=ServiceTopology("probe"), timeout=1, user=None)
     letter = parse_dead_letter(
         body=b"{}",
         headers={"x-original-queue": "dukcapil.probe.x"},

@@ -64,6 +64,7 @@ class Office:
         self.suffix = uuid.uuid4().hex[:6]
         self.onboarded: list[str] = []
         self.connections: list[aio_pika.abc.AbstractConnection] = []
+        self.documents_url = self.documents_user = ""
 
     def name(self, agency: str) -> str:
         return f"{agency}-{self.suffix}"
@@ -131,8 +132,11 @@ async def office(tmp_path: Path, rabbitmq, rabbitmq_management: str) -> AsyncIte
         outbox_poll_interval=0.1,
         graceful_timeout=5,
         log_json=False,
+        **rabbitmq.service_settings("intake"),
     )
     office = Office(settings)
+    office.documents_url = rabbitmq.url_as(settings.amqp_url, "documents")
+    office.documents_user = rabbitmq.user("documents")
     await office.desk.open()
     yield office
     await office.close()
@@ -494,13 +498,16 @@ async def test_intake_announces_an_issued_death_certificate_to_an_entitled_agenc
             kecamatan_code="36.02.14",
         )
         envelope = Envelope.wrap(issued, source="/dukcapil/lebak/documents")
-        async with await aio_pika.connect(office.amqp_url) as connection:
+        async with await aio_pika.connect(office.documents_url) as connection:  # as documents publishes it
             channel = await connection.channel()
             exchange = await channel.get_exchange(EVENTS_EXCHANGE.name)
-            await exchange.publish(
-                aio_pika.Message(envelope.to_json(), message_id=str(envelope.id), correlation_id=envelope.subject),
-                routing_key=envelope.type,
+            message = aio_pika.Message(
+                envelope.to_json(),
+                message_id=str(envelope.id),
+                correlation_id=envelope.subject,
+                user_id=office.documents_user,
             )
+            await exchange.publish(message, routing_key=envelope.type)
         [announced] = await drain(await office.connect_as(bpjs), bpjs.agency.queue, expected=1)
     await client.aclose()
     wire = json.loads(announced.body)

@@ -53,6 +53,7 @@ async def test_a_parked_message_becomes_an_incident_and_a_discard_resolves_it(  
         graceful_timeout=5,
         stall_after_minutes={"submitted": 0.01},  # under a second
         log_json=False,
+        **rabbitmq.service_settings("intake"),
     )
     app = build_app(settings)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
@@ -65,13 +66,16 @@ async def test_a_parked_message_becomes_an_incident_and_a_discard_resolves_it(  
         # A step for a request intake never heard of: retried, then parked by intake itself.
         unknown = ReviewStarted(request_id=uuid.uuid4())
         envelope = Envelope.wrap(unknown, source="/dukcapil/lebak/review")
-        async with await aio_pika.connect_robust(amqp_url) as connection:
+        async with await aio_pika.connect_robust(rabbitmq.url_as(amqp_url, "review")) as connection:
             channel = await connection.channel()
             exchange = await channel.get_exchange(EVENTS_EXCHANGE.name)
-            await exchange.publish(
-                aio_pika.Message(envelope.to_json(), message_id=str(envelope.id), correlation_id=envelope.subject),
-                routing_key=envelope.type,
+            message = aio_pika.Message(
+                envelope.to_json(),
+                message_id=str(envelope.id),
+                correlation_id=envelope.subject,
+                user_id=rabbitmq.user("review"),
             )
+            await exchange.publish(message, routing_key=envelope.type)
 
         async def both_listed() -> bool:
             found = (await client.get("/incidents", headers=STAFF)).json()

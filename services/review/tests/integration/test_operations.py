@@ -111,9 +111,10 @@ async def ops(*argv: str) -> tuple[int, str, str]:
     return process.returncode, out.decode(), err.decode()
 
 
-async def publish(amqp_url: str, event: RequestSubmitted) -> None:
+async def publish(rabbitmq, amqp_url: str, event: RequestSubmitted) -> None:  # type: ignore[no-untyped-def]
+    """As intake publishes it: as its own broker user."""
     envelope = Envelope.wrap(event, source="/dukcapil/lebak/intake")
-    connection = await aio_pika.connect_robust(amqp_url)
+    connection = await aio_pika.connect_robust(rabbitmq.url_as(amqp_url, "intake"))
     async with connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange(EVENTS_EXCHANGE.name)
@@ -124,6 +125,7 @@ async def publish(amqp_url: str, event: RequestSubmitted) -> None:
                 correlation_id=envelope.subject,
                 type=envelope.type,
                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=rabbitmq.user("intake"),
             ),
             routing_key=envelope.type,
         )
@@ -158,7 +160,7 @@ async def next_event(queue: aio_pika.abc.AbstractQueue, timeout: float = 15.0) -
 
 
 async def test_a_poison_message_is_parked_replayed_after_the_fix_and_another_discarded_with_the_cli(  # type: ignore[no-untyped-def]
-    database_url: str, operations_feed, monkeypatch: pytest.MonkeyPatch
+    database_url: str, operations_feed, rabbitmq, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     amqp_url, feed = operations_feed
     broken: set[uuid.UUID] = set()
@@ -175,7 +177,7 @@ async def test_a_poison_message_is_parked_replayed_after_the_fix_and_another_dis
         await original(uow, event, envelope, **kwargs)
 
     monkeypatch.setattr(handlers, "queue_submitted_request", until_fixed)
-    config = settings(database_url, amqp_url)
+    config = settings(database_url, amqp_url, **rabbitmq.service_settings("review"))
     poison, good, unwanted = submitted(), submitted(), submitted()
     broken.add(poison.request_id)
     refused.add(unwanted.request_id)
@@ -183,7 +185,7 @@ async def test_a_poison_message_is_parked_replayed_after_the_fix_and_another_dis
     async with Served(build_app(config), config.port) as review:
         assert (await review.http.get("/readyz")).status_code == 200
         for event in (poison, good, unwanted):
-            await publish(amqp_url, event)
+            await publish(rabbitmq, amqp_url, event)
 
         async def two_parked_and_the_good_one_queued() -> bool:
             letters = (await review.http.get("/dead-letters", headers=STAFF)).json()
@@ -325,7 +327,14 @@ async def test_readyz_turns_unready_when_the_broker_or_the_database_is_gone_and_
     database = Proxy((urlsplit(database_url).hostname or "127.0.0.1", urlsplit(database_url).port or 5432))
     await broker.start()
     await database.start()
-    app = build_app(settings(through(database_url, database), through(amqp_url, broker), readiness_timeout=1.0))
+    app = build_app(
+        settings(
+            through(database_url, database),
+            through(amqp_url, broker),
+            readiness_timeout=1.0,
+            **rabbitmq.service_settings("review"),
+        )
+    )
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://review")
 
     async def is_ready(expected: bool, check: str | None = None) -> Callable[[], Awaitable[bool]]:

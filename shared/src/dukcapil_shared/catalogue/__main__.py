@@ -1,12 +1,20 @@
-"""`python -m dukcapil_shared.catalogue intake review ...` writes each service's services/<service>/asyncapi.json;
-with `--check` it only says which committed documents differ from what the code generates (`make asyncapi`)."""
+"""`python -m dukcapil_shared.catalogue intake review ...` writes each service's services/<service>/asyncapi.json and
+their broker permissions, deploy/rabbitmq/access.json; with `--check` it only says which committed documents differ
+from what the code generates (`make asyncapi`)."""
 
 import argparse
 import os
 import sys
 from pathlib import Path
 
-from dukcapil_shared.catalogue.files import committed_document, document_path, generated_document
+from dukcapil_shared.catalogue.files import (
+    ACCESS_PLAN,
+    committed_access_plan,
+    committed_document,
+    document_path,
+    generated_access_plan,
+    generated_document,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +36,13 @@ def main(argv: list[str] | None = None) -> int:
         if not arguments.check:
             path.write_text(generated, encoding="utf-8")
             print(f"wrote {path.relative_to(root)}")
+    plan = generated_access_plan(arguments.services)
+    if committed_access_plan(root) != plan:
+        stale.append(root / ACCESS_PLAN)
+        if not arguments.check:
+            (root / ACCESS_PLAN).parent.mkdir(parents=True, exist_ok=True)
+            (root / ACCESS_PLAN).write_text(plan, encoding="utf-8")
+            print(f"wrote {ACCESS_PLAN}")
     if arguments.check and stale:
         names = ", ".join(str(path.relative_to(root)) for path in stale)
         print(f"out of date with the code: {names}; run `make asyncapi` and commit the result", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""The committed documents (services/<service>/asyncapi.json) and the one the code generates for each service.
+"""The committed documents (services/<service>/asyncapi.json, and the broker permissions they imply in
+deploy/rabbitmq/access.json) and the ones the code generates for each service.
 
 The generated document comes from the service's own composition root, the same path as the one it serves at
 /asyncapi.json: its app is built, never started, in a scratch directory, so nothing of a real run is touched.
@@ -8,8 +9,11 @@ import contextlib
 import importlib
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from dukcapil_shared.messaging.access import AccessPlan
 
 
 def document_path(root: Path, service: str) -> Path:
@@ -22,10 +26,26 @@ def render(document: dict[str, Any]) -> str:
 
 def generated_document(service: str) -> str:
     """What services/<service>/asyncapi.json must hold: the service's catalogue as its running app serves it."""
+    return render(_runtime(service).event_catalogue())
+
+
+ACCESS_PLAN = Path("deploy") / "rabbitmq" / "access.json"
+
+
+def generated_access_plan(services: Sequence[str]) -> str:
+    """What deploy/rabbitmq/access.json must hold: each service's broker permissions, from its code."""
+    return AccessPlan(services=tuple(_runtime(service).broker_access() for service in services)).render()
+
+
+def committed_access_plan(root: Path) -> str | None:
+    path = root / ACCESS_PLAN
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def _runtime(service: str) -> Any:
     bootstrap = importlib.import_module(f"dukcapil_{service}.bootstrap")
     with tempfile.TemporaryDirectory(prefix=f"{service}-catalogue-") as scratch, contextlib.chdir(scratch):
-        app = bootstrap.build_app()
-        return render(app.state.runtime.event_catalogue())
+        return bootstrap.build_app().state.runtime
 
 
 def committed_document(root: Path, service: str) -> str | None:

@@ -27,6 +27,11 @@ class Event(ContractModel):
     def routing_key(cls) -> str:
         return f"{cls.event_type}.v{cls.version}"
 
+    @property
+    def producer(self) -> str:
+        """The service that alone may publish this event: a consumer refuses it from any other."""
+        return self.stage
+
 
 class RequestSubmitted(Event):
     """A citizen or an operator submitted a request online."""

@@ -1,7 +1,8 @@
 """Events about the messaging itself, for operators: a message parked as a dead letter, and its resolution.
 
 They are not steps of a request's lifecycle (see events.py), so they are not in ALL_EVENTS; any service
-publishes them, through its outbox, about the request the parked message concerned.
+publishes them, through its outbox, about the request the parked message concerned, and only about its own
+dead letters: the `service` they name is their producer.
 """
 
 import uuid
@@ -31,6 +32,10 @@ class MessageParked(Event):
     first_failure_at: datetime | None = Field(default=None, description="When the first attempt failed")
     last_failure_at: datetime | None = Field(default=None, description="When the last attempt failed")
 
+    @property
+    def producer(self) -> str:
+        return self.service
+
 
 class MessageResolved(Event):
     """An operator replayed or discarded a parked message about the request."""
@@ -47,6 +52,10 @@ class MessageResolved(Event):
     reason: str | None = Field(default=None, description="Why it was discarded (or a note on the replay)")
     queue: str = Field(description="The queue the message had failed in")
     message_routing_key: str = Field(description="The parked message's routing key (its event type)")
+
+    @property
+    def producer(self) -> str:
+        return self.service
 
 
 OPERATIONS_EVENTS: tuple[type[Event], ...] = (MessageParked, MessageResolved)

@@ -1,3 +1,4 @@
+from dukcapil_shared.messaging.access import PUBLISHER_HEADER, BrokerIdentities
 from dukcapil_shared.messaging.consumer import EventConsumer, PermanentFailure, RetryPolicy, Subscription
 from dukcapil_shared.messaging.relay import OutboxRelay
 from dukcapil_shared.messaging.tables import add_dead_letter_table, add_messaging_tables
@@ -16,6 +17,8 @@ __all__ = [
     "IDENTIFIED_PUBLIC_EXCHANGE",
     "PUBLIC_EXCHANGE",
     "PUBLIC_EXCHANGES",
+    "PUBLISHER_HEADER",
+    "BrokerIdentities",
     "ConcurrentChange",
     "EventConsumer",
     "Inbox",

@@ -2,6 +2,8 @@
 
 For every delivery:
 - a malformed envelope or an event type the subscription does not know goes to the dead-letter queue;
+- so does an event published by anyone but the producer its contract names (`untrusted_producer`): the broker
+  vouches for the publisher (the AMQP user_id, see access.py), and such an event is never applied;
 - otherwise the handler runs in one unit of work with the inbox row (consumer, event id): a duplicate
   delivery finds the row and is acked without effect;
 - a subscription may name, per event type, slow work to do before that unit of work opens (say, rendering a
@@ -42,6 +44,7 @@ from pydantic import ValidationError
 from dukcapil_shared.contracts import CONTENT_TYPE, Envelope, Event, UnknownEventType, event_class
 from dukcapil_shared.db import as_utc
 from dukcapil_shared.logging import mask_personal_data
+from dukcapil_shared.messaging.access import PUBLISHER_HEADER, BrokerIdentities
 from dukcapil_shared.messaging.topology import ServiceTopology
 from dukcapil_shared.messaging.unit_of_work import ConcurrentChange, UnitOfWork
 from dukcapil_shared.observability.metrics import ConsumerOutcome, DeadLetterReason, ServiceMetrics
@@ -97,7 +100,10 @@ class EventConsumer(Generic[UoW]):
         retry: RetryPolicy,
         publish_timeout: float = 10.0,
         metrics: ServiceMetrics | None = None,
+        publishers: BrokerIdentities | None = None,
     ) -> None:
+        """`publishers`: the broker users of the services, to check each event's publisher against the producer
+        its contract names. Without it every publisher is believed: only for tests that own their broker."""
         self.topology = topology
         self.subscription = subscription
         self.queue = topology.subscription_queue(subscription.name)
@@ -106,6 +112,8 @@ class EventConsumer(Generic[UoW]):
         self._retry = retry
         self._publish_timeout = publish_timeout
         self._metrics = metrics or ServiceMetrics()
+        self._publishers = publishers
+        self._own_user = publishers.user(topology.service) if publishers is not None else None
         self._handlers = {event.routing_key(): handler for event, handler in subscription.handlers.items()}
         self._preparers = {event.routing_key(): prepare for event, prepare in subscription.preparers.items()}
         if unhandled := set(self._preparers) - set(self._handlers):
@@ -144,6 +152,11 @@ class EventConsumer(Generic[UoW]):
                 message, attempt, f"malformed: {_short(error)}", event_type, DeadLetterReason.MALFORMED
             )
             return
+        if (distrust := self._distrust(message, event, envelope)) is not None:
+            await self._settle_by_dead_letter(
+                message, attempt, distrust, envelope.type, DeadLetterReason.UNTRUSTED_PRODUCER
+            )
+            return
 
         try:
             processed = await self._process(handler, event, envelope)
@@ -173,6 +186,37 @@ class EventConsumer(Generic[UoW]):
         else:
             self._count(envelope.type, ConsumerOutcome.DUPLICATE)
             log.debug("duplicate_delivery", queue=self.queue.name, event_id=str(envelope.id))
+
+    def publisher(self, message: RabbitMessage) -> str | None:
+        """The broker user that published the message: the AMQP user_id, which the broker checked, or, on a message
+        this service sent back to itself (a retry, a replay), the publisher checked when it first arrived."""
+        user = message.raw_message.user_id
+        headers = message.headers or {}
+        if user is not None and user == self._own_user and PUBLISHER_HEADER in headers:
+            return str(headers[PUBLISHER_HEADER]) or None  # empty: the first publisher gave no user
+        return user
+
+    def _distrust(self, message: RabbitMessage, event: Event, envelope: Envelope) -> str | None:
+        """Why the event must not be applied, or None when its publisher is the producer its contract names."""
+        if self._publishers is None:
+            return None
+        publisher = self.publisher(message)
+        if self._publishers.service(publisher) == event.producer:
+            return None
+        expected = self._publishers.user(event.producer)
+        log.warning(
+            "untrusted_event",
+            queue=self.queue.name,
+            event_type=envelope.type,
+            message_id=message.message_id,
+            expected=expected,
+            published_by=publisher,
+            claimed_source=envelope.source,
+        )
+        return (
+            f"untrusted producer: {envelope.type} comes from {event.producer} ({expected}); this one was published "
+            f"by {publisher or 'an unnamed publisher'}, claiming to be {envelope.source}"
+        )
 
     def _count(self, event_type: str, outcome: str) -> None:
         self._metrics.events_handled.labels(queue=self.queue.name, event_type=event_type, outcome=outcome).inc()
@@ -254,7 +298,9 @@ class EventConsumer(Generic[UoW]):
         )
 
     async def _republish(self, message: RabbitMessage, exchange: Any, headers: dict[str, Any]) -> bool:
-        """Move the message on, then ack it; if the broker does not confirm, requeue it instead."""
+        """Move the message on, then ack it; if the broker does not confirm, requeue it instead. It goes as this
+        service's own message, naming who published it first."""
+        headers = {**headers, PUBLISHER_HEADER: self.publisher(message) or ""}
         try:
             with anyio.fail_after(self._publish_timeout):
                 await self._broker.publish(
@@ -264,6 +310,7 @@ class EventConsumer(Generic[UoW]):
                     persist=True,
                     mandatory=True,
                     headers=headers,
+                    user_id=self._own_user,
                     message_id=message.message_id,
                     correlation_id=message.correlation_id,
                     content_type=message.content_type or CONTENT_TYPE,

@@ -37,8 +37,9 @@ log = structlog.get_logger(__name__)
 
 
 class OutboxRelay:
-    """Publishes the rows of `outbox` to `exchange`. Any table with the outbox's columns will do (see
-    tables.py): intake relays its log of events for agencies the same way, to the public exchanges."""
+    """Publishes the rows of `outbox` to `exchange` as the broker user `user` (the service's own; see access.py).
+    Any table with the outbox's columns will do (see tables.py): intake relays its log of events for agencies
+    the same way, to the public exchanges."""
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class OutboxRelay:
         outbox: Table,
         broker: RabbitBroker,
         source: str,
+        user: str | None = None,
         exchange: RabbitExchange = EVENTS_EXCHANGE,
         batch_size: int = 200,
         poll_interval: float = 1.0,
@@ -58,6 +60,7 @@ class OutboxRelay:
         self._outbox = outbox
         self._broker = broker
         self._source = source
+        self._user = user
         self._exchange = exchange
         self._batch_size = batch_size
         self._poll_interval = poll_interval
@@ -184,6 +187,8 @@ class OutboxRelay:
                 content_type=CONTENT_TYPE,
                 timestamp=datetime.now(UTC),
                 headers=headers,
+                # Checked by the broker against the connection's user: consumers know who published it.
+                user_id=self._user,
             )
 
     async def _mark(

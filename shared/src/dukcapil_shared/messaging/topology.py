@@ -11,13 +11,17 @@ from dataclasses import dataclass
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
-EVENTS_EXCHANGE = RabbitExchange("dukcapil.events", type=ExchangeType.TOPIC, durable=True)
+# The shared exchanges are declared by provisioning (access.py): a service only checks they exist (a passive
+# declare), since declaring them would take a configure permission that would also let it delete them.
+EVENTS_EXCHANGE = RabbitExchange("dukcapil.events", type=ExchangeType.TOPIC, durable=True, declare=False)
 
 # Events for other agencies (contracts/public.py), minimised for outsiders: identity numbers masked on the
 # first, in full on the second for the agencies entitled to them. Agencies bind their own queues here, never to
 # dukcapil.events; each agency's broker user can read only its own queues (see the agencies' onboarding).
-PUBLIC_EXCHANGE = RabbitExchange("dukcapil.public", type=ExchangeType.TOPIC, durable=True)
-IDENTIFIED_PUBLIC_EXCHANGE = RabbitExchange("dukcapil.public.identified", type=ExchangeType.TOPIC, durable=True)
+PUBLIC_EXCHANGE = RabbitExchange("dukcapil.public", type=ExchangeType.TOPIC, durable=True, declare=False)
+IDENTIFIED_PUBLIC_EXCHANGE = RabbitExchange(
+    "dukcapil.public.identified", type=ExchangeType.TOPIC, durable=True, declare=False
+)
 PUBLIC_EXCHANGES = (PUBLIC_EXCHANGE, IDENTIFIED_PUBLIC_EXCHANGE)
 
 # Quorum queues dead-letter at least once only with reject-publish overflow.
@@ -70,7 +74,8 @@ class ServiceTopology:
         )
 
     async def declare(self, broker: RabbitBroker, subscriptions: dict[str, list[str]], delays_ms: list[int]) -> None:
-        """Declare exchanges, queues and bindings; idempotent, and safe for several replicas at once."""
+        """Declare the service's exchanges, queues and bindings (the shared exchange must exist); idempotent, and
+        safe for several replicas at once."""
         events = await broker.declare_exchange(EVENTS_EXCHANGE)
         retry = await broker.declare_exchange(self.retry_exchange)
         dead_letter = await broker.declare_exchange(self.dead_letter_exchange)
@@ -89,6 +94,7 @@ class ServiceTopology:
 
 
 async def declare_public_exchanges(broker: RabbitBroker) -> None:
-    """Declare the agencies' exchanges; idempotent. The agencies' queues are declared by their onboarding."""
+    """Check the agencies' exchanges exist (provisioning declares them). The agencies' queues are declared by
+    their onboarding."""
     for exchange in PUBLIC_EXCHANGES:
         await broker.declare_exchange(exchange)

@@ -54,6 +54,8 @@ class ConsumerOutcome:
 
 class DeadLetterReason:
     MALFORMED = "malformed"
+    UNTRUSTED_PRODUCER = "untrusted_producer"
+    """Published by someone other than the producer its contract names: never applied."""
     PERMANENT = "permanent"
     ATTEMPTS_EXHAUSTED = "attempts_exhausted"
 

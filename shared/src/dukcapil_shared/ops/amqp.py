@@ -12,6 +12,7 @@ from faststream import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitRouter
 
 from dukcapil_shared.contracts import CONTENT_TYPE
+from dukcapil_shared.messaging.access import PUBLISHER_HEADER
 from dukcapil_shared.messaging.consumer import undecoded
 from dukcapil_shared.messaging.topology import ServiceTopology
 from dukcapil_shared.ops import service
@@ -52,10 +53,14 @@ class DeadLetterParking:
 
     async def handle(self, message: RabbitMessage) -> None:
         raw = message.raw_message
+        headers = dict(message.headers or {})
+        if PUBLISHER_HEADER not in headers:
+            # Dead-lettered by the broker itself (the delivery limit): the properties are the publisher's own.
+            headers[PUBLISHER_HEADER] = raw.user_id or ""
         try:
             letter = parse_dead_letter(
                 body=message.body,
-                headers=message.headers or {},
+                headers=headers,
                 message_id=raw.message_id,
                 correlation_id=raw.correlation_id,
                 content_type=raw.content_type,
@@ -86,9 +91,12 @@ class DeadLetterParking:
 
 
 class BrokerRepublisher(Republisher):
-    """Publishes a replay through the service's retry exchange, whose bindings lead only to the original queue."""
+    """Publishes a replay through the service's retry exchange, whose bindings lead only to the original queue, as
+    the service's own message (`user`) naming the publisher recorded when it was parked: a replay never makes an
+    event trusted that was not (access.py)."""
 
-    def __init__(self, *, broker: RabbitBroker, topology: ServiceTopology, timeout: float) -> None:
+    def __init__(self, *, broker: RabbitBroker, topology: ServiceTopology, timeout: float, user: str | None) -> None:
+        self._user = user
         self._broker = broker
         self._topology = topology
         self._timeout = timeout
@@ -106,6 +114,7 @@ class BrokerRepublisher(Republisher):
             type=letter.routing_key or None,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             timestamp=datetime.now(UTC),
+            user_id=self._user,
         )
         try:
             with anyio.fail_after(self._timeout):
