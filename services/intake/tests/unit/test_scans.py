@@ -18,11 +18,16 @@ from dukcapil_intake.domain.scans import (
     safe_filename,
 )
 from dukcapil_intake.service_layer import handlers
+from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate
+from dukcapil_shared.contracts import AttachmentAdded
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork, FakeScanInspector
 
 LIMITS = ScanLimits(max_bytes=1000, max_pixels=50_000_000, max_pages=50)
 SITI = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+BIODATA = handlers.SubmitRequest(
+    type="biodata_wni", applicant=SITI, details={}, delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
+)
 
 
 @pytest.mark.parametrize(
@@ -91,15 +96,7 @@ def test_sizes() -> None:
 
 async def test_the_handler_keeps_nothing_the_inspector_refuses_and_keeps_the_rest_under_its_id() -> None:
     uow, files = FakeIntakeUnitOfWork(), FakeFileStore()
-    request = await handlers.submit_request(
-        handlers.SubmitRequest(
-            type="biodata_wni",
-            applicant=SITI,
-            details={},
-            delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
-        ),
-        uow=uow,
-    )
+    request = await handlers.submit_request(BIODATA, uow=uow)
 
     async def attach(inspector: FakeScanInspector, name: str = "scan.pdf"):  # type: ignore[no-untyped-def]
         return await handlers.add_attachment(
@@ -114,3 +111,39 @@ async def test_the_handler_keeps_nothing_the_inspector_refuses_and_keeps_the_res
     attachment = await attach(FakeScanInspector(), name="../x/../../y.html")
     assert attachment.filename == "y.pdf" and list(files.files) == [str(attachment.id)]
     assert uuid.UUID(attachment.storage_key) == attachment.id
+
+
+class RacingFileStore(FakeFileStore):
+    """While a scan is being written, another stage's event changes the request, `races` times."""
+
+    def __init__(self, uow: FakeIntakeUnitOfWork, races: int) -> None:
+        super().__init__()
+        self.uow, self.races = uow, races
+
+    async def save(self, key: str, content: bytes) -> None:
+        await super().save(key, content)
+        if self.races:
+            self.races -= 1
+            for request in self.uow.requests.committed.values():
+                request.version += 1
+
+
+@pytest.mark.parametrize(("races", "attached"), [(1, True), (handlers.ATTACH_ATTEMPTS - 1, True), (3, False)])
+async def test_a_scan_is_attached_again_when_another_stage_changed_the_request_meanwhile(
+    races: int, attached: bool
+) -> None:
+    uow = FakeIntakeUnitOfWork()
+    request = await handlers.submit_request(BIODATA, uow=uow)
+    files = RacingFileStore(uow, races)
+    upload = handlers.add_attachment(
+        request.id, kind="surat_pengantar_rt_rw", filename="scan.pdf", declared_type="application/pdf",
+        content=b"%PDF-1.7", limits=LIMITS, uow=uow, files=files, scans=FakeScanInspector(),
+    )  # fmt: skip
+    if not attached:
+        with pytest.raises(ConcurrentUpdate):
+            await upload
+        return
+    attachment = await upload
+    events = [event for event in uow.outbox.events if isinstance(event, AttachmentAdded)]
+    assert [event.attachment.id for event in events] == [str(attachment.id)], "announced once"
+    assert [item.id for item in (await handlers.get_request(request.id, uow=uow)).attachments] == [attachment.id]

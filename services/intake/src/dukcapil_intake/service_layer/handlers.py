@@ -30,7 +30,12 @@ from dukcapil_intake.domain.public_events import PublicEventNotDerivable, public
 from dukcapil_intake.domain.scans import ScanLimits, accept_scan, check_scan_size, safe_filename
 from dukcapil_intake.domain.validation import check_applicant, check_request
 from dukcapil_intake.service_layer.scans import ScanInspector
-from dukcapil_intake.service_layer.unit_of_work import IdempotentSubmission, IntakeUnitOfWork, RequestFilter
+from dukcapil_intake.service_layer.unit_of_work import (
+    ConcurrentUpdate,
+    IdempotentSubmission,
+    IntakeUnitOfWork,
+    RequestFilter,
+)
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     AttachmentRef,
@@ -177,23 +182,42 @@ async def add_attachment(
     leaves intake, and it is kept under its id, never under a name the client chose."""
     check_scan_size(len(content), limits.max_bytes)
     content_type = accept_scan(await scans.inspect(content, limits), declared_type, limits)
+    attachment = Attachment(
+        id=uuid.uuid4(),
+        kind=kind,
+        filename=safe_filename(filename, content_type),
+        content_type=content_type,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_at=datetime.now(UTC),
+    )
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            await _attach(request_id, attachment, content, uow=uow, files=files)
+            return attachment
+        except ConcurrentUpdate:
+            # Another stage's event reached the request meanwhile (review starting, say). A scan commutes with it:
+            # load the request again and attach once more, instead of telling the citizen to upload again.
+            if attempts == ATTACH_ATTEMPTS:
+                raise
+
+
+ATTACH_ATTEMPTS = 3
+
+
+async def _attach(
+    request_id: uuid.UUID, attachment: Attachment, content: bytes, *, uow: IntakeUnitOfWork, files: FileStore
+) -> None:
     async with uow:
         request = await _load(uow, request_id)
-        if not SERVICES[request.type].accepts_attachment(kind):
+        if not SERVICES[request.type].accepts_attachment(attachment.kind):
             raise RequestRefused(
                 "attachment_kind_unknown",
-                f"{kind!r} is not a scan this request takes; see GET /services/{request.type} for the list.",
+                f"{attachment.kind!r} is not a scan this request takes; see GET /services/{request.type} for the list.",
                 field="kind",
             )
-        attachment = Attachment(
-            id=uuid.uuid4(),
-            kind=kind,
-            filename=safe_filename(filename, content_type),
-            content_type=content_type,
-            size=len(content),
-            sha256=hashlib.sha256(content).hexdigest(),
-            uploaded_at=datetime.now(UTC),
-        )
         request.attach(attachment)
         # The file goes first: a crash before the commit leaves an unreferenced file, never a row without one.
         await files.save(attachment.storage_key, content)
@@ -201,7 +225,6 @@ async def add_attachment(
         _record(request, event, await uow.outbox.add(event))
         await uow.requests.save(request)
         await uow.commit()
-    return attachment
 
 
 async def get_attachment(
