@@ -20,6 +20,11 @@ import pytest
 
 from dukcapil_shared.messaging.access import SERVICES, AccessPlan
 from dukcapil_shared.messaging.provision import ManagementApi, ServiceCredentials, apply
+from dukcapil_shared.testing import auth_env_for_tests
+
+# The services the tests build run in development mode and accept the tests' staff tokens (a key of this run's own).
+os.environ["ENVIRONMENT"] = "development"
+os.environ.update(auth_env_for_tests())
 
 AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("TEST_AMQP_PORT", "5672"))

@@ -5,17 +5,23 @@ Everything is created fresh for one run and removed at its end, so a run never s
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
+import secrets
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+from dukcapil_shared.messaging.access import SERVICES, AccessPlan
+from dukcapil_shared.messaging.provision import ManagementApi, ServiceCredentials, apply
 
 AMQP_HOST = os.environ.get("BENCH_AMQP_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("BENCH_AMQP_PORT", "5672"))
@@ -23,6 +29,7 @@ POSTGRES_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0
 MANAGEMENT_URL = os.environ.get("BENCH_RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
 MANAGEMENT_USER = os.environ.get("BENCH_RABBITMQ_USER", "guest")
 MANAGEMENT_PASSWORD = os.environ.get("BENCH_RABBITMQ_PASSWORD", "guest")
+ACCESS_PLAN = Path(__file__).resolve().parents[1] / "deploy" / "rabbitmq" / "access.json"
 
 
 @dataclass
@@ -32,6 +39,9 @@ class Infrastructure:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     vhost: str = ""
     databases: list[str] = field(default_factory=list)
+    broker_passwords: dict[str, str] = field(
+        default_factory=lambda: {service: secrets.token_urlsafe(16) for service in SERVICES}
+    )
 
     @property
     def amqp_url(self) -> str:
@@ -57,7 +67,34 @@ class Infrastructure:
             management.wait_for_vhost(timeout=300)
         permissions = {"configure": ".*", "write": ".*", "read": ".*"}
         management.call("PUT", f"/api/permissions/{management.quoted_vhost}/{MANAGEMENT_USER}", permissions)
+        self._provision()
         return self.amqp_url
+
+    @property
+    def broker_user_prefix(self) -> str:
+        return f"dukcapil-bench-{self.run_id}-"
+
+    def service_env(self) -> dict[str, str]:
+        """What each service needs to sign in as its own broker user on the run's vhost, as in a deployment."""
+        return {"BROKER_USER_PREFIX": self.broker_user_prefix} | {
+            f"{service.upper()}_BROKER_PASSWORD": password for service, password in self.broker_passwords.items()
+        }
+
+    def _provision(self) -> None:
+        """The services' broker users with the permissions of deploy/rabbitmq/access.json, as `make run` gives them."""
+        api = ManagementApi(MANAGEMENT_URL, username=MANAGEMENT_USER, password=MANAGEMENT_PASSWORD, timeout=300)
+        try:
+            apply(
+                api,
+                AccessPlan.parse(ACCESS_PLAN.read_text(encoding="utf-8")),
+                vhost=self.vhost,
+                credentials={
+                    service: ServiceCredentials(f"{self.broker_user_prefix}{service}", password)
+                    for service, password in self.broker_passwords.items()
+                },
+            )
+        finally:
+            api.close()
 
     async def create_database(self, purpose: str) -> str:
         """A fresh database; returns its asyncpg DSN (postgresql://...)."""
@@ -87,6 +124,10 @@ class Infrastructure:
             except TimeoutError:  # as when creating it: a busy broker answers late, and deletes it all the same
                 await asyncio.to_thread(management.wait_for_vhost, 300, False)
             self.vhost = ""
+            for service in self.broker_passwords:
+                user = urllib.parse.quote(f"{self.broker_user_prefix}{service}", safe="")
+                with contextlib.suppress(urllib.error.URLError, TimeoutError):
+                    await asyncio.to_thread(management.call, "DELETE", f"/api/users/{user}", None, 60)
 
 
 def sqlalchemy_url(dsn: str) -> str:

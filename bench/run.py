@@ -214,7 +214,12 @@ class Bench:
 
     async def start_system(self) -> None:
         task = self.progress.add_task("starting the four services and the courier simulator", total=None)
-        self.system = bench_system(self.workdir / "system", self.infra.amqp_url, {s: self.dsns[s] for s in SERVICES})
+        self.system = bench_system(
+            self.workdir / "system",
+            self.infra.amqp_url,
+            {s: self.dsns[s] for s in SERVICES},
+            self.infra.service_env(),
+        )
         for attempt in (1, 2):
             try:
                 await self.system.start_all()

@@ -19,11 +19,14 @@ BENCH_ENV = {
 } | {f"{service.upper()}_LOG_LEVEL": "WARNING" for service in SERVICES}
 
 
-def bench_system(workdir: Path, amqp_url: str, database_dsns: dict[str, str]) -> System:
+def bench_system(
+    workdir: Path, amqp_url: str, database_dsns: dict[str, str], broker_env: dict[str, str] | None = None
+) -> System:
+    """`broker_env`: each service's broker user (see Infrastructure.service_env)."""
     workdir.mkdir(parents=True, exist_ok=True)
     return System(
         workdir=workdir,
         amqp_url=amqp_url,
         database_urls={service: sqlalchemy_url(dsn) for service, dsn in database_dsns.items()},
-        extra_env=BENCH_ENV,
+        extra_env=(broker_env or {}) | BENCH_ENV,
     )

@@ -64,6 +64,8 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("intake", "GET", "/statistics/lead-times"): STATISTICS,
     ("intake", "POST", "/auth/token"): EVERYONE,
     ("intake", "GET", "/auth/me"): STAFF,
+    ("intake", "POST", "/auth/sign-out"): STAFF,
+    ("intake", "GET", "/.well-known/jwks.json"): EVERYONE,
     ("intake", "GET", "/accounts"): {ADM},
     ("intake", "POST", "/accounts"): {ADM},
     ("intake", "PATCH", "/accounts/{username}"): {ADM},

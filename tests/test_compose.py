@@ -12,10 +12,11 @@ from pydantic import AliasChoices
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRETS = (
-    "RABBITMQ_PASSWORD",
-    "POSTGRES_PASSWORD",
-    "AUTH_JWT_SECRET",
+    "INTAKE_SMTP_HOST",
+    "INTAKE_SMS_GATEWAY_URL",
     "INTAKE_SMS_API_KEY",
+    "SHIPPING_COURIER_URL",
+    "DOCUMENTS_PUBLIC_BASE_URL",
     "SHIPPING_COURIER_API_KEY",
     "DOCUMENTS_SIGNING_KEY_FILE",
     "DOCUMENTS_CERTIFICATE_P12_FILE",
@@ -71,6 +72,8 @@ def test_each_service_is_built_healthchecked_and_started_after_its_dependencies(
     for dependency in ("rabbitmq", "postgres"):
         assert spec["depends_on"][dependency]["condition"] == "service_healthy"
         assert "healthcheck" in compose["services"][dependency]
+    assert spec["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+    assert set(spec["depends_on"]) == {"setup", "rabbitmq", "postgres"}, "no service waits on a stand-in"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -98,19 +101,75 @@ def test_every_environment_variable_is_a_setting_the_service_reads(compose: dict
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_every_service_runs_in_production_mode_with_the_shared_token_secret(compose: dict, service: str) -> None:
-    environment = compose["services"][service]["environment"]
-    assert environment["ENVIRONMENT"] == "production"
-    assert environment["AUTH_JWT_SECRET"].startswith("${AUTH_JWT_SECRET:?")
+def test_every_service_signs_in_as_its_own_broker_and_database_user_with_secrets_from_files(
+    compose: dict, service: str
+) -> None:
+    spec = compose["services"][service]
+    environment, prefix = spec["environment"], service.upper()
+    assert environment["ENVIRONMENT"] == "${ENVIRONMENT:-production}"
+    assert environment["AMQP_URL"] == "amqp://rabbitmq:5672/", "no credentials in the broker's URL"
+    assert environment[f"{prefix}_BROKER_PASSWORD_FILE"] == f"/run/secrets/broker-{service}"
+    assert environment[f"{prefix}_DATABASE_URL"] == f"postgresql+asyncpg://{service}@postgres:5432/{service}"
+    assert environment[f"{prefix}_DATABASE_PASSWORD_FILE"] == f"/run/secrets/db-{service}"
+    assert {f"broker-{service}", f"db-{service}"} <= set(spec["secrets"])
+    others = {f"{kind}-{other}" for kind in ("broker", "db") for other in SERVICES if other != service}
+    assert not others & set(spec["secrets"]), "a service is given only its own passwords"
+    if service == "intake":
+        assert "staff-token-key" in spec["secrets"], "intake alone signs staff tokens"
+    else:
+        assert "staff-token-key" not in spec["secrets"] and environment["AUTH_JWKS_FILE"] == "/keys/jwks.json"
+        assert "staff-token-keys:/keys:ro" in spec["volumes"], "the others hold only the public keys"
 
 
-def test_postgres_creates_the_database_each_service_uses(compose: dict) -> None:
-    created = set(re.findall(r"CREATE DATABASE (\w+);", compose["configs"]["create-databases"]["content"]))
+def test_the_broker_loads_each_services_user_from_the_setup_and_keeps_its_ui_on_this_machine(compose: dict) -> None:
+    setup, rabbitmq = compose["services"]["setup"], compose["services"]["rabbitmq"]
+    assert setup["command"][:4] == ["python", "-m", "dukcapil_shared.deploy", "setup"]
+    assert compose["configs"]["broker-access"]["file"] == "./deploy/rabbitmq/access.json"
+    assert "load_definitions = /etc/rabbitmq/definitions/definitions.json" in compose["configs"]["rabbitmq"]["content"]
+    assert "broker-definitions:/etc/rabbitmq/definitions:ro" in rabbitmq["volumes"]
+    assert rabbitmq["depends_on"]["setup"]["condition"] == "service_completed_successfully"
+    assert "RABBITMQ_DEFAULT_USER" not in rabbitmq.get("environment", {}), "no service uses a default administrator"
+
+
+def test_development_stand_ins_run_only_in_the_dev_profile_and_internal_ports_stay_on_this_machine(
+    compose: dict,
+) -> None:
+    for stand_in in ("courier-simulator", "notification-sinks"):
+        assert compose["services"][stand_in]["profiles"] == ["dev"]
+    for name, spec in compose["services"].items():
+        for port in spec.get("ports", []):
+            published = str(port)
+            if name == "gateway" or published == "5672:5672":  # the public API; agencies' AMQP
+                continue
+            assert published.startswith("127.0.0.1:"), f"{name} publishes {published} on every interface"
+    gateway_ports = {str(port) for port in compose["services"]["gateway"]["ports"]}
+    assert gateway_ports == {f"{port}:{port}" for port in SERVICES.values()}, "the gateway serves the four APIs only"
+
+
+def test_secrets_are_files_made_once_and_the_dev_env_names_every_required_variable() -> None:
+    from dukcapil_shared.deploy import secret_names
+
+    compose_file = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    made = {name for name, spec in compose_file["secrets"].items() if spec["file"].startswith("./secrets/")}
+    assert made == set(secret_names())
+    dev = dict(
+        line.split("=", 1)
+        for line in (ROOT / "deploy" / "compose" / "dev.env").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert set(SECRETS) - {"GRAFANA_ADMIN_PASSWORD"} <= set(dev), "a dev trial needs no other variable"
+    assert dev["ENVIRONMENT"] == "development"
+
+
+def test_postgres_makes_a_role_and_a_database_for_each_service(compose: dict) -> None:
+    script = compose["configs"]["create-databases"]["content"]
+    assert "for service in intake review documents shipping; do" in script
+    assert 'CREATE DATABASE :"service" OWNER :"service";' in script
     used = {
         compose["services"][service]["environment"][f"{service.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
         for service in SERVICES
     }
-    assert used == created == set(SERVICES)
+    assert used == set(SERVICES)
 
 
 @pytest.mark.parametrize("service", SERVICES)

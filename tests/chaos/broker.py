@@ -209,8 +209,10 @@ class Amqp:
         correlation_id: str | None = None,
         content_type: str | None = "application/cloudevents+json",
         message_type: str | None = None,
+        user_id: str | None = None,
     ) -> None:
-        """Publish persistent, with a publisher confirm (the call returns once the broker has it)."""
+        """Publish persistent, with a publisher confirm (the call returns once the broker has it). `user_id` names
+        the publisher as the consumers check it: the test's connection may name any (see `Chaos.amqp_admin_url`)."""
         assert self.channel is not None
         target = self.channel.default_exchange if exchange == "" else await self.channel.get_exchange(exchange)
         message = aio_pika.Message(
@@ -221,6 +223,7 @@ class Amqp:
             type=message_type or routing_key,
             headers=headers or {},
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            user_id=user_id,
         )
         await asyncio.wait_for(target.publish(message, routing_key=routing_key, mandatory=False), timeout=15)
 

@@ -26,7 +26,7 @@ async def make_chaos(rabbitmq, postgres, tmp_path_factory) -> AsyncIterator[Make
             database_urls=databases,
             extra_env=rabbitmq.service_env() | CHAOS_ENV | (env or {}),
         )
-        chaos = Chaos(system)
+        chaos = Chaos(system, amqp_admin_url=rabbitmq.impersonator_url(system.amqp_url), broker_user=rabbitmq.user)
         started.append(chaos)
         for process in MODULES:
             system.start(process)

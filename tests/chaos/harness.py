@@ -44,7 +44,7 @@ CHAOS_ENV = {
     "SHIPPING_BOOKING_LEASE": "5",
 }
 
-# Tokens the services accept with their development secret: a supervisor reads requests, reviews, documents and
+# Tokens the services accept (signed with the tests' key): a supervisor reads requests, reviews, documents and
 # shipments; an admin reads dead letters.
 SUPERVISOR = staff_headers(Role.SUPERVISOR, username="chaos.supervisor", reason="chaos test: counting requests")
 ADMIN = staff_headers(Role.ADMIN, username="chaos.admin", reason="chaos test: counting dead letters")
@@ -144,8 +144,13 @@ class Tracked:
 class Chaos:
     """A running system plus what the tests need around it: every request id it was given, its databases."""
 
-    def __init__(self, system: System) -> None:
+    def __init__(self, system: System, *, amqp_admin_url: str = "", broker_user: Any = None) -> None:
         self.system = system
+        self.amqp_admin_url = amqp_admin_url or system.amqp_url
+        """For the test's own AMQP connection: a user with RabbitMQ's impersonator tag, which may publish under
+        any service's name (re-delivering captured events as their publishers sent them)."""
+        self.broker_user = broker_user or (lambda service: service)
+        """A service's broker user: the user_id its events carry."""
         self.known: dict[str, Tracked] = {}
         self.http = httpx.AsyncClient(timeout=15)
 
@@ -566,7 +571,7 @@ async def find_dead_letter(chaos: Chaos, service: str, message_id: str) -> dict[
         found = [letter for letter in response.json() if letter["message_id"] == message_id]
         assert len(found) <= 1, f"{message_id} is parked {len(found)} times at {service}: {found}"
         return found[0] if found else None
-    async with broker.Amqp(chaos.amqp_url) as amqp:
+    async with broker.Amqp(chaos.amqp_admin_url) as amqp:
         for message in await amqp.browse(f"dukcapil.{service}.dead-letter"):
             if message["message_id"] == message_id:
                 headers = message["headers"]

@@ -51,13 +51,13 @@ async def test_every_event_delivered_twice_has_one_side_effect(chaos: Chaos, dri
     (same body and message id). No request gains a row anywhere: no history entry, document, shipment, tracking
     step, audit entry or downstream event."""
     capture = f"chaos.capture-{uuid.uuid4().hex[:6]}"
-    async with broker.Amqp(chaos.amqp_url) as amqp:
+    async with broker.Amqp(chaos.amqp_admin_url) as amqp:
         await amqp.capture(capture, ["#"])
     requests = await driver.run(30, concurrency=4)
     await settle_and_count(chaos, requests)
     before = await side_effects(chaos, requests)
 
-    async with broker.Amqp(chaos.amqp_url) as amqp:
+    async with broker.Amqp(chaos.amqp_admin_url) as amqp:
         captured = await amqp.drain(capture)
         assert amqp.channel is not None
         await amqp.channel.queue_delete(capture)
@@ -70,6 +70,7 @@ async def test_every_event_delivered_twice_has_one_side_effect(chaos: Chaos, dri
                 correlation_id=message.correlation_id,
                 content_type=message.content_type,
                 message_type=message.type,
+                user_id=message.user_id,  # as its publisher sent it
             )
     mine = {tracked.id for tracked in requests}
     copied = [m for m in captured if m.correlation_id in mine]
@@ -97,13 +98,15 @@ async def test_poison_messages_are_dead_lettered_and_the_rest_flow_on(chaos: Cha
         ),
     )
     unknown_id, unknown_body = _envelope(unknown)
-    async with broker.Amqp(chaos.amqp_url) as amqp:
+    async with broker.Amqp(chaos.amqp_admin_url) as amqp:
         await amqp.publish(
             b'{"specversion": "1.0", "type": "request.approved.v1", "data": {',
             "request.approved.v1",
             message_id=malformed_id,
         )
-        await amqp.publish(unknown_body, "request.attachment_added.v1", message_id=unknown_id)
+        await amqp.publish(
+            unknown_body, "request.attachment_added.v1", message_id=unknown_id, user_id=chaos.broker_user("intake")
+        )
     requests = await driver.run(30, concurrency=4)
 
     malformed = await wait_dead_letter(chaos, "documents", malformed_id)
@@ -165,7 +168,7 @@ async def test_events_out_of_order_and_for_unknown_requests(chaos: Chaos, driver
     held = f"chaos.intake-held-{uuid.uuid4().hex[:6]}"
     keys = await asyncio.to_thread(broker.bindings_to, chaos.amqp_url, INTAKE_QUEUE)
     assert "document.issued.v1" in keys, keys
-    async with broker.Amqp(chaos.amqp_url) as amqp:
+    async with broker.Amqp(chaos.amqp_admin_url) as amqp:
         assert amqp.channel is not None
         await amqp.capture(held, keys)  # bound before intake is unbound: no event falls between the two
         intake_queue = await amqp.channel.declare_queue(INTAKE_QUEUE, passive=True)
@@ -201,6 +204,7 @@ async def test_events_out_of_order_and_for_unknown_requests(chaos: Chaos, driver
                 correlation_id=message.correlation_id,
                 content_type=message.content_type,
                 message_type=message.type,
+                user_id=message.user_id,
             )
         unknown = [
             _envelope(ReviewStarted(request_id=uuid.uuid4(), automatic=True)),
@@ -214,8 +218,9 @@ async def test_events_out_of_order_and_for_unknown_requests(chaos: Chaos, driver
                 )
             ),
         ]
-        for (event_id, body), key in zip(unknown, ("review.started.v1", "shipment.delivered.v1"), strict=True):
-            await amqp.publish(body, key, message_id=event_id)
+        publishers = (("review.started.v1", "review"), ("shipment.delivered.v1", "shipping"))
+        for (event_id, body), (key, producer) in zip(unknown, publishers, strict=True):
+            await amqp.publish(body, key, message_id=event_id, user_id=chaos.broker_user(producer))
 
     mine = {tracked.id for tracked in requests}
     least = sum(len(tracked.expected_events) - 1 for tracked in requests)  # all but intake's own submission

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from dukcapil_shared.auth import Role
-from dukcapil_shared.testing import staff_headers
+from dukcapil_shared.testing import auth_env_for_tests, staff_headers
 
 SERVICES = ("intake", "review", "documents", "shipping")
 MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {"simulator": "dukcapil_shipping.simulator"}
@@ -79,6 +79,8 @@ class System:
             for key, value in os.environ.items()
             if not key.endswith("_DATABASE_URL") and not key.startswith("AUTH_") and key != "ENVIRONMENT"
         }
+        env["ENVIRONMENT"] = "development"
+        env |= auth_env_for_tests()
         env["AMQP_URL"] = self.amqp_url
         env["SIMULATOR_PORT"] = str(self.ports["simulator"])
         env["SIMULATOR_STEP_SECONDS"] = "0.3"
@@ -172,7 +174,7 @@ class System:
 
 
 def as_staff(role: Role, username: str | None = None) -> dict[str, str]:
-    """Headers of a member of staff: a token the services accept with their development secret, and a reason."""
+    """Headers of a member of staff: a token the services accept (signed with the tests' key), and a reason."""
     return staff_headers(role, username=username, reason="end-to-end test")
 
 

@@ -137,10 +137,11 @@ async def _rows(system: System, service: str, sql: str) -> list[tuple[Any, ...]]
         await connection.close()
 
 
-async def _publish_approvals(amqp_url: str, count: int) -> set[str]:
+async def _publish_approvals(rabbitmq: Any, amqp_url: str, count: int) -> set[str]:
+    """As review publishes them: as its own broker user."""
     kinds = list(DETAILS)
     request_ids = set()
-    connection = await aio_pika.connect(amqp_url)
+    connection = await aio_pika.connect(rabbitmq.url_as(amqp_url, "review"))
     async with connection:
         channel = await connection.channel()
         exchange = await channel.get_exchange("dukcapil.events")
@@ -153,7 +154,10 @@ async def _publish_approvals(amqp_url: str, count: int) -> set[str]:
             )  # fmt: skip
             envelope = Envelope.wrap(event, source="/dukcapil/lebak/review")
             message = aio_pika.Message(
-                envelope.to_json(), message_id=str(envelope.id), delivery_mode=aio_pika.DeliveryMode.PERSISTENT
+                envelope.to_json(),
+                message_id=str(envelope.id),
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                user_id=rabbitmq.user("review"),
             )
             await exchange.publish(message, routing_key=event.routing_key())
             request_ids.add(str(event.request_id))
@@ -161,14 +165,14 @@ async def _publish_approvals(amqp_url: str, count: int) -> set[str]:
 
 
 @pytest.mark.timeout(300)
-async def test_documents_stops_in_time_with_approvals_in_hand_and_issues_each_once_after(make_system) -> None:  # type: ignore[no-untyped-def]
+async def test_documents_stops_in_time_with_approvals_in_hand_and_issues_each_once_after(make_system, rabbitmq) -> None:  # type: ignore[no-untyped-def]
     """No graceful time at all: the approvals documents has in hand when the signal comes (a full prefetch) go
     back to their queue unfinished, the process still ends in time, and after the restart every approval has
     exactly one document, the numbers of each type run 1..n, and no number is left reserved."""
     system = await make_system({"DOCUMENTS_GRACEFUL_TIMEOUT": "0"})
     system.start("documents")
     await system.wait_ready("documents", timeout=120)
-    requests = await _publish_approvals(system.amqp_url, APPROVALS)
+    requests = await _publish_approvals(rabbitmq, system.amqp_url, APPROVALS)
     await _until("documents at work", lambda: _documents_at_work(system))
 
     stops = await _sigterm_at_once(system, ["documents"])

@@ -44,6 +44,10 @@ from dukcapil_shared.auth import (
     TokenVerifier,
     install_auth,
 )
+from dukcapil_shared.auth.keys import PublishedKeys
+from dukcapil_shared.auth.sessions import REFRESH_INTERVAL as SESSIONS_REFRESH_INTERVAL
+from dukcapil_shared.auth.sessions import EndedSessions, SessionsUnitOfWork, sessions_subscription
+from dukcapil_shared.auth.tokens import EndedSessionCheck
 from dukcapil_shared.catalogue import asyncapi_document
 from dukcapil_shared.contracts import Event
 from dukcapil_shared.contracts.public import PUBLIC_EVENTS
@@ -106,7 +110,10 @@ class ServiceRuntime:
         dead_letter_table: Table,
         access_log_table: Table,
         migrations: str,
+        ends_staff_sessions: bool = False,
     ) -> None:
+        """`ends_staff_sessions`: this is intake, which ends staff sessions (and records them itself); every other
+        service hears of them by event."""
         self.service = service
         self.settings = settings
         self.engine = engine
@@ -162,8 +169,9 @@ class ServiceRuntime:
         self._router = RabbitRouter()
         self._consumers: list[EventConsumer[Any]] = []
         self._dead_letter_table = dead_letter_table
+        self.ended_sessions = EndedSessions(engine)
         self.auth = StaffAuth(
-            verifier=token_verifier(settings),
+            verifier=token_verifier(settings, self.ended_sessions),
             access_log=SqlAccessLog(engine, access_log_table),
             rate_limits=RateLimits(settings.rate_limit_storage_url),
             citizen_rate=settings.citizen_rate_limit,
@@ -188,6 +196,11 @@ class ServiceRuntime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining: asyncio.Task[None] | None = None
         self._stop_began: float | None = None
+        # A token whose session ended is refused everywhere within seconds: replicas read the table again.
+        self.after_migrations(self.ended_sessions.refresh)
+        self.every(SESSIONS_REFRESH_INTERVAL, "ended-sessions", self.ended_sessions.refresh)
+        if not ends_staff_sessions:
+            self.subscribe(sessions_subscription(self.ended_sessions), self.unit_of_work_factory(SessionsUnitOfWork))
 
     def unit_of_work_factory(self, unit_of_work_class: type[UoW]) -> Callable[[], UoW]:
         """Units of work on this service's database, waking the relay when they commit events. The events the class
@@ -567,8 +580,9 @@ class StopDeadline:
         os._exit(self.EXIT_CODE)
 
 
-def token_verifier(settings: ServiceSettings) -> TokenVerifier:
-    """The office's OpenID Connect provider when configured, else tokens from intake's token endpoint."""
+def token_verifier(settings: ServiceSettings, sessions: EndedSessionCheck) -> TokenVerifier:
+    """The office's OpenID Connect provider when configured, else tokens from intake's token endpoint, checked
+    with intake's public keys (AUTH_JWKS, or the file AUTH_JWKS_FILE)."""
     if settings.auth_oidc_jwks_url and settings.auth_oidc_issuer and settings.auth_oidc_audience:
         return OidcTokenVerifier(
             jwks_url=settings.auth_oidc_jwks_url,
@@ -578,7 +592,8 @@ def token_verifier(settings: ServiceSettings) -> TokenVerifier:
             kecamatan_claim=settings.auth_oidc_kecamatan_claim,
         )
     return LocalTokenVerifier(
-        secret=settings.auth_jwt_secret.get_secret_value(),
+        keys=PublishedKeys(document=settings.auth_jwks, path=settings.auth_jwks_file),
         issuer=settings.auth_token_issuer,
         audience=settings.auth_token_audience,
+        sessions=sessions,
     )

@@ -1,7 +1,9 @@
 """What every service's settings class has in common; each service subclasses it with its own prefix.
 
-Development defaults of secrets start with `development-only`: they let `make run` work on a fresh machine,
-and a service started with `ENVIRONMENT=production` refuses to start while any of them is still in place.
+A service runs in production unless told otherwise (`ENVIRONMENT=development`, which `make run` and the tests
+set). Development defaults of secrets start with `development-only`: they let `make run` work on a fresh machine,
+and in production a service refuses to start while any of them, or any other development stand-in, is still in
+place, naming each problem in one message and never printing a secret.
 """
 
 from pathlib import Path
@@ -9,10 +11,10 @@ from typing import Literal, Self
 
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 from yarl import URL
 
 DEVELOPMENT_ONLY = "development-only"
-MIN_JWT_SECRET_LENGTH = 32
 
 
 class ProductionMisconfigured(ValueError):
@@ -20,12 +22,13 @@ class ProductionMisconfigured(ValueError):
 
 
 class ServiceSettings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", hide_input_in_errors=True)
 
     environment: Literal["development", "production"] = Field(
-        default="development",
+        default="production",
         validation_alias=AliasChoices("ENVIRONMENT"),
-        description="production refuses every development-only default; one variable for all services",
+        description="production (the default) refuses every development-only default; `make run` sets development; one "
+        "variable for all services",
     )
     amqp_url: str = Field(
         default="amqp://guest:guest@localhost:5672/",
@@ -47,6 +50,11 @@ class ServiceSettings(BaseSettings):
         default=None, description="A file holding this service's broker password, instead of broker_password"
     )
     database_url: str = Field(description="sqlite+aiosqlite:///var/<service>.db or postgresql+asyncpg://...")
+    database_password_file: str | None = Field(
+        default=None,
+        description="A file holding the database password, put into database_url (which then names none): a "
+        "secret never written in a URL",
+    )
     database_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections each process keeps open")
     database_max_overflow: int = Field(default=5, ge=0, description="More PostgreSQL connections allowed under load")
     host: str = "127.0.0.1"
@@ -75,12 +83,17 @@ class ServiceSettings(BaseSettings):
         "larger one is answered 413 before it is read",
     )
 
-    # Staff tokens: the same values for every service.
-    auth_jwt_secret: SecretStr = Field(
-        default=SecretStr("development-only-jwt-secret-not-for-real-use"),
-        validation_alias=AliasChoices("AUTH_JWT_SECRET"),
-        description=f"Signs and checks staff tokens (HS256), at least {MIN_JWT_SECRET_LENGTH} characters; "
+    # Staff tokens: intake signs them with its private key; every service checks them with intake's public keys.
+    auth_jwks: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("AUTH_JWKS"),
+        description="Intake's public keys for staff tokens, as the JWK Set intake serves at /.well-known/jwks.json; "
         "one variable for all services",
+    )
+    auth_jwks_file: str = Field(
+        default="var/auth/jwks.json",
+        validation_alias=AliasChoices("AUTH_JWKS_FILE"),
+        description="Without AUTH_JWKS: a file holding that JWK Set (in development intake writes it beside its key)",
     )
     auth_token_issuer: str = Field(default="dukcapil-lebak", validation_alias=AliasChoices("AUTH_TOKEN_ISSUER"))
     auth_token_audience: str = Field(
@@ -141,6 +154,13 @@ class ServiceSettings(BaseSettings):
             return self.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
         return None
 
+    def database_connection_url(self) -> str:
+        """database_url, with the password from database_password_file when one is given."""
+        if self.database_password_file is None:
+            return self.database_url
+        password = Path(self.database_password_file).read_text(encoding="utf-8").strip()
+        return make_url(self.database_url).set(password=password).render_as_string(hide_password=False)
+
     def broker_url(self, service: str) -> str:
         """The URL this service connects with: AMQP_URL as its own broker user when its password is given."""
         password = self.broker_password.get_secret_value() if self.broker_password else None
@@ -161,16 +181,37 @@ class ServiceSettings(BaseSettings):
     def _production_has_real_secrets(self) -> Self:
         if self.environment != "production":
             return self
+        if problems := self.production_problems():
+            raise ProductionMisconfigured(
+                "ENVIRONMENT=production refuses what only development may use; fix each of these: "
+                + "; ".join(problems)
+            )
+        return self
+
+    def production_problems(self) -> list[str]:
+        """What production refuses in these settings, each saying what to set; never a secret's value. A service's
+        settings class adds its own."""
         problems = [
             f"{self._variable(name)} still has its development-only default"
             for name, value in self
             if isinstance(value, SecretStr) and value.get_secret_value().startswith(DEVELOPMENT_ONLY)
         ]
-        if self.auth_oidc_jwks_url is None and len(self.auth_jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
-            problems.append(f"AUTH_JWT_SECRET needs at least {MIN_JWT_SECRET_LENGTH} characters")
-        if problems:
-            raise ProductionMisconfigured("ENVIRONMENT=production: " + "; ".join(problems))
-        return self
+        if self.broker_password is None and self.broker_password_file is None:
+            problems.append(
+                f"set {self._variable('broker_password')} (or {self._variable('broker_password_file')}): each service "
+                "signs in to RabbitMQ as its own user, never as the broker's administrator"
+            )
+        if self.needs_published_keys() and self.auth_jwks is None and not Path(self.auth_jwks_file).is_file():
+            problems.append(
+                "set AUTH_JWKS (intake's public keys, the JWK Set of its /.well-known/jwks.json) or point "
+                "AUTH_JWKS_FILE at it"
+            )
+        return problems
+
+    def needs_published_keys(self) -> bool:
+        """Whether staff tokens are checked here with intake's published keys (not with an OpenID Connect provider's,
+        nor, at intake, with the keys it signs with)."""
+        return self.auth_oidc_jwks_url is None
 
     def _variable(self, name: str) -> str:
         alias = type(self).model_fields[name].validation_alias

@@ -1,11 +1,14 @@
 """In-memory stand-ins for the messaging abstractions and the broker, and staff tokens, for the services' tests."""
 
 import copy
+import json
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 
@@ -21,6 +24,7 @@ from dukcapil_shared.auth import (
     TokenIssuer,
     install_auth,
 )
+from dukcapil_shared.auth.keys import PublishedKeys, SigningKey
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
 from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork
@@ -231,20 +235,32 @@ class InMemoryEventBus:
 
 _DEFAULTS = ServiceSettings.model_fields
 
+TEST_SIGNING_KEY = SigningKey(Ed25519PrivateKey.generate())
+"""The tests' own staff-token key (one per test run): tokens they mint are signed with it, and the services they
+build or start check tokens with its public half (`auth_env_for_tests`)."""
+
+
+def auth_env_for_tests() -> dict[str, str]:
+    """The environment under which services accept the tests' tokens, and intake signs its own with the same key."""
+    pem = TEST_SIGNING_KEY.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {"AUTH_JWKS": json.dumps(TEST_SIGNING_KEY.jwks()), "INTAKE_SIGNING_KEY": pem}
+
 
 def development_token(role: Role, *, kecamatan: str | None = None, username: str | None = None) -> str:
-    """A token as intake's token endpoint issues it with the development secret, which every service started
-    without AUTH_JWT_SECRET accepts."""
+    """A token as intake issues it, signed with the tests' key (which every service under `auth_env_for_tests`
+    accepts), in a session of its own."""
     if role in KECAMATAN_BOUND and kecamatan is None:
         kecamatan = "36.02.14"  # Rangkasbitung
     issuer = TokenIssuer(
-        secret=_DEFAULTS["auth_jwt_secret"].default.get_secret_value(),
+        key=TEST_SIGNING_KEY,
         issuer=_DEFAULTS["auth_token_issuer"].default,
         audience=_DEFAULTS["auth_token_audience"].default,
         lifetime=timedelta(hours=2),
     )
     principal = Principal(username=username or f"test.{role.value}", role=role, kecamatan_code=kecamatan)
-    return issuer.issue(principal).access_token
+    return issuer.issue(principal, session_id=uuid.uuid4()).access_token
 
 
 def staff_headers(
@@ -257,6 +273,11 @@ def staff_headers(
     return headers
 
 
+class NoEndedSessions:
+    async def ended(self, session_id: str) -> bool:
+        return False
+
+
 def install_test_auth(app: FastAPI, *, citizen_rate: str = "1000/minute") -> MemoryAccessLog:
     """Staff authentication as the services run it, with the access log kept in memory for the test to read."""
     access_log = MemoryAccessLog()
@@ -264,9 +285,10 @@ def install_test_auth(app: FastAPI, *, citizen_rate: str = "1000/minute") -> Mem
         app,
         StaffAuth(
             verifier=LocalTokenVerifier(
-                secret=_DEFAULTS["auth_jwt_secret"].default.get_secret_value(),
+                keys=PublishedKeys(document=json.dumps(TEST_SIGNING_KEY.jwks())),
                 issuer=_DEFAULTS["auth_token_issuer"].default,
                 audience=_DEFAULTS["auth_token_audience"].default,
+                sessions=NoEndedSessions(),
             ),
             access_log=access_log,
             rate_limits=RateLimits(),

@@ -2,13 +2,18 @@
 
 import json
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from dukcapil_shared.auth import (
@@ -22,52 +27,112 @@ from dukcapil_shared.auth import (
     Scope,
     TokenIssuer,
 )
+from dukcapil_shared.auth.keys import PublishedKeys, SigningKey, development_signing_key
 from dukcapil_shared.auth.passwords import hash_password, password_matches, password_problem
 from dukcapil_shared.settings import ServiceSettings
 from dukcapil_shared.web import ApiError
 
-SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 ISSUER, AUDIENCE = "dukcapil-lebak", "dukcapil-lebak-staff"
+KEY = SigningKey(Ed25519PrivateKey.generate())
 
 
-def issuer(secret: str = SECRET, lifetime: timedelta = timedelta(minutes=5)) -> TokenIssuer:
-    return TokenIssuer(secret=secret, issuer=ISSUER, audience=AUDIENCE, lifetime=lifetime)
+def issuer(key: SigningKey = KEY, lifetime: timedelta = timedelta(minutes=5)) -> TokenIssuer:
+    return TokenIssuer(key=key, issuer=ISSUER, audience=AUDIENCE, lifetime=lifetime)
 
 
-VERIFIER = LocalTokenVerifier(secret=SECRET, issuer=ISSUER, audience=AUDIENCE)
+class Ended:
+    def __init__(self, *session_ids: str) -> None:
+        self.session_ids = set(session_ids)
+
+    async def ended(self, session_id: str) -> bool:
+        return session_id in self.session_ids
 
 
-def signed(**claims: object) -> str:
+ENDED = Ended()
+VERIFIER = LocalTokenVerifier(
+    keys=PublishedKeys(document=json.dumps(KEY.jwks())), issuer=ISSUER, audience=AUDIENCE, sessions=ENDED
+)
+
+
+def signed(key: Any = None, kid: str | None = None, algorithm: str = "EdDSA", **claims: object) -> str:
+    """A token made by hand, as a forger would (with another key, another algorithm, odd claims)."""
     now = datetime.now(UTC)
-    return jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5)} | claims, SECRET)
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + timedelta(minutes=5), "sid": "s1"} | claims
+    key = KEY.private_key if key is None else key
+    return jwt.encode(claims, key, algorithm=algorithm, headers={"kid": kid or KEY.kid})
 
 
-async def test_a_token_carries_the_user_role_and_kecamatan_and_the_roles_scopes() -> None:
-    token = issuer().issue(Principal(username="op.bayah", role=Role.KECAMATAN_OPERATOR, kecamatan_code="36.02.03"))
-    principal = await VERIFIER.verify(token.access_token)
-    assert principal == Principal(username="op.bayah", role=Role.KECAMATAN_OPERATOR, kecamatan_code="36.02.03")
-    assert set(token.scope.split()) == set(principal.scopes) == set(ROLE_SCOPES[Role.KECAMATAN_OPERATOR])
-    assert principal.serves("36.02.03") and not principal.serves("36.02.14") and not principal.serves(None)
+def token_of(principal: Principal, **kwargs: Any) -> str:
+    return issuer(**kwargs).issue(principal, session_id=uuid.uuid4()).access_token
+
+
+async def test_a_token_carries_the_user_role_kecamatan_and_session_and_the_roles_scopes() -> None:
+    session = uuid.uuid4()
+    principal = Principal(username="op.bayah", role=Role.KECAMATAN_OPERATOR, kecamatan_code="36.02.03")
+    token = issuer().issue(principal, session_id=session)
+    assert jwt.get_unverified_header(token.access_token) == {"alg": "EdDSA", "kid": KEY.kid, "typ": "JWT"}
+    verified = await VERIFIER.verify(token.access_token)
+    assert verified == Principal(
+        username="op.bayah", role=Role.KECAMATAN_OPERATOR, kecamatan_code="36.02.03", session_id=str(session)
+    )
+    assert set(token.scope.split()) == set(verified.scopes) == set(ROLE_SCOPES[Role.KECAMATAN_OPERATOR])
+    assert verified.serves("36.02.03") and not verified.serves("36.02.14") and not verified.serves(None)
     reviewer = Principal(username="rina", role=Role.REVIEWER)
     assert reviewer.serves("36.02.14") and not reviewer.kecamatan_bound
+
+
+ANOTHER_KEY = SigningKey(Ed25519PrivateKey.generate())
 
 
 @pytest.mark.parametrize(
     ("token", "why"),
     [
-        (issuer(lifetime=timedelta(minutes=-5)).issue(Principal("rina", Role.REVIEWER)).access_token, "expired"),
-        (issuer(secret="x" * 40).issue(Principal("rina", Role.REVIEWER)).access_token, "InvalidSignature"),
+        (token_of(Principal("rina", Role.REVIEWER), lifetime=timedelta(minutes=-5)), "expired"),
+        (token_of(Principal("rina", Role.REVIEWER), key=ANOTHER_KEY), "not signed with one of intake's published keys"),
+        (signed(ANOTHER_KEY.private_key, kid=KEY.kid, sub="rina", role="admin"), "InvalidSignature"),
         (signed(sub="rina", role="reviewer", aud="someone-else"), "InvalidAudience"),
         (signed(sub="rina", role="superuser"), "role claim"),
         (signed(sub="op", role="kecamatan_operator"), "kecamatan"),
-        (jwt.encode({"sub": "rina", "role": "admin"}, SECRET), "MissingRequiredClaim"),
-        (jwt.encode({"sub": "rina", "role": "admin"}, "", algorithm="none"), "InvalidAlgorithm"),
+        (signed(sub="rina", role="admin", sid=None), "MissingRequiredClaim|InvalidToken"),
+        (signed("a-secret-every-service-shares-12345678", algorithm="HS256", sub="rina", role="admin"), "Algorithm"),
+        (signed("", algorithm="none", sub="rina", role="admin"), "InvalidAlgorithm"),
         ("not-a-jwt", "DecodeError"),
     ],
 )  # fmt: skip
 async def test_a_token_that_cannot_be_trusted_is_refused_with_the_reason(token: str, why: str) -> None:
     with pytest.raises(InvalidToken, match=why):
         await VERIFIER.verify(token)
+
+
+async def test_a_token_whose_session_ended_is_refused() -> None:
+    session = uuid.uuid4()
+    token = issuer().issue(Principal("rina", Role.REVIEWER), session_id=session).access_token
+    verifier = LocalTokenVerifier(
+        keys=PublishedKeys(document=json.dumps(KEY.jwks())),
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        sessions=Ended(str(session)),
+    )
+    with pytest.raises(InvalidToken, match="session has ended"):
+        await verifier.verify(token)
+
+
+def test_published_keys_are_read_again_when_a_token_names_a_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "jwks.json"
+    keys = PublishedKeys(path=path)
+    assert keys.key(KEY.kid) is None, "no file yet: nothing is known"
+    path.write_text(json.dumps(KEY.jwks()))
+    time.sleep(1.05)  # the file is read again at most once a second
+    assert keys.key(KEY.kid) is not None
+    rotated = SigningKey(ANOTHER_KEY.private_key, retired=(KEY.private_key.public_key(),))
+    assert {key["kid"] for key in rotated.jwks()["keys"]} == {KEY.kid, ANOTHER_KEY.kid}, "the retired key is kept"
+
+
+def test_a_development_key_is_made_once_with_its_public_keys_beside_it(tmp_path: Path) -> None:
+    key = development_signing_key(tmp_path / "auth" / "signing-key.pem")
+    assert (tmp_path / "auth" / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+    assert json.loads((tmp_path / "auth" / "jwks.json").read_text()) == key.jwks()
+    assert development_signing_key(tmp_path / "auth" / "signing-key.pem").kid == key.kid
 
 
 class _Jwks(BaseHTTPRequestHandler):
@@ -118,9 +183,9 @@ async def test_with_an_identity_provider_tokens_are_checked_against_its_publishe
         await verifier.verify(forged)
     with pytest.raises(InvalidToken):
         await verifier.verify(jwt.encode(claims | {"iss": "https://elsewhere"}, key, "RS256", {"kid": "office-1"}))
-    local = issuer().issue(Principal("rina", Role.REVIEWER)).access_token
+    local = token_of(Principal("rina", Role.REVIEWER))
     with pytest.raises(InvalidToken):
-        await verifier.verify(local)  # HS256 tokens of the built-in issuer are no good once a provider is in charge
+        await verifier.verify(local)  # intake's own tokens are no good once a provider is in charge
 
 
 def test_passwords_are_hashed_with_argon2id_and_weak_ones_refused() -> None:
@@ -151,18 +216,24 @@ class ProbeSettings(ServiceSettings):
     port: int = 9999
 
 
-def test_production_refuses_development_secrets_and_names_the_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("AUTH_JWT_SECRET", "AUTH_OIDC_JWKS_URL", "ENVIRONMENT"):
+def test_production_is_the_default_and_refuses_development_stand_ins_naming_each_without_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AUTH_JWKS", "AUTH_JWKS_FILE", "AUTH_OIDC_JWKS_URL", "ENVIRONMENT", "PROBE_BROKER_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
-    assert ProbeSettings().environment == "development"  # development defaults are fine in development
+    monkeypatch.chdir(tmp_path)  # no var/auth/jwks.json here
+    with pytest.raises(ValidationError) as refused:
+        ProbeSettings(amqp_url="amqp://guest:hunter2-secret@localhost/")
+    message = str(refused.value)
+    assert "PROBE_BROKER_PASSWORD" in message and "AUTH_JWKS" in message, message
+    assert "hunter2" not in message, "a refusal never prints a secret"
+
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    assert ProbeSettings().environment == "development"  # development stand-ins are fine in development
 
     monkeypatch.setenv("ENVIRONMENT", "production")
-    with pytest.raises(ValidationError, match="AUTH_JWT_SECRET still has its development-only default"):
-        ProbeSettings()
-    monkeypatch.setenv("AUTH_JWT_SECRET", "too-short")
-    with pytest.raises(ValidationError, match="AUTH_JWT_SECRET needs at least 32 characters"):
-        ProbeSettings()
-    monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 48)
+    monkeypatch.setenv("PROBE_BROKER_PASSWORD", "probe-broker-password")
+    monkeypatch.setenv("AUTH_JWKS", json.dumps(KEY.jwks()))
     assert ProbeSettings().environment == "production"
 
 

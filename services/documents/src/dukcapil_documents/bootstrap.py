@@ -30,7 +30,7 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
         service="documents",
         settings=settings,
         engine=create_engine(
-            settings.database_url,
+            settings.database_connection_url(),
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
         ),

@@ -1,19 +1,16 @@
 from pathlib import Path
-from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from dukcapil_documents.adapters import pki
-from dukcapil_shared.settings import ProductionMisconfigured, ServiceSettings
+from dukcapil_shared.settings import ServiceSettings
 
-PRODUCTION = "ENVIRONMENT=production: "
 VERIFY_MAX_BYTES = 10 * 1024 * 1024
 
 
 class DocumentsSettings(ServiceSettings):
-    # A refusal must not echo the input: it holds the passphrase and keys.
-    model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore", hide_input_in_errors=True)
+    model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///var/documents.db"
     port: int = 8003
@@ -121,25 +118,16 @@ class DocumentsSettings(ServiceSettings):
                 problems.append(f"DOCUMENTS_{name.upper()} names no file: {path}")
         return problems
 
-    @model_validator(mode="after")
-    def _production_has_real_secrets(self) -> Self:
+    def production_problems(self) -> list[str]:
         """In production a document is signed with the office's own key and certificate, never ones made on the
-        spot, and names the real head of the office; every problem, the shared ones included, in one message."""
-        if self.environment != "production":
-            return self
-        problems = []
-        try:
-            ServiceSettings._production_has_real_secrets(self)
-        except ProductionMisconfigured as error:
-            problems.append(str(error).removeprefix(PRODUCTION))
+        spot, and names the real head of the office."""
+        problems = super().production_problems()
         if self.signing_key is None and not Path(self.signing_key_file).is_file():
             problems.append("set DOCUMENTS_SIGNING_KEY or point DOCUMENTS_SIGNING_KEY_FILE at the office's key")
         if "PENGEMBANGAN" in self.signer_name or set(self.signer_nip) == {"0"}:
             problems.append("set DOCUMENTS_SIGNER_NAME and DOCUMENTS_SIGNER_NIP to the head of the office")
         problems.extend(self._production_certificate_problems())
-        if problems:
-            raise ProductionMisconfigured(PRODUCTION + "; ".join(problems))
-        return self
+        return problems
 
     def _production_certificate_problems(self) -> list[str]:
         if not self.certificate_configured:

@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -7,17 +8,19 @@ from pydantic import ValidationError
 
 from dukcapil_documents.adapters import pki
 from dukcapil_documents.settings import DocumentsSettings
+from dukcapil_shared.auth.keys import SigningKey
 
 from ..certificates import PASSPHRASE, an_office_chain
 
-JWT_SECRET = "a-production-secret-of-at-least-32-characters"
+JWKS = json.dumps(SigningKey(Ed25519PrivateKey.generate()).jwks())
 
 
 @pytest.fixture
 def production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """ENVIRONMENT=production with every shared secret set, and nothing of documents' own."""
     monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("AUTH_JWT_SECRET", JWT_SECRET)
+    monkeypatch.setenv("AUTH_JWKS", JWKS)
+    monkeypatch.setenv("DOCUMENTS_BROKER_PASSWORD", "documents-broker-password")
     for variable in ("SIGNING_KEY", "CERTIFICATE_P12_FILE", "CERTIFICATE_KEY_FILE", "CERTIFICATE_FILE"):
         monkeypatch.delenv(f"DOCUMENTS_{variable}", raising=False)
     return tmp_path
@@ -45,11 +48,14 @@ def refusal(**settings: object) -> str:
 
 
 def test_production_lists_every_problem_in_one_message(production: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("AUTH_JWT_SECRET")
+    monkeypatch.delenv("AUTH_JWKS")
+    monkeypatch.delenv("DOCUMENTS_BROKER_PASSWORD")
+    monkeypatch.chdir(production)  # no var/auth/jwks.json here
     message = refusal(signing_key_file=str(production / "absent.pem"), pki_dir=str(production / "pki"))
     assert message.count("ENVIRONMENT=production") == 1
     for problem in (
-        "AUTH_JWT_SECRET still has its development-only default",
+        "set AUTH_JWKS",
+        "set DOCUMENTS_BROKER_PASSWORD",
         "set DOCUMENTS_SIGNING_KEY",
         "set DOCUMENTS_SIGNER_NAME and DOCUMENTS_SIGNER_NIP",
         "set DOCUMENTS_CERTIFICATE_P12_FILE and DOCUMENTS_CERTIFICATE_PASSPHRASE",
@@ -81,7 +87,7 @@ def test_production_says_what_is_wrong_with_the_certificate_never_the_secrets(pr
     assert "not both" in both and "DOCUMENTS_CERTIFICATE_KEY_FILE names no file" in both
     for message in (wrong, both):
         assert "tebakan-yang-salah" not in message and PASSPHRASE not in message and "PRIVATE KEY" not in message
-        assert JWT_SECRET not in message
+        assert "documents-broker-password" not in message
 
 
 def test_production_starts_with_the_offices_certificate(production: Path) -> None:

@@ -18,7 +18,10 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from dukcapil_intake.adapters.accounts import SqlAccountStore
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dukcapil_intake.adapters import tables
+from dukcapil_intake.adapters.accounts import SqlAccountsUnitOfWork
 from dukcapil_intake.domain.accounts import AccountRefused, check_new_account
 from dukcapil_intake.service_layer import accounts as service
 from dukcapil_intake.settings import IntakeSettings
@@ -45,8 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 async def run(
-    args: argparse.Namespace, accounts: service.AccountStore, out: TextIO, read_password: Callable[[], str]
+    args: argparse.Namespace,
+    unit_of_work: service.AccountsUnitOfWorkFactory,
+    out: TextIO,
+    read_password: Callable[[], str],
 ) -> None:
+    """Deactivating an account or setting its password ends its sessions: the running intake's relay announces it
+    and every service refuses its tokens within seconds."""
     if args.command == "create":
         check_new_account(args.username, Role(args.role), args.kecamatan)  # before asking for a password
         account = await service.create_account(
@@ -55,19 +63,19 @@ async def run(
             role=Role(args.role),
             kecamatan_code=args.kecamatan,
             password=read_password(),
-            accounts=accounts,
+            uow=unit_of_work(),
         )
         where = f" for kecamatan {account.kecamatan_code}" if account.kecamatan_code else ""
         out.write(f"Created {account.username} ({account.role.value}{where}).\n")
     elif args.command == "list":
-        for account in await accounts.list():
+        for account in await service.list_accounts(uow=unit_of_work()):
             state = "active" if account.active else "deactivated"
             out.write(f"{account.username:<30} {account.role.value:<20} {account.kecamatan_code or '-':<10} {state}\n")
     elif args.command in ("activate", "deactivate"):
-        account = await service.set_active(args.username, args.command == "activate", accounts=accounts)
+        account = await service.set_active(args.username, args.command == "activate", uow=unit_of_work())
         out.write(f"{account.username} is now {'active' if account.active else 'deactivated'}.\n")
     elif args.command == "set-password":
-        await service.set_password(args.username, read_password(), accounts=accounts)
+        await service.set_password(args.username, read_password(), uow=unit_of_work())
         out.write(f"New password set for {args.username}.\n")
 
 
@@ -85,13 +93,24 @@ def _password_reader(from_stdin: bool) -> Callable[[], str]:
     return read
 
 
+class _Database(BaseSettings):
+    """The one setting this tool needs: it runs beside intake, not as it, and checks nothing else."""
+
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
+    database_url: str = IntakeSettings.model_fields["database_url"].default
+
+
 async def _main(args: argparse.Namespace) -> None:
-    settings = IntakeSettings()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(_Database().database_url)
     try:
         await migrate(engine, "dukcapil_intake:migrations")
         reader = _password_reader(getattr(args, "password_stdin", False))
-        await run(args, SqlAccountStore(engine), sys.stdout, reader)
+        source = "/dukcapil/lebak/intake"
+
+        def unit_of_work() -> SqlAccountsUnitOfWork:
+            return SqlAccountsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source=source)
+
+        await run(args, unit_of_work, sys.stdout, reader)
     finally:
         await engine.dispose()
 

@@ -1,9 +1,11 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from pathlib import Path
 from urllib.parse import unquote
 
 import httpx
@@ -12,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from dukcapil_intake.adapters import tables
-from dukcapil_intake.adapters.accounts import SqlAccountStore
+from dukcapil_intake.adapters.accounts import SqlAccountsUnitOfWork
 from dukcapil_intake.adapters.public_events import relay_public_events
 from dukcapil_intake.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.adapters.scans import DecodingScanInspector
 from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
+from dukcapil_intake.domain.accounts import LockoutPolicy
 from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
 from dukcapil_intake.domain.notifications import RetrySchedule
 from dukcapil_intake.entrypoints import accounts, consumers, http, incidents, statistics
@@ -26,6 +29,7 @@ from dukcapil_intake.service_layer.accounts import add_development_accounts
 from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth import TokenIssuer
+from dukcapil_shared.auth.keys import SigningKey, development_signing_key
 from dukcapil_shared.contracts.public import PUBLIC_SOURCE
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
@@ -43,11 +47,14 @@ MIGRATIONS = "dukcapil_intake:migrations"
 def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     configure_logging("intake", settings.log_level, settings.log_json)
+    signing_key = staff_token_key(settings)
+    # Intake checks the tokens it signs with its own public keys, whatever AUTH_JWKS says.
+    settings = settings.model_copy(update={"auth_jwks": json.dumps(signing_key.jwks())})
     runtime = ServiceRuntime(
         service="intake",
         settings=settings,
         engine=create_engine(
-            settings.database_url,
+            settings.database_connection_url(),
             pool_size=settings.database_pool_size,
             max_overflow=settings.database_max_overflow,
         ),
@@ -56,6 +63,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         dead_letter_table=tables.dead_letters,
         access_log_table=tables.access_log,
         migrations=MIGRATIONS,
+        ends_staff_sessions=True,
     )
     unit_of_work = runtime.unit_of_work_factory(SqlIntakeUnitOfWork)
     for subscription in consumers.subscriptions(notify=settings.notifications_enabled):
@@ -128,23 +136,34 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.stall_policy = StallPolicy.from_minutes(DEFAULT_STALL_MINUTES | settings.stall_after_minutes)
-    account_store = SqlAccountStore(runtime.engine)
+    accounts_unit_of_work = runtime.unit_of_work_factory(SqlAccountsUnitOfWork)
     if settings.environment == "development" and settings.development_accounts:
-        runtime.after_migrations(partial(add_development_accounts, accounts=account_store))
+        runtime.after_migrations(partial(add_development_accounts, unit_of_work=accounts_unit_of_work))
     accounts.install(
         app,
-        accounts=account_store,
+        unit_of_work=accounts_unit_of_work,
         issuer=TokenIssuer(
-            secret=settings.auth_jwt_secret.get_secret_value(),
+            key=signing_key,
             issuer=settings.auth_token_issuer,
             audience=settings.auth_token_audience,
             lifetime=timedelta(minutes=settings.token_minutes),
         ),
+        lockout=LockoutPolicy(after=settings.sign_in_lockout_after, durations=tuple(settings.sign_in_lockout_seconds)),
     )
     http.install(app)
     incidents.install(app)
     statistics.install(app)
     return app
+
+
+def staff_token_key(settings: IntakeSettings) -> SigningKey:
+    """The key intake signs staff tokens with: the office's (INTAKE_SIGNING_KEY or the file), or in development
+    one made on first start in INTAKE_SIGNING_KEY_FILE, its public keys written beside it for the other services."""
+    if settings.signing_key is not None:
+        return SigningKey.from_pem(settings.signing_key.get_secret_value(), settings.retired_jwks)
+    if settings.environment == "development":
+        return development_signing_key(settings.signing_key_file)
+    return SigningKey.from_pem(Path(settings.signing_key_file).read_bytes(), settings.retired_jwks)
 
 
 @dataclass
@@ -172,9 +191,10 @@ class AgencyDesk:
 
 def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
     settings = settings or IntakeSettings()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_connection_url())
     amqp_url = URL(settings.amqp_url)
-    management_password = settings.rabbitmq_management_password
+    username = settings.rabbitmq_management_user or amqp_url.user or "guest"
+    password = _management_password(settings) or amqp_url.password or "guest"
     return AgencyDesk(
         engine=engine,
         unit_of_work=lambda: SqlIntakeUnitOfWork(
@@ -182,11 +202,22 @@ def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
         ),
         broker=RabbitMqManagement(
             url=settings.rabbitmq_management_url,
-            username=settings.rabbitmq_management_user or amqp_url.user or "guest",
-            password=management_password.get_secret_value() if management_password else amqp_url.password or "guest",
+            username=username,
+            password=password,
             # As aio-pika reads AMQP_URL: the path is the virtual host, "/" when empty.
             vhost=unquote(amqp_url.raw_path[1:]) or "/",
         ),
-        delivery=AmqpQueueDelivery(settings.amqp_url, timeout=max(settings.publish_timeout, 10.0)),
+        # Replays are put into an agency's queue by the broker's administrator (no service may publish there).
+        delivery=AmqpQueueDelivery(
+            str(amqp_url.with_user(username).with_password(password)), timeout=max(settings.publish_timeout, 10.0)
+        ),
         agency_amqp_url=URL(settings.agency_amqp_url) if settings.agency_amqp_url else amqp_url.with_user(None),
     )
+
+
+def _management_password(settings: IntakeSettings) -> str | None:
+    if settings.rabbitmq_management_password is not None:
+        return settings.rabbitmq_management_password.get_secret_value()
+    if settings.rabbitmq_management_password_file:
+        return Path(settings.rabbitmq_management_password_file).read_text(encoding="utf-8").strip()
+    return None

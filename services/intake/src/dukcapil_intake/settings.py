@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -26,6 +28,28 @@ class IntakeSettings(ServiceSettings):
     )
     scan_inspection_timeout: float = Field(default=30.0, gt=0, description="Seconds a scan may take to decode")
     token_minutes: int = Field(default=60, gt=0, le=24 * 60, description="How long a staff token is valid")
+    signing_key: SecretStr | None = Field(
+        default=None,
+        description="The Ed25519 private key (PEM) that signs staff tokens: intake alone holds it; required in "
+        "production (openssl genpkey -algorithm ed25519)",
+    )
+    signing_key_file: str = Field(
+        default="var/auth/signing-key.pem",
+        description="Without signing_key: the key in this file; in development it is made there on first start, "
+        "with the public keys beside it (jwks.json, where AUTH_JWKS_FILE looks by default)",
+    )
+    retired_jwks: str | None = Field(
+        default=None,
+        description="Public keys (a JWK Set) of signing keys retired recently, still published until their last "
+        "tokens have expired",
+    )
+    sign_in_lockout_after: int = Field(
+        default=5, gt=0, description="Failed sign-ins in a row after which an account is locked for a while"
+    )
+    sign_in_lockout_seconds: list[float] = Field(
+        default=[60, 300, 900, 3600],
+        description="How long each successive lockout lasts (the last repeats), whatever the client's address",
+    )
     sign_in_rate_limit: str = Field(
         default="10/minute", description="Sign-in attempts per client address (against password guessing)"
     )
@@ -59,7 +83,7 @@ class IntakeSettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     smtp_start_tls: bool | None = Field(default=None, description="None: STARTTLS when the server offers it")
     smtp_timeout: float = 10.0
-    sms_gateway_url: str = "http://127.0.0.1:8011/send"
+    sms_gateway_url: str = "http://127.0.0.1:8011/send"  # the simulator (_SMS_SINK)
     sms_api_key: SecretStr = Field(
         default=SecretStr("development-only-sms-api-key"), description="Sent in the header named by sms_api_key_header"
     )
@@ -72,8 +96,29 @@ class IntakeSettings(ServiceSettings):
     )
     rabbitmq_management_user: str | None = Field(default=None, description="An administrator; AMQP_URL's user if unset")
     rabbitmq_management_password: SecretStr | None = Field(default=None, description="AMQP_URL's password if unset")
+    rabbitmq_management_password_file: str | None = Field(
+        default=None, description="A file holding that password, instead of rabbitmq_management_password"
+    )
     agency_amqp_url: str | None = Field(
         default=None,
         description="The broker address handed to agencies, without credentials, e.g. "
         "amqps://broker.dukcapil.lebakkab.go.id:5671/; AMQP_URL's host, port and virtual host if unset",
     )
+
+    def needs_published_keys(self) -> bool:
+        return False  # intake checks the tokens it signs with its own key's public half
+
+    def production_problems(self) -> list[str]:
+        """Production signs staff tokens with the office's own key and tells citizens through the real mail relay
+        and SMS gateway, never the development sinks."""
+        problems = super().production_problems()
+        if self.signing_key is None and not Path(self.signing_key_file).is_file():
+            problems.append("set INTAKE_SIGNING_KEY or point INTAKE_SIGNING_KEY_FILE at the staff-token signing key")
+        if self.notifications_enabled and (self.smtp_host, self.smtp_port) == ("127.0.0.1", 8025):
+            problems.append("set INTAKE_SMTP_HOST and INTAKE_SMTP_PORT to the office's mail relay, not the sink")
+        if self.notifications_enabled and self.sms_gateway_url == _SMS_SINK:
+            problems.append("set INTAKE_SMS_GATEWAY_URL to the office's SMS gateway, not the simulator")
+        return problems
+
+
+_SMS_SINK = "http://127.0.0.1:8011/send"

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from dukcapil_intake import accounts as accounts_cli
+from dukcapil_intake.adapters import tables
 from dukcapil_intake.bootstrap import build_app
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_review.bootstrap import build_app as build_review
@@ -133,3 +135,72 @@ async def test_a_token_from_intake_opens_review_and_nothing_else(
         tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
         refused = await client.get("/reviews", headers={**headers, "Authorization": f"Bearer {tampered}"})
         assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
+
+
+async def test_repeated_failures_lock_the_user_name_whatever_the_address_and_for_longer_each_time(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTAKE_DATABASE_URL", database_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO(ADMIN_PASSWORD + "\n"))
+    assert await cli(["create", "kadis", "--role", "admin", "--password-stdin"]) == 0
+    app = await intake_app(
+        database_url,
+        tmp_path,
+        sign_in_lockout_after=3,
+        sign_in_lockout_seconds=[60, 600],
+        sign_in_rate_limit="1000/minute",
+    )
+    transport = httpx.ASGITransport(app=app)
+    clients = [
+        httpx.AsyncClient(transport=transport, base_url="http://intake", headers={"X-Forwarded-For": f"10.0.0.{n}"})
+        for n in range(3)
+    ]
+    try:
+        for guess, client in enumerate(clients):  # three guesses, from three addresses
+            assert (await sign_in(client, "kadis", f"guess-{guess}")).status_code == 400
+        locked = await sign_in(clients[0], "kadis", ADMIN_PASSWORD)
+        assert locked.status_code == 429 and locked.json()["error"]["code"] == "sign_in_locked", locked.text
+        assert 50 < int(locked.headers["Retry-After"]) <= 60, "the right password does not open a locked name"
+        unknown = [await sign_in(client, "nobody", "x") for client in clients] + [
+            await sign_in(clients[0], "nobody", "x")
+        ]
+        assert [answer.status_code for answer in unknown] == [400, 400, 400, 429], "names that do not exist alike"
+    finally:
+        for client in clients:
+            await client.aclose()
+
+    # When the lockout is over, three more failures lock it for the next, longer, period; a success clears it.
+    async with app.state.accounts_unit_of_work() as uow:
+        failures = await uow.failures.for_update("kadis")
+        failures.locked_until = None
+        await uow.failures.save(failures)
+        await uow.commit()
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake") as client:
+        for guess in range(3):
+            await sign_in(client, "kadis", f"again-{guess}")
+        again = await sign_in(client, "kadis", ADMIN_PASSWORD)
+        assert again.status_code == 429 and int(again.headers["Retry-After"]) > 500
+
+
+async def test_signing_out_ends_the_session_and_its_token_is_refused(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTAKE_DATABASE_URL", database_url)
+    monkeypatch.setattr("sys.stdin", io.StringIO("review-desk-password\n"))
+    assert await cli(["create", "rina", "--role", "reviewer", "--password-stdin"]) == 0
+    app = await intake_app(database_url, tmp_path)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+        keys = (await client.get("/.well-known/jwks.json")).json()
+        assert [key["alg"] for key in keys["keys"]] == ["EdDSA"] and "d" not in keys["keys"][0], "public keys only"
+        first = (await sign_in(client, "rina", "review-desk-password")).json()["access_token"]
+        second = (await sign_in(client, "rina", "review-desk-password")).json()["access_token"]
+        as_first, as_second = ({"Authorization": f"Bearer {token}"} for token in (first, second))
+        assert (await client.get("/auth/me", headers=as_first)).status_code == 200
+        assert (await client.post("/auth/sign-out", headers=as_first)).status_code == 204
+        refused = await client.get("/auth/me", headers=as_first)
+        assert refused.status_code == 401 and "session has ended" in refused.json()["error"]["message"]
+        assert (await client.get("/auth/me", headers=as_second)).status_code == 200, "only that session ended"
+    async with app.state.runtime.engine.connect() as connection:
+        outbox = (await connection.execute(select(tables.outbox))).all()
+    [announced] = [row for row in outbox if row.routing_key == "staff.sessions_ended.v1"]
+    assert '"signed_out"' in announced.body and '"rina"' in announced.body, "every service hears of it"

@@ -396,6 +396,9 @@ async def test_a_replay_delivers_exactly_the_time_range_again_with_the_original_
     again = await drain(kpu_connection, kpu.agency.queue, expected=3)
     assert [m.message_id for m in again] == [str(records[1].id), str(records[4].id), str(records[2].id)]
     assert all(m.headers.get("x-replayed-at") for m in again)
+    live_keys = {"death.registered.v1.36.02.14", "death.registered.v1.36.02.03"}
+    assert {m.routing_key for m in again} <= live_keys, "a replayed event keeps the routing key it had live"
+    assert all("BCC" not in (m.headers or {}) for m in again)
     assert json.loads(again[1].body)["data"]["deceased_nik"] == "3602034107900001", "the identified variant"
     assert again[0].correlation_id == "AKM/3602/2026/000002"
 

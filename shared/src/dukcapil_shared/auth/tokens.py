@@ -1,9 +1,12 @@
 """Signed access tokens (JWT) for staff: issued by intake's token endpoint, checked by every service.
 
-Tokens are HS256-signed with `AUTH_JWT_SECRET`, a secret every service is given, so any of them can check a
-token without asking another. When the office runs an OpenID Connect provider (Keycloak and the like), set
-`AUTH_OIDC_JWKS_URL`: tokens are then checked against the provider's published keys instead, and the role and
-kecamatan are read from claims the provider adds.
+Only intake can sign them: with its Ed25519 key (EdDSA, the key's id in the header); every other service holds
+only the public keys (see keys.py), so no service can mint a token, for an existing user or a made-up one. Each
+token belongs to a session (`sid`) that ends when its holder signs out, is deactivated or changes password;
+every service learns of that from an event within seconds and refuses the token from then on (sessions.py).
+When the office runs an OpenID Connect provider (Keycloak and the like), set `AUTH_OIDC_JWKS_URL`: tokens are
+then checked against the provider's published keys instead, and the role and kecamatan are read from claims
+the provider adds.
 """
 
 import asyncio
@@ -14,6 +17,7 @@ from typing import Any, Protocol
 
 import jwt
 
+from dukcapil_shared.auth.keys import ALGORITHM, PublishedKeys, SigningKey
 from dukcapil_shared.auth.roles import KECAMATAN_BOUND, ROLE_SCOPES, Role, Scope
 
 LEEWAY = timedelta(seconds=30)  # clocks of the issuer and the services drift a little
@@ -26,6 +30,8 @@ class Principal:
     username: str
     role: Role
     kecamatan_code: str | None = None
+    session_id: str | None = None
+    """The session the token belongs to (intake's tokens); sign-out ends it."""
 
     @property
     def scopes(self) -> frozenset[Scope]:
@@ -55,13 +61,13 @@ class IssuedToken:
 
 
 class TokenIssuer:
-    def __init__(self, *, secret: str, issuer: str, audience: str, lifetime: timedelta) -> None:
-        self._secret = secret
+    def __init__(self, *, key: SigningKey, issuer: str, audience: str, lifetime: timedelta) -> None:
+        self._key = key
         self._issuer = issuer
         self._audience = audience
-        self._lifetime = lifetime
+        self.lifetime = lifetime
 
-    def issue(self, principal: Principal, *, now: datetime | None = None) -> IssuedToken:
+    def issue(self, principal: Principal, *, session_id: uuid.UUID, now: datetime | None = None) -> IssuedToken:
         now = now or datetime.now(UTC)
         scope = " ".join(sorted(principal.scopes))
         claims: dict[str, Any] = {
@@ -70,15 +76,24 @@ class TokenIssuer:
             "sub": principal.username,
             "role": principal.role.value,
             "scope": scope,
+            "sid": str(session_id),
             "iat": now,
             "nbf": now,
-            "exp": now + self._lifetime,
+            "exp": now + self.lifetime,
             "jti": str(uuid.uuid4()),
         }
         if principal.kecamatan_code:
             claims["kecamatan_code"] = principal.kecamatan_code
-        token = jwt.encode(claims, self._secret, algorithm="HS256")
-        return IssuedToken(access_token=token, expires_in=int(self._lifetime.total_seconds()), scope=scope)
+        token = jwt.encode(claims, self._key.private_key, algorithm=ALGORITHM, headers={"kid": self._key.kid})
+        return IssuedToken(access_token=token, expires_in=int(self.lifetime.total_seconds()), scope=scope)
+
+    def jwks(self) -> dict[str, Any]:
+        """The public keys that check what this issuer signs."""
+        return self._key.jwks()
+
+
+class EndedSessionCheck(Protocol):
+    async def ended(self, session_id: str) -> bool: ...
 
 
 class TokenVerifier(Protocol):
@@ -96,32 +111,45 @@ def _principal(claims: dict[str, Any], *, username_claim: str, role_claim: str, 
     kecamatan = claims.get(kecamatan_claim)
     if role in KECAMATAN_BOUND and not isinstance(kecamatan, str):
         raise InvalidToken(f"a {role.value} token must name the kecamatan served ({kecamatan_claim})")
-    return Principal(username=username, role=role, kecamatan_code=kecamatan if isinstance(kecamatan, str) else None)
+    session = claims.get("sid")
+    return Principal(
+        username=username,
+        role=role,
+        kecamatan_code=kecamatan if isinstance(kecamatan, str) else None,
+        session_id=session if isinstance(session, str) else None,
+    )
 
 
 class LocalTokenVerifier:
-    """Checks tokens signed by intake's token endpoint."""
+    """Checks tokens signed by intake with one of its published keys, whose session has not ended."""
 
-    def __init__(self, *, secret: str, issuer: str, audience: str) -> None:
-        self._secret = secret
+    def __init__(self, *, keys: PublishedKeys, issuer: str, audience: str, sessions: EndedSessionCheck) -> None:
+        self._keys = keys
         self._issuer = issuer
         self._audience = audience
+        self._sessions = sessions
 
     async def verify(self, token: str) -> Principal:
         try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self._keys.key(kid) if isinstance(kid, str) else None
+            if key is None:
+                raise InvalidToken("it is not signed with one of intake's published keys")
             claims = jwt.decode(
                 token,
-                self._secret,
-                algorithms=["HS256"],
+                key,
+                algorithms=[ALGORITHM],
                 issuer=self._issuer,
                 audience=self._audience,
                 leeway=LEEWAY,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                options={"require": ["exp", "iat", "sub", "iss", "aud", "sid"]},
             )
         except jwt.ExpiredSignatureError:
             raise InvalidToken("the token has expired: sign in again") from None
         except jwt.InvalidTokenError as error:
             raise InvalidToken(f"the token is not valid here ({type(error).__name__})") from None
+        if await self._sessions.ended(str(claims["sid"])):
+            raise InvalidToken("its session has ended (signed out, deactivated or the password changed): sign in again")
         return _principal(claims, username_claim="sub", role_claim="role", kecamatan_claim="kecamatan_code")
 
 

@@ -8,6 +8,7 @@ The generated document comes from the service's own composition root, the same p
 import contextlib
 import importlib
 import json
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,8 @@ def committed_access_plan(root: Path) -> str | None:
 
 
 def _runtime(service: str) -> Any:
+    # The documents describe the code, not a deployment: built as `make run` builds it, in development.
+    os.environ.setdefault("ENVIRONMENT", "development")
     bootstrap = importlib.import_module(f"dukcapil_{service}.bootstrap")
     with tempfile.TemporaryDirectory(prefix=f"{service}-catalogue-") as scratch, contextlib.chdir(scratch):
         return bootstrap.build_app().state.runtime

@@ -33,11 +33,13 @@ from dukcapil_shared.contracts.events import (
     event_class,
 )
 from dukcapil_shared.contracts.operations import OPERATIONS_EVENTS, MessageParked, MessageResolved
+from dukcapil_shared.contracts.staff import STAFF_EVENTS, StaffSessionsEnded
 
 __all__ = [
     "ALL_EVENTS",
     "CONTENT_TYPE",
     "OPERATIONS_EVENTS",
+    "STAFF_EVENTS",
     "Address",
     "AttachmentAdded",
     "AttachmentRef",
@@ -68,6 +70,7 @@ __all__ = [
     "ShipmentDelivered",
     "ShipmentFlagged",
     "ShipmentStatusChanged",
+    "StaffSessionsEnded",
     "UnknownEventType",
     "event_class",
 ]

@@ -46,7 +46,7 @@ class Envelope(BaseModel):
             source=source,
             type=event.routing_key(),
             time=time or datetime.now(UTC),
-            subject=str(event.request_id),
+            subject=event.subject,
             traceparent=traceparent,
             tracestate=tracestate,
             data=event.model_dump(mode="json"),

@@ -32,6 +32,12 @@ class Event(ContractModel):
         """The service that alone may publish this event: a consumer refuses it from any other."""
         return self.stage
 
+    @property
+    def subject(self) -> str:
+        """What the event is about (its CloudEvents subject): the request; a service's events about one subject
+        leave in the order they were committed."""
+        return str(self.request_id)
+
 
 class RequestSubmitted(Event):
     """A citizen or an operator submitted a request online."""
@@ -307,13 +313,14 @@ ALL_EVENTS: tuple[type[Event], ...] = (
 
 
 def event_class(cloudevent_type: str) -> type[Event] | None:
-    """The event model of a CloudEvents type: a lifecycle event here, or an operations event."""
+    """The event model of a CloudEvents type: a lifecycle event here, an operations or a staff event."""
     return _by_type().get(cloudevent_type)
 
 
 @functools.cache
 def _by_type() -> dict[str, type[Event]]:
-    # operations.py builds on Event, so it is imported here, once, rather than at the top.
+    # operations.py and staff.py build on Event, so they are imported here, once, rather than at the top.
     from dukcapil_shared.contracts.operations import OPERATIONS_EVENTS
+    from dukcapil_shared.contracts.staff import STAFF_EVENTS
 
-    return {cls.routing_key(): cls for cls in (*ALL_EVENTS, *OPERATIONS_EVENTS)}
+    return {cls.routing_key(): cls for cls in (*ALL_EVENTS, *OPERATIONS_EVENTS, *STAFF_EVENTS)}

@@ -1,7 +1,6 @@
 """Give each service its broker user, from the access plan (deploy/rabbitmq/access.json, see access.py).
 
     python -m dukcapil_shared.messaging.provision apply [--vhost /] [--passwords-dir var/broker]
-    python -m dukcapil_shared.messaging.provision definitions --password-file intake=/run/secrets/... ... > defs.json
 
 `apply` works on a running broker through its management API, as an administrator: it declares the shared
 exchanges, creates or updates each service's user (`<prefix><service>`) with its password, and sets its
@@ -9,16 +8,15 @@ permissions and topic permissions (one import of definitions, which the broker m
 password is read from `<passwords-dir>/<service>.password`, made there (random, mode 0600) the first time.
 `make run` runs it on the local broker. It is idempotent: run it again after an upgrade that changed the plan.
 
-`definitions` writes the same as a RabbitMQ definitions file (users with salted SHA-256 password hashes,
-permissions, topic permissions, exchanges) that a broker loads at start (`load_definitions`), for compose and
-Kubernetes, where the passwords come from secrets.
+`definitions()` makes the same as a RabbitMQ definitions file (users with salted SHA-256 password hashes,
+permissions, topic permissions, exchanges) that a broker loads at start (`load_definitions`): compose and
+Kubernetes make it from their secrets (python -m dukcapil_shared.deploy setup).
 """
 
 import base64
 import hashlib
 import os
 import secrets
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,36 +193,6 @@ def apply_command(
         api.close()
     users = ", ".join(account.user for account in credentials.values())
     typer.echo(f"broker provisioned on vhost {vhost!r}: {users}; passwords in {passwords_dir}/", err=True)
-
-
-@app.command("definitions")
-def definitions_command(
-    password_file: Annotated[
-        list[str], typer.Option(help="service=path of the file holding its password, once per service")
-    ],
-    admin_password_file: Annotated[Path, typer.Option(help="The operators' administrator's password file")],
-    admin_user: Annotated[str, typer.Option(help="The operators' administrator")] = "admin",
-    plan: PlanOption = DEFAULT_PLAN,
-    vhost: VhostOption = "/",
-    prefix: PrefixOption = DEFAULT_USER_PREFIX,
-) -> None:
-    """Print a RabbitMQ definitions file for the plan (users, permissions, exchanges)."""
-    import json
-
-    access = AccessPlan.parse(plan.read_text(encoding="utf-8"))
-    files = dict(item.split("=", 1) for item in password_file)
-    missing = [service.service for service in access.services if service.service not in files]
-    if missing:
-        typer.echo(f"no --password-file for: {', '.join(missing)}", err=True)
-        raise typer.Exit(2)
-    identities = BrokerIdentities(prefix)
-    credentials = {
-        service: ServiceCredentials(identities.user(service), Path(path).read_text(encoding="utf-8").strip())
-        for service, path in files.items()
-    }
-    administrator = ServiceCredentials(admin_user, admin_password_file.read_text(encoding="utf-8").strip())
-    document = definitions(access, vhost=vhost, credentials=credentials, administrator=administrator)
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ class SqlOutbox(Outbox):
         if self._traced:
             # The event joins its request's trace, even from a background loop outside any span (see
             # dukcapil_shared.observability.tracing).
-            request_trace = traceparent or await self._first_traceparent(str(event.request_id))
+            request_trace = traceparent or await self._first_traceparent(event.subject)
             traceparent = traceparent_for_event(request_trace)
         envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent)
         now = datetime.now(UTC)

@@ -155,8 +155,11 @@ def _reason(response: httpx.Response) -> str:
 
 
 class AmqpQueueDelivery(QueueDelivery):
-    """Publishes through the default exchange (the routing key is the queue's name), persistently, with publisher
-    confirms and the mandatory flag, so an event that does not reach the queue raises rather than vanishes."""
+    """Publishes into one agency's queue, persistently, with publisher confirms and the mandatory flag, so an event
+    that does not reach the queue raises rather than vanishes. A replayed event keeps the routing key it had live
+    (`death.registered.v1.36.02.14`): it is published to the default exchange under that key with the queue named
+    in the BCC header (RabbitMQ's sender-selected distribution), which routes it to that queue alone and is
+    removed before delivery."""
 
     def __init__(self, amqp_url: str, *, timeout: float = 30.0, in_flight: int = 100) -> None:
         self._amqp_url = amqp_url
@@ -188,14 +191,15 @@ class AmqpQueueDelivery(QueueDelivery):
     async def _publish(
         self, channel: aio_pika.abc.AbstractChannel, queue: str, event: LoggedPublicEvent, replayed_at: datetime
     ) -> None:
+        routing_key = f"{event.event_type}.{event.region_code}"  # as the relay sends it
         message = aio_pika.Message(
             event.body.encode(),
             message_id=event.id,
             correlation_id=event.document_number,
-            type=f"{event.event_type}.{event.region_code}",  # the routing key, as the relay sends it
+            type=routing_key,
             content_type=CONTENT_TYPE,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
             timestamp=replayed_at,
-            headers={"source": PUBLIC_SOURCE, REPLAY_HEADER: replayed_at.isoformat()},
+            headers={"source": PUBLIC_SOURCE, REPLAY_HEADER: replayed_at.isoformat(), "BCC": [queue]},
         )
-        await channel.default_exchange.publish(message, routing_key=queue, mandatory=True)
+        await channel.default_exchange.publish(message, routing_key=routing_key, mandatory=True)

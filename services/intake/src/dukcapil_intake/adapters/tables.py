@@ -15,6 +15,7 @@ from sqlalchemy import (
 )
 
 from dukcapil_shared.auth import add_access_log_table
+from dukcapil_shared.auth.sessions import add_ended_sessions_table
 from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 
 metadata = MetaData()
@@ -215,5 +216,28 @@ staff_accounts = Table(
     Column("password_changed_at", DateTime(timezone=True), nullable=False),
 )
 
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", String(36), primary_key=True, comment="The sid of the session's tokens"),
+    Column("username", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, comment="When its token expires"),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("end_reason", String(20), nullable=True, comment="signed_out, deactivated or password_changed"),
+    Index("ix_staff_sessions_open", "username", "ended_at", "expires_at"),
+)
+
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("username", String(64), primary_key=True, comment="As typed: names that exist or not alike"),
+    Column("failures", Integer, nullable=False, comment="Failed sign-ins in a row"),
+    Column("lockouts", Integer, nullable=False, comment="Lockouts in a row, each longer"),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+)
+
 dead_letters = add_dead_letter_table(metadata)
 access_log = add_access_log_table(metadata)
+ended_sessions = add_ended_sessions_table(metadata)

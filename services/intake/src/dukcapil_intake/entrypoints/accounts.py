@@ -1,20 +1,23 @@
-"""Signing in (OAuth2 password flow, answering a JWT every service accepts) and staff accounts for admins."""
+"""Signing in and out (OAuth2 password flow, answering a JWT every service accepts), the public keys that check
+those tokens, and staff accounts for admins."""
 
+import math
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from dukcapil_intake.domain.accounts import AccountRefused, StaffAccount
+from dukcapil_intake.domain.accounts import AccountRefused, LockoutPolicy, StaffAccount
 from dukcapil_intake.service_layer import accounts as service
 from dukcapil_shared.auth import Principal, Role, Scope, TokenIssuer, rate_limited, signed_in, staff
 from dukcapil_shared.web import ApiError, ErrorResponse, error_response
 
 
-def _accounts(request: Request) -> service.AccountStore:
-    return request.app.state.accounts
+def _unit_of_work(request: Request) -> service.AccountsUnitOfWork:
+    factory: service.AccountsUnitOfWorkFactory = request.app.state.accounts_unit_of_work
+    return factory()
 
 
 def _issuer(request: Request) -> TokenIssuer:
@@ -25,7 +28,12 @@ def _sign_in_rate(request: Request) -> str:
     return request.app.state.settings.sign_in_rate_limit
 
 
-AccountsDep = Annotated[service.AccountStore, Depends(_accounts)]
+def _ended(request: Request) -> service.SessionsEnded:
+    return request.app.state.runtime.ended_sessions.learn
+
+
+UnitOfWorkDep = Annotated[service.AccountsUnitOfWork, Depends(_unit_of_work)]
+EndedDep = Annotated[service.SessionsEnded, Depends(_ended)]
 Admin = Annotated[Principal, Depends(staff(Scope.ACCOUNTS_MANAGE))]
 
 
@@ -87,18 +95,46 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     dependencies=[Depends(rate_limited("sign-in", _sign_in_rate))],
 )
 async def sign_in(
-    accounts: AccountsDep,
+    request: Request,
     issuer: Annotated[TokenIssuer, Depends(_issuer)],
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
     grant_type: Annotated[str, Form(pattern="^password$", description="OAuth2 password grant")] = "password",
 ) -> TokenView:
-    """OAuth2 password grant (form fields username, password): a token for `Authorization: Bearer`."""
+    """OAuth2 password grant (form fields username, password): a token for `Authorization: Bearer`, belonging to
+    a new session. Repeated failures lock the user name for a while (429 `sign_in_locked` with Retry-After)."""
     try:
-        token = await service.sign_in(username, password, accounts=accounts, issuer=issuer)
+        token = await service.sign_in(
+            username,
+            password,
+            unit_of_work=request.app.state.accounts_unit_of_work,
+            issuer=issuer,
+            lockout=request.app.state.lockout,
+        )
     except service.SignInRefused:
         raise ApiError(400, "invalid_grant", "Wrong user name or password, or the account is deactivated.") from None
+    except service.SignInLocked as locked:
+        seconds = max(1, math.ceil(locked.retry_after.total_seconds()))
+        raise ApiError(
+            429,
+            "sign_in_locked",
+            f"Too many failed sign-ins under this user name: try again in {seconds} s, or ask an admin.",
+            headers={"Retry-After": str(seconds)},
+        ) from None
     return TokenView(access_token=token.access_token, expires_in=token.expires_in, scope=token.scope)
+
+
+@router.post("/auth/sign-out", status_code=204, response_class=Response, responses=_ERRORS)
+async def sign_out(principal: Annotated[Principal, Depends(signed_in)], uow: UnitOfWorkDep, ended: EndedDep) -> None:
+    """End the session of the token sent: it is refused by every service from now on (within seconds)."""
+    await service.sign_out(principal, uow=uow, ended=ended)
+
+
+@router.get("/.well-known/jwks.json", tags=["staff accounts"])
+async def public_keys(issuer: Annotated[TokenIssuer, Depends(_issuer)]) -> dict[str, Any]:
+    """The public keys (a JWK Set) that check staff tokens: intake's signing key and any retired one still in
+    use. Give them to every other service as AUTH_JWKS (or the file AUTH_JWKS_FILE)."""
+    return issuer.jwks()
 
 
 @router.get("/auth/me", response_model=MeView, responses=_ERRORS)
@@ -113,42 +149,52 @@ async def me(principal: Annotated[Principal, Depends(signed_in)]) -> MeView:
 
 
 @router.get("/accounts", response_model=list[AccountView], responses=_ERRORS)
-async def list_accounts(_admin: Admin, accounts: AccountsDep) -> list[AccountView]:
+async def list_accounts(_admin: Admin, uow: UnitOfWorkDep) -> list[AccountView]:
     """Every staff account (no password hashes)."""
-    return [AccountView.of(account) for account in await accounts.list()]
+    return [AccountView.of(account) for account in await service.list_accounts(uow=uow)]
 
 
 @router.post("/accounts", status_code=201, response_model=AccountView, responses={**_ERRORS, 409: {}})
-async def create_account(body: NewAccountBody, _admin: Admin, accounts: AccountsDep) -> AccountView:
+async def create_account(body: NewAccountBody, _admin: Admin, uow: UnitOfWorkDep) -> AccountView:
     account = await service.create_account(
         username=body.username,
         full_name=body.full_name,
         role=body.role,
         kecamatan_code=body.kecamatan_code,
         password=body.password,
-        accounts=accounts,
+        uow=uow,
     )
     return AccountView.of(account)
 
 
 @router.patch("/accounts/{username}", response_model=AccountView, responses={**_ERRORS, 404: {}})
-async def change_account(username: str, body: AccountChangeBody, admin: Admin, accounts: AccountsDep) -> AccountView:
-    """Deactivate or reactivate an account, or set a new password."""
+async def change_account(
+    username: str, body: AccountChangeBody, admin: Admin, request: Request, ended: EndedDep
+) -> AccountView:
+    """Deactivate or reactivate an account, or set a new password; either of the first ends its sessions, and its
+    tokens are refused by every service within seconds."""
     if body.active is False and username == admin.username:
         raise ApiError(409, "cannot_deactivate_yourself", "Ask another admin to deactivate your own account.")
     account = None
     if body.password is not None:
-        account = await service.set_password(username, body.password, accounts=accounts)
+        account = await service.set_password(username, body.password, uow=_unit_of_work(request), ended=ended)
     if body.active is not None:
-        account = await service.set_active(username, body.active, accounts=accounts)
+        account = await service.set_active(username, body.active, uow=_unit_of_work(request), ended=ended)
     if account is None:
         raise ApiError(422, "nothing_to_change", "Send active, password or both.")
     return AccountView.of(account)
 
 
-def install(app: FastAPI, *, accounts: service.AccountStore, issuer: TokenIssuer) -> None:
-    app.state.accounts = accounts
+def install(
+    app: FastAPI,
+    *,
+    unit_of_work: service.AccountsUnitOfWorkFactory,
+    issuer: TokenIssuer,
+    lockout: LockoutPolicy,
+) -> None:
+    app.state.accounts_unit_of_work = unit_of_work
     app.state.token_issuer = issuer
+    app.state.lockout = lockout
     app.include_router(router)
 
     @app.exception_handler(AccountRefused)

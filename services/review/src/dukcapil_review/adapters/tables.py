@@ -1,6 +1,7 @@
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 from dukcapil_shared.auth import add_access_log_table
+from dukcapil_shared.auth.sessions import add_ended_sessions_table
 from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 
 metadata = MetaData()
@@ -56,3 +57,4 @@ review_audit = Table(
 outbox, inbox = add_messaging_tables(metadata)
 dead_letters = add_dead_letter_table(metadata)
 access_log = add_access_log_table(metadata)
+ended_sessions = add_ended_sessions_table(metadata)

@@ -14,6 +14,7 @@ from sqlalchemy import (
 )
 
 from dukcapil_shared.auth import add_access_log_table
+from dukcapil_shared.auth.sessions import add_ended_sessions_table
 from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 
 metadata = MetaData()
@@ -90,3 +91,4 @@ requested_deliveries = Table(
 outbox, inbox = add_messaging_tables(metadata)
 dead_letters = add_dead_letter_table(metadata)
 access_log = add_access_log_table(metadata)
+ended_sessions = add_ended_sessions_table(metadata)
