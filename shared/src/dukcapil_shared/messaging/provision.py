@@ -157,6 +157,11 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Give each service its broker user, from the access plan."
 )
 
+@app.callback()
+def _commands() -> None:
+    """Give each service its broker user, from the access plan."""
+
+
 PlanOption = Annotated[Path, typer.Option(help="The access plan (make asyncapi writes it)")]
 VhostOption = Annotated[str, typer.Option(help="The virtual host the services use")]
 PrefixOption = Annotated[
