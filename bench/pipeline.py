@@ -116,14 +116,17 @@ class Submitter:
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def _upload(self, request_id: str, kind: str, attempts: int = 20) -> bool:
+    async def _upload(self, request_id: str, access_code: str, kind: str, attempts: int = 20) -> bool:
         """One scan. Intake answers 409 when an event about the request (review.started, say) is being recorded
         at that moment; its message says to try again, and a citizen's browser would."""
         for _ in range(attempts):
             self.calls += 1
             try:
                 upload = await self.http.post(
-                    f"{self.intake_url}/requests/{request_id}/attachments", data={"kind": kind}, files={"file": SCAN}
+                    f"{self.intake_url}/requests/{request_id}/attachments",
+                    data={"kind": kind},
+                    files={"file": SCAN},
+                    headers={"X-Access-Code": access_code},
                 )
             except httpx.TransportError as error:
                 self.fail(f"POST /requests/{{id}}/attachments {type(error).__name__}")
@@ -153,7 +156,7 @@ class Submitter:
         created = response.json()
         missing = created["checklist"]["missing"]
         for kind in missing:
-            if not await self._upload(created["id"], kind):
+            if not await self._upload(created["id"], created["access_code"], kind):
                 return None
         submission = Submission(created["id"], body["type"], started, accepted, time.time(), len(missing))
         self.tracker.add(submission)

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_shared.auth import Role
 from dukcapil_shared.db import migrate
 from dukcapil_shared.testing import staff_headers
@@ -30,7 +31,8 @@ OP, REV, SUP, DOC, SHIP, ADM = (
     Role.ADMIN,
 )
 STAFF = frozenset(Role)
-CITIZEN = "citizen"  # no token
+CITIZEN = "citizen"  # no token; where a request is acted on, its access code (well formed, for no request here)
+A_CODE = {"X-Access-Code": str(AccessCodes(b"access-matrix-key-16").of(uuid.uuid4(), 1))}
 EVERYONE = STAFF | {CITIZEN}
 
 READ_REQUESTS = {OP, REV, SUP, DOC, SHIP}
@@ -49,6 +51,7 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("intake", "POST", "/requests"): {CITIZEN, OP},
     ("intake", "GET", "/requests"): READ_REQUESTS,
     ("intake", "POST", "/requests/follow"): EVERYONE,
+    ("intake", "POST", "/requests/access-code"): EVERYONE,
     ("intake", "GET", "/requests/{request_id}"): READ_REQUESTS,
     ("intake", "POST", "/requests/{request_id}/attachments"): {CITIZEN, OP},
     ("intake", "GET", "/requests/{request_id}/attachments/{attachment_id}"): {OP, REV, SUP},
@@ -80,8 +83,8 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("review", "GET", "/statistics/overdue"): STATISTICS,
     ("documents", "GET", "/documents"): READ_DOCUMENTS,
     ("documents", "GET", "/documents/{document_id}"): READ_DOCUMENTS,
-    # Without a token the holder may fetch it with their NIK (tested in documents' own tests); without either,
-    # the door is shut.
+    # Without a token the holder fetches it with the download link intake gives for the request's access code
+    # (tested in documents' own tests and tests/security); without either, the door is shut.
     ("documents", "GET", "/documents/{document_id}/pdf"): READ_DOCUMENTS,
     ("documents", "POST", "/documents/{document_id}/revoke"): {DOC},
     ("documents", "POST", "/documents/{document_id}/corrections"): {DOC},
@@ -149,7 +152,7 @@ async def test_each_role_gets_through_exactly_where_the_table_says(
     apps: dict[str, FastAPI], service: str, method: str, path: str, who: Any
 ) -> None:
     url = path.format_map({**DUMMY, **{name: str(uuid.uuid4()) for name in _id_names(path)}})
-    headers = {} if who == CITIZEN else staff_headers(who, username=f"matrix.{who.value}")
+    headers = A_CODE if who == CITIZEN else staff_headers(who, username=f"matrix.{who.value}")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=apps[service]), base_url="http://matrix") as client:
         response = await client.request(method, url, headers=headers, json={} if method != "GET" else None)
     allowed = who in ALLOWED[(service, method, path)]

@@ -69,11 +69,13 @@ def test_each_service_is_built_healthchecked_and_started_after_its_dependencies(
     assert dockerfile.exists()
     assert f'"dukcapil_{service}"' in dockerfile.read_text(), "the image runs the service's own package"
     assert f"{SERVICES[service]}/readyz" in " ".join(spec["healthcheck"]["test"])
-    for dependency in ("rabbitmq", "postgres"):
+    for dependency in ("rabbitmq", "postgres", "redis"):
         assert spec["depends_on"][dependency]["condition"] == "service_healthy"
         assert "healthcheck" in compose["services"][dependency]
     assert spec["depends_on"]["setup"]["condition"] == "service_completed_successfully"
-    assert set(spec["depends_on"]) == {"setup", "rabbitmq", "postgres"}, "no service waits on a stand-in"
+    assert set(spec["depends_on"]) == {"setup", "rabbitmq", "postgres", "redis"}, "no service waits on a stand-in"
+    assert spec["environment"]["RATE_LIMIT_STORAGE_URL"] == "async+redis://redis:6379", "one count for all replicas"
+    assert "ports" not in compose["services"]["redis"], "the counters are nobody else's business"
 
 
 @pytest.mark.parametrize("service", SERVICES)

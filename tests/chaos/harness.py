@@ -128,6 +128,7 @@ class Tracked:
     type: str
     courier: bool
     index: int
+    access_code: str = field(repr=False)
 
     @property
     def final_status(self) -> str:
@@ -264,7 +265,9 @@ class Driver:
         response = await self._call("POST", "/requests", deadline, json=body, headers={"Idempotency-Key": key})
         assert response.status_code == 201, f"{body['type']} refused: {response.text}"
         created = response.json()
-        tracked = Tracked(id=created["id"], type=body["type"], courier=courier, index=index)
+        tracked = Tracked(
+            id=created["id"], type=body["type"], courier=courier, index=index, access_code=created["access_code"]
+        )
         self.chaos.known[tracked.id] = tracked
         for kind in created["checklist"]["missing"]:
             await self._upload_scan(tracked, kind, deadline)
@@ -285,7 +288,9 @@ class Driver:
         if response.status_code != 201:
             return response.status_code, elapsed, None
         created = response.json()
-        tracked = Tracked(id=created["id"], type=body["type"], courier=False, index=index)
+        tracked = Tracked(
+            id=created["id"], type=body["type"], courier=False, index=index, access_code=created["access_code"]
+        )
         self.chaos.known[tracked.id] = tracked
         deadline = time.monotonic() + self.give_up_after
         for kind in created["checklist"]["missing"]:
@@ -297,7 +302,9 @@ class Driver:
         was kept before trying again, so that no scan is uploaded twice."""
         path = f"/requests/{tracked.id}/attachments"
         while True:
-            response = await self._try("POST", path, data={"kind": kind}, files={"file": SCAN})
+            response = await self._try(
+                "POST", path, data={"kind": kind}, files={"file": SCAN}, headers={"X-Access-Code": tracked.access_code}
+            )
             if response is not None and response.status_code == 201:
                 return
             if response is not None and response.status_code != 409:

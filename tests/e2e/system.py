@@ -34,6 +34,17 @@ FAST = {
 }
 
 
+PLENTY = {
+    "INTAKE_SUBMISSION_RATE_LIMIT": "1000000/hour",
+    "INTAKE_SUBMISSIONS_PER_APPLICANT": "1000000/day",
+    "INTAKE_UPLOAD_RATE_LIMIT": "1000000/hour",
+    "INTAKE_UPLOADS_PER_REQUEST": "1000000/day",
+    "INTAKE_BOOKING_RATE_LIMIT": "1000000/hour",
+    "INTAKE_NOTICES_PER_RECIPIENT": "1000000/day",
+    "DOCUMENTS_DOWNLOADS_PER_DOCUMENT": "1000000/hour",
+} | {f"{service.upper()}_CITIZEN_RATE_LIMIT": "1000000/minute" for service in SERVICES}
+
+
 # `python -m <module>`, after asking Linux to SIGKILL the process when its parent dies (PR_SET_PDEATHSIG).
 _LAUNCH = (
     "import ctypes, runpy, signal\n"
@@ -96,6 +107,10 @@ class System:
         env["DOCUMENTS_PUBLIC_BASE_URL"] = self.url("documents")
         env["SHIPPING_COURIER_URL"] = self.url("simulator")
         env["SHIPPING_TRACKING_INTERVAL"] = "0.3"
+        env["INTAKE_DOCUMENTS_URL"] = self.url("documents")
+        # Every test client calls from 127.0.0.1 for a handful of synthetic people: the limits per address and per
+        # person are for the tests that check them (tests/security), which set their own.
+        env |= PLENTY
         env = env | self.extra_env
         if name != service_of(name):  # a replica listens on a port of its own
             env[f"{service_of(name).upper()}_PORT"] = str(self.ports[name])
@@ -184,6 +199,11 @@ DOCUMENT_OFFICER = as_staff(Role.DOCUMENT_OFFICER, "dewi")
 SHIPPING_OFFICER = as_staff(Role.SHIPPING_OFFICER, "yusuf")
 
 
+def holder(request: dict[str, Any]) -> dict[str, str]:
+    """The header a citizen sends to act on their request: the access code its submission answered."""
+    return {"X-Access-Code": request["access_code"]}
+
+
 class Client:
     """The HTTP calls a citizen, a reviewer and an operator make, with waiting for the asynchronous parts."""
 
@@ -200,6 +220,13 @@ class Client:
     async def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         response = await self.call("POST", "intake", "/requests", json=body)
         assert response.status_code == 201, response.text
+        return response.json()
+
+    async def follow(self, request: dict[str, Any]) -> dict[str, Any]:
+        """The citizen's view: POST /requests/follow with the number and the access code from the submission."""
+        body = {"number": request["number"], "access_code": request["access_code"]}
+        response = await self.call("POST", "intake", "/requests/follow", json=body)
+        assert response.status_code == 200, response.text
         return response.json()
 
     async def request(self, request_id: str) -> dict[str, Any]:

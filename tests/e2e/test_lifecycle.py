@@ -8,7 +8,7 @@ import pytest
 from dukcapil_shared.testing import minimal_pdf
 
 from .requests import BIODATA_WNI, EVERY_TYPE, KARTU_KELUARGA, PICKUP, variant
-from .system import BUDI, DOCUMENT_OFFICER, RINA, SERVICES, SHIPPING_OFFICER, Client, System
+from .system import BUDI, DOCUMENT_OFFICER, RINA, SERVICES, SHIPPING_OFFICER, Client, System, holder
 
 pytestmark = pytest.mark.e2e
 
@@ -90,12 +90,9 @@ async def test_every_request_type_travels_from_submission_to_the_citizen(client:
                 "GET", "documents", "/documents", params={"request_id": request["id"]}, headers=DOCUMENT_OFFICER
             )
         ).json()
-        pdf = await client.call(
-            "GET",
-            "documents",
-            f"/documents/{document['id']}/pdf",
-            headers={"X-Applicant-NIK": EVERY_TYPE[kind]["applicant"]["nik"]},
-        )
+        followed = await client.follow(request)
+        assert (followed["document"]["id"], followed["document"]["number"]) == (document["id"], document["number"])
+        pdf = await client.http.get(followed["document"]["pdf_url"])
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         assert pdf.headers["content-type"] == "application/pdf"
 
@@ -150,7 +147,11 @@ async def test_information_requested_resubmitted_then_rejected(client: Client) -
     assert asked.status_code == 200, asked.text
     await client.wait_status(request["id"], "info_requested")
     resubmitted = await client.call(
-        "POST", "intake", f"/requests/{request['id']}/resubmit", json={"note": "Sudah saya unggah ulang"}
+        "POST",
+        "intake",
+        f"/requests/{request['id']}/resubmit",
+        json={"note": "Sudah saya unggah ulang"},
+        headers=holder(request),
     )
     assert resubmitted.status_code == 200, resubmitted.text
     await client.wait_review(request["id"], "pending")
@@ -182,7 +183,9 @@ async def test_information_requested_resubmitted_then_rejected(client: Client) -
 async def test_a_request_cancelled_before_the_decision_leaves_the_work_queue(client: Client) -> None:
     request = await client.submit(variant(BIODATA_WNI, delivery=PICKUP))
     await client.wait_review(request["id"])
-    cancelled = await client.call("POST", "intake", f"/requests/{request['id']}/cancel", json={"reason": "keliru"})
+    cancelled = await client.call(
+        "POST", "intake", f"/requests/{request['id']}/cancel", json={"reason": "keliru"}, headers=holder(request)
+    )
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     await client.wait_review(request["id"], "cancelled")
     refused = await client.call("POST", "review", f"/reviews/{request['id']}/approve", json={}, headers=RINA)
@@ -211,7 +214,12 @@ async def test_a_kk_walks_through_information_requested_resubmission_and_approva
     request = await client.submit(body)
     scan = {"file": ("scan.pdf", minimal_pdf(), "application/pdf")}
     upload = await client.call(
-        "POST", "intake", f"/requests/{request['id']}/attachments", data={"kind": "kk_lama"}, files=scan
+        "POST",
+        "intake",
+        f"/requests/{request['id']}/attachments",
+        data={"kind": "kk_lama"},
+        files=scan,
+        headers=holder(request),
     )
     assert upload.status_code == 201, upload.text
 
@@ -236,10 +244,17 @@ async def test_a_kk_walks_through_information_requested_resubmission_and_approva
     assert "Akta kelahiran" in waiting["history"][-1]["note"]
 
     upload = await client.call(
-        "POST", "intake", f"/requests/{request['id']}/attachments", data={"kind": "akta_kelahiran"}, files=scan
+        "POST",
+        "intake",
+        f"/requests/{request['id']}/attachments",
+        data={"kind": "akta_kelahiran"},
+        files=scan,
+        headers=holder(request),
     )
     assert upload.status_code == 201, upload.text
-    resubmitted = await client.call("POST", "intake", f"/requests/{request['id']}/resubmit", json={"note": "Sudah"})
+    resubmitted = await client.call(
+        "POST", "intake", f"/requests/{request['id']}/resubmit", json={"note": "Sudah"}, headers=holder(request)
+    )
     assert resubmitted.status_code == 200 and resubmitted.json()["checklist"]["complete"]
     review = await client.wait_review_until(request["id"], lambda review: review["status"] == "pending")
     assert passed(review)["attachments_complete"] is True

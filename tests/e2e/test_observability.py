@@ -14,7 +14,7 @@ from dukcapil_shared.testing import minimal_pdf
 
 from .otlp import Collector, ReceivedSpan
 from .requests import BIODATA_WNI, variant
-from .system import SERVICES, Client, System
+from .system import SERVICES, Client, System, holder
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +68,12 @@ async def delivered(system: System) -> dict:  # type: ignore[type-arg]
         request = response.json()
         for kind in request["checklist"]["required"]:
             upload = await client.call(
-                "POST", "intake", f"/requests/{request['id']}/attachments", data={"kind": kind}, files={"file": SCAN}
+                "POST",
+                "intake",
+                f"/requests/{request['id']}/attachments",
+                data={"kind": kind},
+                files={"file": SCAN},
+                headers=holder(request),
             )
             assert upload.status_code == 201, upload.text
         return await client.wait_status(request["id"], "delivered", timeout=45)

@@ -27,6 +27,7 @@ from dukcapil_shared.messaging.access import DEFAULT_USER_PREFIX, SERVICES, Acce
 from dukcapil_shared.messaging.provision import DEFAULT_PLAN, ServiceCredentials, definitions
 
 STAFF_TOKEN_KEY = "staff-token-key"
+ACCESS_CODE_KEY = "access-code-key"
 BROKER_ADMIN = "broker-admin"
 
 
@@ -36,6 +37,7 @@ def secret_names() -> list[str]:
         BROKER_ADMIN,
         "db-admin",
         STAFF_TOKEN_KEY,
+        ACCESS_CODE_KEY,
         *(f"broker-{service}" for service in SERVICES),
         *(f"db-{service}" for service in SERVICES),
     ]
@@ -76,7 +78,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="What a deplo
 def secrets_command(
     directory: Annotated[Path, typer.Option("--dir", help="Where the secret files are kept")] = Path("secrets"),
 ) -> None:
-    """Make every secret file missing in the directory (random passwords, intake's staff-token key)."""
+    """Make every secret file missing in the directory (random passwords, intake's staff-token key and the key its
+    requests' access codes are derived from)."""
     made = make_secrets(directory)
     typer.echo(f"made {', '.join(made)} in {directory}/" if made else f"every secret is already in {directory}/")
 

@@ -173,7 +173,7 @@ class ServiceRuntime:
         self.auth = StaffAuth(
             verifier=token_verifier(settings, self.ended_sessions),
             access_log=SqlAccessLog(engine, access_log_table),
-            rate_limits=RateLimits(settings.rate_limit_storage_url),
+            rate_limits=RateLimits(settings.rate_limit_storage_url, key_prefix=settings.rate_limit_key_prefix),
             citizen_rate=settings.citizen_rate_limit,
         )
         self.dead_letters = DeadLetterDesk(
@@ -534,8 +534,9 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=max(1, int(settings.graceful_timeout)),
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        # X-Forwarded-For is believed only from the proxies named; with none, never.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     _Server(config, runtime=app.state.runtime, deadline=settings.graceful_timeout + STOP_MARGIN).run()
 

@@ -60,8 +60,9 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int
     forwarded_allow_ips: str = Field(
-        default="127.0.0.1",
-        description="Proxies trusted to say the client's address (X-Forwarded-For), comma-separated, or *",
+        default="",
+        description="Proxies trusted to say the client's address (X-Forwarded-For), comma-separated, or *; by "
+        "default none, so that a client cannot name an address of its choosing",
     )
     log_level: str = "INFO"
     log_json: bool = True
@@ -117,7 +118,13 @@ class ServiceSettings(BaseSettings):
     rate_limit_storage_url: str = Field(
         default="async+memory://",
         validation_alias=AliasChoices("RATE_LIMIT_STORAGE_URL"),
-        description="Where citizen rate limits are counted: async+memory:// (per process) or async+redis://...",
+        description="Where rate limits are counted: async+memory:// (per process, for one machine) or "
+        "async+redis://host:6379 (shared by every replica)",
+    )
+    rate_limit_key_prefix: str = Field(
+        default="dukcapil",
+        validation_alias=AliasChoices("RATE_LIMIT_KEY_PREFIX"),
+        description="Prefix of the counters' keys in Redis (one deployment's from another's)",
     )
     citizen_rate_limit: str = Field(
         default="30/minute", description="Calls per client address to the endpoints open to everyone"

@@ -24,6 +24,7 @@ from dukcapil_shared.auth import (
     TokenIssuer,
     install_auth,
 )
+from dukcapil_shared.auth.grants import DownloadGrants, GrantVerifier
 from dukcapil_shared.auth.keys import PublishedKeys, SigningKey
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
@@ -296,6 +297,18 @@ def install_test_auth(app: FastAPI, *, citizen_rate: str = "1000/minute") -> Mem
         ),
     )
     return access_log
+
+
+def download_grants_for_tests() -> DownloadGrants:
+    """Download grants as intake signs them, with the key the test tokens are signed with."""
+    return DownloadGrants(key=TEST_SIGNING_KEY, issuer=_DEFAULTS["auth_token_issuer"].default)
+
+
+def grant_verifier_for_tests() -> GrantVerifier:
+    """Documents' check of download grants, trusting the test key."""
+    return GrantVerifier(
+        keys=PublishedKeys(document=json.dumps(TEST_SIGNING_KEY.jwks())), issuer=_DEFAULTS["auth_token_issuer"].default
+    )
 
 
 # --- the operators' command line against apps in this test ---

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
+from structlog.testing import capture_logs
 
 from dukcapil_shared.auth import (
     ROLE_SCOPES,
@@ -249,3 +250,13 @@ def test_every_role_has_scopes_and_only_the_admin_runs_operations() -> None:
     assert {role for role, scopes in ROLE_SCOPES.items() if Scope.OPERATIONS in scopes} == {Role.ADMIN}
     assert {role for role, scopes in ROLE_SCOPES.items() if Scope.DOCUMENTS_MANAGE in scopes} == {Role.DOCUMENT_OFFICER}
     assert Scope.REVIEWS_DECIDE not in ROLE_SCOPES[Role.ADMIN], "the admin runs the system, not the registry"
+
+
+async def test_limits_let_citizens_through_when_their_store_is_down_and_say_so() -> None:
+    down = RateLimits("async+redis://127.0.0.1:1", key_prefix="nowhere")
+    with capture_logs() as logs:
+        assert [await down.allow("follow", "1/minute", "k") for _ in range(3)] == [True] * 3
+        assert await down.exhausted("follow", "1/minute", "k") is None
+        await down.hit("follow", "1/minute", "k")
+    assert {entry["event"] for entry in logs} == {"rate_limit_store_unavailable"}
+    assert all(entry["log_level"] == "error" and entry["limit"] == "follow" for entry in logs)

@@ -13,6 +13,8 @@ from dukcapil_documents.entrypoints import http
 from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_documents.settings import DocumentsSettings
+from dukcapil_shared.auth.grants import GrantVerifier
+from dukcapil_shared.auth.keys import PublishedKeys
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
@@ -70,5 +72,14 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
     )
     app.state.unit_of_work = unit_of_work
     app.state.press = press
-    http.install(app, verify_max_bytes=settings.verify_max_bytes)
+    http.install(
+        app,
+        verify_max_bytes=settings.verify_max_bytes,
+        # Holders download with a grant intake signed: checked with intake's published keys, whoever checks tokens.
+        grants=GrantVerifier(
+            keys=PublishedKeys(document=settings.auth_jwks, path=settings.auth_jwks_file),
+            issuer=settings.auth_token_issuer,
+        ),
+        downloads_per_document=settings.downloads_per_document,
+    )
     return app

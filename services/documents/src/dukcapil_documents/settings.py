@@ -15,6 +15,9 @@ class DocumentsSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///var/documents.db"
     port: int = 8003
     storage_dir: str = Field(default="var/documents", description="Where the issued PDFs are stored")
+    downloads_per_document: str = Field(
+        default="20/hour", description="Downloads of one document's PDF with a holder's link (staff are not counted)"
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8003",
         description="Public address of this service, printed in each document's QR code for verification",
@@ -117,6 +120,9 @@ class DocumentsSettings(ServiceSettings):
             if path and not Path(path).is_file():
                 problems.append(f"DOCUMENTS_{name.upper()} names no file: {path}")
         return problems
+
+    def needs_published_keys(self) -> bool:
+        return True  # holders' download links are signed by intake, whoever signs staff tokens
 
     def production_problems(self) -> list[str]:
         """In production a document is signed with the office's own key and certificate, never ones made on the

@@ -1,15 +1,24 @@
+import datetime as dt
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
 from dukcapil_documents.domain.model import Document
 from dukcapil_documents.entrypoints import http
 from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_shared.auth import Role
-from dukcapil_shared.testing import install_test_auth, staff_headers
+from dukcapil_shared.auth.grants import DownloadGrants
+from dukcapil_shared.auth.keys import SigningKey
+from dukcapil_shared.testing import (
+    download_grants_for_tests,
+    grant_verifier_for_tests,
+    install_test_auth,
+    staff_headers,
+)
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import BASE_URL, FakeDocumentsUnitOfWork, FakeStorage, a_press
@@ -17,7 +26,12 @@ from .test_handlers import APPLICANT, DEATH, approval, deliver
 
 STAFF = staff_headers(Role.REVIEWER)  # reads documents (documents:read), may not revoke or correct them
 OFFICER = staff_headers(Role.DOCUMENT_OFFICER, username="dewi")  # documents:manage
-HOLDER = {"X-Applicant-NIK": APPLICANT["nik"]}
+GRANTS = download_grants_for_tests()
+
+
+def holder_link(document_id: uuid.UUID | str) -> str:
+    """The link intake gives the holder who opened the request with its access code."""
+    return f"/documents/{document_id}/pdf?grant={GRANTS.issue(uuid.UUID(str(document_id))).token}"
 
 
 class Service:
@@ -28,6 +42,7 @@ class Service:
         document: Document,
         citizen_rate: str = "1000/minute",
         verify_max_bytes: int = 10 * 1024 * 1024,
+        downloads_per_document: str = "1000/hour",
     ) -> None:
         self.uow, self.press, self.document = uow, press, document
         app = FastAPI()
@@ -35,7 +50,12 @@ class Service:
         app.state.unit_of_work = lambda: uow
         app.state.press = press
         self.access_log = install_test_auth(app, citizen_rate=citizen_rate)
-        http.install(app, verify_max_bytes=verify_max_bytes)
+        http.install(
+            app,
+            verify_max_bytes=verify_max_bytes,
+            grants=grant_verifier_for_tests(),
+            downloads_per_document=downloads_per_document,
+        )
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
     @property
@@ -70,31 +90,53 @@ async def test_documents_are_found_by_request_and_by_id(service: Service) -> Non
 
 async def test_the_pdf_is_served_to_staff_and_to_the_holder(service: Service) -> None:
     document = service.document
-    for headers in (STAFF, HOLDER, {**HOLDER, **STAFF}):
-        pdf = await service.client.get(f"/documents/{document.id}/pdf", headers=headers)
+    plain = f"/documents/{document.id}/pdf"
+    for path, headers in ((plain, STAFF), (holder_link(document.id), {}), (holder_link(document.id), STAFF)):
+        pdf = await service.client.get(path, headers=headers)
         assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
         assert pdf.content == service.files[document.storage_key]
         assert document.number.replace("/", "-") in pdf.headers["content-disposition"]
         assert pdf.headers["cache-control"] == "private, no-store" and pdf.headers["x-document-status"] == "valid"
 
 
+def _grant(document_id: uuid.UUID | None = None, *, grants: DownloadGrants = GRANTS, **issue: Any) -> dict[str, str]:
+    return {"grant": grants.issue(document_id or uuid.uuid4(), **issue).token}
+
+
+ANOTHER_KEY = DownloadGrants(key=SigningKey(Ed25519PrivateKey.generate()), issuer="dukcapil-lebak")
+LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
 @pytest.mark.parametrize(
-    ("headers", "status", "code"),
+    ("headers", "params", "status", "code"),
     [
-        ({}, 401, "authentication_required"),
-        ({"Authorization": "Bearer guess", "X-Access-Reason": "reissue"}, 401, "invalid_token"),
-        ({"Authorization": "Bearer guess", **HOLDER}, 401, "invalid_token"),
-        (staff_headers(Role.REVIEWER, reason=None), 400, "access_reason_required"),
-        ({**staff_headers(Role.REVIEWER, reason=None), **HOLDER}, 400, "access_reason_required"),
-        (staff_headers(Role.SHIPPING_OFFICER), 403, "insufficient_scope"),
-        ({**staff_headers(Role.ADMIN), **HOLDER}, 403, "insufficient_scope"),
-        ({"X-Applicant-NIK": "3602144107900002"}, 403, "not_document_holder"),
-        ({"X-Applicant-NIK": ""}, 403, "not_document_holder"),
-        ({"X-Applicant-NIK": "36021441079000010"}, 403, "not_document_holder"),
+        ({}, {}, 401, "authentication_required"),
+        ({"X-Applicant-NIK": APPLICANT["nik"]}, {}, 401, "authentication_required"),
+        ({"Authorization": "Bearer guess", "X-Access-Reason": "reissue"}, {}, 401, "invalid_token"),
+        ({"Authorization": "Bearer guess"}, "grant", 401, "invalid_token"),
+        (staff_headers(Role.REVIEWER, reason=None), {}, 400, "access_reason_required"),
+        (staff_headers(Role.SHIPPING_OFFICER), {}, 403, "insufficient_scope"),
+        (staff_headers(Role.ADMIN), "grant", 403, "insufficient_scope"),
+        ({}, {"grant": "guess"}, 401, "download_link_invalid"),
+        ({}, "another document's", 401, "download_link_invalid"),
+        ({}, "expired", 401, "download_link_invalid"),
+        ({}, "another key's", 401, "download_link_invalid"),
+        ({}, "a staff token as a grant", 401, "download_link_invalid"),
     ],
 )
-async def test_the_pdf_is_refused_to_anyone_else(service: Service, headers: dict, status: int, code: str) -> None:
-    response = await service.client.get(f"/documents/{service.document.id}/pdf", headers=headers)
+async def test_the_pdf_is_refused_to_anyone_else(  # type: ignore[no-untyped-def]
+    service: Service, headers: dict, params, status: int, code: str
+) -> None:
+    document_id = service.document.id
+    links = {
+        "grant": _grant(document_id),
+        "another document's": _grant(),
+        "expired": _grant(document_id, now=LONG_AGO),
+        "another key's": _grant(document_id, grants=ANOTHER_KEY),
+        "a staff token as a grant": {"grant": STAFF["Authorization"].removeprefix("Bearer ")},
+    }
+    params = links[params] if isinstance(params, str) else params
+    response = await service.client.get(f"/documents/{document_id}/pdf", headers=headers, params=params)
     assert (response.status_code, response.json()["error"]["code"]) == (status, code)
     assert b"%PDF" not in response.content
     assert service.access_log.records == []
@@ -161,7 +203,7 @@ async def test_staff_revoke_a_document_which_then_verifies_as_revoked(service: S
     verification = await client.get(f"/verify/{document.verification_token}")
     anonymous = await client.get(f"/documents/{document.id}")
     shown = (await client.get(f"/documents/{document.id}", headers=STAFF)).json()
-    pdf = await client.get(f"/documents/{document.id}/pdf", headers=HOLDER)
+    pdf = await client.get(holder_link(document.id))
 
     assert (refused.status_code, refused.json()["error"]["code"]) == (401, "not_authenticated")
     assert (reviewer.status_code, reviewer.json()["error"]["code"]) == (403, "insufficient_scope")
@@ -211,7 +253,7 @@ async def test_staff_correct_a_document_which_is_reissued_with_a_new_number(serv
 
     verification = (await client.get(f"/verify/{old.verification_token}")).json()
     assert (verification["status"], verification["superseded_by_number"]) == ("superseded", issued["number"])
-    pdf = await client.get(f"/documents/{issued['id']}/pdf", headers=HOLDER)
+    pdf = await client.get(holder_link(issued["id"]))
     assert pdf.status_code == 200 and b"Rumah duka" in pdf.content
 
 
@@ -253,7 +295,7 @@ async def test_searching_and_reading_documents_is_for_staff_holding_documents_re
 async def test_staff_opening_a_pdf_is_recorded_with_their_name_and_reason(service: Service) -> None:
     document, client = service.document, service.client
     path = f"/documents/{document.id}/pdf"
-    holder = await client.get(path, headers=HOLDER)
+    holder = await client.get(holder_link(document.id))
     assert holder.status_code == 200 and service.access_log.records == [], "the holder's own copy is not logged"
     staff = await client.get(path, headers=staff_headers(Role.DOCUMENT_OFFICER, username="dewi", reason="reprint"))
     assert staff.status_code == 200 and staff.content == service.files[document.storage_key]
@@ -376,3 +418,18 @@ async def test_checking_files_shares_the_verification_rate_limit(service: Servic
         ]
     assert [answer.status_code for answer in answers] == [200, 200, 429]
     assert answers[-1].json()["error"]["code"] == "too_many_requests"
+
+
+async def test_a_holders_link_downloads_the_document_a_few_times_an_hour_whoever_uses_it() -> None:
+    uow, press = FakeDocumentsUnitOfWork(), a_press()
+    await deliver(uow, approval("akta_kematian", details=DEATH), press)
+    [document] = uow.issued
+    service = Service(uow, press, document, downloads_per_document="2/hour")
+    async with service.client as client:
+        link = holder_link(document.id)
+        assert [(await client.get(link)).status_code for _ in range(2)] == [200, 200]
+        third = await client.get(holder_link(document.id))
+        assert third.status_code == 429 and int(third.headers["retry-after"]) > 0
+        assert "of this document" in third.json()["error"]["message"]
+        staff = await client.get(f"/documents/{document.id}/pdf", headers=STAFF)
+        assert staff.status_code == 200, "staff are not counted"

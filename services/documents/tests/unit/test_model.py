@@ -108,12 +108,6 @@ def test_the_signed_payload_names_the_document_and_the_hash_of_its_file() -> Non
     assert a_document(checksum_sha256="ab" * 32).signed_payload() != payload, "another document, same file"
 
 
-def test_the_holder_is_recognised_by_nik_alone() -> None:
-    document = a_document()
-    assert document.held_by("3602144107900001")
-    assert not document.held_by("3602144107900002") and not document.held_by("") and not document.held_by("é")
-
-
 def test_a_revocation_records_who_why_and_when_and_happens_once() -> None:
     document, moment = a_document(), datetime(2026, 12, 1, tzinfo=UTC)
     document.revoke(reason="keliru", by="kabid", at=moment)

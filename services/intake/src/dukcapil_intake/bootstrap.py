@@ -1,5 +1,6 @@
 """The composition root: builds the real database, broker and adapters, and wires them into the app."""
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,20 +16,23 @@ from yarl import URL
 
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.accounts import SqlAccountsUnitOfWork
+from dukcapil_intake.adapters.notice_quota import RecipientQuota
 from dukcapil_intake.adapters.public_events import relay_public_events
 from dukcapil_intake.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.adapters.scans import DecodingScanInspector
 from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
+from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_intake.domain.accounts import LockoutPolicy
 from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
-from dukcapil_intake.domain.notifications import RetrySchedule
+from dukcapil_intake.domain.notifications import Notification, RetrySchedule
 from dukcapil_intake.entrypoints import accounts, consumers, http, incidents, statistics
 from dukcapil_intake.service_layer.accounts import add_development_accounts
 from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth import TokenIssuer
+from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.keys import SigningKey, development_signing_key
 from dukcapil_shared.contracts.public import PUBLIC_SOURCE
 from dukcapil_shared.db import create_engine, migrate
@@ -88,6 +92,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         settings.outbox_poll_interval, "public-events", partial(relay_public_events, runtime.broker, public_relays)
     )
     runtime.publishes_for_agencies = True
+    access_codes = AccessCodes(settings.access_code_secret())
     if settings.notifications_enabled:
         sms_http = httpx.AsyncClient(timeout=settings.sms_timeout)
         # Closed after the last round has stopped using it.
@@ -119,6 +124,8 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
                 schedule=RetrySchedule(tuple(settings.notify_retry_delays)),
                 batch_size=settings.notify_batch_size,
                 send_timeout=max(settings.smtp_timeout, settings.sms_timeout) * 2,
+                quota=RecipientQuota(runtime.auth.rate_limits, settings.notices_per_recipient),
+                fill=partial(_with_access_code, access_codes),
             ),
         )
 
@@ -150,10 +157,23 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         ),
         lockout=LockoutPolicy(after=settings.sign_in_lockout_after, durations=tuple(settings.sign_in_lockout_seconds)),
     )
-    http.install(app)
+    http.install(
+        app,
+        access_codes=access_codes,
+        download_grants=DownloadGrants(
+            key=signing_key,
+            issuer=settings.auth_token_issuer,
+            lifetime=timedelta(minutes=settings.download_link_minutes),
+        ),
+    )
     incidents.install(app)
     statistics.install(app)
     return app
+
+
+def _with_access_code(codes: AccessCodes, notification: Notification) -> Notification:
+    """The notice as sent: its request's access code in place of the placeholder (the stored one keeps that)."""
+    return dataclasses.replace(notification, body=codes.fill(notification.body, notification.request_id))
 
 
 def staff_token_key(settings: IntakeSettings) -> SigningKey:

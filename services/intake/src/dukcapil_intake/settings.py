@@ -53,6 +53,41 @@ class IntakeSettings(ServiceSettings):
     sign_in_rate_limit: str = Field(
         default="10/minute", description="Sign-in attempts per client address (against password guessing)"
     )
+    access_code_key: SecretStr = Field(
+        default=SecretStr("development-only-access-code-key"),
+        description="The office's secret (16 bytes or more) the requests' access codes are derived from; changing "
+        "it changes every code (openssl rand -base64 32)",
+    )
+    access_code_key_file: str | None = Field(
+        default=None, description="A file holding access_code_key instead (a mounted secret)"
+    )
+    access_code_misses: str = Field(
+        default="5/15 minutes",
+        description="Wrong access codes a request number takes before it is locked for the rest of the window, "
+        "whatever the client's address",
+    )
+    access_code_resends: str = Field(default="3/day", description="Times a request's code may be sent again")
+    documents_url: str = Field(
+        default="http://127.0.0.1:8003",
+        description="The documents service as citizens reach it: the download links of documents point there",
+    )
+    download_link_minutes: int = Field(
+        default=10, gt=0, le=24 * 60, description="How long a document's download link works after it is shown"
+    )
+    submission_rate_limit: str = Field(default="30/hour", description="Submissions per client address")
+    submissions_per_applicant: str = Field(default="10/day", description="Submissions per applicant's NIK")
+    operator_submission_rate_limit: str = Field(
+        default="500/day", description="Assisted submissions per kecamatan operator (instead of per address)"
+    )
+    upload_rate_limit: str = Field(default="120/hour", description="Scan uploads per client address")
+    uploads_per_request: str = Field(default="40/day", description="Scan uploads per request")
+    booking_rate_limit: str = Field(default="10/hour", description="e-KTP recording bookings per client address")
+    bookings_per_applicant: str = Field(default="3/day", description="e-KTP recording bookings per NIK")
+    notices_per_recipient: str = Field(
+        default="10/day",
+        description="Notices anyone can make the office send (receipts, access codes, booking confirmations) per "
+        "phone number and per e-mail address; the rest are suppressed and recorded as such",
+    )
     development_accounts: bool = Field(
         default=True,
         description="With ENVIRONMENT=development: add one account per role at start, password "
@@ -105,6 +140,11 @@ class IntakeSettings(ServiceSettings):
         "amqps://broker.dukcapil.lebakkab.go.id:5671/; AMQP_URL's host, port and virtual host if unset",
     )
 
+    def access_code_secret(self) -> bytes:
+        if self.access_code_key_file:
+            return Path(self.access_code_key_file).read_bytes().strip()
+        return self.access_code_key.get_secret_value().encode()
+
     def needs_published_keys(self) -> bool:
         return False  # intake checks the tokens it signs with its own key's public half
 
@@ -112,6 +152,8 @@ class IntakeSettings(ServiceSettings):
         """Production signs staff tokens with the office's own key and tells citizens through the real mail relay
         and SMS gateway, never the development sinks."""
         problems = super().production_problems()
+        if self.access_code_key_file:  # the file's key stands in for the variable's development default
+            problems.remove(f"{self._variable('access_code_key')} still has its development-only default")
         if self.signing_key is None and not Path(self.signing_key_file).is_file():
             problems.append("set INTAKE_SIGNING_KEY or point INTAKE_SIGNING_KEY_FILE at the staff-token signing key")
         if self.notifications_enabled and (self.smtp_host, self.smtp_port) == ("127.0.0.1", 8025):

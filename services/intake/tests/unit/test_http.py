@@ -1,6 +1,7 @@
 """Intake's HTTP API over fakes: the catalogue, refusals, scans, idempotency, following, e-KTP bookings."""
 
 import datetime as dt
+import re
 import uuid
 
 import httpx
@@ -8,11 +9,18 @@ import pytest
 from fastapi import FastAPI
 
 from dukcapil_intake.adapters.scans import DecodingScanInspector
+from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_intake.entrypoints import http
 from dukcapil_intake.settings import IntakeSettings
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth import InvalidToken, Role
 from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
-from dukcapil_shared.testing import install_test_auth, minimal_pdf, staff_headers
+from dukcapil_shared.testing import (
+    download_grants_for_tests,
+    grant_verifier_for_tests,
+    install_test_auth,
+    minimal_pdf,
+    staff_headers,
+)
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork
@@ -30,6 +38,14 @@ BIODATA = {
     "delivery": {"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
 }
 STAFF = staff_headers(Role.REVIEWER)
+CODES = AccessCodes(b"access-code-key-for-the-tests")
+
+
+def holder(request: dict) -> dict[str, str]:  # type: ignore[type-arg]
+    """What the citizen sends to act on their request: its access code."""
+    return {"X-Access-Code": request["access_code"]}
+
+
 OPERATOR = staff_headers(Role.KECAMATAN_OPERATOR, kecamatan="36.02.14", username="op-rkb")
 
 
@@ -45,7 +61,7 @@ async def api():  # type: ignore[no-untyped-def]
         max_attachment_bytes=MAX_SCAN_BYTES, max_scan_pages=3, max_scan_pixels=1_000_000, recording_capacity=2
     )
     access_log = install_test_auth(app)
-    http.install(app)
+    http.install(app, access_codes=CODES, download_grants=download_grants_for_tests())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         client.uow, client.files, client.settings = uow, files, app.state.settings  # type: ignore[attr-defined]
         client.access_log = access_log  # type: ignore[attr-defined]
@@ -141,12 +157,93 @@ async def test_a_retried_submission_with_the_same_key_returns_the_first_request(
     assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"
 
 
-async def test_a_citizen_follows_a_request_by_number_and_nik(api) -> None:  # type: ignore[no-untyped-def]
+async def test_a_citizen_follows_a_request_with_its_number_and_access_code(api) -> None:  # type: ignore[no-untyped-def]
     request = (await api.post("/requests", json=BIODATA)).json()
-    found = await api.post("/requests/follow", json={"number": request["number"], "nik": SITI["nik"]})
+    code = request["access_code"]
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z]", code)
+    typed_loosely = code.replace("-", " ").lower()
+    found = await api.post("/requests/follow", json={"number": request["number"], "access_code": typed_loosely})
     assert found.status_code == 200 and found.json()["id"] == request["id"]
-    wrong = await api.post("/requests/follow", json={"number": request["number"], "nik": "3602141205850003"})
-    assert wrong.status_code == 404
+    assert found.json()["document"] is None and "access_code" not in found.json(), "shown once, at submission"
+    by_nik = await api.post("/requests/follow", json={"number": request["number"], "nik": SITI["nik"]})
+    assert by_nik.status_code == 422, "a NIK opens nothing"
+    other = (await api.post("/requests", json=BIODATA)).json()
+    wrong = await api.post("/requests/follow", json={"number": request["number"], "access_code": other["access_code"]})
+    assert wrong.status_code == 404 and wrong.json()["error"]["code"] == "not_found"
+    mistyped = code[:-1] + ("0" if code[-1] != "0" else "1")
+    slip = await api.post("/requests/follow", json={"number": request["number"], "access_code": mistyped})
+    assert slip.status_code == 422 and slip.json()["error"]["code"] == "access_code_mistyped", "the check symbol"
+
+
+async def test_wrong_codes_lock_the_request_whoever_sends_them(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    guesses = [str(CODES.of(uuid.uuid4(), 1)) for _ in range(5)]
+    for guess in guesses:
+        answer = await api.post("/requests/follow", json={"number": request["number"], "access_code": guess})
+        assert answer.status_code == 404
+    locked = await api.post(
+        "/requests/follow", json={"number": request["number"], "access_code": request["access_code"]}
+    )
+    assert locked.status_code == 429 and locked.json()["error"]["code"] == "access_code_locked"
+    assert int(locked.headers["retry-after"]) > 0
+    other = (await api.post("/requests", json=BIODATA)).json()
+    opened = await api.post("/requests/follow", json={"number": other["number"], "access_code": other["access_code"]})
+    assert opened.status_code == 200, "only the request guessed at is locked"
+
+
+async def test_the_id_alone_opens_nothing(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    other = (await api.post("/requests", json=BIODATA)).json()
+    path = f"/requests/{request['id']}"
+    for action, body in (("cancel", {}), ("resubmit", {"note": "Sudah saya lengkapi"})):
+        bare = await api.post(f"{path}/{action}", json=body)
+        assert bare.status_code == 401 and bare.json()["error"]["code"] == "access_code_required"
+        assert bare.headers["www-authenticate"] == "X-Access-Code"
+        someone_elses = await api.post(f"{path}/{action}", json=body, headers=holder(other))
+        assert someone_elses.status_code == 404
+    upload = await api.post(
+        f"{path}/attachments",
+        data={"kind": "surat_pengantar_rt_rw"},
+        files={"file": ("p.pdf", PDF, "application/pdf")},
+    )
+    assert upload.status_code == 401 and api.files.files == {}
+    assert (await api.post(f"{path}/cancel", json={}, headers=holder(request))).status_code == 200
+
+
+async def test_the_document_in_force_comes_with_a_short_lived_link_for_it_alone(api) -> None:  # type: ignore[no-untyped-def]
+    request = (await api.post("/requests", json=BIODATA)).json()
+    document_id = uuid.uuid4()
+    stored = api.uow.requests.committed[uuid.UUID(request["id"])]
+    stored.document_issued(document_id, "BIO/3602/2026/000001")
+    found = (
+        await api.post("/requests/follow", json={"number": request["number"], "access_code": request["access_code"]})
+    ).json()
+    document = found["document"]
+    assert (document["id"], document["number"]) == (str(document_id), "BIO/3602/2026/000001")
+    link = httpx.URL(document["pdf_url"])
+    assert str(link.copy_with(query=None)) == f"http://127.0.0.1:8003/documents/{document_id}/pdf"
+    verifier = grant_verifier_for_tests()
+    verifier.verify(link.params["grant"], document_id)
+    with pytest.raises(InvalidToken):
+        verifier.verify(link.params["grant"], uuid.uuid4())
+    expires = dt.datetime.fromisoformat(document["url_expires_at"])
+    assert dt.timedelta(0) < expires - dt.datetime.now(dt.UTC) <= dt.timedelta(minutes=10)
+
+
+async def test_a_lost_code_goes_again_to_the_contacts_on_file_only(api) -> None:  # type: ignore[no-untyped-def]
+    contact = {"phone": "081234567890"}
+    request = (await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | contact})).json()
+    asked = await api.post("/requests/access-code", json={"number": request["number"]})
+    unknown = await api.post("/requests/access-code", json={"number": "360214-20260101-9999"})
+    assert asked.status_code == unknown.status_code == 202 and asked.json() == unknown.json()
+    notices = [n for n in api.uow.notifications.committed.values() if n.kind == "access_code"]
+    assert [(n.channel.value, n.recipient) for n in notices] == [("sms", "6281234567890")]
+    assert request["access_code"] not in notices[0].body, "the stored notice holds a placeholder, not the code"
+    assert CODES.fill(notices[0].body, notices[0].request_id).count(request["access_code"]) == 1
+    for _ in range(2):
+        assert (await api.post("/requests/access-code", json={"number": request["number"]})).status_code == 202
+    too_often = await api.post("/requests/access-code", json={"number": request["number"]})
+    assert too_often.status_code == 429, "three a day"
 
 
 async def test_scans_complete_the_checklist_and_are_announced(api) -> None:  # type: ignore[no-untyped-def]
@@ -157,6 +254,7 @@ async def test_scans_complete_the_checklist_and_are_announced(api) -> None:  # t
         f"/requests/{request['id']}/attachments",
         data={"kind": "surat_pengantar_rt_rw"},
         files={"file": ("pengantar.pdf", PDF, "application/pdf")},
+        headers=holder(request),
     )
     assert uploaded.status_code == 201, uploaded.text
     attachment = uploaded.json()
@@ -181,7 +279,10 @@ async def test_scans_complete_the_checklist_and_are_announced(api) -> None:  # t
 async def test_scans_are_checked_by_content_and_size(api, kind, name, content, declared, status, code) -> None:  # type: ignore[no-untyped-def]
     request = (await api.post("/requests", json=BIODATA)).json()
     response = await api.post(
-        f"/requests/{request['id']}/attachments", data={"kind": kind}, files={"file": (name, content, declared)}
+        f"/requests/{request['id']}/attachments",
+        data={"kind": kind},
+        files={"file": (name, content, declared)},
+        headers=holder(request),
     )
     assert response.status_code == status and response.json()["error"]["code"] == code
     assert api.files.files == {}
@@ -194,6 +295,7 @@ async def test_scans_are_served_to_staff_only(api) -> None:  # type: ignore[no-u
             f"/requests/{request['id']}/attachments",
             data={"kind": "surat_pengantar_rt_rw"},
             files={"file": ("p.png", PNG, "image/png")},
+            headers=holder(request),
         )
     ).json()
     path = f"/requests/{request['id']}/attachments/{attachment['id']}"
@@ -227,6 +329,7 @@ async def test_a_scan_that_is_not_what_it_claims_or_too_large_to_decode_is_refus
         f"/requests/{request['id']}/attachments",
         data={"kind": "surat_pengantar_rt_rw"},
         files={"file": ("scan", content, declared)},
+        headers=holder(request),
     )
     error = response.json()["error"]
     assert response.status_code == 422 and error["code"] == code, response.text
@@ -241,6 +344,7 @@ async def test_a_hostile_file_name_is_kept_as_a_harmless_one(api) -> None:  # ty
         f"/requests/{request['id']}/attachments",
         data={"kind": "surat_pengantar_rt_rw"},
         files={"file": ("../../../etc/passwd<script>.html", PDF, "application/pdf")},
+        headers=holder(request),
     )
     attachment = uploaded.json()
     assert uploaded.status_code == 201 and attachment["filename"] == "passwd_script.pdf"
@@ -254,6 +358,7 @@ async def test_a_scan_is_served_as_a_download_of_its_recorded_type_that_no_brows
             f"/requests/{request['id']}/attachments",
             data={"kind": "surat_pengantar_rt_rw"},
             files={"file": ("Kartu Keluarga – Śiti.pdf", PDF, "application/octet-stream")},
+            headers=holder(request),
         )
     ).json()
     assert attachment["filename"] == "Kartu_Keluarga_Śiti.pdf" and attachment["content_type"] == "application/pdf"
@@ -290,7 +395,8 @@ async def test_e_ktp_recording_is_booked_on_working_days_within_the_offices_capa
         "/perekaman-bookings",
         json={"applicant": {"nik": "3602144107900001", "name": "X"}, "kecamatan_code": "36.02.14"},
     )
-    assert again.json()["id"] == booked[0]["id"], "one upcoming booking per person"
+    assert again.status_code == 409 and again.json()["error"]["code"] == "already_booked", "one per person"
+    assert booked[0]["id"] not in again.text, "a NIK alone never tells where and when its holder will be"
     assert (await api.get(f"/perekaman-bookings/{booked[2]['id']}")).json()["queue_number"] == 1
 
 
@@ -366,9 +472,11 @@ async def test_hostile_text_is_refused_field_by_field_in_both_languages(api) -> 
 
 async def test_a_cancellation_reason_says_something(api) -> None:  # type: ignore[no-untyped-def]
     request = (await api.post("/requests", json=BIODATA)).json()
-    short = await api.post(f"/requests/{request['id']}/cancel", json={"reason": "no"})
+    short = await api.post(f"/requests/{request['id']}/cancel", json={"reason": "no"}, headers=holder(request))
     assert short.status_code == 422 and short.json()["error"]["details"][0]["code"] == "text_too_short"
-    cancelled = await api.post(f"/requests/{request['id']}/cancel", json={"reason": " Sudah tidak perlu\r\n "})
+    cancelled = await api.post(
+        f"/requests/{request['id']}/cancel", json={"reason": " Sudah tidak perlu\r\n "}, headers=holder(request)
+    )
     assert cancelled.status_code == 200 and api.uow.outbox.events[-1].reason == "Sudah tidak perlu"
 
 

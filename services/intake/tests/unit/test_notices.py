@@ -5,8 +5,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
-from dukcapil_intake.domain.notices import TEMPLATES, long_date, notice_for, short_date
+from dukcapil_intake.domain.notices import TEMPLATES, access_code_notice, long_date, notice_for, short_date
 from dukcapil_intake.domain.notifications import (
     Channel,
     Contact,
@@ -182,9 +183,28 @@ def test_each_step_that_matters_has_its_notice_and_the_others_none() -> None:
     for kind, event in notable_events(request).items():
         notice = notice_for(event, request)
         assert notice is not None and notice.kind == kind
-    assert set(TEMPLATES) == set(notable_events(request))
+    assert set(TEMPLATES) == set(notable_events(request)) | {"access_code"}, "the code is sent again on asking"
     for event in quiet_events(request.id):
         assert notice_for(event, request) is None, event.routing_key()
+
+
+def test_the_access_code_is_a_placeholder_until_the_notice_is_sent() -> None:
+    request = a_request()
+    codes = AccessCodes(b"access-code-key-for-the-tests")
+    code = str(codes.of(request.id, request.access_code_version))
+    for notice in (notice_for(notable_events(request)["received"], request), access_code_notice(request)):
+        assert notice is not None
+        for notification in notice.notifications(
+            Contact(phone="6281234567890", email="siti@example.com"),
+            request_id=request.id,
+            event_id="e",
+            now=datetime(2026, 12, 1, tzinfo=UTC),
+        ):
+            assert code not in notification.body and "[[kode-akses:1]]" in notification.body
+            sent = codes.fill(notification.body, request.id)
+            assert code in sent and "[[" not in sent
+            if notification.channel.value == "sms":
+                assert len(sent) <= 160, "one SMS segment"
 
 
 def test_notices_are_in_indonesian_and_carry_what_the_step_needs() -> None:

@@ -9,6 +9,9 @@ from functools import partial
 import pytest
 from structlog.testing import capture_logs
 
+from dukcapil_intake import bootstrap
+from dukcapil_intake.adapters.notice_quota import RecipientQuota
+from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_intake.domain.model import RequestRefused, RequestStatus
 from dukcapil_intake.domain.notifications import Channel, Notification, NotificationStatus, RetrySchedule
 from dukcapil_intake.entrypoints.consumers import subscriptions
@@ -21,6 +24,7 @@ from dukcapil_intake.service_layer.notifications import (
     SmsSender,
     send_due_notifications,
 )
+from dukcapil_shared.auth import RateLimits
 from dukcapil_shared.contracts import Envelope, InformationRequested, RequestApproved, ReviewStarted
 from dukcapil_shared.runtime import periodically
 from dukcapil_shared.testing import InMemoryEventBus
@@ -171,8 +175,8 @@ async def test_an_e_ktp_booking_is_confirmed_once() -> None:
     uow = FakeIntakeUnitOfWork()
     command = handlers.BookRecording(applicant=APPLICANT, kecamatan_code="36.02.14", **CONTACT)
     booking = await handlers.book_recording(command, capacity=40, uow=uow, today=date(2026, 11, 27))
-    again = await handlers.book_recording(command, capacity=40, uow=uow, today=date(2026, 11, 27))
-    assert again == booking
+    with pytest.raises(handlers.AlreadyBooked):
+        await handlers.book_recording(command, capacity=40, uow=uow, today=date(2026, 11, 27))
     assert queued(uow) == [("recording_booked", Channel.email), ("recording_booked", Channel.sms)]
     sms = next(n for n in uow.notifications.committed.values() if n.channel == Channel.sms)
     assert sms.request_id == booking.id and "Sen 30 Nov 2026" in sms.body and "antrean no. 1" in sms.body
@@ -340,3 +344,30 @@ async def test_a_round_whose_database_fails_is_logged_and_the_next_one_sends() -
         finally:
             loop.cancel()
     assert len(sms.sent) == 1 and any(entry["event"] == "background_round_failed" for entry in logs)
+
+
+async def test_nobody_makes_the_office_flood_a_phone_by_submitting_in_its_name() -> None:
+    uow, clock, email, sms = FakeIntakeUnitOfWork(), Clock(T0), FakeEmail(), FakeSms()
+    codes = AccessCodes(b"access-code-key-for-the-tests")
+    quota = RecipientQuota(RateLimits(), "2/day")
+    for _ in range(3):
+        await queued_submission(uow, clock)
+    send = partial(
+        send_due_notifications,
+        unit_of_work=lambda: uow,
+        notifier=ChannelNotifier(email=email, sms=sms),
+        clock=clock,
+        quota=quota,
+        fill=partial(bootstrap._with_access_code, codes),
+    )
+    assert await send() == 4, "two receipts per recipient"
+    suppressed = [n for n in uow.notifications.committed.values() if n.status == NotificationStatus.suppressed]
+    assert {n.channel for n in suppressed} == {Channel.sms, Channel.email} and all(n.last_error for n in suppressed)
+    first = min(uow.notifications.committed.values(), key=lambda n: n.created_at)
+    assert str(codes.of(first.request_id, 1)) in next(m["message"] for m in sms.sent), "the code goes in as sent"
+    assert all("[[" not in m["message"] for m in sms.sent) and "[[kode-akses:1]]" in first.body, "stored unfilled"
+    request = next(iter(uow.requests.committed.values()))
+    await deliver(uow, approved(request.id, request.number))
+    for notification in uow.notifications.committed.values():
+        notification.next_attempt_at = min(notification.next_attempt_at, clock.now)
+    assert await send() == 2, "what follows a reviewer's decision is never held back"

@@ -40,12 +40,13 @@ async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
         yield client
 
 
-async def upload(api: httpx.AsyncClient, request_id: str, size: int) -> httpx.Response:
+async def upload(api: httpx.AsyncClient, request: dict, size: int) -> httpx.Response:  # type: ignore[type-arg]
     scan = minimal_pdf(size=size)
     return await api.post(
-        f"/requests/{request_id}/attachments",
+        f"/requests/{request['id']}/attachments",
         data={"kind": "surat_pengantar_rt_rw"},
         files={"file": ("scan.pdf", scan, "application/pdf")},
+        headers={"X-Access-Code": request["access_code"]},
     )
 
 
@@ -57,7 +58,7 @@ async def test_a_json_body_over_the_service_limit_is_refused_with_413(api: httpx
 
 async def test_a_scan_larger_than_the_json_limit_is_taken_by_the_upload_route(api: httpx.AsyncClient) -> None:
     request = (await api.post("/requests", json=BIODATA)).json()
-    response = await upload(api, request["id"], 2 * MiB)
+    response = await upload(api, request, 2 * MiB)
     assert response.status_code == 201, response.text
     assert response.json()["size"] == 2 * MiB and len(api.files.files) == 1  # type: ignore[attr-defined]
 
@@ -66,9 +67,9 @@ async def test_a_scan_over_the_attachment_limit_meets_the_domain_check_then_the_
     api: httpx.AsyncClient,
 ) -> None:
     request = (await api.post("/requests", json=BIODATA)).json()
-    just_over = await upload(api, request["id"], 3 * MiB + 1)
+    just_over = await upload(api, request, 3 * MiB + 1)
     assert just_over.status_code == 413 and just_over.json()["error"]["code"] == "attachment_too_large"
-    far_over = await upload(api, request["id"], 4 * MiB)
+    far_over = await upload(api, request, 4 * MiB)
     assert far_over.status_code == 413 and far_over.json()["error"]["code"] == "request_too_large"
     assert far_over.json()["error"]["max_bytes"] == 3 * MiB + bootstrap.MULTIPART_ALLOWANCE
     assert api.files.files == {}  # type: ignore[attr-defined]

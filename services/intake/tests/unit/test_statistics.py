@@ -9,6 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_intake.domain.statistics import (
     Dimension,
     Milestone,
@@ -24,7 +25,13 @@ from dukcapil_intake.entrypoints import http
 from dukcapil_intake.entrypoints import statistics as statistics_http
 from dukcapil_intake.service_layer import statistics
 from dukcapil_shared.auth import Role
-from dukcapil_shared.testing import development_token, install_test_auth, run_ops_cli, staff_headers
+from dukcapil_shared.testing import (
+    development_token,
+    download_grants_for_tests,
+    install_test_auth,
+    run_ops_cli,
+    staff_headers,
+)
 from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeIntakeUnitOfWork
@@ -263,7 +270,9 @@ def intake_app() -> FastAPI:
     uow = uow_with_known_requests()
     app.state.unit_of_work = lambda: uow
     app.state.access_log = install_test_auth(app)
-    http.install(app)
+    http.install(
+        app, access_codes=AccessCodes(b"access-code-key-for-the-tests"), download_grants=download_grants_for_tests()
+    )
     statistics_http.install(app)
     return app
 

@@ -4,16 +4,18 @@ from dukcapil_shared.auth.access import AccessLog, AccessRecord, MemoryAccessLog
 from dukcapil_shared.auth.http import (
     REASON_HEADER,
     StaffAuth,
+    client_address,
     install_auth,
     limit_to_own_kecamatan,
     optional_personal_data,
     optional_staff,
     personal_data,
     rate_limited,
+    rate_limits,
     signed_in,
     staff,
 )
-from dukcapil_shared.auth.ratelimit import RateLimits
+from dukcapil_shared.auth.ratelimit import RateLimits, target_key
 from dukcapil_shared.auth.roles import KECAMATAN_BOUND, ROLE_SCOPES, Role, Scope
 from dukcapil_shared.auth.tokens import (
     InvalidToken,
@@ -45,12 +47,15 @@ __all__ = [
     "TokenIssuer",
     "TokenVerifier",
     "add_access_log_table",
+    "client_address",
     "install_auth",
     "limit_to_own_kecamatan",
     "optional_personal_data",
     "optional_staff",
     "personal_data",
     "rate_limited",
+    "rate_limits",
     "signed_in",
     "staff",
+    "target_key",
 ]

@@ -21,7 +21,7 @@ from dukcapil_shared.web import ApiError
 
 _bearer = HTTPBearer(
     auto_error=False,
-    scheme_name="staff token",
+    scheme_name="staffToken",
     description="A staff access token from intake's POST /auth/token (or the office's OpenID Connect provider)",
 )
 
@@ -186,7 +186,17 @@ def rate_limited(name: str, rate: Callable[[Request], str] | None = None) -> Cal
 
     async def dependency(request: Request) -> None:
         auth = _auth(request)
-        address = request.client.host if request.client else "unknown"
-        await auth.rate_limits.hit(name, rate(request) if rate else auth.citizen_rate, address)
+        await auth.rate_limits.hit(name, rate(request) if rate else auth.citizen_rate, client_address(request))
 
     return dependency
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the one a trusted proxy forwarded, else the connection's (uvicorn applies
+    X-Forwarded-For only for the proxies in FORWARDED_ALLOW_IPS, so a client cannot choose it)."""
+    return request.client.host if request.client else "unknown"
+
+
+def rate_limits(request: Request) -> RateLimits:
+    """The service's limit store, for limits counted per target (a request number, a NIK, a document)."""
+    return _auth(request).rate_limits

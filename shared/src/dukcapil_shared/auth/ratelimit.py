@@ -1,35 +1,82 @@
-"""Rate limits for the endpoints anyone may call (following a request, verifying a document, signing in).
+"""Rate limits for what anyone may do: per client address, and per target (a request number, a NIK, a document,
+a phone number), so that rotating addresses does not lift them.
 
-Counted per client address in a moving window, in memory by default (so per process: with N replicas a client
-gets up to N times the limit), or in Redis or Memcached when `RATE_LIMIT_STORAGE_URL` says so (e.g.
-`async+redis://redis:6379`, which needs the redis package). The address is the proxy's forwarded one when
-the request came through a trusted proxy (see the services' `forwarded_allow_ips`).
+Counted in a moving window, in memory by default (so per process: with N replicas a client gets up to N times the
+limit; enough for `make run`), or in Redis when `RATE_LIMIT_STORAGE_URL` says so (`async+redis://redis:6379`),
+shared by every replica. The address is the proxy's forwarded one only when the request came through a proxy the
+service trusts (its `forwarded_allow_ips`).
+
+When the store does not answer, the limits are let go (logged as an error each time), not the citizens: the
+limits are a second line behind what they guard (an 80-bit access code, a person's own request), and refusing
+every citizen while Redis restarts would be the worse failure.
 """
 
+import hashlib
 import math
 import time
 
+import structlog
 from limits import RateLimitItem, parse
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from dukcapil_shared.web import ApiError
 
+log = structlog.get_logger(__name__)
+
 
 class RateLimits:
-    def __init__(self, storage_url: str = "async+memory://") -> None:
-        self._limiter = MovingWindowRateLimiter(storage_from_string(storage_url))  # type: ignore[arg-type]
+    def __init__(self, storage_url: str = "async+memory://", *, key_prefix: str = "dukcapil") -> None:
+        options = {"key_prefix": key_prefix} if storage_url.startswith("async+redis") else {}
+        storage = storage_from_string(storage_url, wrap_exceptions=True, **options)
+        self._limiter = MovingWindowRateLimiter(storage)  # type: ignore[arg-type]
 
-    async def hit(self, name: str, rate: str, key: str) -> None:
-        """Counts one call; raises 429 with Retry-After once the rate is exceeded."""
+    async def hit(self, name: str, rate: str, key: str, *, what: str = "from your address") -> None:
+        """Counts one call; raises 429 with Retry-After once the rate is exceeded. `what` says whose count it is."""
+        if not await self.allow(name, rate, key):
+            retry_after = await self.retry_after(name, rate, key)
+            raise ApiError(
+                429,
+                "too_many_requests",
+                f"Too many requests {what} (at most {rate}); try again in {retry_after} s. / Terlalu banyak "
+                f"permintaan; coba lagi dalam {retry_after} detik.",
+                headers={"Retry-After": str(retry_after)},
+            )
+
+    async def allow(self, name: str, rate: str, key: str) -> bool:
+        """Counts one event; False once the rate is exceeded (the caller decides what that means)."""
+        try:
+            return await self._limiter.hit(parse(rate), name, key)
+        except StorageError as error:
+            _unavailable(name, error)
+            return True
+
+    async def exhausted(self, name: str, rate: str, key: str) -> int | None:
+        """Seconds until the next event would be allowed, or None if it would be now; counts nothing."""
         item: RateLimitItem = parse(rate)
-        if await self._limiter.hit(item, name, key):
-            return
-        stats = await self._limiter.get_window_stats(item, name, key)
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise ApiError(
-            429,
-            "too_many_requests",
-            f"Too many requests from your address (at most {rate}); try again in {retry_after} s.",
-            headers={"Retry-After": str(retry_after)},
-        )
+        try:
+            if await self._limiter.test(item, name, key):
+                return None
+        except StorageError as error:
+            _unavailable(name, error)
+            return None
+        return await self.retry_after(name, rate, key)
+
+    async def retry_after(self, name: str, rate: str, key: str) -> int:
+        try:
+            stats = await self._limiter.get_window_stats(parse(rate), name, key)
+        except StorageError as error:
+            _unavailable(name, error)
+            return 60
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def _unavailable(name: str, error: StorageError) -> None:
+    log.error("rate_limit_store_unavailable", limit=name, error=type(error.storage_error).__name__)
+
+
+def target_key(value: str) -> str:
+    """The counter's key for a target that is personal data (a NIK, a phone number, an e-mail address): a digest,
+    so that the limit store never holds the value itself."""
+    return hashlib.blake2b(value.encode(), digest_size=16, person=b"dukcapil-limits").hexdigest()

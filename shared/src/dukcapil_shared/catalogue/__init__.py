@@ -74,6 +74,16 @@ def typed_public_envelope(event: type[PublicEvent]) -> type[Envelope]:
     )
 
 
+BROKER_USER = {
+    "type": "userPassword",
+    "description": "Every connection signs in as its own broker user: each service as dukcapil-<service>, allowed "
+    "to publish exactly the routing keys this document lists and to read only its own queues; each agency as its "
+    "own user, reading only its queue. Every message a service publishes carries its user as the AMQP user_id "
+    "(which RabbitMQ checks), and a consumer parks an event whose user_id is not the producer its contract names "
+    "(untrusted_producer, never applied).",
+}
+
+
 def asyncapi_document(
     *,
     service: str,
@@ -139,6 +149,10 @@ def asyncapi_document(
     ).to_specification()
     document: dict[str, Any] = specification.to_jsonable()
     document["defaultContentType"] = CONTENT_TYPE
+    # Who may publish what is part of the contract: every connection signs in, and consumers check the publisher.
+    document["components"]["securitySchemes"] = {"brokerUser": BROKER_USER}
+    for server in document["servers"].values():
+        server["security"] = [{"$ref": "#/components/securitySchemes/brokerUser"}]
     # FastStream keeps subscribers in a WeakSet, whose order follows memory addresses: sort, so that the same code
     # always gives the same document.
     for section in (document, document["components"]):

@@ -20,7 +20,6 @@ change to the file, or a file swapped between documents, no longer matches its r
 """
 
 import hashlib
-import hmac
 import re
 import secrets
 import uuid
@@ -205,10 +204,6 @@ class Document:
         """What the office signs: the document's identity and its file's SHA-256 (by default the recorded one)."""
         checksum = self.checksum_sha256 if checksum_sha256 is None else checksum_sha256
         return "\n".join((SIGNATURE_SCHEME, str(self.id), self.number, checksum)).encode()
-
-    def held_by(self, nik: str) -> bool:
-        """Is `nik` the holder's? Compared in constant time, so the answer's timing reveals nothing."""
-        return hmac.compare_digest(nik.encode(), str(self.holder.get("nik", "")).encode())
 
     def revoke(
         self,

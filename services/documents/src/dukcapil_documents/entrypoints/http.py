@@ -5,8 +5,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Self
 
-from fastapi import APIRouter, Depends, FastAPI, File, Header, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Request, Security, UploadFile
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, Field, model_validator
 
 from dukcapil_documents.domain.model import (
@@ -22,7 +23,16 @@ from dukcapil_documents.domain.model import (
 )
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
-from dukcapil_shared.auth import Principal, Scope, optional_personal_data, rate_limited, staff
+from dukcapil_shared.auth import (
+    InvalidToken,
+    Principal,
+    Scope,
+    optional_personal_data,
+    rate_limited,
+    rate_limits,
+    staff,
+)
+from dukcapil_shared.auth.grants import GrantVerifier
 from dukcapil_shared.contracts.common import PersonInput
 from dukcapil_shared.contracts.text import DetailValues, Reason, ShortText
 from dukcapil_shared.web import ApiError, ErrorResponse, error_response
@@ -37,20 +47,48 @@ def _press(request: Request) -> handlers.Press:
     return request.app.state.press
 
 
-def _reader(
+_grant = APIKeyQuery(
+    name="grant",
+    scheme_name="downloadGrant",
+    auto_error=False,
+    description="The holder's download link, from intake's POST /requests/follow (number and access code): good "
+    "for one document and a few minutes",
+)
+
+
+async def _reader(
+    document_id: uuid.UUID,
+    request: Request,
     staff: Annotated[Principal | None, Depends(optional_personal_data(Scope.DOCUMENTS_READ))],
-    x_applicant_nik: Annotated[str | None, Header(description="The holder's NIK, when the applicant asks")] = None,
+    grant: Annotated[str | None, Security(_grant)] = None,
 ) -> handlers.Reader:
     if staff is not None:
         return handlers.Reader(staff=True)
-    if x_applicant_nik is None:
+    if grant is None:
         raise ApiError(
             401,
             "authentication_required",
-            "A document's file is served to staff (Authorization: Bearer, with X-Access-Reason) and to its holder "
-            "only (X-Applicant-NIK: the holder's NIK).",
+            "A document's file is served to staff (Authorization: Bearer, with X-Access-Reason) and to its holder, "
+            "through the link intake gives with the request's number and access code (POST /requests/follow). / "
+            "Dokumen hanya dapat diunduh pemiliknya melalui tautan dari halaman permohonan.",
         )
-    return handlers.Reader(applicant_nik=x_applicant_nik)
+    verifier: GrantVerifier = request.app.state.grants
+    try:
+        verifier.verify(grant, document_id)
+    except InvalidToken as error:
+        raise ApiError(
+            401,
+            "download_link_invalid",
+            f"This download link does not work: {error}. Follow the request again (number and access code) for a new "
+            "one. / Tautan unduhan tidak berlaku; buka kembali permohonan untuk mendapatkan tautan baru.",
+        ) from None
+    await _downloads_from_address(request)
+    per_document: str = request.app.state.downloads_per_document
+    await rate_limits(request).hit("downloads-per-document", per_document, str(document_id), what="of this document")
+    return handlers.Reader(granted=document_id)
+
+
+_downloads_from_address = rate_limited("download")
 
 
 UnitOfWorkDep = Annotated[DocumentsUnitOfWork, Depends(_unit_of_work)]
@@ -299,7 +337,7 @@ async def show(document_id: uuid.UUID, uow: UnitOfWorkDep, press: PressDep, _sta
 )
 async def download(document_id: uuid.UUID, reader: ReaderDep, uow: UnitOfWorkDep, press: PressDep) -> Response:
     """The document's PDF, byte for byte as issued: for staff (bearer token and X-Access-Reason) and its holder
-    (X-Applicant-NIK)."""
+    (`grant`, the link intake gives with the request's number and access code)."""
     document, content = await handlers.get_document_file(
         document_id, reader=reader, uow=uow, storage=press.storage, signer=press.signer
     )
@@ -409,8 +447,10 @@ async def signing_keys(press: PressDep) -> list[PublicKeyView]:
     ]
 
 
-def install(app: FastAPI, *, verify_max_bytes: int) -> None:
+def install(app: FastAPI, *, verify_max_bytes: int, grants: GrantVerifier, downloads_per_document: str) -> None:
     app.state.verify_max_bytes = verify_max_bytes
+    app.state.grants = grants
+    app.state.downloads_per_document = downloads_per_document
     app.include_router(router)
     app.include_router(public)
 
@@ -439,7 +479,7 @@ def install(app: FastAPI, *, verify_max_bytes: int) -> None:
     @app.exception_handler(handlers.NotTheHolder)
     async def _not_the_holder(_request: Request, _error: handlers.NotTheHolder) -> JSONResponse:
         return error_response(
-            403, "not_document_holder", "This document was not issued to the NIK sent as X-Applicant-NIK."
+            403, "not_document_holder", "This download link is for another document. / Tautan ini untuk dokumen lain."
         )
 
     @app.exception_handler(DocumentNotCurrent)

@@ -61,10 +61,11 @@ class NotTheHolder(Exception):
 
 @dataclass(frozen=True)
 class Reader:
-    """Who asks for a document's file: staff (checked by the caller), or an applicant naming their NIK."""
+    """Who asks for a document's file: staff, or the holder with a download grant for one document (both checked
+    by the caller)."""
 
     staff: bool = False
-    applicant_nik: str | None = None
+    granted: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -266,7 +267,7 @@ async def get_document_file(
     checksum and signature is not handed out."""
     async with uow:
         document = await _load(uow, document_id)
-    if not reader.staff and not document.held_by(reader.applicant_nik or ""):
+    if not reader.staff and reader.granted != document.id:
         raise NotTheHolder(str(document_id))
     content = await storage.load(document.storage_key)
     if content is None or not _authentic(document, content, signer):

@@ -496,6 +496,9 @@ def _changing(request: ServiceRequest) -> dict[str, Any]:
         "required_attachments": request.required_attachments,
         "updated_at": request.updated_at,
         "version": request.version,
+        "access_code_version": request.access_code_version,
+        "document_id": str(request.document_id) if request.document_id else None,
+        "document_number": request.document_number,
     }
 
 
@@ -517,6 +520,9 @@ def _to_request(row: Row) -> ServiceRequest:
         submitted_at=as_utc(row.submitted_at),
         updated_at=as_utc(row.updated_at),
         version=row.version,
+        access_code_version=row.access_code_version,
+        document_id=uuid.UUID(row.document_id) if row.document_id else None,
+        document_number=row.document_number,
     )
 
 

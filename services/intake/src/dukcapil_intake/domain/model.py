@@ -111,6 +111,20 @@ class ServiceRequest:
     new_attachments: list[Attachment] = field(default_factory=list)
     version: int = 0
     """Bumped on every save, so that two concurrent changes cannot overwrite each other."""
+    access_code_version: int = 1
+    """Which of the request's access codes opens it (see access_codes.py); a new version replaces a leaked one."""
+    document_id: uuid.UUID | None = None
+    """The document in force for the request, which its holder may fetch with the access code."""
+    document_number: str | None = None
+
+    def document_issued(self, document_id: uuid.UUID, number: str) -> None:
+        """A document (or a corrected one) was issued: it is the one in force."""
+        self.document_id, self.document_number = document_id, number
+
+    def document_revoked(self, document_id: uuid.UUID, superseded_by: uuid.UUID | None) -> None:
+        """A document was revoked: without a replacement, the request has none in force any more."""
+        if self.document_id == document_id and superseded_by is None:
+            self.document_id = self.document_number = None
 
     def record(
         self,

@@ -3,7 +3,8 @@
 A notice has a short SMS (one 160-character segment when no free text is quoted, two at most) and a fuller
 e-mail (subject and body). Notices name the request by its number and never carry a NIK or an address; the
 free text they quote (a reviewer's reason, a receiver's name) is shortened for SMS and any 16-digit number in it
-is masked.
+is masked. The notice of receipt carries the request's access code, as a placeholder filled in only as it is sent
+(access_codes.py): no stored notice holds a code.
 """
 
 import re
@@ -11,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dukcapil_intake.domain.access_codes import PLACEHOLDER
 from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES
 from dukcapil_intake.domain.model import ServiceRequest
 from dukcapil_intake.domain.notifications import Channel, Contact, Notification
@@ -39,11 +41,24 @@ SENDER = "Disdukcapil Lebak"
 
 TEMPLATES: dict[str, Template] = {
     "received": Template(
-        sms="{pengirim}: Permohonan {layanan_singkat} Anda diterima, no. {nomor}. Simpan nomor ini untuk memantau "
-        "status.",
+        sms="{pengirim}: Permohonan {layanan_singkat} diterima, no. {nomor}. Kode akses: {kode_akses} (RAHASIA, "
+        "jangan berikan ke orang lain).",
         subject="Permohonan {nomor} diterima",
         body="Permohonan {layanan} Anda telah kami terima dengan nomor {nomor}.\n\n"
+        "Kode akses permohonan Anda: {kode_akses}\n"
+        "Simpan kode ini dan jangan berikan kepada siapa pun: bersama nomor permohonan, kode ini diperlukan untuk "
+        "memantau, melengkapi, membatalkan permohonan dan mengunduh dokumen. Petugas Disdukcapil tidak akan pernah "
+        "menanyakannya.\n\n"
         "Petugas akan memeriksa permohonan beserta lampirannya. Kami akan mengabari Anda pada setiap tahap berikutnya.",
+    ),
+    "access_code": Template(
+        sms="{pengirim}: Kode akses permohonan {nomor}: {kode_akses} (RAHASIA). Abaikan pesan ini jika Anda tidak "
+        "memintanya.",
+        subject="Kode akses permohonan {nomor}",
+        body="Seseorang meminta kode akses permohonan nomor {nomor} dikirim ulang.\n\n"
+        "Kode akses: {kode_akses}\n\n"
+        "Jangan berikan kode ini kepada siapa pun. Jika Anda tidak memintanya, abaikan pesan ini: tanpa kode ini "
+        "permohonan Anda tidak dapat dibuka orang lain.",
     ),
     "information_needed": Template(
         sms="{pengirim}: Permohonan {nomor} perlu dilengkapi: {alasan_singkat}{kekurangan_singkat} Lengkapi lalu "
@@ -112,7 +127,7 @@ EMAIL_LAYOUT = (
     "Pesan ini dikirim otomatis; mohon tidak dibalas."
 )
 FOLLOW_THE_REQUEST = (
-    "Status permohonan dapat dipantau dengan nomor permohonan dan NIK pemohon pada layanan daring Disdukcapil "
+    "Status permohonan dapat dipantau dengan nomor permohonan dan kode aksesnya pada layanan daring Disdukcapil "
     "Kabupaten Lebak.\n\n"
 )
 
@@ -193,15 +208,10 @@ def notice_for(event: Event, request: ServiceRequest | None = None) -> Notice | 
         )
     if request is None:
         return None
-    service = SERVICES.get(request.type)
-    about = {
-        "nomor": request.number,
-        "layanan": service.name if service else request.type,
-        "layanan_singkat": SHORT_NAMES.get(request.type, request.type),
-    }
+    about = _about(request)
     match event:
         case RequestSubmitted():
-            return _render("received", **about)
+            return _render("received", **about, kode_akses=PLACEHOLDER.format(version=request.access_code_version))
         case InformationRequested():
             items = [
                 _indonesian(ATTACHMENT_KINDS[i].description) if i in ATTACHMENT_KINDS else i
@@ -237,6 +247,25 @@ def notice_for(event: Event, request: ServiceRequest | None = None) -> Notice | 
             short, full = HELD_AFTER_FAILED_DELIVERY if event.reason == "delivery_failed" else ("", "")
             return _render("ready_for_pickup", **about, kantor=event.office_name, sebab_singkat=short, sebab=full)
     return None
+
+
+def access_code_notice(request: ServiceRequest) -> Notice:
+    """The request's access code, sent again to the contacts on file at the citizen's asking."""
+    return _render(
+        "access_code",
+        follow=False,
+        **_about(request),
+        kode_akses=PLACEHOLDER.format(version=request.access_code_version),
+    )
+
+
+def _about(request: ServiceRequest) -> dict[str, str]:
+    service = SERVICES.get(request.type)
+    return {
+        "nomor": request.number,
+        "layanan": service.name if service else request.type,
+        "layanan_singkat": SHORT_NAMES.get(request.type, request.type),
+    }
 
 
 def long_date(day: date) -> str:

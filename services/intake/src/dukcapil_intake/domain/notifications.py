@@ -19,6 +19,9 @@ class NotificationStatus(StrEnum):
     sent = "sent"
     failed = "failed"
     """Given up: the attempts ran out, or the channel refused the message for good."""
+    suppressed = "suppressed"
+    """Not sent: its recipient had been sent as many notices as a day allows (nobody makes the office flood a
+    phone number or an inbox by submitting in its name)."""
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -99,6 +102,10 @@ class Notification:
     def succeeded(self, now: datetime) -> None:
         self.status = NotificationStatus.sent
         self.sent_at = now
+
+    def suppressed(self, why: str) -> None:
+        self.status = NotificationStatus.suppressed
+        self.last_error = why
 
     def failed(self, error: str, now: datetime, schedule: RetrySchedule, *, permanent: bool = False) -> None:
         self.last_error = error

@@ -7,10 +7,13 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, Query, Request, Security, UploadFile
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
+from dukcapil_intake.domain.access_codes import AccessCode, AccessCodeMistyped, AccessCodes
 from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES, Service
 from dukcapil_intake.domain.model import Attachment, RecordingBooking, RequestRefused, RequestStatus, ServiceRequest
 from dukcapil_intake.domain.notifications import Channel, Notification, NotificationStatus
@@ -19,7 +22,17 @@ from dukcapil_intake.domain.validation import SubmissionInvalid
 from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.scans import ScanInspector
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestFilter
-from dukcapil_shared.auth import Principal, Scope, optional_staff, personal_data, rate_limited
+from dukcapil_shared.auth import (
+    Principal,
+    Scope,
+    client_address,
+    optional_staff,
+    personal_data,
+    rate_limited,
+    rate_limits,
+    target_key,
+)
+from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.common import PHONE_PATTERN, DeliveryInput, PersonInput
 from dukcapil_shared.contracts.regions import find_kecamatan
@@ -44,11 +57,24 @@ def _scans(request: Request) -> ScanInspector:
 UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
 FilesDep = Annotated[FileStore, Depends(_files)]
 ScansDep = Annotated[ScanInspector, Depends(_scans)]
-# Citizens act on their own request through its id (an unguessable capability handed to them at submission);
-# an operator may act on it too, for the citizens of their kecamatan.
+# A kecamatan operator may act on a request for the citizens of their kecamatan; a citizen acts on their own with
+# its number and access code.
 OperatorOrCitizen = Annotated[Principal | None, Depends(optional_staff(Scope.REQUESTS_SUBMIT))]
 ReadingRequests = Annotated[Principal, Depends(personal_data(Scope.REQUESTS_READ))]
 ReadingScans = Annotated[Principal, Depends(personal_data(Scope.ATTACHMENTS_READ))]
+# Declares, in the OpenAPI description, that a token is optional: citizens call without one.
+NO_TOKEN_NEEDED: dict[str, Any] = {"security": [{}]}
+
+log = structlog.get_logger(__name__)
+
+ACCESS_CODE_HEADER = "X-Access-Code"
+_access_code = APIKeyHeader(
+    name=ACCESS_CODE_HEADER,
+    scheme_name="accessCode",
+    auto_error=False,
+    description="The request's access code, given once at submission and sent by SMS and e-mail, e.g. "
+    "K7QM-2XDP-9WBT-H4RZ-V; it opens the request whose id is in the path, and no other",
+)
 
 
 async def _ensure_serves(principal: Principal | None, request_id: uuid.UUID, request: Request) -> None:
@@ -58,6 +84,76 @@ async def _ensure_serves(principal: Principal | None, request_id: uuid.UUID, req
     found = await handlers.get_request(request_id, uow=_unit_of_work(request))
     if not principal.serves(found.kecamatan_code):
         raise handlers.RequestNotFound(request_id)
+
+
+async def _holder_or_operator(
+    request_id: uuid.UUID,
+    request: Request,
+    operator: OperatorOrCitizen,
+    access_code: Annotated[str | None, Security(_access_code)] = None,
+) -> ServiceRequest:
+    """The request its holder opens with its access code, or a kecamatan operator of its kecamatan with a token.
+    The id alone opens nothing."""
+    if operator is not None:
+        found = await handlers.get_request(request_id, uow=_unit_of_work(request))
+        if not operator.serves(found.kecamatan_code):
+            raise handlers.RequestNotFound(request_id)
+        return found
+    if access_code is None:
+        raise ApiError(
+            401,
+            "access_code_required",
+            f"Send the request's access code in the {ACCESS_CODE_HEADER} header (it came with the submission and by "
+            "SMS or e-mail; POST /requests/access-code sends it again), or a kecamatan operator's token. / Kirim "
+            f"kode akses permohonan pada header {ACCESS_CODE_HEADER}.",
+            headers={"WWW-Authenticate": ACCESS_CODE_HEADER},
+        )
+    return await _open_with_code(request, request_id, access_code)
+
+
+Requester = Annotated[ServiceRequest, Depends(_holder_or_operator)]
+
+
+async def _open_with_code(request: Request, reference: str | uuid.UUID, typed: str) -> ServiceRequest:
+    """Opens a request with its access code. Wrong codes are counted against the request, not the client: after a
+    few, it is locked for a while however many addresses the guesses come from."""
+    limits = rate_limits(request)
+    misses: str = request.app.state.settings.access_code_misses
+    wait = await limits.exhausted("access-code-misses", misses, str(reference))
+    if wait is not None:
+        log.warning("access_code_locked", request=str(reference))
+        raise ApiError(
+            429,
+            "access_code_locked",
+            f"Too many wrong access codes for this request; try again in {wait} s, or ask for the code to be sent "
+            f"again (POST /requests/access-code). / Terlalu banyak kode akses salah untuk permohonan ini; coba lagi "
+            f"dalam {wait} detik.",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        code = AccessCode.parse(typed)
+    except AccessCodeMistyped as error:
+        raise ApiError(
+            422,
+            "access_code_mistyped",
+            f"That is not an access code: {error}. / Kode akses tidak sesuai format: periksa kembali.",
+        ) from None
+    codes: AccessCodes = request.app.state.access_codes
+    try:
+        return await handlers.open_request(reference, code, uow=_unit_of_work(request), codes=codes)
+    except handlers.AccessRefused:
+        await limits.allow("access-code-misses", misses, str(reference))
+        log.warning("access_code_refused", request=str(reference))
+        raise ApiError(
+            404,
+            "not_found",
+            "No request has that number and access code: check both. / Tidak ada permohonan dengan nomor dan kode "
+            "akses tersebut: periksa keduanya.",
+        ) from None
+
+
+async def _limit(request: Request, name: str, rate_setting: str, key: str, what: str) -> None:
+    await rate_limits(request).hit(name, getattr(request.app.state.settings, rate_setting), key, what=what)
 
 
 # --- the catalogue ---
@@ -139,7 +235,13 @@ class ResubmitBody(BaseModel):
 
 class FollowBody(BaseModel):
     number: str = Field(max_length=40, description="The request number, e.g. 360214-20261128-0007")
-    nik: str = Field(pattern=r"^\d{16}$", description="The applicant's NIK")
+    access_code: str = Field(
+        max_length=40, description="The access code given at submission, e.g. K7QM-2XDP-9WBT-H4RZ-V (any case)"
+    )
+
+
+class ResendBody(BaseModel):
+    number: str = Field(max_length=40, description="The request number, e.g. 360214-20261128-0007")
 
 
 class HistoryItem(BaseModel):
@@ -182,8 +284,9 @@ class RequestView(BaseModel):
     history: list[HistoryItem]
 
     @classmethod
-    def of(cls, request: ServiceRequest) -> "RequestView":
+    def of(cls, request: ServiceRequest, **more: Any) -> Any:
         return cls(
+            **more,
             id=request.id,
             number=request.number,
             type=request.type,
@@ -211,6 +314,33 @@ class RequestView(BaseModel):
                 for entry in request.history
             ],
         )
+
+
+class SubmittedView(RequestView):
+    access_code: str = Field(
+        description="Opens the request, with its number, to follow it, add scans, cancel, resubmit and fetch the "
+        "document. Shown this once (and sent by SMS and e-mail): keep it, and give it to nobody."
+    )
+
+
+class AccessCodeResent(BaseModel):
+    message: str = (
+        "If a request has that number, its access code is on its way to the phone and e-mail address given with it. "
+        "/ Jika nomor permohonan tersebut ada, kode aksesnya dikirim ke nomor telepon dan alamat e-mail permohonan."
+    )
+
+
+class DocumentAccess(BaseModel):
+    id: uuid.UUID
+    number: str = Field(description="The document's number, e.g. KK/3602/2026/000001")
+    pdf_url: str = Field(description="The signed PDF, for the holder: works until url_expires_at")
+    url_expires_at: datetime
+
+
+class FollowView(RequestView):
+    document: DocumentAccess | None = Field(
+        description="The document in force once issued (a corrected one replaces it), with a short-lived link to it"
+    )
 
 
 class RequestSummary(BaseModel):
@@ -306,6 +436,7 @@ _STAFF_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorResponse},
 }
 _STAFF_CONFLICTS: dict[int | str, dict[str, Any]] = {**_STAFF_ERRORS, 409: {"model": ErrorResponse}}
+_LIMITED_STAFF_CONFLICTS: dict[int | str, dict[str, Any]] = {**_STAFF_CONFLICTS, 429: {"model": ErrorResponse}}
 
 
 @router.get("/services", response_model=list[ServiceView], tags=["catalogue"])
@@ -321,7 +452,14 @@ async def service_definition(code: str) -> ServiceView:
     return ServiceView.of(SERVICES[code])
 
 
-@router.post("/requests", status_code=201, response_model=RequestView, responses=_STAFF_CONFLICTS, tags=["requests"])
+@router.post(
+    "/requests",
+    status_code=201,
+    response_model=SubmittedView,
+    responses=_LIMITED_STAFF_CONFLICTS,
+    openapi_extra=NO_TOKEN_NEEDED,
+    tags=["requests"],
+)
 async def submit(
     body: SubmitRequestBody,
     request: Request,
@@ -331,10 +469,11 @@ async def submit(
         str | None,
         Header(max_length=200, description="Send the same key when retrying: the first result comes back"),
     ] = None,
-) -> RequestView:
+) -> SubmittedView:
     """Submit a request: by the citizen (no account), or by a kecamatan operator for a citizen of their
     kecamatan (with the operator's token; the request is then `assisted`). Every problem is reported at once.
-    `ktp_el` is refused: its recording is in person."""
+    `ktp_el` is refused: its recording is in person. The answer carries the request's access code, which opens
+    it from then on; it is sent by SMS and e-mail too."""
     if body.channel == "assisted" and operator is None:
         raise ApiError(
             401,
@@ -342,6 +481,17 @@ async def submit(
             "An assisted request is submitted by a signed-in kecamatan operator: send the operator's token.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if operator is not None:
+        await _limit(request, "submissions", "operator_submission_rate_limit", operator.username, "by your account")
+    else:
+        await _limit(request, "submissions", "submission_rate_limit", client_address(request), "from your address")
+    await _limit(
+        request,
+        "submissions-per-applicant",
+        "submissions_per_applicant",
+        target_key(body.applicant.nik),
+        "for this applicant",
+    )
     office = None
     if operator is not None:
         kecamatan = find_kecamatan(operator.kecamatan_code) if operator.kecamatan_code else None
@@ -358,7 +508,9 @@ async def submit(
         idempotency_key=idempotency_key,
         operator_kecamatan=operator.kecamatan_code if operator is not None else None,
     )
-    return RequestView.of(await handlers.submit_request(command, uow=uow, notify=_notify(request)))
+    submitted = await handlers.submit_request(command, uow=uow, notify=_notify(request))
+    codes: AccessCodes = request.app.state.access_codes
+    return SubmittedView.of(submitted, access_code=str(codes.of(submitted.id, submitted.access_code_version)))
 
 
 @router.get("/requests", response_model=list[RequestSummary], responses=_STAFF_ERRORS, tags=["requests"])
@@ -408,14 +560,45 @@ async def search(
 
 @router.post(
     "/requests/follow",
-    response_model=RequestView,
+    response_model=FollowView,
     responses={**_ERRORS, 429: {"model": ErrorResponse}},
     dependencies=[Depends(rate_limited("follow"))],
+    openapi_extra=NO_TOKEN_NEEDED,
     tags=["requests"],
 )
-async def follow_by_number(body: FollowBody, uow: UnitOfWorkDep) -> RequestView:
-    """For citizens without an account: the request number and the applicant's NIK (in the body, not the URL)."""
-    return RequestView.of(await handlers.follow_request(body.number, body.nik, uow=uow))
+async def follow_by_number(body: FollowBody, request: Request) -> FollowView:
+    """For citizens without an account: the request number and its access code (in the body, not the URL). Once
+    the document is issued, the answer links to its PDF for a few minutes."""
+    found = await _open_with_code(request, body.number, body.access_code)
+    document = None
+    if found.document_id is not None and found.document_number is not None:
+        grants: DownloadGrants = request.app.state.download_grants
+        grant = grants.issue(found.document_id)
+        documents_url = request.app.state.settings.documents_url.rstrip("/")
+        document = DocumentAccess(
+            id=found.document_id,
+            number=found.document_number,
+            pdf_url=f"{documents_url}/documents/{found.document_id}/pdf?grant={grant.token}",
+            url_expires_at=grant.expires_at,
+        )
+    return FollowView.of(found, document=document)
+
+
+@router.post(
+    "/requests/access-code",
+    status_code=202,
+    response_model=AccessCodeResent,
+    responses={422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
+    dependencies=[Depends(rate_limited("access-code"))],
+    openapi_extra=NO_TOKEN_NEEDED,
+    tags=["requests"],
+)
+async def resend_access_code(body: ResendBody, request: Request, uow: UnitOfWorkDep) -> AccessCodeResent:
+    """Lost the access code? It is sent again to the phone and e-mail address given with the request, and only
+    there. The answer is the same whether the number exists or not."""
+    await _limit(request, "access-code-resends", "access_code_resends", body.number, "for this request")
+    await handlers.resend_access_code(body.number, uow=uow)
+    return AccessCodeResent()
 
 
 @router.get("/requests/{request_id}", response_model=RequestView, responses=_STAFF_ERRORS, tags=["requests"])
@@ -432,7 +615,7 @@ async def follow(request_id: uuid.UUID, uow: UnitOfWorkDep, staff: ReadingReques
     "/requests/{request_id}/attachments",
     status_code=201,
     response_model=AttachmentView,
-    responses=_STAFF_CONFLICTS,
+    responses=_LIMITED_STAFF_CONFLICTS,
     tags=["attachments"],
 )
 async def attach(
@@ -441,14 +624,16 @@ async def attach(
     uow: UnitOfWorkDep,
     files: FilesDep,
     scans: ScansDep,
-    operator: OperatorOrCitizen,
+    opened: Requester,
     kind: Annotated[str, Form(max_length=40, description="Which scan, from the catalogue, e.g. kk_lama")],
     file: Annotated[UploadFile, File(description="The scan: PDF, JPEG or PNG")],
 ) -> AttachmentView:
     """Upload a scan before the decision (also to answer an information request, then resubmit). It is decoded:
     a file that is not the PDF, JPEG or PNG it claims to be, an image over the pixel limit or a PDF over the page
-    limit is refused (422, `scan_*`). It is kept under a name made safe from the one sent."""
-    await _ensure_serves(operator, request_id, request)
+    limit is refused (422, `scan_*`). It is kept under a name made safe from the one sent. Citizens send the
+    access code (X-Access-Code), operators their token."""
+    await _limit(request, "uploads", "upload_rate_limit", client_address(request), "from your address")
+    await _limit(request, "uploads-per-request", "uploads_per_request", str(opened.id), "for this request")
     settings = request.app.state.settings
     limits = ScanLimits(
         max_bytes=settings.max_attachment_bytes,
@@ -457,7 +642,7 @@ async def attach(
     )
     content = await file.read(limits.max_bytes + 1)
     attachment = await handlers.add_attachment(
-        request_id,
+        opened.id,
         kind=kind,
         filename=file.filename or "scan",
         declared_type=file.content_type,
@@ -516,32 +701,44 @@ async def request_notifications(
     return [NotificationView.of(item) for item in await handlers.list_notifications(request_id, uow=uow)]
 
 
-@router.post("/requests/{request_id}/cancel", response_model=RequestView, responses=_STAFF_CONFLICTS, tags=["requests"])
-async def cancel(
-    request_id: uuid.UUID, body: CancelBody, request: Request, uow: UnitOfWorkDep, operator: OperatorOrCitizen
-) -> RequestView:
-    """Withdraw a request before the decision."""
-    await _ensure_serves(operator, request_id, request)
-    return RequestView.of(await handlers.cancel_request(request_id, body.reason, uow=uow))
-
-
 @router.post(
-    "/requests/{request_id}/resubmit", response_model=RequestView, responses=_STAFF_CONFLICTS, tags=["requests"]
+    "/requests/{request_id}/cancel",
+    response_model=RequestView,
+    responses=_LIMITED_STAFF_CONFLICTS,
+    tags=["requests"],
 )
-async def resubmit(
-    request_id: uuid.UUID, body: ResubmitBody, request: Request, uow: UnitOfWorkDep, operator: OperatorOrCitizen
-) -> RequestView:
-    """Answer the reviewer's information request (corrections here, scans uploaded before); back to review."""
-    await _ensure_serves(operator, request_id, request)
-    return RequestView.of(await handlers.resubmit_request(request_id, body.details, body.note, uow=uow))
+async def cancel(request_id: uuid.UUID, body: CancelBody, uow: UnitOfWorkDep, opened: Requester) -> RequestView:
+    """Withdraw a request before the decision: its holder with the access code (X-Access-Code), or an operator."""
+    return RequestView.of(await handlers.cancel_request(opened.id, body.reason, uow=uow))
 
 
 @router.post(
-    "/perekaman-bookings", status_code=201, response_model=BookingView, responses=_ERRORS, tags=["e-KTP recording"]
+    "/requests/{request_id}/resubmit",
+    response_model=RequestView,
+    responses=_LIMITED_STAFF_CONFLICTS,
+    tags=["requests"],
+)
+async def resubmit(request_id: uuid.UUID, body: ResubmitBody, uow: UnitOfWorkDep, opened: Requester) -> RequestView:
+    """Answer the reviewer's information request (corrections here, scans uploaded before); back to review. Its
+    holder with the access code (X-Access-Code), or an operator."""
+    return RequestView.of(await handlers.resubmit_request(opened.id, body.details, body.note, uow=uow))
+
+
+@router.post(
+    "/perekaman-bookings",
+    status_code=201,
+    response_model=BookingView,
+    responses={**_CONFLICTS, 429: {"model": ErrorResponse}},
+    tags=["e-KTP recording"],
 )
 async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep) -> BookingView:
     """Book the in-person e-KTP recording (perekaman) at a kecamatan office: a working day and a queue number.
-    A person who already has an upcoming booking gets it back."""
+    A person who already has an upcoming booking is refused (409 `already_booked`): their confirmation went to the
+    phone or e-mail they gave then."""
+    await _limit(request, "bookings", "booking_rate_limit", client_address(request), "from your address")
+    await _limit(
+        request, "bookings-per-applicant", "bookings_per_applicant", target_key(body.applicant.nik), "for this person"
+    )
     command = handlers.BookRecording(
         applicant=body.applicant.model_dump(mode="json", exclude_none=True),
         kecamatan_code=body.kecamatan_code,
@@ -580,7 +777,9 @@ _CONFLICT_CODES = {"not_cancellable", "not_awaiting_information", "not_accepting
 _FORBIDDEN_CODES = {"outside_your_kecamatan"}
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, access_codes: AccessCodes, download_grants: DownloadGrants) -> None:
+    app.state.access_codes = access_codes
+    app.state.download_grants = download_grants
     app.include_router(router)
 
     @app.exception_handler(RequestRefused)
@@ -624,4 +823,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(handlers.RequestNotFound)
     async def _not_found(_request: Request, _error: handlers.RequestNotFound) -> JSONResponse:
-        return error_response(404, "not_found", "Nothing found: check the number, the NIK or the id.")
+        return error_response(404, "not_found", "Nothing found: check the id. / Tidak ditemukan: periksa id-nya.")
+
+    @app.exception_handler(handlers.AlreadyBooked)
+    async def _already_booked(_request: Request, _error: handlers.AlreadyBooked) -> JSONResponse:
+        return error_response(
+            409,
+            "already_booked",
+            "This person already has an upcoming e-KTP recording; its confirmation went to the phone or e-mail given "
+            "with it. / Orang ini sudah memiliki jadwal perekaman e-KTP; konfirmasinya telah dikirim ke telepon atau "
+            "e-mail yang diberikan saat itu.",
+        )

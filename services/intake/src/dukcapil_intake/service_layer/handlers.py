@@ -2,13 +2,13 @@
 citizen's view of every other stage."""
 
 import hashlib
-import hmac
 import json
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from dukcapil_intake.domain.access_codes import AccessCode, AccessCodes
 from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, SERVICES
 from dukcapil_intake.domain.model import (
     Attachment,
@@ -24,7 +24,7 @@ from dukcapil_intake.domain.model import (
     request_number,
     responsible_kecamatan,
 )
-from dukcapil_intake.domain.notices import notice_for
+from dukcapil_intake.domain.notices import access_code_notice, notice_for
 from dukcapil_intake.domain.notifications import Contact, Notification
 from dukcapil_intake.domain.public_events import PublicEventNotDerivable, public_events_for
 from dukcapil_intake.domain.scans import ScanLimits, accept_scan, check_scan_size, safe_filename
@@ -67,6 +67,15 @@ from dukcapil_shared.messaging import PermanentFailure
 
 class RequestNotFound(Exception):
     pass
+
+
+class AccessRefused(Exception):
+    """No request has that number with that access code: one answer for either mistake, so that a refusal tells
+    nobody whether the number exists."""
+
+
+class AlreadyBooked(Exception):
+    """The person has an upcoming e-KTP recording already; its confirmation went where they asked then."""
 
 
 @dataclass(frozen=True)
@@ -239,13 +248,43 @@ async def get_attachment(
     return attachment, content
 
 
-async def follow_request(number: str, nik: str, *, uow: IntakeUnitOfWork) -> ServiceRequest:
-    """The citizen's view without an account: the request number and the applicant's NIK must both match."""
+async def open_request(
+    reference: str | uuid.UUID, code: AccessCode, *, uow: IntakeUnitOfWork, codes: AccessCodes
+) -> ServiceRequest:
+    """The request its holder opens with its number (or id) and access code; the NIK opens nothing."""
+    async with uow:
+        if isinstance(reference, uuid.UUID):
+            request = await uow.requests.get(reference)
+        else:
+            request = await uow.requests.get_by_number(reference)
+    if request is None or not codes.opens(request.id, request.access_code_version, code):
+        raise AccessRefused(str(reference))
+    return request
+
+
+async def get_request_by_number(number: str, *, uow: IntakeUnitOfWork) -> ServiceRequest:
     async with uow:
         request = await uow.requests.get_by_number(number)
-    if request is None or not hmac.compare_digest(request.applicant.get("nik", ""), nik):
-        raise RequestNotFound("no request with that number and NIK")
+    if request is None:
+        raise RequestNotFound(number)
     return request
+
+
+async def resend_access_code(number: str, *, uow: IntakeUnitOfWork) -> bool:
+    """Send the request's access code again to the phone and e-mail address on file, never anywhere else; False
+    when there is no such request (the caller answers the same either way)."""
+    async with uow:
+        request = await uow.requests.get_by_number(number)
+        if request is None:
+            return False
+        notice = access_code_notice(request)
+        await uow.notifications.add(
+            notice.notifications(
+                Contact.of(request.delivery), request_id=request.id, event_id=str(uuid.uuid4()), now=datetime.now(UTC)
+            )
+        )
+        await uow.commit()
+    return True
 
 
 async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
@@ -303,16 +342,15 @@ async def book_recording(
     command: BookRecording, *, capacity: int, uow: IntakeUnitOfWork, today: date | None = None, notify: bool = True
 ) -> RecordingBooking:
     """Book the in-person e-KTP recording at a kecamatan office: the first working day with room in the queue
-    on or after the preferred day, confirmed to the citizen. A person with an upcoming booking gets that booking
-    back."""
+    on or after the preferred day, confirmed to the citizen. A person with an upcoming booking is refused."""
     kecamatan = responsible_kecamatan(command.kecamatan_code, {})
     check_contact({"email": command.email}, field="email")
     today = today or datetime.now(WIB).date()
     check_applicant(command.applicant, today)
     async with uow:
-        upcoming = await uow.bookings.upcoming_for(command.applicant["nik"], today)
-        if upcoming is not None:
-            return upcoming
+        if await uow.bookings.upcoming_for(command.applicant["nik"], today) is not None:
+            # Never that booking itself: whoever knows a NIK would learn where and when its holder will be.
+            raise AlreadyBooked()
         day = next_working_day(max(today, (command.preferred_date or today) - timedelta(days=1)))
         while (queue_number := await uow.bookings.next_queue_number(kecamatan.code, day)) > capacity:
             day = next_working_day(day)
@@ -362,6 +400,11 @@ async def record_lifecycle_event(
         # retries run out and the event is parked in the dead-letter queue for an operator.
         raise LookupError(f"request {event.request_id} is unknown to intake")
     _record(request, event, envelope)
+    match event:
+        case DocumentIssued():
+            request.document_issued(event.document_id, event.document_number)
+        case DocumentRevoked():
+            request.document_revoked(event.document_id, event.superseded_by)
     await uow.requests.save(request)
     if notify:
         await _notify(uow, event, envelope, Contact.of(request.delivery), request)

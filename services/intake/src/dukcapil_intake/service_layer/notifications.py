@@ -11,6 +11,7 @@ once, never lost).
 import abc
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -75,6 +76,14 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class NoticeQuota(abc.ABC):
+    """How many notices one recipient (a phone number, an e-mail address) may be sent in a day."""
+
+    @abc.abstractmethod
+    async def allow(self, notification: Notification) -> bool:
+        """Count the notice against its recipient; False once they have had their share."""
+
+
 async def send_due_notifications(
     *,
     unit_of_work: Callable[[], IntakeUnitOfWork],
@@ -84,8 +93,12 @@ async def send_due_notifications(
     concurrency: int = 10,
     send_timeout: float = 30.0,
     clock: Callable[[], datetime] = _utc_now,
+    quota: NoticeQuota | None = None,
+    fill: Callable[[Notification], Notification] | None = None,
 ) -> int:
-    """One round: send every notification due; returns how many were sent."""
+    """One round: send every notification due; returns how many were sent. `quota` says whether a recipient may be
+    sent one more notice (else it is suppressed); `fill` gives the text as sent (a request's access code put in
+    its placeholder), never stored."""
     now = clock()
     # Outlasts the round, which `send_timeout` bounds: until then, other replicas leave the claimed rows alone.
     lease = timedelta(seconds=send_timeout * -(-batch_size // concurrency) + 30)
@@ -95,41 +108,55 @@ async def send_due_notifications(
     if not due:
         return 0
     limit = asyncio.Semaphore(concurrency)
-    await asyncio.gather(*(_attempt(item, notifier, schedule, send_timeout, clock, limit) for item in due))
+    sending = _Sending(notifier, schedule, send_timeout, clock, limit, quota, fill or _as_stored)
+    await asyncio.gather(*(sending.attempt(item) for item in due))
     async with unit_of_work() as uow:
         await uow.notifications.record(due)
         await uow.commit()
     return sum(item.status == NotificationStatus.sent for item in due)
 
 
-async def _attempt(
-    notification: Notification,
-    notifier: Notifier,
-    schedule: RetrySchedule,
-    send_timeout: float,
-    clock: Callable[[], datetime],
-    limit: asyncio.Semaphore,
-) -> None:
-    # Logs name the notification and its channel only: never the recipient, nor the message, nor the error's text
-    # (a mail server's refusal quotes the address).
-    async with limit:
-        try:
-            with anyio.fail_after(send_timeout):
-                await notifier.send(notification)
-        except Exception as error:  # every failure of one message is recorded and retried; the round goes on
-            permanent = isinstance(error, NotificationRefused)
-            notification.failed(_failure(error, notification), clock(), schedule, permanent=permanent)
-            log.warning(
-                "notification_failed",
-                notification_id=str(notification.id),
-                channel=notification.channel.value,
-                attempts=notification.attempts,
-                error=type(error).__name__,
-                given_up=notification.status == NotificationStatus.failed,
-            )
-        else:
-            notification.succeeded(clock())
-            log.info("notification_sent", notification_id=str(notification.id), channel=notification.channel.value)
+@dataclass(frozen=True)
+class _Sending:
+    notifier: Notifier
+    schedule: RetrySchedule
+    send_timeout: float
+    clock: Callable[[], datetime]
+    limit: asyncio.Semaphore
+    quota: NoticeQuota | None
+    fill: Callable[[Notification], Notification]
+
+    async def attempt(self, notification: Notification) -> None:
+        # Logs name the notification and its channel only: never the recipient, nor the message, nor the error's
+        # text (a mail server's refusal quotes the address).
+        async with self.limit:
+            if self.quota is not None and not await self.quota.allow(notification):
+                notification.suppressed("the recipient was sent as many notices as a day allows")
+                log.warning(
+                    "notification_suppressed", notification_id=str(notification.id), channel=notification.channel.value
+                )
+                return
+            try:
+                with anyio.fail_after(self.send_timeout):
+                    await self.notifier.send(self.fill(notification))
+            except Exception as error:  # every failure of one message is recorded and retried; the round goes on
+                permanent = isinstance(error, NotificationRefused)
+                notification.failed(_failure(error, notification), self.clock(), self.schedule, permanent=permanent)
+                log.warning(
+                    "notification_failed",
+                    notification_id=str(notification.id),
+                    channel=notification.channel.value,
+                    attempts=notification.attempts,
+                    error=type(error).__name__,
+                    given_up=notification.status == NotificationStatus.failed,
+                )
+            else:
+                notification.succeeded(self.clock())
+                log.info("notification_sent", notification_id=str(notification.id), channel=notification.channel.value)
+
+
+def _as_stored(notification: Notification) -> Notification:
+    return notification
 
 
 def _failure(error: Exception, notification: Notification) -> str:
