@@ -157,6 +157,7 @@ app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Give each service its broker user, from the access plan."
 )
 
+
 @app.callback()
 def _commands() -> None:
     """Give each service its broker user, from the access plan."""
