@@ -100,7 +100,7 @@ run: check-broker
 	echo "  courier simulator (JNE API shape) http://127.0.0.1:8010"; \
 	echo "  notices sent to citizens (SMTP sink :8025, SMS gateway simulator) http://127.0.0.1:8011/messages"; \
 	echo "Each service signs in to RabbitMQ as its own user (dukcapil-<service>, passwords in var/broker/)."; \
-	echo "Logs: var/log/*.log. Walk a request through with the commands in README.md. Ctrl-C stops everything."; \
+	echo "Logs: var/log/*.log. Walk a request through with the commands in README.md and docs/walkthroughs.md. Ctrl-C stops everything."; \
 	wait
 
 # The chaos suite runs on its own, after the rest: it restarts the shared RabbitMQ.
@@ -113,7 +113,7 @@ test: setup
 chaos: setup
 	$(BIN)/pytest -m chaos tests/chaos
 
-# The benchmark (bench/, README "Performance"): the real system and its baselines side by side, about twelve
+# The benchmark (bench/, docs/performance.md): the real system and its baselines side by side, about twelve
 # minutes. Options go in BENCH_ARGS, e.g. make bench BENCH_ARGS="--backlog 100000 --mix biodata_wni=3,kartu_keluarga=1".
 bench: check-broker
 	$(UV) sync --frozen --group bench --python $(PYTHON)

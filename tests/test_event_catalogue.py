@@ -1,5 +1,5 @@
 """The event catalogue: each service's committed AsyncAPI document is what its code generates and what it serves,
-nothing under it publishes to the broker, and the README's event table says the same as the documents."""
+nothing under it publishes to the broker, and the event table in docs/architecture.md says the same as the documents."""
 
 import importlib
 import json
@@ -108,14 +108,14 @@ def test_intake_documents_the_events_for_agencies_on_both_public_exchanges() -> 
     }
     for service in ("review", "documents", "shipping"):
         assert not [name for name in committed(service)["channels"] if name.startswith("dukcapil.public.")]
-    readme = (ROOT / "README.md").read_text(encoding="utf-8").split("## Agencies", 1)[1].split("\n## ", 1)[0]
+    agencies = (ROOT / "docs" / "agencies.md").read_text(encoding="utf-8")
     for event in PUBLIC_EVENTS:
-        assert f"| `{event.type_name()}` |" in readme, f"the README's agency table lacks {event.type_name()}"
+        assert f"| `{event.type_name()}` |" in agencies, f"the agencies' event table lacks {event.type_name()}"
 
 
-def readme_event_table() -> dict[str, dict[str, object]]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Events", 1)[1].split("\n### ", 1)[0]
+def documented_event_table() -> dict[str, dict[str, object]]:
+    architecture = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = architecture.split("## Events", 1)[1].split("\n## ", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("|") and not line.startswith("|---")]
     header = [cell.strip() for cell in rows[0].strip("|").split("|")]
     assert header == ["event", "routing key", "producer", "consumers", "carries"], header
@@ -137,18 +137,18 @@ def _services_named(cell: str) -> set[str]:
     return {word for word in re.findall(r"[a-z]+", cell) if word in SERVICES}
 
 
-def test_the_readme_event_table_says_what_the_documents_say() -> None:
+def test_the_documented_event_table_says_what_the_documents_say() -> None:
     producers: dict[str, set[str]] = {}
     consumers: dict[str, set[str]] = {}
     for service in SERVICES:
         for operation in committed(service)["operations"].values():
             [routing_key] = operation["bindings"]["amqp"]["cc"]
             if routing_key.endswith(AGENCY_SUFFIX):
-                continue  # the agencies' events have their own table, in the README's Agencies section
+                continue  # the agencies' events have their own table, in docs/agencies.md
             side = producers if operation["action"] == "send" else consumers
             side.setdefault(routing_key, set()).add(service)
 
-    table = readme_event_table()
+    table = documented_event_table()
     assert set(table) == set(producers) | set(consumers), "every event in a document has a row, and no other"
     for routing_key, row in table.items():
         assert row["event"] == event_class(routing_key).__name__, routing_key  # type: ignore[union-attr]
