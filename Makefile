@@ -17,7 +17,7 @@ help:
 	@echo "make run    - set everything up and start the four services and the courier simulator"
 	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ and PostgreSQL)"
 	@echo "make bench  - the benchmark against its baselines (~12 min; needs RabbitMQ with management, PostgreSQL)"
-	@echo "make lint   - ruff"
+	@echo "make lint   - ruff, and the architecture's import contracts (import-linter)"
 	@echo "make asyncapi - regenerate each service's event catalogue, services/*/asyncapi.json, from the code"
 
 $(UV):
@@ -106,6 +106,7 @@ run: check-broker
 # The chaos suite runs on its own, after the rest: it restarts the shared RabbitMQ.
 test: setup
 	$(BIN)/ruff check --quiet .
+	$(BIN)/lint-imports --no-logo --no-cache >/dev/null || $(BIN)/lint-imports --no-logo --no-cache
 	$(BIN)/pytest
 	$(BIN)/pytest -m chaos tests/chaos
 
@@ -122,6 +123,7 @@ bench: check-broker
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 format: setup
 	$(BIN)/ruff check --fix .

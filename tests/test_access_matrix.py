@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 
 from dukcapil_intake.domain.access_codes import AccessCodes
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import migrate
 from dukcapil_shared.testing import staff_headers
 

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.testing import minimal_pdf, staff_headers
 
 from ..e2e.requests import AKTA_KEMATIAN, BIODATA_WNI, COURIER, KARTU_KELUARGA, PICKUP, SURAT_PINDAH, variant

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.testing import auth_env_for_tests, staff_headers
 
 SERVICES = ("intake", "review", "documents", "shipping")

@@ -15,7 +15,7 @@ import aio_pika
 import aiormq
 import pytest
 
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import (
     ALL_EVENTS,
     OPERATIONS_EVENTS,

@@ -14,8 +14,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dukcapil_shared.auth import Role
 from dukcapil_shared.auth.keys import SigningKey
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.messaging.access import SERVICES
 
 from ..e2e.system import System, as_staff

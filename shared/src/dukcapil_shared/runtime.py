@@ -35,19 +35,13 @@ from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from dukcapil_shared.auth import (
-    LocalTokenVerifier,
-    OidcTokenVerifier,
-    RateLimits,
-    SqlAccessLog,
-    StaffAuth,
-    TokenVerifier,
-    install_auth,
-)
+from dukcapil_shared.auth.access import SqlAccessLog
+from dukcapil_shared.auth.http import StaffAuth, install_auth
 from dukcapil_shared.auth.keys import PublishedKeys
+from dukcapil_shared.auth.ratelimit import RateLimits
 from dukcapil_shared.auth.sessions import REFRESH_INTERVAL as SESSIONS_REFRESH_INTERVAL
 from dukcapil_shared.auth.sessions import EndedSessions, SessionsUnitOfWork, sessions_subscription
-from dukcapil_shared.auth.tokens import EndedSessionCheck
+from dukcapil_shared.auth.tokens import EndedSessionCheck, LocalTokenVerifier, OidcTokenVerifier, TokenVerifier
 from dukcapil_shared.catalogue import asyncapi_document
 from dukcapil_shared.contracts import Event
 from dukcapil_shared.contracts.public import PUBLIC_EVENTS

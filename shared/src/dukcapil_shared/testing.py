@@ -12,20 +12,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 
-from dukcapil_shared.auth import (
-    KECAMATAN_BOUND,
-    REASON_HEADER,
-    LocalTokenVerifier,
-    MemoryAccessLog,
-    Principal,
-    RateLimits,
-    Role,
-    StaffAuth,
-    TokenIssuer,
-    install_auth,
-)
+from dukcapil_shared.auth.access import MemoryAccessLog
 from dukcapil_shared.auth.grants import DownloadGrants, GrantVerifier
+from dukcapil_shared.auth.http import REASON_HEADER, StaffAuth, install_auth
 from dukcapil_shared.auth.keys import PublishedKeys, SigningKey
+from dukcapil_shared.auth.ratelimit import RateLimits
+from dukcapil_shared.auth.roles import KECAMATAN_BOUND, Principal, Role
+from dukcapil_shared.auth.tokens import LocalTokenVerifier, TokenIssuer
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
 from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork

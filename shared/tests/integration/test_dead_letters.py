@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitRouter
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, RequestCancelled
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.messaging import (

@@ -17,19 +17,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from dukcapil_shared.auth import (
-    ROLE_SCOPES,
-    InvalidToken,
-    LocalTokenVerifier,
-    OidcTokenVerifier,
-    Principal,
-    RateLimits,
-    Role,
-    Scope,
-    TokenIssuer,
-)
 from dukcapil_shared.auth.keys import PublishedKeys, SigningKey, development_signing_key
 from dukcapil_shared.auth.passwords import hash_password, password_matches, password_problem
+from dukcapil_shared.auth.ratelimit import RateLimits
+from dukcapil_shared.auth.roles import ROLE_SCOPES, Principal, Role, Scope
+from dukcapil_shared.auth.tokens import InvalidToken, LocalTokenVerifier, OidcTokenVerifier, TokenIssuer
 from dukcapil_shared.settings import ServiceSettings
 from dukcapil_shared.web import ApiError
 

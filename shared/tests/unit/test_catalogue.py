@@ -6,7 +6,7 @@ from typing import ClassVar
 import pytest
 from sqlalchemy import MetaData
 
-from dukcapil_shared.auth import add_access_log_table
+from dukcapil_shared.auth.access import add_access_log_table
 from dukcapil_shared.catalogue import asyncapi_document, typed_envelope
 from dukcapil_shared.contracts import (
     CONTENT_TYPE,

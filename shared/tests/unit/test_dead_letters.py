@@ -12,7 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved, RequestCancelled
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops import service

@@ -10,9 +10,9 @@ from fastapi import FastAPI
 from dukcapil_documents.domain.model import Document
 from dukcapil_documents.entrypoints import http
 from dukcapil_documents.service_layer.handlers import Press
-from dukcapil_shared.auth import Role
 from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.keys import SigningKey
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.testing import (
     download_grants_for_tests,
     grant_verifier_for_tests,

@@ -4,7 +4,7 @@ import httpx
 from sqlalchemy import text
 
 from dukcapil_documents.bootstrap import build_app
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import migrate
 from dukcapil_shared.testing import staff_headers
 

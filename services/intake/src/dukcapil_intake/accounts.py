@@ -25,7 +25,7 @@ from dukcapil_intake.adapters.accounts import SqlAccountsUnitOfWork
 from dukcapil_intake.domain.accounts import AccountRefused, check_new_account
 from dukcapil_intake.service_layer import accounts as service
 from dukcapil_intake.settings import IntakeSettings
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import create_engine, migrate
 
 

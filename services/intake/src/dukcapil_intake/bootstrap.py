@@ -31,9 +31,9 @@ from dukcapil_intake.entrypoints import accounts, consumers, http, incidents, st
 from dukcapil_intake.service_layer.accounts import add_development_accounts
 from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.settings import IntakeSettings
-from dukcapil_shared.auth import TokenIssuer
 from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.keys import SigningKey, development_signing_key
+from dukcapil_shared.auth.tokens import TokenIssuer
 from dukcapil_shared.contracts.public import PUBLIC_SOURCE
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore

@@ -14,7 +14,7 @@ import pytest
 from dukcapil_intake import bootstrap
 from dukcapil_intake.bootstrap import build_app
 from dukcapil_intake.settings import IntakeSettings
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, ReviewStarted
 from dukcapil_shared.messaging import EVENTS_EXCHANGE
 from dukcapil_shared.testing import staff_headers

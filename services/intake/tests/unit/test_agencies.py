@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from dukcapil_intake.agencies import cli as agency_cli
 from dukcapil_intake.domain.agencies import Agency, AgencyRefused
 from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
-from dukcapil_intake.entrypoints import agency_cli
 from dukcapil_intake.service_layer import agencies
 from dukcapil_intake.service_layer.agencies import BrokerAdmin, BrokerAdminFailed, QueueDelivery, QueueState
 from dukcapil_intake.service_layer.unit_of_work import AgencyExists

@@ -12,7 +12,8 @@ from dukcapil_intake.adapters.scans import DecodingScanInspector
 from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_intake.entrypoints import http
 from dukcapil_intake.settings import IntakeSettings
-from dukcapil_shared.auth import InvalidToken, Role
+from dukcapil_shared.auth.roles import Role
+from dukcapil_shared.auth.tokens import InvalidToken
 from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
 from dukcapil_shared.testing import (
     download_grants_for_tests,

@@ -21,7 +21,7 @@ from dukcapil_intake.entrypoints import incidents as incidents_http
 from dukcapil_intake.entrypoints.consumers import SUBSCRIPTIONS
 from dukcapil_intake.service_layer import handlers, incidents
 from dukcapil_intake.service_layer.unit_of_work import IncidentRepository
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.service import DeadLetterDesk

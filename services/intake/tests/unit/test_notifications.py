@@ -24,7 +24,7 @@ from dukcapil_intake.service_layer.notifications import (
     SmsSender,
     send_due_notifications,
 )
-from dukcapil_shared.auth import RateLimits
+from dukcapil_shared.auth.ratelimit import RateLimits
 from dukcapil_shared.contracts import Envelope, InformationRequested, RequestApproved, ReviewStarted
 from dukcapil_shared.runtime import periodically
 from dukcapil_shared.testing import InMemoryEventBus

@@ -24,7 +24,7 @@ from dukcapil_intake.domain.statistics import (
 from dukcapil_intake.entrypoints import http
 from dukcapil_intake.entrypoints import statistics as statistics_http
 from dukcapil_intake.service_layer import statistics
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.testing import (
     development_token,
     download_grants_for_tests,

@@ -22,7 +22,7 @@ from dukcapil_review import bootstrap
 from dukcapil_review.bootstrap import build_app
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.settings import ReviewSettings
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, RequestSubmitted
 from dukcapil_shared.messaging import EVENTS_EXCHANGE, PermanentFailure
 from dukcapil_shared.testing import development_token, staff_headers

@@ -5,7 +5,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from dukcapil_shared.auth import MemoryAccessLog, Role
+from dukcapil_shared.auth.access import MemoryAccessLog
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.entrypoints import http

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import migrate
 from dukcapil_shared.testing import staff_headers
 from dukcapil_shipping import bootstrap

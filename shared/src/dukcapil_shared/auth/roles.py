@@ -5,6 +5,7 @@ set of scopes. Tokens carry the role, and the scopes are looked up here when a t
 this table takes effect at once for every token already issued.
 """
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -63,3 +64,29 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
 
 # Roles whose holders work for one kecamatan and see only its requests and parcels.
 KECAMATAN_BOUND = frozenset({Role.KECAMATAN_OPERATOR})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The member of staff behind a request."""
+
+    username: str
+    role: Role
+    kecamatan_code: str | None = None
+    session_id: str | None = None
+    """The session the token belongs to (intake's tokens); sign-out ends it."""
+
+    @property
+    def scopes(self) -> frozenset[Scope]:
+        return ROLE_SCOPES[self.role]
+
+    @property
+    def kecamatan_bound(self) -> bool:
+        """Works for one kecamatan and sees only its requests and parcels."""
+        return self.role in KECAMATAN_BOUND
+
+    def serves(self, kecamatan_code: str | None) -> bool:
+        """Whether this person may see or act on something of the given kecamatan."""
+        if not self.kecamatan_bound:
+            return True
+        return kecamatan_code is not None and kecamatan_code == self.kecamatan_code

@@ -18,35 +18,9 @@ from typing import Any, Protocol
 import jwt
 
 from dukcapil_shared.auth.keys import ALGORITHM, PublishedKeys, SigningKey
-from dukcapil_shared.auth.roles import KECAMATAN_BOUND, ROLE_SCOPES, Role, Scope
+from dukcapil_shared.auth.roles import KECAMATAN_BOUND, Principal, Role
 
 LEEWAY = timedelta(seconds=30)  # clocks of the issuer and the services drift a little
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The member of staff behind a request."""
-
-    username: str
-    role: Role
-    kecamatan_code: str | None = None
-    session_id: str | None = None
-    """The session the token belongs to (intake's tokens); sign-out ends it."""
-
-    @property
-    def scopes(self) -> frozenset[Scope]:
-        return ROLE_SCOPES[self.role]
-
-    @property
-    def kecamatan_bound(self) -> bool:
-        """Works for one kecamatan and sees only its requests and parcels."""
-        return self.role in KECAMATAN_BOUND
-
-    def serves(self, kecamatan_code: str | None) -> bool:
-        """Whether this person may see or act on something of the given kecamatan."""
-        if not self.kecamatan_bound:
-            return True
-        return kecamatan_code is not None and kecamatan_code == self.kecamatan_code
 
 
 class InvalidToken(Exception):

@@ -11,16 +11,18 @@ from dataclasses import dataclass
 
 from faststream.rabbit import ExchangeType, QueueType, RabbitBroker, RabbitExchange, RabbitQueue
 
+from dukcapil_shared.contracts import exchanges
+
 # The shared exchanges are declared by provisioning (access.py): a service only checks they exist (a passive
 # declare), since declaring them would take a configure permission that would also let it delete them.
-EVENTS_EXCHANGE = RabbitExchange("dukcapil.events", type=ExchangeType.TOPIC, durable=True, declare=False)
+EVENTS_EXCHANGE = RabbitExchange(exchanges.EVENTS, type=ExchangeType.TOPIC, durable=True, declare=False)
 
 # Events for other agencies (contracts/public.py), minimised for outsiders: identity numbers masked on the
 # first, in full on the second for the agencies entitled to them. Agencies bind their own queues here, never to
 # dukcapil.events; each agency's broker user can read only its own queues (see the agencies' onboarding).
-PUBLIC_EXCHANGE = RabbitExchange("dukcapil.public", type=ExchangeType.TOPIC, durable=True, declare=False)
+PUBLIC_EXCHANGE = RabbitExchange(exchanges.PUBLIC, type=ExchangeType.TOPIC, durable=True, declare=False)
 IDENTIFIED_PUBLIC_EXCHANGE = RabbitExchange(
-    "dukcapil.public.identified", type=ExchangeType.TOPIC, durable=True, declare=False
+    exchanges.IDENTIFIED_PUBLIC, type=ExchangeType.TOPIC, durable=True, declare=False
 )
 PUBLIC_EXCHANGES = (PUBLIC_EXCHANGE, IDENTIFIED_PUBLIC_EXCHANGE)
 

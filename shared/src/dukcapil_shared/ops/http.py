@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from dukcapil_shared.auth import Principal, Scope, personal_data, staff
+from dukcapil_shared.auth.http import personal_data, staff
+from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.ops import service
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterNotFound, DeadLetterStatus, LetterAlreadyResolved
 from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed, ReplayUnroutable

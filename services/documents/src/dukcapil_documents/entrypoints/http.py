@@ -23,16 +23,10 @@ from dukcapil_documents.domain.model import (
 )
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork
-from dukcapil_shared.auth import (
-    InvalidToken,
-    Principal,
-    Scope,
-    optional_personal_data,
-    rate_limited,
-    rate_limits,
-    staff,
-)
 from dukcapil_shared.auth.grants import GrantVerifier
+from dukcapil_shared.auth.http import optional_personal_data, rate_limited, rate_limits, staff
+from dukcapil_shared.auth.roles import Principal, Scope
+from dukcapil_shared.auth.tokens import InvalidToken
 from dukcapil_shared.contracts.common import PersonInput
 from dukcapil_shared.contracts.text import DetailValues, Reason, ShortText
 from dukcapil_shared.web import ApiError, ErrorResponse, error_response

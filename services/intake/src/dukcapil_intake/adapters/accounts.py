@@ -18,7 +18,7 @@ from dukcapil_intake.service_layer.accounts import (
     FailureRepository,
     SessionRepository,
 )
-from dukcapil_shared.auth import Role
+from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.auth.sessions import record_ended
 from dukcapil_shared.contracts import StaffSessionsEnded
 from dukcapil_shared.db import as_utc

@@ -2,7 +2,7 @@
 
 from dukcapil_intake.domain.notifications import Notification
 from dukcapil_intake.service_layer.notifications import NoticeQuota
-from dukcapil_shared.auth import RateLimits, target_key
+from dukcapil_shared.auth.ratelimit import RateLimits, target_key
 
 STRANGER_TRIGGERED = frozenset({"received", "access_code", "recording_booked"})
 """The notices anyone can make the office send to a number or an address of their choosing (by submitting or

@@ -1,1 +1,1 @@
-"""The agencies' command line: `python -m dukcapil_intake.agencies --help` (entrypoints/agency_cli.py)."""
+"""The agencies' command line: `python -m dukcapil_intake.agencies --help` (cli.py), a composition root of its own."""

@@ -1,5 +1,5 @@
 import sys
 
-from dukcapil_intake.entrypoints.agency_cli import main
+from dukcapil_intake.agencies.cli import main
 
 sys.exit(main())

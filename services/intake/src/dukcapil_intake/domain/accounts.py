@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from dukcapil_shared.auth import KECAMATAN_BOUND, Principal, Role
+from dukcapil_shared.auth.roles import KECAMATAN_BOUND, Principal, Role
 from dukcapil_shared.contracts.regions import find_kecamatan
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")

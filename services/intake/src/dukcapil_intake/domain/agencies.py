@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from dukcapil_shared.contracts import exchanges
 from dukcapil_shared.contracts.public import PUBLIC_EVENTS
 from dukcapil_shared.contracts.regions import LEBAK, find_kecamatan, region_name
-from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE, IDENTIFIED_PUBLIC_EXCHANGE, PUBLIC_EXCHANGE
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$")
 REGION_PREFIX = re.compile(r"^\d{2}(\.\d{2}){0,2}$")
@@ -117,7 +117,7 @@ class Agency:
 
     @property
     def exchange(self) -> str:
-        return (IDENTIFIED_PUBLIC_EXCHANGE if self.identified else PUBLIC_EXCHANGE).name
+        return exchanges.IDENTIFIED_PUBLIC if self.identified else exchanges.PUBLIC
 
     @property
     def binding_keys(self) -> list[str]:
@@ -143,7 +143,7 @@ class Agency:
                 write=NOTHING,
                 read=f"^({entitled_keys})$" if exchange == self.exchange else NOTHING,
             )
-            for exchange in (EVENTS_EXCHANGE.name, PUBLIC_EXCHANGE.name, IDENTIFIED_PUBLIC_EXCHANGE.name)
+            for exchange in (exchanges.EVENTS, exchanges.PUBLIC, exchanges.IDENTIFIED_PUBLIC)
         )
         return BrokerAccess(
             user=self.broker_user,

@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 
 from dukcapil_intake.domain.accounts import AccountRefused, LockoutPolicy, StaffAccount
 from dukcapil_intake.service_layer import accounts as service
-from dukcapil_shared.auth import Principal, Role, Scope, TokenIssuer, rate_limited, signed_in, staff
+from dukcapil_shared.auth.http import rate_limited, signed_in, staff
+from dukcapil_shared.auth.roles import Principal, Role, Scope
+from dukcapil_shared.auth.tokens import TokenIssuer
 from dukcapil_shared.web import ApiError, ErrorResponse, error_response
 
 

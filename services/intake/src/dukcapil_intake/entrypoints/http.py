@@ -22,17 +22,10 @@ from dukcapil_intake.domain.validation import SubmissionInvalid
 from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.scans import ScanInspector
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestFilter
-from dukcapil_shared.auth import (
-    Principal,
-    Scope,
-    client_address,
-    optional_staff,
-    personal_data,
-    rate_limited,
-    rate_limits,
-    target_key,
-)
 from dukcapil_shared.auth.grants import DownloadGrants
+from dukcapil_shared.auth.http import client_address, optional_staff, personal_data, rate_limited, rate_limits
+from dukcapil_shared.auth.ratelimit import target_key
+from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.common import PHONE_PATTERN, DeliveryInput, PersonInput
 from dukcapil_shared.contracts.regions import find_kecamatan

@@ -12,7 +12,8 @@ from dukcapil_intake.domain.incidents import IncidentKind, StallPolicy
 from dukcapil_intake.domain.model import RequestStatus
 from dukcapil_intake.service_layer import incidents
 from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
-from dukcapil_shared.auth import Scope, staff
+from dukcapil_shared.auth.http import staff
+from dukcapil_shared.auth.roles import Scope
 from dukcapil_shared.web import ErrorResponse, error_response
 
 

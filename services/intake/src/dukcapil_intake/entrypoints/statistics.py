@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from dukcapil_intake.domain.statistics import Month, StatisticsFilter, StatisticsRefused, parse_dimensions
 from dukcapil_intake.service_layer import statistics
 from dukcapil_intake.service_layer.unit_of_work import IntakeUnitOfWork
-from dukcapil_shared.auth import Principal, Scope, limit_to_own_kecamatan, staff
+from dukcapil_shared.auth.http import limit_to_own_kecamatan, staff
+from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response

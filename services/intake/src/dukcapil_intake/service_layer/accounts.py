@@ -24,8 +24,9 @@ from dukcapil_intake.domain.accounts import (
     StaffSession,
     check_new_account,
 )
-from dukcapil_shared.auth import IssuedToken, Principal, Role, TokenIssuer
 from dukcapil_shared.auth.passwords import hash_password, needs_rehash, password_matches, password_problem
+from dukcapil_shared.auth.roles import Principal, Role
+from dukcapil_shared.auth.tokens import IssuedToken, TokenIssuer
 from dukcapil_shared.contracts import Event, StaffSessionsEnded
 from dukcapil_shared.messaging import UnitOfWork
 

@@ -1,6 +1,6 @@
 from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
-from dukcapil_shared.auth import add_access_log_table
+from dukcapil_shared.auth.access import add_access_log_table
 from dukcapil_shared.auth.sessions import add_ended_sessions_table
 from dukcapil_shared.messaging import add_dead_letter_table, add_messaging_tables
 

@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from dukcapil_review.domain.model import AuditEntry, Review, ReviewPolicy, ReviewRefused, ReviewStatus
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery, ReviewUnitOfWork
-from dukcapil_shared.auth import Principal, Scope, personal_data, staff
+from dukcapil_shared.auth.http import personal_data, staff
+from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.text import Note, Reason, ShortText
 from dukcapil_shared.web import ErrorResponse, error_response

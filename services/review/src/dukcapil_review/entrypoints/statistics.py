@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from dukcapil_review.domain.model import ReviewPolicy
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.service_layer.unit_of_work import ReviewUnitOfWork
-from dukcapil_shared.auth import Principal, Scope, limit_to_own_kecamatan, staff
+from dukcapil_shared.auth.http import limit_to_own_kecamatan, staff
+from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.web import ErrorResponse

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from dukcapil_shared.auth import Principal, Scope, personal_data, staff
+from dukcapil_shared.auth.http import personal_data, staff
+from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts.text import PersonName
 from dukcapil_shared.web import ErrorResponse, error_response
 from dukcapil_shipping.domain.model import FlagReason, Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
