@@ -30,9 +30,9 @@ from dukcapil_shared.contracts.events import (
     ShipmentDelivered,
     ShipmentFlagged,
     ShipmentStatusChanged,
-    event_class,
 )
 from dukcapil_shared.contracts.operations import OPERATIONS_EVENTS, MessageParked, MessageResolved
+from dukcapil_shared.contracts.registry import event_class
 from dukcapil_shared.contracts.staff import STAFF_EVENTS, StaffSessionsEnded
 
 __all__ = [

@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dukcapil_shared.contracts.events import Event, event_class
+from dukcapil_shared.contracts.events import Event
+from dukcapil_shared.contracts.registry import event_class
 
 CONTENT_TYPE = "application/cloudevents+json"
 

@@ -5,7 +5,6 @@ published beside the old one until its consumers have moved. The routing key, wh
 `type`, is `<event_type>.v<version>`.
 """
 
-import functools
 import uuid
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -310,17 +309,3 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ReadyForPickup,
     DocumentCollected,
 )
-
-
-def event_class(cloudevent_type: str) -> type[Event] | None:
-    """The event model of a CloudEvents type: a lifecycle event here, an operations or a staff event."""
-    return _by_type().get(cloudevent_type)
-
-
-@functools.cache
-def _by_type() -> dict[str, type[Event]]:
-    # operations.py and staff.py build on Event, so they are imported here, once, rather than at the top.
-    from dukcapil_shared.contracts.operations import OPERATIONS_EVENTS
-    from dukcapil_shared.contracts.staff import STAFF_EVENTS
-
-    return {cls.routing_key(): cls for cls in (*ALL_EVENTS, *OPERATIONS_EVENTS, *STAFF_EVENTS)}

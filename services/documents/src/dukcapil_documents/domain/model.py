@@ -24,14 +24,13 @@ import re
 import secrets
 import uuid
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
-from dukcapil_shared.contracts.regions import find_village, region_name
+from dukcapil_shared.contracts.regions import WIB, find_village, region_name
 
-WIB = timezone(timedelta(hours=7), "WIB")
 REGENCY_CODE = "3602"
 SIGNATURE_SCHEME = "dukcapil-lebak-document-v1"
 

@@ -3,13 +3,12 @@
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
 
-WIB = timezone(timedelta(hours=7), "WIB")
 """Western Indonesia Time, Lebak's clock; Indonesia keeps no daylight saving time."""
 
 

@@ -9,11 +9,12 @@ twice and returned to the sender.
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-WIB = timezone(timedelta(hours=7), "WIB")
+from dukcapil_shared.contracts.regions import WIB
+
 DATE_FORMAT = "%d-%m-%Y %H:%M"
 
 CNOTE_FIELDS = (
