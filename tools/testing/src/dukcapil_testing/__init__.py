@@ -1,0 +1,1 @@
+"""Test support: fakes, development tokens and helpers shared by the services' tests; never installed in an image."""
