@@ -2,10 +2,11 @@
 their broker permissions, deploy/rabbitmq/access.json; with `--check` it only says which committed documents differ
 from what the code generates (`make asyncapi`)."""
 
-import argparse
 import os
-import sys
 from pathlib import Path
+from typing import Annotated
+
+import typer
 
 from dukcapil_shared.catalogue.files import (
     ACCESS_PLAN,
@@ -16,16 +17,18 @@ from dukcapil_shared.catalogue.files import (
     generated_document,
 )
 
+app = typer.Typer(add_completion=False, help=__doc__)
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dukcapil_shared.catalogue", description=__doc__)
-    parser.add_argument("services", nargs="+", help="e.g. intake review documents shipping")
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the repository (default: here)")
-    parser.add_argument("--check", action="store_true", help="change nothing; fail if a document is out of date")
-    arguments = parser.parse_args(argv)
-    root = arguments.root.resolve()
+
+@app.command()
+def write(
+    services: Annotated[list[str], typer.Argument(help="e.g. intake review documents shipping")],
+    root: Annotated[Path, typer.Option(help="the repository (default: here)")] = Path(),
+    check: Annotated[bool, typer.Option("--check", help="change nothing; fail if a document is out of date")] = False,
+) -> None:
+    root = root.resolve()
     stale = []
-    for service in arguments.services:
+    for service in services:
         # Building the app may warn (e.g. of a development signing key made in the scratch directory): not news here.
         os.environ[f"{service.upper()}_LOG_LEVEL"] = "ERROR"
         generated = generated_document(service)
@@ -33,22 +36,21 @@ def main(argv: list[str] | None = None) -> int:
         if committed_document(root, service) == generated:
             continue
         stale.append(path)
-        if not arguments.check:
+        if not check:
             path.write_text(generated, encoding="utf-8")
-            print(f"wrote {path.relative_to(root)}")
-    plan = generated_access_plan(arguments.services)
+            typer.echo(f"wrote {path.relative_to(root)}")
+    plan = generated_access_plan(services)
     if committed_access_plan(root) != plan:
         stale.append(root / ACCESS_PLAN)
-        if not arguments.check:
+        if not check:
             (root / ACCESS_PLAN).parent.mkdir(parents=True, exist_ok=True)
             (root / ACCESS_PLAN).write_text(plan, encoding="utf-8")
-            print(f"wrote {ACCESS_PLAN}")
-    if arguments.check and stale:
+            typer.echo(f"wrote {ACCESS_PLAN}")
+    if check and stale:
         names = ", ".join(str(path.relative_to(root)) for path in stale)
-        print(f"out of date with the code: {names}; run `make asyncapi` and commit the result", file=sys.stderr)
-        return 1
-    return 0
+        typer.echo(f"out of date with the code: {names}; run `make asyncapi` and commit the result", err=True)
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="python -m dukcapil_shared.catalogue")

@@ -20,13 +20,13 @@ from typing import Any
 
 from dukcapil_documents.domain.model import (
     KINDS,
-    WIB,
     Document,
     kecamatan_name,
     printable,
     sex_from_nik,
     tanggal,
 )
+from dukcapil_shared.contracts.regions import WIB
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _WEEKDAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")

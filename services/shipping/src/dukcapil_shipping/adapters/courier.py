@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import structlog
 
-from dukcapil_shipping.domain.model import WIB, CourierReport, CourierStatus, Parcel, TrackingEntry
+from dukcapil_shared.contracts.regions import WIB
+from dukcapil_shipping.domain.model import CourierReport, CourierStatus, Parcel, TrackingEntry
 from dukcapil_shipping.service_layer.courier import CourierClient, CourierRefused, CourierUnavailable
 
 log = structlog.get_logger(__name__)

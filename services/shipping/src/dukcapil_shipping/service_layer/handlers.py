@@ -24,12 +24,11 @@ from dukcapil_shared.contracts import (
     ShipmentStatusChanged,
 )
 from dukcapil_shared.contracts.common import Delivery
-from dukcapil_shared.contracts.regions import Kecamatan
+from dukcapil_shared.contracts.regions import WIB, Kecamatan
 from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging import ConcurrentChange, PermanentFailure
 from dukcapil_shipping.domain.destinations import AddressCheck, DestinationTable
 from dukcapil_shipping.domain.model import (
-    WIB,
     CourierReport,
     FlagReason,
     Parcel,
