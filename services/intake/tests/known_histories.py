@@ -8,7 +8,7 @@ from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
 
 RANGKASBITUNG, MALINGPING = "36.02.14", "36.02.01"
 
-# event type → the status it moves a request to (as intake's `handlers.describe` has it); None: it moves none
+# event type → the status it moves a request to (as intake's `domain.history.describe` has it); None: it moves none
 _MOVES = {
     "request.submitted.v1": RequestStatus.submitted,
     "review.started.v1": RequestStatus.in_review,

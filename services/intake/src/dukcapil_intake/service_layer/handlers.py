@@ -9,7 +9,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from dukcapil_intake.domain.access_codes import AccessCode, AccessCodes
-from dukcapil_intake.domain.catalogue import ATTACHMENT_KINDS, SERVICES
+from dukcapil_intake.domain.catalogue import SERVICES
+from dukcapil_intake.domain.history import NoDescription, describe
 from dukcapil_intake.domain.model import (
     Attachment,
     RecordingBooking,
@@ -39,26 +40,14 @@ from dukcapil_intake.service_layer.unit_of_work import (
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     AttachmentRef,
-    DeliveryFailed,
-    DocumentCollected,
     DocumentIssued,
     DocumentRevoked,
     Envelope,
     Event,
-    InformationRequested,
-    ReadyForPickup,
     RecordingBooked,
-    RequestApproved,
     RequestCancelled,
-    RequestRejected,
     RequestResubmitted,
     RequestSubmitted,
-    ReviewClaimed,
-    ReviewStarted,
-    ShipmentCreated,
-    ShipmentDelivered,
-    ShipmentFlagged,
-    ShipmentStatusChanged,
 )
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.files import FileStore
@@ -453,7 +442,10 @@ async def _load(uow: IntakeUnitOfWork, request_id: uuid.UUID) -> ServiceRequest:
 
 
 def _record(request: ServiceRequest, event: Event, envelope: Envelope) -> None:
-    status, note = describe(event)
+    try:
+        status, note = describe(event)
+    except NoDescription as error:
+        raise PermanentFailure(str(error)) from None
     request.record(
         event_id=str(envelope.id),
         event_type=envelope.type,
@@ -489,55 +481,3 @@ def _attachment_ref(attachment: Attachment) -> AttachmentRef:
         size=attachment.size,
         sha256=attachment.sha256,
     )
-
-
-def describe(event: Event) -> tuple[RequestStatus | None, str]:
-    """The status an event moves a request to, and what the citizen reads about it (in Indonesian)."""
-    match event:
-        case RequestSubmitted():
-            return RequestStatus.submitted, f"Permohonan diterima dengan nomor {event.request_number}."
-        case AttachmentAdded():
-            return None, f"Lampiran diterima: {ATTACHMENT_KINDS[event.attachment.kind].description}."
-        case ReviewClaimed():
-            return None, "Permohonan sedang diperiksa oleh verifikator."
-        case ReviewStarted(automatic=True):
-            return RequestStatus.in_review, "Permohonan diperiksa otomatis sesuai kebijakan dinas."
-        case ReviewStarted():
-            return RequestStatus.in_review, "Permohonan masuk antrean verifikasi."
-        case InformationRequested():
-            items = [ATTACHMENT_KINDS[i].description if i in ATTACHMENT_KINDS else i for i in event.missing_items]
-            missing = f" Yang perlu dilengkapi: {'; '.join(items)}." if items else ""
-            return RequestStatus.info_requested, f"Verifikator meminta kelengkapan: {event.reason}.{missing}"
-        case RequestResubmitted():
-            return RequestStatus.submitted, "Kelengkapan dikirim ulang oleh pemohon."
-        case RequestApproved():
-            return RequestStatus.approved, "Permohonan disetujui."
-        case RequestRejected():
-            return RequestStatus.rejected, f"Permohonan ditolak: {event.reason}"
-        case RequestCancelled():
-            reason = f": {event.reason}" if event.reason else "."
-            return RequestStatus.cancelled, f"Permohonan dibatalkan oleh pemohon{reason}"
-        case DocumentIssued():
-            return RequestStatus.document_issued, f"Dokumen terbit dengan nomor {event.document_number}."
-        case DocumentRevoked(superseded_by=None):
-            return None, f"Dokumen {event.document_number} dicabut: {event.reason}."
-        case DocumentRevoked():
-            return None, f"Dokumen {event.document_number} diganti dengan dokumen perbaikan: {event.reason}."
-        case ShipmentFlagged():
-            return None, f"Pengiriman perlu ditangani petugas: {event.detail}"
-        case ShipmentCreated():
-            return (
-                RequestStatus.shipped,
-                f"Dokumen dikirim melalui {event.courier}, nomor resi {event.airway_bill}.",
-            )
-        case ShipmentStatusChanged():
-            return None, f"Status kiriman: {event.description}."
-        case ShipmentDelivered():
-            return RequestStatus.delivered, f"Dokumen telah diterima oleh {event.receiver_name}."
-        case DeliveryFailed():
-            return RequestStatus.delivery_failed, f"Pengiriman gagal: {event.reason}."
-        case ReadyForPickup():
-            return RequestStatus.ready_for_pickup, f"Dokumen dapat diambil di {event.office_name}."
-        case DocumentCollected():
-            return RequestStatus.collected, f"Dokumen telah diambil oleh {event.collector_name}."
-    raise PermanentFailure(f"intake has no description for {event.routing_key()}")

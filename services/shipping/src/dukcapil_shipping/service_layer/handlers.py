@@ -31,7 +31,6 @@ from dukcapil_shipping.domain.destinations import AddressCheck, DestinationTable
 from dukcapil_shipping.domain.model import (
     CourierReport,
     FlagReason,
-    Parcel,
     RequestedDelivery,
     Shipment,
     ShipmentRefused,
@@ -39,6 +38,7 @@ from dukcapil_shipping.domain.model import (
     ShippingMethod,
     household_names,
 )
+from dukcapil_shipping.domain.routing import NotRoutable, route_issued_document
 from dukcapil_shipping.service_layer.courier import CourierClient, CourierRefused
 from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
 
@@ -141,99 +141,28 @@ async def ship_document(
     )
     if office is None:
         raise PermanentFailure(f"request {event.request_id}: no Lebak kecamatan office to hold the document")
-    recipient = delivery.recipient_name or event.applicant.name
     now = _utc_now()
     requested = await uow.deliveries.get(event.request_id)
     known = requested is not None
     if requested is None:
         requested = _requested_delivery(event.request_id, event.applicant.name, event.applicant.nik, delivery, now)
-
-    if delivery.method == DeliveryMethod.pickup:
-        shipment = Shipment.for_pickup(
-            request_id=event.request_id, recipient=recipient, kecamatan_code=office.code, office=office.office, now=now
-        )
-        await uow.shipments.add(shipment)
-        await uow.outbox.add(
-            ReadyForPickup(
-                request_id=event.request_id,
-                shipment_id=shipment.id,
-                kecamatan_code=office.code,
-                office_name=office.office,
-                reason="chosen",
-            ),
-            traceparent=envelope.traceparent,
-        )
-        await _keep(uow, requested, known=known, changed=False)
-        return
-
-    if address is None:
-        raise PermanentFailure(f"request {event.request_id}: courier delivery without an address")
-    if not known:
-        _checked(requested, _check(destinations, delivery))
-    if requested.address_problem is not None:
-        shipment = Shipment.held_at_office(
-            request_id=event.request_id,
-            recipient=recipient,
-            address=address.model_dump(mode="json", exclude_none=True),
-            kecamatan_code=office.code,
-            office=office.office,
-            problem=requested.address_problem,
+        if delivery.method == DeliveryMethod.courier and address is not None:
+            _checked(requested, _check(destinations, delivery))
+    try:
+        routing = route_issued_document(
+            event,
+            requested,
+            office=office,
+            address_office=find_office(address.kecamatan_code) if address else None,
             now=now,
-        )
-        await uow.shipments.add(shipment)
-        flag_now = not requested.address_flagged
-        if flag_now:
-            requested.address_flagged = True
-            await uow.outbox.add(
-                ShipmentFlagged(
-                    request_id=event.request_id,
-                    shipment_id=shipment.id,
-                    reason=FlagReason.address_unserviceable.value,
-                    detail=requested.address_problem,
-                ),
-                traceparent=envelope.traceparent,
-            )
-        await uow.outbox.add(
-            ReadyForPickup(
-                request_id=event.request_id,
-                shipment_id=shipment.id,
-                kecamatan_code=office.code,
-                office_name=office.office,
-                reason=FlagReason.address_unserviceable.value,
-            ),
             traceparent=envelope.traceparent,
         )
-        await _keep(uow, requested, known=known, changed=flag_now)
-        return
-
-    address_office = find_office(address.kecamatan_code)
-    village = f"Desa/Kel. {address.village_code}, " if address.village_code else ""
-    parcel = Parcel(
-        order_id=str(event.request_id),
-        receiver_name=recipient,
-        address_line1=" ".join(
-            part
-            for part in (address.street, address.rt and f"RT {address.rt}", address.rw and f"RW {address.rw}")
-            if part
-        ),
-        address_line2=f"{village}Kec. {address_office.name if address_office else address.kecamatan_code}",
-        city=address.city,
-        postal_code=address.postal_code or requested.postal_code,
-        phone=delivery.phone,
-        contents=f"DOKUMEN KEPENDUDUKAN {event.request_type.value.upper()} {event.document_number}",
-        destination_code=requested.destination_code,
-    )
-    shipment = Shipment.for_booking(
-        request_id=event.request_id,
-        recipient=recipient,
-        address=address.model_dump(mode="json", exclude_none=True),
-        kecamatan_code=office.code,
-        parcel=parcel,
-        now=now,
-        traceparent=envelope.traceparent,
-    )
-    await uow.shipments.add(shipment)
-    await _keep(uow, requested, known=known, changed=False)
+    except NotRoutable as error:
+        raise PermanentFailure(str(error)) from None
+    await uow.shipments.add(routing.shipment)
+    for announced in routing.events:
+        await uow.outbox.add(announced, traceparent=envelope.traceparent)
+    await _keep(uow, requested, known=known, changed=routing.requested_changed)
 
 
 async def book_shipments(
