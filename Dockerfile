@@ -7,12 +7,14 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
 ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never
-RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=intake|review|documents|shipping"; exit 1; }
+RUN test -n "$SERVICE" || { echo "build with --build-arg SERVICE=intake|review|documents|shipping (or devtools)"; exit 1; }
 RUN pip install --no-cache-dir uv==0.13.9
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY shared shared
 COPY services services
+# For the development stand-ins' image (SERVICE=devtools, compose's dev profile only).
+COPY tools tools
 RUN uv sync --frozen --no-dev --no-editable --package "dukcapil-${SERVICE}"
 
 FROM ${PYTHON_IMAGE}

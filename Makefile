@@ -78,8 +78,8 @@ run: check-broker
 	@$(BIN)/python -m dukcapil_shared.messaging.provision apply --passwords-dir var/broker
 	@trap 'echo; echo "stopping..."; kill $$(jobs -p) 2>/dev/null || true; wait' EXIT INT TERM; \
 	export ENVIRONMENT=development; \
-	$(BIN)/python -m dukcapil_shipping.simulator >> var/log/simulator.log 2>&1 & \
-	$(BIN)/python -m dukcapil_intake.devsinks >> var/log/devsinks.log 2>&1 & \
+	$(BIN)/python -m dukcapil_devtools.courier_simulator >> var/log/simulator.log 2>&1 & \
+	$(BIN)/python -m dukcapil_devtools.message_sinks >> var/log/message-sinks.log 2>&1 & \
 	for service in $(SERVICES); do \
 	  env "$${service^^}_BROKER_PASSWORD_FILE=var/broker/$$service.password" \
 	    $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & \

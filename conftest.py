@@ -20,7 +20,7 @@ import pytest
 
 from dukcapil_shared.messaging.access import SERVICES, AccessPlan
 from dukcapil_shared.messaging.provision import ManagementApi, ServiceCredentials, apply
-from dukcapil_shared.testing import auth_env_for_tests
+from dukcapil_testing import auth_env_for_tests
 
 # The services the tests build run in development mode and accept the tests' staff tokens (a key of this run's own).
 os.environ["ENVIRONMENT"] = "development"

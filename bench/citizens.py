@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dukcapil_shared.contracts.regions import lebak_kecamatan
-from dukcapil_shared.testing import minimal_pdf
+from dukcapil_testing import minimal_pdf
 from tests.e2e.requests import AKTA_KEMATIAN, BIODATA_WNI, COURIER, KARTU_KELUARGA, SURAT_PINDAH, variant
 
 TYPES = ("biodata_wni", "kartu_keluarga", "surat_pindah", "akta_kematian")

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from dukcapil_intake.domain.access_codes import AccessCodes
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import migrate
-from dukcapil_shared.testing import staff_headers
+from dukcapil_testing import staff_headers
 
 from .service_apps import build_service_app
 

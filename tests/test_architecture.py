@@ -50,7 +50,16 @@ for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
 """
 
 
-@pytest.mark.parametrize("package", ["dukcapil_shared", *(f"dukcapil_{service}" for service in SERVICES)])
+@pytest.mark.parametrize(
+    "package",
+    [
+        "dukcapil_shared",
+        *(f"dukcapil_{service}" for service in SERVICES),
+        "dukcapil_devtools",
+        "dukcapil_ops",
+        "dukcapil_testing",
+    ],
+)
 def test_every_module_imports(package: str) -> None:
     """A name moved from one module to another is caught here, not by the first request that reaches it."""
     imported = subprocess.run(

@@ -135,8 +135,13 @@ def test_the_broker_loads_each_services_user_from_the_setup_and_keeps_its_ui_on_
 def test_development_stand_ins_run_only_in_the_dev_profile_and_internal_ports_stay_on_this_machine(
     compose: dict,
 ) -> None:
-    for stand_in in ("courier-simulator", "notification-sinks"):
-        assert compose["services"][stand_in]["profiles"] == ["dev"]
+    stand_ins = {"courier-simulator": ("courier_simulator", 8010), "notification-sinks": ("message_sinks", 8011)}
+    for stand_in, (module, port) in stand_ins.items():
+        spec = compose["services"][stand_in]
+        assert spec["profiles"] == ["dev"]
+        # Built from the development tools' package, never from a service's image.
+        assert spec["build"]["args"] == {"SERVICE": "devtools", "PORT": str(port)}
+        assert spec["command"] == ["python", "-m", f"dukcapil_devtools.{module}"]
     for name, spec in compose["services"].items():
         for port in spec.get("ports", []):
             published = str(port)

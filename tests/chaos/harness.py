@@ -25,7 +25,7 @@ import asyncpg
 import httpx
 
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import minimal_pdf, staff_headers
+from dukcapil_testing import minimal_pdf, staff_headers
 
 from ..e2e.requests import AKTA_KEMATIAN, BIODATA_WNI, COURIER, KARTU_KELUARGA, PICKUP, SURAT_PINDAH, variant
 from ..e2e.system import SERVICES, System

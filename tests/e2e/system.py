@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import auth_env_for_tests, staff_headers
+from dukcapil_testing import auth_env_for_tests, staff_headers
 
 SERVICES = ("intake", "review", "documents", "shipping")
-MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {"simulator": "dukcapil_shipping.simulator"}
+MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {"simulator": "dukcapil_devtools.courier_simulator"}
 
 # Short delays so that a walkthrough takes seconds; the values mean what they mean in production.
 FAST = {

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import staff_headers
+from dukcapil_testing import staff_headers
 
 from ..test_access_matrix import ALLOWED, CITIZEN
 from .system import SERVICES, System

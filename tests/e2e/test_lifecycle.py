@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dukcapil_shared.testing import minimal_pdf
+from dukcapil_testing import minimal_pdf
 
 from .requests import BIODATA_WNI, EVERY_TYPE, KARTU_KELUARGA, PICKUP, variant
 from .system import BUDI, DOCUMENT_OFFICER, RINA, SERVICES, SHIPPING_OFFICER, Client, System, holder

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from dukcapil_shared.testing import minimal_pdf
+from dukcapil_testing import minimal_pdf
 
 from .otlp import Collector, ReceivedSpan
 from .requests import BIODATA_WNI, variant

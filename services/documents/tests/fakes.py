@@ -25,7 +25,7 @@ from dukcapil_documents.service_layer.unit_of_work import (
     DocumentsUnitOfWork,
     NumberAlreadyReserved,
 )
-from dukcapil_shared.testing import FakeUnitOfWork
+from dukcapil_testing import FakeUnitOfWork
 
 BASE_URL = "https://dukcapil.lebakkab.go.id"
 

@@ -26,7 +26,7 @@ from dukcapil_intake.service_layer.unit_of_work import (
 )
 from dukcapil_shared.contracts.public import PublicEvent
 from dukcapil_shared.files import FileStore
-from dukcapil_shared.testing import FakeUnitOfWork
+from dukcapil_testing import FakeUnitOfWork
 
 
 class FakeRequestRepository(RequestRepository):

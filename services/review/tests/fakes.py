@@ -14,7 +14,7 @@ from dukcapil_review.service_layer.unit_of_work import (
     ReviewRepository,
     ReviewUnitOfWork,
 )
-from dukcapil_shared.testing import FakeUnitOfWork
+from dukcapil_testing import FakeUnitOfWork
 
 
 class FakeAuditLog(AuditLog):

@@ -5,7 +5,6 @@ from datetime import UTC, datetime, timedelta
 
 from dukcapil_shared.contracts import DocumentIssued, Envelope, RequestSubmitted
 from dukcapil_shared.contracts.regions import find_kecamatan
-from dukcapil_shared.testing import FakeUnitOfWork
 from dukcapil_shipping.adapters.destinations import load_destinations
 from dukcapil_shipping.domain.model import CourierReport, Parcel, RequestedDelivery, Shipment, ShipmentStatus
 from dukcapil_shipping.service_layer import handlers
@@ -15,6 +14,7 @@ from dukcapil_shipping.service_layer.unit_of_work import (
     ShipmentRepository,
     ShippingUnitOfWork,
 )
+from dukcapil_testing import FakeUnitOfWork
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 DESTINATIONS = load_destinations()

@@ -35,8 +35,8 @@ from dukcapil_shared.ops.amqp import BrokerRepublisher, DeadLetterParking
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved, parse_dead_letter
 from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed
 from dukcapil_shared.ops.store import DeadLetterQuery, SqlOpsUnitOfWork
-from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
+from dukcapil_testing import install_test_auth, staff_headers
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from dukcapil_shared.db import create_engine
 from dukcapil_shared.messaging import SqlUnitOfWork, Subscription, add_dead_letter_table, add_messaging_tables
 from dukcapil_shared.runtime import ServiceRuntime
 from dukcapil_shared.settings import ServiceSettings
-from dukcapil_shared.testing import FakeUnitOfWork, UndeclaredEvent
+from dukcapil_testing import FakeUnitOfWork, UndeclaredEvent
 
 
 async def _ignore(*_args: object) -> None:

@@ -8,7 +8,7 @@ from faststream.rabbit import RabbitBroker
 
 from dukcapil_shared.contracts import Envelope, RequestCancelled, RequestResubmitted
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
-from dukcapil_shared.testing import FakeUnitOfWork, InMemoryEventBus
+from dukcapil_testing import FakeUnitOfWork, InMemoryEventBus
 
 
 class RecordingUnitOfWork(FakeUnitOfWork):

@@ -1,7 +1,7 @@
 from dukcapil_documents.domain.model import Document
 from dukcapil_documents.entrypoints.consumers import subscriptions
 from dukcapil_shared.contracts import DocumentIssued, RequestRejected
-from dukcapil_shared.testing import InMemoryEventBus
+from dukcapil_testing import InMemoryEventBus
 
 from ..fakes import FakeDocumentsUnitOfWork, FakeRenderer, a_press
 from .test_handlers import approval

@@ -13,13 +13,13 @@ from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.keys import SigningKey
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import (
+from dukcapil_shared.web import install_error_handlers
+from dukcapil_testing import (
     download_grants_for_tests,
     grant_verifier_for_tests,
     install_test_auth,
     staff_headers,
 )
-from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import BASE_URL, FakeDocumentsUnitOfWork, FakeStorage, a_press
 from .test_handlers import APPLICANT, DEATH, approval, deliver

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from dukcapil_documents.bootstrap import build_app
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import migrate
-from dukcapil_shared.testing import staff_headers
+from dukcapil_testing import staff_headers
 
 from .test_bootstrap import _leave_logging_alone, settings
 

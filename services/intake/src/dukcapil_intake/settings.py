@@ -111,7 +111,7 @@ class IntakeSettings(ServiceSettings):
     notify_batch_size: int = Field(default=50, description="Notices sent per round at most")
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(
-        default=8025, description="8025 is the development sink (python -m dukcapil_intake.devsinks)"
+        default=8025, description="8025 is the development sink (python -m dukcapil_devtools.message_sinks)"
     )
     smtp_sender: str = "Disdukcapil Lebak <noreply@dukcapil.lebakkab.go.id>"
     smtp_username: str | None = None

@@ -17,7 +17,7 @@ from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, ReviewStarted
 from dukcapil_shared.messaging import EVENTS_EXCHANGE
-from dukcapil_shared.testing import staff_headers
+from dukcapil_testing import staff_headers
 
 from ..unit.test_handlers import APPLICANT, PICKUP
 

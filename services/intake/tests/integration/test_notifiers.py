@@ -10,11 +10,11 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from dukcapil_devtools.message_sinks.app import DevSinkSettings, Mailbox, SmtpSink, create_app
 from dukcapil_intake.adapters import tables
 from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
 from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.adapters.smtp import SmtpEmailSender
-from dukcapil_intake.devsinks.app import DevSinkSettings, Mailbox, SmtpSink, create_app
 from dukcapil_intake.domain.notifications import Channel, NotificationStatus
 from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.notifications import (

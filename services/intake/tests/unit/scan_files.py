@@ -7,7 +7,7 @@ import zlib
 from PIL import Image
 from pypdf import PdfWriter
 
-from dukcapil_shared.testing import minimal_pdf
+from dukcapil_testing import minimal_pdf
 
 
 def image(format: str, size: tuple[int, int] = (40, 30)) -> bytes:

@@ -11,7 +11,7 @@ from dukcapil_shared.contracts import (
     ReviewStarted,
     ShipmentDelivered,
 )
-from dukcapil_shared.testing import InMemoryEventBus
+from dukcapil_testing import InMemoryEventBus
 
 from ..fakes import FakeIntakeUnitOfWork
 from .test_handlers import APPLICANT, PICKUP, submit

@@ -15,14 +15,14 @@ from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.auth.tokens import InvalidToken
 from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
-from dukcapil_shared.testing import (
+from dukcapil_shared.web import install_error_handlers
+from dukcapil_testing import (
     download_grants_for_tests,
     grant_verifier_for_tests,
     install_test_auth,
     minimal_pdf,
     staff_headers,
 )
-from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork
 from .scan_files import encrypted_pdf, image, png_claiming

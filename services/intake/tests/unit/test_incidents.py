@@ -25,14 +25,14 @@ from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.service import DeadLetterDesk
-from dukcapil_shared.testing import (
+from dukcapil_shared.web import install_error_handlers
+from dukcapil_testing import (
     FakeOpsUnitOfWork,
     FakeRepublisher,
     InMemoryEventBus,
     install_test_auth,
     staff_headers,
 )
-from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeIntakeUnitOfWork, FakeRequestRepository
 from .test_handlers import submit

@@ -27,7 +27,7 @@ from dukcapil_intake.service_layer.notifications import (
 from dukcapil_shared.auth.ratelimit import RateLimits
 from dukcapil_shared.contracts import Envelope, InformationRequested, RequestApproved, ReviewStarted
 from dukcapil_shared.runtime import periodically
-from dukcapil_shared.testing import InMemoryEventBus
+from dukcapil_testing import InMemoryEventBus
 
 from ..fakes import FakeIntakeUnitOfWork
 

@@ -8,7 +8,7 @@ import pytest
 
 from dukcapil_intake import bootstrap
 from dukcapil_intake.settings import IntakeSettings
-from dukcapil_shared.testing import minimal_pdf
+from dukcapil_testing import minimal_pdf
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork
 

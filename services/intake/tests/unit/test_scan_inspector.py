@@ -11,7 +11,7 @@ from PIL import Image
 from dukcapil_intake.adapters import scans
 from dukcapil_intake.adapters.scans import DecodingScanInspector, inspect_now
 from dukcapil_intake.domain.scans import JPEG, PDF, PNG, Finding, ScanLimits, ScanReport
-from dukcapil_shared.testing import minimal_pdf
+from dukcapil_testing import minimal_pdf
 
 from .scan_files import encrypted_pdf, image, png_claiming
 

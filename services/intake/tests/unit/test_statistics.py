@@ -25,14 +25,14 @@ from dukcapil_intake.entrypoints import http
 from dukcapil_intake.entrypoints import statistics as statistics_http
 from dukcapil_intake.service_layer import statistics
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import (
+from dukcapil_shared.web import install_error_handlers
+from dukcapil_testing import (
     development_token,
     download_grants_for_tests,
     install_test_auth,
     run_ops_cli,
     staff_headers,
 )
-from dukcapil_shared.web import install_error_handlers
 
 from ..fakes import FakeIntakeUnitOfWork
 from ..known_histories import MALINGPING, NOVEMBER_LEAD_TIMES, RANGKASBITUNG, known_requests

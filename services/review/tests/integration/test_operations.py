@@ -25,7 +25,7 @@ from dukcapil_review.settings import ReviewSettings
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, RequestSubmitted
 from dukcapil_shared.messaging import EVENTS_EXCHANGE, PermanentFailure
-from dukcapil_shared.testing import development_token, staff_headers
+from dukcapil_testing import development_token, staff_headers
 
 from ..unit.test_handlers import submitted
 
@@ -100,7 +100,7 @@ async def ops(*argv: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "dukcapil_shared.ops",
+        "dukcapil_ops",
         *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

@@ -8,7 +8,7 @@ from dukcapil_shared.contracts import (
     RequestResubmitted,
     ReviewStarted,
 )
-from dukcapil_shared.testing import InMemoryEventBus
+from dukcapil_testing import InMemoryEventBus
 
 from ..fakes import FakeReviewUnitOfWork
 from .test_handlers import attachment, submitted

@@ -7,8 +7,8 @@ from fastapi import FastAPI
 from dukcapil_review.domain.model import ReviewPolicy
 from dukcapil_review.entrypoints import http
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
+from dukcapil_testing import install_test_auth, staff_headers
 
 from ..fakes import FakeReviewUnitOfWork
 from .test_handlers import T0, Clock, attachment, queue, submitted

@@ -13,8 +13,8 @@ from dukcapil_review.domain.model import Review, ReviewPolicy, ReviewStatus
 from dukcapil_review.entrypoints import statistics as statistics_http
 from dukcapil_review.service_layer import handlers
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import development_token, install_test_auth, run_ops_cli, staff_headers
 from dukcapil_shared.web import install_error_handlers
+from dukcapil_testing import development_token, install_test_auth, run_ops_cli, staff_headers
 
 from ..fakes import FakeReviewUnitOfWork
 

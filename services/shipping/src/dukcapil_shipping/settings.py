@@ -13,7 +13,7 @@ class ShippingSettings(ServiceSettings):
     port: int = 8004
 
     courier_url: str = Field(default="http://127.0.0.1:8010", description="Base URL of the courier's partner API")
-    # Development-only credentials, matching the courier simulator's defaults; set real ones in production.
+    # Development-only credentials, matching the courier simulator's (dukcapil_devtools) defaults; set real ones.
     courier_username: str = "dukcapil-lebak-dev"
     courier_api_key: SecretStr = SecretStr("development-only-courier-api-key")
     courier_branch: str = Field(default="RKB000", description="OLSHOP_BRANCH: the courier branch of our account")

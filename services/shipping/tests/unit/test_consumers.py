@@ -1,8 +1,8 @@
 from dukcapil_shared.contracts import ReadyForPickup, RequestApproved, ShipmentFlagged
 from dukcapil_shared.contracts.regions import find_kecamatan
-from dukcapil_shared.testing import InMemoryEventBus
 from dukcapil_shipping.domain.model import ShipmentStatus
 from dukcapil_shipping.entrypoints.consumers import subscriptions
+from dukcapil_testing import InMemoryEventBus
 
 from ..fakes import ADDRESS, COURIER, DESTINATIONS, FakeShippingUnitOfWork, issued, submitted
 

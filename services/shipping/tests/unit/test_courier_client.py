@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from dukcapil_devtools.courier_simulator.app import SimulatorSettings, create_app
 from dukcapil_shared.contracts import ShipmentCreated, ShipmentDelivered, ShipmentStatusChanged
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.domain.model import Parcel, ShipmentStatus
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierRefused, CourierUnavailable
-from dukcapil_shipping.simulator.app import SimulatorSettings, create_app
 
 from ..fakes import FakeClock, FakeShippingUnitOfWork, book, deliver, issued
 

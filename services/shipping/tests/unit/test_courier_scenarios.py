@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
+from dukcapil_devtools.courier_simulator.app import SimulatorSettings, create_app
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import (
     DeliveryFailed,
@@ -26,12 +27,11 @@ from dukcapil_shared.contracts import (
     ShipmentStatusChanged,
 )
 from dukcapil_shared.contracts.regions import find_kecamatan
-from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper
 from dukcapil_shipping.entrypoints import http as shipping_http
 from dukcapil_shipping.service_layer import handlers
-from dukcapil_shipping.simulator.app import SimulatorSettings, create_app
+from dukcapil_testing import install_test_auth, staff_headers
 
 from ..fakes import ADDRESS, COURIER, FakeClock, FakeShippingUnitOfWork, book, deliver, issued, receive, submitted
 

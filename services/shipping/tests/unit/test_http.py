@@ -7,10 +7,10 @@ from fastapi import FastAPI
 
 from dukcapil_shared.auth.access import MemoryAccessLog
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.testing import install_test_auth, staff_headers
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.entrypoints import http
 from dukcapil_shipping.service_layer.courier import CourierRefused
+from dukcapil_testing import install_test_auth, staff_headers
 
 from ..fakes import ADDRESS, COURIER, PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued, ship
 

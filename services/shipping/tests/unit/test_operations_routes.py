@@ -6,10 +6,10 @@ from sqlalchemy import text
 
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import migrate
-from dukcapil_shared.testing import staff_headers
 from dukcapil_shipping import bootstrap
 from dukcapil_shipping.bootstrap import build_app
 from dukcapil_shipping.settings import ShippingSettings
+from dukcapil_testing import staff_headers
 
 MISSING = "/dead-letters/6a3c1f0e-0000-4000-8000-000000000000"
 

@@ -1,2 +1,2 @@
-"""Operating the failures: dead letters parked per service, replayed or discarded by an operator, over HTTP and
-from the command line (dukcapil-ops, or python -m dukcapil_shared.ops)."""
+"""Operating the failures: dead letters parked per service, replayed or discarded by an operator over the service's
+HTTP API (the operators' command line that calls it is dukcapil_ops, in tools/ops)."""

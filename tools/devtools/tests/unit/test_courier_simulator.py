@@ -3,8 +3,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from dukcapil_shipping.simulator.app import SimulatorSettings, create_app
-from dukcapil_shipping.simulator.model import CNOTE_FIELDS
+from dukcapil_devtools.courier_simulator.app import SimulatorSettings, create_app
+from dukcapil_devtools.courier_simulator.model import CNOTE_FIELDS
 
 from ..fakes import FakeClock
 

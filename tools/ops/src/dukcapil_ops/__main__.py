@@ -1,5 +1,5 @@
 import sys
 
-from dukcapil_shared.ops.cli import main
+from dukcapil_ops.cli import main
 
 sys.exit(main())

@@ -1,4 +1,4 @@
-"""dukcapil-ops (or python -m dukcapil_shared.ops): the operators' command line over the services' HTTP APIs.
+"""dukcapil-ops (or python -m dukcapil_ops): the operators' command line over the services' HTTP APIs.
 
     dead-letters list [--service S] [--status parked|replayed|discarded|all] [--queue Q] [--subject ID]
     dead-letters show ID [--service S]
@@ -31,9 +31,8 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from dukcapil_shared.contracts import RequestType
-from dukcapil_shared.ops import render
-from dukcapil_shared.ops.client import (
+from dukcapil_ops import render
+from dukcapil_ops.client import (
     SERVICES,
     OpsClient,
     OpsError,
@@ -43,6 +42,7 @@ from dukcapil_shared.ops.client import (
     sign_in,
     urllib_send,
 )
+from dukcapil_shared.contracts import RequestType
 
 __all__ = ["OpsError", "Response", "Send", "app", "main"]
 

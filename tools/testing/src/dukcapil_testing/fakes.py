@@ -1,64 +1,18 @@
-"""In-memory stand-ins for the messaging abstractions and the broker, and staff tokens, for the services' tests."""
+"""In-memory stand-ins for the messaging abstractions, the dead-letter desk's store and republisher, and the broker."""
 
 import copy
-import json
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fastapi import FastAPI
 from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 
-from dukcapil_shared.auth.access import MemoryAccessLog
-from dukcapil_shared.auth.grants import DownloadGrants, GrantVerifier
-from dukcapil_shared.auth.http import REASON_HEADER, StaffAuth, install_auth
-from dukcapil_shared.auth.keys import PublishedKeys, SigningKey
-from dukcapil_shared.auth.ratelimit import RateLimits
-from dukcapil_shared.auth.roles import KECAMATAN_BOUND, Principal, Role
-from dukcapil_shared.auth.tokens import LocalTokenVerifier, TokenIssuer
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
 from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved
 from dukcapil_shared.ops.service import ReplayFailed, Republisher
 from dukcapil_shared.ops.store import DeadLetterQuery, DeadLetterRepository, OpsUnitOfWork
-from dukcapil_shared.settings import ServiceSettings
-
-
-def minimal_pdf(pages: int = 1, *, size: int | None = None) -> bytes:
-    """A small, valid PDF of blank A4 pages, made with the standard library: what a test uploads as a scan (intake
-    parses every PDF, so a body that only starts with `%PDF-` is refused). With `size`, a comment pads it to exactly
-    that many bytes."""
-    content = _pdf(pages, 0)
-    if size is not None and size != len(content):
-        padding = max(size - len(content), 2)
-        content = _pdf(pages, padding)
-        content = _pdf(pages, padding + size - len(content))
-        if len(content) != size:
-            raise ValueError(f"no PDF of {pages} pages has exactly {size} bytes")
-    return content
-
-
-def _pdf(pages: int, padding: int) -> bytes:
-    kids = " ".join(f"{3 + index} 0 R" for index in range(pages))
-    objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>",
-        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>",
-        *["<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>"] * pages,
-    ]
-    content = b"%PDF-1.4\n" + (b"%" + b"0" * (padding - 2) + b"\n" if padding else b"")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(content))
-        content += f"{number} 0 obj\n{body}\nendobj\n".encode()
-    xref = len(content)
-    content += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    content += "".join(f"{offset:010d} 00000 n \n" for offset in offsets).encode()
-    content += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return content
 
 
 class UndeclaredEvent(AssertionError):
@@ -223,122 +177,3 @@ class InMemoryEventBus:
         for queue in queues:
             await self._broker.publish(envelope.to_json(), queue=queue, message_id=str(envelope.id))
         return queues
-
-
-# --- staff tokens for tests ---
-
-_DEFAULTS = ServiceSettings.model_fields
-
-TEST_SIGNING_KEY = SigningKey(Ed25519PrivateKey.generate())
-"""The tests' own staff-token key (one per test run): tokens they mint are signed with it, and the services they
-build or start check tokens with its public half (`auth_env_for_tests`)."""
-
-
-def auth_env_for_tests() -> dict[str, str]:
-    """The environment under which services accept the tests' tokens, and intake signs its own with the same key."""
-    pem = TEST_SIGNING_KEY.private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return {"AUTH_JWKS": json.dumps(TEST_SIGNING_KEY.jwks()), "INTAKE_SIGNING_KEY": pem}
-
-
-def development_token(role: Role, *, kecamatan: str | None = None, username: str | None = None) -> str:
-    """A token as intake issues it, signed with the tests' key (which every service under `auth_env_for_tests`
-    accepts), in a session of its own."""
-    if role in KECAMATAN_BOUND and kecamatan is None:
-        kecamatan = "36.02.14"  # Rangkasbitung
-    issuer = TokenIssuer(
-        key=TEST_SIGNING_KEY,
-        issuer=_DEFAULTS["auth_token_issuer"].default,
-        audience=_DEFAULTS["auth_token_audience"].default,
-        lifetime=timedelta(hours=2),
-    )
-    principal = Principal(username=username or f"test.{role.value}", role=role, kecamatan_code=kecamatan)
-    return issuer.issue(principal, session_id=uuid.uuid4()).access_token
-
-
-def staff_headers(
-    role: Role, *, kecamatan: str | None = None, reason: str | None = "testing", username: str | None = None
-) -> dict[str, str]:
-    """Authorization (and, unless reason is None, X-Access-Reason) headers for a member of staff in `role`."""
-    headers = {"Authorization": f"Bearer {development_token(role, kecamatan=kecamatan, username=username)}"}
-    if reason is not None:
-        headers[REASON_HEADER] = reason
-    return headers
-
-
-class NoEndedSessions:
-    async def ended(self, session_id: str) -> bool:
-        return False
-
-
-def install_test_auth(app: FastAPI, *, citizen_rate: str = "1000/minute") -> MemoryAccessLog:
-    """Staff authentication as the services run it, with the access log kept in memory for the test to read."""
-    access_log = MemoryAccessLog()
-    install_auth(
-        app,
-        StaffAuth(
-            verifier=LocalTokenVerifier(
-                keys=PublishedKeys(document=json.dumps(TEST_SIGNING_KEY.jwks())),
-                issuer=_DEFAULTS["auth_token_issuer"].default,
-                audience=_DEFAULTS["auth_token_audience"].default,
-                sessions=NoEndedSessions(),
-            ),
-            access_log=access_log,
-            rate_limits=RateLimits(),
-            citizen_rate=citizen_rate,
-        ),
-    )
-    return access_log
-
-
-def download_grants_for_tests() -> DownloadGrants:
-    """Download grants as intake signs them, with the key the test tokens are signed with."""
-    return DownloadGrants(key=TEST_SIGNING_KEY, issuer=_DEFAULTS["auth_token_issuer"].default)
-
-
-def grant_verifier_for_tests() -> GrantVerifier:
-    """Documents' check of download grants, trusting the test key."""
-    return GrantVerifier(
-        keys=PublishedKeys(document=json.dumps(TEST_SIGNING_KEY.jwks())), issuer=_DEFAULTS["auth_token_issuer"].default
-    )
-
-
-# --- the operators' command line against apps in this test ---
-
-
-async def run_ops_cli(
-    apps: Mapping[str, FastAPI], *argv: str, environ: Mapping[str, str] | None = None
-) -> tuple[int, str, str]:
-    """Runs `dukcapil-ops argv` in a thread, its HTTP calls answered on this test's event loop by the app whose
-    base URL (a key of `apps`) they go to; others get 404. Returns the exit status, what it printed, and its
-    error output."""
-    import asyncio
-    import contextlib
-    import io
-
-    import httpx
-
-    from dukcapil_shared.ops import cli
-
-    loop = asyncio.get_running_loop()
-    clients = {url: httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) for url, app in apps.items()}
-
-    def send(method: str, url: str, headers: Mapping[str, str], data: bytes | None, timeout: float) -> cli.Response:
-        client = next((client for base, client in clients.items() if url.startswith(base + "/")), None)
-        if client is None:
-            return cli.Response(404, {"error": {"code": "not_found", "message": f"nothing at {url} in this test"}})
-        call = client.request(method, url, headers=dict(headers), content=data, timeout=timeout)
-        answer = asyncio.run_coroutine_threadsafe(call, loop).result()
-        return cli.Response(answer.status_code, answer.json() if answer.content else None)
-
-    out, err = io.StringIO(), io.StringIO()
-
-    def run() -> int:
-        with contextlib.redirect_stderr(err):
-            return cli.main(list(argv), environ=environ or {}, send=send, out=out)
-
-    status = await asyncio.to_thread(run)
-    for client in clients.values():
-        await client.aclose()
-    return status, out.getvalue(), err.getvalue()

@@ -1,5 +1,6 @@
 """SMS through an HTTP gateway: a JSON POST `{to, message}` with the API key in a header, the shape most
-Indonesian SMS gateways offer. Numbers go out as 62812...; the gateway simulator (devsinks) speaks the same."""
+Indonesian SMS gateways offer. Numbers go out as 62812...; the gateway simulator (dukcapil_devtools.message_sinks)
+speaks the same."""
 
 import httpx
 

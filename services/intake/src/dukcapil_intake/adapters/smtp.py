@@ -1,4 +1,5 @@
-"""E-mail over SMTP (aiosmtplib): a relay in production, the development sink (devsinks) locally and in tests."""
+"""E-mail over SMTP (aiosmtplib): a relay in production, the development sink (dukcapil_devtools.message_sinks)
+locally and in tests."""
 
 from datetime import UTC, datetime
 from email.message import EmailMessage

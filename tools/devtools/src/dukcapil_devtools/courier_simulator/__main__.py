@@ -1,6 +1,6 @@
 import uvicorn
 
-from dukcapil_shipping.simulator.app import SimulatorSettings, create_app
+from dukcapil_devtools.courier_simulator.app import SimulatorSettings, create_app
 
 
 def main() -> None:

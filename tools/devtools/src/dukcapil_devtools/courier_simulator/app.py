@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dukcapil_shipping.simulator.model import Courier, Outcome, Script, missing_fields
+from dukcapil_devtools.courier_simulator.model import Courier, Outcome, Script, missing_fields
 
 
 class SimulatorSettings(BaseSettings):

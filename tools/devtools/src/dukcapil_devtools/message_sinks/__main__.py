@@ -1,10 +1,10 @@
-"""python -m dukcapil_intake.devsinks: the SMTP sink (port 8025) and the SMS gateway simulator with
+"""python -m dukcapil_devtools.message_sinks: the SMTP sink (port 8025) and the SMS gateway simulator with
 GET /messages (port 8011), for `make run`."""
 
 import uvicorn
 from aiosmtpd.controller import Controller
 
-from dukcapil_intake.devsinks.app import DevSinkSettings, Mailbox, SmtpSink, create_app
+from dukcapil_devtools.message_sinks.app import DevSinkSettings, Mailbox, SmtpSink, create_app
 
 
 def main() -> None:
