@@ -10,6 +10,7 @@ from dukcapil_shipping.domain.model import CourierReport, Parcel, RequestedDeliv
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierClient
 from dukcapil_shipping.service_layer.unit_of_work import (
+    ConcurrentUpdate,
     RequestedDeliveryRepository,
     ShipmentRepository,
     ShippingUnitOfWork,
@@ -37,12 +38,11 @@ class FakeShipmentRepository(ShipmentRepository):
         found = [s for s in self._current().values() if s.request_id == request_id]
         return copy.deepcopy(found[0]) if found else None
 
-    async def save(self, shipment: Shipment) -> bool:
+    async def save(self, shipment: Shipment) -> None:
         if self._current()[shipment.id].version != shipment.version:
-            return False
+            raise ConcurrentUpdate(f"shipment {shipment.id}")
         shipment.version += 1
         self._stage(shipment)
-        return True
 
     async def find(self, *, request_id, status, limit, offset, flag=None, kecamatan_code=None):  # type: ignore[no-untyped-def]
         found = [
@@ -111,12 +111,11 @@ class FakeRequestedDeliveryRepository(RequestedDeliveryRepository):
     async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None:
         return copy.deepcopy(self._current().get(request_id))
 
-    async def save(self, requested: RequestedDelivery) -> bool:
+    async def save(self, requested: RequestedDelivery) -> None:
         if self._current()[requested.request_id].version != requested.version:
-            return False
+            raise ConcurrentUpdate(f"requested delivery {requested.request_id}")
         requested.version += 1
         self.pending[requested.request_id] = copy.deepcopy(requested)
-        return True
 
     def _current(self) -> dict[uuid.UUID, RequestedDelivery]:
         return {**self.committed, **self.pending}

@@ -21,6 +21,7 @@ from dukcapil_shipping.domain.model import (
     TrackingEntry,
 )
 from dukcapil_shipping.service_layer.unit_of_work import (
+    ConcurrentUpdate,
     RequestedDeliveryRepository,
     ShipmentRepository,
     ShippingUnitOfWork,
@@ -65,7 +66,7 @@ class SqlShipmentRepository(ShipmentRepository):
     async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None:
         return await self._one(select(tables.shipments).where(tables.shipments.c.request_id == str(request_id)))
 
-    async def save(self, shipment: Shipment) -> bool:
+    async def save(self, shipment: Shipment) -> None:
         table = tables.shipments
         result = await self._connection.execute(
             update(table)
@@ -85,11 +86,10 @@ class SqlShipmentRepository(ShipmentRepository):
             )
         )
         if result.rowcount != 1:
-            return False
+            raise ConcurrentUpdate(f"shipment {shipment.id}")
         shipment.version += 1
         await self._insert_new_tracking(shipment)
         await self._insert_new_flags(shipment)
-        return True
 
     async def find(
         self,
@@ -278,7 +278,7 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
             version=row.version,
         )
 
-    async def save(self, requested: RequestedDelivery) -> bool:
+    async def save(self, requested: RequestedDelivery) -> None:
         table = tables.requested_deliveries
         result = await self._connection.execute(
             update(table)
@@ -286,9 +286,8 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
             .values(**_changeable(requested), version=requested.version + 1)
         )
         if result.rowcount != 1:
-            return False
+            raise ConcurrentUpdate(f"requested delivery {requested.request_id}")
         requested.version += 1
-        return True
 
 
 class SqlShippingUnitOfWork(SqlUnitOfWork, ShippingUnitOfWork):

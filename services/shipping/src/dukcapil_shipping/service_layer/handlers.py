@@ -26,7 +26,7 @@ from dukcapil_shared.contracts import (
 from dukcapil_shared.contracts.common import Delivery
 from dukcapil_shared.contracts.regions import WIB, Kecamatan
 from dukcapil_shared.logging import mask_personal_data
-from dukcapil_shared.messaging import ConcurrentChange, PermanentFailure
+from dukcapil_shared.messaging import PermanentFailure
 from dukcapil_shipping.domain.destinations import AddressCheck, DestinationTable
 from dukcapil_shipping.domain.model import (
     CourierReport,
@@ -40,7 +40,7 @@ from dukcapil_shipping.domain.model import (
 )
 from dukcapil_shipping.domain.routing import NotRoutable, route_issued_document
 from dukcapil_shipping.service_layer.courier import CourierClient, CourierRefused
-from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
+from dukcapil_shipping.service_layer.unit_of_work import ConcurrentUpdate, ShippingUnitOfWork
 
 log = structlog.get_logger(__name__)
 
@@ -53,10 +53,6 @@ def _utc_now() -> datetime:
 
 class ShipmentNotFound(Exception):
     pass
-
-
-class ChangedConcurrently(ConcurrentChange):
-    """Another unit of work changed the same row first; the consumer retries the event."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +80,7 @@ async def check_address(
     household = household_names(event.details)
     if requested is not None:
         requested.submitted_with(household=household, now=now)
-        if not await uow.deliveries.save(requested):
-            raise ChangedConcurrently(f"requested delivery {event.request_id}")
+        await uow.deliveries.save(requested)
         return
     requested = _requested_delivery(event.request_id, event.applicant.name, event.applicant.nik, event.delivery, now)
     requested.submitted_with(household=household, now=now)
@@ -111,8 +106,7 @@ async def note_resubmission(uow: ShippingUnitOfWork, event: RequestResubmitted, 
     if requested is None or not requested.submitted:
         return
     requested.submitted_with(household=household_names(event.details), now=_utc_now())
-    if not await uow.deliveries.save(requested):
-        raise ChangedConcurrently(f"requested delivery {event.request_id}")
+    await uow.deliveries.save(requested)
 
 
 async def ship_document(
@@ -209,7 +203,9 @@ async def record_booking(
             ),
             traceparent=shipment.traceparent,
         )
-        if not await uow.shipments.save(shipment):
+        try:
+            await uow.shipments.save(shipment)
+        except ConcurrentUpdate:
             return False
         await uow.commit()
     return True
@@ -310,7 +306,9 @@ async def record_tracking(
                     reason="delivery_failed",
                 )
             )
-        if not await uow.shipments.save(shipment):
+        try:
+            await uow.shipments.save(shipment)
+        except ConcurrentUpdate:
             log.info("tracking_recorded_elsewhere", shipment_id=str(shipment.id))
             return False
         await uow.commit()
@@ -363,7 +361,9 @@ async def _flag_stuck(
             ),
             traceparent=shipment.traceparent,
         )
-        if not await uow.shipments.save(shipment):
+        try:
+            await uow.shipments.save(shipment)
+        except ConcurrentUpdate:
             return False
         await uow.commit()
     log.warning("shipment_stuck", shipment_id=str(shipment.id), airway_bill=shipment.airway_bill)
@@ -391,8 +391,12 @@ async def collect_document(shipment_id: uuid.UUID, command: CollectDocument, *, 
                 operator=command.operator,
             )
         )
-        if not await uow.shipments.save(shipment):
-            raise ShipmentRefused("changed_concurrently", "The shipment changed meanwhile; reload it and try again.")
+        try:
+            await uow.shipments.save(shipment)
+        except ConcurrentUpdate:
+            raise ShipmentRefused(
+                "changed_concurrently", "The shipment changed meanwhile; reload it and try again."
+            ) from None
         await uow.commit()
     return shipment
 
@@ -458,7 +462,9 @@ async def _record_booking_failure(
             shipment.fail_booking(trouble, now=now)
         else:
             shipment.postpone_booking(trouble, now=now)
-        if not await uow.shipments.save(shipment):
+        try:
+            await uow.shipments.save(shipment)
+        except ConcurrentUpdate:
             return
         await uow.commit()
     context = {
@@ -527,8 +533,8 @@ def _checked(requested: RequestedDelivery, check: AddressCheck) -> None:
 async def _keep(uow: ShippingUnitOfWork, requested: RequestedDelivery, *, known: bool, changed: bool) -> None:
     if not known:
         await uow.deliveries.add(requested)
-    elif changed and not await uow.deliveries.save(requested):
-        raise ChangedConcurrently(f"requested delivery {requested.request_id}")
+    elif changed:
+        await uow.deliveries.save(requested)
 
 
 async def _receiver_not_entitled(uow: ShippingUnitOfWork, shipment: Shipment, receiver: str | None) -> str | None:

@@ -14,8 +14,12 @@ from dukcapil_shared.contracts import (
     ShipmentFlagged,
     ShipmentStatusChanged,
 )
-from dukcapil_shared.messaging import UnitOfWork
+from dukcapil_shared.messaging import ConcurrentChange, UnitOfWork
 from dukcapil_shipping.domain.model import RequestedDelivery, Shipment, ShipmentStatus
+
+
+class ConcurrentUpdate(ConcurrentChange):
+    """Someone else changed the shipment or the requested delivery since it was loaded."""
 
 
 class ShipmentRepository(abc.ABC):
@@ -29,11 +33,9 @@ class ShipmentRepository(abc.ABC):
     async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None: ...
 
     @abc.abstractmethod
-    async def save(self, shipment: Shipment) -> bool:
-        """Store the changes and the new tracking entries, unless the shipment changed since it was loaded.
-
-        Returns False, storing nothing, when another unit of work (another replica) changed it first.
-        """
+    async def save(self, shipment: Shipment) -> None:
+        """Store the changes and the new tracking entries, unless the shipment changed since it was loaded: then
+        raise ConcurrentUpdate, storing nothing (another unit of work, another replica, changed it first)."""
 
     @abc.abstractmethod
     async def find(
@@ -76,8 +78,8 @@ class RequestedDeliveryRepository(abc.ABC):
     async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None: ...
 
     @abc.abstractmethod
-    async def save(self, requested: RequestedDelivery) -> bool:
-        """Store the changes unless another unit of work changed it since it was loaded (then False)."""
+    async def save(self, requested: RequestedDelivery) -> None:
+        """Store the changes unless another unit of work changed it since it was loaded (then ConcurrentUpdate)."""
 
 
 class ShippingUnitOfWork(UnitOfWork):
