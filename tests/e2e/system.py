@@ -209,7 +209,8 @@ class Client:
 
     def __init__(self, system: System) -> None:
         self.system = system
-        self.http = httpx.AsyncClient(timeout=10)
+        # uvicorn closes a connection idle for 5 s: let idle ones go first, so that none is reused as it closes.
+        self.http = httpx.AsyncClient(timeout=10, limits=httpx.Limits(keepalive_expiry=1.0))
 
     async def close(self) -> None:
         await self.http.aclose()
