@@ -11,13 +11,13 @@ dukcapil_intake.accounts create admin --role admin`); after that, admins can als
 The database comes from INTAKE_DATABASE_URL, as for the service; its migrations are applied first.
 """
 
-import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn
 
+import typer
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dukcapil_intake.adapters import tables
@@ -28,55 +28,105 @@ from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import create_engine, migrate
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dukcapil_intake.accounts", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    create = commands.add_parser("create", help="A new staff account")
-    create.add_argument("username")
-    create.add_argument("--role", required=True, choices=[role.value for role in Role])
-    create.add_argument("--kecamatan", help="For a kecamatan_operator: the kecamatan served, e.g. 36.02.14")
-    create.add_argument("--name", help="Full name (default: the user name)")
-    create.add_argument("--password-stdin", action="store_true", help="Read the password from standard input")
-    commands.add_parser("list", help="Every staff account")
-    for name, text in (("deactivate", "The account can no longer sign in"), ("activate", "Allow it to sign in again")):
-        commands.add_parser(name, help=text).add_argument("username")
-    password = commands.add_parser("set-password", help="A new password for an account")
-    password.add_argument("username")
-    password.add_argument("--password-stdin", action="store_true")
-    return parser
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")]
+Username = Annotated[str, typer.Argument(help="The account's user name")]
 
 
-async def run(
-    args: argparse.Namespace,
-    unit_of_work: service.AccountsUnitOfWorkFactory,
-    out: TextIO,
-    read_password: Callable[[], str],
+@app.command()
+def create(
+    username: Username,
+    role: Annotated[Role, typer.Option(help="The account's role")],
+    kecamatan: Annotated[
+        str | None, typer.Option(help="For a kecamatan_operator: the kecamatan served, e.g. 36.02.14")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Full name (default: the user name)")] = None,
+    password_stdin: PasswordStdin = False,
 ) -> None:
-    """Deactivating an account or setting its password ends its sessions: the running intake's relay announces it
-    and every service refuses its tokens within seconds."""
-    if args.command == "create":
-        check_new_account(args.username, Role(args.role), args.kecamatan)  # before asking for a password
+    """A new staff account."""
+    try:
+        check_new_account(username, role, kecamatan)  # before asking for a password
+    except AccountRefused as error:
+        _fail(error.message)
+    read_password = _password_reader(password_stdin)
+
+    async def create_it(unit_of_work: service.AccountsUnitOfWorkFactory) -> str:
         account = await service.create_account(
-            username=args.username,
-            full_name=args.name or args.username,
-            role=Role(args.role),
-            kecamatan_code=args.kecamatan,
+            username=username,
+            full_name=name or username,
+            role=role,
+            kecamatan_code=kecamatan,
             password=read_password(),
             uow=unit_of_work(),
         )
         where = f" for kecamatan {account.kecamatan_code}" if account.kecamatan_code else ""
-        out.write(f"Created {account.username} ({account.role.value}{where}).\n")
-    elif args.command == "list":
-        for account in await service.list_accounts(uow=unit_of_work()):
-            state = "active" if account.active else "deactivated"
-            out.write(f"{account.username:<30} {account.role.value:<20} {account.kecamatan_code or '-':<10} {state}\n")
-    elif args.command in ("activate", "deactivate"):
-        account = await service.set_active(args.username, args.command == "activate", uow=unit_of_work())
-        out.write(f"{account.username} is now {'active' if account.active else 'deactivated'}.\n")
-    elif args.command == "set-password":
-        await service.set_password(args.username, read_password(), uow=unit_of_work())
-        out.write(f"New password set for {args.username}.\n")
+        return f"Created {account.username} ({account.role.value}{where})."
+
+    _run(create_it)
+
+
+@app.command("list")
+def list_accounts() -> None:
+    """Every staff account."""
+
+    async def listing(unit_of_work: service.AccountsUnitOfWorkFactory) -> str:
+        return "\n".join(
+            f"{account.username:<30} {account.role.value:<20} {account.kecamatan_code or '-':<10} "
+            f"{'active' if account.active else 'deactivated'}"
+            for account in await service.list_accounts(uow=unit_of_work())
+        )
+
+    _run(listing)
+
+
+@app.command()
+def deactivate(username: Username) -> None:
+    """The account can no longer sign in (its sessions end: every service refuses its tokens within seconds)."""
+    _set_active(username, active=False)
+
+
+@app.command()
+def activate(username: Username) -> None:
+    """Allow it to sign in again."""
+    _set_active(username, active=True)
+
+
+@app.command("set-password")
+def set_password(username: Username, password_stdin: PasswordStdin = False) -> None:
+    """A new password for an account (its sessions end)."""
+    read_password = _password_reader(password_stdin)
+
+    async def set_it(unit_of_work: service.AccountsUnitOfWorkFactory) -> str:
+        await service.set_password(username, read_password(), uow=unit_of_work())
+        return f"New password set for {username}."
+
+    _run(set_it)
+
+
+def _set_active(username: str, *, active: bool) -> None:
+    async def set_it(unit_of_work: service.AccountsUnitOfWorkFactory) -> str:
+        account = await service.set_active(username, active, uow=unit_of_work())
+        return f"{account.username} is now {'active' if account.active else 'deactivated'}."
+
+    _run(set_it)
+
+
+def _run(action: Callable[[service.AccountsUnitOfWorkFactory], Awaitable[str]]) -> None:
+    try:
+        said = asyncio.run(_with_database(action))
+    except AccountRefused as error:
+        _fail(error.message)
+    except service.AccountExists as error:
+        _fail(f"there is already an account {error}")
+    except service.AccountNotFound as error:
+        _fail(f"no account {error}")
+    if said:
+        typer.echo(said)
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
 
 
 def _password_reader(from_stdin: bool) -> Callable[[], str]:
@@ -100,34 +150,27 @@ class _Database(BaseSettings):
     database_url: str = IntakeSettings.model_fields["database_url"].default
 
 
-async def _main(args: argparse.Namespace) -> None:
+async def _with_database(action: Callable[[service.AccountsUnitOfWorkFactory], Awaitable[str]]) -> str:
+    """Deactivating an account or setting its password ends its sessions: the running intake's relay announces it
+    and every service refuses its tokens within seconds."""
     engine = create_engine(_Database().database_url)
     try:
         await migrate(engine, "dukcapil_intake:migrations")
-        reader = _password_reader(getattr(args, "password_stdin", False))
         source = "/dukcapil/lebak/intake"
 
         def unit_of_work() -> SqlAccountsUnitOfWork:
             return SqlAccountsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source=source)
 
-        await run(args, unit_of_work, sys.stdout, reader)
+        return await action(unit_of_work)
     finally:
         await engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
-        asyncio.run(_main(args))
-    except AccountRefused as error:
-        print(f"error: {error.message}", file=sys.stderr)
-        return 1
-    except service.AccountExists as error:
-        print(f"error: there is already an account {error}", file=sys.stderr)
-        return 1
-    except service.AccountNotFound as error:
-        print(f"error: no account {error}", file=sys.stderr)
-        return 1
+        app(sys.argv[1:] if argv is None else argv, prog_name="python -m dukcapil_intake.accounts")
+    except SystemExit as done:
+        return int(done.code or 0)
     return 0
 
 

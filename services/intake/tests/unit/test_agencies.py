@@ -327,7 +327,7 @@ class FakeDesk:
 
 async def cli(desk: FakeDesk, *argv: str) -> str:
     out = io.StringIO()
-    await agency_cli.run(agency_cli.build_parser().parse_args(argv), desk, out)  # type: ignore[arg-type]
+    await agency_cli.run(agency_cli.parse(argv), desk, out)  # type: ignore[arg-type]
     return out.getvalue()
 
 
@@ -343,7 +343,7 @@ async def test_the_command_line_prints_the_connection_details_once_and_lists_and
 
     details = json.loads(
         await cli(desk, "onboard", "--name", "kpu", "--events", "death.registered.v1,residence.moved.v1", "--regions",
-                  "36.02.14", "36.02.03", "--identified", "--json")
+                  "36.02.14", "--regions", "36.02.03", "--identified", "--json")
     )  # fmt: skip
     assert details["exchange"] == "dukcapil.public.identified"
     assert details["password"] == desk.broker.users["agency-kpu"]
@@ -392,6 +392,6 @@ def test_the_command_line_explains_what_is_wrong_and_exits_with_1(
 
 def test_a_malformed_time_is_refused_before_anything_happens(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_status:
-        agency_cli.build_parser().parse_args(["replay", "--name", "bpjs", "--since", "kemarin"])
+        agency_cli.parse(["replay", "--name", "bpjs", "--since", "kemarin"])
     assert exit_status.value.code == 2
     assert "'kemarin' is no date or time" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """python -m dukcapil_intake.agencies: onboarding, offboarding and replays for the agencies that subscribe to events.
 
     events                                             the public events an agency can be entitled to
-    onboard --name N --events T... --regions R... [--identified] [--by WHO] [--json]
+    onboard --name N --events T,T --regions R,R [--identified] [--by WHO] [--json]
     offboard --name N [--by WHO]
     list [--json]
     replay --name N --since WHEN [--until WHEN] [--json]
@@ -10,16 +10,17 @@ It reads intake's settings (INTAKE_DATABASE_URL, AMQP_URL, INTAKE_RABBITMQ_MANAG
 INTAKE_AGENCY_AMQP_URL). Times without a zone are Lebak's (WIB, UTC+7).
 """
 
-import argparse
 import asyncio
 import getpass
 import json
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, TextIO
+from typing import Annotated, Any, TextIO
 
+import typer
 from sqlalchemy.exc import OperationalError
 
 from dukcapil_intake.bootstrap import AgencyDesk, build_agency_desk
@@ -44,40 +45,102 @@ PROBLEMS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m dukcapil_intake.agencies", description="Agencies that subscribe to the office's public events."
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("events", help="The public events an agency can be entitled to")
+@dataclass
+class Parsed:
+    """A command line as understood: the command and its options."""
 
-    onboard = commands.add_parser("onboard", help="Create an agency's broker user, queues and bindings")
-    onboard.add_argument("--name", required=True, help="Short lower-case name, e.g. bpjs-kesehatan")
-    onboard.add_argument(
-        "--events", nargs="+", required=True, metavar="TYPE", help="Event types, e.g. death.registered.v1"
-    )
-    onboard.add_argument(
-        "--regions", nargs="+", required=True, metavar="PREFIX", help="Region prefixes: 36.02 (Lebak), 36.02.14, ..."
-    )
-    onboard.add_argument(
-        "--identified", action="store_true", help="NIKs and KK numbers in full (only for an entitled agency)"
-    )
-    onboard.add_argument("--by", default=_operator(), help="Who onboards (default: your user name)")
-    onboard.add_argument("--json", action="store_true", help="Print JSON")
+    command: str
+    name: str = ""
+    events: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    identified: bool = False
+    by: str = ""
+    json: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
 
-    offboard = commands.add_parser("offboard", help="Remove an agency's user, connections, queues and record")
-    offboard.add_argument("--name", required=True)
-    offboard.add_argument("--by", default=_operator(), help="Who offboards (default: your user name)")
 
-    listing = commands.add_parser("list", help="Agencies, their entitlements and their queues")
-    listing.add_argument("--json", action="store_true", help="Print JSON")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Agencies that subscribe to the office's public events. Lists take commas or repeated options: "
+    "--events death.registered.v1,document.revoked.v1.",
+)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON")]
 
-    replay = commands.add_parser("replay", help="Send an agency the events of a time range again, from the log")
-    replay.add_argument("--name", required=True)
-    replay.add_argument("--since", required=True, type=_moment, help="From (inclusive): 2026-11-01 or 2026-11-01T08:00")
-    replay.add_argument("--until", type=_moment, help="Until (exclusive); default: now")
-    replay.add_argument("--json", action="store_true", help="Print JSON")
-    return parser
+
+@app.command("events")
+def _events(context: typer.Context) -> None:
+    """The public events an agency can be entitled to."""
+    context.obj.append(Parsed("events"))
+
+
+@app.command("onboard")
+def _onboard(
+    context: typer.Context,
+    name: Annotated[str, typer.Option(help="Short lower-case name, e.g. bpjs-kesehatan")],
+    events: Annotated[list[str], typer.Option(metavar="TYPE", help="Event types, e.g. death.registered.v1")],
+    regions: Annotated[list[str], typer.Option(metavar="PREFIX", help="Region prefixes: 36.02 (Lebak), 36.02.14")],
+    identified: Annotated[
+        bool, typer.Option("--identified", help="NIKs and KK numbers in full (only for an entitled agency)")
+    ] = False,
+    by: Annotated[str, typer.Option(help="Who onboards (default: your user name)")] = "",
+    json: JsonOption = False,
+) -> None:
+    """Create an agency's broker user, queues and bindings."""
+    context.obj.append(
+        Parsed("onboard", name=name, events=events, regions=regions, identified=identified, by=by, json=json)
+    )
+
+
+@app.command("offboard")
+def _offboard(
+    context: typer.Context,
+    name: Annotated[str, typer.Option(help="The agency")],
+    by: Annotated[str, typer.Option(help="Who offboards (default: your user name)")] = "",
+) -> None:
+    """Remove an agency's user, connections, queues and record."""
+    context.obj.append(Parsed("offboard", name=name, by=by))
+
+
+@app.command("list")
+def _list(context: typer.Context, json: JsonOption = False) -> None:
+    """Agencies, their entitlements and their queues."""
+    context.obj.append(Parsed("list", json=json))
+
+
+@app.command("replay")
+def _replay(
+    context: typer.Context,
+    name: Annotated[str, typer.Option(help="The agency")],
+    since: Annotated[
+        datetime,
+        typer.Option(parser=lambda text: _moment(text), help="From (inclusive): 2026-11-01 or 2026-11-01T08:00"),
+    ],
+    until: Annotated[
+        datetime | None, typer.Option(parser=lambda text: _moment(text), help="Until (exclusive); default: now")
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Send an agency the events of a time range again, from the log."""
+    context.obj.append(Parsed("replay", name=name, since=since, until=until, json=json))
+
+
+def parse(argv: Sequence[str]) -> Parsed:
+    """The command line understood, or SystemExit(2) with what is wrong (and 0 after --help)."""
+    found: list[Parsed] = []
+    try:
+        # Typer's own errors (a missing option, a malformed time) are printed with the usage and exit with 2.
+        app(list(argv), prog_name=PROG, obj=found)
+    except SystemExit as done:
+        if done.code not in (0, None) or not found:  # a mistake, or --help answered
+            raise
+    parsed = found[0]
+    parsed.by = parsed.by or _operator()
+    return parsed
+
+
+PROG = "python -m dukcapil_intake.agencies"
 
 
 def _operator() -> str:
@@ -92,7 +155,7 @@ def _moment(text: str) -> datetime:
         moment = datetime.combine(date.fromisoformat(text), datetime.min.time()) if len(text) == 10 else None
         moment = moment or datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is no date or time; write 2026-11-01 or 2026-11-01T08:00") from None
+        raise typer.BadParameter(f"{text!r} is no date or time; write 2026-11-01 or 2026-11-01T08:00") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=WIB)
 
 
@@ -101,7 +164,7 @@ def _split(values: Sequence[str]) -> list[str]:
     return [item for value in values for item in value.split(",")]
 
 
-async def run(args: argparse.Namespace, desk: AgencyDesk, out: TextIO) -> None:
+async def run(args: Parsed, desk: AgencyDesk, out: TextIO) -> None:
     if args.command == "events":
         out.write(_events_table() + "\n")
         return
@@ -130,6 +193,7 @@ async def run(args: argparse.Namespace, desk: AgencyDesk, out: TextIO) -> None:
             (json.dumps([_listed(item) for item in listed], indent=2) if args.json else _list_text(listed)) + "\n"
         )
     elif args.command == "replay":
+        assert args.since is not None  # a required option
         until = args.until or datetime.now(UTC)
         replayed = await agencies.replay_to_agency(
             args.name, since=args.since, until=until, uow=desk.unit_of_work(), delivery=desk.delivery
@@ -252,7 +316,10 @@ def main(
     out: TextIO | None = None,
     err: TextIO | None = None,
 ) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = parse(sys.argv[1:] if argv is None else argv)
+    except SystemExit as done:
+        return int(done.code or 0)
     settings = settings or IntakeSettings()
     err = err or sys.stderr
     # Stdout is the command's output (JSON with --json): the logs go to stderr.
@@ -268,7 +335,7 @@ def main(
     return 0
 
 
-async def _run_with_desk(args: argparse.Namespace, settings: IntakeSettings, out: TextIO) -> None:
+async def _run_with_desk(args: Parsed, settings: IntakeSettings, out: TextIO) -> None:
     desk = build_agency_desk(settings)
     try:
         await run(args, desk, out)
