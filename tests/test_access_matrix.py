@@ -52,6 +52,7 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("intake", "GET", "/requests"): READ_REQUESTS,
     ("intake", "POST", "/requests/follow"): EVERYONE,
     ("intake", "POST", "/requests/access-code"): EVERYONE,
+    ("intake", "POST", "/requests/{request_id}/access-code/renew"): {OP},
     ("intake", "GET", "/requests/{request_id}"): READ_REQUESTS,
     ("intake", "POST", "/requests/{request_id}/attachments"): {CITIZEN, OP},
     ("intake", "GET", "/requests/{request_id}/attachments/{attachment_id}"): {OP, REV, SUP},

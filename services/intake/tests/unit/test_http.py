@@ -485,3 +485,23 @@ async def test_text_is_stored_normalised(api) -> None:  # type: ignore[no-untype
     body = BIODATA | {"applicant": SITI | {"name": "  Siti Ami\u0301nah "}}
     assert (await api.post("/requests", json=body)).status_code == 201
     assert api.uow.outbox.events[-1].applicant.name == "Siti Amínah"
+
+
+async def test_an_operator_replaces_a_leaked_code_and_the_old_one_stops_working(api) -> None:  # type: ignore[no-untyped-def]
+    contact = {"phone": "081234567890"}
+    request = (await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | contact})).json()
+    path = f"/requests/{request['id']}/access-code/renew"
+    assert (await api.post(path)).status_code == 401, "a citizen cannot"
+    assert (await api.post(path, headers=STAFF)).status_code == 403, "a reviewer has no counter"
+    elsewhere = staff_headers(Role.KECAMATAN_OPERATOR, kecamatan="36.02.03", username="op-bayah")
+    assert (await api.post(path, headers=elsewhere)).status_code == 404, "nor another kecamatan's operator"
+    renewed = await api.post(path, headers=OPERATOR)
+    assert renewed.status_code == 200 and renewed.json()["number"] == request["number"]
+    new_code = renewed.json()["access_code"]
+    assert new_code != request["access_code"] and new_code == str(CODES.of(uuid.UUID(request["id"]), 2))
+    follow = {"number": request["number"]}
+    old = await api.post("/requests/follow", json=follow | {"access_code": request["access_code"]})
+    assert old.status_code == 404, "the leaked code opens nothing any more"
+    assert (await api.post("/requests/follow", json=follow | {"access_code": new_code})).status_code == 200
+    [notice] = [n for n in api.uow.notifications.committed.values() if n.kind == "access_code"]
+    assert CODES.fill(notice.body, notice.request_id).count(new_code) == 1, "the new code goes to the phone on file"

@@ -117,6 +117,10 @@ class ServiceRequest:
     """The document in force for the request, which its holder may fetch with the access code."""
     document_number: str | None = None
 
+    def new_access_code(self) -> None:
+        """The code given so far stops opening the request; the next version's does (access_codes.py)."""
+        self.access_code_version += 1
+
     def document_issued(self, document_id: uuid.UUID, number: str) -> None:
         """A document (or a corrected one) was issued: it is the one in force."""
         self.document_id, self.document_number = document_id, number

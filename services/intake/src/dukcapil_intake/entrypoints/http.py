@@ -23,7 +23,14 @@ from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.scans import ScanInspector
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate, IntakeUnitOfWork, RequestFilter
 from dukcapil_shared.auth.grants import DownloadGrants
-from dukcapil_shared.auth.http import client_address, optional_staff, personal_data, rate_limited, rate_limits
+from dukcapil_shared.auth.http import (
+    client_address,
+    optional_staff,
+    personal_data,
+    rate_limited,
+    rate_limits,
+    staff,
+)
 from dukcapil_shared.auth.ratelimit import target_key
 from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
@@ -55,6 +62,7 @@ ScansDep = Annotated[ScanInspector, Depends(_scans)]
 OperatorOrCitizen = Annotated[Principal | None, Depends(optional_staff(Scope.REQUESTS_SUBMIT))]
 ReadingRequests = Annotated[Principal, Depends(personal_data(Scope.REQUESTS_READ))]
 ReadingScans = Annotated[Principal, Depends(personal_data(Scope.ATTACHMENTS_READ))]
+Submitting = Annotated[Principal, Depends(staff(Scope.REQUESTS_SUBMIT))]
 # Declares, in the OpenAPI description, that a token is optional: citizens call without one.
 NO_TOKEN_NEEDED: dict[str, Any] = {"security": [{}]}
 
@@ -715,6 +723,32 @@ async def resubmit(request_id: uuid.UUID, body: ResubmitBody, uow: UnitOfWorkDep
     """Answer the reviewer's information request (corrections here, scans uploaded before); back to review. Its
     holder with the access code (X-Access-Code), or an operator."""
     return RequestView.of(await handlers.resubmit_request(opened.id, body.details, body.note, uow=uow))
+
+
+class RenewedAccessCode(BaseModel):
+    number: str
+    access_code: str = Field(
+        description="The request's new code: the old one no longer opens it. Hand it to the citizen in person; it "
+        "is also sent to the phone and e-mail address given with the request"
+    )
+
+
+@router.post(
+    "/requests/{request_id}/access-code/renew",
+    response_model=RenewedAccessCode,
+    responses=_STAFF_ERRORS,
+    tags=["requests"],
+)
+async def renew_access_code(
+    request_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, operator: Submitting
+) -> RenewedAccessCode:
+    """For a kecamatan operator at the counter, once they have checked the holder's identity in person: a request
+    whose code leaked gets a new one, and the old one stops working at once."""
+    await _ensure_serves(operator, request_id, request)
+    renewed = await handlers.renew_access_code(request_id, uow=uow)
+    log.info("access_code_renewed", request_id=str(renewed.id), by=operator.username)
+    codes: AccessCodes = request.app.state.access_codes
+    return RenewedAccessCode(number=renewed.number, access_code=str(codes.of(renewed.id, renewed.access_code_version)))
 
 
 @router.post(

@@ -276,6 +276,24 @@ async def resend_access_code(number: str, *, uow: IntakeUnitOfWork) -> bool:
     return True
 
 
+async def renew_access_code(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+    """A code that leaked (or a holder who lost the phone it went to) is replaced at the office: the old code stops
+    working at once, and the new one goes to the contacts on file."""
+    async with uow:
+        request = await _load(uow, request_id)
+        request.new_access_code()
+        request.updated_at = datetime.now(UTC)
+        await uow.requests.save(request)
+        notice = access_code_notice(request)
+        await uow.notifications.add(
+            notice.notifications(
+                Contact.of(request.delivery), request_id=request.id, event_id=str(uuid.uuid4()), now=request.updated_at
+            )
+        )
+        await uow.commit()
+    return request
+
+
 async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
