@@ -19,7 +19,7 @@ from dukcapil_intake.domain.scans import (
 )
 from dukcapil_intake.service_layer import handlers
 from dukcapil_intake.service_layer.unit_of_work import ConcurrentUpdate
-from dukcapil_shared.contracts import AttachmentAdded
+from dukcapil_shared.contracts import AttachmentAdded, RequestCancelled
 
 from ..fakes import FakeFileStore, FakeIntakeUnitOfWork, FakeScanInspector
 
@@ -128,7 +128,7 @@ class RacingFileStore(FakeFileStore):
                 request.version += 1
 
 
-@pytest.mark.parametrize(("races", "attached"), [(1, True), (handlers.ATTACH_ATTEMPTS - 1, True), (3, False)])
+@pytest.mark.parametrize(("races", "attached"), [(1, True), (handlers.FRESH_STATE_ATTEMPTS - 1, True), (3, False)])
 async def test_a_scan_is_attached_again_when_another_stage_changed_the_request_meanwhile(
     races: int, attached: bool
 ) -> None:
@@ -147,3 +147,21 @@ async def test_a_scan_is_attached_again_when_another_stage_changed_the_request_m
     events = [event for event in uow.outbox.events if isinstance(event, AttachmentAdded)]
     assert [event.attachment.id for event in events] == [str(attachment.id)], "announced once"
     assert [item.id for item in (await handlers.get_request(request.id, uow=uow)).attachments] == [attachment.id]
+
+
+async def test_a_cancellation_that_meets_another_stages_event_is_applied_on_the_request_as_it_is_now() -> None:
+    uow = FakeIntakeUnitOfWork()
+    request = await handlers.submit_request(BIODATA, uow=uow)
+    save = uow.requests.save
+    raced = []
+
+    async def save_after_an_event(changed):  # type: ignore[no-untyped-def]
+        if not raced:  # review.started was recorded just before this save
+            raced.append(True)
+            uow.requests.committed[changed.id].version += 1
+        await save(changed)
+
+    uow.requests.save = save_after_an_event  # type: ignore[method-assign]
+    cancelled = await handlers.cancel_request(request.id, "keliru", uow=uow)
+    assert raced and cancelled.status.value == "cancelled"
+    assert sum(isinstance(event, RequestCancelled) for event in uow.outbox.events) == 1, "announced once"

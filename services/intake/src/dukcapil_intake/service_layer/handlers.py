@@ -4,9 +4,10 @@ citizen's view of every other stage."""
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from dukcapil_intake.domain.access_codes import AccessCode, AccessCodes
 from dukcapil_intake.domain.catalogue import SERVICES
@@ -189,20 +190,25 @@ async def add_attachment(
         sha256=hashlib.sha256(content).hexdigest(),
         uploaded_at=datetime.now(UTC),
     )
-    attempts = 0
-    while True:
-        attempts += 1
+    await _on_fresh_state(lambda: _attach(request_id, attachment, content, uow=uow, files=files))
+    return attachment
+
+
+FRESH_STATE_ATTEMPTS = 3
+T = TypeVar("T")
+
+
+async def _on_fresh_state(action: Callable[[], Awaitable[T]]) -> T:
+    """Run a citizen's action again on the request as it is now when another stage's event reached it meanwhile
+    (review starting, say), instead of telling them to try again: the action checks its rules afresh each time,
+    so one the event made impossible (a cancellation after the approval) is refused as it should be."""
+    for attempt in range(1, FRESH_STATE_ATTEMPTS + 1):
         try:
-            await _attach(request_id, attachment, content, uow=uow, files=files)
-            return attachment
+            return await action()
         except ConcurrentUpdate:
-            # Another stage's event reached the request meanwhile (review starting, say). A scan commutes with it:
-            # load the request again and attach once more, instead of telling the citizen to upload again.
-            if attempts == ATTACH_ATTEMPTS:
+            if attempt == FRESH_STATE_ATTEMPTS:
                 raise
-
-
-ATTACH_ATTEMPTS = 3
+    raise AssertionError("unreachable")
 
 
 async def _attach(
@@ -295,6 +301,10 @@ async def renew_access_code(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> 
 
 
 async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+    return await _on_fresh_state(lambda: _cancel(request_id, reason, uow=uow))
+
+
+async def _cancel(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
         request.ensure_cancellable()
@@ -314,6 +324,17 @@ async def resubmit_request(
     today: date | None = None,
 ) -> ServiceRequest:
     """The citizen answers an information request: corrected details (checked again) and/or new scans."""
+    return await _on_fresh_state(lambda: _resubmit(request_id, details, note, uow=uow, today=today))
+
+
+async def _resubmit(
+    request_id: uuid.UUID,
+    details: dict[str, Any] | None,
+    note: str | None,
+    *,
+    uow: IntakeUnitOfWork,
+    today: date | None,
+) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
         request.ensure_awaiting_information()
