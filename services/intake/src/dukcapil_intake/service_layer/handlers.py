@@ -285,6 +285,10 @@ async def resend_access_code(number: str, *, uow: IntakeUnitOfWork) -> bool:
 async def renew_access_code(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> ServiceRequest:
     """A code that leaked (or a holder who lost the phone it went to) is replaced at the office: the old code stops
     working at once, and the new one goes to the contacts on file."""
+    return await _on_fresh_state(lambda: _renew_access_code(request_id, uow=uow))
+
+
+async def _renew_access_code(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
         request.new_access_code()
