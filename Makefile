@@ -15,7 +15,7 @@ export UV_PYTHON_DOWNLOADS := never
 
 help:
 	@echo "make run    - set everything up and start the four services and the courier simulator"
-	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ and PostgreSQL)"
+	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ, PostgreSQL and Redis)"
 	@echo "make bench  - the benchmark against its baselines (~12 min; needs RabbitMQ with management, PostgreSQL)"
 	@echo "make lint   - ruff, and the architecture's import contracts (import-linter)"
 	@echo "make asyncapi - regenerate each service's event catalogue, services/*/asyncapi.json, from the code"

@@ -30,6 +30,7 @@ AMQP_HOST = os.environ.get("TEST_AMQP_HOST", "127.0.0.1")
 AMQP_PORT = int(os.environ.get("TEST_AMQP_PORT", "5672"))
 POSTGRES_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_MANAGEMENT_URL = os.environ.get("TEST_RABBITMQ_MANAGEMENT_URL", "http://127.0.0.1:15672")
+REDIS_HOST, REDIS_PORT = "127.0.0.1", int(os.environ.get("TEST_REDIS_PORT", "6379"))
 
 
 def _missing(what: str) -> None:
@@ -243,3 +244,11 @@ async def postgres() -> AsyncIterator[PostgresDatabases]:
     yield databases
     if databases.created:
         await asyncio.wait_for(databases.drop_all(), timeout=60)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """Where rate limits shared by replicas are counted in the tests (each test system under its own key prefix)."""
+    if not _reachable(REDIS_HOST, REDIS_PORT):
+        _missing(f"Redis at {REDIS_HOST}:{REDIS_PORT} (redis-server --daemonize yes)")
+    return f"async+redis://{REDIS_HOST}:{REDIS_PORT}"

@@ -26,7 +26,7 @@ REPLICAS = ("intake", "intake#2")
 
 
 @pytest.fixture(scope="module")
-async def system(rabbitmq, postgres, tmp_path_factory) -> AsyncIterator[System]:  # type: ignore[no-untyped-def]
+async def system(rabbitmq, postgres, redis_url, tmp_path_factory) -> AsyncIterator[System]:  # type: ignore[no-untyped-def]
     workdir: Path = tmp_path_factory.mktemp("citizen-access")
     system = System(
         workdir=workdir,
@@ -35,7 +35,7 @@ async def system(rabbitmq, postgres, tmp_path_factory) -> AsyncIterator[System]:
         extra_env=rabbitmq.service_env()
         | {
             "INTAKE_NOTIFICATIONS_ENABLED": "false",
-            "RATE_LIMIT_STORAGE_URL": "async+redis://127.0.0.1:6379",
+            "RATE_LIMIT_STORAGE_URL": redis_url,
             "RATE_LIMIT_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
             # Even a proxy trusted to name the client cannot lift a limit counted per request or per person.
             "INTAKE_FORWARDED_ALLOW_IPS": "*",
