@@ -11,50 +11,22 @@ from fastapi import FastAPI
 
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved, RequestCancelled
-from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops import service
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved, parse_dead_letter
-from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed, ReplayUnroutable
+from dukcapil_shared.ops.service import ReplayFailed, ReplayUnroutable
 from dukcapil_shared.ops.store import DeadLetterQuery
-from dukcapil_shared.web import install_error_handlers
 from dukcapil_testing import (
+    LAST_FAILURE_AT,
     FakeOpsUnitOfWork,
     FakeRepublisher,
-    install_test_auth,
+    consumer_dead_letter,
+    dead_letter_app,
+    dead_letter_desk,
     staff_headers,
 )
 
-T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+T0 = LAST_FAILURE_AT
 NIK = "3602144107900001"
-
-
-def consumer_dead_letter(
-    *, request_id: uuid.UUID | None = None, error: str = "attempts exhausted: RuntimeError: boom", **headers: object
-) -> DeadLetter:
-    """A message as the consumer dead-letters it after its retries ran out."""
-    envelope = Envelope.wrap(RequestCancelled(request_id=request_id or uuid.uuid4()), source="/dukcapil/lebak/intake")
-    return parse_dead_letter(
-        body=envelope.to_json(),
-        headers={
-            "source": "/dukcapil/lebak/intake",
-            "x-attempt": 4,
-            "x-last-error": "RuntimeError: boom",
-            "x-error": error,
-            "x-attempts": 4,
-            "x-original-queue": "dukcapil.review.requests",
-            "x-original-routing-key": "request.cancelled.v1",
-            "x-first-failure-at": (T0 - timedelta(minutes=3)).isoformat(),
-            "x-last-failure-at": T0.isoformat(),
-            "x-dead-letter-id": str(uuid.uuid4()),
-            **headers,
-        },
-        message_id=str(envelope.id),
-        correlation_id=envelope.subject,
-        content_type="application/cloudevents+json",
-        message_type="request.cancelled.v1",
-        routing_key="dukcapil.review.requests",
-        now=T0 + timedelta(seconds=1),
-    )
 
 
 # --- reading a dead letter ---
@@ -143,12 +115,6 @@ def test_a_replay_carries_the_original_headers_without_the_failure_bookkeeping()
 # --- parking, replaying, discarding ---
 
 
-def desk(uow: FakeOpsUnitOfWork, republisher: FakeRepublisher | None = None) -> DeadLetterDesk:
-    return DeadLetterDesk(
-        service="review", unit_of_work=lambda: uow, republisher=republisher or FakeRepublisher(), clock=lambda: T0
-    )
-
-
 async def test_a_letter_is_parked_once_and_announced_once() -> None:
     uow, letter = FakeOpsUnitOfWork(), consumer_dead_letter(error=f"permanent: NIK {NIK}")
     assert await service.park(letter, uow=uow, service="review") is True
@@ -179,7 +145,7 @@ async def test_a_replay_sends_the_letter_back_marks_who_and_announces_it_once() 
     uow, republisher = FakeOpsUnitOfWork(), FakeRepublisher()
     letter = consumer_dead_letter()
     await service.park(letter, uow=uow, service="review")
-    replayed = await service.replay(letter.id, by="rina", note="fix deployed", desk=desk(uow, republisher))
+    replayed = await service.replay(letter.id, by="rina", note="fix deployed", desk=dead_letter_desk(uow, republisher))
     assert replayed.status == DeadLetterStatus.replayed
     assert (replayed.resolved_by, replayed.resolved_at, replayed.resolution_reason) == ("rina", T0, "fix deployed")
     assert [sent.id for sent in republisher.sent] == [letter.id]
@@ -189,7 +155,7 @@ async def test_a_replay_sends_the_letter_back_marks_who_and_announces_it_once() 
     assert (resolved.resolution, resolved.resolved_by, resolved.dead_letter_id) == ("replayed", "rina", letter.id)
 
     with pytest.raises(LetterAlreadyResolved):
-        await service.replay(letter.id, by="budi", desk=desk(uow, republisher))
+        await service.replay(letter.id, by="budi", desk=dead_letter_desk(uow, republisher))
     assert len(republisher.sent) == 1 and len(uow.outbox.events) == 2
 
 
@@ -199,7 +165,7 @@ async def test_a_replay_the_broker_refuses_leaves_the_letter_parked_and_unannoun
     await service.park(letter, uow=uow, service="review")
     republisher.failure = ReplayFailed("no confirm in time")
     with pytest.raises(ReplayFailed):
-        await service.replay(letter.id, by="rina", desk=desk(uow, republisher))
+        await service.replay(letter.id, by="rina", desk=dead_letter_desk(uow, republisher))
     assert uow.dead_letters.committed[letter.id].status == DeadLetterStatus.parked
     assert [type(event) for event in uow.outbox.events] == [MessageParked]
 
@@ -209,12 +175,12 @@ async def test_a_discard_records_who_and_why_and_then_nothing_more_can_be_done()
     letter = consumer_dead_letter()
     await service.park(letter, uow=uow, service="review")
     reason = "duplicate of a corrected request"
-    discarded = await service.discard(letter.id, by="rina", reason=reason, desk=desk(uow))
+    discarded = await service.discard(letter.id, by="rina", reason=reason, desk=dead_letter_desk(uow))
     assert (discarded.status, discarded.resolution_reason) == (DeadLetterStatus.discarded, reason)
     assert isinstance(uow.outbox.events[-1], MessageResolved) and uow.outbox.events[-1].resolution == "discarded"
     for again in (
-        service.replay(letter.id, by="rina", desk=desk(uow)),
-        service.discard(letter.id, by="rina", reason="x", desk=desk(uow)),
+        service.replay(letter.id, by="rina", desk=dead_letter_desk(uow)),
+        service.discard(letter.id, by="rina", reason="x", desk=dead_letter_desk(uow)),
     ):
         with pytest.raises(LetterAlreadyResolved):
             await again
@@ -226,7 +192,7 @@ async def test_replaying_all_stops_at_the_first_broker_failure_and_leaves_the_re
     for number, letter in enumerate(letters):
         letter.parked_at = T0 + timedelta(seconds=number)
         await service.park(letter, uow=uow, service="review")
-    await service.discard(letters[0].id, by="rina", reason="bad", desk=desk(uow))
+    await service.discard(letters[0].id, by="rina", reason="bad", desk=dead_letter_desk(uow))
 
     calls = 0
     original = republisher.republish
@@ -239,7 +205,7 @@ async def test_replaying_all_stops_at_the_first_broker_failure_and_leaves_the_re
         await original(letter)
 
     republisher.republish = fails_on_the_second  # type: ignore[method-assign]
-    report = await service.replay_all(DeadLetterQuery(status=None), by="rina", desk=desk(uow, republisher))
+    report = await service.replay_all(DeadLetterQuery(status=None), by="rina", desk=dead_letter_desk(uow, republisher))
     assert report.replayed == [letters[1].id]
     assert set(report.failed) == {letters[2].id, letters[3].id}
     parked = await service.list_letters(DeadLetterQuery(), uow=uow)
@@ -247,14 +213,6 @@ async def test_replaying_all_stops_at_the_first_broker_failure_and_leaves_the_re
 
 
 # --- HTTP ---
-
-
-def app_for(uow: FakeOpsUnitOfWork, republisher: FakeRepublisher | None = None) -> FastAPI:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.state.access_log = install_test_auth(app)
-    dead_letter_http.install(app, desk(uow, republisher))
-    return app
 
 
 def client_for(app: FastAPI) -> httpx.AsyncClient:
@@ -271,7 +229,7 @@ async def test_the_api_lists_shows_replays_and_discards_for_operators_only() -> 
     second.parked_at = first.parked_at + timedelta(seconds=1)
     for letter in (first, second):
         await service.park(letter, uow=uow, service="review")
-    app = app_for(uow, republisher)
+    app = dead_letter_app(uow, republisher)
     async with client_for(app) as client:
         forged = await client.get("/dead-letters", headers={"Authorization": "Bearer forged"})
         assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_token"
@@ -311,7 +269,7 @@ async def test_the_api_answers_503_when_the_broker_does_not_take_the_replay_and_
     uow, republisher = FakeOpsUnitOfWork(), FakeRepublisher()
     letter = consumer_dead_letter()
     await service.park(letter, uow=uow, service="review")
-    async with client_for(app_for(uow, republisher)) as client:
+    async with client_for(dead_letter_app(uow, republisher)) as client:
         republisher.failure = ReplayFailed("no confirm in time")
         away = await client.post(f"/dead-letters/{letter.id}/replay", json={})
         assert away.status_code == 503 and away.headers["Retry-After"] == "5"

@@ -5,64 +5,20 @@ import subprocess
 import sys
 import urllib.parse
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 
 from dukcapil_shared.auth.roles import Role
-from dukcapil_shared.contracts import Envelope, RequestCancelled
-from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops import service
-from dukcapil_shared.ops.dead_letters import DeadLetter, parse_dead_letter
-from dukcapil_shared.ops.service import DeadLetterDesk
-from dukcapil_shared.web import install_error_handlers
-from dukcapil_testing import FakeOpsUnitOfWork, FakeRepublisher, development_token, install_test_auth, run_ops_cli
-
-T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
-
-
-def consumer_dead_letter(
-    *, request_id: uuid.UUID | None = None, error: str = "attempts exhausted: RuntimeError: boom", **headers: object
-) -> DeadLetter:
-    """A message as the consumer dead-letters it after its retries ran out."""
-    envelope = Envelope.wrap(RequestCancelled(request_id=request_id or uuid.uuid4()), source="/dukcapil/lebak/intake")
-    return parse_dead_letter(
-        body=envelope.to_json(),
-        headers={
-            "source": "/dukcapil/lebak/intake",
-            "x-attempt": 4,
-            "x-last-error": "RuntimeError: boom",
-            "x-error": error,
-            "x-attempts": 4,
-            "x-original-queue": "dukcapil.review.requests",
-            "x-original-routing-key": "request.cancelled.v1",
-            "x-first-failure-at": (T0 - timedelta(minutes=3)).isoformat(),
-            "x-last-failure-at": T0.isoformat(),
-            "x-dead-letter-id": str(uuid.uuid4()),
-            **headers,
-        },
-        message_id=str(envelope.id),
-        correlation_id=envelope.subject,
-        content_type="application/cloudevents+json",
-        message_type="request.cancelled.v1",
-        routing_key="dukcapil.review.requests",
-        now=T0 + timedelta(seconds=1),
-    )
-
-
-def desk(uow: FakeOpsUnitOfWork, republisher: FakeRepublisher | None = None) -> DeadLetterDesk:
-    return DeadLetterDesk(
-        service="review", unit_of_work=lambda: uow, republisher=republisher or FakeRepublisher(), clock=lambda: T0
-    )
-
-
-def app_for(uow: FakeOpsUnitOfWork, republisher: FakeRepublisher | None = None) -> FastAPI:
-    app = FastAPI()
-    install_error_handlers(app)
-    app.state.access_log = install_test_auth(app)
-    dead_letter_http.install(app, desk(uow, republisher))
-    return app
+from dukcapil_testing import (
+    FakeOpsUnitOfWork,
+    FakeRepublisher,
+    consumer_dead_letter,
+    dead_letter_app,
+    development_token,
+    run_ops_cli,
+)
 
 
 async def run_cli(app: FastAPI, *argv: str) -> tuple[int, str]:
@@ -80,7 +36,7 @@ async def test_the_command_line_lists_shows_replays_and_discards() -> None:
     first, second = consumer_dead_letter(), consumer_dead_letter()
     for letter in (first, second):
         await service.park(letter, uow=uow, service="review")
-    app = app_for(uow, republisher)
+    app = dead_letter_app(uow, republisher)
 
     status, listed = await run_cli(app, "dead-letters", "list", "--service", "review")
     assert status == 0 and str(first.id) in listed and "dukcapil.review.requests" in listed and "ATTEMPTS" in listed
@@ -102,7 +58,7 @@ async def test_the_command_line_lists_shows_replays_and_discards() -> None:
 
 
 async def test_the_command_line_refuses_usage_mistakes_with_status_2_and_says_why() -> None:
-    app = app_for(FakeOpsUnitOfWork())
+    app = dead_letter_app(FakeOpsUnitOfWork())
     environ = {"DUKCAPIL_TOKEN": development_token(Role.ADMIN)}
     status, _, err = await run_ops_cli({"http://review.test": app}, "dead-letters", "replay", environ=environ)
     assert status == 2 and "--all" in err
@@ -127,7 +83,7 @@ async def test_without_a_token_the_command_line_signs_in_as_the_development_acco
         role = {"admin": Role.ADMIN, "supervisor": Role.SUPERVISOR}.get(form["username"][0], Role.REVIEWER)
         return {"access_token": development_token(role, username=form["username"][0]), "token_type": "bearer"}
 
-    apps = {"http://intake.test": intake, "http://review.test": app_for(FakeOpsUnitOfWork())}
+    apps = {"http://intake.test": intake, "http://review.test": dead_letter_app(FakeOpsUnitOfWork())}
     environ = {"DUKCAPIL_INTAKE_URL": "http://intake.test", "DUKCAPIL_REVIEW_URL": "http://review.test"}
     status, listed, _ = await run_ops_cli(apps, "dead-letters", "list", "--service", "review", environ=environ)
     assert (status, listed.strip(), signed_in) == (0, "No dead letters.", ["admin"])

@@ -10,6 +10,7 @@ from dukcapil_testing.auth import (
     install_test_auth,
     staff_headers,
 )
+from dukcapil_testing.dead_letters import LAST_FAILURE_AT, consumer_dead_letter, dead_letter_app, dead_letter_desk
 from dukcapil_testing.fakes import (
     FakeDeadLetterRepository,
     FakeInbox,
@@ -24,6 +25,7 @@ from dukcapil_testing.ops_cli import run_ops_cli
 from dukcapil_testing.pdf import minimal_pdf
 
 __all__ = [
+    "LAST_FAILURE_AT",
     "TEST_SIGNING_KEY",
     "FakeDeadLetterRepository",
     "FakeInbox",
@@ -35,6 +37,9 @@ __all__ = [
     "NoEndedSessions",
     "UndeclaredEvent",
     "auth_env_for_tests",
+    "consumer_dead_letter",
+    "dead_letter_app",
+    "dead_letter_desk",
     "development_token",
     "download_grants_for_tests",
     "grant_verifier_for_tests",
