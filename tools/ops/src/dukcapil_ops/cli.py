@@ -20,7 +20,9 @@ development account of `make run` that holds the scope the command needs: `admin
 incidents, `supervisor` for follow and statistics.
 """
 
+import functools
 import getpass
+import inspect
 import json
 import os
 import sys
@@ -111,10 +113,6 @@ def _url_option(service: str) -> Any:
     return typer.Option(help=f"{service.capitalize()}'s base URL; else DUKCAPIL_{service.upper()}_URL")
 
 
-IntakeUrlOption = Annotated[str | None, _url_option("intake")]
-ReviewUrlOption = Annotated[str | None, _url_option("review")]
-
-
 def _connect(
     ctx: typer.Context,
     *,
@@ -159,64 +157,124 @@ app.add_typer(incidents, name="incidents")
 app.add_typer(statistics, name="statistics")
 
 
+Shown = tuple[Any, Callable[[Any], str]]
+"""What a command prints: the API's answer (as it is with --json) and how to render it as text."""
+
+
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+
+
+def _command(
+    group: typer.Typer,
+    name: str,
+    *,
+    development_user: str,
+    at: str | None = None,
+    records_reason: bool = True,
+    usage: Callable[..., None] | None = None,
+) -> Callable[[Callable[..., Shown]], Callable[..., None]]:
+    """Registers a command in `group` that signs in, calls the services and prints what it returns.
+
+    The function takes a signed-in `client` (OpsClient) and its own options, and returns what to print. This adds
+    the options every command shares, after the function's own: where the service is (`--url` for the service
+    `at`; without `at`, a dead-letter command: `--service` and `--url`, and the function takes `services`, the ones
+    to ask), `--token`, `--user`, `--reason` (unless the function asks for its reason itself, or the command
+    records none), `--timeout` and `--json`. `usage`, given the function's options, refuses a mistake before
+    anyone signs in. Errors are main's: an OpsError exits with status 1, a usage mistake with 2."""
+
+    def register(function: Callable[..., Shown]) -> Callable[..., None]:
+        own = inspect.signature(function).parameters
+        asks_reason = "reason" in own
+        if at:
+            shared = [_option("url", Annotated[str | None, _url_option(at)], None)]
+        else:
+            shared = [_option("service", ServiceOption, None), _option("url", ServiceUrlOption, None)]
+        shared += [_option("token", TokenOption, None), _option("user", UserOption, None)]
+        if records_reason and not asks_reason:
+            shared.append(_option("reason", ReasonOption, DEFAULT_REASON))
+        shared += [_option("timeout", TimeoutOption, 30.0), _option("as_json", JsonOption, False)]
+
+        @functools.wraps(function)
+        def command(ctx: typer.Context, **options: Any) -> None:
+            url, token, user = options.pop("url"), options.pop("token"), options.pop("user")
+            timeout, as_json = options.pop("timeout"), options.pop("as_json")
+            reason = options["reason"] if asks_reason else options.pop("reason", None)
+            if usage is not None:
+                usage(**options)
+            if at:
+                urls = {at: url} if url else None
+            else:
+                options["services"], urls = _one_service(options.pop("service"), url)
+            options["client"] = _connect(
+                ctx,
+                token=token,
+                user=user,
+                timeout=timeout,
+                reason=reason,
+                development_user=development_user,
+                urls=urls,
+            )
+            answer, render_text = function(**options)
+            ctx.obj.print(answer, as_json, render_text)
+
+        visible = [
+            parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for parameter in own.values()
+            if parameter.name not in ("client", "services")
+        ]
+        ctx = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context)
+        command.__signature__ = inspect.Signature([ctx, *visible, *shared], return_annotation=None)  # type: ignore[attr-defined]
+        group.command(name)(command)
+        return command
+
+    return register
+
+
 # --- dead letters ---
 
 
-@dead_letters.command("list")
+def _one_letter_or_all(letter_id: str | None, every: bool, **_: Any) -> None:
+    if (letter_id is None) == (not every):
+        raise typer.BadParameter("name one dead letter, or give --all (not both)", param_hint="'ID' / '--all'")
+
+
+@_command(dead_letters, "list", development_user=DEVELOPMENT_ADMIN)
 def list_letters(
-    ctx: typer.Context,
+    client: OpsClient,
+    services: list[str],
     status: Annotated[LetterStatus, typer.Option(help="Which letters")] = LetterStatus.parked,
     queue: Annotated[str | None, typer.Option(help="Only this original queue", show_default=False)] = None,
     subject: Annotated[
         str | None, typer.Option(help="Only the letters about this request id", show_default=False)
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many per service and status")] = 100,
-    service: ServiceOption = None,
-    url: ServiceUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    reason: ReasonOption = DEFAULT_REASON,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """List dead letters (parked ones by default), oldest first."""
-    services, urls = _one_service(service, url)
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=reason, development_user=DEVELOPMENT_ADMIN, urls=urls
-    )
     statuses = ("parked", "replayed", "discarded") if status == LetterStatus.all else (status.value,)
     found = []
     for one in services:
         for each in statuses:
             letters = client.expect(one, "GET", "/dead-letters", status=each, queue=queue, subject=subject, limit=limit)
             found += [{"service": one, **letter} for letter in letters]
-    ctx.obj.print(found, as_json, render.letter_table)
+    return found, render.letter_table
 
 
-@dead_letters.command("show")
+@_command(dead_letters, "show", development_user=DEVELOPMENT_ADMIN)
 def show_letter(
-    ctx: typer.Context,
+    client: OpsClient,
+    services: list[str],
     letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter's id")],
-    service: ServiceOption = None,
-    url: ServiceUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    reason: ReasonOption = DEFAULT_REASON,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """One dead letter with its body and headers (a person's data: the access is recorded with --reason)."""
-    services, urls = _one_service(service, url)
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=reason, development_user=DEVELOPMENT_ADMIN, urls=urls
-    )
     holder, letter = client.find_letter(letter_id, services)
-    ctx.obj.print({"service": holder, **letter}, as_json, render.letter_detail)
+    return {"service": holder, **letter}, render.letter_detail
 
 
-@dead_letters.command("replay")
+@_command(dead_letters, "replay", development_user=DEVELOPMENT_ADMIN, usage=_one_letter_or_all)
 def replay_letters(
-    ctx: typer.Context,
+    client: OpsClient,
+    services: list[str],
     letter_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The dead letter to replay")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every parked letter (of --queue, if given)")] = False,
     queue: Annotated[str | None, typer.Option(help="With --all: only this original queue", show_default=False)] = None,
@@ -226,104 +284,59 @@ def replay_letters(
     note: Annotated[
         str | None, typer.Option(help="Why it can go now, e.g. the fix deployed", show_default=False)
     ] = None,
-    service: ServiceOption = None,
-    url: ServiceUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    reason: ReasonOption = DEFAULT_REASON,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """Send parked letters back to the queue they failed in: one by its ID, or --all."""
-    if (letter_id is None) == (not every):
-        raise typer.BadParameter("name one dead letter, or give --all (not both)", param_hint="'ID' / '--all'")
-    services, urls = _one_service(service, url)
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=reason, development_user=DEVELOPMENT_ADMIN, urls=urls
-    )
     if every:
         body = {"note": note, "original_queue": queue, "routing_key": routing_key}
-        reports = {one: client.expect(one, "POST", "/dead-letters/replay", body) for one in services}
-        ctx.obj.print(reports, as_json, render.replay_reports)
-        return
+        return {
+            one: client.expect(one, "POST", "/dead-letters/replay", body) for one in services
+        }, render.replay_reports
     assert letter_id is not None
     holder, _ = client.find_letter(letter_id, services)
     letter = client.expect(holder, "POST", f"/dead-letters/{letter_id}/replay", {"note": note})
-    ctx.obj.print({"service": holder, **letter}, as_json, render.letter_outcome)
+    return {"service": holder, **letter}, render.letter_outcome
 
 
-@dead_letters.command("discard")
+@_command(dead_letters, "discard", development_user=DEVELOPMENT_ADMIN)
 def discard_letter(
-    ctx: typer.Context,
+    client: OpsClient,
+    services: list[str],
     letter_id: Annotated[str, typer.Argument(metavar="ID", help="The dead letter to drop")],
     why: Annotated[str, typer.Option(help="Why it is dropped; kept with the letter")],
-    service: ServiceOption = None,
-    url: ServiceUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    reason: ReasonOption = DEFAULT_REASON,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """Drop a parked letter on purpose; who and why are kept."""
-    services, urls = _one_service(service, url)
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=reason, development_user=DEVELOPMENT_ADMIN, urls=urls
-    )
     holder, _ = client.find_letter(letter_id, services)
     letter = client.expect(holder, "POST", f"/dead-letters/{letter_id}/discard", {"reason": why})
-    ctx.obj.print({"service": holder, **letter}, as_json, render.letter_outcome)
+    return {"service": holder, **letter}, render.letter_outcome
 
 
 # --- incidents ---
 
 
-@incidents.command("list")
+@_command(incidents, "list", development_user=DEVELOPMENT_ADMIN, at="intake")
 def list_incidents(
-    ctx: typer.Context,
+    client: OpsClient,
     resolved: Annotated[bool, typer.Option("--resolved", help="Resolved incidents instead of open ones")] = False,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 200,
-    url: IntakeUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    reason: ReasonOption = DEFAULT_REASON,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """Open incidents and stalled requests, the longest stuck first."""
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=reason, development_user=DEVELOPMENT_ADMIN,
-        urls={"intake": url} if url else None,
-    )  # fmt: skip
-    found = client.expect("intake", "GET", "/incidents", open=str(not resolved).lower(), limit=limit)
-    ctx.obj.print(found, as_json, render.incident_table)
+    return client.expect(
+        "intake", "GET", "/incidents", open=str(not resolved).lower(), limit=limit
+    ), render.incident_table
 
 
-@incidents.command("show")
-def show_incident(
-    ctx: typer.Context,
-    request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")],
-    url: IntakeUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    reason: ReasonOption = DEFAULT_REASON,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+@_command(incidents, "show", development_user=DEVELOPMENT_ADMIN, at="intake")
+def show_incident(client: OpsClient, request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID")]) -> Shown:
     """Where one request is stuck, since when and why."""
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=reason, development_user=DEVELOPMENT_ADMIN,
-        urls={"intake": url} if url else None,
-    )  # fmt: skip
-    ctx.obj.print(client.expect("intake", "GET", f"/requests/{request_id}/incident"), as_json, render.incident_detail)
+    return client.expect("intake", "GET", f"/requests/{request_id}/incident"), render.incident_detail
 
 
 # --- one request ---
 
 
-@app.command("follow")
+@_command(app, "follow", development_user=DEVELOPMENT_SUPERVISOR, at="intake")
 def follow(
-    ctx: typer.Context,
+    client: OpsClient,
     request_id: Annotated[str, typer.Argument(metavar="REQUEST_ID", help="The request's id")],
     reason: Annotated[
         str,
@@ -332,26 +345,17 @@ def follow(
             show_default=False,
         ),
     ],
-    url: IntakeUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """A request's status and its history, one line per event (times in WIB)."""
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=reason, development_user=DEVELOPMENT_SUPERVISOR,
-        urls={"intake": url} if url else None,
-    )  # fmt: skip
-    ctx.obj.print(client.expect("intake", "GET", f"/requests/{request_id}"), as_json, render.request_story)
+    return client.expect("intake", "GET", f"/requests/{request_id}"), render.request_story
 
 
 # --- statistics ---
 
 
-@statistics.command("requests")
+@_command(statistics, "requests", development_user=DEVELOPMENT_SUPERVISOR, at="intake", records_reason=False)
 def request_statistics(
-    ctx: typer.Context,
+    client: OpsClient,
     group_by: Annotated[
         str | None,
         typer.Option(help="Comma-separated: type, status, kecamatan, month (none: the total)", show_default=False),
@@ -360,64 +364,33 @@ def request_statistics(
     to_month: ToOption = None,
     request_type: TypeOption = None,
     kecamatan: KecamatanOption = None,
-    url: IntakeUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """How many requests, by type, current status, kecamatan and month of submission."""
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=None, development_user=DEVELOPMENT_SUPERVISOR,
-        urls={"intake": url} if url else None,
-    )  # fmt: skip
     query = {"group_by": group_by, "from": from_month, "to": to_month, "kecamatan": kecamatan}
     query["type"] = request_type.value if request_type else None
-    ctx.obj.print(client.expect("intake", "GET", "/statistics/requests", **query), as_json, render.request_counts)
+    return client.expect("intake", "GET", "/statistics/requests", **query), render.request_counts
 
 
-@statistics.command("lead-times")
+@_command(statistics, "lead-times", development_user=DEVELOPMENT_SUPERVISOR, at="intake", records_reason=False)
 def lead_time_statistics(
-    ctx: typer.Context,
+    client: OpsClient,
     from_month: FromOption = None,
     to_month: ToOption = None,
     request_type: TypeOption = None,
     kecamatan: KecamatanOption = None,
-    url: IntakeUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+) -> Shown:
     """How long each stage takes (mean, median, 90th percentile) for the requests submitted in those months."""
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=None, development_user=DEVELOPMENT_SUPERVISOR,
-        urls={"intake": url} if url else None,
-    )  # fmt: skip
     query = {"from": from_month, "to": to_month, "kecamatan": kecamatan}
     query["type"] = request_type.value if request_type else None
-    ctx.obj.print(client.expect("intake", "GET", "/statistics/lead-times", **query), as_json, render.lead_times)
+    return client.expect("intake", "GET", "/statistics/lead-times", **query), render.lead_times
 
 
-@statistics.command("overdue")
-def overdue_statistics(
-    ctx: typer.Context,
-    request_type: TypeOption = None,
-    kecamatan: KecamatanOption = None,
-    url: ReviewUrlOption = None,
-    token: TokenOption = None,
-    user: UserOption = None,
-    timeout: TimeoutOption = 30.0,
-    as_json: JsonOption = False,
-) -> None:
+@_command(statistics, "overdue", development_user=DEVELOPMENT_SUPERVISOR, at="review", records_reason=False)
+def overdue_statistics(client: OpsClient, request_type: TypeOption = None, kecamatan: KecamatanOption = None) -> Shown:
     """Reviews past their service-level target now, per type and kecamatan (counted by review, which owns the
     due dates)."""
-    client = _connect(
-        ctx, token=token, user=user, timeout=timeout, reason=None, development_user=DEVELOPMENT_SUPERVISOR,
-        urls={"review": url} if url else None,
-    )  # fmt: skip
     query = {"type": request_type.value if request_type else None, "kecamatan": kecamatan}
-    ctx.obj.print(client.expect("review", "GET", "/statistics/overdue", **query), as_json, render.overdue)
+    return client.expect("review", "GET", "/statistics/overdue", **query), render.overdue
 
 
 def main(
