@@ -1,0 +1,186 @@
+"""The services' public HTTP APIs, as the portal calls them: intake (catalogue, requests, e-KTP bookings) and
+documents (verification, the holder's download).
+
+The portal calls on behalf of a citizen, so it says who the citizen is: their address in X-Forwarded-For (believed
+only by a service told to trust the portal, as compose's are) and the request id, so one id follows a click through
+every log. An access code goes in the header intake reads it from, never in a URL.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import structlog
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceUnavailable(Exception):
+    """A service did not answer, or answered 5xx: the citizen is asked to try again shortly."""
+
+    def __init__(self, service: str, reason: str) -> None:
+        super().__init__(f"{service}: {reason}")
+        self.service = service
+
+
+class ServiceRefused(Exception):
+    """A 4xx answer, with the service's error body (`{"error": {"code", "message", "details"}}`)."""
+
+    def __init__(self, status: int, body: dict[str, Any], retry_after: str | None = None) -> None:
+        error = body.get("error") or {}
+        super().__init__(f"{status} {error.get('code')}")
+        self.status = status
+        self.body = body
+        self.code: str = error.get("code") or "http_error"
+        self.message: str = error.get("message") or ""
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the portal calls for: the citizen's address and the request id of their click."""
+
+    address: str | None = None
+    request_id: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        headers = {}
+        if self.address:
+            headers["X-Forwarded-For"] = self.address
+        if self.request_id:
+            headers["X-Request-ID"] = self.request_id
+        return headers
+
+
+@dataclass(frozen=True)
+class Download:
+    content: bytes
+    content_type: str
+    filename: str
+
+
+class _Api:
+    service = ""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def _call(self, method: str, path: str, caller: Caller, **kwargs: Any) -> httpx.Response:
+        headers = {**caller.headers(), **kwargs.pop("headers", {})}
+        try:
+            response = await self.http.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as error:
+            log.warning("service_unreachable", service=self.service, error=type(error).__name__)
+            raise ServiceUnavailable(self.service, type(error).__name__) from None
+        if response.status_code >= 500:
+            log.warning("service_failed", service=self.service, status=response.status_code)
+            raise ServiceUnavailable(self.service, f"HTTP {response.status_code}")
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {}
+            raise ServiceRefused(
+                response.status_code, body if isinstance(body, dict) else {}, response.headers.get("Retry-After")
+            )
+        return response
+
+    async def ready(self) -> bool:
+        try:
+            return (await self.http.get("/healthz", timeout=2.0)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+class IntakeApi(_Api):
+    service = "intake"
+
+    def __init__(self, http: httpx.AsyncClient, *, catalogue_cache_seconds: float = 60.0) -> None:
+        super().__init__(http)
+        self._catalogue: list[dict[str, Any]] | None = None
+        self._catalogue_read_at = 0.0
+        self._cache_seconds = catalogue_cache_seconds
+
+    async def catalogue(self, caller: Caller) -> list[dict[str, Any]]:
+        """`GET /services`, kept for a minute: it changes with a release, not with a request."""
+        if self._catalogue is None or time.monotonic() - self._catalogue_read_at > self._cache_seconds:
+            self._catalogue = (await self._call("GET", "/services", caller)).json()
+            self._catalogue_read_at = time.monotonic()
+        return self._catalogue
+
+    async def submit(self, body: dict[str, Any], caller: Caller, *, idempotency_key: str) -> dict[str, Any]:
+        response = await self._call(
+            "POST", "/requests", caller, json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+        return response.json()
+
+    async def follow(self, number: str, access_code: str, caller: Caller) -> dict[str, Any]:
+        response = await self._call(
+            "POST", "/requests/follow", caller, json={"number": number, "access_code": access_code}
+        )
+        return response.json()
+
+    async def resend_access_code(self, number: str, caller: Caller) -> None:
+        await self._call("POST", "/requests/access-code", caller, json={"number": number})
+
+    async def upload(
+        self,
+        request_id: str,
+        access_code: str,
+        *,
+        kind: str,
+        filename: str,
+        content_type: str,
+        content: bytes,
+        caller: Caller,
+    ) -> dict[str, Any]:
+        response = await self._call(
+            "POST",
+            f"/requests/{request_id}/attachments",
+            caller,
+            headers={"X-Access-Code": access_code},
+            data={"kind": kind},
+            files={"file": (filename, content, content_type)},
+        )
+        return response.json()
+
+    async def cancel(self, request_id: str, access_code: str, reason: str | None, caller: Caller) -> dict[str, Any]:
+        body = {"reason": reason} if reason else {}
+        response = await self._call(
+            "POST", f"/requests/{request_id}/cancel", caller, headers={"X-Access-Code": access_code}, json=body
+        )
+        return response.json()
+
+    async def resubmit(self, request_id: str, access_code: str, note: str | None, caller: Caller) -> dict[str, Any]:
+        body = {"note": note} if note else {}
+        response = await self._call(
+            "POST", f"/requests/{request_id}/resubmit", caller, headers={"X-Access-Code": access_code}, json=body
+        )
+        return response.json()
+
+    async def book_recording(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", "/perekaman-bookings", caller, json=body)).json()
+
+
+class DocumentsApi(_Api):
+    service = "documents"
+
+    async def verify_code(self, token: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", f"/verify/{token}", caller)).json()
+
+    async def verify_file(self, filename: str, content: bytes, caller: Caller) -> dict[str, Any]:
+        files = {"file": (filename, content, "application/pdf")}
+        return (await self._call("POST", "/verify", caller, files=files)).json()
+
+    async def download(self, pdf_url: str, caller: Caller) -> Download:
+        """The holder's PDF through the link intake handed out (a short-lived grant for this one document). The link
+        names the documents service's public address; the portal asks its own address for the same path."""
+        url = httpx.URL(pdf_url)
+        response = await self._call("GET", url.raw_path.decode("ascii"), caller)
+        number = url.path.rsplit("/", 2)[-2] if url.path.endswith("/pdf") else "dokumen"
+        return Download(
+            content=response.content,
+            content_type=response.headers.get("Content-Type", "application/pdf"),
+            filename=f"dokumen-{number[:8]}.pdf",
+        )
