@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from dukcapil_intake.adapters.tables import requests as REQUESTS
+from dukcapil_intake.requests.adapters.tables import requests as REQUESTS
 
 INSERT = (
     "INSERT INTO requests (id, number, type, status, applicant, details, delivery, kecamatan_code, channel, "

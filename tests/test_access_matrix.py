@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from dukcapil_intake.domain.access_codes import AccessCodes
+from dukcapil_intake.requests.domain.access_codes import AccessCodes
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import migrate
 from dukcapil_testing import staff_headers

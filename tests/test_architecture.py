@@ -1,7 +1,9 @@
 """The architecture holds at run time too: importing every module of a service's domain loads no framework
 (import-linter, in `make lint`, checks the static imports; this checks what Python actually loads)."""
 
+import importlib.util
 import os
+import pkgutil
 import subprocess
 import sys
 
@@ -29,15 +31,35 @@ print(" ".join(sorted(name for name in sys.argv[2:] if name in sys.modules)))
 """
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_importing_the_domain_loads_no_framework(service: str) -> None:
+# Intake is laid out by feature (docs/style.md): each feature has a domain of its own.
+INTAKE_FEATURES = ("requests", "accounts", "agencies", "notifications", "incidents", "statistics")
+DOMAINS = (
+    *(f"dukcapil_{service}.domain" for service in SERVICES if service != "intake"),
+    *(f"dukcapil_intake.{feature}.domain" for feature in INTAKE_FEATURES),
+)
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_importing_the_domain_loads_no_framework(domain: str) -> None:
     loaded = subprocess.run(
-        [sys.executable, "-c", PROBE, f"dukcapil_{service}.domain", *FRAMEWORKS],
+        [sys.executable, "-c", PROBE, domain, *FRAMEWORKS],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.split()
-    assert loaded == [], f"dukcapil_{service}.domain loads {', '.join(loaded)}"
+    assert loaded == [], f"{domain} loads {', '.join(loaded)}"
+
+
+def test_every_intake_feature_with_a_domain_is_checked() -> None:
+    """A new feature of intake is covered here (and in pyproject.toml's contracts) when it is added."""
+    import dukcapil_intake
+
+    features = {
+        module.name
+        for module in pkgutil.iter_modules(dukcapil_intake.__path__)
+        if module.ispkg and importlib.util.find_spec(f"dukcapil_intake.{module.name}.domain") is not None
+    }
+    assert features == set(INTAKE_FEATURES)
 
 
 EVERY_MODULE = """

@@ -143,9 +143,9 @@ def test_profile_summary_by_package_and_function() -> None:
     collapsed = "\n".join(
         [
             "<module> (dukcapil_intake/__main__.py:5);run (asyncio/runners.py:118);"
-            "submit (dukcapil_intake/entrypoints/http.py:330);execute (sqlalchemy/engine/base.py:1400) 6",
+            "submit (dukcapil_intake/requests/entrypoints/http.py:330);execute (sqlalchemy/engine/base.py:1400) 6",
             "<module> (dukcapil_intake/__main__.py:5);run (asyncio/runners.py:118);"
-            "submit (dukcapil_intake/entrypoints/http.py:330);dumps (json/__init__.py:231) 2",
+            "submit (dukcapil_intake/requests/entrypoints/http.py:330);dumps (json/__init__.py:231) 2",
             "<module> (dukcapil_intake/__main__.py:5);run (asyncio/runners.py:118);select (selectors.py:468) 2",
         ]
     )
@@ -158,7 +158,7 @@ def test_profile_summary_by_package_and_function() -> None:
     ]
     assert summary["top_own_time_pct"][0] == ["execute (sqlalchemy/engine/base.py)", 60.0]
     # The entry point and the event loop are in every sample and say nothing: left out of the totals.
-    assert summary["top_total_time_pct"][0] == ["submit (dukcapil_intake/entrypoints/http.py)", 80.0]
+    assert summary["top_total_time_pct"][0] == ["submit (dukcapil_intake/requests/entrypoints/http.py)", 80.0]
     assert "60.0%  sqlalchemy" in profiles.as_text("intake", summary)
 
 

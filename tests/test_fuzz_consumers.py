@@ -389,7 +389,9 @@ async def test_every_malformed_message_is_parked_with_its_reason_and_the_consume
             "user_id": running.broker_user(event.producer),
         },
     )
-    inbox = importlib.import_module(f"dukcapil_{running.service}.adapters.tables").inbox
+    # Intake is laid out by feature: its messaging tables are in its top-level tables module.
+    tables = "dukcapil_intake.tables" if running.service == "intake" else f"dukcapil_{running.service}.adapters.tables"
+    inbox = importlib.import_module(tables).inbox
     processed = select(func.count()).where(
         and_(inbox.c.consumer == running.queues[event.routing_key()], inbox.c.event_id == str(envelope.id))
     )

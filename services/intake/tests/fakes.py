@@ -4,26 +4,30 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from dukcapil_intake.domain.agencies import Agency
-from dukcapil_intake.domain.model import RecordingBooking, RequestStatus, ServiceRequest
-from dukcapil_intake.domain.notifications import Notification, NotificationStatus
-from dukcapil_intake.domain.public_events import LoggedPublicEvent, PublicEventRecord
-from dukcapil_intake.domain.scans import Finding, ScanLimits, ScanReport, claimed_type
-from dukcapil_intake.domain.statistics import Dimension, GroupCount, Month, RequestMilestones, StatisticsFilter
-from dukcapil_intake.service_layer.scans import ScanInspector
-from dukcapil_intake.service_layer.unit_of_work import (
-    AgencyExists,
-    AgencyRepository,
+from dukcapil_intake.agencies.domain.agencies import Agency
+from dukcapil_intake.agencies.domain.public_events import LoggedPublicEvent, PublicEventRecord
+from dukcapil_intake.agencies.service_layer.repository import AgencyExists, AgencyRepository, PublicEventLog
+from dukcapil_intake.notifications.domain.notifications import Notification, NotificationStatus
+from dukcapil_intake.notifications.service_layer.repository import NotificationRepository
+from dukcapil_intake.requests.domain.model import RecordingBooking, RequestStatus, ServiceRequest
+from dukcapil_intake.requests.domain.scans import Finding, ScanLimits, ScanReport, claimed_type
+from dukcapil_intake.requests.service_layer.repository import (
     BookingRepository,
     ConcurrentUpdate,
     IdempotentSubmission,
-    IntakeUnitOfWork,
-    NotificationRepository,
-    PublicEventLog,
     RequestFilter,
     RequestRepository,
-    StatisticsRepository,
 )
+from dukcapil_intake.requests.service_layer.scans import ScanInspector
+from dukcapil_intake.statistics.domain.statistics import (
+    Dimension,
+    GroupCount,
+    Month,
+    RequestMilestones,
+    StatisticsFilter,
+)
+from dukcapil_intake.statistics.service_layer.repository import StatisticsRepository
+from dukcapil_intake.unit_of_work import IntakeUnitOfWork
 from dukcapil_shared.contracts.public import PublicEvent
 from dukcapil_shared.files import FileStore
 from dukcapil_testing import FakeUnitOfWork

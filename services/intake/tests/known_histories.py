@@ -4,7 +4,7 @@ expected figures can be worked out by hand (see test_statistics.py)."""
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from dukcapil_intake.domain.model import RequestStatus, ServiceRequest
+from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
 
 RANGKASBITUNG, MALINGPING = "36.02.14", "36.02.01"
 

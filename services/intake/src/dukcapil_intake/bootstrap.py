@@ -14,23 +14,27 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
-from dukcapil_intake.adapters import tables
-from dukcapil_intake.adapters.accounts import SqlAccountsUnitOfWork
-from dukcapil_intake.adapters.notice_quota import RecipientQuota
-from dukcapil_intake.adapters.public_events import relay_public_events
-from dukcapil_intake.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
-from dukcapil_intake.adapters.repository import SqlIntakeUnitOfWork
-from dukcapil_intake.adapters.scans import DecodingScanInspector
-from dukcapil_intake.adapters.sms_gateway import HttpSmsGateway
-from dukcapil_intake.adapters.smtp import SmtpEmailSender
-from dukcapil_intake.domain.access_codes import AccessCodes
-from dukcapil_intake.domain.accounts import LockoutPolicy
-from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
-from dukcapil_intake.domain.notifications import Notification, RetrySchedule
-from dukcapil_intake.entrypoints import accounts, consumers, http, incidents, statistics
-from dukcapil_intake.service_layer.accounts import add_development_accounts
-from dukcapil_intake.service_layer.notifications import ChannelNotifier, send_due_notifications
+from dukcapil_intake import tables
+from dukcapil_intake.accounts.adapters.accounts import SqlAccountsUnitOfWork
+from dukcapil_intake.accounts.domain.accounts import LockoutPolicy
+from dukcapil_intake.accounts.entrypoints import accounts
+from dukcapil_intake.accounts.service_layer.accounts import add_development_accounts
+from dukcapil_intake.agencies.adapters import tables as agencies_tables
+from dukcapil_intake.agencies.adapters.public_events import relay_public_events
+from dukcapil_intake.agencies.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
+from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
+from dukcapil_intake.incidents.entrypoints import incidents
+from dukcapil_intake.notifications.adapters.notice_quota import RecipientQuota
+from dukcapil_intake.notifications.adapters.sms_gateway import HttpSmsGateway
+from dukcapil_intake.notifications.adapters.smtp import SmtpEmailSender
+from dukcapil_intake.notifications.domain.notifications import Notification, RetrySchedule
+from dukcapil_intake.notifications.service_layer.notifications import ChannelNotifier, send_due_notifications
+from dukcapil_intake.requests.adapters.scans import DecodingScanInspector
+from dukcapil_intake.requests.domain.access_codes import AccessCodes
+from dukcapil_intake.requests.entrypoints import consumers, http
 from dukcapil_intake.settings import IntakeSettings
+from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
+from dukcapil_intake.statistics.entrypoints import statistics
 from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.keys import SigningKey, development_signing_key
 from dukcapil_shared.auth.tokens import TokenIssuer
@@ -84,8 +88,8 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             publish_timeout=settings.publish_timeout,
         )
         for log_table, exchange in (
-            (tables.public_events, PUBLIC_EXCHANGE),
-            (tables.identified_public_events, IDENTIFIED_PUBLIC_EXCHANGE),
+            (agencies_tables.public_events, PUBLIC_EXCHANGE),
+            (agencies_tables.identified_public_events, IDENTIFIED_PUBLIC_EXCHANGE),
         )
     ]
     runtime.every(

@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from dukcapil_intake.domain.incidents import DEFAULT_STALL_MINUTES
+from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_MINUTES
 from dukcapil_shared.settings import ServiceSettings
 
 

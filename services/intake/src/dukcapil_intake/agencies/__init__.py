@@ -1,1 +1,2 @@
-"""The agencies' command line: `python -m dukcapil_intake.agencies --help` (cli.py), a composition root of its own."""
+"""Agencies that subscribe to events, and the public event feed they get: `python -m dukcapil_intake.agencies --help`
+(cli.py, a composition root of its own)."""

@@ -23,10 +23,10 @@ from typing import Annotated, Any, TextIO
 import typer
 from sqlalchemy.exc import OperationalError
 
+from dukcapil_intake.agencies.domain.agencies import AgencyRefused
+from dukcapil_intake.agencies.service_layer import agencies
+from dukcapil_intake.agencies.service_layer.repository import AgencyExists
 from dukcapil_intake.bootstrap import AgencyDesk, build_agency_desk
-from dukcapil_intake.domain.agencies import AgencyRefused
-from dukcapil_intake.service_layer import agencies
-from dukcapil_intake.service_layer.unit_of_work import AgencyExists
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.contracts.public import PUBLIC_EVENTS
 from dukcapil_shared.contracts.regions import WIB

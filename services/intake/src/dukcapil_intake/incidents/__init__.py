@@ -1,0 +1,1 @@
+"""Incidents: dead letters and stalled requests, followed up by the operators (the /incidents API)."""

@@ -1,0 +1,1 @@
+"""Telling the citizen: the notices' wording, and sending them by e-mail and SMS."""

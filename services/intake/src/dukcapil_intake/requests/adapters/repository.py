@@ -1,0 +1,278 @@
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from dukcapil_intake.requests.adapters import tables
+from dukcapil_intake.requests.domain.model import (
+    Attachment,
+    HistoryEntry,
+    RecordingBooking,
+    RequestStatus,
+    ServiceRequest,
+)
+from dukcapil_intake.requests.service_layer.repository import (
+    BookingRepository,
+    ConcurrentUpdate,
+    IdempotentSubmission,
+    RequestFilter,
+    RequestRepository,
+)
+from dukcapil_shared.db import as_utc, next_in_sequence
+
+
+class SqlRequestRepository(RequestRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, request: ServiceRequest) -> None:
+        await self._connection.execute(
+            insert(tables.requests).values(
+                id=str(request.id),
+                number=request.number,
+                type=request.type,
+                applicant=request.applicant,
+                delivery=request.delivery,
+                kecamatan_code=request.kecamatan_code,
+                channel=request.channel,
+                operator=request.operator,
+                office=request.office,
+                submitted_at=request.submitted_at,
+                **_changing(request),
+            )
+        )
+        await self._insert_new_children(request)
+
+    async def get(self, request_id: uuid.UUID) -> ServiceRequest | None:
+        return await self._one(tables.requests.c.id == str(request_id))
+
+    async def get_by_number(self, number: str) -> ServiceRequest | None:
+        return await self._one(tables.requests.c.number == number)
+
+    async def save(self, request: ServiceRequest) -> None:
+        result = await self._connection.execute(
+            update(tables.requests)
+            .where(tables.requests.c.id == str(request.id), tables.requests.c.version == request.version)
+            .values(**_changing(request) | {"version": request.version + 1})
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdate(f"request {request.id} changed since it was loaded")
+        request.version += 1
+        await self._insert_new_children(request)
+
+    async def list(self, where: RequestFilter, *, limit: int, offset: int) -> list[ServiceRequest]:
+        columns = tables.requests.c
+        query = select(tables.requests).order_by(columns.submitted_at, columns.id).limit(limit).offset(offset)
+        if where.status is not None:
+            query = query.where(columns.status == where.status.value)
+        if where.request_type is not None:
+            query = query.where(columns.type == where.request_type)
+        if where.kecamatan_code is not None:
+            query = query.where(columns.kecamatan_code == where.kecamatan_code)
+        if where.submitted_from is not None:
+            query = query.where(columns.submitted_at >= datetime.combine(where.submitted_from, time(), UTC))
+        if where.submitted_to is not None:
+            end = datetime.combine(where.submitted_to + timedelta(days=1), time(), UTC)
+            query = query.where(columns.submitted_at < end)
+        return [_to_request(row) for row in await self._connection.execute(query)]
+
+    async def next_sequence(self, kecamatan_code: str, day: date) -> int:
+        return await next_in_sequence(self._connection, tables.request_counters, kecamatan_code=kecamatan_code, day=day)
+
+    async def find_submission(self, idempotency_key: str) -> IdempotentSubmission | None:
+        row = (
+            await self._connection.execute(
+                select(tables.idempotency_keys).where(tables.idempotency_keys.c.key == idempotency_key)
+            )
+        ).one_or_none()
+        return IdempotentSubmission(row.fingerprint, uuid.UUID(row.request_id)) if row is not None else None
+
+    async def remember_submission(self, idempotency_key: str, submission: IdempotentSubmission) -> None:
+        try:
+            async with self._connection.begin_nested():
+                await self._connection.execute(
+                    insert(tables.idempotency_keys).values(
+                        key=idempotency_key,
+                        fingerprint=submission.fingerprint,
+                        request_id=str(submission.request_id),
+                        created_at=datetime.now(UTC),
+                    )
+                )
+        except IntegrityError as error:
+            raise ConcurrentUpdate(f"idempotency key {idempotency_key!r} was just used") from error
+
+    async def _one(self, condition: ColumnElement[bool]) -> ServiceRequest | None:
+        row = (await self._connection.execute(select(tables.requests).where(condition))).one_or_none()
+        if row is None:
+            return None
+        request = _to_request(row)
+        history = await self._connection.execute(
+            select(tables.request_history)
+            .where(tables.request_history.c.request_id == row.id)
+            .order_by(tables.request_history.c.occurred_at, tables.request_history.c.id)
+        )
+        request.history = [
+            HistoryEntry(
+                event_id=entry.event_id,
+                event_type=entry.event_type,
+                stage=entry.stage,
+                occurred_at=as_utc(entry.occurred_at),
+                note=entry.note,
+                status=RequestStatus(entry.status) if entry.status else None,
+            )
+            for entry in history
+        ]
+        attachments = await self._connection.execute(
+            select(tables.attachments)
+            .where(tables.attachments.c.request_id == row.id)
+            .order_by(tables.attachments.c.uploaded_at)
+        )
+        request.attachments = [
+            Attachment(
+                id=uuid.UUID(item.id),
+                kind=item.kind,
+                filename=item.filename,
+                content_type=item.content_type,
+                size=item.size,
+                sha256=item.sha256,
+                uploaded_at=as_utc(item.uploaded_at),
+            )
+            for item in attachments
+        ]
+        return request
+
+    async def _insert_new_children(self, request: ServiceRequest) -> None:
+        if request.new_history:
+            await self._connection.execute(
+                insert(tables.request_history),
+                [
+                    {
+                        "request_id": str(request.id),
+                        "event_id": entry.event_id,
+                        "event_type": entry.event_type,
+                        "stage": entry.stage,
+                        "status": entry.status.value if entry.status else None,
+                        "occurred_at": entry.occurred_at,
+                        "note": entry.note,
+                    }
+                    for entry in request.new_history
+                ],
+            )
+            request.new_history = []
+        if request.new_attachments:
+            await self._connection.execute(
+                insert(tables.attachments),
+                [
+                    {
+                        "id": str(item.id),
+                        "request_id": str(request.id),
+                        "kind": item.kind,
+                        "filename": item.filename,
+                        "content_type": item.content_type,
+                        "size": item.size,
+                        "sha256": item.sha256,
+                        "uploaded_at": item.uploaded_at,
+                    }
+                    for item in request.new_attachments
+                ],
+            )
+            request.new_attachments = []
+
+
+class SqlBookingRepository(BookingRepository):
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, booking: RecordingBooking) -> None:
+        await self._connection.execute(
+            insert(tables.recording_bookings).values(
+                id=str(booking.id),
+                number=booking.number,
+                nik=booking.nik,
+                name=booking.name,
+                kecamatan_code=booking.kecamatan_code,
+                appointment_date=booking.appointment_date,
+                queue_number=booking.queue_number,
+                created_at=booking.created_at,
+            )
+        )
+
+    async def get(self, booking_id: uuid.UUID) -> RecordingBooking | None:
+        row = (
+            await self._connection.execute(
+                select(tables.recording_bookings).where(tables.recording_bookings.c.id == str(booking_id))
+            )
+        ).one_or_none()
+        return _to_booking(row) if row is not None else None
+
+    async def upcoming_for(self, nik: str, today: date) -> RecordingBooking | None:
+        bookings = tables.recording_bookings.c
+        row = (
+            await self._connection.execute(
+                select(tables.recording_bookings)
+                .where(bookings.nik == nik, bookings.appointment_date >= today)
+                .order_by(bookings.appointment_date)
+                .limit(1)
+            )
+        ).one_or_none()
+        return _to_booking(row) if row is not None else None
+
+    async def next_queue_number(self, kecamatan_code: str, day: date) -> int:
+        return await next_in_sequence(
+            self._connection, tables.recording_counters, kecamatan_code=kecamatan_code, day=day
+        )
+
+
+def _changing(request: ServiceRequest) -> dict[str, Any]:
+    """The columns that change over a request's life."""
+    return {
+        "status": request.status.value,
+        "details": request.details,
+        "flags": request.flags,
+        "required_attachments": request.required_attachments,
+        "updated_at": request.updated_at,
+        "version": request.version,
+        "access_code_version": request.access_code_version,
+        "document_id": str(request.document_id) if request.document_id else None,
+        "document_number": request.document_number,
+    }
+
+
+def _to_request(row: Row) -> ServiceRequest:
+    return ServiceRequest(
+        id=uuid.UUID(row.id),
+        number=row.number,
+        type=row.type,
+        applicant=row.applicant,
+        details=row.details,
+        delivery=row.delivery,
+        kecamatan_code=row.kecamatan_code,
+        channel=row.channel,
+        operator=row.operator,
+        office=row.office,
+        flags=list(row.flags),
+        required_attachments=list(row.required_attachments),
+        status=RequestStatus(row.status),
+        submitted_at=as_utc(row.submitted_at),
+        updated_at=as_utc(row.updated_at),
+        version=row.version,
+        access_code_version=row.access_code_version,
+        document_id=uuid.UUID(row.document_id) if row.document_id else None,
+        document_number=row.document_number,
+    )
+
+
+def _to_booking(row: Row) -> RecordingBooking:
+    return RecordingBooking(
+        id=uuid.UUID(row.id),
+        number=row.number,
+        nik=row.nik,
+        name=row.name,
+        kecamatan_code=row.kecamatan_code,
+        appointment_date=row.appointment_date,
+        queue_number=row.queue_number,
+        created_at=as_utc(row.created_at),
+    )

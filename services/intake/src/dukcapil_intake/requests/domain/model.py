@@ -1,0 +1,295 @@
+"""A service request as the citizen sees it: its status, its history, and the rules that move it."""
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from dukcapil_intake.notifications.domain.notifications import email_address
+from dukcapil_shared.contracts.regions import Kecamatan, find_kecamatan
+
+
+class RequestStatus(StrEnum):
+    submitted = "submitted"
+    in_review = "in_review"
+    info_requested = "info_requested"
+    approved = "approved"
+    rejected = "rejected"
+    document_issued = "document_issued"
+    shipped = "shipped"
+    delivered = "delivered"
+    delivery_failed = "delivery_failed"
+    ready_for_pickup = "ready_for_pickup"
+    collected = "collected"
+    cancelled = "cancelled"
+
+
+# How far along the lifecycle each status is. An event that arrives late (a lower rank than the request
+# already has) is kept in the history but does not move the status back.
+_RANK = {
+    RequestStatus.submitted: 0,
+    RequestStatus.in_review: 1,
+    RequestStatus.info_requested: 2,
+    RequestStatus.approved: 3,
+    RequestStatus.rejected: 3,
+    RequestStatus.document_issued: 4,
+    RequestStatus.shipped: 5,
+    RequestStatus.delivery_failed: 6,
+    RequestStatus.ready_for_pickup: 7,
+    RequestStatus.delivered: 8,
+    RequestStatus.collected: 9,
+    RequestStatus.cancelled: 10,
+}
+_FINAL = {RequestStatus.rejected, RequestStatus.cancelled, RequestStatus.delivered, RequestStatus.collected}
+_BEFORE_DECISION = {RequestStatus.submitted, RequestStatus.in_review, RequestStatus.info_requested}
+# Moves that go back in rank on purpose.
+_BACKWARD_ALLOWED = {(RequestStatus.info_requested, RequestStatus.submitted)}
+
+
+class RequestRefused(Exception):
+    """A submission or an action that the office's rules do not allow."""
+
+    def __init__(
+        self, code: str, message: str, field: str | None = None, *, message_id: str | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.message_id = message_id
+        """The message in Indonesian, where it is not already part of `message`."""
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    event_id: str
+    event_type: str
+    stage: str
+    occurred_at: datetime
+    note: str
+    status: RequestStatus | None
+    """The status this event moved the request to, if it moved it."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    id: uuid.UUID
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+
+    @property
+    def storage_key(self) -> str:
+        return f"{self.id}"
+
+
+@dataclass
+class ServiceRequest:
+    id: uuid.UUID
+    number: str
+    type: str
+    applicant: dict[str, Any]
+    details: dict[str, Any]
+    delivery: dict[str, Any]
+    kecamatan_code: str
+    channel: str
+    status: RequestStatus
+    submitted_at: datetime
+    updated_at: datetime
+    operator: str | None = None
+    office: str | None = None
+    flags: list[str] = field(default_factory=list)
+    required_attachments: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    new_history: list[HistoryEntry] = field(default_factory=list)
+    new_attachments: list[Attachment] = field(default_factory=list)
+    version: int = 0
+    """Bumped on every save, so that two concurrent changes cannot overwrite each other."""
+    access_code_version: int = 1
+    """Which of the request's access codes opens it (see access_codes.py); a new version replaces a leaked one."""
+    document_id: uuid.UUID | None = None
+    """The document in force for the request, which its holder may fetch with the access code."""
+    document_number: str | None = None
+
+    def new_access_code(self) -> None:
+        """The code given so far stops opening the request; the next version's does (access_codes.py)."""
+        self.access_code_version += 1
+
+    def document_issued(self, document_id: uuid.UUID, number: str) -> None:
+        """A document (or a corrected one) was issued: it is the one in force."""
+        self.document_id, self.document_number = document_id, number
+
+    def document_revoked(self, document_id: uuid.UUID, superseded_by: uuid.UUID | None) -> None:
+        """A document was revoked: without a replacement, the request has none in force any more."""
+        if self.document_id == document_id and superseded_by is None:
+            self.document_id = self.document_number = None
+
+    def record(
+        self,
+        *,
+        event_id: str,
+        event_type: str,
+        stage: str,
+        occurred_at: datetime,
+        note: str,
+        moves_to: RequestStatus | None,
+    ) -> HistoryEntry:
+        """Add an event to the history and move the status if the lifecycle allows it."""
+        opens_history = not self.history  # the submission itself: the status it sets is the first one
+        moved = moves_to if moves_to is not None and (opens_history or self.can_move_to(moves_to)) else None
+        entry = HistoryEntry(event_id, event_type, stage, occurred_at, note, moved)
+        self.history.append(entry)
+        self.history.sort(key=lambda item: item.occurred_at)
+        self.new_history.append(entry)
+        if moved is not None:
+            self.status = moved
+            self.updated_at = max(self.updated_at, occurred_at)
+        return entry
+
+    def can_move_to(self, target: RequestStatus) -> bool:
+        if self.status in _FINAL or target == self.status:
+            return False
+        if target == RequestStatus.cancelled:
+            return self.status in _BEFORE_DECISION
+        if (self.status, target) in _BACKWARD_ALLOWED:
+            return True
+        return _RANK[target] > _RANK[self.status]
+
+    def ensure_cancellable(self) -> None:
+        if self.status not in _BEFORE_DECISION:
+            raise RequestRefused(
+                "not_cancellable",
+                f"A request can be cancelled only before the decision; this one is {self.status.value}.",
+            )
+
+    @property
+    def missing_attachments(self) -> list[str]:
+        """The checklist's kinds not uploaded yet: the request is complete when there are none."""
+        uploaded = {attachment.kind for attachment in self.attachments}
+        return [kind for kind in self.required_attachments if kind not in uploaded]
+
+    def attach(self, attachment: Attachment) -> None:
+        if self.status not in _BEFORE_DECISION:
+            raise RequestRefused(
+                "not_accepting_attachments",
+                f"Scans can be added only before the decision; this request is {self.status.value}.",
+            )
+        self.attachments.append(attachment)
+        self.new_attachments.append(attachment)
+
+    def ensure_awaiting_information(self) -> None:
+        if self.status != RequestStatus.info_requested:
+            raise RequestRefused(
+                "not_awaiting_information",
+                f"Only a request whose reviewer asked for information can be resubmitted; this one is "
+                f"{self.status.value}.",
+            )
+
+
+IN_PERSON_ONLY = {"ktp_el"}
+
+
+def responsible_kecamatan(kecamatan_code: str | None, delivery: dict[str, Any]) -> Kecamatan:
+    """The kecamatan office in charge: the one given, else the pickup office, else the delivery address's."""
+    address = delivery.get("address") or {}
+    code = kecamatan_code or delivery.get("pickup_kecamatan_code") or address.get("kecamatan_code")
+    if code is None:
+        raise RequestRefused(
+            "kecamatan_required",
+            "Say which kecamatan the applicant lives in: give kecamatan_code (e.g. 36.02.14 for Rangkasbitung).",
+            field="kecamatan_code",
+        )
+    kecamatan = find_kecamatan(code)
+    if kecamatan is None:
+        raise RequestRefused(
+            "unknown_kecamatan",
+            f"{code} is not one of Kabupaten Lebak's 28 kecamatan (36.02.01 to 36.02.28).",
+            field="kecamatan_code",
+        )
+    return kecamatan
+
+
+def check_submission(request_type: str, kecamatan: Kecamatan, delivery: dict[str, Any]) -> None:
+    """The rules every submission must pass before it is accepted (the per-type rules come on top)."""
+    if request_type in IN_PERSON_ONLY:
+        raise RequestRefused(
+            "in_person_only",
+            "KTP-el (e-KTP) cannot be requested online: the biometric recording (perekaman: fingerprints, photo, "
+            f"signature) must be done in person at {kecamatan.office}. Bring your Kartu Keluarga; if you are "
+            "replacing a card, bring the old KTP-el or a police report of its loss. / Perekaman KTP-el wajib "
+            f"datang langsung ke {kecamatan.office} dengan membawa Kartu Keluarga.",
+            field="type",
+            office=kecamatan.office,
+            kecamatan_code=kecamatan.code,
+        )
+    if delivery.get("method") == "courier" and not delivery.get("address"):
+        raise RequestRefused(
+            "delivery_address_required",
+            "Courier delivery needs delivery.address; or choose delivery.method = pickup at the kecamatan office.",
+            field="delivery.address",
+        )
+    check_contact(delivery, field="delivery.email")
+
+
+def check_contact(contact: dict[str, Any], *, field: str) -> None:
+    """An e-mail address for notices, when given, must be one: a typo would silently lose every notice."""
+    if contact.get("email") and email_address(contact["email"]) is None:
+        raise RequestRefused(
+            "invalid_email",
+            f"{contact['email']!r} is not an e-mail address; correct it or leave it out. / Alamat e-mail tidak valid.",
+            field=field,
+        )
+
+
+def check_channel(channel: str, operator: str | None, office: str | None) -> None:
+    """An assisted request records who submitted it and where."""
+    if channel == "assisted" and not (operator and office):
+        raise RequestRefused(
+            "operator_required",
+            "An assisted request must name the operator and the kecamatan or desa office (operator, office).",
+            field="operator",
+        )
+
+
+def check_operator_kecamatan(kecamatan: Kecamatan, operator_kecamatan: str | None) -> None:
+    """A kecamatan operator submits for the citizens of their own kecamatan only."""
+    if operator_kecamatan is not None and kecamatan.code != operator_kecamatan:
+        raise RequestRefused(
+            "outside_your_kecamatan",
+            f"This applicant belongs to kecamatan {kecamatan.code} ({kecamatan.name}); you serve {operator_kecamatan}. "
+            "Send the citizen to their own kecamatan office, or let them apply online.",
+            field="kecamatan_code",
+        )
+
+
+@dataclass(frozen=True)
+class RecordingBooking:
+    """An appointment for the in-person e-KTP recording (perekaman) at a kecamatan office."""
+
+    id: uuid.UUID
+    number: str
+    nik: str
+    name: str
+    kecamatan_code: str
+    appointment_date: date
+    queue_number: int
+    created_at: datetime
+
+
+def next_working_day(after: date) -> date:
+    """Offices record on working days (Monday to Friday)."""
+    day = after + timedelta(days=1)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def request_number(kecamatan: Kecamatan, day: date, sequence: int) -> str:
+    """E.g. 360214-20261128-0007: kecamatan code, day of submission, sequence within that day."""
+    return f"{kecamatan.code.replace('.', '')}-{day:%Y%m%d}-{sequence:04d}"

@@ -1,0 +1,142 @@
+"""Intake's incidents and stalled requests on SQLite and PostgreSQL, migrated by the service's own scripts."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dukcapil_intake import tables
+from dukcapil_intake.incidents.domain.incidents import Incident, IncidentStatus, RequestState, StallPolicy
+from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
+from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
+from dukcapil_shared.contracts import MessageResolved
+from dukcapil_shared.db import create_engine, migrate
+from dukcapil_shared.ops.store import DeadLetterQuery, SqlOpsUnitOfWork
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-def]
+    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await postgres.create()
+    engine = create_engine(url)
+    await migrate(engine, "dukcapil_intake:migrations")
+    yield engine
+    await engine.dispose()
+
+
+def uow(engine) -> SqlIntakeUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlIntakeUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+
+
+def a_request(number: str, status: RequestStatus, unchanged_for: timedelta) -> ServiceRequest:
+    return ServiceRequest(
+        id=uuid.uuid4(),
+        number=number,
+        type="biodata_wni",
+        applicant={"nik": "3602141205850003", "name": "Ahmad Fauzi"},
+        details={},
+        delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
+        kecamatan_code="36.02.14",
+        channel="online",
+        status=status,
+        submitted_at=NOW - unchanged_for,
+        updated_at=NOW - unchanged_for,
+    )
+
+
+def an_incident(request_id: uuid.UUID, opened_minutes_ago: int) -> Incident:
+    return Incident(
+        id=uuid.uuid4(),
+        request_id=request_id,
+        service="documents",
+        queue="dukcapil.documents.approvals",
+        event_type="request.approved.v1",
+        error="attempts exhausted: RuntimeError: boom",
+        attempts=6,
+        opened_at=NOW - timedelta(minutes=opened_minutes_ago),
+        first_failure_at=NOW - timedelta(minutes=opened_minutes_ago + 5),
+        last_failure_at=NOW - timedelta(minutes=opened_minutes_ago),
+    )
+
+
+async def test_incidents_are_kept_resolved_and_listed_with_their_requests_state(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request("360214-20261128-0001", RequestStatus.approved, timedelta(minutes=30))
+    first, second = an_incident(request.id, 20), an_incident(request.id, 10)
+    stranger = an_incident(uuid.uuid4(), 15)
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        for incident in (first, second, stranger):
+            await unit.incidents.add(incident)
+        await unit.commit()
+
+    async with uow(engine) as unit:
+        assert await unit.incidents.get(first.id) == first
+        assert [i.id for i in await unit.incidents.list(open=True, limit=10)] == [first.id, stranger.id, second.id]
+        assert [i.id for i in await unit.incidents.about(request.id)] == [first.id, second.id]
+        states = await unit.incidents.request_states([request.id, stranger.request_id])
+        assert states == {request.id: RequestState(request.id, request.number, request.status, request.updated_at)}
+        resolved = await unit.incidents.get(first.id)
+        assert resolved is not None
+        resolved.resolve(
+            MessageResolved(
+                request_id=request.id,
+                service="documents",
+                dead_letter_id=first.id,
+                resolution="discarded",
+                resolved_by="rina",
+                reason="duplicate",
+                queue=first.queue,
+                message_routing_key=first.event_type,
+            ),
+            NOW,
+        )
+        await unit.incidents.save(resolved)
+        await unit.commit()
+
+    async with uow(engine) as unit:
+        [done] = await unit.incidents.list(open=False, limit=10)
+        assert (done.id, done.status, done.resolution, done.resolved_by, done.resolved_at) == (
+            first.id,
+            IncidentStatus.resolved,
+            "discarded",
+            "rina",
+            NOW,
+        )
+        assert [i.id for i in await unit.incidents.list(open=True, limit=1)] == [stranger.id]
+
+
+async def test_stalled_requests_are_found_by_their_statuss_threshold(engine) -> None:  # type: ignore[no-untyped-def]
+    policy = StallPolicy.from_minutes({"submitted": 10, "approved": 60})
+    long_submitted = a_request("360214-20261128-0001", RequestStatus.submitted, timedelta(minutes=40))
+    just_submitted = a_request("360214-20261128-0002", RequestStatus.submitted, timedelta(minutes=5))
+    long_approved = a_request("360214-20261128-0003", RequestStatus.approved, timedelta(minutes=61))
+    recent_approved = a_request("360214-20261128-0004", RequestStatus.approved, timedelta(minutes=30))
+    waiting_citizen = a_request("360214-20261128-0005", RequestStatus.info_requested, timedelta(days=30))
+    async with uow(engine) as unit:
+        for request in (long_submitted, just_submitted, long_approved, recent_approved, waiting_citizen):
+            await unit.requests.add(request)
+        await unit.commit()
+
+    async with uow(engine) as unit:
+        stalled = await unit.incidents.stalled(policy, now=NOW, limit=10)
+        assert [state.number for state in stalled] == [long_approved.number, long_submitted.number]
+        assert stalled[0] == RequestState(
+            long_approved.id, long_approved.number, RequestStatus.approved, NOW - timedelta(minutes=61)
+        )
+        assert [s.number for s in await unit.incidents.stalled(policy, now=NOW, limit=1)] == [long_approved.number]
+        assert await unit.incidents.stalled(StallPolicy({}), now=NOW, limit=10) == []
+
+
+async def test_the_migration_gives_intake_a_dead_letter_table_too(engine) -> None:  # type: ignore[no-untyped-def]
+    ops = SqlOpsUnitOfWork(
+        engine,
+        dead_letter_table=tables.dead_letters,
+        outbox_table=tables.outbox,
+        inbox_table=tables.inbox,
+        source="/test",
+    )
+    async with ops as unit:
+        assert await unit.dead_letters.list(DeadLetterQuery()) == []

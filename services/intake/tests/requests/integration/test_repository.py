@@ -1,0 +1,269 @@
+"""Intake's SQL adapters against real databases, migrated by the service's own Alembic scripts."""
+
+import asyncio
+import copy
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from dukcapil_intake import tables
+from dukcapil_intake.notifications.domain.notifications import Channel, Notification, NotificationStatus, RetrySchedule
+from dukcapil_intake.requests.domain.model import Attachment, RecordingBooking, RequestStatus, ServiceRequest
+from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, IdempotentSubmission, RequestFilter
+from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
+from dukcapil_shared.db import create_engine, migrate
+
+pytestmark = pytest.mark.integration
+T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-def]
+    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await postgres.create()
+    engine = create_engine(url)
+    await migrate(engine, "dukcapil_intake:migrations")
+    yield engine
+    await engine.dispose()
+
+
+def uow(engine) -> SqlIntakeUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlIntakeUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+
+
+def a_request(number: str = "360214-20261128-0001") -> ServiceRequest:
+    request = ServiceRequest(
+        id=uuid.uuid4(),
+        number=number,
+        type="kartu_keluarga",
+        applicant={"nik": "3602141205850003", "name": "Ahmad Fauzi"},
+        details={"reason": "add_member"},
+        delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
+        kecamatan_code="36.02.14",
+        channel="online",
+        status=RequestStatus.submitted,
+        submitted_at=T0,
+        updated_at=T0,
+    )
+    request.record(
+        event_id=str(uuid.uuid4()), event_type="request.submitted.v1", stage="intake", occurred_at=T0, note="n",
+        moves_to=RequestStatus.submitted,
+    )  # fmt: skip
+    return request
+
+
+async def test_a_request_and_its_history_round_trip(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request()
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        await unit.commit()
+    async with uow(engine) as unit:
+        loaded = await unit.requests.get(request.id)
+        loaded.record(
+            event_id=str(uuid.uuid4()), event_type="review.started.v1", stage="review",
+            occurred_at=T0 + timedelta(minutes=1), note="m", moves_to=RequestStatus.in_review,
+        )  # fmt: skip
+        await unit.requests.save(loaded)
+        await unit.commit()
+    async with uow(engine) as unit:
+        stored = await unit.requests.get(request.id)
+    assert stored.status == RequestStatus.in_review and stored.version == 1
+    assert [entry.event_type for entry in stored.history] == ["request.submitted.v1", "review.started.v1"]
+    assert stored.history[1].occurred_at == T0 + timedelta(minutes=1)
+    assert stored.applicant == request.applicant and stored.delivery == request.delivery
+
+
+async def test_a_stale_copy_cannot_overwrite_a_newer_one(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request()
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        await unit.commit()
+    async with uow(engine) as unit:
+        fresh = await unit.requests.get(request.id)
+    stale = copy.deepcopy(fresh)
+    async with uow(engine) as unit:
+        fresh.status = RequestStatus.cancelled
+        await unit.requests.save(fresh)
+        await unit.commit()
+    async with uow(engine) as unit:
+        stale.status = RequestStatus.in_review
+        with pytest.raises(ConcurrentUpdate):
+            await unit.requests.save(stale)
+
+
+async def test_sequences_count_per_kecamatan_and_day_without_gaps_under_concurrency(engine) -> None:  # type: ignore[no-untyped-def]
+    day = date(2026, 11, 28)
+
+    async def take(kecamatan: str) -> int:
+        async with uow(engine) as unit:
+            number = await unit.requests.next_sequence(kecamatan, day)
+            await unit.commit()
+            return number
+
+    numbers = await asyncio.gather(*(take("36.02.14") for _ in range(20)))
+    assert sorted(numbers) == list(range(1, 21))
+    assert await take("36.02.01") == 1
+    async with uow(engine) as unit:
+        assert await unit.requests.next_sequence("36.02.14", day) == 21
+        # rolled back: the number is given back
+    assert await take("36.02.14") == 21
+
+
+async def test_listing_filters_by_status_and_type_oldest_first(engine) -> None:  # type: ignore[no-untyped-def]
+    first, second = a_request("a-1"), a_request("a-2")
+    second.submitted_at = T0 + timedelta(hours=1)
+    second.type = "biodata_wni"
+    async with uow(engine) as unit:
+        await unit.requests.add(second)
+        await unit.requests.add(first)
+        await unit.commit()
+    async with uow(engine) as unit:
+        everything = await unit.requests.list(RequestFilter(), limit=10, offset=0)
+        only_biodata = await unit.requests.list(RequestFilter(request_type="biodata_wni"), limit=10, offset=0)
+        in_review = await unit.requests.list(RequestFilter(status=RequestStatus.in_review), limit=10, offset=0)
+        same_day = await unit.requests.list(
+            RequestFilter(kecamatan_code="36.02.14", submitted_from=T0.date(), submitted_to=T0.date()),
+            limit=10,
+            offset=0,
+        )
+        next_day = await unit.requests.list(
+            RequestFilter(submitted_from=T0.date() + timedelta(days=1)), limit=10, offset=0
+        )
+    assert [r.number for r in everything] == ["a-1", "a-2"]
+    assert [r.number for r in only_biodata] == ["a-2"] and in_review == []
+    assert [r.number for r in same_day] == ["a-1", "a-2"] and next_day == []
+
+
+async def test_scans_numbers_and_idempotency_keys_are_stored(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request("360214-20261128-0042")
+    request.attach(
+        Attachment(
+            id=uuid.uuid4(), kind="kk_lama", filename="kk.pdf", content_type="application/pdf", size=10,
+            sha256="a" * 64, uploaded_at=T0,
+        )
+    )  # fmt: skip
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        await unit.requests.remember_submission("key-1", IdempotentSubmission("f" * 64, request.id))
+        await unit.commit()
+    async with uow(engine) as unit:
+        found = await unit.requests.get_by_number("360214-20261128-0042")
+        remembered = await unit.requests.find_submission("key-1")
+        with pytest.raises(ConcurrentUpdate):
+            await unit.requests.remember_submission("key-1", IdempotentSubmission("e" * 64, request.id))
+    assert found is not None and found.id == request.id
+    assert [(a.kind, a.size) for a in found.attachments] == [("kk_lama", 10)]
+    assert remembered == IdempotentSubmission("f" * 64, request.id)
+
+
+async def test_recording_bookings_queue_per_office_and_day(engine) -> None:  # type: ignore[no-untyped-def]
+    day = date(2026, 12, 7)
+    async with uow(engine) as unit:
+        first = await unit.bookings.next_queue_number("36.02.14", day)
+        second = await unit.bookings.next_queue_number("36.02.14", day)
+        other_office = await unit.bookings.next_queue_number("36.02.01", day)
+        booking = RecordingBooking(
+            id=uuid.uuid4(), number="REK-1", nik="3602144107900001", name="Siti", kecamatan_code="36.02.14",
+            appointment_date=day, queue_number=first, created_at=T0,
+        )  # fmt: skip
+        await unit.bookings.add(booking)
+        await unit.commit()
+    assert (first, second, other_office) == (1, 2, 1)
+    async with uow(engine) as unit:
+        assert await unit.bookings.upcoming_for("3602144107900001", date(2026, 12, 1)) == booking
+        assert await unit.bookings.upcoming_for("3602144107900001", date(2026, 12, 8)) is None
+        assert await unit.bookings.get(booking.id) == booking
+
+
+def a_notification(request_id: uuid.UUID, channel: Channel = Channel.sms, *, due: datetime = T0) -> Notification:
+    return Notification(
+        id=uuid.uuid4(), request_id=request_id, event_id=str(uuid.uuid4()), kind="received", channel=channel,
+        recipient="6281234567890" if channel == Channel.sms else "siti@example.com",
+        subject=None if channel == Channel.sms else "Permohonan diterima", body="Disdukcapil Lebak: diterima",
+        created_at=due, next_attempt_at=due,
+    )  # fmt: skip
+
+
+async def test_notifications_are_claimed_when_due_leased_and_their_outcome_recorded(engine) -> None:  # type: ignore[no-untyped-def]
+    request_id = uuid.uuid4()
+    first, second = a_notification(request_id), a_notification(request_id, Channel.email)
+    later = a_notification(request_id, due=T0 + timedelta(minutes=5))
+    async with uow(engine) as unit:
+        await unit.notifications.add([first, second, later])
+        await unit.commit()
+    lease = T0 + timedelta(minutes=2)
+    async with uow(engine) as unit:
+        claimed = await unit.notifications.claim_due(now=T0, until=lease, limit=10)
+        await unit.commit()
+    assert {n.id for n in claimed} == {first.id, second.id}
+    assert all(n.attempts == 1 and n.next_attempt_at == lease for n in claimed)
+    async with uow(engine) as unit:
+        assert await unit.notifications.claim_due(now=T0 + timedelta(minutes=1), until=lease, limit=10) == []
+    sms, email = sorted(claimed, key=lambda n: n.channel.value, reverse=True)
+    sms.succeeded(T0 + timedelta(seconds=1))
+    email.failed("NotificationFailed: SMTP down", T0 + timedelta(seconds=1), RetrySchedule((10,)))
+    async with uow(engine) as unit:
+        await unit.notifications.record(claimed)
+        await unit.commit()
+    async with uow(engine) as unit:
+        stored = {n.id: n for n in await unit.notifications.about(request_id)}
+        due_again = await unit.notifications.claim_due(now=T0 + timedelta(seconds=11), until=lease, limit=10)
+    assert stored[sms.id].status == NotificationStatus.sent and stored[sms.id].sent_at == T0 + timedelta(seconds=1)
+    assert stored[email.id].status == NotificationStatus.pending and stored[email.id].attempts == 1
+    assert stored[email.id].last_error == "NotificationFailed: SMTP down"
+    assert stored[email.id].next_attempt_at == T0 + timedelta(seconds=11)
+    assert stored[later.id] == later and stored[sms.id].recipient == "6281234567890"
+    assert [n.id for n in due_again] == [email.id] and due_again[0].attempts == 2
+
+
+async def test_a_stale_claim_does_not_overwrite_a_newer_attempt(engine) -> None:  # type: ignore[no-untyped-def]
+    notification = a_notification(uuid.uuid4())
+    async with uow(engine) as unit:
+        await unit.notifications.add([notification])
+        await unit.commit()
+    async with uow(engine) as unit:
+        [stale] = await unit.notifications.claim_due(now=T0, until=T0 + timedelta(seconds=1), limit=10)
+        await unit.commit()
+    async with uow(engine) as unit:  # the lease ran out: another round takes it and sends it
+        [fresh] = await unit.notifications.claim_due(now=T0 + timedelta(seconds=2), until=T0, limit=10)
+        fresh.succeeded(T0 + timedelta(seconds=2))
+        await unit.notifications.record([fresh])
+        await unit.commit()
+    stale.failed("late", T0 + timedelta(seconds=3), RetrySchedule())
+    async with uow(engine) as unit:
+        await unit.notifications.record([stale])
+        await unit.commit()
+    async with uow(engine) as unit:
+        [stored] = await unit.notifications.about(notification.request_id)
+    assert (stored.status, stored.attempts, stored.last_error) == (NotificationStatus.sent, 2, None)
+
+
+async def test_one_notice_per_event_and_channel(engine) -> None:  # type: ignore[no-untyped-def]
+    notification = a_notification(uuid.uuid4())
+    twin = copy.copy(notification)
+    twin.id = uuid.uuid4()
+    async with uow(engine) as unit:
+        await unit.notifications.add([notification])
+        await unit.commit()
+    async with uow(engine) as unit:
+        with pytest.raises(IntegrityError):
+            await unit.notifications.add([twin])
+
+
+async def test_concurrent_rounds_never_claim_the_same_notification(engine) -> None:  # type: ignore[no-untyped-def]
+    notifications = [a_notification(uuid.uuid4()) for _ in range(30)]
+    async with uow(engine) as unit:
+        await unit.notifications.add(notifications)
+        await unit.commit()
+
+    async def claim() -> list[uuid.UUID]:
+        async with uow(engine) as unit:
+            claimed = await unit.notifications.claim_due(now=T0, until=T0 + timedelta(minutes=2), limit=10)
+            await unit.commit()
+        return [n.id for n in claimed]
+
+    rounds = await asyncio.gather(*(claim() for _ in range(4)))
+    taken = [item for claimed in rounds for item in claimed]
+    assert len(taken) == len(set(taken)) == 30
