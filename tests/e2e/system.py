@@ -1,4 +1,5 @@
-"""The whole system as real processes: four services and the courier simulator, on one broker vhost.
+"""The whole system as real processes: four services and the courier simulator, on one broker vhost; with
+`web=True`, the portal (services/web) in front of them too.
 
 Extra replicas of a service (`start_replica`) run the same module on a port of their own, with the same
 database and vhost. Every process is started with a parent-death signal, so that none outlives the test run
@@ -25,6 +26,8 @@ from dukcapil_testing import auth_env_for_tests, staff_headers
 
 SERVICES = ("intake", "review", "documents", "shipping")
 MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {"simulator": "dukcapil_devtools.courier_simulator"}
+OPTIONAL_MODULES = {"web": "dukcapil_web"}
+"""Started by `start_all` only when asked for (System(web=True)): most tests drive the APIs themselves."""
 
 # Short delays so that a walkthrough takes seconds; the values mean what they mean in production.
 FAST = {
@@ -42,6 +45,8 @@ PLENTY = {
     "INTAKE_BOOKING_RATE_LIMIT": "1000000/hour",
     "INTAKE_NOTICES_PER_RECIPIENT": "1000000/day",
     "DOCUMENTS_DOWNLOADS_PER_DOCUMENT": "1000000/hour",
+    "WEB_FORM_RATE_LIMIT": "1000000/minute",
+    "WEB_FOLLOW_RATE_LIMIT": "1000000/minute",
 } | {f"{service.upper()}_CITIZEN_RATE_LIMIT": "1000000/minute" for service in SERVICES}
 
 
@@ -73,7 +78,8 @@ class System:
     amqp_url: str
     database_urls: dict[str, str]
     extra_env: dict[str, str] = field(default_factory=dict)
-    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in MODULES})
+    web: bool = False
+    ports: dict[str, int] = field(default_factory=lambda: {name: free_port() for name in MODULES | OPTIONAL_MODULES})
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def url(self, name: str) -> str:
@@ -108,6 +114,10 @@ class System:
         env["SHIPPING_COURIER_URL"] = self.url("simulator")
         env["SHIPPING_TRACKING_INTERVAL"] = "0.3"
         env["INTAKE_DOCUMENTS_URL"] = self.url("documents")
+        env["WEB_PORT"] = str(self.ports["web"])
+        env["WEB_INTAKE_URL"] = self.url("intake")
+        env["WEB_DOCUMENTS_URL"] = self.url("documents")
+        env["WEB_LOG_LEVEL"] = "INFO"
         # Every test client calls from 127.0.0.1 for a handful of synthetic people: the limits per address and per
         # person are for the tests that check them (tests/security), which set their own.
         env |= PLENTY
@@ -119,7 +129,7 @@ class System:
     def start(self, name: str) -> None:
         with open(self.workdir / f"{name}.log", "ab") as log:
             self.processes[name] = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCH.format(module=MODULES[service_of(name)])],
+                [sys.executable, "-c", _LAUNCH.format(module=(MODULES | OPTIONAL_MODULES)[service_of(name)])],
                 cwd=self.workdir,
                 env=self.env(name),
                 stdout=log,
@@ -164,10 +174,11 @@ class System:
                 await asyncio.sleep(0.2)
 
     async def start_all(self) -> None:
-        for name in MODULES:
+        names = [*MODULES, *(OPTIONAL_MODULES if self.web else ())]
+        for name in names:
             self.start(name)
         # Five processes migrating and connecting at once on two cores: give them time.
-        await asyncio.gather(*(self.wait_ready(name, timeout=120) for name in MODULES))
+        await asyncio.gather(*(self.wait_ready(name, timeout=120) for name in names))
 
     def stop_all(self, timeout: float = 30) -> None:
         """SIGTERM to every process at once, then wait for each; whatever is still running is killed."""

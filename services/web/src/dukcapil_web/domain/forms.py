@@ -267,12 +267,10 @@ def _scalar(
         label(code, language),
         kind="textarea" if long_text else "text",
         required=required,
-        help=hint or (None if code in _KNOWN_WITHOUT_HELP else attribute.get("description")),
+        # The catalogue's description is English, written for developers: shown only to an English reader.
+        help=hint or (attribute.get("description") if language == "en" else None),
         maxlength=300 if long_text else 150,
     )
-
-
-_KNOWN_WITHOUT_HELP = {"place_of_death"}
 
 
 def _part(prefix: str, part: str, language: Language, lebak: tuple[Choice, ...], description: str) -> Field:

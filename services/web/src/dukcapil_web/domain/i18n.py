@@ -86,6 +86,11 @@ HELP: dict[str, tuple[str, str]] = {
         "Required when only minors would remain on the family card.",
     ),
     "person_nik": ("Kosongkan untuk biodata Anda sendiri.", "Leave empty for your own biodata."),
+    "changes": ("Isi bila alasannya perubahan data: apa yang berubah.", "For a change of data: what changes."),
+    "place_of_death": (
+        "Misalnya rumah, nama rumah sakit, atau desa.",
+        "For example home, a hospital's name, or a village.",
+    ),
 }
 
 VALUES: dict[str, tuple[str, str]] = {
