@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: help setup run test chaos bench lint format asyncapi check-broker clean
 
 help:
-	@echo "make run    - set everything up and start the four services and the courier simulator"
+	@echo "make run    - set everything up and start the four services, the citizens' portal and the courier simulator"
 	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ, PostgreSQL and Redis)"
 	@echo "make bench  - the benchmark against its baselines (~12 min; needs RabbitMQ with management, PostgreSQL)"
 	@echo "make lint   - ruff, and the architecture's import contracts (import-linter)"
@@ -80,11 +80,12 @@ run: check-broker
 	export ENVIRONMENT=development; \
 	$(BIN)/python -m dukcapil_devtools.courier_simulator >> var/log/simulator.log 2>&1 & \
 	$(BIN)/python -m dukcapil_devtools.message_sinks >> var/log/message-sinks.log 2>&1 & \
+	$(BIN)/python -m dukcapil_web >> var/log/web.log 2>&1 & \
 	for service in $(SERVICES); do \
 	  env "$${service^^}_BROKER_PASSWORD_FILE=var/broker/$$service.password" \
 	    $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & \
 	done; \
-	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8010/healthz 8011/healthz; do \
+	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8000/readyz 8010/healthz 8011/healthz; do \
 	  for attempt in $$(seq 120); do \
 	    curl -sf -o /dev/null http://127.0.0.1:$$probe && break; \
 	    if [ $$attempt = 120 ]; then echo "http://127.0.0.1:$$probe did not become ready; see var/log/*.log:"; tail -n 5 var/log/*.log; exit 1; fi; \
@@ -93,6 +94,7 @@ run: check-broker
 	done; \
 	echo; \
 	echo "Disdukcapil Lebak is running in development mode (SQLite files in var/, RabbitMQ at $${AMQP_URL:-amqp://localhost:5672/}):"; \
+	echo "  portal     http://127.0.0.1:8000  the citizens' web pages (docs/web.md)"; \
 	echo "  intake     http://127.0.0.1:8001  docs http://127.0.0.1:8001/docs"; \
 	echo "  review     http://127.0.0.1:8002  docs http://127.0.0.1:8002/docs"; \
 	echo "  documents  http://127.0.0.1:8003  docs http://127.0.0.1:8003/docs"; \

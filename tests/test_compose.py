@@ -26,6 +26,7 @@ SECRETS = (
     "GRAFANA_ADMIN_PASSWORD",
 )
 SERVICES = {"intake": 8001, "review": 8002, "documents": 8003, "shipping": 8004}
+PORTAL = 8000
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +150,9 @@ def test_development_stand_ins_run_only_in_the_dev_profile_and_internal_ports_st
                 continue
             assert published.startswith("127.0.0.1:"), f"{name} publishes {published} on every interface"
     gateway_ports = {str(port) for port in compose["services"]["gateway"]["ports"]}
-    assert gateway_ports == {f"{port}:{port}" for port in SERVICES.values()}, "the gateway serves the four APIs only"
+    assert gateway_ports == {f"{port}:{port}" for port in [*SERVICES.values(), PORTAL]}, (
+        "the gateway serves the four APIs and the portal only"
+    )
 
 
 def test_secrets_are_files_made_once_and_the_dev_env_names_every_required_variable() -> None:
@@ -208,3 +211,29 @@ def test_prometheus_and_grafana_start_with_their_provisioning(compose: dict) -> 
     home = compose["services"]["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert home in dashboards
     assert compose["services"]["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"
+
+
+def test_the_portal_sits_behind_the_gateway_with_its_sessions_in_redis_and_no_database_or_broker(compose: dict) -> None:
+    spec = compose["services"]["web"]
+    assert spec["build"]["args"] == {"SERVICE": "web", "PORT": str(PORTAL)}
+    assert "ports" not in spec, "the gateway publishes it"
+    assert f"{PORTAL}/readyz" in " ".join(spec["healthcheck"]["test"])
+    env = spec["environment"]
+    assert env["WEB_SESSION_STORE_URL"].startswith("redis://redis:") and env["RATE_LIMIT_STORAGE_URL"].startswith(
+        "async+redis://redis:"
+    )
+    assert env["WEB_SESSION_SECRET_FILE"] == "/run/secrets/web-session-secret" and spec["secrets"] == [
+        "web-session-secret"
+    ]
+    assert not any(name.endswith(("DATABASE_URL", "BROKER_PASSWORD_FILE")) or name == "AMQP_URL" for name in env)
+    from dukcapil_web.settings import WebSettings
+
+    for variable in env:
+        if variable.startswith("WEB_"):
+            assert variable.removeprefix("WEB_").lower() in WebSettings.model_fields, f"{variable} is no setting"
+    upstreams = compose["configs"]["gateway"]["content"]
+    block = re.search(r":8000 \{\n(.*?)\n\}", upstreams, re.DOTALL)
+    assert (
+        block is not None and "reverse_proxy web:8000" in block.group(1) and "respond /metrics* 404" in block.group(1)
+    )
+    assert "reverse_proxy @browser web:8000" in upstreams, "a QR code opened in a browser shows the portal's page"

@@ -40,6 +40,8 @@ def secret_names() -> list[str]:
         ACCESS_CODE_KEY,
         *(f"broker-{service}" for service in SERVICES),
         *(f"db-{service}" for service in SERVICES),
+        # The citizens' portal signs its session cookies and encrypts its sessions with it (services/web).
+        "web-session-secret",
     ]
 
 
