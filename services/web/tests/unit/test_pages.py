@@ -328,3 +328,13 @@ def test_production_refuses_the_development_secret() -> None:
     with pytest.raises(ValueError, match="WEB_SESSION_SECRET"):
         WebSettings(environment="production")
     WebSettings(environment="production", session_secret="x" * 40)  # type: ignore[arg-type]
+
+
+def test_the_services_hear_the_citizens_address_and_the_clicks_request_id(
+    client: TestClient, intake: FakeIntake
+) -> None:
+    page = client.get("/", headers={"X-Request-ID": "click-1"})
+    assert page.headers["x-request-id"] == "click-1"
+    client.get("/layanan/biodata_wni", headers={"X-Request-ID": "click-2"})
+    assert intake.calls[0].headers["x-request-id"] == "click-1"
+    assert intake.calls[0].headers["x-forwarded-for"] == "testclient"
