@@ -14,6 +14,8 @@ from dukcapil_review.service_layer.unit_of_work import (
     ReviewRepository,
     ReviewUnitOfWork,
 )
+from dukcapil_shared.contracts import RequestDetails
+from dukcapil_shared.contracts.details import typed_details
 from dukcapil_testing import FakeUnitOfWork
 
 
@@ -137,3 +139,27 @@ class FakeReviewUnitOfWork(FakeUnitOfWork, ReviewUnitOfWork):
         await super().rollback()
         self.reviews.pending = {}
         self.audit.pending = []
+
+
+SAMPLE_DETAILS: dict[str, dict[str, object]] = {
+    "kartu_keluarga": {"reason": "add_member"},
+    "akta_kematian": {
+        "deceased": {"nik": "3602140101500002", "name": "Sarmadi"},
+        "date_of_death": "2026-11-20",
+        "place_of_death": "Rangkasbitung",
+        "reporter_relation": "anak",
+        "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602141205850003", "name": "Ahmad"}],
+    },
+    "surat_pindah": {
+        "origin": {"street": "Jl. Multatuli 5", "kecamatan_code": "36.02.14"},
+        "destination": {"street": "Jl. Merdeka 1", "kecamatan_code": "32.01.01"},
+        "reason": "pekerjaan",
+        "moving_members": ["3602141205850003"],
+    },
+    "biodata_wni": {},
+}
+
+
+def details_of(request_type: str) -> RequestDetails:
+    """Details such as intake sends with a request of this type."""
+    return typed_details(SAMPLE_DETAILS[request_type], request_type)

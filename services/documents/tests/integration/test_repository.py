@@ -29,14 +29,15 @@ from dukcapil_documents.domain.model import (
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.handlers import Press, Reader
 from dukcapil_documents.service_layer.unit_of_work import NumberAlreadyReserved
-from dukcapil_shared.contracts import Envelope, RequestApproved
+from dukcapil_shared.contracts import Delivery, Envelope, KartuKeluargaDetails, Person, RequestApproved
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
 
 from ..fakes import FakeRenderer, FakeSealer
 
-HOLDER = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
-PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
+HOLDER = Person(nik="3602144107900001", name="Siti Aminah", birth_date="1990-07-01", sex="female")
+PICKUP = Delivery(method="pickup", pickup_kecamatan_code="36.02.14")
+SPLIT = KartuKeluargaDetails(reason="split", members=[{"nik": "3602140505150002", "name": "Budi"}])
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
@@ -71,7 +72,7 @@ def a_document(number: str = "KK/3602/2026/000001", request_id: uuid.UUID | None
     request_id = request_id or uuid.uuid4()
     return Document(
         id=uuid.uuid4(), request_id=request_id, request_number="360214-20261128-0007", type="kartu_keluarga",
-        number=number, holder=HOLDER, details={"reason": "split", "members": [{"name": "Budi"}]},
+        number=number, holder=HOLDER, details=SPLIT,
         kecamatan_code="36.02.14", verification_token=uuid.uuid4().hex, storage_key=f"{request_id}.pdf",
         issued_at=datetime(2026, 11, 28, 3, 0, 0, 123000, tzinfo=UTC), checksum_sha256="ab" * 32, delivery=PICKUP,
         signature="c2lnbmF0dXJl", signing_key_id="0123456789abcdef",
@@ -313,7 +314,7 @@ async def test_concurrent_corrections_of_one_document_issue_one_replacement(
             return error
         return new
 
-    results = await asyncio.gather(correct("a"), correct("b"))
+    results = await asyncio.gather(correct("data_change"), correct("lost_or_damaged"))
 
     [new] = [result for result in results if isinstance(result, Document)]
     assert sum(isinstance(result, DocumentNotCurrent) for result in results) == 1

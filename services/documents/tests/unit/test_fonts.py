@@ -50,11 +50,10 @@ def renderer(fonts: Any, signatory: Signatory = SIGNATORY) -> FpdfDocumentRender
 def documents() -> list[Document]:
     """One of each type, a name and details beyond Basic Latin (and beyond the font), and two pages."""
     found = [a_document(request_type, holder, details) for request_type, (holder, details, _) in CASES.items()]
-    holder, details, _ = CASES["biodata_wni"]
-    beyond_latin = {**details, "occupation": "Guru “honorer” — 中 Ωμέγα"}
-    found.append(a_document("biodata_wni", {**holder, "name": "Łucja Škoda-Nguyễn"}, beyond_latin))
     holder, details, _ = CASES["kartu_keluarga"]
-    found.append(a_document("kartu_keluarga", holder, {**details, "members": details["members"] * 30}))
+    beyond_latin = {**details, "changes": "Guru “honorer” — 中 Ωμέγα"}
+    found.append(a_document("kartu_keluarga", {**holder, "name": "Łucja Škoda-Nguyễn"}, beyond_latin))
+    found.append(a_document("kartu_keluarga", holder, {**details, "members": details["members"] * 20}))
     return found
 
 

@@ -7,10 +7,12 @@ import pytest
 
 from dukcapil_documents.domain.model import (
     KINDS,
+    DetailsNotCorrectable,
     Document,
     DocumentNotCurrent,
     DocumentStatus,
     EmbeddedSignature,
+    FamilyRow,
     FileVerdict,
     FileVerification,
     UnsupportedDocumentType,
@@ -27,14 +29,18 @@ from dukcapil_documents.domain.model import (
     sex_from_nik,
     verification_url,
 )
+from dukcapil_shared.contracts import KartuKeluargaDetails, MoveAddress, NamedPerson, Person
 
-HOLDER = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+from ..details import details_of
+
+HOLDER = Person(nik="3602144107900001", name="Siti Aminah", birth_date="1990-07-01", sex="female")
 
 
 def a_document(**changes) -> Document:  # type: ignore[no-untyped-def]
+    request_type = changes.get("type", "kartu_keluarga")
     fields = dict(
-        id=uuid.uuid4(), request_id=uuid.uuid4(), request_number="360214-20261128-0007", type="kartu_keluarga",
-        number="KK/3602/2026/000001", holder=HOLDER, details={}, kecamatan_code="36.02.14",
+        id=uuid.uuid4(), request_id=uuid.uuid4(), request_number="360214-20261128-0007", type=request_type,
+        number="KK/3602/2026/000001", holder=HOLDER, details=details_of(request_type), kecamatan_code="36.02.14",
         verification_token="t" * 32, storage_key="x.pdf", issued_at=datetime(2026, 11, 28, 3, tzinfo=UTC),
     )  # fmt: skip
     return Document(**{**fields, **changes})
@@ -82,7 +88,7 @@ def test_a_verification_reveals_the_holder_only_masked() -> None:
 
 
 def test_a_death_certificate_verifies_by_the_deceased() -> None:
-    document = a_document(type="akta_kematian", details={"deceased": {"nik": "3602140101500002", "name": "Sarmadi"}})
+    document = a_document(type="akta_kematian")
     verification = document.verification(signature_valid=True, count=1)
     assert (verification.holder_name_masked, verification.nik_masked) == ("S******", "360214******0002")
 
@@ -120,13 +126,14 @@ def test_a_revocation_records_who_why_and_when_and_happens_once() -> None:
 
 
 def test_a_correction_keeps_the_request_and_changes_what_was_approved() -> None:
-    old = a_document(details={"reason": "split", "members": [{"nik": "1"}], "changes": "x"}, verification_count=5)
+    budi = {"nik": "3602140505150002", "name": "Budi"}
+    old = a_document(details=details_of("kartu_keluarga", members=[budi], changes="x"), verification_count=5)
     new = old.corrected(
         id=uuid.uuid4(), number="KK/3602/2026/000009", changes={"reason": "data_change", "changes": None},
         holder=None, verification_token="n" * 32, issued_at=datetime(2026, 12, 1, tzinfo=UTC),
     )  # fmt: skip
     assert (new.request_id, new.type, new.holder, new.supersedes) == (old.request_id, old.type, old.holder, old.id)
-    assert new.details == {"reason": "data_change", "members": [{"nik": "1"}]}
+    assert new.details == details_of("kartu_keluarga", reason="data_change", members=[budi])
     assert new.status is DocumentStatus.valid and new.verification_count == 0 and new.signature == ""
     assert new.storage_key == f"{old.request_id}.{new.id}.pdf"
     old.revoke(reason="r", by="k", at=datetime(2026, 12, 1, tzinfo=UTC), superseded_by=new.id)
@@ -137,42 +144,51 @@ def test_a_correction_keeps_the_request_and_changes_what_was_approved() -> None:
         )
 
 
-def test_corrected_details_replace_given_keys_and_drop_nulls() -> None:
-    assert corrected_details({"a": 1, "b": 2}, {"b": 3, "c": 4}) == {"a": 1, "b": 3, "c": 4}
-    assert corrected_details({"a": 1, "b": 2}, {"a": None}) == {"b": 2}
+def test_corrected_details_replace_given_fields_and_drop_nulls() -> None:
+    details = details_of("kartu_keluarga", changes="nama")
+    assert corrected_details(details, {"reason": "data_change", "changes": None}) == KartuKeluargaDetails(
+        reason="data_change", kk_number="3602141202100005"
+    )
+    death = details_of("akta_kematian")
+    corrected = corrected_details(death, {"deceased": {"nik": "3602140101500002", "name": "Sarmadi bin Ali"}})
+    assert corrected.deceased == NamedPerson(nik="3602140101500002", name="Sarmadi bin Ali")
+
+
+def test_a_correction_must_leave_details_of_the_documents_type() -> None:
+    death = details_of("akta_kematian")
+    with pytest.raises(DetailsNotCorrectable, match="biography: not a field of akta_kematian details"):
+        corrected_details(death, {"biography": "..."})
+    with pytest.raises(DetailsNotCorrectable, match="type"):
+        corrected_details(death, {"type": "biodata_wni"})
+    with pytest.raises(DetailsNotCorrectable, match="place_of_death"):
+        corrected_details(death, {"place_of_death": None})  # a required field cannot be removed
+    with pytest.raises(DetailsNotCorrectable, match="reporter_relation"):
+        corrected_details(death, {"reporter_relation": "tetangga"})
 
 
 def test_the_family_card_lists_the_head_first_then_the_members_concerned() -> None:
-    document = a_document(
-        details={
-            "reason": "add_member",
-            "members": [
-                {"nik": "3602144107900001", "name": "Siti Aminah", "relation": "istri"},
-                {"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak"},
-            ],
-        }
-    )
+    nur = {"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak"}
+    siti = {"nik": "3602144107900001", "name": "Siti Aminah", "relation": "istri"}
+    document = a_document(details=details_of("kartu_keluarga", reason="add_member", members=[siti, nur]))
     assert document.family() == [
-        {**HOLDER, "relation": "kepala_keluarga", "change": None},
-        {"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak", "change": "add_member"},
+        FamilyRow(HOLDER, "kepala_keluarga", None),
+        FamilyRow(NamedPerson.model_validate(nur), "anak", "add_member"),
     ]
 
 
 def test_a_move_names_who_moves_and_how_far() -> None:
     document = a_document(
         type="surat_pindah",
-        details={
-            "origin": {"street": "Kp. Sawarna", "kecamatan_code": "36.02.03"},
-            "destination": {"street": "Jl. Raya", "kecamatan_code": "36.04.05"},
-            "moving_members": ["3602144107900001", "3602034404950003"],
-        },
+        details=details_of("surat_pindah", moving_members=["3602144107900001", "3602034404950003"]),
     )
-    assert document.moving_members() == [HOLDER, {"nik": "3602034404950003"}]
+    assert document.moving_members() == [HOLDER, "3602034404950003"]
     assert document.move_classification() == "antar_kabupaten"
     for destination, classification in (("36.02.03", "dalam_kecamatan"), ("36.02.14", "antar_kecamatan"),
                                           ("31.71.01", "antar_provinsi")):  # fmt: skip
-        document.details["destination"]["kecamatan_code"] = destination
-        assert document.move_classification() == classification
+        moved = document.details.model_copy(
+            update={"destination": MoveAddress(street="Jl. Raya", kecamatan_code=destination)}
+        )
+        assert replace(document, details=moved).move_classification() == classification
 
 
 def test_sex_is_read_from_the_nik() -> None:
@@ -190,23 +206,19 @@ def test_a_document_is_sealed_with_the_checksum_of_its_file() -> None:
 
 
 def test_details_are_printed_in_indonesian_without_attachments() -> None:
-    document = a_document(
-        details={
-            "reason": "pisah KK",
-            "date_of_death": "2026-11-20",
-            "witnesses": [{"name": "Budi", "nik": "3602141203800002"}],
-            "address": {"street": "Kp. Cibeureum 12", "rt": "002", "rw": "005", "city": "Kabupaten Lebak"},
-            "late_report": False,
-            "attachments": ["scan-1.pdf"],
-        }
-    )
-    assert document.detail_rows() == [
-        ("Alasan", "pisah KK"),
+    death = a_document(type="akta_kematian", details=details_of("akta_kematian", cause_category="sakit"))
+    assert death.detail_rows(leaving_out={"deceased"}) == [
         ("Tanggal Kematian", "20 November 2026"),
-        ("Saksi", "Nama: Budi, NIK: 3602141203800002"),
-        ("Alamat", "Kp. Cibeureum 12, RT 002/RW 005, Kabupaten Lebak"),
-        ("Late report", "Tidak"),
+        ("Tempat Kematian", "Kp. Sawarna"),
+        ("Sebab Kematian", "sakit"),
+        ("Hubungan Pelapor", "anak"),
+        ("Saksi", "NIK: 3602141111800004, Nama: Dedi; NIK: 3602141205850003, Nama: Ahmad"),
     ]
+    origin = {"street": "Kp. Cibeureum 12", "rt": "002", "rw": "005", "kecamatan_code": "36.02.03", "city": "Lebak"}
+    move = a_document(type="surat_pindah", details=details_of("surat_pindah", origin=origin))
+    assert move.detail_rows()[0] == (
+        "Alamat Asal", "Kp. Cibeureum 12, RT 002/RW 005, Kec. Bayah, Lebak, Provinsi Banten"
+    )  # fmt: skip
 
 
 def test_addresses_are_printed_with_region_names() -> None:

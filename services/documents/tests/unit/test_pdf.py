@@ -15,6 +15,8 @@ from dukcapil_documents.adapters import pdf as pdf_adapter
 from dukcapil_documents.adapters.layout import load_layouts
 from dukcapil_documents.adapters.pdf import FpdfDocumentRenderer, Signatory
 from dukcapil_documents.domain.model import Document
+from dukcapil_shared.contracts import Person
+from dukcapil_shared.contracts.details import typed_details
 
 A4_POINTS = (595.28, 841.89)
 SIGNATORY = Signatory(name="Drs. H. Contoh Pejabat, M.Si.", nip="197001011990011001")
@@ -72,10 +74,10 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], list[str]]] = {
     ),
     "biodata_wni": (
         {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"},
-        {"person_nik": "3602144107900001", "religion": "Islam", "attachments": ATTACHMENTS},
+        {"person_nik": "3602144107900001", "attachments": ATTACHMENTS},
         [
             "BIODATA PENDUDUK WNI", "BIO/3602/2026/000012", "Siti Aminah", "3602144107900001", "Perempuan",
-            "1 Juli 1990", "Islam", "WNI", "Rangkasbitung",
+            "1 Juli 1990", "WNI", "Rangkasbitung",
         ],
     ),
 }  # fmt: skip
@@ -89,8 +91,8 @@ def a_document(request_type: str, holder: dict[str, Any], details: dict[str, Any
         request_number="LBK-3602.14-20261128-0007",
         type=request_type,
         number=f"{CODES[request_type]}/3602/2026/000012",
-        holder=holder,
-        details=details,
+        holder=Person.model_validate(holder),
+        details=typed_details(details, request_type),
         kecamatan_code="36.02.14",
         verification_token="Qx7_-" + "a" * 27,
         storage_key="x.pdf",
@@ -149,17 +151,22 @@ async def test_each_type_renders_an_a4_pdf_in_indonesian_with_its_data(request_t
     assert "kunci-tanda-tangan:3f2a9c01d4e5b6a7" in (reader.metadata.get("/Keywords") or "")
 
 
-async def test_details_no_layout_names_are_printed_under_other_details() -> None:
+async def test_details_no_layout_names_are_printed_under_other_details(tmp_path: Path) -> None:
+    shipped = (Path(pdf_adapter.__file__).parent.parent / "templates" / "kartu_keluarga.toml").read_text()
+    without_changes = "\n".join(line for line in shipped.splitlines() if "details.changes" not in line)
+    (tmp_path / "kartu_keluarga.toml").write_text(without_changes)
     holder, details, _ = CASES["kartu_keluarga"]
-    document = a_document("kartu_keluarga", holder, {**details, "catatan_petugas": "Diterima di loket"})
-    text = text_of(await render(document))
-    assert "KETERANGAN LAIN" in text and "Catatan petugas" in text and "Diterima di loket" in text
+    document = a_document("kartu_keluarga", holder, {**details, "changes": "Diterima di loket"})
+    renderer = FpdfDocumentRenderer(layouts=load_layouts(tmp_path), signatory=SIGNATORY)
+    text = text_of(await renderer.render(document, verification_url=url_of(document)))
+    assert "KETERANGAN LAIN" in text and "Perubahan Data" in text and "Diterima di loket" in text
     assert "KETERANGAN LAIN" not in text_of(await render(a_document("kartu_keluarga", holder, details)))
 
 
 async def test_names_in_any_latin_script_are_printed_and_other_scripts_marked() -> None:
     holder = {"nik": "3602144107900001", "name": "Łucja Škoda-Nguyễn", "birth_date": "1990-07-01"}
-    text = text_of(await render(a_document("biodata_wni", holder, {"occupation": "Guru “honorer” — 中"})))
+    details = {"reason": "data_change", "kk_number": "3602141202100005", "changes": "Guru “honorer” — 中"}
+    text = text_of(await render(a_document("kartu_keluarga", holder, details)))
     assert "Łucja Škoda-Nguyễn" in text
     assert "Guru “honorer” — ?" in text
 

@@ -18,7 +18,10 @@ from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
 from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, Review, ReviewStatus
 from dukcapil_review.domain.prechecks import PreCheck
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery
+from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.db import create_engine, migrate
+
+from ..fakes import SAMPLE_DETAILS, details_of
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -51,8 +54,8 @@ def a_review(
 ) -> Review:
     return Review(
         request_id=uuid.uuid4(), request_number="360214-20261128-0001", request_type=request_type,
-        applicant={"nik": nik, "name": "Ahmad Fauzi"}, details={"reason": "add_member"},
-        delivery={"method": "pickup"}, kecamatan_code=kecamatan_code, status=ReviewStatus.pending,
+        applicant=Person(nik=nik, name="Ahmad Fauzi"), details=details_of(request_type),
+        delivery=Delivery(method="pickup"), kecamatan_code=kecamatan_code, status=ReviewStatus.pending,
         received_at=received_at, updated_at=received_at, due_at=received_at + sla,
     )  # fmt: skip
 
@@ -153,8 +156,6 @@ async def test_a_death_is_found_by_the_deceased(engine) -> None:  # type: ignore
         a_review(request_type="akta_kematian"),
         a_review(request_type="akta_kematian", nik="3602144107900001"),
     )
-    for review in (first, second):
-        review.details = {"deceased": {"nik": "3602140101500002", "name": "Sarmadi"}}
     await store(engine, first, second)
     async with uow(engine) as unit:
         found = await unit.reviews.find_duplicates(
@@ -222,7 +223,7 @@ async def test_the_migration_fills_in_reviews_queued_before_it(database_url: str
     biodata_id, death_id = uuid.uuid4(), uuid.uuid4()
     rows = [
         (biodata_id, "biodata_wni", "pending", {}),
-        (death_id, "akta_kematian", "approved", {"deceased": {"nik": "3602140101500002"}}),
+        (death_id, "akta_kematian", "approved", SAMPLE_DETAILS["akta_kematian"]),
     ]
     try:
         async with engine.begin() as connection:
@@ -236,7 +237,7 @@ async def test_the_migration_fills_in_reviews_queued_before_it(database_url: str
                         status=status,
                         applicant={"nik": "3602144107900001", "name": "Siti"},
                         details=details,
-                        delivery={},
+                        delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
                         missing_items=[],
                         kecamatan_code="36.02.14",
                         received_at=T0,

@@ -23,7 +23,8 @@ async def test_intakes_events_drive_the_work_queue_through_the_broker() -> None:
         await handlers.request_information(
             first.request_id, reviewer="rina", reason="x", missing_items=[], uow=uow, policy=ReviewPolicy()
         )
-        await bus.publish(RequestResubmitted(request_id=first.request_id, details={"fixed": True}))
+        corrected = {"reason": "add_member", "changes": "diperbaiki"}
+        await bus.publish(RequestResubmitted(request_id=first.request_id, details=corrected))
         await bus.publish(RequestCancelled(request_id=second.request_id))
     assert (await handlers.get_review(first.request_id, uow=uow)).status == ReviewStatus.pending
     assert (await handlers.get_review(second.request_id, uow=uow)).status == ReviewStatus.cancelled
@@ -60,7 +61,7 @@ async def test_review_does_not_subscribe_to_its_own_decisions() -> None:
             request_number=event.request_number,
             request_type=event.request_type,
             applicant=event.applicant,
-            details={},
+            details=event.details,
             delivery=event.delivery,
             kecamatan_code="36.02.14",
             reviewer="r",

@@ -11,6 +11,7 @@ from dukcapil_shared.contracts import (
     AttachmentRef,
     Envelope,
     InformationRequested,
+    KartuKeluargaDetails,
     RequestApproved,
     RequestCancelled,
     RequestRejected,
@@ -39,13 +40,23 @@ class Clock:
         self.now += timedelta(**delta)
 
 
+DEATH = {
+    "deceased": {"nik": "3602140101500002", "name": "Sarmadi"},
+    "date_of_death": "2026-11-20",
+    "place_of_death": "Rangkasbitung",
+    "reporter_relation": "anak",
+    "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602141205850003", "name": "Ahmad"}],
+}
+DETAILS = {"kartu_keluarga": {"reason": "add_member"}, "akta_kematian": DEATH, "biodata_wni": {}}
+
+
 def submitted(request_type: str = "kartu_keluarga", **changes) -> RequestSubmitted:  # type: ignore[no-untyped-def]
     fields = {
         "request_id": uuid.uuid4(),
         "request_number": "360214-20261128-0001",
         "request_type": request_type,
         "applicant": SITI,
-        "details": {"reason": "add_member"},
+        "details": DETAILS[request_type],
         "delivery": {"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
         "kecamatan_code": "36.02.14",
         "channel": "online",
@@ -101,7 +112,7 @@ async def test_a_submitted_request_enters_the_work_queue_and_review_starts() -> 
     event = submitted()
     await queue(uow, event)
     [pending] = await handlers.list_reviews(ReviewQuery(status=ReviewStatus.pending), uow=uow)
-    assert pending.request_id == event.request_id and pending.details == {"reason": "add_member"}
+    assert pending.request_id == event.request_id and pending.details == KartuKeluargaDetails(reason="add_member")
     assert [type(e) for e in uow.outbox.events] == [ReviewStarted]
 
 
@@ -112,7 +123,6 @@ async def test_a_submitted_request_keeps_what_intake_sent_and_is_checked_at_once
         channel="assisted",
         operator="operator-bayah",
         office="Kantor Kecamatan Bayah",
-        details={"deceased": {"nik": "3602140101500002", "name": "Sarmadi"}},
         attachments=[attachment("surat_kematian")],
         required_attachments=["surat_kematian", "ktp_saksi"],
         flags=["late_death_report"],
@@ -187,14 +197,15 @@ async def test_information_request_then_resubmission_returns_to_the_queue() -> N
         uow,
         RequestResubmitted(
             request_id=event.request_id,
-            details={"reason": "add_member", "scan": "ok"},
+            details={"reason": "add_member", "changes": "scan ulang"},
             attachments=[attachment("kk_lama", "a1"), attachment("kk_lama", "a2")],
             flags=[],
         ),
         clock=later,
     )
     review = await handlers.get_review(event.request_id, uow=uow)
-    assert review.status == ReviewStatus.pending and review.details["scan"] == "ok"
+    assert review.status == ReviewStatus.pending
+    assert review.details == KartuKeluargaDetails(reason="add_member", changes="scan ulang")
     assert [a["id"] for a in review.attachments] == ["a1", "a2"] and review.flags == []
     assert review.due_at == later.now + timedelta(hours=72)
     assert prechecks(review)["region_in_lebak"], "the flag was cleared by the corrections"
@@ -387,9 +398,8 @@ class TestDuplicates:
 
     async def test_a_death_is_a_duplicate_when_the_same_person_died_in_another_request(self) -> None:
         uow = FakeReviewUnitOfWork()
-        deceased = {"deceased": {"nik": "3602140101500002", "name": "Sarmadi"}}
-        by_daughter = submitted("akta_kematian", details=deceased)
-        by_son = submitted("akta_kematian", details=deceased, applicant={"nik": "3602141205850003", "name": "Ahmad"})
+        by_daughter = submitted("akta_kematian")
+        by_son = submitted("akta_kematian", applicant={"nik": "3602141205850003", "name": "Ahmad"})
         await queue(uow, by_daughter)
         await queue(uow, by_son)
         assert not prechecks(await handlers.get_review(by_son.request_id, uow=uow))["no_duplicate"]

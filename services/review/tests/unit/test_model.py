@@ -5,6 +5,9 @@ import pytest
 
 from dukcapil_review.domain.model import Review, ReviewPolicy, ReviewRefused, ReviewStatus
 from dukcapil_review.domain.prechecks import PreCheck
+from dukcapil_shared.contracts import Delivery, Person
+
+from ..fakes import details_of
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 CLAIM = timedelta(minutes=30)
@@ -15,9 +18,9 @@ def a_review(status: ReviewStatus = ReviewStatus.pending, request_type: str = "k
         request_id=uuid.uuid4(),
         request_number="LBK-3602.14-20261130-0001",
         request_type=request_type,
-        applicant={"nik": "3602144107900001", "name": "Siti Aminah"},
-        details={},
-        delivery={"method": "pickup"},
+        applicant=Person(nik="3602144107900001", name="Siti Aminah"),
+        details=details_of(request_type),
+        delivery=Delivery(method="pickup"),
         kecamatan_code="36.02.14",
         status=status,
         received_at=T0,
@@ -123,7 +126,7 @@ class TestDueDates:
         review = a_review(ReviewStatus.info_requested)
         later = T0 + timedelta(days=10)
         review.resubmitted(
-            details={}, attachments=[], flags=[], note=None, due_at=later + timedelta(hours=72), now=later
+            details=review.details, attachments=[], flags=[], note=None, due_at=later + timedelta(hours=72), now=later
         )
         assert review.due_at == later + timedelta(hours=72) and not review.overdue(later)
 

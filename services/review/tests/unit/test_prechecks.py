@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 
 from dukcapil_review.domain.prechecks import (
@@ -10,14 +12,33 @@ from dukcapil_review.domain.prechecks import (
     run_prechecks,
     subject_nik,
 )
+from dukcapil_shared.contracts import (
+    AktaKematianDetails,
+    BiodataWniDetails,
+    KartuKeluargaDetails,
+    NamedPerson,
+    Person,
+    SuratPindahDetails,
+)
 
-SITI = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
-AHMAD = {"nik": "3602141205850003", "name": "Ahmad Fauzi", "birth_date": "1985-05-12", "sex": "male"}
-DEATH = {
-    "deceased": {"nik": "3602140101500002", "name": "Sarmadi"},
-    "date_of_death": "2026-11-20",
-    "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602141205850003", "name": "Ahmad"}],
-}
+SITI = Person(nik="3602144107900001", name="Siti Aminah", birth_date="1990-07-01", sex="female")
+AHMAD = Person(nik="3602141205850003", name="Ahmad Fauzi", birth_date="1985-05-12", sex="male")
+DEATH = AktaKematianDetails(
+    deceased=NamedPerson(nik="3602140101500002", name="Sarmadi"),
+    date_of_death="2026-11-20",
+    place_of_death="Rangkasbitung",
+    reporter_relation="anak",
+    witnesses=[NamedPerson(nik="3602141111800004", name="Dedi"), NamedPerson(nik="3602141205850003", name="Ahmad")],
+)
+BIODATA = BiodataWniDetails()
+
+
+def members(*people: NamedPerson) -> KartuKeluargaDetails:
+    return KartuKeluargaDetails(reason="add_member", kk_number="3602141201150003", members=list(people))
+
+
+def death(**changes: object) -> AktaKematianDetails:
+    return DEATH.model_copy(update=changes)
 
 
 def scan(kind: str) -> dict[str, object]:
@@ -44,31 +65,31 @@ class TestAttachmentsComplete:
 
 class TestNikConsistency:
     def test_passes_for_valid_niks_that_agree_with_what_was_declared(self) -> None:
-        details = {"members": [{"nik": "3602145003240001", "name": "Nur", "birth_date": "2024-03-10", "sex": "female"}]}
-        check = nik_consistency("kartu_keluarga", AHMAD, details)
+        details = members(NamedPerson(nik="3602145003240001", name="Nur", birth_date="2024-03-10", sex="female"))
+        check = nik_consistency(AHMAD, details)
         assert check.code == "nik_consistency" and check.passed
         assert check.message_en == "Every NIK is valid and agrees with the declared birth date and sex."
 
     def test_a_declared_birth_date_that_disagrees_with_the_nik(self) -> None:
-        check = nik_consistency("biodata_wni", SITI | {"birth_date": "1990-07-02"}, {})
+        check = nik_consistency(SITI.model_copy(update={"birth_date": dt.date(1990, 7, 2)}), BIODATA)
         assert not check.passed
         assert "tanggal lahir pemohon (1990-07-02) tidak sesuai dengan NIK (1990-07-01)" in check.message_id
         assert "the birth date of applicant (1990-07-02) disagrees with the NIK (1990-07-01)" in check.message_en
 
     def test_the_century_comes_from_the_declared_birth_date(self) -> None:
-        born_1905 = {"nik": "3602140101050001", "name": "Mbah", "birth_date": "1905-01-01", "sex": "male"}
-        born_2005 = born_1905 | {"birth_date": "2005-01-01"}
-        assert nik_consistency("biodata_wni", born_1905, {}).passed
-        assert nik_consistency("biodata_wni", born_2005, {}).passed
+        born_1905 = Person(nik="3602140101050001", name="Mbah", birth_date="1905-01-01", sex="male")
+        born_2005 = born_1905.model_copy(update={"birth_date": dt.date(2005, 1, 1)})
+        assert nik_consistency(born_1905, BIODATA).passed
+        assert nik_consistency(born_2005, BIODATA).passed
 
     def test_a_declared_sex_that_disagrees_with_the_nik(self) -> None:
-        check = nik_consistency("biodata_wni", SITI | {"sex": "male"}, {})
+        check = nik_consistency(SITI.model_copy(update={"sex": "male"}), BIODATA)
         assert not check.passed
         assert "jenis kelamin pemohon tidak sesuai dengan NIK (NIK menunjukkan perempuan)" in check.message_id
         assert "the sex of applicant disagrees with the NIK (the NIK says female)" in check.message_en
 
     def test_nothing_declared_means_only_the_structure_is_checked(self) -> None:
-        assert nik_consistency("biodata_wni", {"nik": "3602144107900001", "name": "Siti"}, {}).passed
+        assert nik_consistency(Person(nik="3602144107900001", name="Siti"), BIODATA).passed
 
     @pytest.mark.parametrize(
         ("nik", "id_phrase", "en_phrase"),
@@ -80,49 +101,57 @@ class TestNikConsistency:
         ],
     )
     def test_an_invalid_applicant_nik_is_named(self, nik: str, id_phrase: str, en_phrase: str) -> None:
-        check = nik_consistency("biodata_wni", {"nik": nik, "name": "X"}, {})
+        check = nik_consistency(Person(nik=nik, name="X"), BIODATA)
         assert not check.passed
         assert f"NIK pemohon ({nik}) {id_phrase}" in check.message_id
         assert f"the NIK of applicant ({nik}): {en_phrase}" in check.message_en
 
-    def test_niks_are_found_anywhere_in_the_details(self) -> None:
-        details = {
-            "person_nik": "3602144107900000",
-            "household": {"head": {"nik": "360214", "name": "Kepala"}},
-            "moving_members": ["3602031503920007", "3602033202920001"],
-        }
-        check = nik_consistency("surat_pindah", AHMAD, details)
+    def test_every_nik_in_the_details_is_checked(self) -> None:
+        biodata = nik_consistency(AHMAD, BiodataWniDetails(person_nik="3602144107900000"))
+        assert "details.person_nik (3602144107900000): its serial cannot be 0000" in biodata.message_en
+        move = SuratPindahDetails(
+            origin={"street": "Jl. Multatuli 5", "kecamatan_code": "36.02.14"},
+            destination={"street": "Jl. Merdeka 1", "kecamatan_code": "32.01.01"},
+            reason="pekerjaan",
+            moving_members=["3602031503920007", "3602033202920001"],
+            new_head_of_household=NamedPerson(nik="9902144107900001", name="Kepala"),
+        )
+        check = nik_consistency(AHMAD, move)
         assert not check.passed
-        assert "details.person_nik (3602144107900000)" in check.message_en
-        assert "details.household.head (360214): must be exactly 16 digits" in check.message_en
+        assert "details.new_head_of_household (9902144107900001): its province code" in check.message_en
         assert "details.moving_members[1] (3602033202920001)" in check.message_en
         assert "3602031503920007" not in check.message_en
 
     def test_a_person_in_the_details_is_checked_against_their_declared_data(self) -> None:
-        details = {"members": [{"nik": "3602145003240001", "name": "Nur", "sex": "male"}]}
-        check = nik_consistency("kartu_keluarga", AHMAD, details)
+        details = members(NamedPerson(nik="3602145003240001", name="Nur", sex="male"))
+        check = nik_consistency(AHMAD, details)
         assert not check.passed and "the sex of details.members[0] disagrees with the NIK" in check.message_en
 
     def test_a_death_with_distinct_deceased_reporter_and_witnesses_passes(self) -> None:
-        assert nik_consistency("akta_kematian", SITI, DEATH).passed
+        assert nik_consistency(SITI, DEATH).passed
 
     def test_the_deceased_cannot_be_the_reporter(self) -> None:
-        details = DEATH | {"deceased": {"nik": SITI["nik"], "name": "Siti"}}
-        check = nik_consistency("akta_kematian", SITI, details)
+        details = death(deceased=NamedPerson(nik=SITI.nik, name="Siti"))
+        check = nik_consistency(SITI, details)
         assert not check.passed
         assert "NIK almarhum/almarhumah sama dengan NIK pelapor" in check.message_id
         assert "the deceased's NIK is the reporter's own" in check.message_en
 
     def test_the_deceased_cannot_be_a_witness(self) -> None:
-        details = DEATH | {"witnesses": [{"nik": "3602141111800004"}, {"nik": "3602140101500002"}]}
-        check = nik_consistency("akta_kematian", SITI, details)
+        details = death(
+            witnesses=[NamedPerson(nik="3602141111800004", name="Dedi"), NamedPerson(nik="3602140101500002", name="X")]
+        )
+        check = nik_consistency(SITI, details)
         assert not check.passed
         assert "NIK almarhum/almarhumah sama dengan NIK saksi ke-2" in check.message_id
         assert "the deceased's NIK is the same as witness 2's" in check.message_en
 
     def test_every_problem_is_reported_at_once(self) -> None:
-        details = DEATH | {"deceased": {"nik": SITI["nik"]}, "witnesses": [{"nik": "3602142020820006"}]}
-        check = nik_consistency("akta_kematian", SITI | {"sex": "male"}, details)
+        details = death(
+            deceased=NamedPerson(nik=SITI.nik, name="Siti"),
+            witnesses=[NamedPerson(nik="3602142020820006", name="Dedi"), DEATH.witnesses[1]],
+        )
+        check = nik_consistency(SITI.model_copy(update={"sex": "male"}), details)
         assert check.message_en.count(";") == 2
 
 
@@ -173,7 +202,7 @@ class TestNoDuplicate:
 def test_the_checks_run_for_each_type() -> None:
     common = {"attachments": [], "required_attachments": [], "flags": [], "duplicates": []}
     death = run_prechecks(request_type="akta_kematian", applicant=SITI, details=DEATH, **common)
-    biodata = run_prechecks(request_type="biodata_wni", applicant=SITI, details={}, **common)
+    biodata = run_prechecks(request_type="biodata_wni", applicant=SITI, details=BIODATA, **common)
     assert [c.code for c in death] == [
         "attachments_complete",
         "nik_consistency",
@@ -186,6 +215,5 @@ def test_the_checks_run_for_each_type() -> None:
 
 
 def test_the_person_a_death_certificate_is_about_is_the_deceased() -> None:
-    assert subject_nik("akta_kematian", SITI, DEATH) == "3602140101500002"
-    assert subject_nik("akta_kematian", SITI, {"deceased": {"nik": "bad"}}) == SITI["nik"]
-    assert subject_nik("kartu_keluarga", AHMAD, DEATH) == AHMAD["nik"]
+    assert subject_nik(SITI, DEATH) == "3602140101500002"
+    assert subject_nik(AHMAD, members()) == AHMAD.nik

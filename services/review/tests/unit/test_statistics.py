@@ -13,10 +13,11 @@ from dukcapil_review.domain.model import Review, ReviewPolicy, ReviewStatus
 from dukcapil_review.entrypoints import statistics as statistics_http
 from dukcapil_review.service_layer import handlers
 from dukcapil_shared.auth.roles import Role
+from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_testing import development_token, install_test_auth, run_ops_cli, staff_headers
 
-from ..fakes import FakeReviewUnitOfWork
+from ..fakes import FakeReviewUnitOfWork, details_of
 
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=80)
@@ -28,7 +29,8 @@ def a_review(request_type: str, kecamatan: str, received_after_hours: float, sta
     received_at = T0 + timedelta(hours=received_after_hours)
     return Review(
         request_id=uuid.uuid4(), request_number="360214-20261130-0001", request_type=request_type,
-        applicant={"nik": "3602141205850003", "name": "Ahmad Fauzi"}, details={}, delivery={"method": "pickup"},
+        applicant=Person(nik="3602141205850003", name="Ahmad Fauzi"), details=details_of(request_type),
+        delivery=Delivery(method="pickup"),
         kecamatan_code=kecamatan, status=status, received_at=received_at, updated_at=received_at,
         due_at=POLICY.due_at(request_type, received_at),
     )  # fmt: skip

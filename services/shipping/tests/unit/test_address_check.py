@@ -2,7 +2,7 @@
 
 import pytest
 
-from dukcapil_shared.contracts import Envelope, ReadyForPickup, RequestResubmitted, ShipmentFlagged
+from dukcapil_shared.contracts import Envelope, NamedPerson, ReadyForPickup, RequestResubmitted, ShipmentFlagged
 from dukcapil_shipping.domain.model import ShipmentStatus
 from dukcapil_shipping.service_layer import handlers
 
@@ -139,7 +139,14 @@ async def test_a_resubmission_updates_the_familys_names() -> None:
     await receive(uow, request)
     resubmitted = RequestResubmitted(
         request_id=request.request_id,
-        details={**request.details, "members": [{"nik": "3602145003240001", "name": "Nur  Aisyah"}, {"name": "Rizky"}]},
+        details=request.details.model_copy(
+            update={
+                "members": [
+                    NamedPerson(nik="3602145003240001", name="Nur  Aisyah"),
+                    NamedPerson(nik="3602140505150002", name="Rizky"),
+                ]
+            }
+        ),
     )
     async with uow:
         await handlers.note_resubmission(uow, resubmitted, Envelope.wrap(resubmitted, source="/test"))

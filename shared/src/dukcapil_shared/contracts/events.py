@@ -6,12 +6,14 @@ published beside the old one until its consumers have moved. The routing key, wh
 """
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any, ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dukcapil_shared.contracts.common import AttachmentRef, ContractModel, Delivery, Person, RequestType
+from dukcapil_shared.contracts.details import RequestDetails, with_type
 
 
 class Event(ContractModel):
@@ -38,7 +40,22 @@ class Event(ContractModel):
         return str(self.request_id)
 
 
-class RequestSubmitted(Event):
+class _TypedDetails(Event):
+    """An event whose `details` sit beside the request's type: the type fills `details.type` when a producer
+    leaves it out (as every producer did before details were typed), and details of another type are refused."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _details_typed_by_request_type(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("details") is not None:
+            return {
+                **data,
+                "details": with_type(data["details"], data.get("request_type")),
+            }
+        return data
+
+
+class RequestSubmitted(_TypedDetails):
     """A citizen or an operator submitted a request online."""
 
     event_type = "request.submitted"
@@ -47,7 +64,7 @@ class RequestSubmitted(Event):
     request_number: str = Field(description="Human-friendly request number, e.g. LBK-3602.14-20261128-0007")
     request_type: RequestType = Field(description="Which document is requested")
     applicant: Person = Field(description="The person applying (or on whose behalf an operator applies)")
-    details: dict[str, Any] = Field(description="Type-specific details, as described by the intake catalogue")
+    details: RequestDetails = Field(description="Type-specific details, as described by the intake catalogue")
     delivery: Delivery = Field(description="How the finished document reaches the citizen")
     kecamatan_code: str = Field(description="Kecamatan responsible for the request, e.g. 36.02.14")
     channel: str = Field(description="online (by the citizen) or assisted (at a kecamatan or desa office)")
@@ -55,7 +72,8 @@ class RequestSubmitted(Event):
     office: str | None = Field(default=None, description="The kecamatan or desa office of an assisted request")
     attachments: list[AttachmentRef] = Field(default_factory=list, description="Scans uploaded so far")
     required_attachments: list[str] = Field(
-        default_factory=list, description="The catalogue's checklist for this type and reason (attachment kinds)"
+        default_factory=list,
+        description="The catalogue's checklist for this type and reason (attachment kinds)",
     )
     flags: list[str] = Field(
         default_factory=list,
@@ -92,7 +110,10 @@ class ReviewStarted(Event):
     event_type = "review.started"
     stage = "review"
 
-    automatic: bool = Field(default=False, description="True when the office's policy decides it without a person")
+    automatic: bool = Field(
+        default=False,
+        description="True when the office's policy decides it without a person",
+    )
 
 
 class ReviewClaimed(Event):
@@ -116,22 +137,51 @@ class InformationRequested(Event):
     missing_items: list[str] = Field(default_factory=list, description="Attachments or fields to provide")
 
 
-class RequestResubmitted(Event):
+class RequestResubmitted(_TypedDetails):
     """The citizen answered an information request."""
 
     event_type = "request.resubmitted"
     stage = "intake"
 
-    details: dict[str, Any] = Field(description="The request's details after the citizen's corrections")
+    request_type: RequestType | None = Field(
+        default=None,
+        description="Which document is requested (the same as when submitted); fills details.type",
+    )
+    details: RequestDetails = Field(description="The request's details after the citizen's corrections")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _details_typed_by_request_type(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("request_type") is None and isinstance(data.get("details"), Mapping):
+            details = data["details"]
+            return {
+                **data,
+                "details": details if "type" in details else {**details, "type": _type_by_shape(details)},
+            }
+        return super()._details_typed_by_request_type(data)
+
     note: str | None = Field(default=None, description="The citizen's answer")
     attachments: list[AttachmentRef] = Field(default_factory=list, description="All scans uploaded so far")
     flags: list[str] = Field(default_factory=list, description="What intake noticed, after the corrections")
     required_attachments: list[str] | None = Field(
-        default=None, description="The checklist after the corrections; absent when it did not change"
+        default=None,
+        description="The checklist after the corrections; absent when it did not change",
     )
 
 
-class RequestApproved(Event):
+def _type_by_shape(details: Mapping[str, Any]) -> str:
+    """The type of details sent with neither `type` nor the request's type (RequestResubmitted before it carried
+    request_type): told by a field that type requires and no other has."""
+    if "deceased" in details:
+        return "akta_kematian"
+    if "origin" in details or "moving_members" in details:
+        return "surat_pindah"
+    if "reason" in details:
+        return "kartu_keluarga"
+    return "biodata_wni"
+
+
+class RequestApproved(_TypedDetails):
     """A reviewer (or the automatic policy) approved the request; carries what the document needs."""
 
     event_type = "request.approved"
@@ -140,7 +190,7 @@ class RequestApproved(Event):
     request_number: str = Field(description="Human-friendly request number")
     request_type: RequestType = Field(description="Which document to issue")
     applicant: Person = Field(description="The person applying")
-    details: dict[str, Any] = Field(description="Type-specific details as approved")
+    details: RequestDetails = Field(description="Type-specific details as approved")
     delivery: Delivery = Field(description="How the document reaches the citizen")
     kecamatan_code: str = Field(description="Kecamatan responsible for the request")
     reviewer: str = Field(description="Who approved, or 'policy:auto' for an automatic decision")
@@ -166,7 +216,7 @@ class RequestCancelled(Event):
     reason: str | None = Field(default=None, description="Why the citizen withdrew, if they said")
 
 
-class DocumentIssued(Event):
+class DocumentIssued(_TypedDetails):
     """A signed PDF was generated for an approved request."""
 
     event_type = "document.issued"
@@ -179,7 +229,7 @@ class DocumentIssued(Event):
     applicant: Person = Field(description="The person the document belongs to")
     delivery: Delivery = Field(description="How the document reaches the citizen")
     kecamatan_code: str = Field(description="Kecamatan responsible for the request")
-    details: dict[str, Any] | None = Field(
+    details: RequestDetails | None = Field(
         default=None,
         description="The type-specific details the document was issued with: the approved ones, or a correction's",
     )

@@ -26,6 +26,8 @@ from dukcapil_documents.domain.model import (
     sex_from_nik,
     tanggal,
 )
+from dukcapil_shared.contracts import Person
+from dukcapil_shared.contracts.details import details_shown
 from dukcapil_shared.contracts.regions import WIB
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -225,12 +227,18 @@ def data_of(document: Document, *, verification_url: str, signer_name: str, sign
             "issued_on": tanggal(document.issued_at.astimezone(WIB).date()),
             "signing_key_id": document.signing_key_id,
         },
-        "holder": document.holder,
-        "details": document.details,
-        "subject": document.subject(),
-        "head": document.head_of_family(),
-        "family": document.family(),
-        "moving": document.moving_members(),
+        "holder": document.holder.model_dump(mode="json"),
+        "details": details_shown(document.details),
+        "subject": document.subject().model_dump(mode="json"),
+        "head": document.head_of_family().model_dump(mode="json"),
+        "family": [
+            {**row.person.model_dump(mode="json"), "relation": row.relation, "change": row.change}
+            for row in document.family()
+        ],
+        "moving": [
+            person.model_dump(mode="json") if isinstance(person, Person) else {"nik": person}
+            for person in document.moving_members()
+        ],
         "move": {"classification": document.move_classification()},
         "verification_url": verification_url,
         "signer": {"name": signer_name, "nip": signer_nip},

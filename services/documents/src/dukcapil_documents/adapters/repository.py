@@ -19,6 +19,8 @@ from dukcapil_documents.service_layer.unit_of_work import (
     DocumentsUnitOfWork,
     NumberAlreadyReserved,
 )
+from dukcapil_shared.contracts import Delivery, Person
+from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
 
@@ -38,14 +40,14 @@ class SqlDocumentRepository(DocumentRepository):
                 request_number=document.request_number,
                 type=document.type,
                 number=document.number,
-                holder=document.holder,
-                details=document.details,
+                holder=document.holder.model_dump(mode="json"),
+                details=details_json(document.details),
                 kecamatan_code=document.kecamatan_code,
                 verification_token=document.verification_token,
                 checksum_sha256=document.checksum_sha256,
                 storage_key=document.storage_key,
                 issued_at=document.issued_at,
-                delivery=document.delivery,
+                delivery=document.delivery.model_dump(mode="json") if document.delivery else None,
                 signature=document.signature,
                 signing_key_id=document.signing_key_id,
                 status=document.status.value,
@@ -160,14 +162,14 @@ def _to_document(row) -> Document:  # type: ignore[no-untyped-def]
         request_number=row.request_number,
         type=row.type,
         number=row.number,
-        holder=row.holder,
-        details=row.details,
+        holder=Person.model_validate(row.holder),
+        details=typed_details(row.details, row.type),
         kecamatan_code=row.kecamatan_code,
         verification_token=row.verification_token,
         storage_key=row.storage_key,
         issued_at=as_utc(row.issued_at),
         checksum_sha256=row.checksum_sha256,
-        delivery=row.delivery,
+        delivery=Delivery.model_validate(row.delivery) if row.delivery else None,
         signature=row.signature,
         signing_key_id=row.signing_key_id,
         status=DocumentStatus(row.status),

@@ -28,6 +28,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from dukcapil_shared.contracts import (
+    AktaKematianDetails,
+    BiodataWniDetails,
+    Delivery,
+    KartuKeluargaDetails,
+    NamedPerson,
+    Person,
+    RequestDetails,
+    SuratPindahDetails,
+)
+from dukcapil_shared.contracts.details import DETAILS_BY_TYPE, details_json, details_shown, typed_details
 from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
 from dukcapil_shared.contracts.regions import WIB, find_village, region_name
 
@@ -132,10 +143,25 @@ def looks_like_pdf(content: bytes) -> bool:
     return b"%PDF-" in content[:1024]
 
 
-def corrected_details(details: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """The details after a correction: changed keys replace the old values, a key set to null is removed."""
-    merged = {**details, **changes}
-    return {key: value for key, value in merged.items() if value is not None}
+class DetailsNotCorrectable(ValueError):
+    """A correction names a field the document's type does not have, or leaves its details incomplete or wrong."""
+
+
+def corrected_details(details: RequestDetails, changes: dict[str, Any]) -> RequestDetails:
+    """The details after a correction: changed fields replace the old values, a field set to null is removed; the
+    result must still be details of the document's type."""
+    fields = DETAILS_BY_TYPE[details.type].model_fields
+    unknown = sorted(key for key in changes if key not in fields or key == "type")
+    if unknown:
+        raise DetailsNotCorrectable(
+            f"{', '.join(unknown)}: not a field of {details.type} details; the fields are "
+            f"{', '.join(name for name in fields if name != 'type')}"
+        )
+    merged = {**details_json(details), **changes}
+    try:
+        return typed_details({key: value for key, value in merged.items() if value is not None}, details.type)
+    except ValueError as error:  # pydantic's ValidationError is one
+        raise DetailsNotCorrectable(str(error)) from None
 
 
 def sex_from_nik(nik: str) -> str | None:
@@ -158,15 +184,15 @@ class Document:
     request_number: str
     type: str
     number: str
-    holder: dict[str, Any]
-    """The applicant as approved: nik, name, birth_date, sex."""
-    details: dict[str, Any]
+    holder: Person
+    """The applicant as approved."""
+    details: RequestDetails
     kecamatan_code: str
     verification_token: str
     storage_key: str
     issued_at: datetime
     checksum_sha256: str = ""
-    delivery: dict[str, Any] | None = None
+    delivery: Delivery | None = None
     """How the approved request is delivered, kept for the announcement of a corrected document."""
     signature: str = ""
     signing_key_id: str = ""
@@ -229,7 +255,7 @@ class Document:
         id: uuid.UUID,
         number: str,
         changes: dict[str, Any],
-        holder: dict[str, Any] | None,
+        holder: Person | None,
         verification_token: str,
         issued_at: datetime,
     ) -> "Document":
@@ -257,45 +283,42 @@ class Document:
             verification_count=0,
         )
 
-    def subject(self) -> dict[str, Any]:
+    def subject(self) -> Person:
         """The person the document is about: the deceased on a death certificate, otherwise the holder."""
-        deceased = self.details.get("deceased")
-        if self.type == "akta_kematian" and isinstance(deceased, dict) and deceased.get("name"):
-            return deceased
-        person_nik = self.details.get("person_nik")
-        if self.type == "biodata_wni" and person_nik and person_nik != self.holder.get("nik"):
-            return {"nik": person_nik, "name": self.details.get("person_name") or "-"}
+        match self.details:
+            case AktaKematianDetails():
+                return self.details.deceased
+            case BiodataWniDetails(person_nik=str() as nik) if nik != self.holder.nik:
+                return Person(nik=nik, name="-")
         return self.holder
 
-    def head_of_family(self) -> dict[str, Any]:
-        head = self.details.get("head_of_family")
-        return head if isinstance(head, dict) and head.get("name") else self.holder
+    def head_of_family(self) -> Person:
+        return self.holder
 
-    def family(self) -> list[dict[str, Any]]:
+    def family(self) -> list["FamilyRow"]:
         """The family card's member table: the head first, then the members the request is about, with the change."""
         head = self.head_of_family()
-        members = [
-            {**member, "change": self.details.get("reason")}
-            for member in self.details.get("members") or []
-            if isinstance(member, dict) and member.get("nik") != head.get("nik")
-        ]
-        return [{**head, "relation": "kepala_keluarga", "change": None}, *members]
+        rows = [FamilyRow(head, "kepala_keluarga", None)]
+        if isinstance(self.details, KartuKeluargaDetails):
+            rows += [
+                FamilyRow(member, member.relation, self.details.reason)
+                for member in self.details.members or []
+                if member.nik != head.nik
+            ]
+        return rows
 
-    def moving_members(self) -> list[dict[str, Any]]:
-        """Who moves: each NIK with the name where the request tells it."""
-        known = {person["nik"]: person for person in self._people() if person.get("nik")}
-        return [
-            item if isinstance(item, dict) else known.get(str(item), {"nik": str(item)})
-            for item in self.details.get("moving_members") or []
-        ]
+    def moving_members(self) -> list[Person | str]:
+        """Who moves: each NIK, as the person the request names with it where it does."""
+        if not isinstance(self.details, SuratPindahDetails):
+            return []
+        known = {person.nik: person for person in self._people()}
+        return [known.get(nik, nik) for nik in self.details.moving_members]
 
     def move_classification(self) -> str | None:
         """How far the move goes, from the kecamatan codes: within a kecamatan, regency, province, or beyond."""
-        origin, destination = (
-            str((self.details.get(key) or {}).get("kecamatan_code") or "") for key in ("origin", "destination")
-        )
-        if not origin or not destination:
+        if not isinstance(self.details, SuratPindahDetails):
             return None
+        origin, destination = self.details.origin.kecamatan_code, self.details.destination.kecamatan_code
         if origin == destination:
             return "dalam_kecamatan"
         if origin[:5] == destination[:5]:
@@ -313,8 +336,8 @@ class Document:
             document_type=self.type,
             document_title=self.title,
             issued_at=self.issued_at,
-            holder_name_masked=mask_name(str(subject.get("name", ""))),
-            nik_masked=mask_nik(str(subject.get("nik", ""))),
+            holder_name_masked=mask_name(subject.name),
+            nik_masked=mask_nik(subject.nik),
             status=self.status,
             signature_valid=signature_valid,
             checksum_sha256=self.checksum_sha256,
@@ -326,29 +349,39 @@ class Document:
 
     def holder_rows(self) -> list[tuple[str, str]]:
         """The holder's data as printed: label and value, in Indonesian."""
-        rows = [("Nama Lengkap", self.holder.get("name", "-")), ("NIK", self.holder.get("nik", "-"))]
-        if self.holder.get("birth_date"):
-            rows.append(("Tanggal Lahir", printable(self.holder["birth_date"])))
-        if self.holder.get("sex"):
-            rows.append(("Jenis Kelamin", _SEX.get(self.holder["sex"], self.holder["sex"])))
+        rows = [("Nama Lengkap", self.holder.name), ("NIK", self.holder.nik)]
+        if self.holder.birth_date:
+            rows.append(("Tanggal Lahir", printable(self.holder.birth_date)))
+        if self.holder.sex:
+            rows.append(("Jenis Kelamin", _SEX.get(self.holder.sex, self.holder.sex)))
         return rows
 
     def detail_rows(self, *, leaving_out: set[str] | frozenset[str] = frozenset()) -> list[tuple[str, str]]:
         """The approved details as printed: label and value, in Indonesian; attachments are never printed."""
         return [
             (label_of(key), printable(value))
-            for key, value in self.details.items()
+            for key, value in details_shown(self.details).items()
             if key not in _NOT_PRINTED and key not in leaving_out
         ]
 
-    def _people(self) -> list[dict[str, Any]]:
+    def _people(self) -> list[Person]:
         people = [self.holder]
-        for value in self.details.values():
-            if isinstance(value, dict):
+        for name in type(self.details).model_fields:
+            value = getattr(self.details, name)
+            if isinstance(value, NamedPerson):
                 people.append(value)
             elif isinstance(value, list):
-                people.extend(item for item in value if isinstance(item, dict))
+                people.extend(item for item in value if isinstance(item, NamedPerson))
         return people
+
+
+@dataclass(frozen=True)
+class FamilyRow:
+    """A line of the family card's member table."""
+
+    person: Person
+    relation: str | None
+    change: str | None
 
 
 @dataclass(frozen=True)

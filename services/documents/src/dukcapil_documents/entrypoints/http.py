@@ -11,6 +11,7 @@ from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, Field, model_validator
 
 from dukcapil_documents.domain.model import (
+    DetailsNotCorrectable,
     Document,
     DocumentNotCurrent,
     DocumentStatus,
@@ -372,16 +373,19 @@ async def correct(
 ) -> CorrectionView:
     """Reissue a valid document after an approved correction, with a new number; the old one verifies as
     superseded (staff only)."""
-    old, new = await handlers.correct_document(
-        document_id,
-        changes=body.details,
-        holder=body.holder.model_dump(mode="json") if body.holder else None,
-        reason=body.reason,
-        approved_by=body.approved_by,
-        uow=uow,
-        press=press,
-        recorded_by=officer.username,
-    )
+    try:
+        old, new = await handlers.correct_document(
+            document_id,
+            changes=body.details,
+            holder=body.holder,
+            reason=body.reason,
+            approved_by=body.approved_by,
+            uow=uow,
+            press=press,
+            recorded_by=officer.username,
+        )
+    except DetailsNotCorrectable as error:
+        raise ApiError(422, "details_invalid", f"The corrected details do not fit the document: {error}") from None
     response.headers["Location"] = f"/documents/{new.id}"
     return CorrectionView(
         superseded=DocumentView.of(old, press.public_base_url, staff=True),

@@ -174,14 +174,14 @@ def _new_document(event: RequestApproved, kind: DocumentKind, issued_at: datetim
         request_number=event.request_number,
         type=kind.request_type,
         number=document_number(kind, issue_year(issued_at), sequence),
-        holder=event.applicant.model_dump(mode="json"),
+        holder=event.applicant,
         details=event.details,
         kecamatan_code=event.kecamatan_code,
         verification_token=new_verification_token(),
         # Named by request, not by document: a retry after a crash overwrites its own orphan file.
         storage_key=f"{event.request_id}.pdf",
         issued_at=issued_at,
-        delivery=event.delivery.model_dump(mode="json"),
+        delivery=event.delivery,
     )
 
 
@@ -210,7 +210,7 @@ async def correct_document(
     document_id: uuid.UUID,
     *,
     changes: dict[str, Any],
-    holder: dict[str, Any] | None,
+    holder: Person | None,
     reason: str,
     approved_by: str,
     uow: DocumentsUnitOfWork,
@@ -362,7 +362,7 @@ def _issued(document: Document) -> DocumentIssued:
         document_number=document.number,
         request_type=RequestType(document.type),
         checksum_sha256=document.checksum_sha256,
-        applicant=Person.model_validate(document.holder),
+        applicant=document.holder,
         delivery=_delivery(document),
         kecamatan_code=document.kecamatan_code,
         details=document.details,
@@ -382,7 +382,7 @@ def _revoked(document: Document) -> DocumentRevoked:
 
 def _delivery(document: Document) -> Delivery:
     if document.delivery:
-        return Delivery.model_validate(document.delivery)
+        return document.delivery
     # Documents issued before deliveries were kept: the kecamatan office holds the corrected one for pickup.
     return Delivery(method=DeliveryMethod.pickup, pickup_kecamatan_code=document.kecamatan_code)
 

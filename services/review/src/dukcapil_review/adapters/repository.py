@@ -18,6 +18,8 @@ from dukcapil_review.service_layer.unit_of_work import (
     ReviewRepository,
     ReviewUnitOfWork,
 )
+from dukcapil_shared.contracts import Delivery, Person
+from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc
 from dukcapil_shared.messaging import SqlUnitOfWork
 
@@ -176,6 +178,9 @@ def _row(review: Review) -> dict[str, object]:
     row["request_id"] = str(review.request_id)
     row["status"] = review.status.value
     row["subject_nik"] = review.subject_nik
+    row["applicant"] = review.applicant.model_dump(mode="json")
+    row["details"] = details_json(review.details)
+    row["delivery"] = review.delivery.model_dump(mode="json", exclude_none=True)
     return row
 
 
@@ -185,6 +190,9 @@ def _review(row) -> Review:  # type: ignore[no-untyped-def]
     values["request_id"] = uuid.UUID(values["request_id"])
     values["status"] = ReviewStatus(values["status"])
     values["prechecks"] = [PreCheck(**check) for check in values["prechecks"]]
+    values["applicant"] = Person.model_validate(values["applicant"])
+    values["details"] = typed_details(values["details"], values["request_type"])
+    values["delivery"] = Delivery.model_validate(values["delivery"])
     for name in _MOMENTS:
         if values[name] is not None:
             values[name] = as_utc(values[name])

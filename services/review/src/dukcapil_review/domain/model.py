@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from dukcapil_review.domain.prechecks import PreCheck, subject_nik
+from dukcapil_shared.contracts import Delivery, Person, RequestDetails
 
 AUTOMATIC_REVIEWER = "policy:auto"
 CITIZEN = "citizen"
@@ -62,9 +63,9 @@ class Review:
     request_id: uuid.UUID
     request_number: str
     request_type: str
-    applicant: dict[str, Any]
-    details: dict[str, Any]
-    delivery: dict[str, Any]
+    applicant: Person
+    details: RequestDetails
+    delivery: Delivery
     kecamatan_code: str
     status: ReviewStatus
     received_at: datetime
@@ -89,7 +90,7 @@ class Review:
 
     @property
     def subject_nik(self) -> str:
-        return subject_nik(self.request_type, self.applicant, self.details)
+        return subject_nik(self.applicant, self.details)
 
     @property
     def is_open(self) -> bool:
@@ -209,7 +210,7 @@ class Review:
     def resubmitted(
         self,
         *,
-        details: dict[str, Any],
+        details: RequestDetails,
         attachments: list[dict[str, Any]],
         flags: list[str],
         note: str | None,

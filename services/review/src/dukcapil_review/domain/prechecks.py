@@ -4,11 +4,18 @@ A failed pre-check never stops a reviewer from deciding: it tells them what to l
 request from being approved automatically.
 """
 
-import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from dukcapil_shared.contracts import (
+    AktaKematianDetails,
+    BiodataWniDetails,
+    NamedPerson,
+    Person,
+    RequestDetails,
+    SuratPindahDetails,
+)
 from dukcapil_shared.contracts.identity import InvalidNumber, Nik, parse_nik
 from dukcapil_shared.contracts.regions import LEBAK, region_name
 
@@ -69,17 +76,15 @@ def attachments_complete(required_kinds: Sequence[str], uploaded: Sequence[Mappi
     )
 
 
-def nik_consistency(request_type: str, applicant: Mapping[str, Any], details: Mapping[str, Any]) -> PreCheck:
+def nik_consistency(applicant: Person, details: RequestDetails) -> PreCheck:
     """Every NIK in the request is well formed and agrees with the birth date and sex declared beside it;
     for a death, the deceased is neither the reporter nor a witness."""
     problems = list(_person_problems("pemohon", "applicant", applicant))
-    for path, value in _niks_in(details, "details"):
-        if path.endswith(".nik"):
-            continue  # checked with the person it belongs to, below
+    for path, value in _bare_niks(details):
         problems += _nik_problems(path, path, value)
-    for path, person in _people_in(details, "details"):
+    for path, person in _people_in(details):
         problems += _person_problems(path, path, person)
-    if request_type == AKTA_KEMATIAN:
+    if isinstance(details, AktaKematianDetails):
         problems += _death_problems(applicant, details)
     if problems:
         return PreCheck(
@@ -150,19 +155,18 @@ def no_duplicate(duplicates: Sequence[PossibleDuplicate]) -> PreCheck:
     )
 
 
-def subject_nik(request_type: str, applicant: Mapping[str, Any], details: Mapping[str, Any]) -> str:
+def subject_nik(applicant: Person, details: RequestDetails) -> str:
     """Whose document it is, for finding duplicates: the deceased for a death, else the applicant."""
-    deceased = _deceased_nik(details) if request_type == AKTA_KEMATIAN else None
-    if deceased is not None and len(deceased) == 16 and deceased.isdigit():
-        return deceased
-    return str(applicant.get("nik", ""))
+    if isinstance(details, AktaKematianDetails):
+        return details.deceased.nik
+    return applicant.nik
 
 
 def run_prechecks(
     *,
     request_type: str,
-    applicant: Mapping[str, Any],
-    details: Mapping[str, Any],
+    applicant: Person,
+    details: RequestDetails,
     attachments: Sequence[Mapping[str, Any]],
     required_attachments: Sequence[str],
     flags: Sequence[str],
@@ -170,8 +174,8 @@ def run_prechecks(
 ) -> list[PreCheck]:
     results = [
         attachments_complete(required_attachments, attachments),
-        nik_consistency(request_type, applicant, details),
-        region_in_lebak(str(applicant.get("nik", "")), flags),
+        nik_consistency(applicant, details),
+        region_in_lebak(applicant.nik, flags),
     ]
     if request_type == AKTA_KEMATIAN:
         results.append(reported_on_time(flags))
@@ -200,14 +204,12 @@ def _nik_problems(id_label: str, en_label: str, number: str) -> list[_Problem]:
     return _parse(id_label, en_label, number)[1]
 
 
-def _person_problems(id_label: str, en_label: str, person: Mapping[str, Any]) -> list[_Problem]:
-    number = person.get("nik")
-    if not isinstance(number, str):
-        return []
+def _person_problems(id_label: str, en_label: str, person: Person) -> list[_Problem]:
+    number = person.nik
     nik, problems = _parse(id_label, en_label, number)
     if nik is None:
         return problems
-    declared_birth = _date(person.get("birth_date"))
+    declared_birth = person.birth_date
     if declared_birth is not None:
         try:
             encoded = nik.birth_date(century_hint=declared_birth)
@@ -221,8 +223,8 @@ def _person_problems(id_label: str, en_label: str, person: Mapping[str, Any]) ->
                     f"the birth date of {en_label} ({declared_birth.isoformat()}) disagrees with the NIK ({shown})",
                 )
             )
-    declared_sex = person.get("sex")
-    if declared_sex in ("male", "female") and (declared_sex == "female") != nik.female:
+    declared_sex = person.sex
+    if declared_sex is not None and (declared_sex == "female") != nik.female:
         in_nik_id, in_nik_en = ("perempuan", "female") if nik.female else ("laki-laki", "male")
         problems.append(
             _Problem(
@@ -233,17 +235,15 @@ def _person_problems(id_label: str, en_label: str, person: Mapping[str, Any]) ->
     return problems
 
 
-def _death_problems(applicant: Mapping[str, Any], details: Mapping[str, Any]) -> list[_Problem]:
-    deceased = _deceased_nik(details)
-    if not deceased:
-        return []
+def _death_problems(applicant: Person, details: AktaKematianDetails) -> list[_Problem]:
+    deceased = details.deceased.nik
     problems = []
-    if deceased == applicant.get("nik"):
+    if deceased == applicant.nik:
         problems.append(
             _Problem("NIK almarhum/almarhumah sama dengan NIK pelapor", "the deceased's NIK is the reporter's own")
         )
-    for number, witness in enumerate(_witness_niks(details), start=1):
-        if witness == deceased:
+    for number, witness in enumerate(details.witnesses, start=1):
+        if witness.nik == deceased:
             problems.append(
                 _Problem(
                     f"NIK almarhum/almarhumah sama dengan NIK saksi ke-{number}",
@@ -253,73 +253,23 @@ def _death_problems(applicant: Mapping[str, Any], details: Mapping[str, Any]) ->
     return problems
 
 
-def _deceased_nik(details: Mapping[str, Any]) -> str | None:
-    deceased = details.get("deceased")
-    if isinstance(deceased, Mapping) and isinstance(deceased.get("nik"), str):
-        return deceased["nik"]
-    value = details.get("deceased_nik")
-    return value if isinstance(value, str) else None
+def _bare_niks(details: RequestDetails) -> Iterator[tuple[str, str]]:
+    """The NIKs in the details that stand alone, without a person's name and declared data beside them."""
+    match details:
+        case SuratPindahDetails():
+            for index, number in enumerate(details.moving_members):
+                yield f"details.moving_members[{index}]", number
+        case BiodataWniDetails(person_nik=str() as number):
+            yield "details.person_nik", number
 
 
-def _witness_niks(details: Mapping[str, Any]) -> list[str]:
-    witnesses = details.get("witnesses")
-    if not isinstance(witnesses, list):
-        return []
-    niks = []
-    for witness in witnesses:
-        if isinstance(witness, Mapping) and isinstance(witness.get("nik"), str):
-            niks.append(witness["nik"])
-        elif isinstance(witness, str):
-            niks.append(witness)
-    return niks
-
-
-def _is_nik_key(key: str) -> bool:
-    return key == "nik" or key.endswith("_nik")
-
-
-def _is_members_key(key: str) -> bool:
-    return key == "members" or key.endswith("_members")
-
-
-def _niks_in(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every NIK in the details: values of keys `nik` or `*_nik`, and the strings of `*_members` lists."""
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            item_path = f"{path}.{key}"
-            if isinstance(item, str) and _is_nik_key(str(key)):
-                yield item_path, item
-            elif isinstance(item, list) and _is_members_key(str(key)):
-                for index, member in enumerate(item):
-                    if isinstance(member, str):
-                        yield f"{item_path}[{index}]", member
-                    else:
-                        yield from _niks_in(member, f"{item_path}[{index}]")
-            else:
-                yield from _niks_in(item, item_path)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _niks_in(item, f"{path}[{index}]")
-
-
-def _people_in(value: Any, path: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """Every object in the details that has a `nik`: a person, whose declared birth date and sex are checked."""
-    if isinstance(value, Mapping):
-        if isinstance(value.get("nik"), str):
-            yield path, value
-        for key, item in value.items():
-            yield from _people_in(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _people_in(item, f"{path}[{index}]")
-
-
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
+def _people_in(details: RequestDetails) -> Iterator[tuple[str, NamedPerson]]:
+    """Every person the details name, whose declared birth date and sex are checked against their NIK."""
+    for name in type(details).model_fields:
+        value = getattr(details, name)
+        if isinstance(value, NamedPerson):
+            yield f"details.{name}", value
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                if isinstance(item, NamedPerson):
+                    yield f"details.{name}[{index}]", item

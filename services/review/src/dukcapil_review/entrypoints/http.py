@@ -15,6 +15,7 @@ from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOr
 from dukcapil_shared.auth.http import personal_data, staff
 from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
+from dukcapil_shared.contracts.details import details_shown
 from dukcapil_shared.contracts.text import Note, Reason, ShortText
 from dukcapil_shared.web import ErrorResponse, error_response
 
@@ -114,9 +115,9 @@ class ReviewView(BaseModel):
             channel=review.channel,
             operator=review.operator,
             office=review.office,
-            applicant=review.applicant,
-            details=review.details,
-            delivery=review.delivery,
+            applicant=review.applicant.model_dump(mode="json"),
+            details=details_shown(review.details),
+            delivery=review.delivery.model_dump(mode="json", exclude_none=True),
             attachments=[AttachmentView.model_validate(attachment) for attachment in review.attachments],
             required_attachments=review.required_attachments,
             flags=review.flags,

@@ -7,6 +7,7 @@ from sqlalchemy import Row, Select, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
+from dukcapil_shared.contracts import Address
 from dukcapil_shared.db import as_utc
 from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shipping.adapters import tables
@@ -43,7 +44,7 @@ class SqlShipmentRepository(ShipmentRepository):
                 service=shipment.service,
                 airway_bill=shipment.airway_bill,
                 recipient=shipment.recipient,
-                address=shipment.address,
+                address=shipment.address.model_dump(mode="json", exclude_none=True) if shipment.address else None,
                 kecamatan_code=shipment.kecamatan_code,
                 version=shipment.version,
                 created_at=shipment.created_at,
@@ -323,7 +324,7 @@ def _to_shipment(row: Row) -> Shipment:
         kecamatan_code=row.kecamatan_code,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
-        address=row.address,
+        address=Address.model_validate(row.address) if row.address else None,
         courier=row.courier,
         service=row.service,
         airway_bill=row.airway_bill,

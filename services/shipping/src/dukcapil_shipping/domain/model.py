@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from dukcapil_shared.contracts import Address, KartuKeluargaDetails, NamedPerson, RequestDetails, SuratPindahDetails
 from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
 
 """Western Indonesia Time, Lebak's clock; Indonesia keeps no daylight saving time."""
@@ -151,7 +152,7 @@ class Shipment:
     """The kecamatan whose office holds the document for pickup, chosen or after a failed delivery."""
     created_at: datetime
     updated_at: datetime
-    address: dict[str, Any] | None = None
+    address: Address | None = None
     courier: str | None = None
     service: str | None = None
     airway_bill: str | None = None
@@ -178,7 +179,7 @@ class Shipment:
         *,
         request_id: uuid.UUID,
         recipient: str,
-        address: dict[str, Any],
+        address: Address,
         kecamatan_code: str,
         parcel: Parcel,
         now: datetime,
@@ -223,7 +224,7 @@ class Shipment:
         *,
         request_id: uuid.UUID,
         recipient: str,
-        address: dict[str, Any],
+        address: Address,
         kecamatan_code: str,
         office: str,
         problem: str,
@@ -437,16 +438,15 @@ def _distinct(names: Iterable[str], *, without: str) -> list[str]:
     return kept
 
 
-HOUSEHOLD_FIELDS = ("members", "remaining_members", "new_head_of_household")
-"""Where a request's details name people on the applicant's family card: a KK request's members; the members who
-stay, and the new head of the household, of a relocation."""
-
-
-def household_names(details: dict[str, Any]) -> list[str]:
-    """The names of the applicant's family members that a request's details give."""
-    names = []
-    for key in HOUSEHOLD_FIELDS:
-        value = details.get(key)
-        people = value if isinstance(value, list) else [value]
-        names += [p["name"] for p in people if isinstance(p, dict) and isinstance(p.get("name"), str)]
-    return names
+def household_names(details: RequestDetails) -> list[str]:
+    """The names of the applicant's family members that a request's details give: a KK request's members; the
+    members who stay, and the new head of the household, of a relocation."""
+    people: list[NamedPerson] = []
+    match details:
+        case KartuKeluargaDetails():
+            people += details.members or []
+        case SuratPindahDetails():
+            people += details.remaining_members or []
+            if details.new_head_of_household is not None:
+                people.append(details.new_head_of_household)
+    return [person.name for person in people]

@@ -48,7 +48,7 @@ def route_issued_document(
         shipment = Shipment.held_at_office(
             request_id=event.request_id,
             recipient=recipient,
-            address=address.model_dump(mode="json", exclude_none=True),
+            address=address,
             kecamatan_code=office.code,
             office=office.office,
             problem=requested.address_problem,
@@ -88,7 +88,7 @@ def route_issued_document(
     shipment = Shipment.for_booking(
         request_id=event.request_id,
         recipient=recipient,
-        address=address.model_dump(mode="json", exclude_none=True),
+        address=address,
         kecamatan_code=office.code,
         parcel=parcel,
         now=now,
