@@ -7,8 +7,12 @@ from datetime import date, datetime
 from dukcapil_intake.agencies.domain.agencies import Agency
 from dukcapil_intake.agencies.domain.public_events import LoggedPublicEvent, PublicEventRecord
 from dukcapil_intake.agencies.service_layer.repository import AgencyExists, AgencyRepository, PublicEventLog
+from dukcapil_intake.agencies.service_layer.unit_of_work import AgenciesUnitOfWork
+from dukcapil_intake.dispatch import follow_requests
 from dukcapil_intake.notifications.domain.notifications import Notification, NotificationStatus
 from dukcapil_intake.notifications.service_layer.repository import NotificationRepository
+from dukcapil_intake.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from dukcapil_intake.requests.domain.events import RequestEvent
 from dukcapil_intake.requests.domain.model import RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.requests.domain.scans import Finding, ScanLimits, ScanReport, claimed_type
 from dukcapil_intake.requests.service_layer.repository import (
@@ -19,6 +23,7 @@ from dukcapil_intake.requests.service_layer.repository import (
     RequestRepository,
 )
 from dukcapil_intake.requests.service_layer.scans import ScanInspector
+from dukcapil_intake.requests.service_layer.unit_of_work import RequestsUnitOfWork
 from dukcapil_intake.statistics.domain.statistics import (
     Dimension,
     GroupCount,
@@ -27,7 +32,7 @@ from dukcapil_intake.statistics.domain.statistics import (
     StatisticsFilter,
 )
 from dukcapil_intake.statistics.service_layer.repository import StatisticsRepository
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.statistics.service_layer.unit_of_work import StatisticsUnitOfWork
 from dukcapil_shared.contracts.public import PublicEvent
 from dukcapil_shared.files import FileStore
 from dukcapil_testing import FakeUnitOfWork
@@ -240,38 +245,82 @@ class FakeStatisticsRepository(StatisticsRepository):
         ]
 
 
-class FakeIntakeUnitOfWork(FakeUnitOfWork, IntakeUnitOfWork):
+class FakeNotificationsUnitOfWork(FakeUnitOfWork, NotificationsUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
-        self.requests = FakeRequestRepository()
-        self.bookings = FakeBookingRepository()
         self.notifications = FakeNotificationRepository()
-        self.public_events = FakePublicEventLog()
+
+    async def commit(self) -> None:
+        await super().commit()
+        self.notifications.committed.update(self.notifications.pending)
+        self.notifications.pending = {}
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self.notifications.pending = {}
+
+
+class FakeAgenciesUnitOfWork(FakeUnitOfWork, AgenciesUnitOfWork):
+    def __init__(self) -> None:
+        super().__init__()
         self.agencies = FakeAgencyRepository()
-        self.statistics = FakeStatisticsRepository(self.requests)
+        self.public_events = FakePublicEventLog()
 
     async def commit(self) -> None:
         await super().commit()
         self.public_events.committed.update(self.public_events.pending)
         self.public_events.pending = {}
         self.agencies.commit()
+
+    async def rollback(self) -> None:
+        await super().rollback()
+        self.public_events.pending = {}
+        self.agencies.pending = {}
+
+
+class FakeStatisticsUnitOfWork(FakeUnitOfWork, StatisticsUnitOfWork):
+    def __init__(self, requests: FakeRequestRepository) -> None:
+        super().__init__()
+        self.statistics = FakeStatisticsRepository(requests)
+
+
+class FakeRequestsUnitOfWork(FakeUnitOfWork, RequestsUnitOfWork):
+    """The requests and bookings. What happens to them goes, through the wiring production uses
+    (dispatch.follow_requests), to the notifications' and agencies' fake units of work, joined to this one: they
+    commit and roll back with it, as one transaction. `notify` as INTAKE_NOTIFICATIONS_ENABLED."""
+
+    def __init__(self, *, notify: bool = True) -> None:
+        super().__init__()
+        self.requests = FakeRequestRepository()
+        self.bookings = FakeBookingRepository()
+        self.notices = FakeNotificationsUnitOfWork()
+        self.agency_log = FakeAgenciesUnitOfWork()
+        self.notify = notify
+
+    async def hand_on(self, happened: Sequence[RequestEvent]) -> None:
+        followers = follow_requests(
+            notifications=lambda _: self.notices, agencies=lambda _: self.agency_log, notify=self.notify
+        )
+        await followers(self, happened)
+
+    async def commit(self) -> None:
+        await super().commit()
         self.requests.committed.update(self.requests.pending)
         self.requests.pending = {}
         self.requests.submissions.update(self.requests.pending_submissions)
         self.requests.pending_submissions = {}
         self.bookings.committed.update(self.bookings.pending)
         self.bookings.pending = {}
-        self.notifications.committed.update(self.notifications.pending)
-        self.notifications.pending = {}
+        await self.notices.commit()
+        await self.agency_log.commit()
 
     async def rollback(self) -> None:
         await super().rollback()
-        self.public_events.pending = {}
-        self.agencies.pending = {}
         self.requests.pending = {}
         self.requests.pending_submissions = {}
         self.bookings.pending = {}
-        self.notifications.pending = {}
+        await self.notices.rollback()
+        await self.agency_log.rollback()
 
     def status_of(self, request_id: uuid.UUID) -> RequestStatus:
         return self.requests.committed[request_id].status

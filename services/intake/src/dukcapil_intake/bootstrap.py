@@ -22,22 +22,29 @@ from dukcapil_intake.accounts.service_layer.accounts import add_development_acco
 from dukcapil_intake.agencies.adapters import tables as agencies_tables
 from dukcapil_intake.agencies.adapters.public_events import relay_public_events
 from dukcapil_intake.agencies.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
+from dukcapil_intake.agencies.adapters.unit_of_work import SqlAgenciesUnitOfWork
+from dukcapil_intake.dispatch import follow_requests
+from dukcapil_intake.incidents.adapters.unit_of_work import SqlIncidentsUnitOfWork
 from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
+from dukcapil_intake.incidents.entrypoints import consumers as incident_consumers
 from dukcapil_intake.incidents.entrypoints import incidents
 from dukcapil_intake.notifications.adapters.notice_quota import RecipientQuota
 from dukcapil_intake.notifications.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.notifications.adapters.smtp import SmtpEmailSender
+from dukcapil_intake.notifications.adapters.unit_of_work import SqlNotificationsUnitOfWork
 from dukcapil_intake.notifications.domain.notifications import Notification, RetrySchedule
 from dukcapil_intake.notifications.service_layer.notifications import ChannelNotifier, send_due_notifications
 from dukcapil_intake.requests.adapters.scans import DecodingScanInspector
+from dukcapil_intake.requests.adapters.unit_of_work import Followers, SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.access_codes import AccessCodes
 from dukcapil_intake.requests.entrypoints import consumers, http
 from dukcapil_intake.settings import IntakeSettings
-from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
+from dukcapil_intake.statistics.adapters.unit_of_work import SqlStatisticsUnitOfWork
 from dukcapil_intake.statistics.entrypoints import statistics
 from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.keys import SigningKey, development_signing_key
 from dukcapil_shared.auth.tokens import TokenIssuer
+from dukcapil_shared.clock import Clock, SystemClock
 from dukcapil_shared.contracts.public import PUBLIC_SOURCE
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
@@ -73,9 +80,15 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         migrations=MIGRATIONS,
         ends_staff_sessions=True,
     )
-    unit_of_work = runtime.unit_of_work_factory(SqlIntakeUnitOfWork)
-    for subscription in consumers.subscriptions(notify=settings.notifications_enabled):
-        runtime.subscribe(subscription, unit_of_work)
+    clock = SystemClock()
+    notifications_unit_of_work = runtime.unit_of_work_factory(SqlNotificationsUnitOfWork)
+    requests_unit_of_work = partial(
+        with_followers,
+        runtime.unit_of_work_factory(SqlRequestsUnitOfWork),
+        requests_followers(notify=settings.notifications_enabled, clock=clock),
+    )
+    runtime.subscribe(consumers.LIFECYCLE, requests_unit_of_work)
+    runtime.subscribe(incident_consumers.OPERATIONS, runtime.unit_of_work_factory(SqlIncidentsUnitOfWork))
     # The logs of events for agencies are outboxes of their own, each relayed to its public exchange.
     public_relays = [
         OutboxRelay(
@@ -123,7 +136,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             "notifications",
             partial(
                 send_due_notifications,
-                unit_of_work=unit_of_work,
+                unit_of_work=notifications_unit_of_work,
                 notifier=notifier,
                 schedule=RetrySchedule(tuple(settings.notify_retry_delays)),
                 batch_size=settings.notify_batch_size,
@@ -140,7 +153,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             BodyLimit("POST", "/requests/{request_id}/attachments", settings.max_attachment_bytes + MULTIPART_ALLOWANCE)
         ],
     )
-    app.state.unit_of_work = unit_of_work
+    app.state.clock = clock
     app.state.files = DirectoryFileStore(settings.attachments_dir)
     app.state.scans = DecodingScanInspector(
         concurrency=settings.scan_inspections, timeout=settings.scan_inspection_timeout
@@ -163,6 +176,8 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     http.install(
         app,
+        unit_of_work=requests_unit_of_work,
+        notifications=notifications_unit_of_work,
         access_codes=access_codes,
         download_grants=DownloadGrants(
             key=signing_key,
@@ -170,9 +185,26 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             lifetime=timedelta(minutes=settings.download_link_minutes),
         ),
     )
-    incidents.install(app)
-    statistics.install(app)
+    incidents.install(app, unit_of_work=runtime.unit_of_work_factory(SqlIncidentsUnitOfWork))
+    statistics.install(app, unit_of_work=runtime.unit_of_work_factory(SqlStatisticsUnitOfWork))
     return app
+
+
+def requests_followers(*, notify: bool, clock: Clock) -> Followers:
+    """What follows a request's steps (its notices, the agencies' public events), each feature's unit of work
+    joined to the transaction that recorded them (dispatch.py)."""
+    return follow_requests(
+        notifications=SqlNotificationsUnitOfWork.joining,
+        agencies=SqlAgenciesUnitOfWork.joining,
+        notify=notify,
+        clock=clock,
+    )
+
+
+def with_followers(make: Callable[[], SqlRequestsUnitOfWork], followers: Followers) -> SqlRequestsUnitOfWork:
+    unit_of_work = make()
+    unit_of_work.followers = followers
+    return unit_of_work
 
 
 def _with_access_code(codes: AccessCodes, notification: Notification) -> Notification:
@@ -196,7 +228,7 @@ class AgencyDesk:
     replays."""
 
     engine: AsyncEngine
-    unit_of_work: Callable[[], SqlIntakeUnitOfWork]
+    unit_of_work: Callable[[], SqlAgenciesUnitOfWork]
     broker: RabbitMqManagement
     delivery: AmqpQueueDelivery
     agency_amqp_url: URL
@@ -221,7 +253,7 @@ def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
     password = _management_password(settings) or amqp_url.password or "guest"
     return AgencyDesk(
         engine=engine,
-        unit_of_work=lambda: SqlIntakeUnitOfWork(
+        unit_of_work=lambda: SqlAgenciesUnitOfWork(
             engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/dukcapil/lebak/intake"
         ),
         broker=RabbitMqManagement(

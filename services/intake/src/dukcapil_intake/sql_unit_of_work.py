@@ -1,20 +1,20 @@
+"""What every feature's SQL unit of work shares: it opens and commits its own transaction (SqlUnitOfWork), or joins
+one another feature's unit of work opened, for the handlers the dispatcher runs in that transaction
+(dispatch.py)."""
+
+from typing import Self
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dukcapil_intake.agencies.adapters.repository import SqlAgencyRepository, SqlPublicEventLog
-from dukcapil_intake.incidents.adapters.repository import SqlIncidentRepository
-from dukcapil_intake.notifications.adapters.repository import SqlNotificationRepository
-from dukcapil_intake.requests.adapters.repository import SqlBookingRepository, SqlRequestRepository
-from dukcapil_intake.statistics.adapters.statistics import SqlStatisticsRepository
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
 from dukcapil_shared.messaging import SqlUnitOfWork
 
 
-class SqlIntakeUnitOfWork(SqlUnitOfWork, IntakeUnitOfWork):
-    def bind(self, connection: AsyncConnection) -> None:
-        self.requests = SqlRequestRepository(connection)
-        self.bookings = SqlBookingRepository(connection)
-        self.notifications = SqlNotificationRepository(connection)
-        self.incidents = SqlIncidentRepository(connection)
-        self.public_events = SqlPublicEventLog(connection)
-        self.agencies = SqlAgencyRepository(connection)
-        self.statistics = SqlStatisticsRepository(connection)
+class SqlFeatureUnitOfWork(SqlUnitOfWork):
+    @classmethod
+    def joining(cls, connection: AsyncConnection) -> Self:
+        """The feature's repositories on `connection`, inside the transaction its owner opened: the owner commits
+        or rolls back, never this one (it has no transaction of its own to end)."""
+        joined = cls.__new__(cls)
+        joined._connection = None
+        joined.bind(connection)
+        return joined

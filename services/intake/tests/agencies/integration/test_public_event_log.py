@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from dukcapil_intake import tables
 from dukcapil_intake.agencies.adapters import tables as agencies_tables
+from dukcapil_intake.agencies.adapters.unit_of_work import SqlAgenciesUnitOfWork
 from dukcapil_intake.agencies.domain.agencies import Agency
 from dukcapil_intake.agencies.domain.public_events import PublicEventRecord
 from dukcapil_intake.agencies.service_layer.repository import AgencyExists
-from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
 from dukcapil_shared.contracts.public import DeathRegistered, FamilyCardIssued
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.db import create_engine, migrate
@@ -31,8 +31,8 @@ async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-
     await engine.dispose()
 
 
-def uow(engine) -> SqlIntakeUnitOfWork:  # type: ignore[no-untyped-def]
-    return SqlIntakeUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+def uow(engine) -> SqlAgenciesUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlAgenciesUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
 
 
 def a_death(number: int, region: str = "36.02.14") -> DeathRegistered:

@@ -22,7 +22,7 @@ from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.contracts.public import DeathRegistered, FamilyCardIssued
 from dukcapil_shared.contracts.regions import WIB
 
-from ...fakes import FakeIntakeUnitOfWork
+from ...fakes import FakeAgenciesUnitOfWork
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 
@@ -200,7 +200,7 @@ def test_an_agency_is_entitled_to_its_types_within_its_regions() -> None:
 
 
 async def test_onboarding_creates_the_user_queues_and_bindings_and_records_the_agency() -> None:
-    uow, broker = FakeIntakeUnitOfWork(), FakeBrokerAdmin()
+    uow, broker = FakeAgenciesUnitOfWork(), FakeBrokerAdmin()
     onboarded = await agencies.onboard_agency(
         onboarding(event_types=["death.registered.v1", "document.revoked.v1"]), uow=uow, broker=broker
     )
@@ -219,12 +219,12 @@ async def test_onboarding_creates_the_user_queues_and_bindings_and_records_the_a
 
 
 async def test_an_agency_cannot_be_onboarded_twice_nor_over_a_leftover_broker_user() -> None:
-    uow, broker = FakeIntakeUnitOfWork(), FakeBrokerAdmin()
+    uow, broker = FakeAgenciesUnitOfWork(), FakeBrokerAdmin()
     first = await agencies.onboard_agency(onboarding(), uow=uow, broker=broker)
     with pytest.raises(AgencyExists, match="an agency named bpjs exists already"):
         await agencies.onboard_agency(onboarding(), uow=uow, broker=FakeBrokerAdmin())
     with pytest.raises(AgencyExists, match="the broker already has a user agency-bpjs"):
-        await agencies.onboard_agency(onboarding(), uow=FakeIntakeUnitOfWork(), broker=broker)
+        await agencies.onboard_agency(onboarding(), uow=FakeAgenciesUnitOfWork(), broker=broker)
     assert broker.users == {"agency-bpjs": first.password}, "the first agency's password is untouched"
     assert uow.agencies.committed == {"bpjs": first.agency}
 
@@ -233,7 +233,7 @@ async def test_an_agency_cannot_be_onboarded_twice_nor_over_a_leftover_broker_us
     "failing", ["declare_queue", "bind_queue", "create_user", "set_permissions", "set_topic_permissions"]
 )
 async def test_a_failed_onboarding_leaves_nothing_behind(failing: str) -> None:
-    uow, broker = FakeIntakeUnitOfWork(), FakeBrokerAdmin()
+    uow, broker = FakeAgenciesUnitOfWork(), FakeBrokerAdmin()
     broker.failing = failing
     with pytest.raises(BrokerAdminFailed):
         await agencies.onboard_agency(onboarding(), uow=uow, broker=broker)
@@ -243,7 +243,7 @@ async def test_a_failed_onboarding_leaves_nothing_behind(failing: str) -> None:
 
 
 async def test_offboarding_removes_the_user_its_connections_its_queues_and_its_record() -> None:
-    uow, broker = FakeIntakeUnitOfWork(), FakeBrokerAdmin()
+    uow, broker = FakeAgenciesUnitOfWork(), FakeBrokerAdmin()
     await agencies.onboard_agency(onboarding(), uow=uow, broker=broker)
     await agencies.onboard_agency(onboarding("kpu"), uow=uow, broker=broker)
     broker.connections["agency-bpjs"] = 2
@@ -256,7 +256,7 @@ async def test_offboarding_removes_the_user_its_connections_its_queues_and_its_r
 
 
 async def test_what_an_interrupted_onboarding_left_on_the_broker_can_be_offboarded() -> None:
-    uow, broker = FakeIntakeUnitOfWork(), FakeBrokerAdmin()
+    uow, broker = FakeAgenciesUnitOfWork(), FakeBrokerAdmin()
     await agencies.onboard_agency(onboarding(), uow=uow, broker=broker)
     uow.agencies.committed.clear()  # as if the command had been killed before its record was written
     with pytest.raises(AgencyExists, match="a leftover; offboard it first"):
@@ -278,7 +278,7 @@ def death_in(region: str, document: int) -> DeathRegistered:
 
 
 async def test_a_replay_sends_the_entitled_events_of_the_range_in_the_agencys_variant_in_order() -> None:
-    uow, broker, delivery = FakeIntakeUnitOfWork(), FakeBrokerAdmin(), FakeQueueDelivery()
+    uow, broker, delivery = FakeAgenciesUnitOfWork(), FakeBrokerAdmin(), FakeQueueDelivery()
     await agencies.onboard_agency(onboarding(region_prefixes=["36.02.14"]), uow=uow, broker=broker)
     logged = [
         (T0, death_in("36.02.14", 1)),
@@ -311,11 +311,11 @@ async def test_a_replay_sends_the_entitled_events_of_the_range_in_the_agencys_va
 
 class FakeDesk:
     def __init__(self) -> None:
-        self.uow = FakeIntakeUnitOfWork()
+        self.uow = FakeAgenciesUnitOfWork()
         self.broker = FakeBrokerAdmin()
         self.delivery = FakeQueueDelivery()
 
-    def unit_of_work(self) -> FakeIntakeUnitOfWork:
+    def unit_of_work(self) -> FakeAgenciesUnitOfWork:
         return self.uow
 
     async def open(self) -> None:

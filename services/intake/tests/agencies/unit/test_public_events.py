@@ -20,7 +20,7 @@ from dukcapil_shared.contracts.public import (
 )
 from dukcapil_shared.messaging import PermanentFailure
 
-from ...fakes import FakeIntakeUnitOfWork
+from ...fakes import FakeRequestsUnitOfWork
 from ...requests.unit.test_validation import SITI, WITNESSES, death, move
 
 SIXTEEN_DIGITS = re.compile(r"(?<!\d)\d{16}(?!\d)")
@@ -175,14 +175,14 @@ def test_a_request_missing_what_the_event_needs_is_not_derivable() -> None:
     assert "Sarmadi" not in str(refused.value)
 
 
-async def record(uow: FakeIntakeUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]
+async def record(uow: FakeRequestsUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]
     async with uow:
         await handlers.record_lifecycle_event(uow, event, Envelope.wrap(event, source="/test"))
         await uow.commit()
 
 
 async def test_the_public_event_is_logged_in_the_same_commit_as_the_history() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork(notify=False)
     request = await handlers.submit_request(
         handlers.SubmitRequest(
             type="akta_kematian",
@@ -192,18 +192,17 @@ async def test_the_public_event_is_logged_in_the_same_commit_as_the_history() ->
         ),
         uow=uow,
         today=date(2026, 11, 28),
-        notify=False,
     )
     commits = uow.commits
     await record(uow, issued(request, "AKM/3602/2026/000001"))
     assert uow.commits == commits + 1
     assert uow.status_of(request.id) == RequestStatus.document_issued
-    [event] = uow.public_events.events
+    [event] = uow.agency_log.public_events.events
     assert isinstance(event, DeathRegistered) and event.document_number == "AKM/3602/2026/000001"
 
 
 async def test_an_underivable_public_event_parks_the_lifecycle_event_and_leaves_nothing_behind() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = a_request("akta_kematian", {"deceased": {"name": "Sarmadi"}})
     request.record(
         event_id=str(uuid.uuid4()), event_type="request.submitted.v1", stage="intake", occurred_at=T0, note="n",
@@ -214,5 +213,5 @@ async def test_an_underivable_public_event_parks_the_lifecycle_event_and_leaves_
         await uow.commit()
     with pytest.raises(PermanentFailure):
         await record(uow, issued(request, "AKM/3602/2026/000001"))
-    assert uow.public_events.events == []
+    assert uow.agency_log.public_events.events == []
     assert len(uow.requests.committed[request.id].history) == 1

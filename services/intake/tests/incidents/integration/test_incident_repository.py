@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from dukcapil_intake import tables
+from dukcapil_intake.incidents.adapters.unit_of_work import SqlIncidentsUnitOfWork
 from dukcapil_intake.incidents.domain.incidents import Incident, IncidentStatus, RequestState, StallPolicy
+from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
-from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
 from dukcapil_shared.contracts import MessageResolved
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.ops.store import DeadLetterQuery, SqlOpsUnitOfWork
@@ -27,8 +28,12 @@ async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-
     await engine.dispose()
 
 
-def uow(engine) -> SqlIntakeUnitOfWork:  # type: ignore[no-untyped-def]
-    return SqlIntakeUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+def uow(engine) -> SqlIncidentsUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlIncidentsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+
+
+def requests_uow(engine) -> SqlRequestsUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlRequestsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
 
 
 def a_request(number: str, status: RequestStatus, unchanged_for: timedelta) -> ServiceRequest:
@@ -66,8 +71,10 @@ async def test_incidents_are_kept_resolved_and_listed_with_their_requests_state(
     request = a_request("360214-20261128-0001", RequestStatus.approved, timedelta(minutes=30))
     first, second = an_incident(request.id, 20), an_incident(request.id, 10)
     stranger = an_incident(uuid.uuid4(), 15)
-    async with uow(engine) as unit:
+    async with requests_uow(engine) as unit:
         await unit.requests.add(request)
+        await unit.commit()
+    async with uow(engine) as unit:
         for incident in (first, second, stranger):
             await unit.incidents.add(incident)
         await unit.commit()
@@ -115,7 +122,7 @@ async def test_stalled_requests_are_found_by_their_statuss_threshold(engine) -> 
     long_approved = a_request("360214-20261128-0003", RequestStatus.approved, timedelta(minutes=61))
     recent_approved = a_request("360214-20261128-0004", RequestStatus.approved, timedelta(minutes=30))
     waiting_citizen = a_request("360214-20261128-0005", RequestStatus.info_requested, timedelta(days=30))
-    async with uow(engine) as unit:
+    async with requests_uow(engine) as unit:
         for request in (long_submitted, just_submitted, long_approved, recent_approved, waiting_citizen):
             await unit.requests.add(request)
         await unit.commit()

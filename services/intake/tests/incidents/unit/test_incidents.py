@@ -17,19 +17,27 @@ from dukcapil_intake.incidents.domain.incidents import (
     StallPolicy,
 )
 from dukcapil_intake.incidents.entrypoints import incidents as incidents_http
+from dukcapil_intake.incidents.entrypoints.consumers import OPERATIONS
 from dukcapil_intake.incidents.service_layer import incidents
+from dukcapil_intake.incidents.service_layer import unit_of_work as incidents_uow
 from dukcapil_intake.incidents.service_layer.repository import IncidentRepository
 from dukcapil_intake.requests.domain.model import RequestStatus
-from dukcapil_intake.requests.entrypoints.consumers import SUBSCRIPTIONS
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.service import DeadLetterDesk
 from dukcapil_shared.web import install_error_handlers
-from dukcapil_testing import FakeOpsUnitOfWork, FakeRepublisher, InMemoryEventBus, install_test_auth, staff_headers
+from dukcapil_testing import (
+    FakeOpsUnitOfWork,
+    FakeRepublisher,
+    FakeUnitOfWork,
+    InMemoryEventBus,
+    install_test_auth,
+    staff_headers,
+)
 
-from ...fakes import FakeIntakeUnitOfWork, FakeRequestRepository
+from ...fakes import FakeRequestRepository, FakeRequestsUnitOfWork
 from ...requests.unit.test_handlers import submit
 
 NIK = "3602144107900001"
@@ -72,10 +80,13 @@ class FakeIncidentRepository(IncidentRepository):
         return [i for i in self._ordered() if i.is_open == open][:limit]
 
 
-class IncidentsUnitOfWork(FakeIntakeUnitOfWork):
+class IncidentsUnitOfWork(FakeUnitOfWork, incidents_uow.IncidentsUnitOfWork):
+    """The incidents, reading the states of the requests the tests submit through `requests_side`."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.incidents = FakeIncidentRepository(self.requests)
+        self.requests_side = FakeRequestsUnitOfWork(notify=False)
+        self.incidents = FakeIncidentRepository(self.requests_side.requests)
 
     async def commit(self) -> None:
         await super().commit()
@@ -124,8 +135,8 @@ async def deliver(uow: IncidentsUnitOfWork, event: MessageParked | MessageResolv
 
 
 async def a_request(uow: IncidentsUnitOfWork, status: RequestStatus = RequestStatus.approved, age_minutes: float = 0):
-    request = await handlers.submit_request(submit(), uow=uow, notify=False)
-    stored = uow.requests.committed[request.id]
+    request = await handlers.submit_request(submit(), uow=uow.requests_side)
+    stored = uow.requests_side.requests.committed[request.id]
     stored.status = status
     stored.updated_at = datetime.now(UTC) - timedelta(minutes=age_minutes)
     return stored
@@ -193,7 +204,7 @@ async def test_the_operations_events_reach_the_incidents_through_their_own_queue
     uow = IncidentsUnitOfWork()
     request = await a_request(uow)
     event = parked(request.id)
-    async with InMemoryEventBus("intake", SUBSCRIPTIONS, lambda: uow) as bus:
+    async with InMemoryEventBus("intake", [OPERATIONS], lambda: uow) as bus:
         assert await bus.publish(event) == ["dukcapil.intake.operations"]
         assert await bus.publish(resolved(event)) == ["dukcapil.intake.operations"]
     [incident] = uow.incidents.committed.values()
@@ -260,9 +271,8 @@ def client_for(uow: IncidentsUnitOfWork) -> httpx.AsyncClient:
     desk = DeadLetterDesk(service="intake", unit_of_work=FakeOpsUnitOfWork, republisher=FakeRepublisher())
     install_test_auth(app)
     dead_letter_http.install(app, desk)
-    app.state.unit_of_work = lambda: uow
     app.state.stall_policy = POLICY
-    incidents_http.install(app)
+    incidents_http.install(app, unit_of_work=lambda: uow)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 
 

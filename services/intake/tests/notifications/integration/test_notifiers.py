@@ -11,18 +11,21 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from dukcapil_devtools.message_sinks.app import DevSinkSettings, Mailbox, SmtpSink, create_app
-from dukcapil_intake import tables
+from dukcapil_intake import bootstrap, tables
 from dukcapil_intake.notifications.adapters.sms_gateway import HttpSmsGateway
 from dukcapil_intake.notifications.adapters.smtp import SmtpEmailSender
+from dukcapil_intake.notifications.adapters.unit_of_work import SqlNotificationsUnitOfWork
 from dukcapil_intake.notifications.domain.notifications import Channel, NotificationStatus
+from dukcapil_intake.notifications.service_layer import notices
 from dukcapil_intake.notifications.service_layer.notifications import (
     ChannelNotifier,
     NotificationFailed,
     NotificationRefused,
     send_due_notifications,
 )
+from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.service_layer import handlers
-from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.db import create_engine, migrate
 
 pytestmark = pytest.mark.integration
@@ -127,8 +130,15 @@ async def test_a_round_takes_a_submissions_notices_from_the_database_to_both_sin
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/intake.db")
     await migrate(engine, "dukcapil_intake:migrations")
 
-    def unit_of_work() -> SqlIntakeUnitOfWork:
-        return SqlIntakeUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+    def unit_of_work() -> SqlNotificationsUnitOfWork:
+        return SqlNotificationsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+
+    def requests_unit_of_work() -> SqlRequestsUnitOfWork:
+        # Composed as in production: the notices join the submission's transaction.
+        return bootstrap.with_followers(
+            lambda: SqlRequestsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/t"),
+            bootstrap.requests_followers(notify=True, clock=SystemClock()),
+        )
 
     try:
         request = await handlers.submit_request(
@@ -143,12 +153,12 @@ async def test_a_round_takes_a_submissions_notices_from_the_database_to_both_sin
                     "email": "siti@example.com",
                 },
             ),
-            uow=unit_of_work(),
+            uow=requests_unit_of_work(),
         )
         notifier = ChannelNotifier(email=smtp(smtp_sink), sms=sms(gateway))
         assert await send_due_notifications(unit_of_work=unit_of_work, notifier=notifier) == 2
         assert await send_due_notifications(unit_of_work=unit_of_work, notifier=notifier) == 0
-        stored = await handlers.list_notifications(request.id, uow=unit_of_work())
+        stored = await notices.list_notifications(request.id, uow=unit_of_work())
     finally:
         await engine.dispose()
     assert {(n.channel, n.status, n.attempts) for n in stored} == {

@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from dukcapil_intake import tables
+from dukcapil_intake.notifications.adapters.unit_of_work import SqlNotificationsUnitOfWork
 from dukcapil_intake.notifications.domain.notifications import Channel, Notification, NotificationStatus, RetrySchedule
+from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import Attachment, RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, IdempotentSubmission, RequestFilter
-from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
 from dukcapil_shared.db import create_engine, migrate
 
 pytestmark = pytest.mark.integration
@@ -29,8 +30,12 @@ async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-
     await engine.dispose()
 
 
-def uow(engine) -> SqlIntakeUnitOfWork:  # type: ignore[no-untyped-def]
-    return SqlIntakeUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+def uow(engine) -> SqlRequestsUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlRequestsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+
+
+def notices(engine) -> SqlNotificationsUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlNotificationsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
 
 
 def a_request(number: str = "360214-20261128-0001") -> ServiceRequest:
@@ -190,24 +195,24 @@ async def test_notifications_are_claimed_when_due_leased_and_their_outcome_recor
     request_id = uuid.uuid4()
     first, second = a_notification(request_id), a_notification(request_id, Channel.email)
     later = a_notification(request_id, due=T0 + timedelta(minutes=5))
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         await unit.notifications.add([first, second, later])
         await unit.commit()
     lease = T0 + timedelta(minutes=2)
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         claimed = await unit.notifications.claim_due(now=T0, until=lease, limit=10)
         await unit.commit()
     assert {n.id for n in claimed} == {first.id, second.id}
     assert all(n.attempts == 1 and n.next_attempt_at == lease for n in claimed)
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         assert await unit.notifications.claim_due(now=T0 + timedelta(minutes=1), until=lease, limit=10) == []
     sms, email = sorted(claimed, key=lambda n: n.channel.value, reverse=True)
     sms.succeeded(T0 + timedelta(seconds=1))
     email.failed("NotificationFailed: SMTP down", T0 + timedelta(seconds=1), RetrySchedule((10,)))
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         await unit.notifications.record(claimed)
         await unit.commit()
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         stored = {n.id: n for n in await unit.notifications.about(request_id)}
         due_again = await unit.notifications.claim_due(now=T0 + timedelta(seconds=11), until=lease, limit=10)
     assert stored[sms.id].status == NotificationStatus.sent and stored[sms.id].sent_at == T0 + timedelta(seconds=1)
@@ -220,22 +225,22 @@ async def test_notifications_are_claimed_when_due_leased_and_their_outcome_recor
 
 async def test_a_stale_claim_does_not_overwrite_a_newer_attempt(engine) -> None:  # type: ignore[no-untyped-def]
     notification = a_notification(uuid.uuid4())
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         await unit.notifications.add([notification])
         await unit.commit()
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         [stale] = await unit.notifications.claim_due(now=T0, until=T0 + timedelta(seconds=1), limit=10)
         await unit.commit()
-    async with uow(engine) as unit:  # the lease ran out: another round takes it and sends it
+    async with notices(engine) as unit:  # the lease ran out: another round takes it and sends it
         [fresh] = await unit.notifications.claim_due(now=T0 + timedelta(seconds=2), until=T0, limit=10)
         fresh.succeeded(T0 + timedelta(seconds=2))
         await unit.notifications.record([fresh])
         await unit.commit()
     stale.failed("late", T0 + timedelta(seconds=3), RetrySchedule())
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         await unit.notifications.record([stale])
         await unit.commit()
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         [stored] = await unit.notifications.about(notification.request_id)
     assert (stored.status, stored.attempts, stored.last_error) == (NotificationStatus.sent, 2, None)
 
@@ -244,22 +249,22 @@ async def test_one_notice_per_event_and_channel(engine) -> None:  # type: ignore
     notification = a_notification(uuid.uuid4())
     twin = copy.copy(notification)
     twin.id = uuid.uuid4()
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         await unit.notifications.add([notification])
         await unit.commit()
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         with pytest.raises(IntegrityError):
             await unit.notifications.add([twin])
 
 
 async def test_concurrent_rounds_never_claim_the_same_notification(engine) -> None:  # type: ignore[no-untyped-def]
     notifications = [a_notification(uuid.uuid4()) for _ in range(30)]
-    async with uow(engine) as unit:
+    async with notices(engine) as unit:
         await unit.notifications.add(notifications)
         await unit.commit()
 
     async def claim() -> list[uuid.UUID]:
-        async with uow(engine) as unit:
+        async with notices(engine) as unit:
             claimed = await unit.notifications.claim_due(now=T0, until=T0 + timedelta(minutes=2), limit=10)
             await unit.commit()
         return [n.id for n in claimed]

@@ -1,7 +1,7 @@
 import uuid
 
 from dukcapil_intake.requests.domain.model import RequestStatus
-from dukcapil_intake.requests.entrypoints.consumers import SUBSCRIPTIONS
+from dukcapil_intake.requests.entrypoints.consumers import LIFECYCLE
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.contracts import (
     DocumentIssued,
@@ -13,14 +13,14 @@ from dukcapil_shared.contracts import (
 )
 from dukcapil_testing import InMemoryEventBus
 
-from ...fakes import FakeIntakeUnitOfWork
+from ...fakes import FakeRequestsUnitOfWork
 from .test_handlers import APPLICANT, PICKUP, submit
 
 
 async def test_every_other_stages_event_reaches_the_history_through_the_broker() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(submit(), uow=uow)
-    async with InMemoryEventBus("intake", SUBSCRIPTIONS, lambda: uow) as bus:
+    async with InMemoryEventBus("intake", [LIFECYCLE], lambda: uow) as bus:
         for event in (
             ReviewStarted(request_id=request.id),
             RequestApproved(
@@ -57,8 +57,8 @@ async def test_every_other_stages_event_reaches_the_history_through_the_broker()
 
 
 async def test_intake_does_not_subscribe_to_its_own_events() -> None:
-    uow = FakeIntakeUnitOfWork()
-    async with InMemoryEventBus("intake", SUBSCRIPTIONS, lambda: uow) as bus:
+    uow = FakeRequestsUnitOfWork()
+    async with InMemoryEventBus("intake", [LIFECYCLE], lambda: uow) as bus:
         assert await bus.publish(RequestCancelled(request_id=uuid.uuid4())) == []
         assert (
             await bus.publish(

@@ -15,7 +15,7 @@ from dukcapil_shared.contracts import (
     ShipmentDelivered,
 )
 
-from ...fakes import FakeIntakeUnitOfWork
+from ...fakes import FakeRequestsUnitOfWork
 
 APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
 PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
@@ -25,7 +25,7 @@ def submit(request_type: str = "biodata_wni", delivery: dict | None = None) -> h
     return handlers.SubmitRequest(type=request_type, applicant=APPLICANT, details={}, delivery=delivery or PICKUP)
 
 
-async def deliver(uow: FakeIntakeUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]
+async def deliver(uow: FakeRequestsUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]
     envelope = Envelope.wrap(event, source="/test")
     async with uow:
         await handlers.record_lifecycle_event(uow, event, envelope)
@@ -33,7 +33,7 @@ async def deliver(uow: FakeIntakeUnitOfWork, event) -> None:  # type: ignore[no-
 
 
 async def test_a_submission_is_stored_and_announced_in_one_commit() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(submit(), uow=uow)
     assert uow.commits == 1
     [event] = uow.outbox.events
@@ -44,14 +44,14 @@ async def test_a_submission_is_stored_and_announced_in_one_commit() -> None:
 
 
 async def test_request_numbers_count_up_within_the_kecamatan_and_day() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     first = await handlers.submit_request(submit(), uow=uow)
     second = await handlers.submit_request(submit(), uow=uow)
     assert (first.number[-4:], second.number[-4:]) == ("0001", "0002")
 
 
 async def test_ktp_el_is_refused_and_leaves_nothing_behind() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     with pytest.raises(RequestRefused) as refused:
         await handlers.submit_request(submit("ktp_el"), uow=uow)
     assert refused.value.code == "in_person_only"
@@ -59,7 +59,7 @@ async def test_ktp_el_is_refused_and_leaves_nothing_behind() -> None:
 
 
 async def test_other_stages_events_move_the_status_and_fill_the_history() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(submit(), uow=uow)
     await deliver(uow, ReviewStarted(request_id=request.id))
     assert uow.status_of(request.id) == RequestStatus.in_review
@@ -101,7 +101,7 @@ async def test_other_stages_events_move_the_status_and_fill_the_history() -> Non
 
 
 async def test_an_event_for_an_unknown_request_fails_so_that_it_is_retried_then_parked() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     with pytest.raises(LookupError):
         await deliver(
             uow,
@@ -116,7 +116,7 @@ async def test_an_event_for_an_unknown_request_fails_so_that_it_is_retried_then_
 
 
 async def test_cancel_before_the_decision_is_announced_and_after_it_is_refused() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(submit(), uow=uow)
     cancelled = await handlers.cancel_request(request.id, "salah isi", uow=uow)
     assert cancelled.status == RequestStatus.cancelled
@@ -145,7 +145,7 @@ async def test_cancel_before_the_decision_is_announced_and_after_it_is_refused()
 async def test_resubmission_answers_an_information_request() -> None:
     from dukcapil_shared.contracts import InformationRequested
 
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(submit(), uow=uow)
     with pytest.raises(RequestRefused):
         await handlers.resubmit_request(request.id, {"person_nik": APPLICANT["nik"]}, None, uow=uow)
@@ -167,4 +167,4 @@ async def test_resubmission_answers_an_information_request() -> None:
 
 async def test_an_unknown_id_is_not_found() -> None:
     with pytest.raises(handlers.RequestNotFound):
-        await handlers.get_request(uuid.uuid4(), uow=FakeIntakeUnitOfWork())
+        await handlers.get_request(uuid.uuid4(), uow=FakeRequestsUnitOfWork())

@@ -24,7 +24,7 @@ from dukcapil_testing import (
     staff_headers,
 )
 
-from ...fakes import FakeFileStore, FakeIntakeUnitOfWork
+from ...fakes import FakeFileStore, FakeRequestsUnitOfWork
 from .scan_files import encrypted_pdf, image, png_claiming
 
 MAX_SCAN_BYTES = 20_000
@@ -52,17 +52,22 @@ OPERATOR = staff_headers(Role.KECAMATAN_OPERATOR, kecamatan="36.02.14", username
 
 @pytest.fixture
 async def api():  # type: ignore[no-untyped-def]
-    uow, files = FakeIntakeUnitOfWork(), FakeFileStore()
+    uow, files = FakeRequestsUnitOfWork(), FakeFileStore()
     app = FastAPI()
     install_error_handlers(app)
-    app.state.unit_of_work = lambda: uow
     app.state.files = files
     app.state.scans = DecodingScanInspector()
     app.state.settings = IntakeSettings(
         max_attachment_bytes=MAX_SCAN_BYTES, max_scan_pages=3, max_scan_pixels=1_000_000, recording_capacity=2
     )
     access_log = install_test_auth(app)
-    http.install(app, access_codes=CODES, download_grants=download_grants_for_tests())
+    http.install(
+        app,
+        unit_of_work=lambda: uow,
+        notifications=lambda: uow.notices,
+        access_codes=CODES,
+        download_grants=download_grants_for_tests(),
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         client.uow, client.files, client.settings = uow, files, app.state.settings  # type: ignore[attr-defined]
         client.access_log = access_log  # type: ignore[attr-defined]
@@ -237,7 +242,7 @@ async def test_a_lost_code_goes_again_to_the_contacts_on_file_only(api) -> None:
     asked = await api.post("/requests/access-code", json={"number": request["number"]})
     unknown = await api.post("/requests/access-code", json={"number": "360214-20260101-9999"})
     assert asked.status_code == unknown.status_code == 202 and asked.json() == unknown.json()
-    notices = [n for n in api.uow.notifications.committed.values() if n.kind == "access_code"]
+    notices = [n for n in api.uow.notices.notifications.committed.values() if n.kind == "access_code"]
     assert [(n.channel.value, n.recipient) for n in notices] == [("sms", "6281234567890")]
     assert request["access_code"] not in notices[0].body, "the stored notice holds a placeholder, not the code"
     assert CODES.fill(notices[0].body, notices[0].request_id).count(request["access_code"]) == 1
@@ -434,14 +439,14 @@ async def test_an_e_ktp_booking_is_confirmed_by_sms(api) -> None:  # type: ignor
     assert booked.status_code == 201, booked.text
     listed = (await api.get(f"/perekaman-bookings/{booked.json()['id']}/notifications", headers=STAFF)).json()
     assert [(n["kind"], n["channel"]) for n in listed] == [("recording_booked", "sms")]
-    [sms] = api.uow.notifications.committed.values()
+    [sms] = api.uow.notices.notifications.committed.values()
     assert booked.json()["number"] in sms.body and "Kantor Kecamatan Rangkasbitung" in sms.body
 
 
 async def test_with_notifications_switched_off_nothing_is_queued(api) -> None:  # type: ignore[no-untyped-def]
-    api.settings.notifications_enabled = False
+    api.uow.notify = False  # as INTAKE_NOTIFICATIONS_ENABLED=false composes it
     response = await api.post("/requests", json=BIODATA | {"delivery": BIODATA["delivery"] | {"phone": "081234567890"}})
-    assert response.status_code == 201 and api.uow.notifications.committed == {}
+    assert response.status_code == 201 and api.uow.notices.notifications.committed == {}
 
 
 async def test_hostile_text_is_refused_field_by_field_in_both_languages(api) -> None:  # type: ignore[no-untyped-def]
@@ -503,5 +508,5 @@ async def test_an_operator_replaces_a_leaked_code_and_the_old_one_stops_working(
     old = await api.post("/requests/follow", json=follow | {"access_code": request["access_code"]})
     assert old.status_code == 404, "the leaked code opens nothing any more"
     assert (await api.post("/requests/follow", json=follow | {"access_code": new_code})).status_code == 200
-    [notice] = [n for n in api.uow.notifications.committed.values() if n.kind == "access_code"]
+    [notice] = [n for n in api.uow.notices.notifications.committed.values() if n.kind == "access_code"]
     assert CODES.fill(notice.body, notice.request_id).count(new_code) == 1, "the new code goes to the phone on file"

@@ -10,7 +10,7 @@ from dukcapil_intake import bootstrap
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_testing import minimal_pdf
 
-from ...fakes import FakeFileStore, FakeIntakeUnitOfWork
+from ...fakes import FakeFileStore, FakeRequestsUnitOfWork
 
 MiB = 1024 * 1024
 BIODATA = {
@@ -32,8 +32,8 @@ async def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[
         max_attachment_bytes=3 * MiB,
     )
     app = bootstrap.build_app(settings)
-    uow, files = FakeIntakeUnitOfWork(), FakeFileStore()
-    app.state.unit_of_work = lambda: uow
+    uow, files = FakeRequestsUnitOfWork(notify=False), FakeFileStore()
+    app.state.requests_unit_of_work = lambda: uow
     app.state.files = files
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         client.files = files  # type: ignore[attr-defined]

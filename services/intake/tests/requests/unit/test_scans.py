@@ -21,7 +21,7 @@ from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate
 from dukcapil_shared.contracts import AttachmentAdded, RequestCancelled
 
-from ...fakes import FakeFileStore, FakeIntakeUnitOfWork, FakeScanInspector
+from ...fakes import FakeFileStore, FakeRequestsUnitOfWork, FakeScanInspector
 
 LIMITS = ScanLimits(max_bytes=1000, max_pixels=50_000_000, max_pages=50)
 SITI = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
@@ -95,7 +95,7 @@ def test_sizes() -> None:
 
 
 async def test_the_handler_keeps_nothing_the_inspector_refuses_and_keeps_the_rest_under_its_id() -> None:
-    uow, files = FakeIntakeUnitOfWork(), FakeFileStore()
+    uow, files = FakeRequestsUnitOfWork(), FakeFileStore()
     request = await handlers.submit_request(BIODATA, uow=uow)
 
     async def attach(inspector: FakeScanInspector, name: str = "scan.pdf"):  # type: ignore[no-untyped-def]
@@ -116,7 +116,7 @@ async def test_the_handler_keeps_nothing_the_inspector_refuses_and_keeps_the_res
 class RacingFileStore(FakeFileStore):
     """While a scan is being written, another stage's event changes the request, `races` times."""
 
-    def __init__(self, uow: FakeIntakeUnitOfWork, races: int) -> None:
+    def __init__(self, uow: FakeRequestsUnitOfWork, races: int) -> None:
         super().__init__()
         self.uow, self.races = uow, races
 
@@ -132,7 +132,7 @@ class RacingFileStore(FakeFileStore):
 async def test_a_scan_is_attached_again_when_another_stage_changed_the_request_meanwhile(
     races: int, attached: bool
 ) -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(BIODATA, uow=uow)
     files = RacingFileStore(uow, races)
     upload = handlers.add_attachment(
@@ -150,7 +150,7 @@ async def test_a_scan_is_attached_again_when_another_stage_changed_the_request_m
 
 
 async def test_a_cancellation_that_meets_another_stages_event_is_applied_on_the_request_as_it_is_now() -> None:
-    uow = FakeIntakeUnitOfWork()
+    uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(BIODATA, uow=uow)
     save = uow.requests.save
     raced = []

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from dukcapil_intake import tables
-from dukcapil_intake.sql_unit_of_work import SqlIntakeUnitOfWork
+from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
+from dukcapil_intake.statistics.adapters.unit_of_work import SqlStatisticsUnitOfWork
 from dukcapil_intake.statistics.domain.statistics import Dimension, Month, StatisticsFilter
 from dukcapil_intake.statistics.service_layer import statistics
 from dukcapil_shared.db import create_engine, migrate
 
-from ...fakes import FakeIntakeUnitOfWork
+from ...fakes import FakeRequestRepository, FakeStatisticsUnitOfWork
 from ...known_histories import NOVEMBER_LEAD_TIMES, RANGKASBITUNG, known_requests
 
 pytestmark = pytest.mark.integration
@@ -24,19 +25,22 @@ async def stores(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-
     url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await postgres.create()
     engine = create_engine(url)
     await migrate(engine, "dukcapil_intake:migrations")
-    fake = FakeIntakeUnitOfWork()
+    requests = FakeRequestRepository()
+    fake = FakeStatisticsUnitOfWork(requests)
     known = known_requests()
-    async with sql(engine) as unit:
+    async with SqlRequestsUnitOfWork(
+        engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test"
+    ) as unit:
         for one in known.values():
-            fake.requests.committed[one.id] = one
+            requests.committed[one.id] = one
             await unit.requests.add(one)
         await unit.commit()
     yield engine, fake
     await engine.dispose()
 
 
-def sql(engine) -> SqlIntakeUnitOfWork:  # type: ignore[no-untyped-def]
-    return SqlIntakeUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
+def sql(engine) -> SqlStatisticsUnitOfWork:  # type: ignore[no-untyped-def]
+    return SqlStatisticsUnitOfWork(engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/test")
 
 
 FILTERS = [

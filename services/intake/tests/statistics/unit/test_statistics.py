@@ -28,14 +28,18 @@ from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_testing import development_token, download_grants_for_tests, install_test_auth, run_ops_cli, staff_headers
 
-from ...fakes import FakeIntakeUnitOfWork
+from ...fakes import FakeRequestsUnitOfWork, FakeStatisticsUnitOfWork
 from ...known_histories import MALINGPING, NOVEMBER_LEAD_TIMES, RANGKASBITUNG, known_requests
 
 NOVEMBER = StatisticsFilter(first_month=Month(2026, 11), last_month=Month(2026, 11))
 
 
-def uow_with_known_requests() -> FakeIntakeUnitOfWork:
-    uow = FakeIntakeUnitOfWork()
+def uow_with_known_requests() -> FakeStatisticsUnitOfWork:
+    return FakeStatisticsUnitOfWork(known_requests_uow().requests)
+
+
+def known_requests_uow() -> FakeRequestsUnitOfWork:
+    uow = FakeRequestsUnitOfWork()
     for request in known_requests().values():
         uow.requests.committed[request.id] = request
     return uow
@@ -165,9 +169,8 @@ async def api():  # type: ignore[no-untyped-def]
     uow = uow_with_known_requests()
     app = FastAPI()
     install_error_handlers(app)
-    app.state.unit_of_work = lambda: uow
     install_test_auth(app)
-    statistics_http.install(app)
+    statistics_http.install(app, unit_of_work=lambda: uow)
     headers = staff_headers(Role.SUPERVISOR, reason=None)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://test", headers=headers
@@ -261,13 +264,16 @@ async def test_bad_questions_get_422_in_the_projects_error_format(api, path, par
 def intake_app() -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
-    uow = uow_with_known_requests()
-    app.state.unit_of_work = lambda: uow
+    uow = known_requests_uow()
     app.state.access_log = install_test_auth(app)
     http.install(
-        app, access_codes=AccessCodes(b"access-code-key-for-the-tests"), download_grants=download_grants_for_tests()
+        app,
+        unit_of_work=lambda: uow,
+        notifications=lambda: uow.notices,
+        access_codes=AccessCodes(b"access-code-key-for-the-tests"),
+        download_grants=download_grants_for_tests(),
     )
-    statistics_http.install(app)
+    statistics_http.install(app, unit_of_work=lambda: FakeStatisticsUnitOfWork(uow.requests))
     return app
 
 
@@ -318,7 +324,9 @@ async def test_the_command_line_shows_lead_times_per_stage(intake_app: FastAPI) 
 async def test_the_command_line_follows_a_request_with_a_reason_on_record(intake_app: FastAPI) -> None:
     apps = {"http://intake.test": intake_app}
     request = next(
-        r for r in intake_app.state.unit_of_work().requests.committed.values() if r.number.endswith("1101-0001")
+        r
+        for r in intake_app.state.requests_unit_of_work().requests.committed.values()
+        if r.number.endswith("1101-0001")
     )
     status, printed, _ = await run_ops_cli(
         apps, "follow", str(request.id), "--reason", "citizen asked at the counter", environ=as_supervisor()

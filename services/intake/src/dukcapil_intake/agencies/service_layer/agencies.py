@@ -18,7 +18,7 @@ import structlog
 from dukcapil_intake.agencies.domain.agencies import Agency, BrokerAccess, broker_user_of, check_name, queues_of
 from dukcapil_intake.agencies.domain.public_events import LoggedPublicEvent
 from dukcapil_intake.agencies.service_layer.repository import AgencyExists
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.agencies.service_layer.unit_of_work import AgenciesUnitOfWork
 from dukcapil_shared.messaging.topology import PUBLIC_EXCHANGES
 
 log = structlog.get_logger(__name__)
@@ -126,7 +126,7 @@ class Replayed:
 
 
 async def onboard_agency(
-    command: OnboardAgency, *, uow: IntakeUnitOfWork, broker: BrokerAdmin, now: datetime | None = None
+    command: OnboardAgency, *, uow: AgenciesUnitOfWork, broker: BrokerAdmin, now: datetime | None = None
 ) -> Onboarded:
     """Create the agency's broker user, queues and bindings for its entitlements, and record it."""
     agency = Agency.entitle(
@@ -185,7 +185,7 @@ async def _grant(access: BrokerAccess, password: str, broker: BrokerAdmin) -> No
         await broker.set_topic_permissions(access.user, exchange=topic.exchange, write=topic.write, read=topic.read)
 
 
-async def _undo_onboarding(agency: Agency, *, uow: IntakeUnitOfWork, broker: BrokerAdmin) -> None:
+async def _undo_onboarding(agency: Agency, *, uow: AgenciesUnitOfWork, broker: BrokerAdmin) -> None:
     try:
         await _revoke(agency.name, broker, reason="onboarding failed")
         async with uow:
@@ -216,7 +216,7 @@ class Offboarded:
     """Only the broker had it: what a failed or interrupted onboarding left behind."""
 
 
-async def offboard_agency(name: str, *, uow: IntakeUnitOfWork, broker: BrokerAdmin, by: str) -> Offboarded:
+async def offboard_agency(name: str, *, uow: AgenciesUnitOfWork, broker: BrokerAdmin, by: str) -> Offboarded:
     """Remove the agency's broker user (its permissions with it), close its connections, delete its queues and
     its record. An agency only the broker knows (a leftover) is removed from the broker too."""
     async with uow:
@@ -238,7 +238,7 @@ async def offboard_agency(name: str, *, uow: IntakeUnitOfWork, broker: BrokerAdm
     )
 
 
-async def list_agencies(*, uow: IntakeUnitOfWork, broker: BrokerAdmin) -> list[ListedAgency]:
+async def list_agencies(*, uow: AgenciesUnitOfWork, broker: BrokerAdmin) -> list[ListedAgency]:
     async with uow:
         agencies = await uow.agencies.list()
     return [
@@ -252,7 +252,7 @@ async def list_agencies(*, uow: IntakeUnitOfWork, broker: BrokerAdmin) -> list[L
 
 
 async def replay_to_agency(
-    name: str, *, since: datetime, until: datetime, uow: IntakeUnitOfWork, delivery: QueueDelivery
+    name: str, *, since: datetime, until: datetime, uow: AgenciesUnitOfWork, delivery: QueueDelivery
 ) -> Replayed:
     """Send the agency again every logged public event it is entitled to that occurred in [since, until), in the
     variant it is entitled to, in the order they occurred."""

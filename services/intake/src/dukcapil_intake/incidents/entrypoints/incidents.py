@@ -1,6 +1,7 @@
 """The incident view over HTTP, for operators: where requests are stuck, since when, and the last error."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -10,22 +11,22 @@ from pydantic import BaseModel, Field
 
 from dukcapil_intake.incidents.domain.incidents import IncidentKind, StallPolicy
 from dukcapil_intake.incidents.service_layer import incidents
+from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOfWork
 from dukcapil_intake.requests.domain.model import RequestStatus
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
 from dukcapil_shared.auth.http import staff
 from dukcapil_shared.auth.roles import Scope
 from dukcapil_shared.web import ErrorResponse, error_response
 
 
-def _unit_of_work(request: Request) -> IntakeUnitOfWork:
-    return request.app.state.unit_of_work()
+def _unit_of_work(request: Request) -> IncidentsUnitOfWork:
+    return request.app.state.incidents_unit_of_work()
 
 
 def _policy(request: Request) -> StallPolicy:
     return request.app.state.stall_policy
 
 
-UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
+UnitOfWorkDep = Annotated[IncidentsUnitOfWork, Depends(_unit_of_work)]
 PolicyDep = Annotated[StallPolicy, Depends(_policy)]
 
 
@@ -103,7 +104,8 @@ async def request_incident(request_id: uuid.UUID, uow: UnitOfWorkDep, policy: Po
     )
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, unit_of_work: Callable[[], IncidentsUnitOfWork]) -> None:
+    app.state.incidents_unit_of_work = unit_of_work
     app.include_router(router)
 
     @app.exception_handler(incidents.RequestNotFound)

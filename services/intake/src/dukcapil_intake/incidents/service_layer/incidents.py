@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dukcapil_intake.incidents.domain.incidents import NEXT_STAGE, Incident, IncidentKind, RequestState, StallPolicy
+from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOfWork
 from dukcapil_intake.requests.domain.model import RequestStatus
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
 from dukcapil_shared.logging import mask_personal_data
 
@@ -102,7 +102,7 @@ class RequestIncidents:
     resolved: list[IncidentView]
 
 
-async def open_incident(uow: IntakeUnitOfWork, event: MessageParked, envelope: Envelope) -> None:
+async def open_incident(uow: IncidentsUnitOfWork, event: MessageParked, envelope: Envelope) -> None:
     """Consumer handler: a stage parked a message about a request."""
     incident = await uow.incidents.get(event.dead_letter_id)
     if incident is None:
@@ -112,7 +112,7 @@ async def open_incident(uow: IntakeUnitOfWork, event: MessageParked, envelope: E
         await uow.incidents.save(incident)
 
 
-async def resolve_incident(uow: IntakeUnitOfWork, event: MessageResolved, envelope: Envelope) -> None:
+async def resolve_incident(uow: IncidentsUnitOfWork, event: MessageResolved, envelope: Envelope) -> None:
     """Consumer handler: an operator replayed or discarded the parked message."""
     incident = await uow.incidents.get(event.dead_letter_id)
     if incident is None:
@@ -123,7 +123,7 @@ async def resolve_incident(uow: IntakeUnitOfWork, event: MessageResolved, envelo
 
 
 async def list_incidents(
-    *, open: bool, policy: StallPolicy, now: datetime, limit: int, uow: IntakeUnitOfWork
+    *, open: bool, policy: StallPolicy, now: datetime, limit: int, uow: IncidentsUnitOfWork
 ) -> list[IncidentView]:
     """Open incidents (dead letters and stalled requests), or resolved ones; the longest stuck first."""
     async with uow:
@@ -137,7 +137,7 @@ async def list_incidents(
 
 
 async def request_incidents(
-    request_id: uuid.UUID, *, policy: StallPolicy, now: datetime, uow: IntakeUnitOfWork
+    request_id: uuid.UUID, *, policy: StallPolicy, now: datetime, uow: IncidentsUnitOfWork
 ) -> RequestIncidents:
     async with uow:
         state = (await uow.incidents.request_states([request_id])).get(request_id)

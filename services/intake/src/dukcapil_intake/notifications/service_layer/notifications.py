@@ -1,7 +1,7 @@
 """Sending the citizen's notices: the ports the e-mail and SMS adapters implement, and the round that sends
 what is due.
 
-Notices are written in the same transaction as the step they tell about (see handlers.py), so the workflow never
+Notices are written in the same transaction as the step they tell about (see notices.py), so the workflow never
 waits on a mail server or an SMS gateway. A round claims the due rows, sends them outside any transaction, and
 records each outcome: sent, retried later with a growing delay, or given up with its error. A round that dies
 between sending and recording leaves its rows claimed until the lease ends; they are then sent again (at least
@@ -18,7 +18,7 @@ import anyio
 import structlog
 
 from dukcapil_intake.notifications.domain.notifications import Channel, Notification, NotificationStatus, RetrySchedule
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from dukcapil_shared.logging import mask_personal_data
 
 log = structlog.get_logger(__name__)
@@ -86,7 +86,7 @@ class NoticeQuota(abc.ABC):
 
 async def send_due_notifications(
     *,
-    unit_of_work: Callable[[], IntakeUnitOfWork],
+    unit_of_work: Callable[[], NotificationsUnitOfWork],
     notifier: Notifier,
     schedule: RetrySchedule = DEFAULT_RETRY,
     batch_size: int = 50,

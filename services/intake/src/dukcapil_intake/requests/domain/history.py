@@ -2,7 +2,7 @@
 it in the request's history (in Indonesian)."""
 
 from dukcapil_intake.requests.domain.catalogue import ATTACHMENT_KINDS
-from dukcapil_intake.requests.domain.model import RequestStatus
+from dukcapil_intake.requests.domain.status import RequestStatus
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     DeliveryFailed,

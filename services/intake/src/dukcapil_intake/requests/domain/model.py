@@ -3,27 +3,26 @@
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from dukcapil_intake.notifications.domain.notifications import email_address
+from dukcapil_intake.requests.domain.catalogue import SERVICES
+from dukcapil_intake.requests.domain.events import AccessCodeIssued, RequestEvent, StepRecorded
+from dukcapil_intake.requests.domain.history import describe
+from dukcapil_intake.requests.domain.status import RequestStatus
+from dukcapil_intake.requests.domain.validation import Checked
+from dukcapil_shared.contracts import (
+    AttachmentAdded,
+    AttachmentRef,
+    DocumentIssued,
+    DocumentRevoked,
+    Envelope,
+    Event,
+    RequestCancelled,
+    RequestResubmitted,
+    RequestSubmitted,
+)
 from dukcapil_shared.contracts.regions import Kecamatan, find_kecamatan
-
-
-class RequestStatus(StrEnum):
-    submitted = "submitted"
-    in_review = "in_review"
-    info_requested = "info_requested"
-    approved = "approved"
-    rejected = "rejected"
-    document_issued = "document_issued"
-    shipped = "shipped"
-    delivered = "delivered"
-    delivery_failed = "delivery_failed"
-    ready_for_pickup = "ready_for_pickup"
-    collected = "collected"
-    cancelled = "cancelled"
-
 
 # How far along the lifecycle each status is. An event that arrives late (a lower rank than the request
 # already has) is kept in the history but does not move the status back.
@@ -87,6 +86,12 @@ class Attachment:
     def storage_key(self) -> str:
         return f"{self.id}"
 
+    def ref(self) -> AttachmentRef:
+        """The scan as events name it: its metadata, never its content."""
+        return AttachmentRef(
+            id=str(self.id), kind=self.kind, content_type=self.content_type, size=self.size, sha256=self.sha256
+        )
+
 
 @dataclass
 class ServiceRequest:
@@ -116,10 +121,125 @@ class ServiceRequest:
     document_id: uuid.UUID | None = None
     """The document in force for the request, which its holder may fetch with the access code."""
     document_number: str | None = None
+    events: list[Event | RequestEvent] = field(default_factory=list, compare=False, repr=False)
+    """What happened since it was loaded: the contract events it emits (for the outbox), then the steps it recorded
+    and the access codes it issued (for the features that follow the requests); see domain/events.py."""
 
-    def new_access_code(self) -> None:
-        """The code given so far stops opening the request; the next version's does (access_codes.py)."""
+    @classmethod
+    def submit(
+        cls,
+        *,
+        id: uuid.UUID,
+        number: str,
+        type: str,
+        applicant: dict[str, Any],
+        checked: Checked,
+        delivery: dict[str, Any],
+        kecamatan_code: str,
+        channel: str,
+        operator: str | None,
+        office: str | None,
+        now: datetime,
+    ) -> "ServiceRequest":
+        """A request accepted: it is announced as submitted."""
+        request = cls(
+            id=id,
+            number=number,
+            type=type,
+            applicant=applicant,
+            details=checked.details,
+            delivery=delivery,
+            kecamatan_code=kecamatan_code,
+            channel=channel,
+            operator=operator,
+            office=office,
+            flags=checked.flags,
+            required_attachments=checked.required_attachments,
+            status=RequestStatus.submitted,
+            submitted_at=now,
+            updated_at=now,
+        )
+        request.events.append(
+            RequestSubmitted(
+                request_id=request.id,
+                request_number=request.number,
+                request_type=request.type,
+                applicant=request.applicant,
+                details=request.details,
+                delivery=request.delivery,
+                kecamatan_code=request.kecamatan_code,
+                channel=request.channel,
+                operator=request.operator,
+                office=request.office,
+                required_attachments=request.required_attachments,
+                flags=request.flags,
+            )
+        )
+        return request
+
+    def learn(self, event: Event, envelope: Envelope) -> None:
+        """A step enters the history: one this request emitted, once announced in `envelope`, or another stage's
+        event. `describe` says the status it moves to (if the lifecycle allows) and what the citizen reads; an
+        issued or revoked document changes the one in force. Raises NoDescription for an event it cannot tell."""
+        status, note = describe(event)
+        self.record(
+            event_id=str(envelope.id),
+            event_type=envelope.type,
+            stage=event.stage,
+            occurred_at=envelope.time,
+            note=note,
+            moves_to=status,
+        )
+        match event:
+            case DocumentIssued():
+                self.document_issued(event.document_id, event.document_number)
+            case DocumentRevoked():
+                self.document_revoked(event.document_id, event.superseded_by)
+        self.events.append(StepRecorded(self, event, envelope))
+
+    def announced(self) -> list[Event]:
+        """Take the contract events the request emitted, for the outbox."""
+        emitted = [event for event in self.events if isinstance(event, Event)]
+        self.events = [event for event in self.events if not isinstance(event, Event)]
+        return emitted
+
+    def collect_events(self) -> list[RequestEvent]:
+        """Take what happened, for the features that follow the requests."""
+        happened = [event for event in self.events if not isinstance(event, Event)]
+        self.events = [event for event in self.events if isinstance(event, Event)]
+        return happened
+
+    def new_access_code(self, now: datetime) -> None:
+        """The code given so far stops opening the request; the next version's does (access_codes.py), and goes to
+        the contacts on file."""
         self.access_code_version += 1
+        self.updated_at = now
+        self.send_access_code(now)
+
+    def send_access_code(self, now: datetime) -> None:
+        """The request's access code goes (again) to the phone and e-mail address on file, never anywhere else."""
+        self.events.append(AccessCodeIssued(self, id=str(uuid.uuid4()), at=now))
+
+    def cancel(self, reason: str | None) -> None:
+        self.ensure_cancellable()
+        self.events.append(RequestCancelled(request_id=self.id, reason=reason))
+
+    def resubmit(self, checked: Checked | None, note: str | None) -> None:
+        """The citizen answers an information request: corrected details (checked again) and/or new scans."""
+        self.ensure_awaiting_information()
+        if checked is not None:
+            self.details, self.flags = checked.details, checked.flags
+            self.required_attachments = checked.required_attachments
+        self.events.append(
+            RequestResubmitted(
+                request_id=self.id,
+                details=self.details,
+                note=note,
+                attachments=[item.ref() for item in self.attachments],
+                flags=self.flags,
+                required_attachments=self.required_attachments,
+            )
+        )
 
     def document_issued(self, document_id: uuid.UUID, number: str) -> None:
         """A document (or a corrected one) was issued: it is the one in force."""
@@ -175,6 +295,12 @@ class ServiceRequest:
         return [kind for kind in self.required_attachments if kind not in uploaded]
 
     def attach(self, attachment: Attachment) -> None:
+        if not SERVICES[self.type].accepts_attachment(attachment.kind):
+            raise RequestRefused(
+                "attachment_kind_unknown",
+                f"{attachment.kind!r} is not a scan this request takes; see GET /services/{self.type} for the list.",
+                field="kind",
+            )
         if self.status not in _BEFORE_DECISION:
             raise RequestRefused(
                 "not_accepting_attachments",
@@ -182,6 +308,7 @@ class ServiceRequest:
             )
         self.attachments.append(attachment)
         self.new_attachments.append(attachment)
+        self.events.append(AttachmentAdded(request_id=self.id, attachment=attachment.ref()))
 
     def ensure_awaiting_information(self) -> None:
         if self.status != RequestStatus.info_requested:
@@ -288,6 +415,16 @@ def next_working_day(after: date) -> date:
     while day.weekday() >= 5:
         day += timedelta(days=1)
     return day
+
+
+def first_recording_day(today: date, preferred: date | None) -> date:
+    """The first working day a recording may be booked for: the preferred one, never before tomorrow."""
+    return next_working_day(max(today, (preferred or today) - timedelta(days=1)))
+
+
+def booking_number(kecamatan: Kecamatan, day: date, queue_number: int) -> str:
+    """E.g. REK-360214-20261207-001: kecamatan code, day of the appointment, place in that day's queue."""
+    return f"REK-{kecamatan.code.replace('.', '')}-{day:%Y%m%d}-{queue_number:03d}"
 
 
 def request_number(kecamatan: Kecamatan, day: date, sequence: int) -> str:

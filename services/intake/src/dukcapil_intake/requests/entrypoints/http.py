@@ -14,6 +14,8 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
 from dukcapil_intake.notifications.domain.notifications import Channel, Notification, NotificationStatus
+from dukcapil_intake.notifications.service_layer import notices
+from dukcapil_intake.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from dukcapil_intake.requests.domain.access_codes import AccessCode, AccessCodeMistyped, AccessCodes
 from dukcapil_intake.requests.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES, Service
 from dukcapil_intake.requests.domain.model import (
@@ -28,7 +30,7 @@ from dukcapil_intake.requests.domain.validation import SubmissionInvalid
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, RequestFilter
 from dukcapil_intake.requests.service_layer.scans import ScanInspector
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.requests.service_layer.unit_of_work import RequestsUnitOfWork
 from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.http import client_address, optional_staff, personal_data, rate_limited, rate_limits, staff
 from dukcapil_shared.auth.ratelimit import target_key
@@ -41,8 +43,13 @@ from dukcapil_shared.files import FileStore
 from dukcapil_shared.web import ApiError, ErrorDetail, ErrorResponse, error_response
 
 
-def _unit_of_work(request: Request) -> IntakeUnitOfWork:
-    factory: Callable[[], IntakeUnitOfWork] = request.app.state.unit_of_work
+def _unit_of_work(request: Request) -> RequestsUnitOfWork:
+    factory: Callable[[], RequestsUnitOfWork] = request.app.state.requests_unit_of_work
+    return factory()
+
+
+def _notifications(request: Request) -> NotificationsUnitOfWork:
+    factory: Callable[[], NotificationsUnitOfWork] = request.app.state.notifications_unit_of_work
     return factory()
 
 
@@ -54,7 +61,8 @@ def _scans(request: Request) -> ScanInspector:
     return request.app.state.scans
 
 
-UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
+UnitOfWorkDep = Annotated[RequestsUnitOfWork, Depends(_unit_of_work)]
+NotificationsDep = Annotated[NotificationsUnitOfWork, Depends(_notifications)]
 FilesDep = Annotated[FileStore, Depends(_files)]
 ScansDep = Annotated[ScanInspector, Depends(_scans)]
 # A kecamatan operator may act on a request for the citizens of their kecamatan; a citizen acts on their own with
@@ -423,10 +431,6 @@ class NotificationView(BaseModel):
         )
 
 
-def _notify(request: Request) -> bool:
-    return request.app.state.settings.notifications_enabled
-
-
 router = APIRouter()
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}}
 _CONFLICTS: dict[int | str, dict[str, Any]] = {**_ERRORS, 409: {"model": ErrorResponse}}
@@ -509,7 +513,7 @@ async def submit(
         idempotency_key=idempotency_key,
         operator_kecamatan=operator.kecamatan_code if operator is not None else None,
     )
-    submitted = await handlers.submit_request(command, uow=uow, notify=_notify(request))
+    submitted = await handlers.submit_request(command, uow=uow)
     codes: AccessCodes = request.app.state.access_codes
     return SubmittedView.of(submitted, access_code=str(codes.of(submitted.id, submitted.access_code_version)))
 
@@ -695,11 +699,12 @@ def download_headers(attachment: Attachment) -> dict[str, str]:
     tags=["notifications"],
 )
 async def request_notifications(
-    request_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, staff: ReadingRequests
+    request_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, told: NotificationsDep, staff: ReadingRequests
 ) -> list[NotificationView]:
     """For staff: what the citizen was told about the request, on which channel, and whether it reached them."""
     await _ensure_serves(staff, request_id, request)
-    return [NotificationView.of(item) for item in await handlers.list_notifications(request_id, uow=uow)]
+    await handlers.ensure_known(request_id, uow=uow)
+    return [NotificationView.of(item) for item in await notices.list_notifications(request_id, uow=told)]
 
 
 @router.post(
@@ -774,7 +779,7 @@ async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep
         email=body.email,
     )
     capacity: int = request.app.state.settings.recording_capacity
-    booking = await handlers.book_recording(command, capacity=capacity, uow=uow, notify=_notify(request))
+    booking = await handlers.book_recording(command, capacity=capacity, uow=uow)
     return BookingView.of(booking)
 
 
@@ -790,21 +795,31 @@ async def show_booking(booking_id: uuid.UUID, uow: UnitOfWorkDep) -> BookingView
     tags=["notifications"],
 )
 async def booking_notifications(
-    booking_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, staff: ReadingRequests
+    booking_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, told: NotificationsDep, staff: ReadingRequests
 ) -> list[NotificationView]:
     """For staff: the booking's confirmation, on which channel, and whether it reached the citizen."""
     if staff.kecamatan_bound:
         booking = await handlers.get_booking(booking_id, uow=_unit_of_work(request))
         if not staff.serves(booking.kecamatan_code):
             raise handlers.RequestNotFound(booking_id)
-    return [NotificationView.of(item) for item in await handlers.list_notifications(booking_id, uow=uow)]
+    await handlers.ensure_known(booking_id, uow=uow)
+    return [NotificationView.of(item) for item in await notices.list_notifications(booking_id, uow=told)]
 
 
 _CONFLICT_CODES = {"not_cancellable", "not_awaiting_information", "not_accepting_attachments"}
 _FORBIDDEN_CODES = {"outside_your_kecamatan"}
 
 
-def install(app: FastAPI, *, access_codes: AccessCodes, download_grants: DownloadGrants) -> None:
+def install(
+    app: FastAPI,
+    *,
+    unit_of_work: Callable[[], RequestsUnitOfWork],
+    notifications: Callable[[], NotificationsUnitOfWork],
+    access_codes: AccessCodes,
+    download_grants: DownloadGrants,
+) -> None:
+    app.state.requests_unit_of_work = unit_of_work
+    app.state.notifications_unit_of_work = notifications
     app.state.access_codes = access_codes
     app.state.download_grants = download_grants
     app.include_router(router)

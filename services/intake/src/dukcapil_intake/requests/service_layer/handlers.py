@@ -6,25 +6,22 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
-from dukcapil_intake.agencies.domain.public_events import PublicEventNotDerivable, public_events_for
-from dukcapil_intake.notifications.domain.notices import access_code_notice, notice_for
-from dukcapil_intake.notifications.domain.notifications import Contact, Notification
 from dukcapil_intake.requests.domain.access_codes import AccessCode, AccessCodes
-from dukcapil_intake.requests.domain.catalogue import SERVICES
-from dukcapil_intake.requests.domain.history import NoDescription, describe
+from dukcapil_intake.requests.domain.events import BookingConfirmed
+from dukcapil_intake.requests.domain.history import NoDescription
 from dukcapil_intake.requests.domain.model import (
     Attachment,
     RecordingBooking,
-    RequestRefused,
-    RequestStatus,
     ServiceRequest,
+    booking_number,
     check_channel,
     check_contact,
     check_operator_kecamatan,
     check_submission,
+    first_recording_day,
     next_working_day,
     request_number,
     responsible_kecamatan,
@@ -33,19 +30,9 @@ from dukcapil_intake.requests.domain.scans import ScanLimits, accept_scan, check
 from dukcapil_intake.requests.domain.validation import check_applicant, check_request
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, IdempotentSubmission, RequestFilter
 from dukcapil_intake.requests.service_layer.scans import ScanInspector
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
-from dukcapil_shared.contracts import (
-    AttachmentAdded,
-    AttachmentRef,
-    DocumentIssued,
-    DocumentRevoked,
-    Envelope,
-    Event,
-    RecordingBooked,
-    RequestCancelled,
-    RequestResubmitted,
-    RequestSubmitted,
-)
+from dukcapil_intake.requests.service_layer.unit_of_work import RequestsUnitOfWork
+from dukcapil_shared.clock import Clock, system_clock
+from dukcapil_shared.contracts import Envelope, Event, RecordingBooked
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.files import FileStore
 from dukcapil_shared.messaging import PermanentFailure
@@ -89,7 +76,7 @@ class IdempotencyKeyReused(Exception):
 
 
 async def submit_request(
-    command: SubmitRequest, *, uow: IntakeUnitOfWork, today: date | None = None, notify: bool = True
+    command: SubmitRequest, *, uow: RequestsUnitOfWork, today: date | None = None, clock: Clock = system_clock
 ) -> ServiceRequest:
     """Accept a request, announce it and tell the citizen; refused requests raise and leave nothing behind.
 
@@ -99,7 +86,7 @@ async def submit_request(
     check_submission(command.type, kecamatan, command.delivery)
     check_channel(command.channel, command.operator, command.office)
     check_operator_kecamatan(kecamatan, command.operator_kecamatan)
-    now = datetime.now(UTC)
+    now = clock()
     checked = check_request(command.type, command.applicant, command.details, today or now.astimezone(WIB).date())
     async with uow:
         if command.idempotency_key is not None:
@@ -107,42 +94,20 @@ async def submit_request(
             if earlier is not None:
                 return earlier
         sequence = await uow.requests.next_sequence(kecamatan.code, now.date())
-        request = ServiceRequest(
+        request = ServiceRequest.submit(
             id=uuid.uuid4(),
             number=request_number(kecamatan, now.date(), sequence),
             type=command.type,
             applicant=command.applicant,
-            details=checked.details,
+            checked=checked,
             delivery=command.delivery,
             kecamatan_code=kecamatan.code,
             channel=command.channel,
             operator=command.operator,
             office=command.office,
-            flags=checked.flags,
-            required_attachments=checked.required_attachments,
-            status=RequestStatus.submitted,
-            submitted_at=now,
-            updated_at=now,
+            now=now,
         )
-        event = RequestSubmitted(
-            request_id=request.id,
-            request_number=request.number,
-            request_type=request.type,
-            applicant=request.applicant,
-            details=request.details,
-            delivery=request.delivery,
-            kecamatan_code=request.kecamatan_code,
-            channel=request.channel,
-            operator=request.operator,
-            office=request.office,
-            required_attachments=request.required_attachments,
-            flags=request.flags,
-        )
-        envelope = await uow.outbox.add(event)
-        _record(request, event, envelope)
-        await uow.requests.add(request)
-        if notify:
-            await _notify(uow, event, envelope, Contact.of(request.delivery), request)
+        await _save(uow, request, new=True)
         if command.idempotency_key is not None:
             await uow.requests.remember_submission(
                 command.idempotency_key, IdempotentSubmission(command.fingerprint, request.id)
@@ -151,7 +116,7 @@ async def submit_request(
     return request
 
 
-async def _earlier_submission(uow: IntakeUnitOfWork, command: SubmitRequest) -> ServiceRequest | None:
+async def _earlier_submission(uow: RequestsUnitOfWork, command: SubmitRequest) -> ServiceRequest | None:
     assert command.idempotency_key is not None
     earlier = await uow.requests.find_submission(command.idempotency_key)
     if earlier is None:
@@ -169,9 +134,10 @@ async def add_attachment(
     declared_type: str | None,
     content: bytes,
     limits: ScanLimits,
-    uow: IntakeUnitOfWork,
+    uow: RequestsUnitOfWork,
     files: FileStore,
     scans: ScanInspector,
+    clock: Clock = system_clock,
 ) -> Attachment:
     """Keep a scan for the request and announce it, once it has been read for what it really is; its content never
     leaves intake, and it is kept under its id, never under a name the client chose."""
@@ -184,7 +150,7 @@ async def add_attachment(
         content_type=content_type,
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_at=datetime.now(UTC),
+        uploaded_at=clock(),
     )
     await _on_fresh_state(lambda: _attach(request_id, attachment, content, uow=uow, files=files))
     return attachment
@@ -208,27 +174,19 @@ async def _on_fresh_state(action: Callable[[], Awaitable[T]]) -> T:
 
 
 async def _attach(
-    request_id: uuid.UUID, attachment: Attachment, content: bytes, *, uow: IntakeUnitOfWork, files: FileStore
+    request_id: uuid.UUID, attachment: Attachment, content: bytes, *, uow: RequestsUnitOfWork, files: FileStore
 ) -> None:
     async with uow:
         request = await _load(uow, request_id)
-        if not SERVICES[request.type].accepts_attachment(attachment.kind):
-            raise RequestRefused(
-                "attachment_kind_unknown",
-                f"{attachment.kind!r} is not a scan this request takes; see GET /services/{request.type} for the list.",
-                field="kind",
-            )
         request.attach(attachment)
         # The file goes first: a crash before the commit leaves an unreferenced file, never a row without one.
         await files.save(attachment.storage_key, content)
-        event = AttachmentAdded(request_id=request.id, attachment=_attachment_ref(attachment))
-        _record(request, event, await uow.outbox.add(event))
-        await uow.requests.save(request)
+        await _save(uow, request)
         await uow.commit()
 
 
 async def get_attachment(
-    request_id: uuid.UUID, attachment_id: uuid.UUID, *, uow: IntakeUnitOfWork, files: FileStore
+    request_id: uuid.UUID, attachment_id: uuid.UUID, *, uow: RequestsUnitOfWork, files: FileStore
 ) -> tuple[Attachment, bytes]:
     async with uow:
         request = await _load(uow, request_id)
@@ -240,7 +198,7 @@ async def get_attachment(
 
 
 async def open_request(
-    reference: str | uuid.UUID, code: AccessCode, *, uow: IntakeUnitOfWork, codes: AccessCodes
+    reference: str | uuid.UUID, code: AccessCode, *, uow: RequestsUnitOfWork, codes: AccessCodes
 ) -> ServiceRequest:
     """The request its holder opens with its number (or id) and access code; the NIK opens nothing."""
     async with uow:
@@ -253,7 +211,7 @@ async def open_request(
     return request
 
 
-async def get_request_by_number(number: str, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+async def get_request_by_number(number: str, *, uow: RequestsUnitOfWork) -> ServiceRequest:
     async with uow:
         request = await uow.requests.get_by_number(number)
     if request is None:
@@ -261,56 +219,45 @@ async def get_request_by_number(number: str, *, uow: IntakeUnitOfWork) -> Servic
     return request
 
 
-async def resend_access_code(number: str, *, uow: IntakeUnitOfWork) -> bool:
+async def resend_access_code(number: str, *, uow: RequestsUnitOfWork, clock: Clock = system_clock) -> bool:
     """Send the request's access code again to the phone and e-mail address on file, never anywhere else; False
     when there is no such request (the caller answers the same either way)."""
     async with uow:
         request = await uow.requests.get_by_number(number)
         if request is None:
             return False
-        notice = access_code_notice(request)
-        await uow.notifications.add(
-            notice.notifications(
-                Contact.of(request.delivery), request_id=request.id, event_id=str(uuid.uuid4()), now=datetime.now(UTC)
-            )
-        )
+        request.send_access_code(clock())
+        await uow.hand_on(request.collect_events())
         await uow.commit()
     return True
 
 
-async def renew_access_code(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+async def renew_access_code(
+    request_id: uuid.UUID, *, uow: RequestsUnitOfWork, clock: Clock = system_clock
+) -> ServiceRequest:
     """A code that leaked (or a holder who lost the phone it went to) is replaced at the office: the old code stops
     working at once, and the new one goes to the contacts on file."""
-    return await _on_fresh_state(lambda: _renew_access_code(request_id, uow=uow))
+    return await _on_fresh_state(lambda: _renew_access_code(request_id, uow=uow, clock=clock))
 
 
-async def _renew_access_code(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+async def _renew_access_code(request_id: uuid.UUID, *, uow: RequestsUnitOfWork, clock: Clock) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
-        request.new_access_code()
-        request.updated_at = datetime.now(UTC)
-        await uow.requests.save(request)
-        notice = access_code_notice(request)
-        await uow.notifications.add(
-            notice.notifications(
-                Contact.of(request.delivery), request_id=request.id, event_id=str(uuid.uuid4()), now=request.updated_at
-            )
-        )
+        request.new_access_code(clock())
+        await _save(uow, request)
         await uow.commit()
     return request
 
 
-async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: RequestsUnitOfWork) -> ServiceRequest:
     return await _on_fresh_state(lambda: _cancel(request_id, reason, uow=uow))
 
 
-async def _cancel(request_id: uuid.UUID, reason: str | None, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+async def _cancel(request_id: uuid.UUID, reason: str | None, *, uow: RequestsUnitOfWork) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
-        request.ensure_cancellable()
-        event = RequestCancelled(request_id=request.id, reason=reason)
-        _record(request, event, await uow.outbox.add(event))
-        await uow.requests.save(request)
+        request.cancel(reason)
+        await _save(uow, request)
         await uow.commit()
     return request
 
@@ -320,38 +267,25 @@ async def resubmit_request(
     details: dict[str, Any] | None,
     note: str | None,
     *,
-    uow: IntakeUnitOfWork,
+    uow: RequestsUnitOfWork,
     today: date | None = None,
+    clock: Clock = system_clock,
 ) -> ServiceRequest:
     """The citizen answers an information request: corrected details (checked again) and/or new scans."""
-    return await _on_fresh_state(lambda: _resubmit(request_id, details, note, uow=uow, today=today))
+    return await _on_fresh_state(
+        lambda: _resubmit(request_id, details, note, uow=uow, today=today or clock().astimezone(WIB).date())
+    )
 
 
 async def _resubmit(
-    request_id: uuid.UUID,
-    details: dict[str, Any] | None,
-    note: str | None,
-    *,
-    uow: IntakeUnitOfWork,
-    today: date | None,
+    request_id: uuid.UUID, details: dict[str, Any] | None, note: str | None, *, uow: RequestsUnitOfWork, today: date
 ) -> ServiceRequest:
     async with uow:
         request = await _load(uow, request_id)
         request.ensure_awaiting_information()
-        if details is not None:
-            checked = check_request(request.type, request.applicant, details, today or datetime.now(WIB).date())
-            request.details, request.flags = checked.details, checked.flags
-            request.required_attachments = checked.required_attachments
-        event = RequestResubmitted(
-            request_id=request.id,
-            details=request.details,
-            note=note,
-            attachments=[_attachment_ref(item) for item in request.attachments],
-            flags=request.flags,
-            required_attachments=request.required_attachments,
-        )
-        _record(request, event, await uow.outbox.add(event))
-        await uow.requests.save(request)
+        checked = check_request(request.type, request.applicant, details, today) if details is not None else None
+        request.resubmit(checked, note)
+        await _save(uow, request)
         await uow.commit()
     return request
 
@@ -367,30 +301,35 @@ class BookRecording:
 
 
 async def book_recording(
-    command: BookRecording, *, capacity: int, uow: IntakeUnitOfWork, today: date | None = None, notify: bool = True
+    command: BookRecording,
+    *,
+    capacity: int,
+    uow: RequestsUnitOfWork,
+    today: date | None = None,
+    clock: Clock = system_clock,
 ) -> RecordingBooking:
     """Book the in-person e-KTP recording at a kecamatan office: the first working day with room in the queue
     on or after the preferred day, confirmed to the citizen. A person with an upcoming booking is refused."""
     kecamatan = responsible_kecamatan(command.kecamatan_code, {})
     check_contact({"email": command.email}, field="email")
-    today = today or datetime.now(WIB).date()
+    today = today or clock().astimezone(WIB).date()
     check_applicant(command.applicant, today)
     async with uow:
         if await uow.bookings.upcoming_for(command.applicant["nik"], today) is not None:
             # Never that booking itself: whoever knows a NIK would learn where and when its holder will be.
             raise AlreadyBooked()
-        day = next_working_day(max(today, (command.preferred_date or today) - timedelta(days=1)))
+        day = first_recording_day(today, command.preferred_date)
         while (queue_number := await uow.bookings.next_queue_number(kecamatan.code, day)) > capacity:
             day = next_working_day(day)
         booking = RecordingBooking(
             id=uuid.uuid4(),
-            number=f"REK-{kecamatan.code.replace('.', '')}-{day:%Y%m%d}-{queue_number:03d}",
+            number=booking_number(kecamatan, day, queue_number),
             nik=command.applicant["nik"],
             name=command.applicant["name"],
             kecamatan_code=kecamatan.code,
             appointment_date=day,
             queue_number=queue_number,
-            created_at=datetime.now(UTC),
+            created_at=clock(),
         )
         await uow.bookings.add(booking)
         event = RecordingBooked(
@@ -403,13 +342,12 @@ async def book_recording(
             queue_number=queue_number,
         )
         envelope = await uow.outbox.add(event)
-        if notify:
-            await _notify(uow, event, envelope, Contact(email=command.email, phone=command.phone))
+        await uow.hand_on([BookingConfirmed(event, envelope, email=command.email, phone=command.phone)])
         await uow.commit()
     return booking
 
 
-async def get_booking(booking_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> RecordingBooking:
+async def get_booking(booking_id: uuid.UUID, *, uow: RequestsUnitOfWork) -> RecordingBooking:
     async with uow:
         booking = await uow.bookings.get(booking_id)
     if booking is None:
@@ -417,106 +355,57 @@ async def get_booking(booking_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> Record
     return booking
 
 
-async def record_lifecycle_event(
-    uow: IntakeUnitOfWork, event: Event, envelope: Envelope, *, notify: bool = True
-) -> None:
-    """Consumer handler: show another stage's event in the citizen's history, queue the notice it deserves, and
-    log what agencies learn of it (runs inside the consumer's UoW)."""
+async def record_lifecycle_event(uow: RequestsUnitOfWork, event: Event, envelope: Envelope) -> None:
+    """Consumer handler: show another stage's event in the citizen's history; the features that follow the
+    requests queue the notice it deserves and log what agencies learn of it (in the consumer's transaction)."""
     request = await uow.requests.get(event.request_id)
     if request is None:
         # Either submission's commit is not visible yet (retry) or the request never existed here: the
         # retries run out and the event is parked in the dead-letter queue for an operator.
         raise LookupError(f"request {event.request_id} is unknown to intake")
-    _record(request, event, envelope)
-    match event:
-        case DocumentIssued():
-            request.document_issued(event.document_id, event.document_number)
-        case DocumentRevoked():
-            request.document_revoked(event.document_id, event.superseded_by)
-    await uow.requests.save(request)
-    if notify:
-        await _notify(uow, event, envelope, Contact.of(request.delivery), request)
-    await _announce_to_agencies(uow, event, envelope, request)
+    _learn(request, event, envelope)
+    await _save(uow, request)
 
 
-async def _announce_to_agencies(
-    uow: IntakeUnitOfWork, event: Event, envelope: Envelope, request: ServiceRequest
-) -> None:
-    """Log the public events the step becomes, in the same transaction: the relay publishes them to the agencies'
-    exchanges, and replays read them again later."""
-    try:
-        records = public_events_for(event, envelope, request)
-    except PublicEventNotDerivable as error:
-        # Retrying cannot help: the lifecycle event is parked, and the operator sees why.
-        raise PermanentFailure(str(error)) from error
-    for record in records:
-        await uow.public_events.add(record)
-
-
-async def list_notifications(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> list[Notification]:
-    """What the citizen was told about a request or an e-KTP booking, and whether it reached them."""
+async def ensure_known(request_id: uuid.UUID, *, uow: RequestsUnitOfWork) -> None:
+    """Raise RequestNotFound unless there is a request or an e-KTP booking with this id."""
     async with uow:
         if await uow.requests.get(request_id) is None and await uow.bookings.get(request_id) is None:
             raise RequestNotFound(str(request_id))
-        return await uow.notifications.about(request_id)
 
 
-async def get_request(request_id: uuid.UUID, *, uow: IntakeUnitOfWork) -> ServiceRequest:
+async def get_request(request_id: uuid.UUID, *, uow: RequestsUnitOfWork) -> ServiceRequest:
     async with uow:
         return await _load(uow, request_id)
 
 
 async def list_requests(
-    where: RequestFilter, *, limit: int, offset: int, uow: IntakeUnitOfWork
+    where: RequestFilter, *, limit: int, offset: int, uow: RequestsUnitOfWork
 ) -> list[ServiceRequest]:
     async with uow:
         return await uow.requests.list(where, limit=limit, offset=offset)
 
 
-async def _load(uow: IntakeUnitOfWork, request_id: uuid.UUID) -> ServiceRequest:
+async def _load(uow: RequestsUnitOfWork, request_id: uuid.UUID) -> ServiceRequest:
     request = await uow.requests.get(request_id)
     if request is None:
         raise RequestNotFound(str(request_id))
     return request
 
 
-def _record(request: ServiceRequest, event: Event, envelope: Envelope) -> None:
+async def _save(uow: RequestsUnitOfWork, request: ServiceRequest, *, new: bool = False) -> None:
+    """Store the request and map what it recorded: each event it emitted goes to the outbox and, with the envelope
+    it goes out in, into its history; then every step goes to the features that follow the requests, in this
+    transaction."""
+    for event in request.announced():
+        _learn(request, event, await uow.outbox.add(event))
+    happened = request.collect_events()
+    await (uow.requests.add if new else uow.requests.save)(request)
+    await uow.hand_on(happened)
+
+
+def _learn(request: ServiceRequest, event: Event, envelope: Envelope) -> None:
     try:
-        status, note = describe(event)
+        request.learn(event, envelope)
     except NoDescription as error:
         raise PermanentFailure(str(error)) from None
-    request.record(
-        event_id=str(envelope.id),
-        event_type=envelope.type,
-        stage=event.stage,
-        occurred_at=envelope.time,
-        note=note,
-        moves_to=status,
-    )
-
-
-async def _notify(
-    uow: IntakeUnitOfWork,
-    event: Event,
-    envelope: Envelope,
-    contact: Contact,
-    request: ServiceRequest | None = None,
-) -> None:
-    """Queue the notice the event deserves, if any, in the caller's transaction: the step and its notice are
-    stored together or not at all, and sending happens later (notifications/service_layer/notifications.py)."""
-    notice = notice_for(event, request)
-    if notice is None:
-        return
-    await uow.notifications.add(
-        notice.notifications(contact, request_id=event.request_id, event_id=str(envelope.id), now=datetime.now(UTC))
-    )
-
-
-def _attachment_ref(attachment: Attachment) -> AttachmentRef:
-    return AttachmentRef(
-        id=str(attachment.id),
-        kind=attachment.kind,
-        content_type=attachment.content_type,
-        size=attachment.size,
-        sha256=attachment.sha256,
-    )

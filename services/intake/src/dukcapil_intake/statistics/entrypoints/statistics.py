@@ -1,6 +1,7 @@
 """The office's figures over HTTP: requests counted by type, status, kecamatan and month, and the lead time of each
 stage. Figures only, never a person's data; a kecamatan operator sees their own kecamatan's."""
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
@@ -9,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from dukcapil_intake.statistics.domain.statistics import Month, StatisticsFilter, StatisticsRefused, parse_dimensions
 from dukcapil_intake.statistics.service_layer import statistics
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.statistics.service_layer.unit_of_work import StatisticsUnitOfWork
 from dukcapil_shared.auth.http import limit_to_own_kecamatan, staff
 from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
@@ -17,11 +18,11 @@ from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
 
 
-def _unit_of_work(request: Request) -> IntakeUnitOfWork:
-    return request.app.state.unit_of_work()
+def _unit_of_work(request: Request) -> StatisticsUnitOfWork:
+    return request.app.state.statistics_unit_of_work()
 
 
-UnitOfWorkDep = Annotated[IntakeUnitOfWork, Depends(_unit_of_work)]
+UnitOfWorkDep = Annotated[StatisticsUnitOfWork, Depends(_unit_of_work)]
 Reading = Annotated[Principal, Depends(staff(Scope.STATISTICS_READ))]
 _MONTH_PATTERN = r"^\d{4}-\d{2}$"
 FromMonth = Annotated[
@@ -187,7 +188,8 @@ def _rounded(hours: float | None) -> float | None:
     return round(hours, 3) if hours is not None else None
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, *, unit_of_work: Callable[[], StatisticsUnitOfWork]) -> None:
+    app.state.statistics_unit_of_work = unit_of_work
     app.include_router(router)
 
     @app.exception_handler(StatisticsRefused)

@@ -11,7 +11,7 @@ from dukcapil_intake.statistics.domain.statistics import (
     StatisticsRefused,
     lead_times,
 )
-from dukcapil_intake.unit_of_work import IntakeUnitOfWork
+from dukcapil_intake.statistics.service_layer.unit_of_work import StatisticsUnitOfWork
 
 # Lead times are computed in Python (percentiles are not portable SQL): this bounds the work of one answer. The
 # office receives a few thousand requests a month, so a year of the whole regency fits.
@@ -32,7 +32,7 @@ class LeadTimeReport:
 
 
 async def count_requests(
-    where: StatisticsFilter, group_by: Sequence[Dimension], *, uow: IntakeUnitOfWork
+    where: StatisticsFilter, group_by: Sequence[Dimension], *, uow: StatisticsUnitOfWork
 ) -> RequestCounts:
     async with uow:
         groups = await uow.statistics.count_requests(where, group_by)
@@ -42,7 +42,7 @@ async def count_requests(
 
 
 async def measure_lead_times(
-    where: StatisticsFilter, *, uow: IntakeUnitOfWork, limit: int = MAX_REQUESTS_FOR_LEAD_TIMES
+    where: StatisticsFilter, *, uow: StatisticsUnitOfWork, limit: int = MAX_REQUESTS_FOR_LEAD_TIMES
 ) -> LeadTimeReport:
     async with uow:
         [everything] = await uow.statistics.count_requests(where, ())

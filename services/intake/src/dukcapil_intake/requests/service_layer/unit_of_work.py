@@ -1,10 +1,9 @@
+import abc
+from collections.abc import Sequence
 from typing import ClassVar
 
-from dukcapil_intake.agencies.service_layer.repository import AgencyRepository, PublicEventLog
-from dukcapil_intake.incidents.service_layer.repository import IncidentRepository
-from dukcapil_intake.notifications.service_layer.repository import NotificationRepository
+from dukcapil_intake.requests.domain.events import RequestEvent
 from dukcapil_intake.requests.service_layer.repository import BookingRepository, RequestRepository
-from dukcapil_intake.statistics.service_layer.repository import StatisticsRepository
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     Event,
@@ -16,13 +15,11 @@ from dukcapil_shared.contracts import (
 from dukcapil_shared.messaging import UnitOfWork
 
 
-class IntakeUnitOfWork(UnitOfWork):
+class RequestsUnitOfWork(UnitOfWork):
+    """The requests and the e-KTP bookings, with intake's outbox and inbox."""
+
     requests: RequestRepository
     bookings: BookingRepository
-    notifications: NotificationRepository
-    incidents: IncidentRepository
-    public_events: PublicEventLog
-    agencies: AgencyRepository
     publishes: ClassVar[tuple[type[Event], ...] | None] = (
         RequestSubmitted,
         AttachmentAdded,
@@ -30,4 +27,8 @@ class IntakeUnitOfWork(UnitOfWork):
         RequestCancelled,
         RecordingBooked,
     )
-    statistics: StatisticsRepository
+
+    @abc.abstractmethod
+    async def hand_on(self, happened: Sequence[RequestEvent]) -> None:
+        """Give what happened to the features that follow the requests (the citizen's notices, the agencies'
+        public events), each working in this unit of work's transaction: committed with it, or not at all."""
