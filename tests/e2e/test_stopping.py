@@ -19,6 +19,7 @@ from dukcapil_shared.contracts import Envelope, RequestApproved
 from dukcapil_shared.runtime import STOP_MARGIN
 
 from ..chaos.harness import CHAOS_ENV, Chaos, Driver, Tracked
+from .requests import AKTA_KEMATIAN, SURAT_PINDAH
 from .system import FAST, SERVICES, System
 
 pytestmark = pytest.mark.e2e
@@ -29,8 +30,8 @@ APPLICANT = {"nik": "3602141205850003", "name": "Ahmad Fauzi", "birth_date": "19
 DETAILS = {
     "kartu_keluarga": {"reason": "split"},
     "biodata_wni": {"person_nik": APPLICANT["nik"]},
-    "surat_pindah": {},
-    "akta_kematian": {},
+    "surat_pindah": SURAT_PINDAH["details"],
+    "akta_kematian": AKTA_KEMATIAN["details"],
 }
 
 
