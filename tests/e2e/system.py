@@ -117,6 +117,8 @@ class System:
         env["WEB_PORT"] = str(self.ports["web"])
         env["WEB_INTAKE_URL"] = self.url("intake")
         env["WEB_DOCUMENTS_URL"] = self.url("documents")
+        env["WEB_REVIEW_URL"] = self.url("review")
+        env["WEB_SHIPPING_URL"] = self.url("shipping")
         env["WEB_LOG_LEVEL"] = "INFO"
         # Every test client calls from 127.0.0.1 for a handful of synthetic people: the limits per address and per
         # person are for the tests that check them (tests/security), which set their own.

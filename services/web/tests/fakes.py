@@ -171,3 +171,166 @@ VERIFICATION = {
     "signing_key_id": "k1",
     "checksum_sha256": "0" * 64,
 }
+
+
+STAFF_TOKEN = "staff-token"
+PASSWORD = "kopi-tubruk-pagi-hari"
+SCOPES = {
+    "reviewer": ["attachments:read", "documents:read", "requests:read", "reviews:decide", "reviews:read"],
+    "kecamatan_operator": [
+        "attachments:read",
+        "requests:read",
+        "requests:submit",
+        "shipments:handover",
+        "shipments:read",
+        "statistics:read",
+    ],
+    "supervisor": ["incidents:read", "reviews:read", "reviews:supervise", "statistics:read", "shipments:read"],
+    "admin": ["accounts:manage", "incidents:read", "operations", "statistics:read"],
+    "document_officer": ["documents:manage", "documents:read", "requests:read"],
+}
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00\x90wS\xde\x00\x00"
+    b"\x00\x0cIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
+
+
+class FakeStaffIntake(FakeIntake):
+    """Intake with its staff side: sign-in (any role by user name), a request's staff view and its scans."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.signed_out: list[str] = []
+        self.tokens: dict[str, str] = {}
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        path, method = request.url.path, request.method
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if method == "POST" and path == "/auth/token":
+            form = dict(part.split("=", 1) for part in request.content.decode().split("&"))
+            if form.get("password") != PASSWORD or form.get("username") not in SCOPES:
+                return error(400, "invalid_grant", "Wrong user name or password, or the account is deactivated.")
+            issued = f"{STAFF_TOKEN}-{uuid.uuid4().hex[:6]}"
+            self.tokens[issued] = form["username"]
+            return httpx.Response(200, json={"access_token": issued, "token_type": "bearer", "expires_in": 3600})
+        if path.startswith(("/auth/", "/requests/")) and path != "/requests/follow" and token:
+            self.calls.append(request)
+            role = self.tokens.get(token)
+            if role is None or token in self.signed_out:
+                return error(401, "invalid_token", "The token is not valid.")
+            if path == "/auth/me":
+                kecamatan = "36.02.14" if role == "kecamatan_operator" else None
+                return httpx.Response(
+                    200, json={"username": role, "role": role, "kecamatan_code": kecamatan, "scopes": SCOPES[role]}
+                )
+            if path == "/auth/sign-out":
+                self.signed_out.append(token)
+                return httpx.Response(204)
+            if "/attachments/" in path:
+                return httpx.Response(200, content=PNG, headers={"Content-Type": "image/png"})
+            request_id = path.split("/")[2]
+            if request_id in self.requests:
+                return httpx.Response(200, json=self.requests[request_id])
+            return error(404, "not_found", "No request.")
+        return super().handle(request)
+
+
+class FakeReview:
+    def __init__(self) -> None:
+        self.calls: list[httpx.Request] = []
+        self.reviews: dict[str, dict[str, Any]] = {}
+        self.sessions_ended = False
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def add(self, view: dict[str, Any]) -> dict[str, Any]:
+        review = {
+            "request_id": view["id"],
+            "request_number": view["number"],
+            "request_type": view["type"],
+            "status": "pending",
+            "kecamatan_code": "36.02.14",
+            "channel": "online",
+            "operator": None,
+            "office": None,
+            "applicant": {"nik": "3602141205850003", "name": "Ahmad Fauzi"},
+            "details": {"reason": "add_member", "members": [{"nik": "3602145003240001", "name": "Nur Aisyah"}]},
+            "delivery": {"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
+            "attachments": [
+                {"id": str(uuid.uuid4()), "kind": "kk_lama", "content_type": "image/png", "size": 70, "sha256": "0"},
+                {
+                    "id": str(uuid.uuid4()),
+                    "kind": "akta_kelahiran",
+                    "content_type": "application/pdf",
+                    "size": 900,
+                    "sha256": "1",
+                },
+            ],
+            "required_attachments": ["kk_lama", "akta_kelahiran"],
+            "flags": [],
+            "prechecks": [
+                {"code": "nik_consistency", "passed": True, "message_id": "NIK sesuai.", "message_en": "NIK agrees."}
+            ],
+            "prechecks_passed": True,
+            "received_at": "2026-11-28T07:00:00Z",
+            "updated_at": "2026-11-28T07:00:00Z",
+            "due_at": "2026-11-30T07:00:00Z",
+            "overdue": True,
+            "claimed_by": None,
+            "claim_expires_at": None,
+            "decided_by": None,
+            "decided_at": None,
+            "decision_note": None,
+            "automatic": False,
+            "missing_items": [],
+        }
+        self.reviews[view["id"]] = review
+        return review
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        path, method = request.url.path, request.method
+        if not request.headers.get("Authorization") or self.sessions_ended:
+            return error(401, "invalid_token", "Sign in again.")
+        if method == "GET" and path == "/reviews":
+            return httpx.Response(200, json=list(self.reviews.values()))
+        parts = path.strip("/").split("/")
+        review = self.reviews.get(parts[1]) if len(parts) > 1 else None
+        if review is None:
+            return error(404, "not_found", "No review.")
+        if method == "GET" and len(parts) == 2:
+            return httpx.Response(200, json=review)
+        if method == "GET" and parts[2] == "audit":
+            return httpx.Response(
+                200,
+                json=[
+                    {
+                        "id": 1,
+                        "request_id": parts[1],
+                        "at": "2026-11-28T07:00:00Z",
+                        "actor": "system",
+                        "action": "received",
+                        "details": {},
+                    }
+                ],
+            )
+        action = parts[2]
+        body = json.loads(request.content or b"{}")
+        if action == "claim":
+            review["claimed_by"] = "reviewer"
+        elif action == "release":
+            review["claimed_by"] = None
+        elif action in ("reject", "request-information"):
+            if len(body.get("reason", "")) < 5:
+                return error(
+                    422,
+                    "invalid_request",
+                    "Invalid.",
+                    [{"field": "body.reason", "message": "Too short.", "message_id": "Terlalu pendek."}],
+                )
+            review["status"] = "rejected" if action == "reject" else "info_requested"
+            review["missing_items"] = body.get("missing_items", [])
+        elif action == "approve":
+            review["status"] = "approved"
+        return httpx.Response(200, json=review)

@@ -16,9 +16,17 @@ from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.observability import ServiceMetrics
 from dukcapil_shared.observability import http as observability_http
 from dukcapil_shared.web import BodyLimit, NoSniff, RequestSizeLimit, health_router
-from dukcapil_web.adapters.api import DocumentsApi, IntakeApi
+from dukcapil_web.adapters.api import (
+    DeadLettersApi,
+    DocumentsApi,
+    IntakeApi,
+    ReviewApi,
+    ShippingApi,
+    StaffDocumentsApi,
+    StaffIntakeApi,
+)
 from dukcapil_web.adapters.sessions import Sessions, session_store
-from dukcapil_web.entrypoints import pages
+from dukcapil_web.entrypoints import pages, staff
 from dukcapil_web.entrypoints.security import PortalMiddleware
 from dukcapil_web.settings import WebSettings
 
@@ -32,8 +40,10 @@ def build_app(
     *,
     intake_transport: httpx.AsyncBaseTransport | None = None,
     documents_transport: httpx.AsyncBaseTransport | None = None,
+    review_transport: httpx.AsyncBaseTransport | None = None,
+    shipping_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """The app; tests hand in transports that answer for intake and documents."""
+    """The app; tests hand in transports that answer for the services."""
     settings = settings or WebSettings()
     configure_logging("web", settings.log_level, settings.log_json)
     # Its URLs would name a grant or an access code's request: the client's own request log stays off.
@@ -43,6 +53,12 @@ def build_app(
     )
     documents_http = httpx.AsyncClient(
         base_url=settings.documents_url, timeout=settings.api_timeout, transport=documents_transport
+    )
+    review_http = httpx.AsyncClient(
+        base_url=settings.review_url, timeout=settings.api_timeout, transport=review_transport
+    )
+    shipping_http = httpx.AsyncClient(
+        base_url=settings.shipping_url, timeout=settings.api_timeout, transport=shipping_transport
     )
     intake = IntakeApi(intake_http, catalogue_cache_seconds=settings.catalogue_cache_seconds)
     documents = DocumentsApi(documents_http)
@@ -60,11 +76,13 @@ def build_app(
         finally:
             await intake_http.aclose()
             await documents_http.aclose()
+            await review_http.aclose()
+            await shipping_http.aclose()
             await store.close()
 
     app = FastAPI(
         title="Disdukcapil Lebak: web",
-        description="The citizens' portal: pages over the services' public HTTP APIs.",
+        description="The citizens' portal and the staff console: pages over the services' public HTTP APIs.",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
@@ -93,6 +111,21 @@ def build_app(
             documents=documents,
             limits=RateLimits(settings.rate_limit_storage_url, key_prefix=settings.rate_limit_key_prefix),
             templates=templates,
+        ),
+    )
+    staff.install(
+        app,
+        staff.Console(
+            intake=StaffIntakeApi(intake_http),
+            review=ReviewApi(review_http),
+            shipping=ShippingApi(shipping_http),
+            documents=StaffDocumentsApi(documents_http),
+            dead_letters={
+                "intake": DeadLettersApi(intake_http, "intake"),
+                "review": DeadLettersApi(review_http, "review"),
+                "documents": DeadLettersApi(documents_http, "documents"),
+                "shipping": DeadLettersApi(shipping_http, "shipping"),
+            },
         ),
     )
     return app

@@ -31,6 +31,10 @@ class WebSettings(BaseSettings):
     documents_url: str = Field(
         default="http://127.0.0.1:8003", description="The documents service's base URL (verification, downloads)"
     )
+    review_url: str = Field(default="http://127.0.0.1:8002", description="Review's base URL (the staff console)")
+    shipping_url: str = Field(
+        default="http://127.0.0.1:8004", description="The shipping service's base URL (the staff console)"
+    )
     api_timeout: float = Field(default=10.0, description="Seconds before one call to a service gives up")
     catalogue_cache_seconds: float = Field(default=60.0, description="How long the catalogue is kept between reads")
 

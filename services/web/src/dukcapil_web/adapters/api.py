@@ -1,5 +1,6 @@
-"""The services' public HTTP APIs, as the portal calls them: intake (catalogue, requests, e-KTP bookings) and
-documents (verification, the holder's download).
+"""The services' public HTTP APIs, as the portal calls them: for citizens, intake (catalogue, requests, e-KTP
+bookings) and documents (verification, the holder's download); for the staff console, every service's staff API
+with the signed-in member of staff's token and the reason they gave for looking (X-Access-Reason).
 
 The portal calls on behalf of a citizen, so it says who the citizen is: their address in X-Forwarded-For (believed
 only by a service told to trust the portal, as compose's are) and the request id, so one id follows a click through
@@ -7,6 +8,7 @@ every log. An access code goes in the header intake reads it from, never in a UR
 """
 
 import time
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,10 +41,13 @@ class ServiceRefused(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who the portal calls for: the citizen's address and the request id of their click."""
+    """Who the portal calls for: the citizen's (or the member of staff's) address and the request id of their
+    click; for staff, their token and why they look at a person's data."""
 
     address: str | None = None
     request_id: str | None = None
+    token: str | None = None
+    reason: str | None = None
 
     def headers(self) -> dict[str, str]:
         headers = {}
@@ -50,7 +55,17 @@ class Caller:
             headers["X-Forwarded-For"] = self.address
         if self.request_id:
             headers["X-Request-ID"] = self.request_id
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        if self.reason:
+            headers["X-Access-Reason"] = header_text(self.reason)
         return headers
+
+
+def header_text(text: str) -> str:
+    """A reason typed by a person as an HTTP header value: one line of printable ASCII (accents dropped)."""
+    flat = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return " ".join("".join(c if c.isprintable() else " " for c in flat).split())[:300]
 
 
 @dataclass(frozen=True)
@@ -184,3 +199,141 @@ class DocumentsApi(_Api):
             content_type=response.headers.get("Content-Type", "application/pdf"),
             filename=f"dokumen-{number[:8]}.pdf",
         )
+
+
+class StaffIntakeApi(_Api):
+    """Intake's staff side: sign-in, requests, scans, incidents, statistics and accounts."""
+
+    service = "intake"
+
+    async def sign_in(self, username: str, password: str, caller: Caller) -> dict[str, Any]:
+        data = {"username": username, "password": password, "grant_type": "password"}
+        return (await self._call("POST", "/auth/token", caller, data=data)).json()
+
+    async def me(self, caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", "/auth/me", caller)).json()
+
+    async def sign_out(self, caller: Caller) -> None:
+        await self._call("POST", "/auth/sign-out", caller)
+
+    async def request(self, request_id: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", f"/requests/{request_id}", caller)).json()
+
+    async def requests(self, params: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/requests", caller, params=params)).json()
+
+    async def submit(self, body: dict[str, Any], caller: Caller, *, idempotency_key: str) -> dict[str, Any]:
+        response = await self._call(
+            "POST", "/requests", caller, json=body, headers={"Idempotency-Key": idempotency_key}
+        )
+        return response.json()
+
+    async def upload(
+        self, request_id: str, *, kind: str, filename: str, content_type: str, content: bytes, caller: Caller
+    ) -> dict[str, Any]:
+        response = await self._call(
+            "POST",
+            f"/requests/{request_id}/attachments",
+            caller,
+            data={"kind": kind},
+            files={"file": (filename, content, content_type)},
+        )
+        return response.json()
+
+    async def scan(self, request_id: str, attachment_id: str, caller: Caller) -> Download:
+        response = await self._call("GET", f"/requests/{request_id}/attachments/{attachment_id}", caller)
+        return Download(
+            content=response.content,
+            content_type=response.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip(),
+            filename=f"berkas-{attachment_id[:8]}",
+        )
+
+    async def incidents(self, *, open_: bool, caller: Caller) -> list[dict[str, Any]]:
+        params = {"open": "true" if open_ else "false"}
+        return (await self._call("GET", "/incidents", caller, params=params)).json()
+
+    async def request_counts(self, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", "/statistics/requests", caller, params=params)).json()
+
+    async def lead_times(self, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", "/statistics/lead-times", caller, params=params)).json()
+
+    async def accounts(self, caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/accounts", caller)).json()
+
+    async def create_account(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", "/accounts", caller, json=body)).json()
+
+    async def change_account(self, username: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("PATCH", f"/accounts/{username}", caller, json=body)).json()
+
+
+class ReviewApi(_Api):
+    service = "review"
+
+    async def queue(self, params: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/reviews", caller, params=params)).json()
+
+    async def review(self, request_id: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", f"/reviews/{request_id}", caller)).json()
+
+    async def audit(self, request_id: str, caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", f"/reviews/{request_id}/audit", caller)).json()
+
+    async def act(self, request_id: str, action: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """claim, release, approve, reject or request-information."""
+        return (await self._call("POST", f"/reviews/{request_id}/{action}", caller, json=body)).json()
+
+    async def overdue(self, params: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", "/statistics/overdue", caller, params=params)).json()
+
+
+class ShippingApi(_Api):
+    service = "shipping"
+
+    async def shipments(self, params: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/shipments", caller, params=params)).json()
+
+    async def shipment(self, shipment_id: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", f"/shipments/{shipment_id}", caller)).json()
+
+    async def collected(self, shipment_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/shipments/{shipment_id}/collected", caller, json=body)).json()
+
+
+class StaffDocumentsApi(_Api):
+    service = "documents"
+
+    async def for_request(self, request_id: str, caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/documents", caller, params={"request_id": request_id})).json()
+
+    async def document(self, document_id: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("GET", f"/documents/{document_id}", caller)).json()
+
+    async def pdf(self, document_id: str, caller: Caller) -> Download:
+        response = await self._call("GET", f"/documents/{document_id}/pdf", caller)
+        return Download(content=response.content, content_type="application/pdf", filename=f"{document_id}.pdf")
+
+    async def revoke(self, document_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/documents/{document_id}/revoke", caller, json=body)).json()
+
+    async def correct(self, document_id: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/documents/{document_id}/corrections", caller, json=body)).json()
+
+
+class DeadLettersApi(_Api):
+    """One service's dead letters (every service has the same API)."""
+
+    def __init__(self, http: httpx.AsyncClient, service: str) -> None:
+        super().__init__(http)
+        self.service = service
+
+    async def letters(self, status: str, caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/dead-letters", caller, params={"status": status})).json()
+
+    async def replay(self, letter_id: str, note: str | None, caller: Caller) -> dict[str, Any]:
+        body = {"note": note} if note else {}
+        return (await self._call("POST", f"/dead-letters/{letter_id}/replay", caller, json=body)).json()
+
+    async def discard(self, letter_id: str, reason: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/dead-letters/{letter_id}/discard", caller, json={"reason": reason})).json()

@@ -119,11 +119,11 @@ def see_other(path: str) -> RedirectResponse:
     return RedirectResponse(path, status_code=303)
 
 
-def _kecamatan() -> list[forms.Region]:
+def kecamatan_choices() -> list[forms.Region]:
     return [forms.Region(k.code, k.name) for k in sorted(lebak_kecamatan().values(), key=lambda k: k.name)]
 
 
-def _refusal_text(error: ServiceRefused, lang: Language) -> str:
+def refusal_text(error: ServiceRefused, lang: Language) -> str:
     """The service's message in the reader's language: its messages are `English / Indonesian`."""
     message = error.message
     if " / " in message:
@@ -173,7 +173,7 @@ async def request_form(code: str, request: Request, portal: PortalDep, lang: Lan
     service = await _service(portal, request, code)
     if not service.get("online"):
         return see_other("/ktp-el")
-    form = forms.build_form(service, language=lang, kecamatan=_kecamatan())
+    form = forms.build_form(service, language=lang, kecamatan=kecamatan_choices())
     return render(
         request,
         "request_form.html",
@@ -198,7 +198,7 @@ async def submit_request(code: str, request: Request, portal: PortalDep, lang: L
     if not service.get("online"):
         return see_other("/ktp-el")
     submitted = {key: value for key, value in (await request.form()).items() if isinstance(value, str)}
-    kecamatan = _kecamatan()
+    kecamatan = kecamatan_choices()
     add_row = submitted.pop("_tambah", None)
     shape = forms.build_form(service, language=lang, kecamatan=kecamatan, values=submitted)
     values = forms.compact_rows(shape, submitted)
@@ -223,7 +223,7 @@ async def submit_request(code: str, request: Request, portal: PortalDep, lang: L
         if refused.status == 422 and refused.code == "invalid_request":
             forms.place_errors(form, forms.details_of(refused.body), lang)
         else:
-            form.general_errors.append(_refusal_text(refused, lang))
+            form.general_errors.append(refusal_text(refused, lang))
         return render(
             request,
             "request_form.html",
@@ -338,7 +338,7 @@ async def follow(
             view = await portal.intake.follow(number, access_code, caller(request))
         except ServiceRefused as refused:
             field = "access_code" if refused.code in ("access_code_mistyped", "not_found") else "general"
-            errors[field] = _refusal_text(refused, lang)
+            errors[field] = refusal_text(refused, lang)
         else:
             _remember(session_of(request), view, access_code)
             return see_other("/permohonan")
@@ -443,7 +443,7 @@ async def upload_scan(
                 caller=caller(request),
             )
         except ServiceRefused as refused:
-            problem = _refusal_text(refused, lang)
+            problem = refusal_text(refused, lang)
     found = await _followed_view(request, portal)
     if found is None:
         return see_other("/lacak")
@@ -482,7 +482,7 @@ async def resubmit(
         if found is None:
             return see_other("/lacak")
         return await _status_page(
-            request, portal, lang, found[2], status_code=422, resubmit_problem=_refusal_text(refused, lang)
+            request, portal, lang, found[2], status_code=422, resubmit_problem=refusal_text(refused, lang)
         )
     session_of(request)["notice"] = pick(lang, "Permohonan dikirim ulang untuk diverifikasi.", "Sent back for review.")
     return see_other("/permohonan")
@@ -507,7 +507,7 @@ async def cancel(
         try:
             await portal.intake.cancel(request_id, held["code"], reason.strip() or None, caller(request))
         except ServiceRefused as refused:
-            problem = _refusal_text(refused, lang)
+            problem = refusal_text(refused, lang)
     if problem:
         found = await _followed_view(request, portal)
         if found is None:
@@ -544,7 +544,7 @@ async def ktp_el(request: Request, portal: PortalDep) -> HTMLResponse:
         request,
         "ktp_el.html",
         service=service,
-        kecamatan=_kecamatan(),
+        kecamatan=kecamatan_choices(),
         values={},
         errors={},
         general=[],
@@ -590,14 +590,14 @@ async def book_recording(request: Request, portal: PortalDep, lang: LanguageDep)
             else:
                 general.append(detail.text(lang))
         if not refused.body.get("error", {}).get("details"):
-            general.append(_refusal_text(refused, lang))
+            general.append(refusal_text(refused, lang))
         service = forms.find_service(await portal.intake.catalogue(caller(request)), "ktp_el") or {}
         return render(
             request,
             "ktp_el.html",
             status_code=422 if refused.status in (400, 422) else refused.status,
             service=service,
-            kecamatan=_kecamatan(),
+            kecamatan=kecamatan_choices(),
             values=values,
             errors=errors,
             general=general,
@@ -644,7 +644,7 @@ async def verify_file(
     try:
         result = await portal.documents.verify_file(file.filename or "dokumen.pdf", content, caller(request))
     except ServiceRefused as refused:
-        return render(request, "verify.html", status_code=422, result=None, problem=_refusal_text(refused, lang))
+        return render(request, "verify.html", status_code=422, result=None, problem=refusal_text(refused, lang))
     return render(
         request, "verify.html", result=result, problem=None, issued_at=local_time(result.get("issued_at") or "")
     )
@@ -663,6 +663,20 @@ async def verify_code(token: str, request: Request, portal: PortalDep, lang: Lan
             return render(request, "verification.html", status_code=404, result=None)
         raise
     return render(request, "verification.html", result=result, issued_at=local_time(result.get("issued_at") or ""))
+
+
+async def refused_page(request: Request, error: ServiceRefused) -> HTMLResponse:
+    """A service's refusal no page handled itself: its message, in the reader's language."""
+    if error.status == 429:
+        retry = int(error.retry_after) if (error.retry_after or "").isdigit() else 60
+        return render(request, "error.html", status_code=429, kind="too_many", retry_after=retry)
+    return render(
+        request,
+        "error.html",
+        status_code=error.status,
+        kind="refused",
+        message=refusal_text(error, language(request)),
+    )
 
 
 def install(app: FastAPI, portal: Portal) -> None:
@@ -686,18 +700,7 @@ def install(app: FastAPI, portal: Portal) -> None:
         response.headers["Retry-After"] = "30"
         return response
 
-    @app.exception_handler(ServiceRefused)
-    async def _refused(request: Request, error: ServiceRefused) -> HTMLResponse:
-        if error.status == 429:
-            retry = int(error.retry_after) if (error.retry_after or "").isdigit() else 60
-            return render(request, "error.html", status_code=429, kind="too_many", retry_after=retry)
-        return render(
-            request,
-            "error.html",
-            status_code=error.status,
-            kind="refused",
-            message=_refusal_text(error, language(request)),
-        )
+    app.add_exception_handler(ServiceRefused, refused_page)  # type: ignore[arg-type]
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> HTMLResponse:

@@ -19,7 +19,7 @@ from dukcapil_web.adapters.sessions import Session, Sessions
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'"
+    "frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; manifest-src 'self'"
 )
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
@@ -65,7 +65,8 @@ class PortalMiddleware:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 for header, value in SECURITY_HEADERS.items():
-                    headers[header] = value
+                    if header not in headers:  # a scan shown inside the console's page sets its own
+                        headers[header] = value
                 if not static:
                     headers["Cache-Control"] = "no-store"
                 cookie = await self.sessions.save(session) if session.modified else None

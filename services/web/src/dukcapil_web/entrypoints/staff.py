@@ -1,0 +1,545 @@
+"""The staff console under /staff: sign-in at intake, and the pages of each role over the services' staff APIs.
+
+The token intake issues stays in the server-side session (the browser holds only the session cookie), and goes
+with every call as `Authorization: Bearer`. What the menu shows follows the token's scopes; a page whose scope
+the token lacks answers 403 before calling anything. Where the services record why a person's data is read, the
+reason is asked once per task (reviewing, the counter, ...) and sent as `X-Access-Reason` with every read.
+A NIK (a collector's, say) is posted, never put in a URL or a log line.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dukcapil_web.adapters.api import (
+    Caller,
+    DeadLettersApi,
+    ReviewApi,
+    ServiceRefused,
+    ShippingApi,
+    StaffDocumentsApi,
+    StaffIntakeApi,
+)
+from dukcapil_web.domain import forms
+from dukcapil_web.domain.i18n import Language, pick
+from dukcapil_web.domain.progress import local_time
+from dukcapil_web.domain.staff import (
+    REVIEW_STATUSES,
+    TASKS,
+    TYPE_NAMES,
+    expired,
+    places_for,
+    reason_problem,
+    signed_in_until,
+)
+from dukcapil_web.entrypoints.pages import (
+    LanguageDep,
+    ProtectedForm,
+    caller,
+    kecamatan_choices,
+    language,
+    refusal_text,
+    refused_page,
+    render,
+    see_other,
+)
+from dukcapil_web.entrypoints.security import safe_next, session_of
+
+log = structlog.get_logger(__name__)
+
+SCAN_TYPES = {"application/pdf", "image/jpeg", "image/png"}
+ACTIONS = {"claim", "release", "approve", "reject", "request-information"}
+
+
+@dataclass
+class Console:
+    """The staff APIs the console calls, built by the composition root."""
+
+    intake: StaffIntakeApi
+    review: ReviewApi
+    shipping: ShippingApi
+    documents: StaffDocumentsApi
+    dead_letters: dict[str, DeadLettersApi]
+
+
+def console(request: Request) -> Console:
+    return request.app.state.console
+
+
+ConsoleDep = Annotated[Console, Depends(console)]
+
+
+class SignInNeeded(Exception):
+    pass
+
+
+class ReasonNeeded(Exception):
+    def __init__(self, task: str) -> None:
+        super().__init__(task)
+        self.task = task
+
+
+class ScopeMissing(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The signed-in member of staff, as the session keeps them."""
+
+    username: str
+    role: str
+    kecamatan_code: str | None
+    scopes: frozenset[str]
+    token: str
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+def signed_in(request: Request) -> Staff | None:
+    held = session_of(request).get("staff")
+    if not isinstance(held, dict) or expired(held.get("until", "")):
+        return None
+    return Staff(
+        username=held["username"],
+        role=held["role"],
+        kecamatan_code=held.get("kecamatan_code"),
+        scopes=frozenset(held.get("scopes") or ()),
+        token=held["token"],
+    )
+
+
+def current_staff(request: Request) -> Staff:
+    staff = signed_in(request)
+    if staff is None:
+        raise SignInNeeded()
+    return staff
+
+
+StaffDep = Annotated[Staff, Depends(current_staff)]
+
+
+def needs(scope: str) -> Any:
+    def check(staff: StaffDep) -> Staff:
+        if not staff.may(scope):
+            raise ScopeMissing(scope)
+        return staff
+
+    return Depends(check)
+
+
+def calling(request: Request, staff: Staff, task: str | None = None) -> Caller:
+    """The caller for a service: this click's request id and the staff token; with a task, its reason."""
+    reason = None
+    if task is not None:
+        reason = (session_of(request).get("reasons") or {}).get(task)
+        if not reason:
+            raise ReasonNeeded(task)
+    plain = caller(request)
+    return Caller(address=plain.address, request_id=plain.request_id, token=staff.token, reason=reason)
+
+
+def staff_page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    staff = signed_in(request)
+    session = session_of(request)
+    lang = language(request)
+    return render(
+        request,
+        template,
+        status_code=status_code,
+        staff=staff,
+        places=places_for(staff.scopes) if staff else [],
+        reasons=session.get("reasons") or {},
+        tasks=TASKS,
+        notice=session.pop("staff_notice", None),
+        local_time=local_time,
+        review_status=lambda code: pick(lang, *REVIEW_STATUSES[code]) if code in REVIEW_STATUSES else code,
+        type_label=lambda code: pick(lang, *TYPE_NAMES[code]) if code in TYPE_NAMES else code,
+        **context,
+    )
+
+
+def field_errors(refused: ServiceRefused, names: set[str], lang: Language) -> tuple[dict[str, list[str]], list[str]]:
+    """A service's error details beside the inputs named like their path (`body.reason` -> `reason`); the rest, and
+    a refusal without details, on top."""
+    errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    for detail in forms.details_of(refused.body):
+        path = (detail.field or "").removeprefix("body.")
+        target = path if path in names else next((n for n in names if path.startswith(n + ".")), None)
+        if target:
+            errors.setdefault(target, []).append(detail.text(lang))
+        else:
+            general.append(detail.text(lang))
+    if not errors and not general:
+        general.append(refusal_text(refused, lang))
+    return errors, general
+
+
+router = APIRouter(prefix="/staff")
+
+
+# --- signing in and out; the reason for a task ---
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request, kembali: str | None = None) -> Response:
+    staff = signed_in(request)
+    if staff is None:
+        return staff_page(request, "staff/sign_in.html", errors={}, general=[], username="", kembali=kembali or "")
+    return staff_page(request, "staff/home.html")
+
+
+@router.post("/masuk", response_class=HTMLResponse, dependencies=[ProtectedForm])
+async def sign_in(
+    request: Request,
+    console: ConsoleDep,
+    lang: LanguageDep,
+    username: Annotated[str, Form(max_length=64)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+    kembali: Annotated[str, Form(max_length=300)] = "",
+) -> Response:
+    username = username.strip().lower()
+    errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    if not username:
+        errors["username"] = [pick(lang, "Isi nama pengguna.", "Enter your user name.")]
+    if not password:
+        errors["password"] = [pick(lang, "Isi kata sandi.", "Enter your password.")]
+    if not errors:
+        try:
+            token = await console.intake.sign_in(username, password, caller(request))
+            plain = caller(request)
+            me = await console.intake.me(
+                Caller(address=plain.address, request_id=plain.request_id, token=token["access_token"])
+            )
+        except ServiceRefused as refused:
+            if refused.code == "invalid_grant":
+                errors["password"] = [
+                    pick(
+                        lang,
+                        "Nama pengguna atau kata sandi salah, atau akun dinonaktifkan.",
+                        "Wrong user name or password, or the account is deactivated.",
+                    )
+                ]
+            else:
+                errors, general = field_errors(refused, {"username", "password"}, lang)
+        else:
+            session = session_of(request)
+            for key in ("staff", "reasons"):
+                session.pop(key, None)
+            session["staff"] = {
+                "token": token["access_token"],
+                "until": signed_in_until(int(token.get("expires_in", 3600))),
+                "username": me["username"],
+                "role": me["role"],
+                "kecamatan_code": me.get("kecamatan_code"),
+                "scopes": me.get("scopes") or [],
+            }
+            session.rotate()  # a session id seen before signing in does not come to hold a token
+            log.info("staff_signed_in", username=me["username"], role=me["role"])
+            return see_other(safe_next(kembali) if kembali.startswith("/staff/") else "/staff")
+    return staff_page(
+        request,
+        "staff/sign_in.html",
+        status_code=422,
+        errors=errors,
+        general=general,
+        username=username,
+        kembali=kembali,
+    )
+
+
+@router.post("/keluar", dependencies=[ProtectedForm])
+async def sign_out(request: Request, console: ConsoleDep, lang: LanguageDep) -> RedirectResponse:
+    """Ends the session at intake too: the token is refused by every service from now on."""
+    staff = signed_in(request)
+    if staff is not None:
+        try:
+            await console.intake.sign_out(calling(request, staff))
+        except Exception as error:  # the session here ends anyway; intake's ends when its token expires
+            log.warning("staff_sign_out_failed", error=type(error).__name__)
+    session = session_of(request)
+    for key in ("staff", "reasons"):
+        session.pop(key, None)
+    session.rotate()
+    session["staff_notice"] = pick(lang, "Anda sudah keluar.", "You are signed out.")
+    return see_other("/staff")
+
+
+@router.get("/alasan", response_class=HTMLResponse)
+async def reason_form(request: Request, _staff: StaffDep, tugas: str = "", kembali: str = "/staff") -> Response:
+    if tugas not in TASKS:
+        return see_other("/staff")
+    current = (session_of(request).get("reasons") or {}).get(tugas, "")
+    return staff_page(
+        request, "staff/reason.html", task=TASKS[tugas], reason=current, kembali=safe_next(kembali), errors=[]
+    )
+
+
+@router.post("/alasan", response_class=HTMLResponse, dependencies=[ProtectedForm])
+async def give_reason(
+    request: Request,
+    _staff: StaffDep,
+    lang: LanguageDep,
+    tugas: Annotated[str, Form(max_length=40)],
+    alasan: Annotated[str, Form(max_length=1000)] = "",
+    kembali: Annotated[str, Form(max_length=300)] = "/staff",
+) -> Response:
+    if tugas not in TASKS:
+        return see_other("/staff")
+    problem = reason_problem(alasan)
+    if problem:
+        return staff_page(
+            request,
+            "staff/reason.html",
+            status_code=422,
+            task=TASKS[tugas],
+            reason=alasan,
+            kembali=safe_next(kembali),
+            errors=[pick(lang, *problem)],
+        )
+    session = session_of(request)
+    session["reasons"] = {**(session.get("reasons") or {}), tugas: " ".join(alasan.split())}
+    return see_other(safe_next(kembali))
+
+
+# --- the reviewer: the queue, the review screen, the scans ---
+
+
+QUEUE_STATUSES = ("pending", "info_requested", "approved", "rejected", "cancelled")
+REQUEST_TYPES = ("kartu_keluarga", "akta_kematian", "surat_pindah", "biodata_wni")
+
+
+@router.get("/antrean", response_class=HTMLResponse)
+async def queue(
+    request: Request,
+    console: ConsoleDep,
+    staff: Annotated[Staff, needs("reviews:read")],
+    status: str = "pending",
+    jenis: str = "",
+    kecamatan: str = "",
+    terlambat: str = "",
+    urutan: str = "due",
+) -> Response:
+    params: dict[str, Any] = {"order": "due" if urutan == "due" else "received", "limit": 100}
+    if status in QUEUE_STATUSES:
+        params["status"] = status
+    if jenis in REQUEST_TYPES:
+        params["type"] = jenis
+    if kecamatan and len(kecamatan) == 8:
+        params["kecamatan"] = kecamatan
+    if terlambat:
+        params["overdue"] = "true"
+    reviews = await console.review.queue(params, calling(request, staff, "verifikasi"))
+    return staff_page(
+        request,
+        "staff/queue.html",
+        reviews=reviews,
+        filters={"status": status, "jenis": jenis, "kecamatan": kecamatan, "terlambat": terlambat, "urutan": urutan},
+        statuses=QUEUE_STATUSES,
+        types=REQUEST_TYPES,
+        kecamatan_list=kecamatan_choices(),
+    )
+
+
+@router.post("/antrean/berikutnya", dependencies=[ProtectedForm])
+async def claim_next(
+    request: Request, console: ConsoleDep, lang: LanguageDep, staff: Annotated[Staff, needs("reviews:decide")]
+) -> Response:
+    """Claim the pending review due first that nobody else holds, and open it."""
+    who = calling(request, staff, "verifikasi")
+    reviews = await console.review.queue({"status": "pending", "order": "due", "limit": 50}, who)
+    for review in reviews:
+        if review.get("claimed_by") in (None, staff.username):
+            try:
+                await console.review.act(review["request_id"], "claim", {}, who)
+            except ServiceRefused as refused:
+                if refused.status == 409:
+                    continue
+                raise
+            return see_other(f"/staff/verifikasi/{review['request_id']}")
+    session_of(request)["staff_notice"] = pick(lang, "Tidak ada permohonan yang menunggu.", "Nothing is waiting.")
+    return see_other("/staff/antrean")
+
+
+def _request_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise StarletteHTTPException(404) from None
+
+
+async def _review_page(
+    request: Request, console: Console, staff: Staff, request_id: str, status_code: int = 200, **more: Any
+) -> HTMLResponse:
+    who = calling(request, staff, "verifikasi")
+    review = await console.review.review(request_id, who)
+    audit = await console.review.audit(request_id, who)
+    try:
+        history = (await console.intake.request(request_id, who)).get("history", [])
+    except ServiceRefused:
+        history = []
+    lang = language(request)
+    catalogue = await request.app.state.portal.intake.catalogue(caller(request))
+    scan_names = forms.scan_descriptions(catalogue, lang)
+    mine = review.get("claimed_by") == staff.username
+    return staff_page(
+        request,
+        "staff/review.html",
+        status_code=status_code,
+        review=review,
+        audit=audit,
+        history=history,
+        scan_names=scan_names,
+        mine=mine,
+        may_decide=staff.may("reviews:decide"),
+        scan_types=SCAN_TYPES,
+        errors=more.pop("errors", {}),
+        general=more.pop("general", []),
+        values=more.pop("values", {}),
+        **more,
+    )
+
+
+@router.get("/verifikasi/{request_id}", response_class=HTMLResponse)
+async def review_screen(
+    request_id: str, request: Request, console: ConsoleDep, staff: Annotated[Staff, needs("reviews:read")]
+) -> Response:
+    return await _review_page(request, console, staff, _request_id(request_id))
+
+
+@router.post("/verifikasi/{request_id}/{action}", response_class=HTMLResponse, dependencies=[ProtectedForm])
+async def review_action(
+    request_id: str,
+    action: str,
+    request: Request,
+    console: ConsoleDep,
+    lang: LanguageDep,
+    staff: Annotated[Staff, needs("reviews:decide")],
+) -> Response:
+    request_id = _request_id(request_id)
+    if action not in ACTIONS:
+        return see_other(f"/staff/verifikasi/{request_id}")
+    form = await request.form()
+    values = {key: value.strip() for key, value in form.items() if isinstance(value, str)}
+    body: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    if action == "approve" and values.get("note"):
+        body["note"] = values["note"]
+    if action in ("reject", "request-information"):
+        field = f"{action}.reason"
+        if not values.get(field):
+            errors[field] = [pick(lang, "Tulis alasannya untuk pemohon.", "Write the reason for the applicant.")]
+        body["reason"] = values.get(field, "")
+    if action == "request-information":
+        missing = [str(item) for item in form.getlist("missing_items") if isinstance(item, str) and item]
+        missing += [line.strip() for line in values.get("missing_other", "").splitlines() if line.strip()]
+        body["missing_items"] = missing
+    if not errors:
+        try:
+            await console.review.act(request_id, action, body, calling(request, staff, "verifikasi"))
+        except ServiceRefused as refused:
+            if refused.status in (401, 403, 404):
+                raise
+            names = {"reason", "note", "missing_items"}
+            placed, general = field_errors(refused, names, lang)
+            prefix = "approve." if action == "approve" else f"{action}."
+            errors = {
+                (prefix + name if name != "missing_items" else "missing_items"): msgs for name, msgs in placed.items()
+            }
+            return await _review_page(
+                request, console, staff, request_id, status_code=422, errors=errors, general=general, values=values
+            )
+        else:
+            done = {
+                "claim": ("Permohonan Anda ambil.", "You claimed the request."),
+                "release": ("Permohonan dikembalikan ke antrean.", "The request is back in the queue."),
+                "approve": ("Permohonan disetujui.", "The request is approved."),
+                "reject": ("Permohonan ditolak.", "The request is rejected."),
+                "request-information": ("Permintaan kelengkapan dikirim ke pemohon.", "The applicant was asked."),
+            }[action]
+            session_of(request)["staff_notice"] = pick(lang, *done)
+            if action in ("approve", "reject", "request-information", "release"):
+                return see_other("/staff/antrean")
+            return see_other(f"/staff/verifikasi/{request_id}")
+    return await _review_page(request, console, staff, request_id, status_code=422, errors=errors, values=values)
+
+
+@router.get("/berkas/{request_id}/{attachment_id}")
+async def scan(
+    request_id: str,
+    attachment_id: str,
+    request: Request,
+    console: ConsoleDep,
+    staff: Annotated[Staff, needs("attachments:read")],
+) -> Response:
+    """A scan shown inside the review screen: fetched from intake with the staff token, given to the browser as
+    what it was recorded as (PDF, JPEG or PNG, nothing else), to be framed by this site only, never cached."""
+    task = "loket" if staff.may("requests:submit") else "verifikasi"
+    found = await console.intake.scan(
+        _request_id(request_id), _request_id(attachment_id), calling(request, staff, task)
+    )
+    content_type = found.content_type if found.content_type in SCAN_TYPES else "application/octet-stream"
+    return Response(
+        found.content,
+        media_type=content_type,
+        headers={
+            "Content-Disposition": f'inline; filename="{found.filename}"',
+            "Content-Security-Policy": "default-src 'none'; img-src 'self'; frame-ancestors 'self'",
+            "X-Frame-Options": "SAMEORIGIN",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- installing ---
+
+
+def install(app: FastAPI, console: Console) -> None:
+    app.state.console = console
+    app.include_router(router)
+
+    @app.exception_handler(SignInNeeded)
+    async def _sign_in(request: Request, _error: SignInNeeded) -> RedirectResponse:
+        if session_of(request).get("staff"):
+            session_of(request).pop("staff", None)
+            session_of(request)["staff_notice"] = pick(
+                language(request), "Sesi Anda berakhir: masuk lagi.", "Your session ended: sign in again."
+            )
+        target = request.url.path if request.method == "GET" else ""
+        return see_other("/staff" + (f"?kembali={quote(target)}" if target else ""))
+
+    @app.exception_handler(ReasonNeeded)
+    async def _reason(request: Request, error: ReasonNeeded) -> RedirectResponse:
+        back = request.url.path if request.method == "GET" else "/staff"
+        if request.method == "GET" and request.url.query:
+            back += "?" + request.url.query
+        return see_other(f"/staff/alasan?tugas={error.task}&kembali={quote(back)}")
+
+    @app.exception_handler(ScopeMissing)
+    async def _scope(request: Request, _error: ScopeMissing) -> HTMLResponse:
+        return staff_page(request, "staff/forbidden.html", status_code=403)
+
+    @app.exception_handler(ServiceRefused)
+    async def _refused(request: Request, error: ServiceRefused) -> Response:
+        if not request.url.path.startswith("/staff"):
+            return await refused_page(request, error)
+        if error.status == 401:  # the token expired or its session was ended (deactivated, signed out elsewhere)
+            return await _sign_in(request, SignInNeeded())
+        if error.status == 403:
+            return staff_page(request, "staff/forbidden.html", status_code=403, message=refusal_text(error, "id"))
+        return staff_page(
+            request,
+            "error.html",
+            status_code=error.status,
+            kind="refused",
+            message=refusal_text(error, language(request)),
+        )

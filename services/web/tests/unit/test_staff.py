@@ -1,0 +1,184 @@
+"""The staff console through HTTP against fakes of the services' staff APIs: the token stays in the server-side
+session, the menu follows the scopes, the access reason is asked once per task and sent with every read, the
+review screen shows the data beside the scans, and the services' errors land beside their fields."""
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from dukcapil_web.bootstrap import build_app
+from dukcapil_web.settings import WebSettings
+
+from ..fakes import PASSWORD, FakeDocuments, FakeReview, FakeStaffIntake
+
+
+@pytest.fixture
+def intake() -> FakeStaffIntake:
+    return FakeStaffIntake()
+
+
+@pytest.fixture
+def review() -> FakeReview:
+    return FakeReview()
+
+
+@pytest.fixture
+def client(intake: FakeStaffIntake, review: FakeReview) -> Iterator[TestClient]:
+    app = build_app(
+        WebSettings(environment="development", log_json=False),  # type: ignore[call-arg]
+        intake_transport=intake.transport(),
+        documents_transport=FakeDocuments().transport(),
+        review_transport=review.transport(),
+    )
+    with TestClient(app, base_url="http://portal.test", follow_redirects=False) as client:
+        yield client
+
+
+def csrf(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found
+    return found.group(1)
+
+
+def sign_in(client: TestClient, username: str = "reviewer", password: str = PASSWORD):  # type: ignore[no-untyped-def]
+    page = client.get("/staff")
+    return client.post("/staff/masuk", data={"username": username, "password": password, "csrf_token": csrf(page.text)})
+
+
+def give_reason(client: TestClient, task: str, reason: str = "verifikasi antrean harian") -> None:
+    page = client.get(f"/staff/alasan?tugas={task}&kembali=/staff/antrean")
+    answer = client.post(
+        "/staff/alasan",
+        data={"tugas": task, "alasan": reason, "kembali": "/staff/antrean", "csrf_token": csrf(page.text)},
+    )
+    assert answer.status_code == 303
+
+
+def test_a_wrong_password_is_told_beside_the_password(client: TestClient) -> None:
+    answer = sign_in(client, password="salah-sekali-ini")
+    assert answer.status_code == 422
+    assert 'id="s-password-error"' in answer.text and "kata sandi salah" in answer.text
+    assert 'aria-invalid="true"' in answer.text
+
+
+def test_the_token_stays_on_the_server_and_the_menu_follows_the_scopes(
+    client: TestClient, intake: FakeStaffIntake
+) -> None:
+    answer = sign_in(client)
+    assert answer.status_code == 303 and answer.headers["location"] == "/staff"
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite" in cookie and "staff-token" not in cookie
+    home = client.get("/staff")
+    assert "staff-token" not in home.text
+    assert "Antrean verifikasi" in home.text and "Akun staf" not in home.text and "Pesan gagal" not in home.text
+
+
+def test_a_page_outside_the_roles_scopes_is_refused_before_anything_is_called(
+    client: TestClient, review: FakeReview
+) -> None:
+    sign_in(client, "document_officer")
+    assert "Antrean verifikasi" not in client.get("/staff").text
+    assert client.get("/staff/antrean").status_code == 403
+    assert review.calls == []
+
+
+def test_sign_out_ends_the_session_at_intake_too(client: TestClient, intake: FakeStaffIntake) -> None:
+    sign_in(client)
+    home = client.get("/staff")
+    answer = client.post("/staff/keluar", data={"csrf_token": csrf(home.text)})
+    assert answer.status_code == 303
+    assert len(intake.signed_out) == 1
+    assert client.get("/staff/antrean").headers["location"].startswith("/staff")
+    assert "Masuk sebagai petugas" in client.get("/staff").text
+
+
+def test_the_reason_is_asked_once_per_task_and_sent_with_every_read(
+    client: TestClient, intake: FakeStaffIntake, review: FakeReview
+) -> None:
+    review.add(intake.add_request())
+    sign_in(client)
+    first = client.get("/staff/antrean")
+    assert first.status_code == 303 and first.headers["location"].startswith("/staff/alasan?tugas=verifikasi")
+    page = client.get(first.headers["location"])
+    short = client.post(
+        "/staff/alasan", data={"tugas": "verifikasi", "alasan": "x", "kembali": "/", "csrf_token": csrf(page.text)}
+    )
+    assert short.status_code == 422 and 'id="s-alasan-error"' in short.text
+    give_reason(client, "verifikasi")
+    queue = client.get("/staff/antrean")
+    assert queue.status_code == 200 and "360214-20261128-0001" in queue.text and "lewat tenggat" in queue.text
+    assert client.get("/staff/antrean?status=pending&terlambat=1").status_code == 200
+    assert all(call.headers["X-Access-Reason"] == "verifikasi antrean harian" for call in review.calls)
+
+
+def test_the_review_screen_shows_the_scans_inline_beside_the_data(
+    client: TestClient, intake: FakeStaffIntake, review: FakeReview
+) -> None:
+    shown = review.add(intake.add_request())
+    sign_in(client)
+    give_reason(client, "verifikasi")
+    page = client.get(f"/staff/verifikasi/{shown['request_id']}")
+    assert page.status_code == 200
+    image, pdf = shown["attachments"]
+    assert f'<img src="/staff/berkas/{shown["request_id"]}/{image["id"]}"' in page.text
+    assert f'<iframe src="/staff/berkas/{shown["request_id"]}/{pdf["id"]}"' in page.text
+    assert "Ahmad Fauzi" in page.text and "NIK sesuai." in page.text
+    assert "frame-src 'self'" in page.headers["content-security-policy"]
+    scan = client.get(f"/staff/berkas/{shown['request_id']}/{image['id']}")
+    assert scan.status_code == 200 and scan.headers["content-type"] == "image/png"
+    assert scan.headers["x-frame-options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in scan.headers["content-security-policy"]
+    assert scan.headers["cache-control"] == "no-store"
+
+
+def test_claim_then_an_information_request_with_a_reason_too_short_is_told_beside_it(
+    client: TestClient, intake: FakeStaffIntake, review: FakeReview
+) -> None:
+    shown = review.add(intake.add_request())
+    request_id = shown["request_id"]
+    sign_in(client)
+    give_reason(client, "verifikasi")
+    page = client.get(f"/staff/verifikasi/{request_id}")
+    claimed = client.post(f"/staff/verifikasi/{request_id}/claim", data={"csrf_token": csrf(page.text)})
+    assert claimed.status_code == 303 and shown["claimed_by"] == "reviewer"
+    page = client.get(f"/staff/verifikasi/{request_id}")
+    assert "Minta kelengkapan" in page.text
+    empty = client.post(
+        f"/staff/verifikasi/{request_id}/request-information",
+        data={"request-information.reason": "", "csrf_token": csrf(page.text)},
+    )
+    assert empty.status_code == 422 and 'id="s-request-information-reason-error"' in empty.text
+    short = client.post(
+        f"/staff/verifikasi/{request_id}/request-information",
+        data={"request-information.reason": "abc", "csrf_token": csrf(page.text)},
+    )
+    assert short.status_code == 422
+    assert re.search(r'id="s-request-information-reason-error">.*Terlalu pendek', short.text)
+    asked = client.post(
+        f"/staff/verifikasi/{request_id}/request-information",
+        data={
+            "request-information.reason": "Scan KK lama tidak terbaca.",
+            "missing_items": "kk_lama",
+            "missing_other": "Surat pengantar RT",
+            "csrf_token": csrf(page.text),
+        },
+    )
+    assert asked.status_code == 303 and shown["status"] == "info_requested"
+    assert shown["missing_items"] == ["kk_lama", "Surat pengantar RT"]
+
+
+def test_a_form_without_its_token_is_refused(client: TestClient) -> None:
+    assert client.post("/staff/masuk", data={"username": "reviewer", "password": PASSWORD}).status_code == 403
+
+
+def test_an_ended_token_sends_back_to_sign_in(client: TestClient, intake: FakeStaffIntake, review: FakeReview) -> None:
+    review.add(intake.add_request())
+    sign_in(client)
+    give_reason(client, "verifikasi")
+    intake.signed_out.extend(intake.tokens)
+    review.sessions_ended = True
+    answer = client.get("/staff/antrean")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/staff")
+    assert "Masuk sebagai petugas" in client.get("/staff").text
