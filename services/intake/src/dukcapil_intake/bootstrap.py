@@ -138,6 +138,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
                 send_due_notifications,
                 unit_of_work=notifications_unit_of_work,
                 notifier=notifier,
+                clock=clock,
                 schedule=RetrySchedule(tuple(settings.notify_retry_delays)),
                 batch_size=settings.notify_batch_size,
                 send_timeout=max(settings.smtp_timeout, settings.sms_timeout) * 2,

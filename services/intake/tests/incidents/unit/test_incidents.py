@@ -24,6 +24,7 @@ from dukcapil_intake.incidents.service_layer.repository import IncidentRepositor
 from dukcapil_intake.requests.domain.model import RequestStatus
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.auth.roles import Role
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.service import DeadLetterDesk
@@ -272,6 +273,7 @@ def client_for(uow: IncidentsUnitOfWork) -> httpx.AsyncClient:
     install_test_auth(app)
     dead_letter_http.install(app, desk)
     app.state.stall_policy = POLICY
+    app.state.clock = SystemClock()
     incidents_http.install(app, unit_of_work=lambda: uow)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
 

@@ -14,6 +14,7 @@ from dukcapil_intake.requests.entrypoints import http
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.auth.tokens import InvalidToken
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_testing import (
@@ -56,6 +57,7 @@ async def api():  # type: ignore[no-untyped-def]
     app = FastAPI()
     install_error_handlers(app)
     app.state.files = files
+    app.state.clock = SystemClock()
     app.state.scans = DecodingScanInspector()
     app.state.settings = IntakeSettings(
         max_attachment_bytes=MAX_SCAN_BYTES, max_scan_pages=3, max_scan_pixels=1_000_000, recording_capacity=2

@@ -25,6 +25,7 @@ from dukcapil_intake.statistics.domain.statistics import (
 from dukcapil_intake.statistics.entrypoints import statistics as statistics_http
 from dukcapil_intake.statistics.service_layer import statistics
 from dukcapil_shared.auth.roles import Role
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_testing import development_token, download_grants_for_tests, install_test_auth, run_ops_cli, staff_headers
 
@@ -266,6 +267,7 @@ def intake_app() -> FastAPI:
     install_error_handlers(app)
     uow = known_requests_uow()
     app.state.access_log = install_test_auth(app)
+    app.state.clock = SystemClock()
     http.install(
         app,
         unit_of_work=lambda: uow,

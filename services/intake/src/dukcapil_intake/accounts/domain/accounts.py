@@ -8,15 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from dukcapil_shared.auth.roles import KECAMATAN_BOUND, Principal, Role
 from dukcapil_shared.contracts.regions import find_kecamatan
+from dukcapil_shared.refusals import Refusal
 
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,63}$")
 
 
-class AccountRefused(Exception):
+class AccountRefused(Refusal):
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+        super().__init__(message, code=code)
 
 
 @dataclass

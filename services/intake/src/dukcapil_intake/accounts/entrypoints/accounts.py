@@ -1,20 +1,19 @@
 """Signing in and out (OAuth2 password flow, answering a JWT every service accepts), the public keys that check
 those tokens, and staff accounts for admins."""
 
-import math
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from dukcapil_intake.accounts.domain.accounts import AccountRefused, LockoutPolicy, StaffAccount
+from dukcapil_intake.accounts.domain.accounts import LockoutPolicy, StaffAccount
 from dukcapil_intake.accounts.service_layer import accounts as service
 from dukcapil_shared.auth.http import rate_limited, signed_in, staff
 from dukcapil_shared.auth.roles import Principal, Role, Scope
 from dukcapil_shared.auth.tokens import TokenIssuer
-from dukcapil_shared.web import ApiError, ErrorResponse, error_response
+from dukcapil_shared.web import ApiError, ErrorResponse
 
 
 def _unit_of_work(request: Request) -> service.AccountsUnitOfWork:
@@ -113,16 +112,8 @@ async def sign_in(
             issuer=issuer,
             lockout=request.app.state.lockout,
         )
-    except service.SignInRefused:
-        raise ApiError(400, "invalid_grant", "Wrong user name or password, or the account is deactivated.") from None
-    except service.SignInLocked as locked:
-        seconds = max(1, math.ceil(locked.retry_after.total_seconds()))
-        raise ApiError(
-            429,
-            "sign_in_locked",
-            f"Too many failed sign-ins under this user name: try again in {seconds} s, or ask an admin.",
-            headers={"Retry-After": str(seconds)},
-        ) from None
+    except service.SignInRefused as refused:
+        raise ApiError(400, refused.code, refused.message) from None
     return TokenView(access_token=token.access_token, expires_in=token.expires_in, scope=token.scope)
 
 
@@ -198,15 +189,3 @@ def install(
     app.state.token_issuer = issuer
     app.state.lockout = lockout
     app.include_router(router)
-
-    @app.exception_handler(AccountRefused)
-    async def _refused(_request: Request, error: AccountRefused) -> JSONResponse:
-        return error_response(422, error.code, error.message)
-
-    @app.exception_handler(service.AccountExists)
-    async def _exists(_request: Request, error: service.AccountExists) -> JSONResponse:
-        return error_response(409, "account_exists", f"There is already an account {error}.")
-
-    @app.exception_handler(service.AccountNotFound)
-    async def _not_found(_request: Request, error: service.AccountNotFound) -> JSONResponse:
-        return error_response(404, "account_not_found", f"No account {error}.")

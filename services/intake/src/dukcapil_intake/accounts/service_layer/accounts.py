@@ -9,9 +9,10 @@ transaction, away from the event loop that serves everyone else.
 
 import abc
 import asyncio
+import math
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 import structlog
@@ -27,8 +28,10 @@ from dukcapil_intake.accounts.domain.accounts import (
 from dukcapil_shared.auth.passwords import hash_password, needs_rehash, password_matches, password_problem
 from dukcapil_shared.auth.roles import Principal, Role
 from dukcapil_shared.auth.tokens import IssuedToken, TokenIssuer
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import Event, StaffSessionsEnded
 from dukcapil_shared.messaging import UnitOfWork
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
 
@@ -45,23 +48,45 @@ DEVELOPMENT_ACCOUNTS: tuple[tuple[str, str, Role, str | None], ...] = (
 )
 
 
-class AccountExists(Exception):
-    pass
+class AccountExists(Refusal):
+    code = "account_exists"
+    kind = RefusalKind.conflict
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"There is already an account {username}.")
+        self.args = (username,)
 
 
-class AccountNotFound(Exception):
-    pass
+class AccountNotFound(Refusal):
+    code = "account_not_found"
+    kind = RefusalKind.not_found
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"No account {username}.")
+        self.args = (username,)
 
 
-class SignInRefused(Exception):
-    """Wrong user name or password, or a deactivated account: the caller is not told which."""
+class SignInRefused(Refusal):
+    """Wrong user name or password, or a deactivated account: the caller is not told which. (OAuth2 answers it
+    with 400 invalid_grant, which the sign-in route gives: no kind of refusal is a 400.)"""
+
+    code = "invalid_grant"
+    message = "Wrong user name or password, or the account is deactivated."
 
 
-class SignInLocked(Exception):
+class SignInLocked(Refusal):
     """Too many failed sign-ins under this user name: none is tried until the lockout ends."""
 
+    code = "sign_in_locked"
+    kind = RefusalKind.rate_limited
+
     def __init__(self, retry_after: timedelta) -> None:
-        super().__init__(f"locked for {retry_after}")
+        seconds = max(1, math.ceil(retry_after.total_seconds()))
+        super().__init__(
+            f"Too many failed sign-ins under this user name: try again in {seconds} s, or ask an admin.",
+            headers={"Retry-After": str(seconds)},
+        )
+        self.args = (f"locked for {retry_after}",)
         self.retry_after = retry_after
 
 
@@ -132,8 +157,9 @@ async def sign_in(
     issuer: TokenIssuer,
     lockout: LockoutPolicy,
     now: datetime | None = None,
+    clock: Clock = system_clock,
 ) -> IssuedToken:
-    now = now or datetime.now(UTC)
+    now = now or clock()
     async with unit_of_work() as uow:
         failures = await uow.failures.get(username)
         if failures is not None and (wait := failures.locked_for(now)) is not None:
@@ -217,7 +243,7 @@ async def set_password(
     async with uow:
         account = await _existing(uow, username)
         account.password_hash = password_hash
-        account.password_changed_at = datetime.now(UTC)
+        account.password_changed_at = system_clock()
         await uow.accounts.save(account)
         ids = await _end_sessions(uow, username, reason="password_changed")
         await uow.commit()
@@ -267,9 +293,9 @@ async def add_development_accounts(*, unit_of_work: AccountsUnitOfWorkFactory) -
 
 
 async def _end_sessions(
-    uow: AccountsUnitOfWork, username: str, *, reason: str, only: uuid.UUID | None = None
+    uow: AccountsUnitOfWork, username: str, *, reason: str, only: uuid.UUID | None = None, clock: Clock = system_clock
 ) -> list[uuid.UUID]:
-    now = datetime.now(UTC)
+    now = clock()
     sessions = [s for s in await uow.sessions.open_for(username, now) if only is None or s.id == only]
     if not sessions:
         return []

@@ -16,6 +16,7 @@ from typing import Any
 from dukcapil_shared.contracts import exchanges
 from dukcapil_shared.contracts.public import PUBLIC_EVENTS
 from dukcapil_shared.contracts.regions import LEBAK, find_kecamatan, region_name
+from dukcapil_shared.refusals import Refusal
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{0,28}[a-z0-9]$")
 REGION_PREFIX = re.compile(r"^\d{2}(\.\d{2}){0,2}$")
@@ -30,7 +31,7 @@ DELIVERY_LIMIT = 10
 """Redeliveries of one message (the agency's consumer crashing on it) before it moves to the dead-letter queue."""
 
 
-class AgencyRefused(ValueError):
+class AgencyRefused(Refusal, ValueError):
     """An onboarding the office's rules do not allow; the message says what to change."""
 
 

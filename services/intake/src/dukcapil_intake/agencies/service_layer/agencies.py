@@ -10,7 +10,7 @@ import abc
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -19,13 +19,16 @@ from dukcapil_intake.agencies.domain.agencies import Agency, BrokerAccess, broke
 from dukcapil_intake.agencies.domain.public_events import LoggedPublicEvent
 from dukcapil_intake.agencies.service_layer.repository import AgencyExists
 from dukcapil_intake.agencies.service_layer.unit_of_work import AgenciesUnitOfWork
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.messaging.topology import PUBLIC_EXCHANGES
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
 
 
-class AgencyNotFound(LookupError):
-    pass
+class AgencyNotFound(Refusal, LookupError):
+    code = "agency_not_found"
+    kind = RefusalKind.not_found
 
 
 class BrokerAdminFailed(RuntimeError):
@@ -37,8 +40,8 @@ class ReplayNotDelivered(RuntimeError):
     replay is run again."""
 
 
-class InvalidTimeRange(ValueError):
-    pass
+class InvalidTimeRange(Refusal, ValueError):
+    code = "invalid_time_range"
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,12 @@ class Replayed:
 
 
 async def onboard_agency(
-    command: OnboardAgency, *, uow: AgenciesUnitOfWork, broker: BrokerAdmin, now: datetime | None = None
+    command: OnboardAgency,
+    *,
+    uow: AgenciesUnitOfWork,
+    broker: BrokerAdmin,
+    now: datetime | None = None,
+    clock: Clock = system_clock,
 ) -> Onboarded:
     """Create the agency's broker user, queues and bindings for its entitlements, and record it."""
     agency = Agency.entitle(
@@ -135,7 +143,7 @@ async def onboard_agency(
         region_prefixes=command.region_prefixes,
         identified=command.identified,
         by=command.by,
-        now=now or datetime.now(UTC),
+        now=now or clock(),
     )
     access = agency.broker_access()
     async with uow:

@@ -4,6 +4,7 @@ from datetime import datetime
 
 from dukcapil_intake.agencies.domain.agencies import Agency
 from dukcapil_intake.agencies.domain.public_events import LoggedPublicEvent, PublicEventRecord
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 
 class PublicEventLog(abc.ABC):
@@ -37,5 +38,6 @@ class AgencyRepository(abc.ABC):
         """By name."""
 
 
-class AgencyExists(Exception):
-    pass
+class AgencyExists(Refusal):
+    code = "agency_exists"
+    kind = RefusalKind.conflict

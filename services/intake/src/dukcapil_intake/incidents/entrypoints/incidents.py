@@ -2,11 +2,10 @@
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dukcapil_intake.incidents.domain.incidents import IncidentKind, StallPolicy
@@ -15,7 +14,7 @@ from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOf
 from dukcapil_intake.requests.domain.model import RequestStatus
 from dukcapil_shared.auth.http import staff
 from dukcapil_shared.auth.roles import Scope
-from dukcapil_shared.web import ErrorResponse, error_response
+from dukcapil_shared.web import ClockDep, ErrorResponse
 
 
 def _unit_of_work(request: Request) -> IncidentsUnitOfWork:
@@ -78,18 +77,21 @@ _ERRORS: dict[int | str, dict[str, Any]] = {401: {"model": ErrorResponse}, 404: 
 async def list_incidents(
     uow: UnitOfWorkDep,
     policy: PolicyDep,
+    clock: ClockDep,
     open: Annotated[bool, Query(description="true: open incidents and stalled requests; false: resolved")] = True,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[IncidentView]:
     """Where requests are stuck, the longest stuck first: stage, since when, the last error."""
-    found = await incidents.list_incidents(open=open, policy=policy, now=datetime.now(UTC), limit=limit, uow=uow)
+    found = await incidents.list_incidents(open=open, policy=policy, now=clock(), limit=limit, uow=uow)
     return [IncidentView.of(view) for view in found]
 
 
 @router.get("/requests/{request_id}/incident", response_model=RequestIncidentView, responses=_ERRORS)
-async def request_incident(request_id: uuid.UUID, uow: UnitOfWorkDep, policy: PolicyDep) -> RequestIncidentView:
+async def request_incident(
+    request_id: uuid.UUID, uow: UnitOfWorkDep, policy: PolicyDep, clock: ClockDep
+) -> RequestIncidentView:
     """One request: stuck or not, where, since when, why; and the dead letters about it resolved before."""
-    found = await incidents.request_incidents(request_id, policy=policy, now=datetime.now(UTC), uow=uow)
+    found = await incidents.request_incidents(request_id, policy=policy, now=clock(), uow=uow)
     return RequestIncidentView(
         request_id=found.request_id,
         request_number=found.request_number,
@@ -107,7 +109,3 @@ async def request_incident(request_id: uuid.UUID, uow: UnitOfWorkDep, policy: Po
 def install(app: FastAPI, *, unit_of_work: Callable[[], IncidentsUnitOfWork]) -> None:
     app.state.incidents_unit_of_work = unit_of_work
     app.include_router(router)
-
-    @app.exception_handler(incidents.RequestNotFound)
-    async def _not_found(_request: Request, error: incidents.RequestNotFound) -> JSONResponse:
-        return error_response(404, "not_found", f"Intake knows no request {error} and no incident about it.")

@@ -6,13 +6,9 @@ from datetime import datetime
 
 from dukcapil_intake.incidents.domain.incidents import NEXT_STAGE, Incident, IncidentKind, RequestState, StallPolicy
 from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOfWork
-from dukcapil_intake.requests.domain.model import RequestStatus
+from dukcapil_intake.requests.domain.model import RequestNotFound, RequestStatus
 from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
 from dukcapil_shared.logging import mask_personal_data
-
-
-class RequestNotFound(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -143,7 +139,7 @@ async def request_incidents(
         state = (await uow.incidents.request_states([request_id])).get(request_id)
         incidents = await uow.incidents.about(request_id)
     if state is None and not incidents:
-        raise RequestNotFound(str(request_id))
+        raise RequestNotFound(request_id, message=f"Intake knows no request {request_id} and no incident about it.")
     views = [IncidentView.of_dead_letter(incident, state, now) for incident in incidents]
     open_views = [view for view in views if view.open]
     if not open_views and state is not None and policy.stalled_since(state, now) is not None:

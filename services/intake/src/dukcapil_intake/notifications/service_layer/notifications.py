@@ -12,13 +12,14 @@ import abc
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import anyio
 import structlog
 
 from dukcapil_intake.notifications.domain.notifications import Channel, Notification, NotificationStatus, RetrySchedule
 from dukcapil_intake.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.logging import mask_personal_data
 
 log = structlog.get_logger(__name__)
@@ -72,10 +73,6 @@ class ChannelNotifier(Notifier):
 DEFAULT_RETRY = RetrySchedule()
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class NoticeQuota(abc.ABC):
     """How many notices one recipient (a phone number, an e-mail address) may be sent in a day."""
 
@@ -92,7 +89,7 @@ async def send_due_notifications(
     batch_size: int = 50,
     concurrency: int = 10,
     send_timeout: float = 30.0,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Clock = system_clock,
     quota: NoticeQuota | None = None,
     fill: Callable[[Notification], Notification] | None = None,
 ) -> int:
@@ -121,7 +118,7 @@ class _Sending:
     notifier: Notifier
     schedule: RetrySchedule
     send_timeout: float
-    clock: Callable[[], datetime]
+    clock: Clock
     limit: asyncio.Semaphore
     quota: NoticeQuota | None
     fill: Callable[[Notification], Notification]

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from dukcapil_intake.notifications.domain.notifications import email_address
-from dukcapil_intake.requests.domain.catalogue import SERVICES
+from dukcapil_intake.requests.domain.catalogue import BRING_TO_PEREKAMAN, SERVICES
 from dukcapil_intake.requests.domain.events import AccessCodeIssued, RequestEvent, StepRecorded
 from dukcapil_intake.requests.domain.history import describe
 from dukcapil_intake.requests.domain.status import RequestStatus
@@ -23,6 +23,7 @@ from dukcapil_shared.contracts import (
     RequestSubmitted,
 )
 from dukcapil_shared.contracts.regions import Kecamatan, find_kecamatan
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 # How far along the lifecycle each status is. An event that arrives late (a lower rank than the request
 # already has) is kept in the history but does not move the status back.
@@ -46,19 +47,38 @@ _BEFORE_DECISION = {RequestStatus.submitted, RequestStatus.in_review, RequestSta
 _BACKWARD_ALLOWED = {(RequestStatus.info_requested, RequestStatus.submitted)}
 
 
-class RequestRefused(Exception):
-    """A submission or an action that the office's rules do not allow."""
+class RequestRefused(Refusal):
+    """A submission or an action that the office's rules do not allow (`message_id`: the message in Indonesian,
+    where it is not already part of `message`)."""
 
     def __init__(
-        self, code: str, message: str, field: str | None = None, *, message_id: str | None = None, **extra: Any
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        *,
+        message_id: str | None = None,
+        kind: RefusalKind = RefusalKind.invalid,
+        **extra: Any,
     ) -> None:
+        super().__init__(message, code=code, message_id=message_id, field=field, kind=kind, **extra)
+
+
+class RequestNotFound(Refusal):
+    """No such request (or booking, or scan), or none this caller may see: one answer for both."""
+
+    code = "not_found"
+    message = "Nothing found: check the id."
+    message_id = "Tidak ditemukan: periksa id-nya."
+    kind = RefusalKind.not_found
+
+    def __init__(self, what: object = None, *, message: str | None = None) -> None:
+        """`what` was looked for, for the logs; `message` replaces the answer (then in English only)."""
         super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.message_id = message_id
-        """The message in Indonesian, where it is not already part of `message`."""
-        self.extra = extra
+        if message is not None:
+            self.message_id = None
+        if what is not None:
+            self.args = (str(what),)
 
 
 @dataclass(frozen=True)
@@ -286,6 +306,7 @@ class ServiceRequest:
             raise RequestRefused(
                 "not_cancellable",
                 f"A request can be cancelled only before the decision; this one is {self.status.value}.",
+                kind=RefusalKind.conflict,
             )
 
     @property
@@ -305,6 +326,7 @@ class ServiceRequest:
             raise RequestRefused(
                 "not_accepting_attachments",
                 f"Scans can be added only before the decision; this request is {self.status.value}.",
+                kind=RefusalKind.conflict,
             )
         self.attachments.append(attachment)
         self.new_attachments.append(attachment)
@@ -316,6 +338,7 @@ class ServiceRequest:
                 "not_awaiting_information",
                 f"Only a request whose reviewer asked for information can be resubmitted; this one is "
                 f"{self.status.value}.",
+                kind=RefusalKind.conflict,
             )
 
 
@@ -354,6 +377,7 @@ def check_submission(request_type: str, kecamatan: Kecamatan, delivery: dict[str
             field="type",
             office=kecamatan.office,
             kecamatan_code=kecamatan.code,
+            booking={"method": "POST", "href": "/perekaman-bookings", "what_to_bring": BRING_TO_PEREKAMAN},
         )
     if delivery.get("method") == "courier" and not delivery.get("address"):
         raise RequestRefused(
@@ -392,6 +416,7 @@ def check_operator_kecamatan(kecamatan: Kecamatan, operator_kecamatan: str | Non
             f"This applicant belongs to kecamatan {kecamatan.code} ({kecamatan.name}); you serve {operator_kecamatan}. "
             "Send the citizen to their own kecamatan office, or let them apply online.",
             field="kecamatan_code",
+            kind=RefusalKind.forbidden,
         )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dukcapil_intake.requests.domain.model import RequestRefused
+from dukcapil_shared.refusals import RefusalKind
 
 PDF = "application/pdf"
 JPEG = "image/jpeg"
@@ -70,6 +71,7 @@ def check_scan_size(size: int, max_bytes: int) -> None:
             "file",
             message_id=f"Berkas berukuran {size:,} byte; batasnya {max_bytes:,}. Pindai dengan resolusi lebih rendah "
             "atau sebagai PDF.",
+            kind=RefusalKind.too_large,
         )
 
 

@@ -37,6 +37,7 @@ from dukcapil_shared.contracts.text import (
     TextRule,
     clean_text,
 )
+from dukcapil_shared.refusals import Refusal
 
 ADULT_AGE = 17
 DEATH_REPORT_DAYS = 30
@@ -58,9 +59,17 @@ class Problem:
     message_id: str
 
 
-class SubmissionInvalid(Exception):
+class SubmissionInvalid(Refusal):
+    """Every problem at once, each with its field: the answer's details (more than the one field a Refusal names,
+    so intake's HTTP API maps its details itself)."""
+
+    code = "invalid_request"
+    message = "The request does not pass the office's checks: see details for each field to fix."
+    message_id = "Permohonan belum memenuhi syarat: lihat rincian untuk setiap isian yang perlu diperbaiki."
+
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(problem.message_en for problem in problems))
+        super().__init__()
+        self.args = ("; ".join(problem.message_en for problem in problems),)
         self.problems = problems
 
 

@@ -21,14 +21,13 @@ from dukcapil_intake.requests.domain.catalogue import ATTACHMENT_KINDS, BRING_TO
 from dukcapil_intake.requests.domain.model import (
     Attachment,
     RecordingBooking,
-    RequestRefused,
     RequestStatus,
     ServiceRequest,
 )
 from dukcapil_intake.requests.domain.scans import ScanLimits, safe_filename
 from dukcapil_intake.requests.domain.validation import SubmissionInvalid
 from dukcapil_intake.requests.service_layer import handlers
-from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, RequestFilter
+from dukcapil_intake.requests.service_layer.repository import RequestFilter
 from dukcapil_intake.requests.service_layer.scans import ScanInspector
 from dukcapil_intake.requests.service_layer.unit_of_work import RequestsUnitOfWork
 from dukcapil_shared.auth.grants import DownloadGrants
@@ -40,7 +39,7 @@ from dukcapil_shared.contracts.common import PHONE_PATTERN, DeliveryInput, Perso
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.contracts.text import Note, Reason, ShortText
 from dukcapil_shared.files import FileStore
-from dukcapil_shared.web import ApiError, ErrorDetail, ErrorResponse, error_response
+from dukcapil_shared.web import ApiError, ClockDep, ErrorDetail, ErrorResponse, error_response
 
 
 def _unit_of_work(request: Request) -> RequestsUnitOfWork:
@@ -153,12 +152,7 @@ async def _open_with_code(request: Request, reference: str | uuid.UUID, typed: s
     except handlers.AccessRefused:
         await limits.allow("access-code-misses", misses, str(reference))
         log.warning("access_code_refused", request=str(reference))
-        raise ApiError(
-            404,
-            "not_found",
-            "No request has that number and access code: check both. / Tidak ada permohonan dengan nomor dan kode "
-            "akses tersebut: periksa keduanya.",
-        ) from None
+        raise
 
 
 async def _limit(request: Request, name: str, rate_setting: str, key: str, what: str) -> None:
@@ -469,6 +463,7 @@ async def submit(
     body: SubmitRequestBody,
     request: Request,
     uow: UnitOfWorkDep,
+    clock: ClockDep,
     operator: OperatorOrCitizen,
     idempotency_key: Annotated[
         str | None,
@@ -513,7 +508,7 @@ async def submit(
         idempotency_key=idempotency_key,
         operator_kecamatan=operator.kecamatan_code if operator is not None else None,
     )
-    submitted = await handlers.submit_request(command, uow=uow)
+    submitted = await handlers.submit_request(command, uow=uow, clock=clock)
     codes: AccessCodes = request.app.state.access_codes
     return SubmittedView.of(submitted, access_code=str(codes.of(submitted.id, submitted.access_code_version)))
 
@@ -598,11 +593,13 @@ async def follow_by_number(body: FollowBody, request: Request) -> FollowView:
     openapi_extra=NO_TOKEN_NEEDED,
     tags=["requests"],
 )
-async def resend_access_code(body: ResendBody, request: Request, uow: UnitOfWorkDep) -> AccessCodeResent:
+async def resend_access_code(
+    body: ResendBody, request: Request, uow: UnitOfWorkDep, clock: ClockDep
+) -> AccessCodeResent:
     """Lost the access code? It is sent again to the phone and e-mail address given with the request, and only
     there. The answer is the same whether the number exists or not."""
     await _limit(request, "access-code-resends", "access_code_resends", body.number, "for this request")
-    await handlers.resend_access_code(body.number, uow=uow)
+    await handlers.resend_access_code(body.number, uow=uow, clock=clock)
     return AccessCodeResent()
 
 
@@ -627,6 +624,7 @@ async def attach(
     request_id: uuid.UUID,
     request: Request,
     uow: UnitOfWorkDep,
+    clock: ClockDep,
     files: FilesDep,
     scans: ScansDep,
     opened: Requester,
@@ -656,6 +654,7 @@ async def attach(
         uow=uow,
         files=files,
         scans=scans,
+        clock=clock,
     )
     return AttachmentView(**asdict(attachment))
 
@@ -724,10 +723,12 @@ async def cancel(request_id: uuid.UUID, body: CancelBody, uow: UnitOfWorkDep, op
     responses=_LIMITED_STAFF_CONFLICTS,
     tags=["requests"],
 )
-async def resubmit(request_id: uuid.UUID, body: ResubmitBody, uow: UnitOfWorkDep, opened: Requester) -> RequestView:
+async def resubmit(
+    request_id: uuid.UUID, body: ResubmitBody, uow: UnitOfWorkDep, opened: Requester, clock: ClockDep
+) -> RequestView:
     """Answer the reviewer's information request (corrections here, scans uploaded before); back to review. Its
     holder with the access code (X-Access-Code), or an operator."""
-    return RequestView.of(await handlers.resubmit_request(opened.id, body.details, body.note, uow=uow))
+    return RequestView.of(await handlers.resubmit_request(opened.id, body.details, body.note, uow=uow, clock=clock))
 
 
 class RenewedAccessCode(BaseModel):
@@ -745,12 +746,12 @@ class RenewedAccessCode(BaseModel):
     tags=["requests"],
 )
 async def renew_access_code(
-    request_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, operator: Submitting
+    request_id: uuid.UUID, request: Request, uow: UnitOfWorkDep, operator: Submitting, clock: ClockDep
 ) -> RenewedAccessCode:
     """For a kecamatan operator at the counter, once they have checked the holder's identity in person: a request
     whose code leaked gets a new one, and the old one stops working at once."""
     await _ensure_serves(operator, request_id, request)
-    renewed = await handlers.renew_access_code(request_id, uow=uow)
+    renewed = await handlers.renew_access_code(request_id, uow=uow, clock=clock)
     log.info("access_code_renewed", request_id=str(renewed.id), by=operator.username)
     codes: AccessCodes = request.app.state.access_codes
     return RenewedAccessCode(number=renewed.number, access_code=str(codes.of(renewed.id, renewed.access_code_version)))
@@ -763,7 +764,7 @@ async def renew_access_code(
     responses={**_CONFLICTS, 429: {"model": ErrorResponse}},
     tags=["e-KTP recording"],
 )
-async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep) -> BookingView:
+async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep, clock: ClockDep) -> BookingView:
     """Book the in-person e-KTP recording (perekaman) at a kecamatan office: a working day and a queue number.
     A person who already has an upcoming booking is refused (409 `already_booked`): their confirmation went to the
     phone or e-mail they gave then."""
@@ -779,7 +780,7 @@ async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep
         email=body.email,
     )
     capacity: int = request.app.state.settings.recording_capacity
-    booking = await handlers.book_recording(command, capacity=capacity, uow=uow)
+    booking = await handlers.book_recording(command, capacity=capacity, uow=uow, clock=clock)
     return BookingView.of(booking)
 
 
@@ -806,10 +807,6 @@ async def booking_notifications(
     return [NotificationView.of(item) for item in await notices.list_notifications(booking_id, uow=told)]
 
 
-_CONFLICT_CODES = {"not_cancellable", "not_awaiting_information", "not_accepting_attachments"}
-_FORBIDDEN_CODES = {"outside_your_kecamatan"}
-
-
 def install(
     app: FastAPI,
     *,
@@ -824,19 +821,7 @@ def install(
     app.state.download_grants = download_grants
     app.include_router(router)
 
-    @app.exception_handler(RequestRefused)
-    async def _refused(_request: Request, error: RequestRefused) -> JSONResponse:
-        status = 409 if error.code in _CONFLICT_CODES else 403 if error.code in _FORBIDDEN_CODES else 422
-        if error.code == "attachment_too_large":
-            status = 413
-        detail = ErrorDetail(field=error.field, code=error.code, message=error.message, message_id=error.message_id)
-        details = [detail] if error.field else []
-        extra = dict(error.extra)
-        if error.code == "in_person_only":
-            extra["booking"] = {"method": "POST", "href": "/perekaman-bookings", "what_to_bring": BRING_TO_PEREKAMAN}
-        message = f"{error.message} / {error.message_id}" if error.message_id else error.message
-        return error_response(status, error.code, message, details, **extra)
-
+    # The one answer a Refusal cannot give (dukcapil_shared.web maps every other): a detail per problem.
     @app.exception_handler(SubmissionInvalid)
     async def _invalid(_request: Request, error: SubmissionInvalid) -> JSONResponse:
         details = [
@@ -845,34 +830,4 @@ def install(
             )
             for problem in error.problems
         ]
-        return error_response(
-            422,
-            "invalid_request",
-            "The request does not pass the office's checks: see details for each field to fix. / Permohonan belum "
-            "memenuhi syarat: lihat rincian untuk setiap isian yang perlu diperbaiki.",
-            details,
-        )
-
-    @app.exception_handler(handlers.IdempotencyKeyReused)
-    async def _reused(_request: Request, error: handlers.IdempotencyKeyReused) -> JSONResponse:
-        return error_response(
-            422, "idempotency_key_reused", "This Idempotency-Key was used for a different submission; use a new key."
-        )
-
-    @app.exception_handler(ConcurrentUpdate)
-    async def _concurrent(_request: Request, _error: ConcurrentUpdate) -> JSONResponse:
-        return error_response(409, "concurrent_update", "The request changed just now; reload it and try again.")
-
-    @app.exception_handler(handlers.RequestNotFound)
-    async def _not_found(_request: Request, _error: handlers.RequestNotFound) -> JSONResponse:
-        return error_response(404, "not_found", "Nothing found: check the id. / Tidak ditemukan: periksa id-nya.")
-
-    @app.exception_handler(handlers.AlreadyBooked)
-    async def _already_booked(_request: Request, _error: handlers.AlreadyBooked) -> JSONResponse:
-        return error_response(
-            409,
-            "already_booked",
-            "This person already has an upcoming e-KTP recording; its confirmation went to the phone or e-mail given "
-            "with it. / Orang ini sudah memiliki jadwal perekaman e-KTP; konfirmasinya telah dikirim ke telepon atau "
-            "e-mail yang diberikan saat itu.",
-        )
+        return error_response(422, error.code, f"{error.message} / {error.message_id}", details)

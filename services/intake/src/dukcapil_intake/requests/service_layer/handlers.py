@@ -15,6 +15,7 @@ from dukcapil_intake.requests.domain.history import NoDescription
 from dukcapil_intake.requests.domain.model import (
     Attachment,
     RecordingBooking,
+    RequestNotFound,
     ServiceRequest,
     booking_number,
     check_channel,
@@ -36,19 +37,36 @@ from dukcapil_shared.contracts import Envelope, Event, RecordingBooked
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.files import FileStore
 from dukcapil_shared.messaging import PermanentFailure
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 
-class RequestNotFound(Exception):
-    pass
-
-
-class AccessRefused(Exception):
+class AccessRefused(Refusal):
     """No request has that number with that access code: one answer for either mistake, so that a refusal tells
     nobody whether the number exists."""
 
+    code = "not_found"
+    message = "No request has that number and access code: check both."
+    message_id = "Tidak ada permohonan dengan nomor dan kode akses tersebut: periksa keduanya."
+    kind = RefusalKind.not_found
 
-class AlreadyBooked(Exception):
+    def __init__(self, reference: str) -> None:
+        super().__init__()
+        self.args = (reference,)
+
+
+class AlreadyBooked(Refusal):
     """The person has an upcoming e-KTP recording already; its confirmation went where they asked then."""
+
+    code = "already_booked"
+    message = (
+        "This person already has an upcoming e-KTP recording; its confirmation went to the phone or e-mail given "
+        "with it."
+    )
+    message_id = (
+        "Orang ini sudah memiliki jadwal perekaman e-KTP; konfirmasinya telah dikirim ke telepon atau e-mail yang "
+        "diberikan saat itu."
+    )
+    kind = RefusalKind.conflict
 
 
 @dataclass(frozen=True)
@@ -71,8 +89,13 @@ class SubmitRequest:
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
-class IdempotencyKeyReused(Exception):
-    pass
+class IdempotencyKeyReused(Refusal):
+    code = "idempotency_key_reused"
+    message = "This Idempotency-Key was used for a different submission; use a new key."
+
+    def __init__(self, key: str) -> None:
+        super().__init__()
+        self.args = (key,)
 
 
 async def submit_request(

@@ -10,6 +10,8 @@ from dukcapil_shared.messaging import ConcurrentChange
 class ConcurrentUpdate(ConcurrentChange):
     """Someone else changed the request since it was loaded."""
 
+    message = "The request changed just now; reload it and try again."
+
 
 @dataclass(frozen=True)
 class RequestFilter:

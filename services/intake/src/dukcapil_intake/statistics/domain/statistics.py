@@ -13,16 +13,14 @@ from datetime import UTC, datetime, time
 from enum import StrEnum
 
 from dukcapil_shared.contracts.regions import WIB
+from dukcapil_shared.refusals import Refusal
 
 
-class StatisticsRefused(Exception):
+class StatisticsRefused(Refusal):
     """A question the statistics cannot answer as asked; the message says how to ask it."""
 
     def __init__(self, code: str, message: str, field: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
+        super().__init__(message, code=code, field=field)
 
 
 # --- months ---

@@ -192,6 +192,7 @@ def install(app: FastAPI, *, unit_of_work: Callable[[], StatisticsUnitOfWork]) -
     app.state.statistics_unit_of_work = unit_of_work
     app.include_router(router)
 
+    # The answer names the problem's code in its one detail and `invalid_request` above it: more than a Refusal says.
     @app.exception_handler(StatisticsRefused)
     async def _refused(_request: Request, error: StatisticsRefused) -> JSONResponse:
         return error_response(
