@@ -1,0 +1,203 @@
+"""The staff console in a real browser (Debian's chromium, Playwright) on a desk-sized screen, against the whole
+system as processes, beside a citizen on a phone: every page visited is checked with axe-core for WCAG 2.1 A and
+AA, and the main screens are saved to var/screenshots/web/ (a few of them are docs/screenshots/ in the README).
+
+The accounts are made the way an admin makes them (intake's POST /accounts); the console signs in with them like
+a person would. Nothing waits a fixed time: the tests wait for a status, an event or an element.
+"""
+
+import copy
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dukcapil_shared.auth.roles import Role
+from dukcapil_testing import staff_headers
+from tests.e2e.requests import KARTU_KELUARGA
+from tests.e2e.system import Client, System, holder
+
+from .test_portal import PHONE, browser, check, scan_pdf, system  # noqa: F401 (the module's fixtures)
+
+pytestmark = pytest.mark.e2e
+
+DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "id-ID"}
+PASSWORD = "kopi-tubruk-pagi-hari"
+ADMIN = staff_headers(Role.ADMIN, username="admin.uji", reason=None)
+
+
+def scan_png(text: str) -> bytes:
+    """A small scan as a phone photographs it: a PNG intake decodes."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (480, 320), "white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((8, 8, 471, 311), outline="black", width=3)
+    draw.text((24, 24), text, fill="black")
+    for row in range(6):
+        draw.line((24, 80 + row * 30, 440, 80 + row * 30), fill="gray", width=2)
+    output = io.BytesIO()
+    image.save(output, format="PNG")
+    return output.getvalue()
+
+
+async def make_account(client: Client, username: str, role: str, kecamatan: str | None = None) -> None:
+    body: dict[str, Any] = {"username": username, "full_name": username.title(), "role": role, "password": PASSWORD}
+    if kecamatan:
+        body["kecamatan_code"] = kecamatan
+    answer = await client.call("POST", "intake", "/accounts", json=body, headers=ADMIN)
+    assert answer.status_code in (201, 409), answer.text
+
+
+async def desk(browser: Any, system: System) -> Any:  # noqa: F811
+    context = await browser.new_context(base_url=system.url("web"), **DESK)
+    context.set_default_timeout(20_000)
+    return await context.new_page()
+
+
+async def sign_in(page: Any, username: str, screenshot: str | None = None) -> None:
+    from playwright.async_api import expect
+
+    await page.goto("/staff")
+    await expect(page.locator("h1")).to_have_text("Masuk sebagai petugas")
+    if screenshot:
+        await check(page, screenshot)
+    await page.fill("#s-username", username)
+    await page.fill("#s-password", PASSWORD)
+    await page.get_by_role("button", name="Masuk").click()
+    await expect(page.locator("#petugas")).to_contain_text(username)
+
+
+async def give_reason(page: Any, reason: str, screenshot: str | None = None) -> None:
+    from playwright.async_api import expect
+
+    await expect(page.locator("h1")).to_have_text("Alasan akses data pribadi")
+    if screenshot:
+        await check(page, screenshot)
+    await page.fill("#s-alasan", reason)
+    await page.keyboard.press("Enter")
+
+
+async def tab_to(page: Any, element_id: str, presses: int = 60) -> None:
+    """Keyboard only: Tab until the element has the focus."""
+    from playwright.async_api import expect
+
+    for _ in range(presses):
+        if await page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            break
+        await page.keyboard.press("Tab")
+    await expect(page.locator(f"#{element_id}")).to_be_focused()
+
+
+async def test_a_reviewer_asks_for_a_scan_the_citizen_sends_it_and_follows_the_document_to_delivery(
+    browser: Any,  # noqa: F811
+    system: System,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import expect
+
+    client = Client(system)
+    try:
+        await make_account(client, "rina.verifikator", "reviewer")
+        request = await client.submit(copy.deepcopy(KARTU_KELUARGA))
+        answer = await client.call(
+            "POST",
+            "intake",
+            f"/requests/{request['id']}/attachments",
+            headers=holder(request),
+            data={"kind": "kk_lama"},
+            files={"file": ("kk-lama.png", scan_png("KARTU KELUARGA LAMA 3602141202100005"), "image/png")},
+        )
+        assert answer.status_code == 201, answer.text
+        await client.wait_review(request["id"])
+
+        # The reviewer signs in, gives the reason once, and takes the next request by keyboard alone.
+        reviewer = await desk(browser, system)
+        await sign_in(reviewer, "rina.verifikator", "staff-01-masuk")
+        await check(reviewer)
+        await reviewer.locator("main").get_by_role("link", name="Antrean verifikasi").click()
+        await give_reason(reviewer, "verifikasi antrean harian", "staff-02-alasan")
+        await expect(reviewer.locator("#antrean")).to_contain_text(request["number"])
+        await check(reviewer, "staff-03-antrean")
+        await tab_to(reviewer, "ambil-berikutnya")
+        await reviewer.keyboard.press("Enter")
+        await expect(reviewer.locator("#diambil-oleh")).to_have_text("rina.verifikator")
+        assert request["access_code"] not in reviewer.url
+
+        # The scan beside the data, shown inline through the portal.
+        scan = reviewer.locator(".review-scans img")
+        await expect(scan).to_have_count(1)
+        assert await scan.evaluate("image => image.complete && image.naturalWidth > 0")
+        await expect(reviewer.locator(".review-data")).to_contain_text(KARTU_KELUARGA["applicant"]["name"])
+        await check(reviewer, "staff-04-verifikasi")
+
+        # The service's error beside its field, then the information request with the missing scan.
+        await reviewer.fill("#s-request-information-reason", "abc")
+        await reviewer.get_by_role("button", name="Kirim permintaan").click()
+        await expect(reviewer.locator("#s-request-information-reason-error")).to_contain_text("5")
+        await expect(reviewer.locator("#s-request-information-reason")).to_have_attribute("aria-invalid", "true")
+        await check(reviewer, "staff-05-kesalahan-di-samping-isian")
+        await reviewer.fill("#s-request-information-reason", "Akta kelahiran anak belum diunggah.")
+        await reviewer.check("#s-missing-akta_kelahiran")
+        await reviewer.get_by_role("button", name="Kirim permintaan").click()
+        await expect(reviewer.locator("[role=status]")).to_have_text("Permintaan kelengkapan dikirim ke pemohon.")
+        await client.wait_status(request["id"], "info_requested")
+
+        # The citizen uploads the missing scan and sends the request back.
+        phone_context = await browser.new_context(base_url=system.url("web"), **PHONE)
+        phone_context.set_default_timeout(20_000)
+        phone = await phone_context.new_page()
+        await phone.goto("/lacak")
+        await phone.fill("#f-number", request["number"])
+        await phone.fill("#f-access_code", request["access_code"])
+        await phone.get_by_role("button", name="Lacak", exact=True).click()
+        await expect(phone.locator("#status")).to_have_text("Perlu dilengkapi")
+        await expect(phone.locator("main")).to_contain_text("Akta kelahiran anak belum diunggah.")
+        pdf = tmp_path / "akta-kelahiran.pdf"
+        pdf.write_bytes(scan_pdf())
+        await phone.select_option("#f-kind", "akta_kelahiran")
+        await phone.set_input_files("#f-file", str(pdf))
+        await phone.get_by_role("button", name="Unggah").click()
+        await expect(phone.locator("#kemajuan-berkas")).to_contain_text("2 dari 2")
+        await phone.get_by_role("button", name="Kirim ulang").click()
+        await expect(phone.locator("#status")).to_have_text(re.compile("Diterima|Sedang diverifikasi"))
+        await check(phone)
+        await client.wait_review(request["id"], "pending")
+
+        # Back in the queue: the reviewer takes it again, sees both scans (the PDF framed), and approves.
+        await reviewer.goto("/staff/antrean")
+        await reviewer.get_by_role("button", name="Ambil permohonan berikutnya").click()
+        await expect(reviewer.locator("#diambil-oleh")).to_have_text("rina.verifikator")
+        frame = reviewer.locator(".review-scans iframe")
+        await expect(frame).to_have_count(1)
+        framed = await reviewer.request.get(await frame.get_attribute("src"))
+        assert framed.status == 200 and framed.headers["content-type"] == "application/pdf"
+        assert (await framed.body()).startswith(b"%PDF")
+        await check(reviewer, "staff-06-dua-berkas")
+        await reviewer.get_by_role("button", name="Setujui").click()
+        await expect(reviewer.locator("[role=status]")).to_have_text("Permohonan disetujui.")
+        await check(reviewer)
+
+        # The courier simulator delivers; the citizen sees it and downloads the document.
+        await client.wait_status(request["id"], "delivered", timeout=120)
+        await phone.reload()
+        await expect(phone.locator("#status")).to_have_text("Sudah diterima")
+        async with phone.expect_download() as download_info:
+            await phone.get_by_role("link", name="Unduh dokumen (PDF)").click()
+        download = await download_info.value
+        saved = tmp_path / "dokumen.pdf"
+        await download.save_as(str(saved))
+        assert saved.read_bytes().startswith(b"%PDF")
+        await check(phone, "staff-07-warga-dokumen-diterima")
+        await phone_context.close()
+
+        # Signing out ends the session at intake: the console asks for a sign-in again.
+        await reviewer.get_by_role("button", name="Keluar").click()
+        await expect(reviewer.locator("h1")).to_have_text("Masuk sebagai petugas")
+        await reviewer.goto("/staff/antrean")
+        await expect(reviewer.locator("h1")).to_have_text("Masuk sebagai petugas")
+        await reviewer.context.close()
+    finally:
+        await client.close()
