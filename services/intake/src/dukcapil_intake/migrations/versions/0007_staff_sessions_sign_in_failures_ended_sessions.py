@@ -11,6 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from dukcapil_shared import migrations as platform
+
 revision: str = "0007"
 down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
@@ -18,15 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "ended_sessions",
-        sa.Column("session_id", sa.String(length=36), nullable=False, comment="A staff token's sid"),
-        sa.Column("username", sa.String(length=100), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, comment="Its tokens have expired by then"),
-        sa.PrimaryKeyConstraint("session_id"),
-    )
-    op.create_index("ix_ended_sessions_expires_at", "ended_sessions", ["expires_at"])
+    platform.create_ended_sessions(op)
     op.create_table(
         "staff_sessions",
         sa.Column("id", sa.String(length=36), nullable=False, comment="The sid of the session's tokens"),
@@ -55,5 +49,4 @@ def downgrade() -> None:
     op.drop_table("sign_in_failures")
     op.drop_index("ix_staff_sessions_open", table_name="staff_sessions")
     op.drop_table("staff_sessions")
-    op.drop_index("ix_ended_sessions_expires_at", table_name="ended_sessions")
-    op.drop_table("ended_sessions")
+    platform.drop_ended_sessions(op)

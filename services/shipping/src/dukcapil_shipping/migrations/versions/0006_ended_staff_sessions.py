@@ -8,8 +8,9 @@ Create Date: 2026-12-03 10:00:00.000000
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
 from alembic import op
+
+from dukcapil_shared import migrations as platform
 
 revision: str = "0006"
 down_revision: str | Sequence[str] | None = "0005"
@@ -18,17 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "ended_sessions",
-        sa.Column("session_id", sa.String(length=36), nullable=False, comment="A staff token's sid"),
-        sa.Column("username", sa.String(length=100), nullable=False),
-        sa.Column("ended_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, comment="Its tokens have expired by then"),
-        sa.PrimaryKeyConstraint("session_id"),
-    )
-    op.create_index("ix_ended_sessions_expires_at", "ended_sessions", ["expires_at"])
+    platform.create_ended_sessions(op)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_ended_sessions_expires_at", table_name="ended_sessions")
-    op.drop_table("ended_sessions")
+    platform.drop_ended_sessions(op)
