@@ -3,10 +3,10 @@ event catalogue."""
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -16,10 +16,20 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dukcapil_shared.catalogue import ASYNCAPI_PATH
+from dukcapil_shared.clock import Clock
 from dukcapil_shared.contracts.text import message_id
 from dukcapil_shared.observability.http import request_id_of
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
+
+
+def _clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+ClockDep = Annotated[Clock, Depends(_clock)]
+"""The clock the composition root put on `app.state.clock`."""
 
 
 class ErrorDetail(BaseModel):
@@ -99,8 +109,39 @@ def document_error_responses(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+STATUS_OF: Mapping[RefusalKind, int] = {
+    RefusalKind.invalid: 422,
+    RefusalKind.unauthorized: 401,
+    RefusalKind.forbidden: 403,
+    RefusalKind.not_found: 404,
+    RefusalKind.conflict: 409,
+    RefusalKind.too_large: 413,
+    RefusalKind.rate_limited: 429,
+    RefusalKind.unavailable: 503,
+    RefusalKind.internal: 500,
+}
+
+
+def refusal_response(refusal: Refusal) -> JSONResponse:
+    """The error body for a refusal: its message in English and, where there is one, Indonesian ("en / id"); the
+    field at fault as the one detail."""
+    message = f"{refusal.message} / {refusal.message_id}" if refusal.message_id else refusal.message
+    details = []
+    if refusal.field:
+        details.append(
+            ErrorDetail(field=refusal.field, code=refusal.code, message=refusal.message, message_id=refusal.message_id)
+        )
+    response = error_response(STATUS_OF[refusal.kind], refusal.code, message, details, **refusal.extra)
+    response.headers.update(refusal.headers)
+    return response
+
+
 def install_error_handlers(app: FastAPI) -> None:
     document_error_responses(app)
+
+    @app.exception_handler(Refusal)
+    async def _refused(_request: Request, refusal: Refusal) -> JSONResponse:
+        return refusal_response(refusal)
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, error: ApiError) -> JSONResponse:

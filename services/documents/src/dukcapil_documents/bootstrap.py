@@ -15,6 +15,7 @@ from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_documents.settings import DocumentsSettings
 from dukcapil_shared.auth.grants import GrantVerifier
 from dukcapil_shared.auth.keys import PublishedKeys
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
@@ -61,7 +62,8 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
         storage=DirectoryFileStore(settings.storage_dir),
         public_base_url=settings.public_base_url,
     )
-    for subscription in subscriptions(press=press, unit_of_work=unit_of_work):
+    clock = SystemClock()
+    for subscription in subscriptions(press=press, unit_of_work=unit_of_work, clock=clock):
         runtime.subscribe(subscription, unit_of_work)
 
     app = runtime.create_app(
@@ -72,6 +74,7 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
     )
     app.state.unit_of_work = unit_of_work
     app.state.press = press
+    app.state.clock = clock
     http.install(
         app,
         verify_max_bytes=settings.verify_max_bytes,

@@ -13,6 +13,7 @@ from dukcapil_documents.service_layer.handlers import Press
 from dukcapil_shared.auth.grants import DownloadGrants
 from dukcapil_shared.auth.keys import SigningKey
 from dukcapil_shared.auth.roles import Role
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_testing import (
     download_grants_for_tests,
@@ -49,6 +50,7 @@ class Service:
         install_error_handlers(app)
         app.state.unit_of_work = lambda: uow
         app.state.press = press
+        app.state.clock = SystemClock()
         self.access_log = install_test_auth(app, citizen_rate=citizen_rate)
         http.install(
             app,

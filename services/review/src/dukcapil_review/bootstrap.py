@@ -10,8 +10,8 @@ from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
 from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, ReviewPolicy
 from dukcapil_review.entrypoints import http, statistics
 from dukcapil_review.entrypoints.consumers import subscriptions
-from dukcapil_review.service_layer.handlers import utc_now
 from dukcapil_review.settings import ReviewSettings
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
@@ -40,10 +40,11 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
         sla_hours=dict(DEFAULT_SLA_HOURS) | settings.sla_hours,
         claim_duration=timedelta(minutes=settings.claim_minutes),
     )
-    for subscription in subscriptions(policy):
+    clock = SystemClock()
+    for subscription in subscriptions(policy, clock):
         runtime.subscribe(subscription, unit_of_work)
     queue_gauges = ReviewQueueGauges(
-        engine=runtime.engine, registry=runtime.metrics.registry, clock=utc_now, request_types=policy.sla_hours
+        engine=runtime.engine, registry=runtime.metrics.registry, clock=clock, request_types=policy.sla_hours
     )
     runtime.metrics.on_scrape("review_queue", queue_gauges.refresh)
 
@@ -53,7 +54,7 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
     )
     app.state.unit_of_work = unit_of_work
     app.state.policy = policy
-    app.state.clock = utc_now
+    app.state.clock = clock
     http.install(app)
     statistics.install(app)
     return app

@@ -6,6 +6,7 @@ from functools import partial
 import httpx
 from fastapi import FastAPI
 
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.logging import configure_logging
@@ -37,6 +38,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         migrations="dukcapil_shipping:migrations",
     )
     unit_of_work = runtime.unit_of_work_factory(SqlShippingUnitOfWork)
+    clock = SystemClock()
 
     courier_http = httpx.AsyncClient(base_url=settings.courier_url, timeout=settings.courier_timeout)
     courier = JneCourier(
@@ -64,7 +66,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
     runtime.add_cleanup(courier_http.aclose)
 
     destinations = load_destinations(settings.destinations_file)
-    for subscription in consumers.subscriptions(find_office=find_kecamatan, destinations=destinations):
+    for subscription in consumers.subscriptions(find_office=find_kecamatan, destinations=destinations, clock=clock):
         runtime.subscribe(subscription, unit_of_work)
     runtime.every(
         settings.booking_interval,
@@ -75,6 +77,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
             courier=courier,
             batch_size=settings.booking_batch_size,
             lease=timedelta(seconds=settings.booking_lease),
+            clock=clock,
         ),
     )
     runtime.every(
@@ -86,6 +89,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
             courier=courier,
             find_office=find_kecamatan,
             batch_size=settings.tracking_batch_size,
+            clock=clock,
         ),
     )
     runtime.every(
@@ -96,6 +100,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
             unit_of_work=unit_of_work,
             stuck_after=timedelta(seconds=settings.stuck_after),
             batch_size=settings.tracking_batch_size,
+            clock=clock,
         ),
     )
 
@@ -104,5 +109,6 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         description="Issued documents reach the citizen by courier (JNE), or wait for pickup at the kecamatan office.",
     )
     app.state.unit_of_work = unit_of_work
+    app.state.clock = clock
     http.install(app)
     return app

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from dukcapil_devtools.courier_simulator.app import SimulatorSettings, create_app
 from dukcapil_shared.auth.roles import Role
+from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DocumentCollected,
@@ -113,6 +114,7 @@ async def scenario(clock: FakeClock) -> AsyncIterator[Scenario]:
     install_test_auth(shipping)
     shipping_http.install(shipping)
     shipping.state.unit_of_work = lambda: uow
+    shipping.state.clock = SystemClock()
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=simulator), base_url="http://courier") as courier_http,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=shipping), base_url="http://shipping") as api,

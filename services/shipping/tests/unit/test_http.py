@@ -1,5 +1,6 @@
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.entrypoints import http
 from dukcapil_shipping.service_layer.courier import CourierRefused
 from dukcapil_testing import install_test_auth, staff_headers
+from dukcapil_testing.fakes import FixedClock
 
 from ..fakes import ADDRESS, COURIER, PICKUP, FakeCourier, FakeShippingUnitOfWork, deliver, issued, ship
 
@@ -34,6 +36,7 @@ def app(uow: FakeShippingUnitOfWork) -> FastAPI:
     app.state.access_log = install_test_auth(app)
     http.install(app)
     app.state.unit_of_work = lambda: uow
+    app.state.clock = FixedClock(datetime.now(UTC))
     return app
 
 

@@ -12,12 +12,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.observability.tracing import traceparent_for_event
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 
-class ConcurrentChange(Exception):
+class ConcurrentChange(Refusal):
     """Raised when the state a unit of work loaded was changed by another one (another delivery, another replica)
     before it could commit. Nothing was stored; the same work on fresh state will most likely succeed, so the
-    consumer runs it again at once instead of spending one of the message's retries on it."""
+    consumer runs it again at once instead of spending one of the message's retries on it, and an HTTP caller is
+    told to reload."""
+
+    code = "concurrent_update"
+    message = "Someone else changed this just now; reload it and try again."
+    kind = RefusalKind.conflict
+
+    def __init__(self, what: str | None = None) -> None:
+        """`what` changed, for the logs; the caller reads `message`."""
+        super().__init__()
+        if what is not None:
+            self.args = (what,)
 
 
 class Outbox(abc.ABC):

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from dukcapil_shared.logging import mask_personal_data
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 
 class DeadLetterStatus(StrEnum):
@@ -24,15 +25,29 @@ class DeadLetterStatus(StrEnum):
     discarded = "discarded"
 
 
-class DeadLetterNotFound(Exception):
-    pass
+class DeadLetterNotFound(Refusal):
+    code = "dead_letter_not_found"
+    kind = RefusalKind.not_found
+
+    def __init__(self, letter_id: str) -> None:
+        super().__init__(f"No dead letter {letter_id} at this service.")
 
 
-class LetterAlreadyResolved(Exception):
+class LetterAlreadyResolved(Refusal):
     """Only a parked letter can be replayed or discarded: once is enough."""
 
+    code = "dead_letter_resolved"
+    kind = RefusalKind.conflict
+
     def __init__(self, letter: "DeadLetter") -> None:
-        super().__init__(f"dead letter {letter.id} was already {letter.status.value}")
+        super().__init__(
+            f"This dead letter was already {letter.status.value}"
+            + (f" by {letter.resolved_by}" if letter.resolved_by else "")
+            + "; only a parked letter can be replayed or discarded.",
+            letter_status=letter.status.value,
+            resolved_by=letter.resolved_by,
+            resolved_at=letter.resolved_at.isoformat() if letter.resolved_at else None,
+        )
         self.letter = letter
 
 

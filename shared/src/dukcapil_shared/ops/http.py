@@ -9,16 +9,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dukcapil_shared.auth.http import personal_data, staff
 from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.ops import service
-from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterNotFound, DeadLetterStatus, LetterAlreadyResolved
-from dukcapil_shared.ops.service import DeadLetterDesk, ReplayFailed, ReplayUnroutable
+from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus
+from dukcapil_shared.ops.service import DeadLetterDesk
 from dukcapil_shared.ops.store import DeadLetterQuery
-from dukcapil_shared.web import ErrorResponse, error_response
+from dukcapil_shared.web import ErrorResponse
 
 
 def _desk(request: Request) -> DeadLetterDesk:
@@ -167,33 +166,3 @@ async def discard_dead_letter(
 def install(app: FastAPI, desk: DeadLetterDesk) -> None:
     app.state.dead_letter_desk = desk
     app.include_router(router)
-
-    @app.exception_handler(DeadLetterNotFound)
-    async def _not_found(_request: Request, error: DeadLetterNotFound) -> JSONResponse:
-        return error_response(404, "dead_letter_not_found", f"No dead letter {error} at this service.")
-
-    @app.exception_handler(LetterAlreadyResolved)
-    async def _resolved(_request: Request, error: LetterAlreadyResolved) -> JSONResponse:
-        letter = error.letter
-        return error_response(
-            409,
-            "dead_letter_resolved",
-            f"This dead letter was already {letter.status.value}"
-            + (f" by {letter.resolved_by}" if letter.resolved_by else "")
-            + "; only a parked letter can be replayed or discarded.",
-            letter_status=letter.status.value,
-            resolved_by=letter.resolved_by,
-            resolved_at=letter.resolved_at.isoformat() if letter.resolved_at else None,
-        )
-
-    @app.exception_handler(ReplayUnroutable)
-    async def _unroutable(_request: Request, error: ReplayUnroutable) -> JSONResponse:
-        return error_response(409, "replay_unroutable", f"Not replayed, the letter stays parked: {error}.")
-
-    @app.exception_handler(ReplayFailed)
-    async def _replay_failed(_request: Request, error: ReplayFailed) -> JSONResponse:
-        response = error_response(
-            503, "broker_unavailable", f"Not replayed, the letter stays parked: {error}. Try again shortly."
-        )
-        response.headers["Retry-After"] = "5"
-        return response

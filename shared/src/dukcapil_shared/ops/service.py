@@ -7,27 +7,39 @@ and commits only after the broker confirmed: a failed publish leaves the letter 
 
 import abc
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import MessageParked, MessageResolved
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterNotFound, DeadLetterStatus, LetterAlreadyResolved
 from dukcapil_shared.ops.store import DeadLetterQuery, OpsUnitOfWork
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 
-class ReplayFailed(Exception):
-    """The broker did not take the replayed message (unreachable, or no confirm in time): the letter stays parked."""
+class ReplayFailed(Refusal):
+    """The broker did not take the replayed message (unreachable, or no confirm in time): the letter stays parked.
+    `str()` is the reason alone, for a replay report."""
+
+    code = "broker_unavailable"
+    kind = RefusalKind.unavailable
+    headers: Mapping[str, str] = {"Retry-After": "5"}
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Not replayed, the letter stays parked: {reason}. Try again shortly.")
+        self.args = (reason,)
 
 
 class ReplayUnroutable(ReplayFailed):
     """No queue took the replayed message (its original queue is gone): the letter stays parked."""
+
+    code = "replay_unroutable"
+    kind = RefusalKind.conflict
+    headers: Mapping[str, str] = {}
+
+    def __init__(self, reason: str) -> None:
+        Refusal.__init__(self, f"Not replayed, the letter stays parked: {reason}.")
+        self.args = (reason,)
 
 
 class Republisher(abc.ABC):
@@ -44,7 +56,7 @@ class DeadLetterDesk:
     service: str
     unit_of_work: Callable[[], OpsUnitOfWork]
     republisher: Republisher
-    clock: Clock = utc_now
+    clock: Clock = system_clock
 
 
 @dataclass

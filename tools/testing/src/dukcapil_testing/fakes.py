@@ -1,8 +1,10 @@
-"""In-memory stand-ins for the messaging abstractions, the dead-letter desk's store and republisher, and the broker."""
+"""In-memory stand-ins for the clock, the messaging abstractions, the dead-letter desk's store and republisher, and the
+broker."""
 
 import copy
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
@@ -13,6 +15,22 @@ from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved
 from dukcapil_shared.ops.service import ReplayFailed, Republisher
 from dukcapil_shared.ops.store import DeadLetterQuery, DeadLetterRepository, OpsUnitOfWork
+
+
+class FixedClock:
+    """A Clock that says what the test sets, and moves only when the test moves it."""
+
+    def __init__(self, now: datetime = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, delta: timedelta | None = None, /, **parts: float) -> None:
+        self.now += (delta or timedelta()) + timedelta(**parts)
 
 
 class UndeclaredEvent(AssertionError):

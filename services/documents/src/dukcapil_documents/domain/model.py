@@ -41,13 +41,16 @@ from dukcapil_shared.contracts import (
 from dukcapil_shared.contracts.details import DETAILS_BY_TYPE, details_json, details_shown, typed_details
 from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
 from dukcapil_shared.contracts.regions import WIB, find_village, region_name
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 REGENCY_CODE = "3602"
 SIGNATURE_SCHEME = "dukcapil-lebak-document-v1"
 
 
-class UnsupportedDocumentType(Exception):
+class UnsupportedDocumentType(Refusal):
     """The office does not issue this request type as a document (e.g. KTP-el, a card made in person)."""
+
+    code = "unsupported_document_type"
 
 
 class DocumentStatus(StrEnum):
@@ -56,15 +59,25 @@ class DocumentStatus(StrEnum):
     revoked = "revoked"
 
 
-class NotAPdf(Exception):
+class NotAPdf(Refusal):
     """A file given to check is not a PDF at all."""
 
+    code = "not_a_pdf"
+    message = "The file sent is not a PDF: send the document's PDF file as field `file`."
+    message_id = "Berkas yang dikirim bukan PDF: kirim berkas PDF dokumen pada kolom `file`."
 
-class DocumentNotCurrent(Exception):
+
+class DocumentNotCurrent(Refusal):
     """Only a valid document can be revoked or corrected; this one already was."""
 
+    code = "document_not_current"
+    kind = RefusalKind.conflict
+
     def __init__(self, number: str, status: DocumentStatus) -> None:
-        super().__init__(f"document {number} is already {status.value}")
+        super().__init__(
+            f"Document {number} is already {status.value}: only a valid document can be revoked or corrected.",
+            document_status=status.value,
+        )
         self.number = number
         self.status = status
 

@@ -6,19 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, FastAPI, File, Request, Security, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import APIKeyQuery
 from pydantic import BaseModel, Field, model_validator
 
 from dukcapil_documents.domain.model import (
     DetailsNotCorrectable,
     Document,
-    DocumentNotCurrent,
     DocumentStatus,
     EmbeddedSignature,
     FileVerdict,
     FileVerification,
-    NotAPdf,
     Verification,
     verification_url,
 )
@@ -30,7 +28,7 @@ from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.auth.tokens import InvalidToken
 from dukcapil_shared.contracts.common import PersonInput
 from dukcapil_shared.contracts.text import DetailValues, Reason, ShortText
-from dukcapil_shared.web import ApiError, ErrorResponse, error_response
+from dukcapil_shared.web import ApiError, ClockDep, ErrorResponse
 
 
 def _unit_of_work(request: Request) -> DocumentsUnitOfWork:
@@ -351,11 +349,21 @@ async def download(document_id: uuid.UUID, reader: ReaderDep, uow: UnitOfWorkDep
 
 @router.post("/documents/{document_id}/revoke", response_model=DocumentView, responses=_STAFF_ERRORS)
 async def revoke(
-    document_id: uuid.UUID, body: RevocationBody, uow: UnitOfWorkDep, press: PressDep, officer: Managing
+    document_id: uuid.UUID,
+    body: RevocationBody,
+    uow: UnitOfWorkDep,
+    press: PressDep,
+    officer: Managing,
+    clock: ClockDep,
 ) -> DocumentView:
     """Withdraw a valid document on an approved decision; it stays verifiable as revoked (staff only)."""
     document = await handlers.revoke_document(
-        document_id, reason=body.reason, approved_by=body.approved_by, uow=uow, recorded_by=officer.username
+        document_id,
+        reason=body.reason,
+        approved_by=body.approved_by,
+        uow=uow,
+        recorded_by=officer.username,
+        clock=clock,
     )
     return DocumentView.of(document, press.public_base_url, staff=True)
 
@@ -370,6 +378,7 @@ async def correct(
     press: PressDep,
     response: Response,
     officer: Managing,
+    clock: ClockDep,
 ) -> CorrectionView:
     """Reissue a valid document after an approved correction, with a new number; the old one verifies as
     superseded (staff only)."""
@@ -383,6 +392,7 @@ async def correct(
             uow=uow,
             press=press,
             recorded_by=officer.username,
+            clock=clock,
         )
     except DetailsNotCorrectable as error:
         raise ApiError(422, "details_invalid", f"The corrected details do not fit the document: {error}") from None
@@ -399,9 +409,13 @@ async def correct(
     responses={404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}},
     dependencies=[Depends(rate_limited("verify"))],
 )
-async def verify(token: str, uow: UnitOfWorkDep, press: PressDep, response: Response) -> VerificationView:
+async def verify(
+    token: str, uow: UnitOfWorkDep, press: PressDep, response: Response, clock: ClockDep
+) -> VerificationView:
     """Public check of a document's QR code: is it genuine, is it still in force, and whose is it (masked)."""
-    verification = await handlers.verify_document(token, uow=uow, storage=press.storage, signer=press.signer)
+    verification = await handlers.verify_document(
+        token, uow=uow, storage=press.storage, signer=press.signer, clock=clock
+    )
     response.headers["Cache-Control"] = "no-store"
     return VerificationView.of(verification)
 
@@ -417,6 +431,7 @@ async def verify_file(
     uow: UnitOfWorkDep,
     press: PressDep,
     response: Response,
+    clock: ClockDep,
     file: Annotated[UploadFile, File(description="The PDF to check, as downloaded or received")],
 ) -> FileVerificationView:
     """Public check of a PDF in hand: is this very file a document the office issued, unchanged (its SHA-256 is an
@@ -431,7 +446,7 @@ async def verify_file(
             f"The file is larger than this endpoint takes: {limit:,} bytes at most.",
             max_bytes=limit,
         )
-    verification = await handlers.verify_file(content, uow=uow, sealer=press.sealer, signer=press.signer)
+    verification = await handlers.verify_file(content, uow=uow, sealer=press.sealer, signer=press.signer, clock=clock)
     response.headers["Cache-Control"] = "no-store"
     return FileVerificationView.of(verification)
 
@@ -451,47 +466,3 @@ def install(app: FastAPI, *, verify_max_bytes: int, grants: GrantVerifier, downl
     app.state.downloads_per_document = downloads_per_document
     app.include_router(router)
     app.include_router(public)
-
-    @app.exception_handler(NotAPdf)
-    async def _not_a_pdf(_request: Request, _error: NotAPdf) -> JSONResponse:
-        return error_response(
-            422,
-            "not_a_pdf",
-            "The file sent is not a PDF: send the document's PDF file as field `file`. / Berkas yang dikirim bukan "
-            "PDF: kirim berkas PDF dokumen pada kolom `file`.",
-        )
-
-    @app.exception_handler(handlers.DocumentNotFound)
-    async def _not_found(_request: Request, error: handlers.DocumentNotFound) -> JSONResponse:
-        return error_response(404, "document_not_found", f"No document with id {error}.")
-
-    @app.exception_handler(handlers.UnknownVerificationToken)
-    async def _unknown(_request: Request, _error: handlers.UnknownVerificationToken) -> JSONResponse:
-        return error_response(
-            404,
-            "unknown_document",
-            "This code does not belong to any document issued by Disdukcapil Kabupaten Lebak: the document "
-            "may be forged. / Kode ini tidak terdaftar: dokumen tidak diterbitkan oleh Disdukcapil Kabupaten Lebak.",
-        )
-
-    @app.exception_handler(handlers.NotTheHolder)
-    async def _not_the_holder(_request: Request, _error: handlers.NotTheHolder) -> JSONResponse:
-        return error_response(
-            403, "not_document_holder", "This download link is for another document. / Tautan ini untuk dokumen lain."
-        )
-
-    @app.exception_handler(DocumentNotCurrent)
-    async def _not_current(_request: Request, error: DocumentNotCurrent) -> JSONResponse:
-        return error_response(
-            409,
-            "document_not_current",
-            f"Document {error.number} is already {error.status.value}: only a valid document can be revoked or "
-            "corrected.",
-            document_status=error.status.value,
-        )
-
-    @app.exception_handler(handlers.DocumentFileUnavailable)
-    async def _file_unavailable(_request: Request, error: handlers.DocumentFileUnavailable) -> JSONResponse:
-        return error_response(
-            500, "document_file_unavailable", f"{error}; the error was logged for an operator to restore it."
-        )

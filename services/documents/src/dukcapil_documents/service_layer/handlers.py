@@ -4,7 +4,7 @@ revoke or correct it on an approved decision, and let anyone verify it, by its Q
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -28,6 +28,7 @@ from dukcapil_documents.domain.model import (
 )
 from dukcapil_documents.service_layer.ports import DocumentRenderer, DocumentSigner, DocumentStorage, PdfSealer
 from dukcapil_documents.service_layer.unit_of_work import DocumentsUnitOfWork, NumberAlreadyReserved
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import (
     Delivery,
     DeliveryMethod,
@@ -39,24 +40,53 @@ from dukcapil_shared.contracts import (
     RequestType,
 )
 from dukcapil_shared.messaging import PermanentFailure
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
 
 
-class DocumentNotFound(Exception):
-    pass
+class DocumentNotFound(Refusal):
+    code = "document_not_found"
+    kind = RefusalKind.not_found
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__(f"No document with id {document_id}.")
 
 
-class UnknownVerificationToken(Exception):
-    pass
+class UnknownVerificationToken(Refusal):
+    code = "unknown_document"
+    message = (
+        "This code does not belong to any document issued by Disdukcapil Kabupaten Lebak: the document may be forged."
+    )
+    message_id = "Kode ini tidak terdaftar: dokumen tidak diterbitkan oleh Disdukcapil Kabupaten Lebak."
+    kind = RefusalKind.not_found
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
 
 
-class DocumentFileUnavailable(Exception):
+class DocumentFileUnavailable(Refusal):
     """The document exists but its stored file is missing or no longer matches its checksum and signature."""
 
+    code = "document_file_unavailable"
+    kind = RefusalKind.internal
 
-class NotTheHolder(Exception):
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"{problem}; the error was logged for an operator to restore it.")
+
+
+class NotTheHolder(Refusal):
     """The applicant asking for a document's file is not the person it was issued to."""
+
+    code = "not_document_holder"
+    message = "This download link is for another document."
+    message_id = "Tautan ini untuk dokumen lain."
+    kind = RefusalKind.forbidden
+
+    def __init__(self, document_id: str) -> None:
+        super().__init__()
+        self.document_id = document_id
 
 
 @dataclass(frozen=True)
@@ -99,6 +129,7 @@ async def draft_document(
     *,
     press: Press,
     unit_of_work: Callable[[], DocumentsUnitOfWork],
+    clock: Clock = system_clock,
 ) -> Draft | None:
     """Consumer preparer, outside the transaction that issues the document: reserve the request's number (a short
     transaction of its own, the same number for every delivery of the approval), then render and sign the document
@@ -106,7 +137,7 @@ async def draft_document(
     kind = _kind(event)
     for attempt in range(1, DRAFT_ATTEMPTS + 1):
         try:
-            reservation = await _reserve_number(event, kind, unit_of_work)
+            reservation = await _reserve_number(event, kind, unit_of_work, clock())
             break
         except NumberAlreadyReserved:
             if attempt == DRAFT_ATTEMPTS:
@@ -118,14 +149,14 @@ async def draft_document(
 
 
 async def _reserve_number(
-    event: RequestApproved, kind: DocumentKind, unit_of_work: Callable[[], DocumentsUnitOfWork]
+    event: RequestApproved, kind: DocumentKind, unit_of_work: Callable[[], DocumentsUnitOfWork], now: datetime
 ) -> NumberReservation | None:
     async with unit_of_work() as uow:
         if await uow.documents.for_request(event.request_id):
             return None
         reservation = await uow.documents.reservation(event.request_id)
         if reservation is None:
-            reservation = await uow.documents.reserve_number(event.request_id, kind, datetime.now(UTC))
+            reservation = await uow.documents.reserve_number(event.request_id, kind, now)
             await uow.commit()
         return reservation
 
@@ -137,6 +168,7 @@ async def issue_document(
     *,
     press: Press,
     prepared: Draft | None = None,
+    clock: Clock = system_clock,
 ) -> None:
     """Consumer handler: store the request's document, signed under its reserved number, and announce it (once per
     request: a redelivered approval, even after a revocation, issues nothing). The document was drawn beforehand
@@ -146,7 +178,7 @@ async def issue_document(
         return
     if prepared is None:
         kind = _kind(event)
-        issued_at = datetime.now(UTC)
+        issued_at = clock()
         sequence = await uow.documents.next_sequence(kind.code, issue_year(issued_at))
         document = _new_document(event, kind, issued_at, sequence)
         content = await _render_and_sign(document, press)
@@ -192,11 +224,12 @@ async def revoke_document(
     approved_by: str,
     uow: DocumentsUnitOfWork,
     recorded_by: str | None = None,
+    clock: Clock = system_clock,
 ) -> Document:
     """Withdraw a valid document on an approved decision; it stays verifiable as revoked."""
     async with uow:
         document = await _load(uow, document_id)
-        document.revoke(reason=reason, by=approved_by, at=datetime.now(UTC), recorded_by=recorded_by)
+        document.revoke(reason=reason, by=approved_by, at=clock(), recorded_by=recorded_by)
         await _save_revocation(uow, document)
         await uow.outbox.add(_revoked(document))
         await uow.commit()
@@ -216,10 +249,11 @@ async def correct_document(
     uow: DocumentsUnitOfWork,
     press: Press,
     recorded_by: str | None = None,
+    clock: Clock = system_clock,
 ) -> tuple[Document, Document]:
     """Replace a valid document after an approved correction: the old one is superseded, the new one gets a
     new number. Returns (old, new)."""
-    issued_at = datetime.now(UTC)
+    issued_at = clock()
     async with uow:
         old = await _load(uow, document_id)
         year = issue_year(issued_at)
@@ -278,7 +312,12 @@ async def get_document_file(
 
 
 async def verify_document(
-    token: str, *, uow: DocumentsUnitOfWork, storage: DocumentStorage, signer: DocumentSigner
+    token: str,
+    *,
+    uow: DocumentsUnitOfWork,
+    storage: DocumentStorage,
+    signer: DocumentSigner,
+    clock: Clock = system_clock,
 ) -> Verification:
     """Public check of a QR code: counted, and answered from the stored file's signature and the document's
     status, with the holder masked."""
@@ -286,7 +325,7 @@ async def verify_document(
         document = await uow.documents.by_verification_token(token)
         if document is None:
             raise UnknownVerificationToken(token)
-        count = await uow.documents.count_verification(document.id, datetime.now(UTC))
+        count = await uow.documents.count_verification(document.id, clock())
         replacement = await uow.documents.get(document.superseded_by) if document.superseded_by else None
         await uow.commit()
     content = await storage.load(document.storage_key)
@@ -306,7 +345,12 @@ async def verify_document(
 
 
 async def verify_file(
-    content: bytes, *, uow: DocumentsUnitOfWork, sealer: PdfSealer, signer: DocumentSigner
+    content: bytes,
+    *,
+    uow: DocumentsUnitOfWork,
+    sealer: PdfSealer,
+    signer: DocumentSigner,
+    clock: Clock = system_clock,
 ) -> FileVerification:
     """Public check of a PDF in hand: is it, byte for byte, a document the office issued, does the signature inside
     it hold, and is the document still in force; counted like a QR code check when it is a document."""
@@ -318,7 +362,7 @@ async def verify_file(
         document = await uow.documents.by_checksum(checksum)
         if document is None:
             return FileVerification(checksum_sha256=checksum, signature=signature)
-        count = await uow.documents.count_verification(document.id, datetime.now(UTC))
+        count = await uow.documents.count_verification(document.id, clock())
         replacement = await uow.documents.get(document.superseded_by) if document.superseded_by else None
         await uow.commit()
     verification = document.verification(

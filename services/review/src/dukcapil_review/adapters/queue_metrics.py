@@ -4,8 +4,7 @@ Read from the reviews table when Prometheus scrapes, with one aggregate over the
 index); "overdue" means what GET /reviews?overdue=true means: pending, and past its due date.
 """
 
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Iterable
 
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import case, func, select
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dukcapil_review.adapters import tables
 from dukcapil_review.domain.model import ReviewStatus
+from dukcapil_shared.clock import Clock
 
 
 class ReviewQueueGauges:
@@ -21,7 +21,7 @@ class ReviewQueueGauges:
         *,
         engine: AsyncEngine,
         registry: CollectorRegistry,
-        clock: Callable[[], datetime],
+        clock: Clock,
         request_types: Iterable[str],
     ) -> None:
         self._engine = engine

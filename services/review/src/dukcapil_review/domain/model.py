@@ -13,6 +13,7 @@ from typing import Any
 
 from dukcapil_review.domain.prechecks import PreCheck, subject_nik
 from dukcapil_shared.contracts import Delivery, Person, RequestDetails
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 AUTOMATIC_REVIEWER = "policy:auto"
 CITIZEN = "citizen"
@@ -39,12 +40,9 @@ class ReviewStatus(StrEnum):
 OPEN_STATUSES = frozenset({ReviewStatus.pending, ReviewStatus.info_requested})
 
 
-class ReviewRefused(Exception):
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
+class ReviewRefused(Refusal):
+    def __init__(self, code: str, message: str, *, kind: RefusalKind = RefusalKind.invalid, **extra: Any) -> None:
+        super().__init__(message, code=code, kind=kind, **extra)
 
 
 @dataclass(frozen=True)
@@ -260,6 +258,7 @@ class Review:
                 "claimed_by_another",
                 f"{holder} is working on this review until {_iso(self.claim_expires_at)}; "
                 "wait for them to release it or for the claim to expire.",
+                kind=RefusalKind.conflict,
                 claimed_by=holder,
                 claim_expires_at=_iso(self.claim_expires_at),
             )
@@ -269,6 +268,7 @@ class Review:
             raise ReviewRefused(
                 "not_pending",
                 f"Only a pending review can be decided or claimed; cannot {action} a review that is {self.status}.",
+                kind=RefusalKind.conflict,
             )
 
     def _decide(self, status: ReviewStatus, reviewer: str, note: str | None, now: datetime) -> None:

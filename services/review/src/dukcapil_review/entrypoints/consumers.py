@@ -4,11 +4,12 @@ from functools import partial
 
 from dukcapil_review.domain.model import ReviewPolicy
 from dukcapil_review.service_layer import handlers
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import AttachmentAdded, RequestCancelled, RequestResubmitted, RequestSubmitted
 from dukcapil_shared.messaging import Subscription
 
 
-def subscriptions(policy: ReviewPolicy, clock: handlers.Clock = handlers.utc_now) -> list[Subscription]:
+def subscriptions(policy: ReviewPolicy, clock: Clock = system_clock) -> list[Subscription]:
     return [
         Subscription(
             name="requests",

@@ -6,18 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from dukcapil_review.domain.model import AuditEntry, Review, ReviewPolicy, ReviewRefused, ReviewStatus
+from dukcapil_review.domain.model import AuditEntry, Review, ReviewPolicy, ReviewStatus
 from dukcapil_review.service_layer import handlers
-from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery, ReviewUnitOfWork
+from dukcapil_review.service_layer.unit_of_work import QueueOrder, ReviewQuery, ReviewUnitOfWork
 from dukcapil_shared.auth.http import personal_data, staff
 from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.details import details_shown
 from dukcapil_shared.contracts.text import Note, Reason, ShortText
-from dukcapil_shared.web import ErrorResponse, error_response
+from dukcapil_shared.web import ClockDep, ErrorResponse
 
 
 def _unit_of_work(request: Request) -> ReviewUnitOfWork:
@@ -29,13 +28,8 @@ def _policy(request: Request) -> ReviewPolicy:
     return request.app.state.policy
 
 
-def _clock(request: Request) -> handlers.Clock:
-    return request.app.state.clock
-
-
 UnitOfWorkDep = Annotated[ReviewUnitOfWork, Depends(_unit_of_work)]
 PolicyDep = Annotated[ReviewPolicy, Depends(_policy)]
-ClockDep = Annotated[handlers.Clock, Depends(_clock)]
 
 # Who acts comes from the token: the audit trail names the signed-in reviewer, never a name typed in a body.
 Deciding = Annotated[Principal, Depends(staff(Scope.REVIEWS_DECIDE))]
@@ -278,21 +272,5 @@ async def request_information(
     return ReviewView.of(review, clock())
 
 
-_CONFLICTS = {"not_pending", "claimed_by_another"}
-
-
 def install(app: FastAPI) -> None:
     app.include_router(router)
-
-    @app.exception_handler(ReviewRefused)
-    async def _refused(_request: Request, error: ReviewRefused) -> JSONResponse:
-        status = 409 if error.code in _CONFLICTS else 422
-        return error_response(status, error.code, error.message, **error.extra)
-
-    @app.exception_handler(ConcurrentUpdate)
-    async def _concurrent(_request: Request, _error: ConcurrentUpdate) -> JSONResponse:
-        return error_response(409, "concurrent_update", "Someone else changed this review just now; reload it.")
-
-    @app.exception_handler(handlers.ReviewNotFound)
-    async def _not_found(_request: Request, error: handlers.ReviewNotFound) -> JSONResponse:
-        return error_response(404, "review_not_found", f"No review for request {error}; it may still be on its way.")

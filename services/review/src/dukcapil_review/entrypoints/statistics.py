@@ -15,7 +15,7 @@ from dukcapil_shared.auth.http import limit_to_own_kecamatan, staff
 from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.regions import find_kecamatan
-from dukcapil_shared.web import ErrorResponse
+from dukcapil_shared.web import ClockDep, ErrorResponse
 
 
 def _unit_of_work(request: Request) -> ReviewUnitOfWork:
@@ -24,10 +24,6 @@ def _unit_of_work(request: Request) -> ReviewUnitOfWork:
 
 def _policy(request: Request) -> ReviewPolicy:
     return request.app.state.policy
-
-
-def _clock(request: Request) -> handlers.Clock:
-    return request.app.state.clock
 
 
 class OverdueGroup(BaseModel):
@@ -62,7 +58,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 async def overdue_reviews(
     uow: Annotated[ReviewUnitOfWork, Depends(_unit_of_work)],
     policy: Annotated[ReviewPolicy, Depends(_policy)],
-    clock: Annotated[handlers.Clock, Depends(_clock)],
+    clock: ClockDep,
     reader: Annotated[Principal, Depends(staff(Scope.STATISTICS_READ))],
     request_type: Annotated[RequestType | None, Query(alias="type", description="Only this type")] = None,
     kecamatan: Annotated[

@@ -2,12 +2,12 @@
 arrive, let reviewers claim and decide, and approve by policy where the office allows it."""
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, CITIZEN, AuditEntry, Review, ReviewPolicy, ReviewStatus
 from dukcapil_review.domain.prechecks import PossibleDuplicate, PreCheck, run_prechecks
 from dukcapil_review.service_layer.unit_of_work import PendingCount, ReviewQuery, ReviewUnitOfWork
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     Envelope,
@@ -20,16 +20,15 @@ from dukcapil_shared.contracts import (
     ReviewClaimed,
     ReviewStarted,
 )
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 
-class ReviewNotFound(Exception):
-    pass
+class ReviewNotFound(Refusal):
+    code = "review_not_found"
+    kind = RefusalKind.not_found
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"No review for request {request_id}; it may still be on its way.")
 
 
 async def queue_submitted_request(
@@ -38,7 +37,7 @@ async def queue_submitted_request(
     _envelope: Envelope,
     *,
     policy: ReviewPolicy,
-    clock: Clock = utc_now,
+    clock: Clock = system_clock,
 ) -> None:
     """Consumer handler: put the request in the work queue, or approve it at once where the policy says so."""
     if await uow.reviews.get(event.request_id) is not None:
@@ -77,7 +76,7 @@ async def record_attachment(
     _envelope: Envelope,
     *,
     policy: ReviewPolicy,
-    clock: Clock = utc_now,
+    clock: Clock = system_clock,
 ) -> None:
     """A new scan: check again, and approve by policy if it completed the request."""
     review = await _require(uow, event.request_id)
@@ -104,7 +103,7 @@ async def requeue_resubmitted_request(
     _envelope: Envelope,
     *,
     policy: ReviewPolicy,
-    clock: Clock = utc_now,
+    clock: Clock = system_clock,
 ) -> None:
     review = await _require(uow, event.request_id)
     now = clock()
@@ -128,7 +127,7 @@ async def requeue_resubmitted_request(
 
 
 async def withdraw_cancelled_request(
-    uow: ReviewUnitOfWork, event: RequestCancelled, _envelope: Envelope, *, clock: Clock = utc_now
+    uow: ReviewUnitOfWork, event: RequestCancelled, _envelope: Envelope, *, clock: Clock = system_clock
 ) -> None:
     review = await _require(uow, event.request_id)
     if review.cancel(event.reason, clock()):
@@ -136,7 +135,7 @@ async def withdraw_cancelled_request(
 
 
 async def claim(
-    request_id: uuid.UUID, *, reviewer: str, uow: ReviewUnitOfWork, policy: ReviewPolicy, clock: Clock = utc_now
+    request_id: uuid.UUID, *, reviewer: str, uow: ReviewUnitOfWork, policy: ReviewPolicy, clock: Clock = system_clock
 ) -> Review:
     async with uow:
         review = await _load(uow, request_id)
@@ -151,7 +150,12 @@ async def claim(
 
 
 async def release(
-    request_id: uuid.UUID, *, reviewer: str, uow: ReviewUnitOfWork, clock: Clock = utc_now, supervising: bool = False
+    request_id: uuid.UUID,
+    *,
+    reviewer: str,
+    uow: ReviewUnitOfWork,
+    clock: Clock = system_clock,
+    supervising: bool = False,
 ) -> Review:
     async with uow:
         review = await _load(uow, request_id)
@@ -168,7 +172,7 @@ async def approve(
     note: str | None,
     uow: ReviewUnitOfWork,
     policy: ReviewPolicy,
-    clock: Clock = utc_now,
+    clock: Clock = system_clock,
 ) -> Review:
     async with uow:
         review = await _load(uow, request_id)
@@ -186,7 +190,7 @@ async def reject(
     reason: str,
     uow: ReviewUnitOfWork,
     policy: ReviewPolicy,
-    clock: Clock = utc_now,
+    clock: Clock = system_clock,
 ) -> Review:
     async with uow:
         review = await _load(uow, request_id)
@@ -205,7 +209,7 @@ async def request_information(
     missing_items: list[str],
     uow: ReviewUnitOfWork,
     policy: ReviewPolicy,
-    clock: Clock = utc_now,
+    clock: Clock = system_clock,
 ) -> Review:
     async with uow:
         review = await _load(uow, request_id)

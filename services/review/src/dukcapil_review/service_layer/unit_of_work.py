@@ -21,6 +21,8 @@ from dukcapil_shared.messaging import ConcurrentChange, UnitOfWork
 class ConcurrentUpdate(ConcurrentChange):
     """Someone else changed the review since it was loaded."""
 
+    message = "Someone else changed this review just now; reload it."
+
 
 class QueueOrder(StrEnum):
     received = "received"

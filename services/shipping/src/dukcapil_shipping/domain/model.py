@@ -9,6 +9,7 @@ from typing import Any
 
 from dukcapil_shared.contracts import Address, KartuKeluargaDetails, NamedPerson, RequestDetails, SuratPindahDetails
 from dukcapil_shared.contracts.identity import InvalidNumber, parse_nik
+from dukcapil_shared.refusals import Refusal, RefusalKind
 
 """Western Indonesia Time, Lebak's clock; Indonesia keeps no daylight saving time."""
 
@@ -87,14 +88,11 @@ _MOVES = {
 _COURIER_STEPS = frozenset(status.value for status in CourierStatus)
 
 
-class ShipmentRefused(Exception):
+class ShipmentRefused(Refusal):
     """An action the shipment's state does not allow."""
 
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
+    def __init__(self, code: str, message: str, *, kind: RefusalKind = RefusalKind.conflict, **extra: Any) -> None:
+        super().__init__(message, code=code, kind=kind, **extra)
 
 
 @dataclass(frozen=True)
@@ -351,7 +349,10 @@ class Shipment:
             nik = parse_nik(collector_nik)
         except InvalidNumber as invalid:
             raise ShipmentRefused(
-                "invalid_nik", f"collector_nik is not a valid NIK: {invalid}", nik_problem=invalid.code
+                "invalid_nik",
+                f"collector_nik is not a valid NIK: {invalid}",
+                kind=RefusalKind.invalid,
+                nik_problem=invalid.code,
             ) from invalid
         self.status = ShipmentStatus.collected
         self.updated_at = now

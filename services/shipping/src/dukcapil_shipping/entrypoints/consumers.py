@@ -2,24 +2,29 @@
 
 from functools import partial
 
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import DocumentIssued, RequestResubmitted, RequestSubmitted
 from dukcapil_shared.messaging import Subscription
 from dukcapil_shipping.domain.destinations import DestinationTable
 from dukcapil_shipping.service_layer.handlers import FindOffice, check_address, note_resubmission, ship_document
 
 
-def subscriptions(*, find_office: FindOffice, destinations: DestinationTable) -> list[Subscription]:
+def subscriptions(
+    *, find_office: FindOffice, destinations: DestinationTable, clock: Clock = system_clock
+) -> list[Subscription]:
     requests = Subscription(
         name="requests",
         description="Submitted requests: check a courier address at once, and keep who may receive the document",
         handlers={
-            RequestSubmitted: partial(check_address, destinations=destinations),
-            RequestResubmitted: note_resubmission,
+            RequestSubmitted: partial(check_address, destinations=destinations, clock=clock),
+            RequestResubmitted: partial(note_resubmission, clock=clock),
         },
     )
     documents = Subscription(
         name="documents",
         description="Issued documents: line them up for the courier, or hold them at the kecamatan office",
-        handlers={DocumentIssued: partial(ship_document, find_office=find_office, destinations=destinations)},
+        handlers={
+            DocumentIssued: partial(ship_document, find_office=find_office, destinations=destinations, clock=clock)
+        },
     )
     return [requests, documents]

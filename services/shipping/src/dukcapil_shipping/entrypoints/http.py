@@ -6,14 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dukcapil_shared.auth.http import personal_data, staff
 from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts.text import PersonName
-from dukcapil_shared.web import ErrorResponse, error_response
-from dukcapil_shipping.domain.model import FlagReason, Shipment, ShipmentRefused, ShipmentStatus, ShippingMethod
+from dukcapil_shared.web import ClockDep, ErrorResponse
+from dukcapil_shipping.domain.model import FlagReason, Shipment, ShipmentStatus, ShippingMethod
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.unit_of_work import ShippingUnitOfWork
 
@@ -150,7 +149,9 @@ async def follow(shipment_id: uuid.UUID, uow: UnitOfWorkDep, reader: Reading) ->
     response_model=ShipmentView,
     responses={**_ERRORS, 409: {"model": ErrorResponse}},
 )
-async def collected(shipment_id: uuid.UUID, body: CollectBody, request: Request, officer: HandingOver) -> ShipmentView:
+async def collected(
+    shipment_id: uuid.UUID, body: CollectBody, request: Request, officer: HandingOver, clock: ClockDep
+) -> ShipmentView:
     """Record that the document waiting at the kecamatan office was handed over (by the signed-in officer)."""
     if officer.kecamatan_bound:
         shipment = await handlers.get_shipment(shipment_id, uow=_unit_of_work(request))
@@ -160,20 +161,8 @@ async def collected(shipment_id: uuid.UUID, body: CollectBody, request: Request,
     command = handlers.CollectDocument(
         collector_name=body.collector_name, collector_nik=body.collector_nik, operator=officer.username
     )
-    return ShipmentView.of(await handlers.collect_document(shipment_id, command, uow=uow))
-
-
-_UNPROCESSABLE = {"invalid_nik"}
+    return ShipmentView.of(await handlers.collect_document(shipment_id, command, uow=uow, clock=clock))
 
 
 def install(app: FastAPI) -> None:
     app.include_router(router)
-
-    @app.exception_handler(ShipmentRefused)
-    async def _refused(_request: Request, error: ShipmentRefused) -> JSONResponse:
-        status = 422 if error.code in _UNPROCESSABLE else 409
-        return error_response(status, error.code, error.message, **error.extra)
-
-    @app.exception_handler(handlers.ShipmentNotFound)
-    async def _not_found(_request: Request, error: handlers.ShipmentNotFound) -> JSONResponse:
-        return error_response(404, "shipment_not_found", f"No shipment with id {error}.")

@@ -5,10 +5,11 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import structlog
 
+from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     DeliveryMethod,
@@ -27,6 +28,7 @@ from dukcapil_shared.contracts.common import Delivery
 from dukcapil_shared.contracts.regions import WIB, Kecamatan
 from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging import PermanentFailure
+from dukcapil_shared.refusals import Refusal, RefusalKind
 from dukcapil_shipping.domain.destinations import AddressCheck, DestinationTable
 from dukcapil_shipping.domain.model import (
     CourierReport,
@@ -47,12 +49,12 @@ log = structlog.get_logger(__name__)
 FindOffice = Callable[[str | None], Kecamatan | None]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+class ShipmentNotFound(Refusal):
+    code = "shipment_not_found"
+    kind = RefusalKind.not_found
 
-
-class ShipmentNotFound(Exception):
-    pass
+    def __init__(self, shipment_id: object) -> None:
+        super().__init__(f"No shipment with id {shipment_id}.")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ async def check_address(
     envelope: Envelope,
     *,
     destinations: DestinationTable,
+    clock: Clock = system_clock,
 ) -> None:
     """Consumer handler: keep who may receive the document, and check a courier address at once.
 
@@ -75,7 +78,7 @@ async def check_address(
     will wait at the kecamatan office. If the document was issued first, its shipment made that check already:
     only the family's names are added.
     """
-    now = _utc_now()
+    now = clock()
     requested = await uow.deliveries.get(event.request_id)
     household = household_names(event.details)
     if requested is not None:
@@ -100,12 +103,14 @@ async def check_address(
     await uow.deliveries.add(requested)
 
 
-async def note_resubmission(uow: ShippingUnitOfWork, event: RequestResubmitted, _envelope: Envelope) -> None:
+async def note_resubmission(
+    uow: ShippingUnitOfWork, event: RequestResubmitted, _envelope: Envelope, *, clock: Clock = system_clock
+) -> None:
     """Consumer handler: the corrected details may name the family differently."""
     requested = await uow.deliveries.get(event.request_id)
     if requested is None or not requested.submitted:
         return
-    requested.submitted_with(household=household_names(event.details), now=_utc_now())
+    requested.submitted_with(household=household_names(event.details), now=clock())
     await uow.deliveries.save(requested)
 
 
@@ -116,6 +121,7 @@ async def ship_document(
     *,
     find_office: FindOffice,
     destinations: DestinationTable,
+    clock: Clock = system_clock,
 ) -> None:
     """Consumer handler: hold the document at the kecamatan office, or line it up for the courier; once per request.
 
@@ -135,7 +141,7 @@ async def ship_document(
     )
     if office is None:
         raise PermanentFailure(f"request {event.request_id}: no Lebak kecamatan office to hold the document")
-    now = _utc_now()
+    now = clock()
     requested = await uow.deliveries.get(event.request_id)
     known = requested is not None
     if requested is None:
@@ -166,7 +172,7 @@ async def book_shipments(
     batch_size: int = 50,
     concurrency: int = 10,
     lease: timedelta = timedelta(minutes=2),
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Clock = system_clock,
 ) -> int:
     """One round of booking: ask the courier for an airway bill for every shipment due; returns how many got one.
 
@@ -218,7 +224,7 @@ async def track_shipments(
     find_office: FindOffice,
     batch_size: int = 100,
     concurrency: int = 8,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Clock = system_clock,
 ) -> int:
     """One round of tracking: ask the courier about every shipment on its way; returns how many moved."""
     async with unit_of_work() as uow:
@@ -237,7 +243,7 @@ async def track_shipments(
     recorded = 0
     for shipment, report in moved:
         try:
-            if await record_tracking(shipment.id, report, uow=unit_of_work(), find_office=find_office, now=clock()):
+            if await record_tracking(shipment.id, report, uow=unit_of_work(), find_office=find_office, clock=clock):
                 recorded += 1
         except Exception as error:  # one shipment's trouble must not hold up the others: it is retried next round
             log.exception("tracking_record_failed", shipment_id=str(shipment.id), error=type(error).__name__)
@@ -250,10 +256,10 @@ async def record_tracking(
     *,
     uow: ShippingUnitOfWork,
     find_office: FindOffice,
-    now: datetime | None = None,
+    clock: Clock = system_clock,
 ) -> bool:
     """Record the courier's new steps and announce them; False if there were none or another replica won."""
-    now = now or _utc_now()
+    now = clock()
     async with uow:
         shipment = await uow.shipments.get(shipment_id)
         if shipment is None or not shipment.is_tracked:
@@ -320,7 +326,7 @@ async def flag_stuck_shipments(
     unit_of_work: Callable[[], ShippingUnitOfWork],
     stuck_after: timedelta,
     batch_size: int = 100,
-    clock: Callable[[], datetime] = _utc_now,
+    clock: Clock = system_clock,
 ) -> int:
     """One round: flag, once each, the parcels whose tracking has not changed for longer than `stuck_after`."""
     now = clock()
@@ -370,11 +376,13 @@ async def _flag_stuck(
     return True
 
 
-async def collect_document(shipment_id: uuid.UUID, command: CollectDocument, *, uow: ShippingUnitOfWork) -> Shipment:
+async def collect_document(
+    shipment_id: uuid.UUID, command: CollectDocument, *, uow: ShippingUnitOfWork, clock: Clock = system_clock
+) -> Shipment:
     """The citizen (or a representative) collects the document at the kecamatan office."""
     async with uow:
         shipment = await _load(uow, shipment_id)
-        now = _utc_now()
+        now = clock()
         shipment.collect(
             collector_name=command.collector_name,
             collector_nik=command.collector_nik,
@@ -427,7 +435,7 @@ async def _book(
     *,
     unit_of_work: Callable[[], ShippingUnitOfWork],
     courier: CourierClient,
-    clock: Callable[[], datetime],
+    clock: Clock,
     limit: asyncio.Semaphore,
 ) -> bool:
     """Ask the courier for one shipment's airway bill and record the answer; True if it was booked."""

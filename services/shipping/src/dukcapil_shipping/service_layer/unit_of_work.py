@@ -21,6 +21,8 @@ from dukcapil_shipping.domain.model import RequestedDelivery, Shipment, Shipment
 class ConcurrentUpdate(ConcurrentChange):
     """Someone else changed the shipment or the requested delivery since it was loaded."""
 
+    message = "The shipment changed meanwhile; reload it and try again."
+
 
 class ShipmentRepository(abc.ABC):
     @abc.abstractmethod
