@@ -213,6 +213,11 @@ class FakeStaffIntake(FakeIntake):
             issued = f"{STAFF_TOKEN}-{uuid.uuid4().hex[:6]}"
             self.tokens[issued] = form["username"]
             return httpx.Response(200, json={"access_token": issued, "token_type": "bearer", "expires_in": 3600})
+        if method == "GET" and path == "/requests" and token:
+            self.calls.append(request)
+            return httpx.Response(
+                200, json=[{**view, "operator": None, "office": None} for view in self.requests.values()]
+            )
         if path.startswith(("/auth/", "/requests/")) and path != "/requests/follow" and token:
             self.calls.append(request)
             role = self.tokens.get(token)
@@ -334,3 +339,47 @@ class FakeReview:
         elif action == "approve":
             review["status"] = "approved"
         return httpx.Response(200, json=review)
+
+
+class FakeShipping:
+    """Shipping's staff side: parcels waiting at the office, and the handover (a NIK with serial 0000 refused)."""
+
+    def __init__(self) -> None:
+        self.calls: list[httpx.Request] = []
+        self.shipments: dict[str, dict[str, Any]] = {}
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def add(self, request_id: str) -> dict[str, Any]:
+        shipment = {
+            "id": str(uuid.uuid4()),
+            "request_id": request_id,
+            "method": "pickup",
+            "status": "ready_for_pickup",
+            "kecamatan_code": "36.02.14",
+            "updated_at": "2026-11-28T09:00:00Z",
+            "tracking": [],
+            "flags": [],
+        }
+        self.shipments[shipment["id"]] = shipment
+        return shipment
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request)
+        path = request.url.path
+        if request.method == "GET" and path == "/shipments":
+            wanted = request.url.params.get("status")
+            return httpx.Response(200, json=[s for s in self.shipments.values() if s["status"] == wanted])
+        if request.method == "POST" and path.endswith("/collected"):
+            shipment = self.shipments[path.split("/")[2]]
+            body = json.loads(request.content)
+            if body["collector_nik"].endswith("0000"):
+                return error(
+                    422,
+                    "invalid_nik",
+                    "collector_nik is not a valid NIK: serial 0000 / collector_nik bukan NIK yang sah: nomor urut 0000",
+                )
+            shipment["status"] = "collected"
+            return httpx.Response(200, json=shipment)
+        return error(404, "not_found", "Not found.")

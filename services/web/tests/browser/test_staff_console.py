@@ -201,3 +201,79 @@ async def test_a_reviewer_asks_for_a_scan_the_citizen_sends_it_and_follows_the_d
         await reviewer.context.close()
     finally:
         await client.close()
+
+
+async def test_an_operator_submits_for_a_walk_in_citizen_and_hands_the_document_over_checking_the_nik(
+    browser: Any,  # noqa: F811
+    system: System,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from playwright.async_api import expect
+
+    client = Client(system)
+    try:
+        await make_account(client, "siti.loket", "kecamatan_operator", kecamatan="36.02.14")
+        operator = await desk(browser, system)
+        await sign_in(operator, "siti.loket")
+        await operator.locator("nav").get_by_role("link", name="Loket kecamatan").click()
+        await give_reason(operator, "pelayanan loket kecamatan")
+        await expect(operator.locator("h1")).to_contain_text("Loket kecamatan")
+        await check(operator)
+
+        # A walk-in citizen: the biodata form, with intake's error beside the field first.
+        await operator.get_by_role("link", name="Biodata Penduduk WNI").click()
+        await operator.fill("#f-applicant-nik", "3602144107900001")
+        await operator.fill("#f-applicant-name", "Siti Aminah")
+        await operator.fill("#f-applicant-birth_date", "1990-07-02")
+        await operator.check("#f-applicant-sex-female")
+        await operator.check("#f-delivery-method-pickup")
+        await expect(operator.locator("#f-delivery-pickup_kecamatan_code")).to_have_value("36.02.14")
+        await operator.get_by_role("button", name="Kirim permohonan").click()
+        birth_date = operator.locator(".field--error", has=operator.locator("#f-applicant-birth_date"))
+        await expect(birth_date.locator(".error-message")).to_contain_text("01-07-1990")
+        await check(operator, "staff-08-loket-kesalahan")
+        await operator.fill("#f-applicant-birth_date", "1990-07-01")
+        await operator.get_by_role("button", name="Kirim permohonan").click()
+        await expect(operator.locator("h1")).to_have_text("Permohonan terkirim")
+        number = (await operator.locator("#nomor-permohonan").inner_text()).strip()
+        assert re.fullmatch(r"360214-\d{8}-\d{4}", number)
+        scan = tmp_path / "pengantar.png"
+        scan.write_bytes(scan_png("SURAT PENGANTAR RT 002 / RW 005"))
+        await operator.set_input_files("#o-file", str(scan))
+        await operator.get_by_role("button", name="Unggah").click()
+        await expect(operator.locator("[role=status]")).to_have_text("Berkas diterima.")
+        await check(operator, "staff-09-loket-tanda-terima")
+        await operator.get_by_role("link", name="Kembali ke loket").click()
+        await expect(operator.locator("#permohonan")).to_contain_text(number)
+        await expect(operator.locator("#permohonan")).to_contain_text("siti.loket")
+
+        # Approved and issued, it waits at the office; the collector's NIK is checked at the handover.
+        found = await client.call(
+            "GET",
+            "intake",
+            "/requests",
+            params={"type": "biodata_wni", "kecamatan": "36.02.14"},
+            headers=staff_headers(Role.SUPERVISOR),
+        )
+        request_id = next(item["id"] for item in found.json() if item["number"] == number)
+        await client.approve(request_id)
+        await client.wait_status(request_id, "ready_for_pickup", timeout=120)
+        await operator.locator("nav").get_by_role("link", name="Serah terima").click()
+        section = operator.locator("section.handover", has=operator.get_by_role("heading", name=number))
+        await section.get_by_label("Nama pengambil").fill("Siti Aminah")
+        await section.get_by_label("NIK pengambil (16 angka)").fill("3602144107900000")
+        await section.get_by_role("button", name="Serahkan dokumen").click()
+        section = operator.locator("section.handover", has=operator.get_by_role("heading", name=number))
+        nik = section.get_by_label("NIK pengambil (16 angka)")
+        await expect(nik).to_have_attribute("aria-invalid", "true")
+        await expect(section.locator(".error-message")).to_contain_text("NIK")
+        assert "3602144107900000" not in operator.url
+        await check(operator, "staff-10-serah-terima-nik-salah")
+        await nik.fill("3602144107900001")
+        await section.get_by_role("button", name="Serahkan dokumen").click()
+        await expect(operator.locator("[role=status]")).to_have_text("Dokumen diserahkan kepada Siti Aminah.")
+        await client.wait_status(request_id, "collected")
+        await check(operator)
+        await operator.context.close()
+    finally:
+        await client.close()

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from dukcapil_web.bootstrap import build_app
 from dukcapil_web.settings import WebSettings
 
-from ..fakes import PASSWORD, FakeDocuments, FakeReview, FakeStaffIntake
+from ..fakes import PASSWORD, FakeDocuments, FakeReview, FakeShipping, FakeStaffIntake
 
 
 @pytest.fixture
@@ -25,12 +25,18 @@ def review() -> FakeReview:
 
 
 @pytest.fixture
-def client(intake: FakeStaffIntake, review: FakeReview) -> Iterator[TestClient]:
+def shipping() -> FakeShipping:
+    return FakeShipping()
+
+
+@pytest.fixture
+def client(intake: FakeStaffIntake, review: FakeReview, shipping: FakeShipping) -> Iterator[TestClient]:
     app = build_app(
         WebSettings(environment="development", log_json=False),  # type: ignore[call-arg]
         intake_transport=intake.transport(),
         documents_transport=FakeDocuments().transport(),
         review_transport=review.transport(),
+        shipping_transport=shipping.transport(),
     )
     with TestClient(app, base_url="http://portal.test", follow_redirects=False) as client:
         yield client
@@ -182,3 +188,55 @@ def test_an_ended_token_sends_back_to_sign_in(client: TestClient, intake: FakeSt
     answer = client.get("/staff/antrean")
     assert answer.status_code == 303 and answer.headers["location"].startswith("/staff")
     assert "Masuk sebagai petugas" in client.get("/staff").text
+
+
+def test_an_operator_submits_for_a_citizen_with_their_token_and_sees_the_code_to_hand_over(
+    client: TestClient, intake: FakeStaffIntake
+) -> None:
+    sign_in(client, "kecamatan_operator")
+    give_reason(client, "loket", "pelayanan loket")
+    office = client.get("/staff/loket")
+    assert office.status_code == 200 and "Biodata Penduduk WNI" in office.text
+    form = client.get("/staff/loket/baru/biodata_wni")
+    assert 'value="36.02.14" selected' in form.text  # the operator's own office, chosen already
+    answer = client.post(
+        "/staff/loket/baru/biodata_wni",
+        data={
+            "applicant.nik": "3602144107900001",
+            "applicant.name": "Siti Aminah",
+            "applicant.birth_date": "1990-07-01",
+            "applicant.sex": "female",
+            "delivery.method": "pickup",
+            "delivery.pickup_kecamatan_code": "36.02.14",
+            "csrf_token": csrf(form.text),
+        },
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/staff/loket/tanda-terima"
+    submitted = next(call for call in intake.calls if call.method == "POST" and call.url.path == "/requests")
+    assert submitted.headers["Authorization"].startswith("Bearer staff-token")
+    receipt = client.get("/staff/loket/tanda-terima")
+    assert "K7QM-2XDP-9WBT-H4RZ-V" in receipt.text and 'id="nomor-permohonan"' in receipt.text
+
+
+def test_a_handover_with_a_wrong_nik_is_refused_beside_the_nik_which_is_never_in_a_url(
+    client: TestClient, intake: FakeStaffIntake, shipping: FakeShipping
+) -> None:
+    view = intake.add_request(status="ready_for_pickup")
+    parcel = shipping.add(view["id"])
+    sign_in(client, "kecamatan_operator")
+    give_reason(client, "loket", "pelayanan loket")
+    page = client.get("/staff/serah-terima")
+    assert page.status_code == 200 and view["number"] in page.text
+    wrong = client.post(
+        f"/staff/serah-terima/{parcel['id']}",
+        data={"collector_name": "Siti Aminah", "collector_nik": "3602144107900000", "csrf_token": csrf(page.text)},
+    )
+    assert wrong.status_code == 422
+    assert re.search(rf'id="s-{parcel["id"]}-collector_nik-error">.*nomor urut 0000', wrong.text)
+    assert "3602144107900000" not in wrong.text
+    right = client.post(
+        f"/staff/serah-terima/{parcel['id']}",
+        data={"collector_name": "Siti Aminah", "collector_nik": "3602144107900001", "csrf_token": csrf(page.text)},
+    )
+    assert right.status_code == 303 and parcel["status"] == "collected"
+    assert all("3602144107900001" not in str(call.url) for call in shipping.calls)
