@@ -136,12 +136,58 @@ def _form_field(request: httpx.Request, name: str) -> str:
 class FakeDocuments:
     def __init__(self) -> None:
         self.calls: list[httpx.Request] = []
+        self.documents: dict[str, dict[str, Any]] = {}
+
+    def add(self, request_id: str) -> dict[str, Any]:
+        document = {
+            "id": str(uuid.uuid4()),
+            "request_id": request_id,
+            "number": "BIO/3602/2026/000001",
+            "type": "biodata_wni",
+            "title": "BIODATA PENDUDUK",
+            "status": "valid",
+            "issued_at": "2026-11-28T08:00:00Z",
+            "verification_count": 0,
+            "revocation": None,
+        }
+        self.documents[document["id"]] = document
+        return document
+
+    def staff(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path == "/documents":
+            wanted = request.url.params.get("request_id")
+            return httpx.Response(200, json=[d for d in self.documents.values() if d["request_id"] == wanted])
+        document = self.documents.get(path.split("/")[2])
+        if document is None:
+            return error(404, "not_found", "No document.")
+        body = json.loads(request.content or b"{}")
+        if len(body.get("reason", "")) < 5:
+            return error(
+                422,
+                "invalid_request",
+                "Invalid.",
+                [
+                    {
+                        "field": "body.reason",
+                        "message": "At least 5 characters.",
+                        "message_id": "Paling sedikit 5 karakter.",
+                    }
+                ],
+            )
+        if path.endswith("/revoke"):
+            document["status"] = "revoked"
+            return httpx.Response(200, json=document)
+        document["status"] = "superseded"
+        return httpx.Response(201, json={"superseded": document, "issued": {**document, "status": "valid"}})
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request)
+        if request.headers.get("Authorization") and request.url.path.startswith("/documents"):
+            return self.staff(request)
         if request.url.path == "/verify/known":
             return httpx.Response(200, json=VERIFICATION)
         if request.url.path.startswith("/verify/"):
@@ -213,6 +259,11 @@ class FakeStaffIntake(FakeIntake):
             issued = f"{STAFF_TOKEN}-{uuid.uuid4().hex[:6]}"
             self.tokens[issued] = form["username"]
             return httpx.Response(200, json={"access_token": issued, "token_type": "bearer", "expires_in": 3600})
+        if path.startswith(("/statistics/", "/incidents", "/dead-letters", "/accounts")) and token:
+            self.calls.append(request)
+            if self.tokens.get(token) is None:
+                return error(401, "invalid_token", "The token is not valid.")
+            return self.staff_figures(request)
         if method == "GET" and path == "/requests" and token:
             self.calls.append(request)
             return httpx.Response(
@@ -238,6 +289,80 @@ class FakeStaffIntake(FakeIntake):
                 return httpx.Response(200, json=self.requests[request_id])
             return error(404, "not_found", "No request.")
         return super().handle(request)
+
+
+LETTER = {
+    "id": "0b3c1d5e-5a0c-4d57-9a55-0d1f2a3b4c5d",
+    "message_id": "m1",
+    "status": "parked",
+    "original_queue": "dukcapil.intake.events",
+    "routing_key": "review.started.v1",
+    "subject": None,
+    "error": "LookupError: unknown request",
+    "attempts": 6,
+    "first_failure_at": "2026-11-28T07:00:00Z",
+    "last_failure_at": "2026-11-28T07:01:00Z",
+    "parked_at": "2026-11-28T07:01:00Z",
+    "resolved_at": None,
+    "resolved_by": None,
+    "resolution_reason": None,
+}
+
+
+def _staff_figures(self: FakeStaffIntake, request: httpx.Request) -> httpx.Response:
+    path = request.url.path
+    if path == "/statistics/requests":
+        by = request.url.params.get("group_by")
+        groups = {
+            "status": [{"count": 3, "status": "in_review"}, {"count": 1, "status": "delivered"}],
+            "month": [{"count": 4, "month": "2026-11"}],
+            "kecamatan": [{"count": 4, "kecamatan": "36.02.14", "kecamatan_name": "Rangkasbitung"}],
+        }[by]
+        full = [
+            {"type": None, "status": None, "kecamatan": None, "kecamatan_name": None, "month": None, **g}
+            for g in groups
+        ]
+        return httpx.Response(200, json={"total": 4, "group_by": [by], "groups": full})
+    if path == "/statistics/lead-times":
+        stage = {
+            "stage": "review",
+            "starts": "a",
+            "ends": "b",
+            "description": "",
+            "count": 2,
+            "mean_hours": 5.0,
+            "p50_hours": 4.0,
+            "p90_hours": 9.5,
+        }
+        return httpx.Response(200, json={"requests": 4, "stages": [stage]})
+    if path == "/incidents":
+        return httpx.Response(200, json=[])
+    if path.startswith("/accounts"):
+        account = {
+            "username": "rina",
+            "full_name": "Rina",
+            "role": "reviewer",
+            "kecamatan_code": None,
+            "active": True,
+            "created_at": "2026-11-28T07:00:00Z",
+            "password_changed_at": "2026-11-28T07:00:00Z",
+        }
+        if request.method == "GET":
+            return httpx.Response(200, json=[account])
+        body = json.loads(request.content)
+        if len(body.get("password") or "x" * 12) < 12:
+            return error(422, "weak_password", "At least 12 characters. / Paling sedikit 12 karakter.")
+        return httpx.Response(201 if request.method == "POST" else 200, json={**account, **body})
+    if path == "/dead-letters":
+        return httpx.Response(200, json=[LETTER] if request.url.params.get("status") == "parked" else [])
+    if path.endswith("/replay"):
+        return httpx.Response(200, json={**LETTER, "status": "replayed"})
+    if path.endswith("/discard"):
+        return httpx.Response(200, json={**LETTER, "status": "discarded"})
+    return error(404, "not_found", "Not found.")
+
+
+FakeStaffIntake.staff_figures = _staff_figures  # type: ignore[attr-defined]
 
 
 class FakeReview:
@@ -298,6 +423,19 @@ class FakeReview:
         path, method = request.url.path, request.method
         if not request.headers.get("Authorization") or self.sessions_ended:
             return error(401, "invalid_token", "Sign in again.")
+        if path == "/statistics/overdue":
+            group = {
+                "type": "kartu_keluarga",
+                "kecamatan": "36.02.14",
+                "kecamatan_name": "Rangkasbitung",
+                "pending": 3,
+                "overdue": 1,
+                "earliest_due_at": "2026-11-28T07:00:00Z",
+                "longest_overdue_hours": 5.0,
+            }
+            return httpx.Response(200, json={"pending": 3, "overdue": 1, "groups": [group], "sla_hours": {}})
+        if path == "/dead-letters":
+            return httpx.Response(200, json=[])
         if method == "GET" and path == "/reviews":
             return httpx.Response(200, json=list(self.reviews.values()))
         parts = path.strip("/").split("/")

@@ -129,7 +129,8 @@ async def test_a_reviewer_asks_for_a_scan_the_citizen_sends_it_and_follows_the_d
         # The scan beside the data, shown inline through the portal.
         scan = reviewer.locator(".review-scans img")
         await expect(scan).to_have_count(1)
-        assert await scan.evaluate("image => image.complete && image.naturalWidth > 0")
+        await expect(scan).to_have_js_property("complete", True)
+        assert await scan.evaluate("image => image.naturalWidth") > 0  # it came through the portal and its policy
         await expect(reviewer.locator(".review-data")).to_contain_text(KARTU_KELUARGA["applicant"]["name"])
         await check(reviewer, "staff-04-verifikasi")
 
@@ -275,5 +276,144 @@ async def test_an_operator_submits_for_a_walk_in_citizen_and_hands_the_document_
         await client.wait_status(request_id, "collected")
         await check(operator)
         await operator.context.close()
+    finally:
+        await client.close()
+
+
+async def park_a_malformed_event(client: Client, system: System) -> dict[str, Any]:  # noqa: F811
+    """A body that is no event, on the events exchange: documents parks it at once (as the chaos tests do)."""
+    import asyncio
+    import time
+    import uuid
+
+    import aio_pika
+
+    message_id = str(uuid.uuid4())
+    connection = await aio_pika.connect_robust(system.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await channel.get_exchange("dukcapil.events", ensure=True)
+        await exchange.publish(
+            aio_pika.Message(
+                b'{"specversion": "1.0", "type": "request.approved.v1", "data": {',
+                message_id=message_id,
+                content_type="application/cloudevents+json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key="request.approved.v1",
+        )
+    finally:
+        await connection.close()
+    deadline = time.monotonic() + 45
+    while True:
+        answer = await client.call("GET", "documents", "/dead-letters", headers=ADMIN)
+        found = [letter for letter in answer.json() if letter["message_id"] == message_id]
+        if found:
+            return found[0]
+        assert time.monotonic() < deadline, f"documents never parked {message_id}: {answer.text}"
+        await asyncio.sleep(0.3)
+
+
+async def test_a_supervisor_reads_the_figures_and_an_admin_replays_a_dead_letter_from_the_console(
+    browser: Any,  # noqa: F811
+    system: System,  # noqa: F811
+) -> None:
+    from playwright.async_api import expect
+
+    client = Client(system)
+    try:
+        await make_account(client, "sari.supervisor", "supervisor")
+        await make_account(client, "ani.admin", "admin")
+        letter = await park_a_malformed_event(client, system)
+
+        supervisor = await desk(browser, system)
+        await sign_in(supervisor, "sari.supervisor")
+        await supervisor.locator("nav").get_by_role("link", name="Statistik").click()
+        await expect(supervisor.locator("h1")).to_have_text("Statistik layanan")
+        await expect(supervisor.locator("svg.chart").first).to_be_visible()
+        await check(supervisor, "staff-11-statistik")
+        await supervisor.locator("nav").get_by_role("link", name="Insiden").click()
+        await expect(supervisor.locator("#insiden")).to_be_visible()
+        await check(supervisor)
+        await expect(supervisor.locator("nav")).not_to_contain_text("Pesan gagal")  # not a supervisor's scope
+        await supervisor.context.close()
+
+        admin = await desk(browser, system)
+        await sign_in(admin, "ani.admin")
+        await admin.locator("nav").get_by_role("link", name="Pesan gagal").click()
+        parked = admin.locator("article.letter", has=admin.locator(f"#dl-{letter['id']}"))
+        await expect(parked).to_contain_text("request.approved.v1")
+        await check(admin, "staff-12-pesan-gagal")
+        await parked.get_by_role("button", name="Buang").click()  # without a reason: told beside the reason
+        parked = admin.locator("article.letter", has=admin.locator(f"#dl-{letter['id']}"))
+        await expect(parked.get_by_label("Alasan membuang")).to_have_attribute("aria-invalid", "true")
+        await check(admin)
+        await parked.get_by_label("Catatan (boleh dikosongkan)").fill("perbaikan sudah dipasang")
+        await parked.get_by_role("button", name="Kirim ulang").click()
+        await expect(admin.locator("[role=status]")).to_have_text("Pesan dikirim ulang ke antreannya.")
+        await check(admin)
+        replayed = await client.call("GET", "documents", "/dead-letters", params={"status": "replayed"}, headers=ADMIN)
+        mine = next(item for item in replayed.json() if item["id"] == letter["id"])
+        assert mine["resolved_by"] == "ani.admin" and mine["resolution_reason"] == "perbaikan sudah dipasang"
+        await admin.context.close()
+    finally:
+        await client.close()
+
+
+async def test_a_document_officer_finds_a_document_by_its_request_number_and_revokes_it_and_an_admin_makes_an_account(
+    browser: Any,  # noqa: F811
+    system: System,  # noqa: F811
+) -> None:
+    from playwright.async_api import expect
+
+    from tests.e2e.requests import BIODATA_WNI
+
+    client = Client(system)
+    try:
+        await make_account(client, "dewi.dokumen", "document_officer")
+        await make_account(client, "ani.admin", "admin")
+        request = await client.submit(copy.deepcopy(BIODATA_WNI))
+        await client.approve(request["id"])
+        await client.wait_event(request["id"], "document.issued.v1")
+
+        officer = await desk(browser, system)
+        await sign_in(officer, "dewi.dokumen")
+        await officer.locator("nav").get_by_role("link", name="Dokumen").click()
+        await give_reason(officer, "pencabutan atas keputusan kepala dinas")
+        await officer.fill("#d-cari", request["number"])
+        await officer.get_by_role("button", name="Cari").click()
+        document = officer.locator("article.document")
+        await expect(document.locator(".document-status")).to_have_text("valid")
+        await check(officer, "staff-13-dokumen")
+        await officer.fill("#s-revoke-reason", "abc")
+        await officer.fill("#s-revoke-approved_by", "Kepala Dinas")
+        await officer.get_by_role("button", name="Cabut").click()
+        await expect(officer.locator("#s-revoke-reason-error")).to_contain_text("5")
+        await check(officer)
+        await officer.fill("#s-revoke-reason", "Diterbitkan atas data yang keliru.")
+        await officer.get_by_role("button", name="Cabut").click()
+        await expect(officer.locator("[role=status]")).to_have_text("Dokumen dicabut.")
+        await expect(officer.locator("article.document .document-status")).to_have_text("revoked")
+        await check(officer)
+        await officer.context.close()
+
+        admin = await desk(browser, system)
+        await sign_in(admin, "ani.admin")
+        await admin.locator("nav").get_by_role("link", name="Akun staf").click()
+        await expect(admin.locator("#akun")).to_contain_text("dewi.dokumen")
+        await admin.fill("#s-username", "budi.verifikator")
+        await admin.fill("#s-full_name", "Budi Santoso")
+        await admin.select_option("#s-role", "reviewer")
+        await admin.fill("#s-password", "pendek")
+        await admin.get_by_role("button", name="Buat akun").click()
+        await expect(admin.locator("#s-password")).to_have_attribute("aria-invalid", "true")
+        await expect(admin.locator("#s-username")).to_have_value("budi.verifikator")
+        await check(admin, "staff-14-akun")
+        await admin.fill("#s-password", "kopi-tubruk-sore-hari")
+        await admin.get_by_role("button", name="Buat akun").click()
+        await expect(admin.locator("[role=status]")).to_have_text("Akun budi.verifikator dibuat.")
+        await expect(admin.locator("#akun")).to_contain_text("Budi Santoso")
+        await check(admin)
+        await admin.context.close()
     finally:
         await client.close()

@@ -25,16 +25,23 @@ def review() -> FakeReview:
 
 
 @pytest.fixture
+def documents() -> FakeDocuments:
+    return FakeDocuments()
+
+
+@pytest.fixture
 def shipping() -> FakeShipping:
     return FakeShipping()
 
 
 @pytest.fixture
-def client(intake: FakeStaffIntake, review: FakeReview, shipping: FakeShipping) -> Iterator[TestClient]:
+def client(
+    intake: FakeStaffIntake, review: FakeReview, shipping: FakeShipping, documents: FakeDocuments
+) -> Iterator[TestClient]:
     app = build_app(
         WebSettings(environment="development", log_json=False),  # type: ignore[call-arg]
         intake_transport=intake.transport(),
-        documents_transport=FakeDocuments().transport(),
+        documents_transport=documents.transport(),
         review_transport=review.transport(),
         shipping_transport=shipping.transport(),
     )
@@ -240,3 +247,89 @@ def test_a_handover_with_a_wrong_nik_is_refused_beside_the_nik_which_is_never_in
     )
     assert right.status_code == 303 and parcel["status"] == "collected"
     assert all("3602144107900001" not in str(call.url) for call in shipping.calls)
+
+
+def test_the_figures_are_charts_drawn_on_the_server_with_their_tables(client: TestClient) -> None:
+    sign_in(client, "supervisor")
+    page = client.get("/staff/statistik")
+    assert page.status_code == 200
+    assert page.text.count('<svg class="chart"') == 5 and "<script" not in page.text.split("</head>")[1]
+    assert "Sedang diverifikasi 3" in page.text  # the backlog chart's title names every bar
+    assert "<table" in page.text and "Rangkasbitung" in page.text
+    assert 'style="' not in page.text  # the policy allows no inline style
+
+
+def test_the_admin_replays_a_dead_letter_and_a_discard_needs_a_reason(
+    client: TestClient, intake: FakeStaffIntake
+) -> None:
+    sign_in(client, "admin")
+    page = client.get("/staff/pesan-gagal")
+    assert page.status_code == 200 and "review.started.v1" in page.text
+    letter = "0b3c1d5e-5a0c-4d57-9a55-0d1f2a3b4c5d"
+    refused = client.post(f"/staff/pesan-gagal/intake/{letter}/discard", data={"csrf_token": csrf(page.text)})
+    assert refused.status_code == 422 and f'id="s-{letter}-reason-error"' in refused.text
+    replayed = client.post(
+        f"/staff/pesan-gagal/intake/{letter}/replay", data={"note": "fixed", "csrf_token": csrf(page.text)}
+    )
+    assert replayed.status_code == 303
+    call = next(call for call in intake.calls if call.url.path.endswith("/replay"))
+    assert call.content == b'{"note":"fixed"}' or b'"note": "fixed"' in call.content
+
+
+def test_a_document_officer_finds_a_document_by_request_number_and_revokes_it(
+    client: TestClient, intake: FakeStaffIntake, documents: FakeDocuments
+) -> None:
+    view = intake.add_request(status="delivered", type_="biodata_wni")
+    document = documents.add(view["id"])
+    sign_in(client, "document_officer")
+    give_reason(client, "dokumen", "koreksi atas permintaan warga")
+    page = client.get(f"/staff/dokumen?cari={view['number']}")
+    assert page.status_code == 200 and document["number"] in page.text
+    search = next(call for call in intake.calls if call.url.path == "/requests")
+    assert search.url.params["kecamatan"] == "36.02.14" and search.url.params["submitted_from"] == "2026-11-27"
+    short = client.post(
+        f"/staff/dokumen/{document['id']}/revoke",
+        data={
+            "revoke.reason": "abc",
+            "revoke.approved_by": "Kadis",
+            "cari": view["number"],
+            "csrf_token": csrf(page.text),
+        },
+    )
+    assert short.status_code == 422 and re.search(r'id="s-revoke-reason-error">.*Paling sedikit 5', short.text)
+    revoked = client.post(
+        f"/staff/dokumen/{document['id']}/revoke",
+        data={
+            "revoke.reason": "Diterbitkan atas data yang salah.",
+            "revoke.approved_by": "Kepala Dinas",
+            "cari": view["number"],
+            "csrf_token": csrf(page.text),
+        },
+    )
+    assert revoked.status_code == 303 and document["status"] == "revoked"
+
+
+def test_the_admin_makes_an_account_and_a_weak_password_is_told_beside_it(client: TestClient) -> None:
+    sign_in(client, "admin")
+    page = client.get("/staff/akun")
+    assert page.status_code == 200 and "rina" in page.text
+    data = {"username": "budi", "full_name": "Budi", "role": "reviewer", "csrf_token": csrf(page.text)}
+    weak = client.post("/staff/akun", data={**data, "password": "pendek"})
+    assert weak.status_code == 422 and re.search(r'id="s-password-error">.*Paling sedikit 12', weak.text)
+    assert "pendek" not in weak.text
+    made = client.post("/staff/akun", data={**data, "password": "kopi-tubruk-sore-hari"})
+    assert made.status_code == 303
+    off = client.post("/staff/akun/rina/deactivate", data={"csrf_token": csrf(page.text)})
+    assert off.status_code == 303
+
+
+def test_in_production_staff_sign_in_only_over_https_where_the_cookie_is_secure(intake: FakeStaffIntake) -> None:
+    settings = WebSettings(environment="production", log_json=False, session_secret="s" * 40)  # type: ignore[call-arg]
+    for base, refused in (("http://portal.test", True), ("https://portal.test", False)):
+        app = build_app(settings, intake_transport=intake.transport(), documents_transport=FakeDocuments().transport())
+        with TestClient(app, base_url=base, follow_redirects=False) as client:
+            answer = sign_in(client)
+            assert (answer.status_code == 422 and "hanya lewat HTTPS" in answer.text) is refused
+            if not refused:
+                cookie = answer.headers["set-cookie"]
+                assert cookie.startswith("__Host-sesi=") and "Secure" in cookie and "HttpOnly" in cookie

@@ -126,3 +126,23 @@ TYPE_NAMES = {
     "surat_pindah": ("Surat Pindah (SKPWNI)", "Relocation letter (SKPWNI)"),
     "biodata_wni": ("Biodata WNI", "Citizen biodata"),
 }
+
+
+def duration(hours: float | None, language: str) -> str:
+    """A lead time as people say it: minutes under an hour, hours under two days, then days."""
+    if hours is None:
+        return "—"
+    if hours < 1:
+        minutes = round(hours * 60)
+        return (
+            "< 1 mnt"
+            if minutes < 1 and language == "id"
+            else "< 1 min"
+            if minutes < 1
+            else f"{minutes} mnt"
+            if language == "id"
+            else f"{minutes} min"
+        )
+    if hours < 48:
+        return f"{hours:.1f} jam" if language == "id" else f"{hours:.1f} h"
+    return f"{hours / 24:.1f} hari" if language == "id" else f"{hours / 24:.1f} days"

@@ -7,8 +7,10 @@ reason is asked once per task (reviewing, the counter, ...) and sent as `X-Acces
 A NIK (a collector's, say) is posted, never put in a URL or a log line.
 """
 
+import re
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -22,17 +24,20 @@ from dukcapil_web.adapters.api import (
     DeadLettersApi,
     ReviewApi,
     ServiceRefused,
+    ServiceUnavailable,
     ShippingApi,
     StaffDocumentsApi,
     StaffIntakeApi,
 )
 from dukcapil_web.domain import forms
-from dukcapil_web.domain.i18n import Language, pick
+from dukcapil_web.domain.i18n import Language, pick, status_label
 from dukcapil_web.domain.progress import local_time
 from dukcapil_web.domain.staff import (
     REVIEW_STATUSES,
     TASKS,
     TYPE_NAMES,
+    bar_chart,
+    duration,
     expired,
     places_for,
     reason_problem,
@@ -213,7 +218,12 @@ async def sign_in(
         errors["username"] = [pick(lang, "Isi nama pengguna.", "Enter your user name.")]
     if not password:
         errors["password"] = [pick(lang, "Isi kata sandi.", "Enter your password.")]
-    if not errors:
+    settings = request.app.state.portal.settings
+    secure = settings.cookie_secure if settings.cookie_secure is not None else request.url.scheme == "https"
+    if settings.environment == "production" and not secure:
+        # A staff session must ride on a Secure cookie: over plain HTTP it could be read on the way.
+        errors, general = {}, [pick(lang, "Masuk petugas hanya lewat HTTPS.", "Staff sign in over HTTPS only.")]
+    if not errors and not general:
         try:
             token = await console.intake.sign_in(username, password, caller(request))
             plain = caller(request)
@@ -728,6 +738,467 @@ async def record_handover(
         general=general,
         values={f"{shipment_id}.collector_name": name},
     )
+
+
+# --- the document officer: find a document, revoke or correct it ---
+
+
+REQUEST_NUMBER = re.compile(r"^(\d{2})(\d{2})(\d{2})-(\d{4})(\d{2})(\d{2})-\d{4}$")
+
+
+async def _find_request(console: Console, query: str, who: Caller) -> dict[str, Any] | None:
+    """A request by its id, or by its number: the number names the kecamatan and the day it was submitted, so
+    intake's search of that kecamatan around that day finds it."""
+    query = query.strip()
+    try:
+        return await console.intake.request(str(uuid.UUID(query)), who)
+    except ValueError:
+        pass
+    except ServiceRefused as refused:
+        if refused.status == 404:
+            return None
+        raise
+    found = REQUEST_NUMBER.match(query)
+    if not found:
+        return None
+    province, regency, district, year, month, day = found.groups()
+    try:
+        submitted = date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+    params = {
+        "kecamatan": f"{province}.{regency}.{district}",
+        "submitted_from": (submitted - timedelta(days=1)).isoformat(),
+        "submitted_to": (submitted + timedelta(days=1)).isoformat(),
+        "limit": 500,
+    }
+    for summary in await console.intake.requests(params, who):
+        if summary["number"] == query:
+            return await console.intake.request(summary["id"], who)
+    return None
+
+
+async def _documents_page(
+    request: Request, console: Console, staff: Staff, query: str, status_code: int = 200, **more: Any
+) -> HTMLResponse:
+    who = calling(request, staff, "dokumen")
+    found = await _find_request(console, query, who) if query else None
+    documents = await console.documents.for_request(found["id"], who) if found else []
+    return staff_page(
+        request,
+        "staff/documents.html",
+        status_code=status_code,
+        query=query,
+        found=found,
+        documents=documents,
+        errors=more.pop("errors", {}),
+        general=more.pop("general", []),
+        values=more.pop("values", {}),
+        **more,
+    )
+
+
+@router.get("/dokumen", response_class=HTMLResponse)
+async def documents(
+    request: Request, console: ConsoleDep, staff: Annotated[Staff, needs("documents:manage")], cari: str = ""
+) -> Response:
+    return await _documents_page(request, console, staff, cari[:80])
+
+
+@router.post("/dokumen/{document_id}/{action}", response_class=HTMLResponse, dependencies=[ProtectedForm])
+async def manage_document(
+    document_id: str,
+    action: str,
+    request: Request,
+    console: ConsoleDep,
+    lang: LanguageDep,
+    staff: Annotated[Staff, needs("documents:manage")],
+) -> Response:
+    """Revoke, or correct (a new document with a new number supersedes this one), on an approved decision."""
+    if action not in ("revoke", "correct"):
+        raise StarletteHTTPException(404)
+    document_id = _request_id(document_id)
+    form = await request.form()
+    values = {key: value.strip() for key, value in form.items() if isinstance(value, str)}
+    query = values.get("cari", "")
+    prefix = f"{action}."
+    body: dict[str, Any] = {
+        "reason": values.get(prefix + "reason", ""),
+        "approved_by": values.get(prefix + "approved_by", ""),
+    }
+    errors: dict[str, list[str]] = {}
+    for name, told in (
+        ("reason", ("Tulis alasannya.", "Write the reason.")),
+        ("approved_by", ("Isi siapa yang menyetujui.", "Say who approved it.")),
+    ):
+        if not body[name]:
+            errors[prefix + name] = [pick(lang, *told)]
+    if action == "correct":
+        changes: dict[str, Any] = {}
+        for line in values.get("correct.details", "").splitlines():
+            if ":" in line:
+                key, value = line.split(":", 1)
+                changes[key.strip()] = value.strip() or None
+            elif line.strip():
+                errors["correct.details"] = [
+                    pick(lang, "Tulis satu perubahan per baris: kunci: nilai.", "One change a line: key: value.")
+                ]
+        if changes:
+            body["details"] = changes
+        holder = {"nik": values.get("correct.holder.nik", ""), "name": values.get("correct.holder.name", "")}
+        if values.get("correct.holder_changed") and all(holder.values()):
+            body["holder"] = holder
+        if not changes and "holder" not in body and "correct.details" not in errors:
+            errors["correct.details"] = [
+                pick(
+                    lang,
+                    "Tulis rincian yang dikoreksi, atau koreksi data pemegang.",
+                    "Give the corrected details, or correct the holder.",
+                )
+            ]
+    if not errors:
+        try:
+            if action == "revoke":
+                await console.documents.revoke(document_id, body, calling(request, staff))
+            else:
+                await console.documents.correct(document_id, body, calling(request, staff))
+        except ServiceRefused as refused:
+            if refused.status in (401, 403):
+                raise
+            placed, general = field_errors(
+                refused, {"reason", "approved_by", "details", "holder.nik", "holder.name", "holder"}, lang
+            )
+            errors = {prefix + name: messages for name, messages in placed.items()}
+            return await _documents_page(
+                request,
+                console,
+                staff,
+                query,
+                status_code=422,
+                errors=errors,
+                general=general,
+                values=values,
+                acting=document_id,
+            )
+        session_of(request)["staff_notice"] = pick(
+            lang,
+            "Dokumen dicabut." if action == "revoke" else "Dokumen koreksi diterbitkan dengan nomor baru.",
+            "The document is revoked." if action == "revoke" else "The corrected document is issued with a new number.",
+        )
+        return see_other(f"/staff/dokumen?cari={quote(query)}")
+    return await _documents_page(
+        request, console, staff, query, status_code=422, errors=errors, values=values, acting=document_id
+    )
+
+
+# --- the supervisor: figures as charts, incidents; the admin: dead letters ---
+
+
+OPEN_STAGES = (
+    "submitted",
+    "in_review",
+    "info_requested",
+    "approved",
+    "document_issued",
+    "shipped",
+    "delivery_failed",
+    "ready_for_pickup",
+)
+
+
+@router.get("/statistik", response_class=HTMLResponse)
+async def statistics(
+    request: Request,
+    console: ConsoleDep,
+    lang: LanguageDep,
+    staff: Annotated[Staff, needs("statistics:read")],
+    kecamatan: str = "",
+) -> Response:
+    """Backlog per stage, throughput per month and per kecamatan, lead times per stage and overdue reviews per
+    kecamatan: figures only, never a person's data, so no reason is asked."""
+    who = calling(request, staff)
+    where: dict[str, Any] = {}
+    if staff.kecamatan_code:
+        kecamatan = staff.kecamatan_code
+    if len(kecamatan) == 8:
+        where["kecamatan"] = kecamatan
+    names = {k.code: k.name for k in kecamatan_choices()}
+    by_status = await console.intake.request_counts({**where, "group_by": "status"}, who)
+    by_month = await console.intake.request_counts({**where, "group_by": "month"}, who)
+    by_kecamatan = await console.intake.request_counts({**where, "group_by": "kecamatan"}, who)
+    lead_times = await console.intake.lead_times(where, who)
+    overdue = await console.review.overdue(where, who) if staff.may("reviews:read") or staff.kecamatan_code else None
+    counts = {group["status"]: group["count"] for group in by_status["groups"]}
+    backlog = [(status_name(code, lang), counts.get(code, 0)) for code in OPEN_STAGES]
+    months = [(group["month"], group["count"]) for group in by_month["groups"]]
+    places = sorted(
+        ((group.get("kecamatan_name") or group["kecamatan"], group["count"]) for group in by_kecamatan["groups"]),
+        key=lambda item: -item[1],
+    )
+    stages = [stage for stage in lead_times["stages"] if stage["count"]]
+    overdue_places: dict[str, list[int]] = {}
+    for group in (overdue or {}).get("groups", []):
+        name = group.get("kecamatan_name") or names.get(group["kecamatan"], group["kecamatan"])
+        pending_overdue = overdue_places.setdefault(name, [0, 0])
+        pending_overdue[0] += group["pending"]
+        pending_overdue[1] += group["overdue"]
+    return staff_page(
+        request,
+        "staff/statistics.html",
+        kecamatan=kecamatan,
+        kecamatan_list=kecamatan_choices(),
+        total=by_status["total"],
+        backlog=backlog,
+        backlog_chart=bar_chart(pick(lang, "Antrean per tahap", "Backlog per stage"), _bars(backlog)),
+        months=months,
+        months_chart=bar_chart(pick(lang, "Permohonan per bulan", "Requests per month"), _bars(months)),
+        kecamatan_counts=places,
+        places_chart=bar_chart(pick(lang, "Permohonan per kecamatan", "Requests per kecamatan"), _bars(places[:15])),
+        stages=stages,
+        stages_chart=bar_chart(
+            pick(lang, "Median lama proses per tahap (jam)", "Median lead time per stage (hours)"),
+            [(stage["stage"], stage["p50_hours"] or 0, duration(stage["p50_hours"], lang)) for stage in stages],
+        ),
+        overdue=overdue,
+        overdue_rows=[(name, pending, late) for name, (pending, late) in overdue_places.items()],
+        lead_rows=[
+            (
+                stage["stage"],
+                stage["count"],
+                _hours(stage["mean_hours"]),
+                _hours(stage["p50_hours"]),
+                _hours(stage["p90_hours"]),
+            )
+            for stage in stages
+        ],
+        overdue_chart=bar_chart(
+            pick(lang, "Verifikasi lewat tenggat per kecamatan", "Overdue reviews per kecamatan"),
+            _bars([(name, counts_[1]) for name, counts_ in overdue_places.items()]),
+        ),
+    )
+
+
+def _hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def _bars(items: list[tuple[str, int]]) -> list[tuple[str, float, str]]:
+    return [(label, float(value), str(value)) for label, value in items]
+
+
+def status_name(code: str, lang: Language) -> str:
+    return status_label(code, lang)
+
+
+@router.get("/insiden", response_class=HTMLResponse)
+async def incidents(
+    request: Request, console: ConsoleDep, staff: Annotated[Staff, needs("incidents:read")], selesai: str = ""
+) -> Response:
+    found = await console.intake.incidents(open_=not selesai, caller=calling(request, staff))
+    return staff_page(request, "staff/incidents.html", incidents=found, resolved=bool(selesai))
+
+
+LETTER_STATUSES = ("parked", "replayed", "discarded")
+
+
+async def _letters_page(
+    request: Request, console: Console, staff: Staff, status: str = "parked", status_code: int = 200, **more: Any
+) -> HTMLResponse:
+    who = calling(request, staff)
+    letters: dict[str, list[dict[str, Any]]] = {}
+    unreachable: list[str] = []
+    for service, api in console.dead_letters.items():
+        try:
+            letters[service] = await api.letters(status, who)
+        except ServiceRefused as refused:
+            if refused.status in (401, 403):
+                raise
+            unreachable.append(service)
+        except ServiceUnavailable:
+            unreachable.append(service)
+    return staff_page(
+        request,
+        "staff/dead_letters.html",
+        status_code=status_code,
+        letters=letters,
+        unreachable=unreachable,
+        status=status,
+        statuses=LETTER_STATUSES,
+        errors=more.pop("errors", {}),
+        general=more.pop("general", []),
+        **more,
+    )
+
+
+@router.get("/pesan-gagal", response_class=HTMLResponse)
+async def dead_letters(
+    request: Request, console: ConsoleDep, staff: Annotated[Staff, needs("operations")], status: str = "parked"
+) -> Response:
+    return await _letters_page(request, console, staff, status if status in LETTER_STATUSES else "parked")
+
+
+@router.post("/pesan-gagal/{service}/{letter_id}/{action}", response_class=HTMLResponse, dependencies=[ProtectedForm])
+async def resolve_letter(
+    service: str,
+    letter_id: str,
+    action: str,
+    request: Request,
+    console: ConsoleDep,
+    lang: LanguageDep,
+    staff: Annotated[Staff, needs("operations")],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    api = console.dead_letters.get(service)
+    if api is None or action not in ("replay", "discard"):
+        raise StarletteHTTPException(404)
+    letter_id = _request_id(letter_id)
+    key = f"{letter_id}.reason"
+    if action == "discard" and not reason.strip():
+        errors = {key: [pick(lang, "Tulis mengapa pesan ini dibuang.", "Write why this message is dropped.")]}
+        return await _letters_page(request, console, staff, status_code=422, errors=errors)
+    try:
+        if action == "replay":
+            await api.replay(letter_id, note.strip() or None, calling(request, staff))
+        else:
+            await api.discard(letter_id, reason.strip(), calling(request, staff))
+    except ServiceRefused as refused:
+        if refused.status in (401, 403):
+            raise
+        placed, general = field_errors(refused, {"reason", "note"}, lang)
+        errors = {f"{letter_id}.{name}": messages for name, messages in placed.items()}
+        return await _letters_page(request, console, staff, status_code=422, errors=errors, general=general)
+    log.info("dead_letter_resolved_in_console", service=service, letter_id=letter_id, action=action)
+    session_of(request)["staff_notice"] = pick(
+        lang,
+        "Pesan dikirim ulang ke antreannya." if action == "replay" else "Pesan dibuang.",
+        "The message went back to its queue." if action == "replay" else "The message was dropped.",
+    )
+    return see_other("/staff/pesan-gagal")
+
+
+# --- the admin: staff accounts ---
+
+
+ROLES = ("reviewer", "supervisor", "kecamatan_operator", "document_officer", "shipping_officer", "admin")
+ACCOUNT_FIELDS_BY_CODE = {
+    "weak_password": "password",
+    "invalid_username": "username",
+    "account_exists": "username",
+    "kecamatan_required": "kecamatan_code",
+    "unknown_kecamatan": "kecamatan_code",
+    "kecamatan_not_applicable": "kecamatan_code",
+}
+
+
+async def _accounts_page(
+    request: Request, console: Console, staff: Staff, status_code: int = 200, **more: Any
+) -> HTMLResponse:
+    accounts = await console.intake.accounts(calling(request, staff))
+    return staff_page(
+        request,
+        "staff/accounts.html",
+        status_code=status_code,
+        accounts=accounts,
+        roles=ROLES,
+        kecamatan_list=kecamatan_choices(),
+        errors=more.pop("errors", {}),
+        general=more.pop("general", []),
+        values=more.pop("values", {}),
+        **more,
+    )
+
+
+@router.get("/akun", response_class=HTMLResponse)
+async def accounts(
+    request: Request, console: ConsoleDep, staff: Annotated[Staff, needs("accounts:manage")]
+) -> Response:
+    return await _accounts_page(request, console, staff)
+
+
+@router.post("/akun", response_class=HTMLResponse, dependencies=[ProtectedForm])
+async def create_account(
+    request: Request, console: ConsoleDep, lang: LanguageDep, staff: Annotated[Staff, needs("accounts:manage")]
+) -> Response:
+    form = await request.form()
+    values = {key: value.strip() for key, value in form.items() if isinstance(value, str)}
+    body: dict[str, Any] = {
+        "username": values.get("username", "").lower(),
+        "full_name": values.get("full_name", ""),
+        "role": values.get("role", ""),
+        "password": values.get("password", ""),
+    }
+    if values.get("kecamatan_code"):
+        body["kecamatan_code"] = values["kecamatan_code"]
+    errors: dict[str, list[str]] = {}
+    for name, told in (
+        ("username", ("Isi nama pengguna.", "Enter a user name.")),
+        ("full_name", ("Isi nama lengkap.", "Enter the full name.")),
+        ("role", ("Pilih peran.", "Choose a role.")),
+        ("password", ("Isi kata sandi awal.", "Enter a first password.")),
+    ):
+        if not body[name]:
+            errors[name] = [pick(lang, *told)]
+    if not errors:
+        try:
+            await console.intake.create_account(body, calling(request, staff))
+        except ServiceRefused as refused:
+            if refused.status in (401, 403):
+                raise
+            names = {"username", "full_name", "role", "password", "kecamatan_code"}
+            errors, general = field_errors(refused, names, lang)
+            if refused.code in ACCOUNT_FIELDS_BY_CODE:
+                errors, general = {ACCOUNT_FIELDS_BY_CODE[refused.code]: [refusal_text(refused, lang)]}, []
+            values.pop("password", None)
+            return await _accounts_page(
+                request, console, staff, status_code=422, errors=errors, general=general, values=values
+            )
+        session_of(request)["staff_notice"] = pick(
+            lang, f"Akun {body['username']} dibuat.", f"The account {body['username']} is made."
+        )
+        return see_other("/staff/akun")
+    values.pop("password", None)
+    return await _accounts_page(request, console, staff, status_code=422, errors=errors, values=values)
+
+
+@router.post("/akun/{username}/{action}", response_class=HTMLResponse, dependencies=[ProtectedForm])
+async def change_account(
+    username: str,
+    action: str,
+    request: Request,
+    console: ConsoleDep,
+    lang: LanguageDep,
+    staff: Annotated[Staff, needs("accounts:manage")],
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Deactivate or activate an account (its sessions end), or set its password."""
+    if action not in ("activate", "deactivate", "password") or not re.fullmatch(r"[a-z][a-z0-9._-]{2,63}", username):
+        raise StarletteHTTPException(404)
+    body: dict[str, Any] = {"active": action == "activate"} if action != "password" else {"password": password}
+    key = f"{username}.password"
+    if action == "password" and not password:
+        errors = {key: [pick(lang, "Isi kata sandi baru.", "Enter the new password.")]}
+        return await _accounts_page(request, console, staff, status_code=422, errors=errors)
+    try:
+        await console.intake.change_account(username, body, calling(request, staff))
+    except ServiceRefused as refused:
+        if refused.status in (401, 403):
+            raise
+        target = key if action == "password" else None
+        if target:
+            return await _accounts_page(
+                request, console, staff, status_code=422, errors={target: [refusal_text(refused, lang)]}
+            )
+        return await _accounts_page(request, console, staff, status_code=422, general=[refusal_text(refused, lang)])
+    told = {
+        "activate": ("diaktifkan", "activated"),
+        "deactivate": ("dinonaktifkan; sesinya berakhir", "deactivated; its sessions ended"),
+        "password": ("mendapat kata sandi baru; sesinya berakhir", "has a new password; its sessions ended"),
+    }[action]
+    session_of(request)["staff_notice"] = pick(
+        lang, f"Akun {username} {told[0]}.", f"The account {username} {told[1]}."
+    )
+    return see_other("/staff/akun")
 
 
 # --- installing ---
