@@ -8,6 +8,7 @@ a person would. Nothing waits a fixed time: the tests wait for a status, an even
 
 import copy
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -19,11 +20,12 @@ from dukcapil_testing import staff_headers
 from tests.e2e.requests import KARTU_KELUARGA
 from tests.e2e.system import Client, System, holder
 
-from .test_portal import PHONE, browser, check, scan_pdf, system  # noqa: F401 (the module's fixtures)
+from .test_portal import PHONE, ROOT, browser, check, scan_pdf, system  # noqa: F401 (the module's fixtures)
 
 pytestmark = pytest.mark.e2e
 
 DESK = {"viewport": {"width": 1280, "height": 900}, "locale": "id-ID"}
+README_SCREENSHOTS = ROOT / "docs" / "screenshots"
 PASSWORD = "kopi-tubruk-pagi-hari"
 ADMIN = staff_headers(Role.ADMIN, username="admin.uji", reason=None)
 
@@ -41,6 +43,19 @@ def scan_png(text: str) -> bytes:
     output = io.BytesIO()
     image.save(output, format="PNG")
     return output.getvalue()
+
+
+async def readme_screenshot(page: Any, name: str, height: int) -> None:
+    """With README_SCREENSHOTS=1, the top of the page, small (3/4 size, 256 colours), for the README."""
+    if os.environ.get("README_SCREENSHOTS") != "1":
+        return
+    from PIL import Image
+
+    shot = Image.open(io.BytesIO(await page.screenshot(full_page=True))).convert("RGB")
+    shot = shot.crop((0, 0, shot.width, min(height, shot.height)))
+    shot = shot.resize((shot.width * 3 // 4, shot.height * 3 // 4), Image.Resampling.LANCZOS)
+    shot = shot.quantize(colors=256, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+    shot.save(README_SCREENSHOTS / f"{name}.png", optimize=True)
 
 
 async def make_account(client: Client, username: str, role: str, kecamatan: str | None = None) -> None:
@@ -177,6 +192,7 @@ async def test_a_reviewer_asks_for_a_scan_the_citizen_sends_it_and_follows_the_d
         assert framed.status == 200 and framed.headers["content-type"] == "application/pdf"
         assert (await framed.body()).startswith(b"%PDF")
         await check(reviewer, "staff-06-dua-berkas")
+        await readme_screenshot(reviewer, "staff-review", 1480)
         await reviewer.get_by_role("button", name="Setujui").click()
         await expect(reviewer.locator("[role=status]")).to_have_text("Permohonan disetujui.")
         await check(reviewer)
@@ -270,6 +286,7 @@ async def test_an_operator_submits_for_a_walk_in_citizen_and_hands_the_document_
         await expect(section.locator(".error-message")).to_contain_text("NIK")
         assert "3602144107900000" not in operator.url
         await check(operator, "staff-10-serah-terima-nik-salah")
+        await readme_screenshot(operator, "staff-handover", 760)
         await nik.fill("3602144107900001")
         await section.get_by_role("button", name="Serahkan dokumen").click()
         await expect(operator.locator("[role=status]")).to_have_text("Dokumen diserahkan kepada Siti Aminah.")
@@ -332,6 +349,7 @@ async def test_a_supervisor_reads_the_figures_and_an_admin_replays_a_dead_letter
         await expect(supervisor.locator("h1")).to_have_text("Statistik layanan")
         await expect(supervisor.locator("svg.chart").first).to_be_visible()
         await check(supervisor, "staff-11-statistik")
+        await readme_screenshot(supervisor, "staff-statistics", 1200)
         await supervisor.locator("nav").get_by_role("link", name="Insiden").click()
         await expect(supervisor.locator("#insiden")).to_be_visible()
         await check(supervisor)
