@@ -231,7 +231,17 @@ SCOPES = {
         "shipments:read",
         "statistics:read",
     ],
-    "supervisor": ["incidents:read", "reviews:read", "reviews:supervise", "statistics:read", "shipments:read"],
+    "supervisor": [
+        "attachments:read",
+        "documents:read",
+        "incidents:read",
+        "requests:read",
+        "reviews:decide",
+        "reviews:read",
+        "reviews:supervise",
+        "shipments:read",
+        "statistics:read",
+    ],
     "admin": ["accounts:manage", "incidents:read", "operations", "statistics:read"],
     "document_officer": ["documents:manage", "documents:read", "requests:read"],
 }

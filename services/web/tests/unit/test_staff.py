@@ -2,6 +2,7 @@
 session, the menu follows the scopes, the access reason is asked once per task and sent with every read, the
 review screen shows the data beside the scans, and the services' errors land beside their fields."""
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -333,3 +334,41 @@ def test_in_production_staff_sign_in_only_over_https_where_the_cookie_is_secure(
             if not refused:
                 cookie = answer.headers["set-cookie"]
                 assert cookie.startswith("__Host-sesi=") and "Secure" in cookie and "HttpOnly" in cookie
+
+
+def test_a_supervisor_may_release_another_reviewers_claim(
+    client: TestClient, intake: FakeStaffIntake, review: FakeReview
+) -> None:
+    shown = review.add(intake.add_request())
+    shown["claimed_by"] = "budi"
+    sign_in(client, "supervisor")
+    give_reason(client, "verifikasi")
+    page = client.get(f"/staff/verifikasi/{shown['request_id']}")
+    assert "Lepaskan klaim" in page.text and "budi" in page.text and 'id="ambil"' not in page.text
+
+
+def test_a_correction_sends_the_changed_details_and_the_holder_only_when_ticked(
+    client: TestClient, intake: FakeStaffIntake, documents: FakeDocuments
+) -> None:
+    view = intake.add_request(status="delivered", type_="akta_kematian")
+    document = documents.add(view["id"])
+    sign_in(client, "document_officer")
+    give_reason(client, "dokumen", "koreksi atas permintaan warga")
+    page = client.get(f"/staff/dokumen?cari={view['id']}")
+    assert page.status_code == 200 and document["number"] in page.text
+    data = {
+        "correct.details": "place_of_death: RSUD Malingping\ncause: ",
+        "correct.holder.nik": "3602144107900001",
+        "correct.holder.name": "Siti Aminah",
+        "correct.reason": "Tempat kematian salah ketik.",
+        "correct.approved_by": "Kepala Dinas",
+        "cari": view["id"],
+        "csrf_token": csrf(page.text),
+    }
+    nothing = client.post(f"/staff/dokumen/{document['id']}/correct", data={**data, "correct.details": ""})
+    assert nothing.status_code == 422 and 'id="s-correct-details-error"' in nothing.text
+    corrected = client.post(f"/staff/dokumen/{document['id']}/correct", data=data)
+    assert corrected.status_code == 303 and document["status"] == "superseded"
+    sent = next(call for call in documents.calls if call.url.path.endswith("/corrections"))
+    body = json.loads(sent.content)
+    assert body["details"] == {"place_of_death": "RSUD Malingping", "cause": None} and "holder" not in body

@@ -411,6 +411,7 @@ async def _review_page(
         scan_names=scan_names,
         mine=mine,
         may_decide=staff.may("reviews:decide"),
+        may_supervise=staff.may("reviews:supervise"),
         scan_types=SCAN_TYPES,
         errors=more.pop("errors", {}),
         general=more.pop("general", []),
@@ -1236,7 +1237,9 @@ def install(app: FastAPI, console: Console) -> None:
         if error.status == 401:  # the token expired or its session was ended (deactivated, signed out elsewhere)
             return await _sign_in(request, SignInNeeded())
         if error.status == 403:
-            return staff_page(request, "staff/forbidden.html", status_code=403, message=refusal_text(error, "id"))
+            return staff_page(
+                request, "staff/forbidden.html", status_code=403, message=refusal_text(error, language(request))
+            )
         return staff_page(
             request,
             "error.html",
