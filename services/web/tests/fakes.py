@@ -294,6 +294,9 @@ class FakeStaffIntake(FakeIntake):
                 return httpx.Response(204)
             if "/attachments/" in path:
                 return httpx.Response(200, content=PNG, headers={"Content-Type": "image/png"})
+            if path.endswith("/access-code/renew"):
+                renewed = self.requests[path.split("/")[2]]
+                return httpx.Response(200, json={"number": renewed["number"], "access_code": "N3WC-0DE0-AAAA-BBBB-C"})
             request_id = path.split("/")[2]
             if request_id in self.requests:
                 return httpx.Response(200, json=self.requests[request_id])

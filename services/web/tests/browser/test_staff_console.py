@@ -263,6 +263,15 @@ async def test_an_operator_submits_for_a_walk_in_citizen_and_hands_the_document_
         await operator.get_by_role("link", name="Kembali ke loket").click()
         await expect(operator.locator("#permohonan")).to_contain_text(number)
         await expect(operator.locator("#permohonan")).to_contain_text("siti.loket")
+        await check(operator, "staff-09b-loket-permohonan")
+
+        # The citizen's code leaked: renewed at the counter once their identity is checked, shown once.
+        row = operator.locator("#permohonan tr", has_text=number)
+        await row.get_by_label(re.compile("Identitas sudah diperiksa")).check()
+        await row.get_by_role("button", name=re.compile("Buat kode baru")).click()
+        await expect(operator.locator("#kode-akses-baru")).to_have_text(re.compile(r"^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}-."))
+        assert "kode" not in operator.url.split("/staff/loket", 1)[1]
+        await check(operator)
 
         # Approved and issued, it waits at the office; the collector's NIK is checked at the handover.
         found = await client.call(

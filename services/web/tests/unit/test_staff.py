@@ -372,3 +372,20 @@ def test_a_correction_sends_the_changed_details_and_the_holder_only_when_ticked(
     sent = next(call for call in documents.calls if call.url.path.endswith("/corrections"))
     body = json.loads(sent.content)
     assert body["details"] == {"place_of_death": "RSUD Malingping", "cause": None} and "holder" not in body
+
+
+def test_a_leaked_code_is_renewed_at_the_counter_once_the_identity_is_checked_and_shown_once(
+    client: TestClient, intake: FakeStaffIntake
+) -> None:
+    view = intake.add_request(status="in_review")
+    sign_in(client, "kecamatan_operator")
+    give_reason(client, "loket", "pelayanan loket")
+    page = client.get("/staff/loket")
+    unchecked = client.post(f"/staff/loket/{view['id']}/kode-baru", data={"csrf_token": csrf(page.text)})
+    assert unchecked.status_code == 303
+    told = client.get("/staff/loket")
+    assert f'id="r-{view["id"]}-error"' in told.text
+    renewed = client.post(f"/staff/loket/{view['id']}/kode-baru", data={"checked": "ya", "csrf_token": csrf(page.text)})
+    assert renewed.status_code == 303 and "N3WC" not in renewed.headers["location"]
+    assert "N3WC-0DE0-AAAA-BBBB-C" in client.get("/staff/loket").text
+    assert "N3WC-0DE0-AAAA-BBBB-C" not in client.get("/staff/loket").text

@@ -240,6 +240,9 @@ class StaffIntakeApi(_Api):
         )
         return response.json()
 
+    async def renew_access_code(self, request_id: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/requests/{request_id}/access-code/renew", caller)).json()
+
     async def scan(self, request_id: str, attachment_id: str, caller: Caller) -> Download:
         response = await self._call("GET", f"/requests/{request_id}/attachments/{attachment_id}", caller)
         return Download(

@@ -543,6 +543,8 @@ async def office_requests(
     return staff_page(
         request,
         "staff/office.html",
+        renewed=session_of(request).pop("renewed", None),
+        renew_problem=session_of(request).pop("renew_problem", None),
         found=found,
         status=status,
         statuses=REQUEST_STATUSES,
@@ -663,6 +665,39 @@ async def assisted_upload(
     else:
         session["staff_notice"] = pick(lang, "Berkas diterima.", "Scan received.")
     return see_other("/staff/loket/tanda-terima")
+
+
+@router.post("/loket/{request_id}/kode-baru", dependencies=[ProtectedForm])
+async def renew_access_code(
+    request_id: str,
+    request: Request,
+    console: ConsoleDep,
+    lang: LanguageDep,
+    staff: Annotated[Staff, needs("requests:submit")],
+    checked: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """A leaked code replaced at the counter, once the operator has checked the holder's identity in person: the old
+    code stops working at once; the new one is shown once, to hand over."""
+    request_id = _request_id(request_id)
+    session = session_of(request)
+    if checked != "ya":
+        session["renew_problem"] = {
+            "id": request_id,
+            "text": pick(
+                lang, "Centang bahwa identitas pemohon sudah diperiksa.", "Tick that you checked their identity."
+            ),
+        }
+        return see_other(f"/staff/loket#r-{request_id}")
+    try:
+        renewed = await console.intake.renew_access_code(request_id, calling(request, staff))
+    except ServiceRefused as refused:
+        if refused.status in (401, 403):
+            raise
+        session["renew_problem"] = {"id": request_id, "text": refusal_text(refused, lang)}
+        return see_other(f"/staff/loket#r-{request_id}")
+    session["renewed"] = {"number": renewed["number"], "code": renewed["access_code"]}
+    log.info("access_code_renewed_at_counter", request_id=request_id, by=staff.username)
+    return see_other("/staff/loket")
 
 
 async def _handover_page(
