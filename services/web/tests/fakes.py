@@ -349,7 +349,21 @@ def _staff_figures(self: FakeStaffIntake, request: httpx.Request) -> httpx.Respo
         }
         return httpx.Response(200, json={"requests": 4, "stages": [stage]})
     if path == "/incidents":
-        return httpx.Response(200, json=[])
+        incident = {
+            "kind": "stalled",
+            "request_id": "9f0c3a52-54a4-4f39-9d3e-2f4f0a6f1c11",
+            "request_number": "360214-20261128-0042",
+            "request_status": "in_review",
+            "stage": "review",
+            "event_type": None,
+            "error": "No change for 3 days",
+            "attempts": 0,
+            "since": "2026-11-25T07:00:00Z",
+            "open": True,
+            "resolution": None,
+            "resolved_by": None,
+        }
+        return httpx.Response(200, json=[incident])
     if path.startswith("/accounts"):
         account = {
             "username": "rina",

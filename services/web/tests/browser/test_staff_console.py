@@ -155,9 +155,15 @@ async def test_a_reviewer_asks_for_a_scan_the_citizen_sends_it_and_follows_the_d
         await expect(reviewer.locator("#s-request-information-reason-error")).to_contain_text("5")
         await expect(reviewer.locator("#s-request-information-reason")).to_have_attribute("aria-invalid", "true")
         await check(reviewer, "staff-05-kesalahan-di-samping-isian")
-        await reviewer.fill("#s-request-information-reason", "Akta kelahiran anak belum diunggah.")
-        await reviewer.check("#s-missing-akta_kelahiran")
-        await reviewer.get_by_role("button", name="Kirim permintaan").click()
+        # By keyboard alone again: the reason, the missing scan's checkbox, the button.
+        await tab_to(reviewer, "s-request-information-reason")
+        await reviewer.keyboard.press("Control+A")
+        await reviewer.keyboard.type("Akta kelahiran anak belum diunggah.")
+        await tab_to(reviewer, "s-missing-akta_kelahiran")
+        await reviewer.keyboard.press("Space")
+        await expect(reviewer.locator("#s-missing-akta_kelahiran")).to_be_checked()
+        await tab_to(reviewer, "minta-kelengkapan")
+        await reviewer.keyboard.press("Enter")
         await expect(reviewer.locator("[role=status]")).to_have_text("Permintaan kelengkapan dikirim ke pemohon.")
         await client.wait_status(request["id"], "info_requested")
 

@@ -254,7 +254,10 @@ def test_the_figures_are_charts_drawn_on_the_server_with_their_tables(client: Te
     sign_in(client, "supervisor")
     page = client.get("/staff/statistik")
     assert page.status_code == 200
-    assert page.text.count('<svg class="chart"') == 5 and "<script" not in page.text.split("</head>")[1]
+    assert page.text.count('<svg class="chart"') == 6 and "<script" not in page.text.split("</head>")[1]
+    assert "Tersendat per tahap" in page.text and "review 1" in page.text
+    incidents = client.get("/staff/insiden")
+    assert incidents.status_code == 200 and "360214-20261128-0042" in incidents.text
     assert "Sedang diverifikasi 3" in page.text  # the backlog chart's title names every bar
     assert "<table" in page.text and "Rangkasbitung" in page.text
     assert 'style="' not in page.text  # the policy allows no inline style

@@ -380,7 +380,8 @@ async def claim_next(
     return see_other("/staff/antrean")
 
 
-def _request_id(value: str) -> str:
+def _uuid(value: str) -> str:
+    """An id from a path, as intake, review and the others write it; anything else is a 404."""
     try:
         return str(uuid.UUID(value))
     except ValueError:
@@ -424,7 +425,7 @@ async def _review_page(
 async def review_screen(
     request_id: str, request: Request, console: ConsoleDep, staff: Annotated[Staff, needs("reviews:read")]
 ) -> Response:
-    return await _review_page(request, console, staff, _request_id(request_id))
+    return await _review_page(request, console, staff, _uuid(request_id))
 
 
 @router.post("/verifikasi/{request_id}/{action}", response_class=HTMLResponse, dependencies=[ProtectedForm])
@@ -436,7 +437,7 @@ async def review_action(
     lang: LanguageDep,
     staff: Annotated[Staff, needs("reviews:decide")],
 ) -> Response:
-    request_id = _request_id(request_id)
+    request_id = _uuid(request_id)
     if action not in ACTIONS:
         return see_other(f"/staff/verifikasi/{request_id}")
     form = await request.form()
@@ -495,9 +496,7 @@ async def scan(
     """A scan shown inside the review screen: fetched from intake with the staff token, given to the browser as
     what it was recorded as (PDF, JPEG or PNG, nothing else), to be framed by this site only, never cached."""
     task = "loket" if staff.may("requests:submit") else "verifikasi"
-    found = await console.intake.scan(
-        _request_id(request_id), _request_id(attachment_id), calling(request, staff, task)
-    )
+    found = await console.intake.scan(_uuid(request_id), _uuid(attachment_id), calling(request, staff, task))
     content_type = found.content_type if found.content_type in SCAN_TYPES else "application/octet-stream"
     return Response(
         found.content,
@@ -678,7 +677,7 @@ async def renew_access_code(
 ) -> Response:
     """A leaked code replaced at the counter, once the operator has checked the holder's identity in person: the old
     code stops working at once; the new one is shown once, to hand over."""
-    request_id = _request_id(request_id)
+    request_id = _uuid(request_id)
     session = session_of(request)
     if checked != "ya":
         session["renew_problem"] = {
@@ -740,7 +739,7 @@ async def record_handover(
     collector_nik: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
     """The collector's name and NIK, checked by the operator against their e-KTP, posted (never in a URL)."""
-    shipment_id = _request_id(shipment_id)
+    shipment_id = _uuid(shipment_id)
     name, nik = collector_name.strip(), "".join(collector_nik.split())
     errors: dict[str, list[str]] = {}
     if not name:
@@ -853,7 +852,7 @@ async def manage_document(
     """Revoke, or correct (a new document with a new number supersedes this one), on an approved decision."""
     if action not in ("revoke", "correct"):
         raise StarletteHTTPException(404)
-    document_id = _request_id(document_id)
+    document_id = _uuid(document_id)
     form = await request.form()
     values = {key: value.strip() for key, value in form.items() if isinstance(value, str)}
     query = values.get("cari", "")
@@ -964,6 +963,10 @@ async def statistics(
     by_kecamatan = await console.intake.request_counts({**where, "group_by": "kecamatan"}, who)
     lead_times = await console.intake.lead_times(where, who)
     overdue = await console.review.overdue(where, who) if staff.may("reviews:read") or staff.kecamatan_code else None
+    stuck: dict[str, int] = {}
+    if staff.may("incidents:read") and not where:  # incidents name no kecamatan: the whole regency only
+        for incident in await console.intake.incidents(open_=True, caller=who):
+            stuck[incident["stage"]] = stuck.get(incident["stage"], 0) + 1
     counts = {group["status"]: group["count"] for group in by_status["groups"]}
     backlog = [(status_name(code, lang), counts.get(code, 0)) for code in OPEN_STAGES]
     months = [(group["month"], group["count"]) for group in by_month["groups"]]
@@ -995,6 +998,12 @@ async def statistics(
             pick(lang, "Median lama proses per tahap (jam)", "Median lead time per stage (hours)"),
             [(stage["stage"], stage["p50_hours"] or 0, duration(stage["p50_hours"], lang)) for stage in stages],
         ),
+        stuck=sorted(stuck.items()),
+        stuck_chart=bar_chart(
+            pick(lang, "Tersendat per tahap (insiden terbuka)", "Stuck per stage (open incidents)"),
+            _bars(sorted(stuck.items())),
+        ),
+        may_see_incidents=staff.may("incidents:read") and not where,
         overdue=overdue,
         overdue_rows=[(name, pending, late) for name, (pending, late) in overdue_places.items()],
         lead_rows=[
@@ -1088,7 +1097,7 @@ async def resolve_letter(
     api = console.dead_letters.get(service)
     if api is None or action not in ("replay", "discard"):
         raise StarletteHTTPException(404)
-    letter_id = _request_id(letter_id)
+    letter_id = _uuid(letter_id)
     key = f"{letter_id}.reason"
     if action == "discard" and not reason.strip():
         errors = {key: [pick(lang, "Tulis mengapa pesan ini dibuang.", "Write why this message is dropped.")]}
