@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
 
+from .examples import AHMAD, MINIMAL_DETAILS, pickup
+
 RANGKASBITUNG, MALINGPING = "36.02.14", "36.02.01"
 
 # event type → the status it moves a request to (as intake's `domain.history.describe` has it); None: it moves none
@@ -36,9 +38,9 @@ def request_with_history(
         id=uuid.uuid4(),
         number=number,
         type=request_type,
-        applicant={"nik": "3602141205850003", "name": "Ahmad Fauzi"},
-        details={},
-        delivery={"method": "pickup", "pickup_kecamatan_code": kecamatan},
+        applicant=AHMAD,
+        details=MINIMAL_DETAILS[request_type],
+        delivery=pickup(kecamatan),
         kecamatan_code=kecamatan,
         channel="online",
         status=RequestStatus.submitted,

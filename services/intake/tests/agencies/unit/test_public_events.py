@@ -10,7 +10,8 @@ import pytest
 from dukcapil_intake.agencies.domain.public_events import PublicEventNotDerivable, public_events_for
 from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
 from dukcapil_intake.requests.service_layer import handlers
-from dukcapil_shared.contracts import DocumentIssued, DocumentRevoked, Envelope, ReviewStarted
+from dukcapil_shared.contracts import Delivery, DocumentIssued, DocumentRevoked, Envelope, ReviewStarted
+from dukcapil_shared.contracts.details import typed_details
 from dukcapil_shared.contracts.public import (
     BiodataIssued,
     DeathRegistered,
@@ -20,17 +21,25 @@ from dukcapil_shared.contracts.public import (
 )
 from dukcapil_shared.messaging import PermanentFailure
 
+from ...examples import pickup
 from ...fakes import FakeRequestsUnitOfWork
 from ...requests.unit.test_validation import SITI, WITNESSES, death, move
 
 SIXTEEN_DIGITS = re.compile(r"(?<!\d)\d{16}(?!\d)")
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-COURIER = {
-    "method": "courier",
-    "recipient_name": "Siti Aminah",
-    "phone": "081234567890",
-    "email": "siti@example.id",
-    "address": {"street": "Jl. Multatuli No. 12", "rt": "002", "rw": "005", "kecamatan_code": "36.02.14"},
+COURIER = Delivery.model_validate(
+    {
+        "method": "courier",
+        "recipient_name": "Siti Aminah",
+        "phone": "081234567890",
+        "email": "siti@example.id",
+        "address": {"street": "Jl. Multatuli No. 12", "rt": "002", "rw": "005", "kecamatan_code": "36.02.14"},
+    }
+)
+FAMILY = {
+    "reason": "add_member",
+    "kk_number": "3602141202100005",
+    "members": [{"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak", "birth_date": "2024-03-10"}],
 }
 PERSONAL = ["Siti Aminah", "Sarmadi", "Dedi", "Euis", "081234567890", "siti@example.id", "Multatuli", "Adjidarmo"]
 
@@ -41,7 +50,7 @@ def a_request(request_type: str, details: dict) -> ServiceRequest:
         number="360214-20261128-0001",
         type=request_type,
         applicant=SITI,
-        details=details,
+        details=typed_details(details, request_type),
         delivery=COURIER,
         kecamatan_code="36.02.14",
         channel="online",
@@ -95,16 +104,7 @@ def test_a_registered_death_tells_agencies_the_document_the_deceased_and_the_day
 
 
 def test_each_document_type_becomes_its_own_public_event() -> None:
-    family = a_request(
-        "kartu_keluarga",
-        {
-            "reason": "add_member",
-            "kk_number": "3602141202100005",
-            "members": [
-                {"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak", "birth_date": "2024-03-10"}
-            ],
-        },
-    )
+    family = a_request("kartu_keluarga", FAMILY)
     [record], _ = derive(issued(family, "KK/3602/2026/000001"), family)
     assert isinstance(record.event, FamilyCardIssued)
     assert record.event.reason == "add_member" and record.event.previous_kk_number == "3602141202100005"
@@ -127,7 +127,7 @@ def test_each_document_type_becomes_its_own_public_event() -> None:
     biodata = a_request("biodata_wni", {})
     [record], _ = derive(issued(biodata, "BIO/3602/2026/000001"), biodata)
     assert record.event == BiodataIssued(
-        document_number="BIO/3602/2026/000001", region_code="36.02.14", person_nik=SITI["nik"]
+        document_number="BIO/3602/2026/000001", region_code="36.02.14", person_nik=SITI.nik
     )
 
 
@@ -168,11 +168,18 @@ def test_other_steps_tell_agencies_nothing_and_ids_are_stable() -> None:
     assert first[0].id == second[0].id, "deriving twice from one lifecycle event gives the same public event"
 
 
+def a_mislabelled_request() -> ServiceRequest:
+    """A hand-edited row: a death registration holding a family card's details."""
+    request = a_request("kartu_keluarga", FAMILY)
+    request.type = "akta_kematian"
+    return request
+
+
 def test_a_request_missing_what_the_event_needs_is_not_derivable() -> None:
-    request = a_request("akta_kematian", {"deceased": {"name": "Sarmadi"}})
+    request = a_mislabelled_request()
     with pytest.raises(PublicEventNotDerivable) as refused:
         derive(issued(request, "AKM/3602/2026/000001"), request)
-    assert "Sarmadi" not in str(refused.value)
+    assert "Nur Aisyah" not in str(refused.value) and "3602145003240001" not in str(refused.value)
 
 
 async def record(uow: FakeRequestsUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]
@@ -188,7 +195,7 @@ async def test_the_public_event_is_logged_in_the_same_commit_as_the_history() ->
             type="akta_kematian",
             applicant=SITI,
             details=death(witnesses=WITNESSES),
-            delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
+            delivery=pickup(),
         ),
         uow=uow,
         today=date(2026, 11, 28),
@@ -203,7 +210,7 @@ async def test_the_public_event_is_logged_in_the_same_commit_as_the_history() ->
 
 async def test_an_underivable_public_event_parks_the_lifecycle_event_and_leaves_nothing_behind() -> None:
     uow = FakeRequestsUnitOfWork()
-    request = a_request("akta_kematian", {"deceased": {"name": "Sarmadi"}})
+    request = a_mislabelled_request()
     request.record(
         event_id=str(uuid.uuid4()), event_type="request.submitted.v1", stage="intake", occurred_at=T0, note="n",
         moves_to=RequestStatus.submitted,

@@ -11,9 +11,11 @@ from dukcapil_intake.incidents.adapters.unit_of_work import SqlIncidentsUnitOfWo
 from dukcapil_intake.incidents.domain.incidents import Incident, IncidentStatus, RequestState, StallPolicy
 from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
-from dukcapil_shared.contracts import MessageResolved
+from dukcapil_shared.contracts import BiodataWniDetails, MessageResolved
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.ops.store import DeadLetterQuery, SqlOpsUnitOfWork
+
+from ...examples import AHMAD, pickup
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -41,9 +43,9 @@ def a_request(number: str, status: RequestStatus, unchanged_for: timedelta) -> S
         id=uuid.uuid4(),
         number=number,
         type="biodata_wni",
-        applicant={"nik": "3602141205850003", "name": "Ahmad Fauzi"},
-        details={},
-        delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
+        applicant=AHMAD,
+        details=BiodataWniDetails(),
+        delivery=pickup(),
         kecamatan_code="36.02.14",
         channel="online",
         status=status,

@@ -58,7 +58,11 @@ async def test_a_parked_message_becomes_an_incident_and_a_discard_resolves_it(  
     app = build_app(settings)
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
     async with app.router.lifespan_context(app):
-        body = {"type": "biodata_wni", "applicant": APPLICANT, "delivery": PICKUP}
+        body = {
+            "type": "biodata_wni",
+            "applicant": APPLICANT.model_dump(mode="json", exclude_none=True),
+            "delivery": PICKUP.model_dump(mode="json", exclude_none=True),
+        }
         submitted = await client.post("/requests", json=body)
         assert submitted.status_code == 201, submitted.text
         request = submitted.json()

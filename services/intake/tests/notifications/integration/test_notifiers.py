@@ -26,7 +26,10 @@ from dukcapil_intake.notifications.service_layer.notifications import (
 from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.clock import SystemClock
+from dukcapil_shared.contracts import Person
 from dukcapil_shared.db import create_engine, migrate
+
+from ...examples import pickup
 
 pytestmark = pytest.mark.integration
 SENDER = "Disdukcapil Lebak <noreply@dukcapil.lebakkab.go.id>"
@@ -144,14 +147,9 @@ async def test_a_round_takes_a_submissions_notices_from_the_database_to_both_sin
         request = await handlers.submit_request(
             handlers.SubmitRequest(
                 type="biodata_wni",
-                applicant={"nik": "3602144107900001", "name": "Siti Aminah"},
+                applicant=Person(nik="3602144107900001", name="Siti Aminah"),
                 details={},
-                delivery={
-                    "method": "pickup",
-                    "pickup_kecamatan_code": "36.02.14",
-                    "phone": "081234567890",
-                    "email": "siti@example.com",
-                },
+                delivery=pickup(phone="081234567890", email="siti@example.com"),
             ),
             uow=requests_unit_of_work(),
         )

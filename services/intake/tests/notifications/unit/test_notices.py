@@ -23,16 +23,19 @@ from dukcapil_intake.notifications.domain.notifications import (
     mobile_number,
 )
 from dukcapil_intake.requests.domain.access_codes import AccessCodes
+from dukcapil_intake.requests.domain.catalogue import SERVICES
 from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     AttachmentRef,
+    Delivery,
     DeliveryFailed,
     DocumentCollected,
     DocumentIssued,
     DocumentRevoked,
     Event,
     InformationRequested,
+    Person,
     ReadyForPickup,
     RecordingBooked,
     RequestApproved,
@@ -47,7 +50,10 @@ from dukcapil_shared.contracts import (
     ShipmentFlagged,
     ShipmentStatusChanged,
 )
+from dukcapil_shared.contracts.details import typed_details
 from dukcapil_shared.contracts.regions import lebak_kecamatan
+
+from ...examples import pickup
 
 NIK = "3602144107900001"
 MEMBER_NIK = "3602140101100002"
@@ -60,19 +66,41 @@ ADDRESS = {
     "kecamatan_code": "36.02.14",
     "postal_code": "42311",
 }
-COURIER = {"method": "courier", "phone": "0812-3456-7890", "email": "siti@example.com", "address": ADDRESS}
-APPLICANT = {"nik": NIK, "name": "Siti Aminah"}
+COURIER = Delivery.model_validate(
+    {"method": "courier", "phone": "0812-3456-7890", "email": "siti@example.com", "address": ADDRESS}
+)
+APPLICANT = Person(nik=NIK, name="Siti Aminah")
+MEMBER = {"nik": MEMBER_NIK, "name": "Budi"}
+DETAILS = {
+    "kartu_keluarga": {"reason": "add_member", "kk_number": KK_NUMBER, "members": [MEMBER]},
+    "akta_kematian": {
+        "deceased": MEMBER,
+        "date_of_death": "2026-11-20",
+        "place_of_death": "Kampung Muara",
+        "reporter_relation": "istri",
+        "witnesses": [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602142010820006", "name": "Euis"}],
+    },
+    "surat_pindah": {
+        "origin": ADDRESS,
+        "destination": {"street": "Jl. Raya Serang No. 5", "kecamatan_code": "36.04.05"},
+        "reason": "pekerjaan",
+        "moving_members": [NIK, MEMBER_NIK],
+    },
+    "biodata_wni": {"person_nik": MEMBER_NIK},
+}
+"""Details of each type that name the people, numbers and places no notice may carry."""
+ONLINE = [code for code, service in SERVICES.items() if service.online]
 LONGEST_OFFICE = max((k.office for k in lebak_kecamatan().values()), key=len)
 T0 = datetime(2026, 11, 30, 7, 5, tzinfo=UTC)
 
 
-def a_request(request_type: str = "kartu_keluarga", delivery: dict | None = None) -> ServiceRequest:
+def a_request(request_type: str = "kartu_keluarga", delivery: Delivery | None = None) -> ServiceRequest:
     return ServiceRequest(
         id=uuid.uuid4(),
         number="360214-20261130-0007",
         type=request_type,
         applicant=APPLICANT,
-        details={"reason": "add_member", "kk_number": KK_NUMBER, "members": [{"nik": MEMBER_NIK, "name": "Budi"}]},
+        details=typed_details(DETAILS[request_type], request_type),
         delivery=delivery or COURIER,
         kecamatan_code="36.02.14",
         channel="online",
@@ -141,8 +169,8 @@ def notable_events(request: ServiceRequest) -> dict[str, Event]:
     }
 
 
-def quiet_events(rid: uuid.UUID) -> list[Event]:
-    shipment, document = uuid.uuid4(), uuid.uuid4()
+def quiet_events(request: ServiceRequest) -> list[Event]:
+    rid, shipment, document = request.id, uuid.uuid4(), uuid.uuid4()
     return [
         AttachmentAdded(
             request_id=rid,
@@ -150,13 +178,13 @@ def quiet_events(rid: uuid.UUID) -> list[Event]:
         ),
         ReviewStarted(request_id=rid),
         ReviewClaimed(request_id=rid, reviewer="rina", expires_at=T0 + timedelta(hours=1)),
-        RequestResubmitted(request_id=rid, details={}),
+        RequestResubmitted(request_id=rid, request_type=request.type, details=request.details),
         RequestCancelled(request_id=rid, reason="salah isi"),
         DocumentIssued(
             request_id=rid,
             document_id=document,
             document_number="KK/3602/2026/000001",
-            request_type="kartu_keluarga",
+            request_type=request.type,
             checksum_sha256="0" * 64,
             applicant=APPLICANT,
             delivery=COURIER,
@@ -190,7 +218,7 @@ def test_each_step_that_matters_has_its_notice_and_the_others_none() -> None:
         notice = notice_for(event, request)
         assert notice is not None and notice.kind == kind
     assert set(TEMPLATES) == set(notable_events(request)) | {"access_code"}, "the code is sent again on asking"
-    for event in quiet_events(request.id):
+    for event in quiet_events(request):
         assert notice_for(event, request) is None, event.routing_key()
 
 
@@ -242,7 +270,7 @@ def test_notices_are_in_indonesian_and_carry_what_the_step_needs() -> None:
 
 
 def test_pickup_requests_are_told_to_wait_for_the_office_not_for_a_courier() -> None:
-    request = a_request(delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14", "phone": "081234567890"})
+    request = a_request(delivery=pickup(phone="081234567890"))
     approved = notice_for(notable_events(request)["approved"], request)
     assert approved is not None and "siap diambil" in approved.sms and "resi" not in approved.sms
     chosen = ReadyForPickup(
@@ -252,8 +280,9 @@ def test_pickup_requests_are_told_to_wait_for_the_office_not_for_a_courier() -> 
     assert ready is not None and "gagal" not in ready.sms + ready.email
 
 
-def test_notices_never_carry_a_nik_nor_the_address() -> None:
-    request = a_request()
+@pytest.mark.parametrize("request_type", ONLINE)
+def test_notices_never_carry_a_nik_nor_the_address(request_type: str) -> None:
+    request = a_request(request_type)
     for event in notable_events(request).values():
         notice = notice_for(event, request)
         assert notice is not None
@@ -264,8 +293,9 @@ def test_notices_never_carry_a_nik_nor_the_address() -> None:
     assert needed is not None and "360214******0007" in needed.email
 
 
-def test_sms_fit_one_segment_and_quoted_free_text_at_most_two() -> None:
-    request = a_request("surat_pindah")
+@pytest.mark.parametrize("request_type", ONLINE)
+def test_sms_fit_one_segment_and_quoted_free_text_at_most_two(request_type: str) -> None:
+    request = a_request(request_type)
     for event in notable_events(request).values():
         notice = notice_for(event, request)
         assert notice is not None
@@ -314,10 +344,10 @@ def test_sms_go_to_indonesian_mobile_numbers_only(phone: str | None, expected: s
 
 def test_a_contact_gives_the_channels_it_can_and_none_without_one() -> None:
     assert Contact.of(COURIER).channels == {Channel.email: "siti@example.com", Channel.sms: "6281234567890"}
-    assert Contact.of({"method": "pickup", "phone": "081234567890"}).channels == {Channel.sms: "6281234567890"}
-    spaced = Contact.of({"method": "pickup", "email": " siti@example.com "})
+    assert Contact.of(pickup(phone="081234567890")).channels == {Channel.sms: "6281234567890"}
+    spaced = Contact.of(pickup(email=" siti@example.com "))
     assert spaced.channels == {Channel.email: "siti@example.com"}
-    assert Contact.of({"method": "pickup"}).channels == {}
+    assert Contact.of(pickup()).channels == {}
     assert Contact(email="not-an-address", phone="(0252) 201234").channels == {}
     assert email_address("a@b") is None and email_address("a b@c.id") is None
 

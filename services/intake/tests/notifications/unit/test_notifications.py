@@ -26,13 +26,15 @@ from dukcapil_intake.requests.domain.model import RequestRefused, RequestStatus
 from dukcapil_intake.requests.entrypoints.consumers import LIFECYCLE
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.auth.ratelimit import RateLimits
-from dukcapil_shared.contracts import Envelope, InformationRequested, RequestApproved, ReviewStarted
+from dukcapil_shared.contracts import Delivery, Envelope, InformationRequested, Person, RequestApproved, ReviewStarted
 from dukcapil_shared.runtime import periodically
 from dukcapil_testing import InMemoryEventBus
 
 from ...fakes import FakeRequestsUnitOfWork
 
-APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+APPLICANT = Person.model_validate(
+    {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+)
 CONTACT = {"phone": "081234567890", "email": "siti@example.com"}
 PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
@@ -71,9 +73,11 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def submit(delivery: dict | None = None) -> handlers.SubmitRequest:
+def submit(delivery: dict | None = None, request_type: str = "biodata_wni") -> handlers.SubmitRequest:
     delivery = delivery if delivery is not None else PICKUP | CONTACT
-    return handlers.SubmitRequest(type="biodata_wni", applicant=APPLICANT, details={}, delivery=delivery)
+    return handlers.SubmitRequest(
+        type=request_type, applicant=APPLICANT, details={}, delivery=Delivery.model_validate(delivery)
+    )
 
 
 async def deliver(uow: FakeRequestsUnitOfWork, event) -> None:  # type: ignore[no-untyped-def]
@@ -134,9 +138,7 @@ async def test_notices_go_only_where_the_citizen_can_be_reached(contact: dict, c
 async def test_a_refused_submission_queues_nothing_and_a_malformed_address_is_refused() -> None:
     uow = FakeRequestsUnitOfWork()
     with pytest.raises(RequestRefused):
-        await handlers.submit_request(
-            handlers.SubmitRequest(type="ktp_el", applicant=APPLICANT, details={}, delivery=PICKUP | CONTACT), uow=uow
-        )
+        await handlers.submit_request(submit(request_type="ktp_el"), uow=uow)
     with pytest.raises(RequestRefused) as refused:
         await handlers.submit_request(submit(PICKUP | {"email": "siti at example"}), uow=uow)
     assert refused.value.code == "invalid_email" and refused.value.field == "delivery.email"

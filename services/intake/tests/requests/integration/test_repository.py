@@ -7,15 +7,20 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from dukcapil_intake import tables
 from dukcapil_intake.notifications.adapters.unit_of_work import SqlNotificationsUnitOfWork
 from dukcapil_intake.notifications.domain.notifications import Channel, Notification, NotificationStatus, RetrySchedule
+from dukcapil_intake.requests.adapters import tables as request_tables
 from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import Attachment, RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, IdempotentSubmission, RequestFilter
+from dukcapil_shared.contracts import BiodataWniDetails, KartuKeluargaDetails
 from dukcapil_shared.db import create_engine, migrate
+
+from ...examples import AHMAD, pickup
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -43,9 +48,9 @@ def a_request(number: str = "360214-20261128-0001") -> ServiceRequest:
         id=uuid.uuid4(),
         number=number,
         type="kartu_keluarga",
-        applicant={"nik": "3602141205850003", "name": "Ahmad Fauzi"},
-        details={"reason": "add_member"},
-        delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"},
+        applicant=AHMAD,
+        details=KartuKeluargaDetails(reason="add_member", kk_number="3602141202100005"),
+        delivery=pickup(),
         kecamatan_code="36.02.14",
         channel="online",
         status=RequestStatus.submitted,
@@ -78,6 +83,26 @@ async def test_a_request_and_its_history_round_trip(engine) -> None:  # type: ig
     assert [entry.event_type for entry in stored.history] == ["request.submitted.v1", "review.started.v1"]
     assert stored.history[1].occurred_at == T0 + timedelta(minutes=1)
     assert stored.applicant == request.applicant and stored.delivery == request.delivery
+    assert stored.details == request.details
+
+
+async def test_details_are_stored_with_their_type_and_rows_from_before_read_typed(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request()
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        await unit.commit()
+    requests = request_tables.requests.c
+    async with engine.begin() as connection:
+        stored = (await connection.execute(select(requests.details).where(requests.id == str(request.id)))).scalar()
+        assert stored == {"type": "kartu_keluarga", "reason": "add_member", "kk_number": "3602141202100005"}
+        await connection.execute(
+            update(request_tables.requests)
+            .where(requests.id == str(request.id))
+            .values(details={"reason": "add_member", "kk_number": "3602141202100005"})
+        )
+    async with uow(engine) as unit:
+        loaded = await unit.requests.get(request.id)
+    assert loaded.details == request.details
 
 
 async def test_a_stale_copy_cannot_overwrite_a_newer_one(engine) -> None:  # type: ignore[no-untyped-def]
@@ -119,7 +144,7 @@ async def test_sequences_count_per_kecamatan_and_day_without_gaps_under_concurre
 async def test_listing_filters_by_status_and_type_oldest_first(engine) -> None:  # type: ignore[no-untyped-def]
     first, second = a_request("a-1"), a_request("a-2")
     second.submitted_at = T0 + timedelta(hours=1)
-    second.type = "biodata_wni"
+    second.type, second.details = "biodata_wni", BiodataWniDetails()
     async with uow(engine) as unit:
         await unit.requests.add(second)
         await unit.requests.add(first)

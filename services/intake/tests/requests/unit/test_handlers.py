@@ -5,8 +5,11 @@ import pytest
 from dukcapil_intake.requests.domain.model import RequestRefused, RequestStatus
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.contracts import (
+    BiodataWniDetails,
+    Delivery,
     DocumentIssued,
     Envelope,
+    Person,
     RequestApproved,
     RequestCancelled,
     RequestResubmitted,
@@ -15,13 +18,16 @@ from dukcapil_shared.contracts import (
     ShipmentDelivered,
 )
 
+from ...examples import pickup
 from ...fakes import FakeRequestsUnitOfWork
 
-APPLICANT = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
-PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
+APPLICANT = Person.model_validate(
+    {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+)
+PICKUP = pickup()
 
 
-def submit(request_type: str = "biodata_wni", delivery: dict | None = None) -> handlers.SubmitRequest:
+def submit(request_type: str = "biodata_wni", delivery: Delivery | None = None) -> handlers.SubmitRequest:
     return handlers.SubmitRequest(type=request_type, applicant=APPLICANT, details={}, delivery=delivery or PICKUP)
 
 
@@ -148,7 +154,7 @@ async def test_resubmission_answers_an_information_request() -> None:
     uow = FakeRequestsUnitOfWork()
     request = await handlers.submit_request(submit(), uow=uow)
     with pytest.raises(RequestRefused):
-        await handlers.resubmit_request(request.id, {"person_nik": APPLICANT["nik"]}, None, uow=uow)
+        await handlers.resubmit_request(request.id, {"person_nik": APPLICANT.nik}, None, uow=uow)
     await deliver(
         uow,
         InformationRequested(
@@ -158,11 +164,13 @@ async def test_resubmission_answers_an_information_request() -> None:
             missing_items=["surat_pengantar_rt_rw"],
         ),
     )
-    corrected = {"person_nik": APPLICANT["nik"]}
+    corrected = {"person_nik": APPLICANT.nik}
     resubmitted = await handlers.resubmit_request(request.id, corrected, "sudah saya scan ulang", uow=uow)
     assert resubmitted.status == RequestStatus.submitted
     event = uow.outbox.events[-1]
-    assert isinstance(event, RequestResubmitted) and event.details == corrected
+    assert isinstance(event, RequestResubmitted) and event.details == BiodataWniDetails(person_nik=APPLICANT.nik)
+    assert event.request_type == "biodata_wni"
+    assert resubmitted.details == event.details
 
 
 async def test_an_unknown_id_is_not_found() -> None:

@@ -15,7 +15,7 @@ from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.auth.tokens import InvalidToken
 from dukcapil_shared.clock import SystemClock
-from dukcapil_shared.contracts import AttachmentAdded, RecordingBooked, RequestSubmitted
+from dukcapil_shared.contracts import AttachmentAdded, BiodataWniDetails, RecordingBooked, RequestSubmitted
 from dukcapil_shared.web import install_error_handlers
 from dukcapil_testing import (
     download_grants_for_tests,
@@ -104,6 +104,18 @@ async def test_every_problem_comes_back_at_once_with_both_languages(api) -> None
         ("body.details.person_nik", "nik_serial"),
     }
     assert all(d["message"] and d["message_id"] for d in error["details"])
+
+
+async def test_details_may_say_their_type_which_must_be_the_requests(api) -> None:  # type: ignore[no-untyped-def]
+    typed = await api.post("/requests", json=BIODATA | {"details": {"type": "biodata_wni"}})
+    assert typed.status_code == 201, typed.text
+    other = await api.post("/requests", json=BIODATA | {"details": {"type": "kartu_keluarga"}})
+    assert other.status_code == 422
+    assert [(d["field"], d["code"]) for d in other.json()["error"]["details"]] == [
+        ("body.details.type", "details_type_mismatch")
+    ]
+    [event] = api.uow.outbox.events
+    assert isinstance(event, RequestSubmitted) and event.details == BiodataWniDetails()
 
 
 async def test_an_assisted_request_records_the_signed_in_operator_and_office(api) -> None:  # type: ignore[no-untyped-def]

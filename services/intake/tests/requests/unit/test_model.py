@@ -11,7 +11,10 @@ from dukcapil_intake.requests.domain.model import (
     request_number,
     responsible_kecamatan,
 )
+from dukcapil_shared.contracts import BiodataWniDetails, Delivery
 from dukcapil_shared.contracts.regions import find_kecamatan, lebak_kecamatan
+
+from ...examples import AHMAD, pickup
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -21,9 +24,9 @@ def a_request(status: RequestStatus = RequestStatus.submitted) -> ServiceRequest
         id=uuid.uuid4(),
         number="360214-20261128-0001",
         type="biodata_wni",
-        applicant={},
-        details={},
-        delivery={"method": "pickup"},
+        applicant=AHMAD,
+        details=BiodataWniDetails(),
+        delivery=pickup(),
         kecamatan_code="36.02.14",
         channel="online",
         status=status,
@@ -108,7 +111,7 @@ def test_cancellation_only_before_the_decision() -> None:
 
 def test_ktp_el_is_refused_naming_the_kecamatan_office() -> None:
     with pytest.raises(RequestRefused) as refused:
-        check_submission("ktp_el", find_kecamatan("36.02.01"), {"method": "pickup"})
+        check_submission("ktp_el", find_kecamatan("36.02.01"), pickup("36.02.01"))
     assert refused.value.code == "in_person_only"
     assert "Kantor Kecamatan Malingping" in refused.value.message
     assert refused.value.extra["office"] == "Kantor Kecamatan Malingping"
@@ -116,15 +119,19 @@ def test_ktp_el_is_refused_naming_the_kecamatan_office() -> None:
 
 def test_courier_delivery_needs_an_address() -> None:
     with pytest.raises(RequestRefused) as refused:
-        check_submission("biodata_wni", find_kecamatan("36.02.14"), {"method": "courier"})
+        check_submission("biodata_wni", find_kecamatan("36.02.14"), Delivery(method="courier"))
     assert refused.value.field == "delivery.address"
 
 
 def test_the_responsible_kecamatan_comes_from_the_request_or_its_delivery() -> None:
-    assert responsible_kecamatan(None, {"pickup_kecamatan_code": "36.02.03"}).name == "Bayah"
-    assert responsible_kecamatan(None, {"address": {"kecamatan_code": "36.02.28"}}).name == "Cigemblong"
+    assert responsible_kecamatan(None, pickup("36.02.03")).name == "Bayah"
+    by_courier = Delivery.model_validate(
+        {"method": "courier", "address": {"street": "Kp. Cigemblong", "kecamatan_code": "36.02.28"}}
+    )
+    assert responsible_kecamatan(None, by_courier).name == "Cigemblong"
+    assert responsible_kecamatan("36.02.01", by_courier).name == "Malingping"
     with pytest.raises(RequestRefused) as refused:
-        responsible_kecamatan("36.01.01", {})
+        responsible_kecamatan("36.01.01")
     assert refused.value.code == "unknown_kecamatan"
 
 

@@ -19,15 +19,16 @@ from dukcapil_intake.requests.domain.scans import (
 )
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate
-from dukcapil_shared.contracts import AttachmentAdded, RequestCancelled
+from dukcapil_shared.contracts import AttachmentAdded, Person, RequestCancelled
 
+from ...examples import pickup
 from ...fakes import FakeFileStore, FakeRequestsUnitOfWork, FakeScanInspector
 
 LIMITS = ScanLimits(max_bytes=1000, max_pixels=50_000_000, max_pages=50)
-SITI = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
-BIODATA = handlers.SubmitRequest(
-    type="biodata_wni", applicant=SITI, details={}, delivery={"method": "pickup", "pickup_kecamatan_code": "36.02.14"}
+SITI = Person.model_validate(
+    {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
 )
+BIODATA = handlers.SubmitRequest(type="biodata_wni", applicant=SITI, details={}, delivery=pickup())
 
 
 @pytest.mark.parametrize(

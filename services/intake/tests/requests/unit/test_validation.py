@@ -1,7 +1,10 @@
 import datetime as dt
+from enum import StrEnum
+from typing import get_args
 
 import pytest
 
+from dukcapil_intake.requests.domain import validation
 from dukcapil_intake.requests.domain.catalogue import SERVICES
 from dukcapil_intake.requests.domain.validation import (
     FLAG_LATE_DEATH_REPORT,
@@ -10,14 +13,25 @@ from dukcapil_intake.requests.domain.validation import (
     SubmissionInvalid,
     check_request,
 )
+from dukcapil_shared.contracts import (
+    AktaKematianDetails,
+    BiodataWniDetails,
+    KartuKeluargaDetails,
+    KkReason,
+    Person,
+    SuratPindahDetails,
+)
+from dukcapil_shared.contracts.details import DETAILS_BY_TYPE, typed_details
 
 TODAY = dt.date(2026, 11, 28)
-SITI = {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+SITI = Person.model_validate(
+    {"nik": "3602144107900001", "name": "Siti Aminah", "birth_date": "1990-07-01", "sex": "female"}
+)
 AHMAD = {"nik": "3602141205850003", "name": "Ahmad Fauzi"}
 WITNESSES = [{"nik": "3602141111800004", "name": "Dedi"}, {"nik": "3602142010820006", "name": "Euis"}]
 
 
-def problems(request_type: str, details: dict, applicant: dict = SITI) -> dict[str, str]:
+def problems(request_type: str, details: dict, applicant: Person = SITI) -> dict[str, str]:
     with pytest.raises(SubmissionInvalid) as invalid:
         check_request(request_type, applicant, details, TODAY)
     for problem in invalid.value.problems:
@@ -36,16 +50,17 @@ def death(**changes: object) -> dict:
 
 
 def test_the_applicants_nik_must_agree_with_the_declared_birth_date_and_sex() -> None:
-    found = problems("biodata_wni", {}, {**SITI, "birth_date": "1990-07-02", "sex": "male"})
+    found = problems("biodata_wni", {}, SITI.model_copy(update={"birth_date": dt.date(1990, 7, 2), "sex": "male"}))
     assert found == {"body.applicant.birth_date": "nik_birth_date_mismatch", "body.applicant.sex": "nik_sex_mismatch"}
 
 
 def test_a_structurally_wrong_nik_is_refused_with_its_reason() -> None:
-    assert problems("biodata_wni", {}, {"nik": "3602144107900000", "name": "X"}) == {"body.applicant.nik": "nik_serial"}
+    wrong = Person(nik="3602144107900000", name="X")
+    assert problems("biodata_wni", {}, wrong) == {"body.applicant.nik": "nik_serial"}
 
 
 def test_a_nik_from_outside_lebak_is_accepted_and_flagged() -> None:
-    checked = check_request("biodata_wni", {"nik": "3173014107900001", "name": "Rina"}, {}, TODAY)
+    checked = check_request("biodata_wni", Person(nik="3173014107900001", name="Rina"), {}, TODAY)
     assert checked.flags == [FLAG_NIK_OUTSIDE_LEBAK]
 
 
@@ -159,7 +174,7 @@ def test_biodata_names_a_valid_person() -> None:
 
 
 def test_details_hold_only_the_catalogues_fields() -> None:
-    assert problems("biodata_wni", {"person_nik": SITI["nik"], "note": "a" * 100_000}) == {
+    assert problems("biodata_wni", {"person_nik": SITI.nik, "note": "a" * 100_000}) == {
         "body.details.note": "unknown_field"
     }
     found = problems(
@@ -227,7 +242,7 @@ def test_a_request_lists_at_most_twenty_people_in_one_place() -> None:
     kk = {"reason": "add_member", "kk_number": "3602141202100005"}
     assert problems("kartu_keluarga", kk | {"members": members}) == {"body.details.members": "too_many_people"}
     check_request("kartu_keluarga", SITI, kk | {"members": members[:20]}, TODAY)
-    assert problems("surat_pindah", move(moving_members=[SITI["nik"]] * 21)) == {
+    assert problems("surat_pindah", move(moving_members=[SITI.nik] * 21)) == {
         "body.details.moving_members": "too_many_people"
     }
 
@@ -235,5 +250,51 @@ def test_a_request_lists_at_most_twenty_people_in_one_place() -> None:
 def test_the_checked_details_come_back_normalised_and_the_submitted_ones_untouched() -> None:
     details = death(place_of_death="  Rume\u0301 sakit  ", deceased={"nik": "3602140101500002", "name": " Sarmadi "})
     checked = check_request("akta_kematian", SITI, details, TODAY)
-    assert checked.details["place_of_death"] == "Rumé sakit" and checked.details["deceased"]["name"] == "Sarmadi"
+    assert isinstance(checked.details, AktaKematianDetails)
+    assert checked.details.place_of_death == "Rumé sakit" and checked.details.deceased.name == "Sarmadi"
     assert details["place_of_death"] == "  Rume\u0301 sakit  "
+
+
+def test_the_checked_details_are_their_types_contract_and_may_say_their_type() -> None:
+    kk = {"reason": "data_change", "kk_number": "3602141202100005", "changes": "Pekerjaan"}
+    checked = check_request("kartu_keluarga", SITI, kk, TODAY)
+    assert checked.details == KartuKeluargaDetails(
+        reason=KkReason.data_change, kk_number="3602141202100005", changes="Pekerjaan"
+    )
+    assert checked.details.model_dump(mode="json") == {"type": "kartu_keluarga", **kk}, "as given, and typed"
+    assert check_request("kartu_keluarga", SITI, {"type": "kartu_keluarga", **kk}, TODAY).details == checked.details
+    assert problems("kartu_keluarga", {"type": "biodata_wni", **kk}) == {"body.details.type": "details_type_mismatch"}
+    assert check_request("biodata_wni", SITI, {}, TODAY).details == BiodataWniDetails()
+    moved = check_request("surat_pindah", SITI, move(destination={"street": "Jl. Baru", "kecamatan_code": "36.04.05",
+                                                                  "city": None}), TODAY)  # fmt: skip
+    assert isinstance(moved.details, SuratPindahDetails)
+    assert "city" not in moved.details.destination.model_fields_set, "a null city is none given"
+
+
+def test_the_catalogue_lists_the_contracts_fields_and_their_fixed_values() -> None:
+    for code, model in DETAILS_BY_TYPE.items():
+        attributes = {attribute.code: attribute for attribute in SERVICES[code].attributes}
+        fields = {name: field for name, field in model.model_fields.items() if name != "type"}
+        assert list(attributes) == list(fields), code
+        for name, field in fields.items():
+            assert attributes[name].required == field.is_required(), f"{code}.{name}"
+            assert attributes[name].values == _choices(field.annotation), f"{code}.{name}"
+
+
+def _choices(annotation: object) -> tuple[str, ...]:
+    """The values of the fixed list a field takes (its enum, alone or with None), else none."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, StrEnum):
+            return tuple(choice.value for choice in candidate)
+    return ()
+
+
+def test_what_the_contract_refuses_after_the_checks_is_a_problem_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should a check fall behind its contract, the client still hears which field, never an error of the office."""
+
+    def stricter(details: dict, request_type: str) -> object:
+        return typed_details({**details, "reason": "tightened"}, request_type)
+
+    monkeypatch.setattr(validation, "typed_details", stricter)
+    kk = {"reason": "data_change", "kk_number": "3602141202100005", "changes": "Pekerjaan"}
+    assert problems("kartu_keluarga", kk) == {"body.details.reason": "invalid_value"}

@@ -7,12 +7,20 @@ Only what an agency needs (contracts/public.py): the document number, the kecama
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 
 from dukcapil_intake.requests.domain.model import ServiceRequest
-from dukcapil_shared.contracts import DocumentIssued, DocumentRevoked, Envelope, Event
+from dukcapil_shared.contracts import (
+    AktaKematianDetails,
+    BiodataWniDetails,
+    DocumentIssued,
+    DocumentRevoked,
+    Envelope,
+    Event,
+    KartuKeluargaDetails,
+    SuratPindahDetails,
+)
 from dukcapil_shared.contracts.public import (
     BiodataIssued,
     DeathRegistered,
@@ -70,7 +78,7 @@ def public_events_for(event: Event, envelope: Envelope, request: ServiceRequest)
                 public = _revocation(event, request)
             case _:
                 public = None
-    except (KeyError, TypeError, ValidationError) as error:
+    except ValidationError as error:
         raise PublicEventNotDerivable(
             f"request {request.id} ({request.type}) lacks what {event.routing_key()} needs for agencies: "
             f"{type(error).__name__}"
@@ -89,34 +97,35 @@ def public_events_for(event: Event, envelope: Envelope, request: ServiceRequest)
 
 def _announcement(event: DocumentIssued, request: ServiceRequest) -> PublicEvent | None:
     # A corrected document carries its corrected details; intake's copy is what the citizen first submitted.
-    details: dict[str, Any] = event.details if event.details is not None else request.details
+    details = event.details if event.details is not None else request.details
+    if details.type != event.request_type:
+        raise PublicEventNotDerivable(
+            f"request {request.id} ({request.type}) has {details.type} details, its document is {event.request_type}"
+        )
     common = {"document_number": event.document_number, "region_code": event.kecamatan_code}
-    match str(event.request_type):
-        case "akta_kematian":
-            return DeathRegistered(
-                **common, deceased_nik=details["deceased"]["nik"], date_of_death=details["date_of_death"]
-            )
-        case "kartu_keluarga":
+    match details:
+        case AktaKematianDetails():
+            return DeathRegistered(**common, deceased_nik=details.deceased.nik, date_of_death=details.date_of_death)
+        case KartuKeluargaDetails():
             return FamilyCardIssued(
                 **common,
-                reason=details["reason"],
-                previous_kk_number=details.get("kk_number"),
+                reason=details.reason.value,
+                previous_kk_number=details.kk_number,
                 members=[
-                    FamilyMember(nik=member["nik"], relation=member.get("relation"))
-                    for member in details.get("members") or []
+                    FamilyMember(nik=member.nik, relation=member.relation.value if member.relation else None)
+                    for member in details.members or []
                 ],
             )
-        case "surat_pindah":
-            movers = list(details["moving_members"])
+        case SuratPindahDetails():
             return ResidenceMoved(
                 **common,
-                origin_kecamatan_code=details["origin"]["kecamatan_code"],
-                destination_kecamatan_code=details["destination"]["kecamatan_code"],
-                people_count=len(movers),
-                mover_niks=movers,
+                origin_kecamatan_code=details.origin.kecamatan_code,
+                destination_kecamatan_code=details.destination.kecamatan_code,
+                people_count=len(details.moving_members),
+                mover_niks=list(details.moving_members),
             )
-        case "biodata_wni":
-            return BiodataIssued(**common, person_nik=details.get("person_nik") or event.applicant.nik)
+        case BiodataWniDetails():
+            return BiodataIssued(**common, person_nik=details.person_nik or event.applicant.nik)
     return None
 
 

@@ -17,6 +17,7 @@ from dukcapil_intake.requests.domain.access_codes import PLACEHOLDER
 from dukcapil_intake.requests.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES
 from dukcapil_intake.requests.domain.model import ServiceRequest
 from dukcapil_shared.contracts import (
+    DeliveryMethod,
     Event,
     InformationRequested,
     ReadyForPickup,
@@ -140,12 +141,12 @@ SHORT_NAMES = {
 }
 
 AFTER_APPROVAL = {
-    "courier": (
+    DeliveryMethod.courier: (
         "Dokumen akan dikirim ke alamat Anda; nomor resi menyusul.",
         "Dokumen akan dikirim melalui kurir ke alamat yang Anda berikan. Kami akan mengirimkan nomor resi begitu "
         "dokumen diserahkan kepada kurir.",
     ),
-    "pickup": (
+    DeliveryMethod.pickup: (
         "Kami kabari bila dokumen siap diambil.",
         "Dokumen dapat diambil di kantor kecamatan yang Anda pilih. Kami akan mengabari Anda begitu dokumen siap "
         "diambil.",
@@ -227,7 +228,7 @@ def notice_for(event: Event, request: ServiceRequest | None = None) -> Notice | 
                 kekurangan_singkat=f" Kekurangan: {_sentence(_clip(', '.join(items), 90))}" if items else "",
             )
         case RequestApproved():
-            short, full = AFTER_APPROVAL.get(request.delivery.get("method", ""), AFTER_APPROVAL["pickup"])
+            short, full = AFTER_APPROVAL[request.delivery.method]
             return _render("approved", **about, langkah_singkat=short, langkah=full)
         case RequestRejected():
             reason = _quoted(event.reason)

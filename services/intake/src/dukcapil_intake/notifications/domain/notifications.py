@@ -2,11 +2,11 @@
 
 import re
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+
+from dukcapil_shared.contracts import Delivery
 
 
 class Channel(StrEnum):
@@ -49,8 +49,8 @@ class Contact:
     phone: str | None = None
 
     @classmethod
-    def of(cls, delivery: Mapping[str, Any]) -> "Contact":
-        return cls(email=delivery.get("email"), phone=delivery.get("phone"))
+    def of(cls, delivery: Delivery) -> "Contact":
+        return cls(email=delivery.email, phone=delivery.phone)
 
     @property
     def channels(self) -> dict[Channel, str]:

@@ -21,6 +21,8 @@ from dukcapil_intake.requests.service_layer.repository import (
     RequestFilter,
     RequestRepository,
 )
+from dukcapil_shared.contracts import Delivery, Person
+from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, next_in_sequence
 
 
@@ -34,8 +36,8 @@ class SqlRequestRepository(RequestRepository):
                 id=str(request.id),
                 number=request.number,
                 type=request.type,
-                applicant=request.applicant,
-                delivery=request.delivery,
+                applicant=request.applicant.model_dump(mode="json", exclude_none=True),
+                delivery=request.delivery.model_dump(mode="json", exclude_none=True),
                 kecamatan_code=request.kecamatan_code,
                 channel=request.channel,
                 operator=request.operator,
@@ -230,7 +232,7 @@ def _changing(request: ServiceRequest) -> dict[str, Any]:
     """The columns that change over a request's life."""
     return {
         "status": request.status.value,
-        "details": request.details,
+        "details": details_json(request.details),
         "flags": request.flags,
         "required_attachments": request.required_attachments,
         "updated_at": request.updated_at,
@@ -246,9 +248,9 @@ def _to_request(row: Row) -> ServiceRequest:
         id=uuid.UUID(row.id),
         number=row.number,
         type=row.type,
-        applicant=row.applicant,
-        details=row.details,
-        delivery=row.delivery,
+        applicant=Person.model_validate(row.applicant),
+        details=typed_details(row.details, row.type),  # rows written before details were typed have no `type`
+        delivery=Delivery.model_validate(row.delivery),
         kecamatan_code=row.kecamatan_code,
         channel=row.channel,
         operator=row.operator,

@@ -6,6 +6,9 @@ at `GET /services`.
 """
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+from dukcapil_shared.contracts.details import CauseCategory, FamilyRelation, KkReason, MoveReason
 
 
 @dataclass(frozen=True)
@@ -65,14 +68,17 @@ ATTACHMENT_KINDS = {
 }
 OPTIONAL_ATTACHMENTS = {"surat_kuasa", "surat_pernyataan_pemilik_rumah", "surat_pernyataan_f104", "skpwni"}
 
-MOVE_REASONS = ("pekerjaan", "pendidikan", "keluarga", "keamanan", "lainnya")
-FAMILY_RELATIONS = (
-    "kepala_keluarga", "suami", "istri", "anak", "menantu", "cucu", "orang_tua", "mertua", "famili_lain", "pembantu",
-    "lainnya",
-)  # fmt: skip
+
+def _values(choices: type[StrEnum]) -> tuple[str, ...]:
+    return tuple(choice.value for choice in choices)
+
+
+# The fixed lists are the contracts' (contracts/details.py): what the catalogue offers is what the events carry.
+MOVE_REASONS = _values(MoveReason)
+FAMILY_RELATIONS = _values(FamilyRelation)
 """Status hubungan dalam keluarga: a person's place in the family, as the KK prints it."""
-CAUSE_CATEGORIES = ("sakit", "kecelakaan", "lainnya")
-KK_REASONS = ("new_family", "add_member", "remove_member", "split", "data_change", "lost_or_damaged")
+CAUSE_CATEGORIES = _values(CauseCategory)
+KK_REASONS = _values(KkReason)
 
 SERVICES: dict[str, Service] = {
     service.code: service

@@ -14,11 +14,15 @@ from dukcapil_intake.requests.domain.validation import Checked
 from dukcapil_shared.contracts import (
     AttachmentAdded,
     AttachmentRef,
+    Delivery,
+    DeliveryMethod,
     DocumentIssued,
     DocumentRevoked,
     Envelope,
     Event,
+    Person,
     RequestCancelled,
+    RequestDetails,
     RequestResubmitted,
     RequestSubmitted,
 )
@@ -118,9 +122,10 @@ class ServiceRequest:
     id: uuid.UUID
     number: str
     type: str
-    applicant: dict[str, Any]
-    details: dict[str, Any]
-    delivery: dict[str, Any]
+    applicant: Person
+    details: RequestDetails
+    """Of the request's type: e-KTP (ktp_el), the one type without details, is refused before a request exists."""
+    delivery: Delivery
     kecamatan_code: str
     channel: str
     status: RequestStatus
@@ -152,9 +157,9 @@ class ServiceRequest:
         id: uuid.UUID,
         number: str,
         type: str,
-        applicant: dict[str, Any],
+        applicant: Person,
         checked: Checked,
-        delivery: dict[str, Any],
+        delivery: Delivery,
         kecamatan_code: str,
         channel: str,
         operator: str | None,
@@ -253,6 +258,7 @@ class ServiceRequest:
         self.events.append(
             RequestResubmitted(
                 request_id=self.id,
+                request_type=self.type,
                 details=self.details,
                 note=note,
                 attachments=[item.ref() for item in self.attachments],
@@ -345,10 +351,9 @@ class ServiceRequest:
 IN_PERSON_ONLY = {"ktp_el"}
 
 
-def responsible_kecamatan(kecamatan_code: str | None, delivery: dict[str, Any]) -> Kecamatan:
+def responsible_kecamatan(kecamatan_code: str | None, delivery: Delivery | None = None) -> Kecamatan:
     """The kecamatan office in charge: the one given, else the pickup office, else the delivery address's."""
-    address = delivery.get("address") or {}
-    code = kecamatan_code or delivery.get("pickup_kecamatan_code") or address.get("kecamatan_code")
+    code = kecamatan_code or (_kecamatan_of(delivery) if delivery is not None else None)
     if code is None:
         raise RequestRefused(
             "kecamatan_required",
@@ -365,7 +370,13 @@ def responsible_kecamatan(kecamatan_code: str | None, delivery: dict[str, Any]) 
     return kecamatan
 
 
-def check_submission(request_type: str, kecamatan: Kecamatan, delivery: dict[str, Any]) -> None:
+def _kecamatan_of(delivery: Delivery) -> str | None:
+    if delivery.pickup_kecamatan_code:
+        return delivery.pickup_kecamatan_code
+    return delivery.address.kecamatan_code if delivery.address is not None else None
+
+
+def check_submission(request_type: str, kecamatan: Kecamatan, delivery: Delivery) -> None:
     """The rules every submission must pass before it is accepted (the per-type rules come on top)."""
     if request_type in IN_PERSON_ONLY:
         raise RequestRefused(
@@ -379,21 +390,21 @@ def check_submission(request_type: str, kecamatan: Kecamatan, delivery: dict[str
             kecamatan_code=kecamatan.code,
             booking={"method": "POST", "href": "/perekaman-bookings", "what_to_bring": BRING_TO_PEREKAMAN},
         )
-    if delivery.get("method") == "courier" and not delivery.get("address"):
+    if delivery.method == DeliveryMethod.courier and delivery.address is None:
         raise RequestRefused(
             "delivery_address_required",
             "Courier delivery needs delivery.address; or choose delivery.method = pickup at the kecamatan office.",
             field="delivery.address",
         )
-    check_contact(delivery, field="delivery.email")
+    check_contact(delivery.email, field="delivery.email")
 
 
-def check_contact(contact: dict[str, Any], *, field: str) -> None:
+def check_contact(email: str | None, *, field: str) -> None:
     """An e-mail address for notices, when given, must be one: a typo would silently lose every notice."""
-    if contact.get("email") and email_address(contact["email"]) is None:
+    if email and email_address(email) is None:
         raise RequestRefused(
             "invalid_email",
-            f"{contact['email']!r} is not an e-mail address; correct it or leave it out. / Alamat e-mail tidak valid.",
+            f"{email!r} is not an e-mail address; correct it or leave it out. / Alamat e-mail tidak valid.",
             field=field,
         )
 

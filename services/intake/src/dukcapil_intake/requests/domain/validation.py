@@ -6,16 +6,19 @@ report, a move into Lebak that will need e-KTP recording).
 
 Details hold only the fields the catalogue lists (and people and addresses only theirs): whatever else a client
 sent would be printed on the document under "Keterangan lain". Their text follows contracts/text.py (names,
-places, streets, each with its cap), relations and causes come from fixed lists, lists of people hold at most 20,
-and the details come back normalised, in `Checked.details`.
+places, streets, each with its cap), relations and causes come from fixed lists, lists of people hold at most 20.
+Once they pass, the details come back normalised and typed (contracts/details.py), in `Checked.details`: the checks
+read the JSON the client sent, so that each problem is told in the office's words; everything after reads the model.
 """
 
 import copy
 import datetime as dt
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import ValidationError
 
 from dukcapil_intake.requests.domain.catalogue import (
     CAUSE_CATEGORIES,
@@ -23,6 +26,14 @@ from dukcapil_intake.requests.domain.catalogue import (
     KK_REASONS,
     MOVE_REASONS,
     SERVICES,
+)
+from dukcapil_shared.contracts.common import Person, Sex
+from dukcapil_shared.contracts.details import (
+    KartuKeluargaDetails,
+    MoveAddress,
+    NamedPerson,
+    RequestDetails,
+    typed_details,
 )
 from dukcapil_shared.contracts.identity import InvalidNumber, Nik, parse_kk_number, parse_nik
 from dukcapil_shared.contracts.regions import find_kecamatan, find_village, is_in_lebak, region_name
@@ -47,8 +58,8 @@ FLAG_LATE_DEATH_REPORT = "late_death_report"
 FLAG_RECORDING_NEEDED = "ktp_el_recording_needed"
 
 _VILLAGE_CODE = re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}")
-PERSON_FIELDS = frozenset({"nik", "name", "relation", "birth_date", "married", "sex"})
-ADDRESS_FIELDS = frozenset({"street", "rt", "rw", "village_code", "kecamatan_code", "city", "postal_code"})
+PERSON_FIELDS = frozenset(NamedPerson.model_fields)
+ADDRESS_FIELDS = frozenset(MoveAddress.model_fields)
 
 
 @dataclass(frozen=True)
@@ -75,37 +86,43 @@ class SubmissionInvalid(Refusal):
 
 @dataclass
 class Checked:
-    """What the checks found beyond problems: flags for the reviewer and the attachment checklist."""
+    """The details as checked, and what the checks found beyond problems: flags for the reviewer and the attachment
+    checklist."""
 
+    details: RequestDetails
+    """Typed, their text in NFC without surrounding white space."""
     flags: list[str] = field(default_factory=list)
     required_attachments: list[str] = field(default_factory=list)
-    details: dict[str, Any] = field(default_factory=dict)
-    """The details as checked: their text in NFC, without surrounding white space."""
 
 
-def check_request(request_type: str, applicant: dict[str, Any], details: dict[str, Any], today: dt.date) -> Checked:
-    """Check a request of a type that can be done online; raise SubmissionInvalid with every problem."""
+def check_request(request_type: str, applicant: Person, details: Mapping[str, Any], today: dt.date) -> Checked:
+    """Check a request of a type that can be done online, then type its details; raise SubmissionInvalid with every
+    problem."""
     check = _Check(today)
-    details = copy.deepcopy(details)
+    sent = copy.deepcopy(dict(details))
     nik = check.applicant(applicant)
     if nik is not None and not is_in_lebak(nik.regency):
         check.flag(FLAG_NIK_OUTSIDE_LEBAK)
-    check.known_fields("details", details, [attribute.code for attribute in SERVICES[request_type].attributes])
+    check.known_fields(
+        "details", sent, [attribute.code for attribute in SERVICES[request_type].attributes], also=("type",)
+    )
+    check.details_type(request_type, sent)
     {
         "kartu_keluarga": check.kartu_keluarga,
         "akta_kematian": check.akta_kematian,
         "surat_pindah": check.surat_pindah,
         "biodata_wni": check.biodata_wni,
-    }[request_type](details)
-    if check.problems:
+    }[request_type](sent)
+    typed = check.typed(request_type, sent) if not check.problems else None
+    if typed is None:
         raise SubmissionInvalid(check.problems)
-    reason = details.get("reason") if request_type == "kartu_keluarga" else None
+    reason = typed.reason if isinstance(typed, KartuKeluargaDetails) else None
     return Checked(
-        flags=check.flags, required_attachments=SERVICES[request_type].required_attachments(reason), details=details
+        details=typed, flags=check.flags, required_attachments=SERVICES[request_type].required_attachments(reason)
     )
 
 
-def check_applicant(applicant: dict[str, Any], today: dt.date) -> None:
+def check_applicant(applicant: Person, today: dt.date) -> None:
     """The applicant's NIK, and that it agrees with the declared birth date and sex."""
     check = _Check(today)
     check.applicant(applicant)
@@ -138,9 +155,12 @@ class _Check:
             self.problem(path, invalid.code, str(invalid), "NIK tidak valid: periksa kembali 16 digitnya.")
             return None
 
-    def known_fields(self, path: str, value: dict[str, Any], known: Collection[str]) -> None:
+    def known_fields(
+        self, path: str, value: dict[str, Any], known: Collection[str], also: Collection[str] = ()
+    ) -> None:
+        """A problem for each key that is not one of `known` (which the answer lists) or `also` (accepted unlisted)."""
         for key in value:
-            if key not in known:
+            if key not in known and key not in also:
                 shown = ascii(str(key)[:40])[1:-1]  # whatever the key holds, the answer shows it inert
                 self.problem(
                     f"{path}.{shown}", "unknown_field",
@@ -244,13 +264,12 @@ class _Check:
 
     # --- the applicant ---
 
-    def applicant(self, applicant: dict[str, Any]) -> Nik | None:
-        nik = self.nik("applicant.nik", applicant.get("nik"))
+    def applicant(self, applicant: Person) -> Nik | None:
+        nik = self.nik("applicant.nik", applicant.nik)
         if nik is None:
             return None
-        declared_birth = applicant.get("birth_date")
-        if declared_birth:
-            declared = dt.date.fromisoformat(str(declared_birth))
+        declared = applicant.birth_date
+        if declared is not None:
             try:
                 encoded = nik.birth_date(century_hint=declared)
             except InvalidNumber as invalid:
@@ -263,8 +282,8 @@ class _Check:
                     f"The NIK encodes the birth date {encoded:%d-%m-%Y}, not {declared:%d-%m-%Y}.",
                     f"Tanggal lahir dalam NIK adalah {encoded:%d-%m-%Y}, bukan {declared:%d-%m-%Y}.",
                 )
-        declared_sex = applicant.get("sex")
-        if declared_sex and (declared_sex == "female") != nik.female:
+        declared_sex = applicant.sex
+        if declared_sex is not None and (declared_sex == Sex.female) != nik.female:
             encoded_sex = "female" if nik.female else "male"
             self.problem(
                 "applicant.sex",
@@ -275,6 +294,29 @@ class _Check:
         return nik
 
     # --- per type ---
+
+    def details_type(self, request_type: str, details: dict[str, Any]) -> None:
+        """Details may say their type (as the events do), which must then be the request's."""
+        if "type" in details and details["type"] != request_type:
+            self.problem(
+                "details.type", "details_type_mismatch",
+                f"These are the details of a {request_type} request: give type {request_type} or leave it out.",
+                f"Rincian ini untuk permohonan {request_type}: isi type dengan {request_type} atau kosongkan.",
+            )  # fmt: skip
+
+    def typed(self, request_type: str, details: dict[str, Any]) -> RequestDetails | None:
+        """The checked details as their contract's model; what the checks missed and the model refuses is a problem
+        too (with the model's words), never an error of the office's."""
+        try:
+            return typed_details(details, request_type)
+        except ValidationError as refused:
+            for error in refused.errors(include_url=False):
+                where = ".".join(str(part) for part in error["loc"][1:])  # after the union's tag, the type
+                self.problem(
+                    f"details.{where}" if where else "details", "invalid_value", f"{error['msg']}.",
+                    "Isian tidak valid: periksa kembali.",
+                )  # fmt: skip
+            return None
 
     def kartu_keluarga(self, details: dict[str, Any]) -> None:
         reason = details.get("reason")
@@ -395,7 +437,8 @@ class _Check:
             return None
         self.known_fields(path, value, sorted(ADDRESS_FIELDS))
         self.text(f"{path}.street", value, "street", "the street address", "alamat", STREET)
-        self.text(f"{path}.city", value, "city", "the city", "kota/kabupaten", CITY, required=False)
+        if self.text(f"{path}.city", value, "city", "the city", "kota/kabupaten", CITY, required=False) is None:
+            value.pop("city", None)  # a null city is none given: the address's default
         self.digits(f"{path}.rt", value.get("rt"), (1, 3), "the RT", "RT")
         self.digits(f"{path}.rw", value.get("rw"), (1, 3), "the RW", "RW")
         self.digits(f"{path}.postal_code", value.get("postal_code"), (5, 5), "the postal code", "kode pos")

@@ -295,7 +295,7 @@ class RequestView(BaseModel):
             type=request.type,
             status=request.status,
             kecamatan_code=request.kecamatan_code,
-            delivery_method=request.delivery.get("method", ""),
+            delivery_method=request.delivery.method.value,
             channel=request.channel,
             flags=request.flags,
             checklist=Checklist(
@@ -498,9 +498,9 @@ async def submit(
         office = body.office or (kecamatan.office if kecamatan else "Dinas Kependudukan dan Pencatatan Sipil")
     command = handlers.SubmitRequest(
         type=body.type.value,
-        applicant=body.applicant.model_dump(mode="json", exclude_none=True),
+        applicant=body.applicant,
         details=body.details,
-        delivery=body.delivery.model_dump(mode="json", exclude_none=True),
+        delivery=body.delivery,
         kecamatan_code=body.kecamatan_code,
         channel="assisted" if operator is not None else "online",
         operator=operator.username if operator is not None else None,
@@ -773,7 +773,7 @@ async def book_recording(body: BookingBody, request: Request, uow: UnitOfWorkDep
         request, "bookings-per-applicant", "bookings_per_applicant", target_key(body.applicant.nik), "for this person"
     )
     command = handlers.BookRecording(
-        applicant=body.applicant.model_dump(mode="json", exclude_none=True),
+        applicant=body.applicant,
         kecamatan_code=body.kecamatan_code,
         preferred_date=body.preferred_date,
         phone=body.phone,

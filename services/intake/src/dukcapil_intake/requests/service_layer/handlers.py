@@ -33,7 +33,7 @@ from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, 
 from dukcapil_intake.requests.service_layer.scans import ScanInspector
 from dukcapil_intake.requests.service_layer.unit_of_work import RequestsUnitOfWork
 from dukcapil_shared.clock import Clock, system_clock
-from dukcapil_shared.contracts import Envelope, Event, RecordingBooked
+from dukcapil_shared.contracts import Delivery, Envelope, Event, Person, RecordingBooked
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.files import FileStore
 from dukcapil_shared.messaging import PermanentFailure
@@ -72,9 +72,10 @@ class AlreadyBooked(Refusal):
 @dataclass(frozen=True)
 class SubmitRequest:
     type: str
-    applicant: dict[str, Any]
+    applicant: Person
     details: dict[str, Any]
-    delivery: dict[str, Any]
+    """As the client sent them: the office's checks type them (validation.py)."""
+    delivery: Delivery
     kecamatan_code: str | None = None
     channel: str = "online"
     operator: str | None = None
@@ -85,7 +86,10 @@ class SubmitRequest:
     @property
     def fingerprint(self) -> str:
         """Identifies the submission's content, so that a reused Idempotency-Key with other content is caught."""
-        content = {key: value for key, value in asdict(self).items() if key != "idempotency_key"}
+        content = {key: value for key, value in asdict(self).items() if key != "idempotency_key"} | {
+            "applicant": self.applicant.model_dump(mode="json", exclude_none=True),
+            "delivery": self.delivery.model_dump(mode="json", exclude_none=True),
+        }
         return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -315,7 +319,7 @@ async def _resubmit(
 
 @dataclass(frozen=True)
 class BookRecording:
-    applicant: dict[str, Any]
+    applicant: Person
     kecamatan_code: str
     preferred_date: date | None = None
     phone: str | None = None
@@ -333,12 +337,12 @@ async def book_recording(
 ) -> RecordingBooking:
     """Book the in-person e-KTP recording at a kecamatan office: the first working day with room in the queue
     on or after the preferred day, confirmed to the citizen. A person with an upcoming booking is refused."""
-    kecamatan = responsible_kecamatan(command.kecamatan_code, {})
-    check_contact({"email": command.email}, field="email")
+    kecamatan = responsible_kecamatan(command.kecamatan_code)
+    check_contact(command.email, field="email")
     today = today or clock().astimezone(WIB).date()
     check_applicant(command.applicant, today)
     async with uow:
-        if await uow.bookings.upcoming_for(command.applicant["nik"], today) is not None:
+        if await uow.bookings.upcoming_for(command.applicant.nik, today) is not None:
             # Never that booking itself: whoever knows a NIK would learn where and when its holder will be.
             raise AlreadyBooked()
         day = first_recording_day(today, command.preferred_date)
@@ -347,8 +351,8 @@ async def book_recording(
         booking = RecordingBooking(
             id=uuid.uuid4(),
             number=booking_number(kecamatan, day, queue_number),
-            nik=command.applicant["nik"],
-            name=command.applicant["name"],
+            nik=command.applicant.nik,
+            name=command.applicant.name,
             kecamatan_code=kecamatan.code,
             appointment_date=day,
             queue_number=queue_number,
