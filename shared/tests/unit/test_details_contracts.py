@@ -1,5 +1,6 @@
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -21,6 +22,7 @@ from dukcapil_shared.contracts.details import (
     DETAILS_BY_TYPE,
     REQUEST_DETAILS,
     DetailsTypeMismatch,
+    details_json,
     details_shown,
     typed_details,
 )
@@ -144,15 +146,20 @@ def test_every_event_carrying_details_fills_their_type_from_request_type() -> No
     assert DocumentIssued.model_validate({**issued.model_dump(mode="json"), "details": None}).details is None
 
 
-def test_a_resubmission_without_request_type_is_typed_by_the_fields_its_type_requires() -> None:
-    """Intake sent RequestResubmitted without request_type before it was added: its details still read."""
-    for details, model in ((KK, KartuKeluargaDetails), (DEATH, AktaKematianDetails), (MOVE, SuratPindahDetails)):
-        assert type(RequestResubmitted(request_id=uuid.uuid4(), details=details).details) is model
-    assert type(RequestResubmitted(request_id=uuid.uuid4(), details={}).details) is BiodataWniDetails
-    typed = RequestResubmitted(request_id=uuid.uuid4(), request_type="biodata_wni", details={})
-    assert typed.details == BiodataWniDetails()
+def test_a_resubmissions_details_are_typed_by_its_request_type_or_their_own() -> None:
+    for details, request_type, model in (
+        (KK, "kartu_keluarga", KartuKeluargaDetails),
+        (DEATH, "akta_kematian", AktaKematianDetails),
+        (MOVE, "surat_pindah", SuratPindahDetails),
+        ({}, "biodata_wni", BiodataWniDetails),
+    ):
+        by_request = RequestResubmitted(request_id=uuid.uuid4(), request_type=request_type, details=details)
+        by_details = RequestResubmitted(request_id=uuid.uuid4(), details={**details, "type": request_type})
+        assert type(by_request.details) is type(by_details.details) is model
     with pytest.raises(ValidationError):
         RequestResubmitted(request_id=uuid.uuid4(), request_type="surat_pindah", details=KK)
+    with pytest.raises(ValidationError):  # neither says the type: nothing guesses it from the fields
+        RequestResubmitted(request_id=uuid.uuid4(), details=DEATH)
 
 
 def test_the_details_leave_unknown_fields_aside_like_every_contract() -> None:
@@ -165,11 +172,12 @@ def test_intakes_date_forms_are_read() -> None:
     assert isinstance(details, AktaKematianDetails) and details.date_of_death == dt.date(2026, 11, 20)
 
 
-def test_details_still_read_by_key_for_readers_not_yet_moved_to_attributes() -> None:
+def test_details_are_read_by_attribute_and_are_never_their_json() -> None:
     details = typed_details(DEATH, "akta_kematian")
-    assert details["deceased"]["nik"] == "3602140101500001"
-    assert details["date_of_death"] == "2026-11-20"
-    assert details.get("cause_category") is None
+    assert isinstance(details, AktaKematianDetails)
+    assert details.deceased.nik == "3602140101500001" and details.date_of_death == dt.date(2026, 11, 20)
+    assert not isinstance(details, Mapping) and not hasattr(details, "get")
+    assert details != details_json(details) and details != DEATH
 
 
 def test_the_json_schema_is_a_documented_one_of_with_a_discriminator() -> None:

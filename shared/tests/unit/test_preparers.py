@@ -48,7 +48,7 @@ async def test_the_preparer_runs_outside_the_transaction_and_its_result_reaches_
     )
     async with InMemoryEventBus("test", [subscription], lambda: RecordingUnitOfWork(steps)) as bus:
         await bus.publish(RequestCancelled(request_id=request_id))
-        await bus.publish(RequestResubmitted(request_id=request_id, details={}))
+        await bus.publish(RequestResubmitted(request_id=request_id, request_type="biodata_wni", details={}))
 
     assert steps == [
         "prepare",

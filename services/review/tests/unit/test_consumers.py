@@ -24,7 +24,9 @@ async def test_intakes_events_drive_the_work_queue_through_the_broker() -> None:
             first.request_id, reviewer="rina", reason="x", missing_items=[], uow=uow, policy=ReviewPolicy()
         )
         corrected = {"reason": "add_member", "changes": "diperbaiki"}
-        await bus.publish(RequestResubmitted(request_id=first.request_id, details=corrected))
+        await bus.publish(
+            RequestResubmitted(request_id=first.request_id, request_type=first.request_type, details=corrected)
+        )
         await bus.publish(RequestCancelled(request_id=second.request_id))
     assert (await handlers.get_review(first.request_id, uow=uow)).status == ReviewStatus.pending
     assert (await handlers.get_review(second.request_id, uow=uow)).status == ReviewStatus.cancelled

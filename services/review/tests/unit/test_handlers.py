@@ -197,6 +197,7 @@ async def test_information_request_then_resubmission_returns_to_the_queue() -> N
         uow,
         RequestResubmitted(
             request_id=event.request_id,
+            request_type="kartu_keluarga",
             details={"reason": "add_member", "changes": "scan ulang"},
             attachments=[attachment("kk_lama", "a1"), attachment("kk_lama", "a2")],
             flags=[],
@@ -223,6 +224,7 @@ async def test_a_correction_that_changes_the_checklist_is_checked_against_the_ne
         uow,
         RequestResubmitted(
             request_id=event.request_id,
+            request_type="kartu_keluarga",
             details={"reason": "lost_or_damaged"},
             attachments=[attachment("kk_lama", "a1")],
             required_attachments=["kk_lama", "surat_kehilangan"],
@@ -336,7 +338,12 @@ class TestAutomaticApproval:
         )  # fmt: skip
         await resubmit(
             uow,
-            RequestResubmitted(request_id=event.request_id, details={}, attachments=[attachment("surat_rt_rw")]),
+            RequestResubmitted(
+                request_id=event.request_id,
+                request_type="biodata_wni",
+                details={},
+                attachments=[attachment("surat_rt_rw")],
+            ),
             AUTO_BIODATA,
         )
         assert [type(e) for e in uow.outbox.events][-2:] == [ReviewStarted, RequestApproved]
@@ -463,7 +470,13 @@ class TestAudit:
             event.request_id, reviewer="budi", reason="Scan buram", missing_items=["kk_lama"],
             uow=uow, policy=MANUAL, clock=clock,
         )  # fmt: skip
-        await resubmit(uow, RequestResubmitted(request_id=event.request_id, details={}, note="Sudah"), clock=clock)
+        await resubmit(
+            uow,
+            RequestResubmitted(
+                request_id=event.request_id, request_type=event.request_type, details=event.details, note="Sudah"
+            ),
+            clock=clock,
+        )
         await handlers.reject(
             event.request_id, reviewer="budi", reason="Data tidak cocok", uow=uow, policy=MANUAL, clock=clock
         )

@@ -108,22 +108,6 @@ class MoveAddress(Address, _AsGiven):
 class _Details(_AsGiven):
     type: str
 
-    # Read access by key, as when details were a dict, answering the JSON they travel as; for readers not yet moved
-    # to attributes (intake's public events). Remove once none is left.
-    def __getitem__(self, key: str) -> Any:
-        return self.model_dump(mode="json")[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.model_dump(mode="json").get(key, default)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, Mapping):  # the same JSON, with or without its type
-            own = self.model_dump(mode="json")
-            return own == other or ("type" not in other and details_shown(self) == other)  # type: ignore[arg-type]
-        return super().__eq__(other)
-
-    __hash__ = ContractModel.__hash__
-
 
 class KartuKeluargaDetails(_Details):
     """Issue or update the family card (F-1.02)."""

@@ -145,21 +145,10 @@ class RequestResubmitted(_TypedDetails):
 
     request_type: RequestType | None = Field(
         default=None,
-        description="Which document is requested (the same as when submitted); fills details.type",
+        description="Which document is requested (the same as when submitted); fills details.type, which the "
+        "details must carry themselves when it is left out",
     )
     details: RequestDetails = Field(description="The request's details after the citizen's corrections")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _details_typed_by_request_type(cls, data: Any) -> Any:
-        if isinstance(data, Mapping) and data.get("request_type") is None and isinstance(data.get("details"), Mapping):
-            details = data["details"]
-            return {
-                **data,
-                "details": details if "type" in details else {**details, "type": _type_by_shape(details)},
-            }
-        return super()._details_typed_by_request_type(data)
-
     note: str | None = Field(default=None, description="The citizen's answer")
     attachments: list[AttachmentRef] = Field(default_factory=list, description="All scans uploaded so far")
     flags: list[str] = Field(default_factory=list, description="What intake noticed, after the corrections")
@@ -167,18 +156,6 @@ class RequestResubmitted(_TypedDetails):
         default=None,
         description="The checklist after the corrections; absent when it did not change",
     )
-
-
-def _type_by_shape(details: Mapping[str, Any]) -> str:
-    """The type of details sent with neither `type` nor the request's type (RequestResubmitted before it carried
-    request_type): told by a field that type requires and no other has."""
-    if "deceased" in details:
-        return "akta_kematian"
-    if "origin" in details or "moving_members" in details:
-        return "surat_pindah"
-    if "reason" in details:
-        return "kartu_keluarga"
-    return "biodata_wni"
 
 
 class RequestApproved(_TypedDetails):
