@@ -2,12 +2,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from dukcapil_documents import bootstrap
+from dukcapil_documents.adapters import pki, signing
 from dukcapil_documents.adapters.layout import LayoutError
 from dukcapil_documents.adapters.signing import key_id
 from dukcapil_documents.bootstrap import build_app
@@ -30,6 +32,10 @@ def settings(tmp_path: Path, **changes: object) -> DocumentsSettings:
 def _leave_logging_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     # The real configuration binds loggers to this test's captured stdout for good, spoiling later tests.
     monkeypatch.setattr(bootstrap, "configure_logging", lambda *args, **kwargs: None)
+    # An earlier test that built the app with the real configuration left these loggers cached on it, where
+    # capture_logs cannot see them: fresh ones for this test.
+    for module in (pki, signing):
+        monkeypatch.setattr(module, "log", structlog.get_logger(module.__name__))
 
 
 def test_without_a_configured_key_a_development_key_is_generated_once_and_logged(tmp_path: Path) -> None:
