@@ -392,3 +392,33 @@ def test_a_leaked_code_is_renewed_at_the_counter_once_the_identity_is_checked_an
     assert renewed.status_code == 303 and "N3WC" not in renewed.headers["location"]
     assert "N3WC-0DE0-AAAA-BBBB-C" in client.get("/staff/loket").text
     assert "N3WC-0DE0-AAAA-BBBB-C" not in client.get("/staff/loket").text
+
+
+@pytest.mark.parametrize(
+    ("role", "paths"),
+    [
+        ("reviewer", ["/staff", "/staff/antrean", "/staff/antrean?status=approved&jenis=kartu_keluarga&terlambat=1"]),
+        (
+            "kecamatan_operator",
+            ["/staff/loket", "/staff/loket/baru/akta_kematian", "/staff/serah-terima", "/staff/statistik"],
+        ),
+        ("supervisor", ["/staff/statistik?kecamatan=36.02.14", "/staff/insiden", "/staff/insiden?selesai=1"]),
+        ("admin", ["/staff/pesan-gagal", "/staff/pesan-gagal?status=replayed", "/staff/akun"]),
+        ("document_officer", ["/staff/dokumen", "/staff/dokumen?cari=360214-20261128-0001"]),
+    ],
+)
+@pytest.mark.parametrize("bahasa", ["id", "en"])
+def test_every_page_of_every_role_renders_in_both_languages_without_inline_script_or_style(
+    client: TestClient, intake: FakeStaffIntake, review: FakeReview, role: str, paths: list[str], bahasa: str
+) -> None:
+    review.add(intake.add_request())
+    client.cookies.set("bahasa", bahasa)
+    sign_in(client, role)
+    for task in ("verifikasi", "loket", "dokumen"):
+        give_reason(client, task, "pemeriksaan halaman")
+    for path in paths:
+        page = client.get(path)
+        assert page.status_code == 200, (path, page.text[-500:])
+        assert f'<html lang="{bahasa}">' in page.text
+        body = page.text.split("</head>", 1)[1]
+        assert "<script" not in body and 'style="' not in body and " on" + "click=" not in body

@@ -126,6 +126,14 @@ TYPE_NAMES = {
     "surat_pindah": ("Surat Pindah (SKPWNI)", "Relocation letter (SKPWNI)"),
     "biodata_wni": ("Biodata WNI", "Citizen biodata"),
 }
+ROLE_NAMES = {
+    "reviewer": ("Verifikator", "Reviewer"),
+    "supervisor": ("Supervisor", "Supervisor"),
+    "kecamatan_operator": ("Operator kecamatan", "Kecamatan operator"),
+    "document_officer": ("Petugas dokumen", "Document officer"),
+    "shipping_officer": ("Petugas pengiriman", "Shipping officer"),
+    "admin": ("Admin", "Admin"),
+}
 
 
 def duration(hours: float | None, language: str) -> str:

@@ -21,7 +21,7 @@ from dukcapil_web.adapters.api import (
 from dukcapil_web.domain import forms
 from dukcapil_web.domain.i18n import Language, pick
 from dukcapil_web.domain.progress import local_time
-from dukcapil_web.domain.staff import REVIEW_STATUSES, TASKS, TYPE_NAMES, expired, places_for
+from dukcapil_web.domain.staff import REVIEW_STATUSES, ROLE_NAMES, TASKS, TYPE_NAMES, expired, places_for
 from dukcapil_web.entrypoints.pages import caller, language, refusal_text, render
 from dukcapil_web.entrypoints.security import session_of
 
@@ -131,6 +131,7 @@ def staff_page(request: Request, template: str, status_code: int = 200, **contex
         local_time=local_time,
         review_status=lambda code: pick(lang, *REVIEW_STATUSES[code]) if code in REVIEW_STATUSES else code,
         type_label=lambda code: pick(lang, *TYPE_NAMES[code]) if code in TYPE_NAMES else code,
+        role_label=lambda code: pick(lang, *ROLE_NAMES[code]) if code in ROLE_NAMES else code,
         **context,
     )
 
