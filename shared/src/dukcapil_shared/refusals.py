@@ -6,7 +6,8 @@ carries. Its kind says what sort of refusal it is; the web layer (dukcapil_share
 HTTP status. The standard library only: every domain may import this module.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +30,17 @@ class RefusalKind(StrEnum):
     """The office's own fault (a stored file that went missing, say): nothing the caller can fix."""
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input, where it is: a refusal that finds several at once lists them all."""
+
+    field: str
+    code: str
+    message: str
+    message_id: str | None = None
+    """The same in Indonesian, where the citizen reads it."""
+
+
 class Refusal(Exception):
     """Subclasses set `code`, `message`, `kind` (and `message_id`, `headers`) as class defaults; an instance may
     override each of them."""
@@ -42,6 +54,8 @@ class Refusal(Exception):
     kind: RefusalKind = RefusalKind.invalid
     headers: Mapping[str, str] = {}
     """Response headers that go with it, e.g. Retry-After."""
+    problems: tuple[Problem, ...] = ()
+    """Every problem found, each with its field; when there are none, `field` (if any) is the one."""
 
     def __init__(
         self,
@@ -52,6 +66,7 @@ class Refusal(Exception):
         field: str | None = None,
         kind: RefusalKind | None = None,
         headers: Mapping[str, str] | None = None,
+        problems: Iterable[Problem] | None = None,
         **extra: Any,
     ) -> None:
         if message is not None:
@@ -66,6 +81,8 @@ class Refusal(Exception):
             self.kind = kind
         if headers is not None:
             self.headers = dict(headers)
+        if problems is not None:
+            self.problems = tuple(problems)
         self.extra: dict[str, Any] = extra
         """More keys for the answer's body, e.g. the document's status."""
         super().__init__(self.message)

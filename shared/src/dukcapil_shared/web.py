@@ -19,7 +19,7 @@ from dukcapil_shared.catalogue import ASYNCAPI_PATH
 from dukcapil_shared.clock import Clock
 from dukcapil_shared.contracts.text import message_id
 from dukcapil_shared.observability.http import request_id_of
-from dukcapil_shared.refusals import Refusal, RefusalKind
+from dukcapil_shared.refusals import Problem, Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
 
@@ -123,14 +123,16 @@ STATUS_OF: Mapping[RefusalKind, int] = {
 
 
 def refusal_response(refusal: Refusal) -> JSONResponse:
-    """The error body for a refusal: its message in English and, where there is one, Indonesian ("en / id"); the
-    field at fault as the one detail."""
+    """The error body for a refusal: its message in English and, where there is one, Indonesian ("en / id"); its
+    problems as the details, or else the field at fault as the one detail."""
     message = f"{refusal.message} / {refusal.message_id}" if refusal.message_id else refusal.message
-    details = []
-    if refusal.field:
-        details.append(
-            ErrorDetail(field=refusal.field, code=refusal.code, message=refusal.message, message_id=refusal.message_id)
-        )
+    problems = refusal.problems
+    if not problems and refusal.field:
+        problems = (Problem(refusal.field, refusal.code, refusal.message, refusal.message_id),)
+    details = [
+        ErrorDetail(field=problem.field, code=problem.code, message=problem.message, message_id=problem.message_id)
+        for problem in problems
+    ]
     response = error_response(STATUS_OF[refusal.kind], refusal.code, message, details, **refusal.extra)
     response.headers.update(refusal.headers)
     return response

@@ -35,7 +35,7 @@ def problems(request_type: str, details: dict, applicant: Person = SITI) -> dict
     with pytest.raises(SubmissionInvalid) as invalid:
         check_request(request_type, applicant, details, TODAY)
     for problem in invalid.value.problems:
-        assert problem.message_en and problem.message_id, "every problem is explained in English and Indonesian"
+        assert problem.message and problem.message_id, "every problem is explained in English and Indonesian"
     return {problem.field: problem.code for problem in invalid.value.problems}
 
 

@@ -48,7 +48,7 @@ from dukcapil_shared.contracts.text import (
     TextRule,
     clean_text,
 )
-from dukcapil_shared.refusals import Refusal
+from dukcapil_shared.refusals import Problem, Refusal
 
 ADULT_AGE = 17
 DEATH_REPORT_DAYS = 30
@@ -62,26 +62,16 @@ PERSON_FIELDS = frozenset(NamedPerson.model_fields)
 ADDRESS_FIELDS = frozenset(MoveAddress.model_fields)
 
 
-@dataclass(frozen=True)
-class Problem:
-    field: str
-    code: str
-    message_en: str
-    message_id: str
-
-
 class SubmissionInvalid(Refusal):
-    """Every problem at once, each with its field: the answer's details (more than the one field a Refusal names,
-    so intake's HTTP API maps its details itself)."""
+    """Every problem at once, each with its field: the answer's details."""
 
     code = "invalid_request"
     message = "The request does not pass the office's checks: see details for each field to fix."
     message_id = "Permohonan belum memenuhi syarat: lihat rincian untuk setiap isian yang perlu diperbaiki."
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__()
-        self.args = ("; ".join(problem.message_en for problem in problems),)
-        self.problems = problems
+        super().__init__(problems=problems)
+        self.args = ("; ".join(problem.message for problem in problems),)
 
 
 @dataclass

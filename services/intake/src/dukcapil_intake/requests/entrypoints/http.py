@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, Query, Request, Security, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, Field
 
@@ -25,7 +25,6 @@ from dukcapil_intake.requests.domain.model import (
     ServiceRequest,
 )
 from dukcapil_intake.requests.domain.scans import ScanLimits, safe_filename
-from dukcapil_intake.requests.domain.validation import SubmissionInvalid
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_intake.requests.service_layer.repository import RequestFilter
 from dukcapil_intake.requests.service_layer.scans import ScanInspector
@@ -39,7 +38,7 @@ from dukcapil_shared.contracts.common import PHONE_PATTERN, DeliveryInput, Perso
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.contracts.text import Note, Reason, ShortText
 from dukcapil_shared.files import FileStore
-from dukcapil_shared.web import ApiError, ClockDep, ErrorDetail, ErrorResponse, error_response
+from dukcapil_shared.web import ApiError, ClockDep, ErrorResponse
 
 
 def _unit_of_work(request: Request) -> RequestsUnitOfWork:
@@ -820,14 +819,3 @@ def install(
     app.state.access_codes = access_codes
     app.state.download_grants = download_grants
     app.include_router(router)
-
-    # The one answer a Refusal cannot give (dukcapil_shared.web maps every other): a detail per problem.
-    @app.exception_handler(SubmissionInvalid)
-    async def _invalid(_request: Request, error: SubmissionInvalid) -> JSONResponse:
-        details = [
-            ErrorDetail(
-                field=problem.field, code=problem.code, message=problem.message_en, message_id=problem.message_id
-            )
-            for problem in error.problems
-        ]
-        return error_response(422, error.code, f"{error.message} / {error.message_id}", details)
