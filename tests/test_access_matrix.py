@@ -41,7 +41,7 @@ READ_DOCUMENTS = {REV, SUP, DOC}
 READ_SHIPMENTS = {OP, SUP, SHIP}
 INCIDENTS = {SUP, SHIP, ADM}
 STATISTICS = {OP, SUP, ADM}  # an operator: their own kecamatan's figures
-OPERATIONS = {ADM}
+OPERATIONS = {SUP, ADM}
 
 # (service, method, path): who gets through. Endpoints citizens use without an account admit a token only when
 # its role may act there (a kecamatan operator submitting for a citizen).

@@ -52,8 +52,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         }
     ),
     Role.REVIEWER: _REVIEWER,
+    # Follows the office's work as a whole: the figures, where requests are stuck, and the messages a stage could
+    # not apply (replayed once the cause is fixed, or discarded with a reason).
     Role.SUPERVISOR: _REVIEWER
-    | {Scope.REVIEWS_SUPERVISE, Scope.INCIDENTS_READ, Scope.SHIPMENTS_READ, Scope.STATISTICS_READ},
+    | {Scope.REVIEWS_SUPERVISE, Scope.INCIDENTS_READ, Scope.SHIPMENTS_READ, Scope.STATISTICS_READ, Scope.OPERATIONS},
     Role.DOCUMENT_OFFICER: frozenset({Scope.REQUESTS_READ, Scope.DOCUMENTS_READ, Scope.DOCUMENTS_MANAGE}),
     Role.SHIPPING_OFFICER: frozenset(
         {Scope.REQUESTS_READ, Scope.SHIPMENTS_READ, Scope.SHIPMENTS_HANDOVER, Scope.INCIDENTS_READ}
