@@ -235,6 +235,7 @@ SCOPES = {
         "attachments:read",
         "documents:read",
         "incidents:read",
+        "operations",
         "requests:read",
         "reviews:decide",
         "reviews:read",

@@ -237,9 +237,12 @@ def test_an_identity_provider_needs_its_issuer_and_audience(monkeypatch: pytest.
         ProbeSettings()
 
 
-def test_every_role_has_scopes_and_only_the_admin_runs_operations() -> None:
+def test_every_role_has_scopes_and_only_the_admin_and_the_supervisor_handle_dead_letters() -> None:
     assert set(ROLE_SCOPES) == set(Role)
-    assert {role for role, scopes in ROLE_SCOPES.items() if Scope.OPERATIONS in scopes} == {Role.ADMIN}
+    assert {role for role, scopes in ROLE_SCOPES.items() if Scope.OPERATIONS in scopes} == {
+        Role.ADMIN,
+        Role.SUPERVISOR,
+    }
     assert {role for role, scopes in ROLE_SCOPES.items() if Scope.DOCUMENTS_MANAGE in scopes} == {Role.DOCUMENT_OFFICER}
     assert Scope.REVIEWS_DECIDE not in ROLE_SCOPES[Role.ADMIN], "the admin runs the system, not the registry"
 
