@@ -3,7 +3,6 @@ intake's own Alembic scripts."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,19 +15,9 @@ from dukcapil_intake.agencies.domain.public_events import PublicEventRecord
 from dukcapil_intake.agencies.service_layer.repository import AgencyExists
 from dukcapil_shared.contracts.public import DeathRegistered, FamilyCardIssued
 from dukcapil_shared.contracts.regions import WIB
-from dukcapil_shared.db import create_engine, migrate
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=WIB)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-def]
-    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await postgres.create()
-    engine = create_engine(url)
-    await migrate(engine, "dukcapil_intake:migrations")
-    yield engine
-    await engine.dispose()
 
 
 def uow(engine) -> SqlAgenciesUnitOfWork:  # type: ignore[no-untyped-def]

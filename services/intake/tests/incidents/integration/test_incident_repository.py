@@ -2,7 +2,6 @@
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -12,22 +11,12 @@ from dukcapil_intake.incidents.domain.incidents import Incident, IncidentStatus,
 from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
 from dukcapil_shared.contracts import BiodataWniDetails, MessageResolved
-from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.ops.store import DeadLetterQuery, SqlOpsUnitOfWork
 
 from ...examples import AHMAD, pickup
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-def]
-    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await postgres.create()
-    engine = create_engine(url)
-    await migrate(engine, "dukcapil_intake:migrations")
-    yield engine
-    await engine.dispose()
 
 
 def uow(engine) -> SqlIncidentsUnitOfWork:  # type: ignore[no-untyped-def]

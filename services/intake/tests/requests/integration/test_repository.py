@@ -4,7 +4,6 @@ import asyncio
 import copy
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -18,21 +17,11 @@ from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import Attachment, RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, IdempotentSubmission, RequestFilter
 from dukcapil_shared.contracts import BiodataWniDetails, KartuKeluargaDetails
-from dukcapil_shared.db import create_engine, migrate
 
 from ...examples import AHMAD, pickup
 
 pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def engine(request, tmp_path: Path, postgres):  # type: ignore[no-untyped-def]
-    url = f"sqlite+aiosqlite:///{tmp_path}/intake.db" if request.param == "sqlite" else await postgres.create()
-    engine = create_engine(url)
-    await migrate(engine, "dukcapil_intake:migrations")
-    yield engine
-    await engine.dispose()
 
 
 def uow(engine) -> SqlRequestsUnitOfWork:  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ it (Sec-Fetch-Site, Origin). The session cookie is SameSite=Lax besides, so a cr
 
 import hmac
 import secrets
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -85,7 +85,7 @@ def _cookie(scope: Scope, name: str) -> str | None:
             jar: SimpleCookie = SimpleCookie()
             try:
                 jar.load(value.decode("latin-1"))
-            except Exception:  # a malformed Cookie header is as good as none
+            except CookieError:  # a malformed Cookie header is as good as none
                 return None
             if name in jar:
                 return jar[name].value
