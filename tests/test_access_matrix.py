@@ -73,6 +73,11 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("intake", "GET", "/accounts"): {ADM},
     ("intake", "POST", "/accounts"): {ADM},
     ("intake", "PATCH", "/accounts/{username}"): {ADM},
+    ("intake", "GET", "/agencies/event-types"): {ADM},
+    ("intake", "GET", "/agencies"): {ADM},
+    ("intake", "POST", "/agencies"): {ADM},
+    ("intake", "DELETE", "/agencies/{name}"): {ADM},
+    ("intake", "POST", "/agencies/{name}/replays"): {ADM},
     ("review", "GET", "/reviews"): READ_REVIEWS,
     ("review", "GET", "/reviews/{request_id}"): READ_REVIEWS,
     ("review", "GET", "/reviews/{request_id}/audit"): READ_REVIEWS,
@@ -113,6 +118,7 @@ DUMMY = {
     "code": "biodata_wni",
     "token": "unknown-token",
     "username": "nobody",
+    "name": "NOT-AN-AGENCY",  # refused before the broker's management API is asked
 }
 
 

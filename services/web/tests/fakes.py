@@ -243,7 +243,7 @@ SCOPES = {
         "shipments:read",
         "statistics:read",
     ],
-    "admin": ["accounts:manage", "incidents:read", "operations", "statistics:read"],
+    "admin": ["accounts:manage", "agencies:manage", "incidents:read", "operations", "statistics:read"],
     "document_officer": ["documents:manage", "documents:read", "requests:read"],
 }
 PNG = (
@@ -259,6 +259,7 @@ class FakeStaffIntake(FakeIntake):
         super().__init__()
         self.signed_out: list[str] = []
         self.tokens: dict[str, str] = {}
+        self.agency_calls: list[httpx.Request] = []
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         path, method = request.url.path, request.method
@@ -270,7 +271,7 @@ class FakeStaffIntake(FakeIntake):
             issued = f"{STAFF_TOKEN}-{uuid.uuid4().hex[:6]}"
             self.tokens[issued] = form["username"]
             return httpx.Response(200, json={"access_token": issued, "token_type": "bearer", "expires_in": 3600})
-        if path.startswith(("/statistics/", "/incidents", "/dead-letters", "/accounts")) and token:
+        if path.startswith(("/statistics/", "/incidents", "/dead-letters", "/accounts", "/agencies")) and token:
             self.calls.append(request)
             if self.tokens.get(token) is None:
                 return error(401, "invalid_token", "The token is not valid.")
@@ -381,12 +382,61 @@ def _staff_figures(self: FakeStaffIntake, request: httpx.Request) -> httpx.Respo
         if len(body.get("password") or "x" * 12) < 12:
             return error(422, "weak_password", "At least 12 characters. / Paling sedikit 12 karakter.")
         return httpx.Response(201 if request.method == "POST" else 200, json={**account, **body})
+    if path.startswith("/agencies"):
+        return _agencies(self, request)
     if path == "/dead-letters":
         return httpx.Response(200, json=[LETTER] if request.url.params.get("status") == "parked" else [])
     if path.endswith("/replay"):
         return httpx.Response(200, json={**LETTER, "status": "replayed"})
     if path.endswith("/discard"):
         return httpx.Response(200, json={**LETTER, "status": "discarded"})
+    return error(404, "not_found", "Not found.")
+
+
+AGENCY = {
+    "name": "bpjs",
+    "identified": False,
+    "exchange": "dukcapil.public",
+    "event_types": ["death.registered.v1"],
+    "region_prefixes": ["36.02"],
+    "binding_keys": ["death.registered.v1.36.02.#"],
+    "user": "agency-bpjs",
+    "queue": "agency.bpjs.events",
+    "dead_letter_queue": "agency.bpjs.dead",
+    "queue_messages": 2,
+    "queue_consumers": 1,
+    "dead_letters": 0,
+    "onboarded_at": "2026-11-28T07:00:00Z",
+    "onboarded_by": "admin",
+}
+
+
+def _agencies(self: FakeStaffIntake, request: httpx.Request) -> httpx.Response:
+    path, method = request.url.path, request.method
+    self.agency_calls.append(request)
+    if path == "/agencies/event-types":
+        summaries = [("death.registered.v1", "A death registered"), ("family_card.issued.v1", "A family card issued")]
+        return httpx.Response(200, json=[{"type": kind, "summary": summary} for kind, summary in summaries])
+    if path == "/agencies" and method == "GET":
+        return httpx.Response(200, json=[AGENCY])
+    if path == "/agencies" and method == "POST":
+        body = json.loads(request.content)
+        if body["name"] == "bpjs":
+            return error(409, "agency_exists", "an agency named bpjs exists already; offboard it first")
+        if any(not prefix.startswith("36.02") for prefix in body["region_prefixes"]):
+            details = [{"field": "region_prefixes", "code": "agency_refused", "message": "outside Kabupaten Lebak"}]
+            return error(422, "agency_refused", "outside Kabupaten Lebak", details)
+        made = {**AGENCY, **body, "user": f"agency-{body['name']}", "queue": f"agency.{body['name']}.events"}
+        return httpx.Response(201, json={**made, "password": "s3cret-shown-once", "amqp_url": "amqp://x:y@h/v"})
+    if method == "DELETE":
+        name = path.split("/")[2]
+        return httpx.Response(
+            200, json={"name": name, "user": f"agency-{name}", "queues": [], "connections_closed": 1, "leftover": False}
+        )
+    if path.endswith("/replays"):
+        return httpx.Response(
+            200, json={"name": "bpjs", "queue": "q", "since": "", "until": "", "replayed": 3, "by_event_type": {}}
+        )
     return error(404, "not_found", "Not found.")
 
 

@@ -23,6 +23,7 @@ from dukcapil_intake.agencies.adapters import tables as agencies_tables
 from dukcapil_intake.agencies.adapters.public_events import relay_public_events
 from dukcapil_intake.agencies.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
 from dukcapil_intake.agencies.adapters.unit_of_work import SqlAgenciesUnitOfWork
+from dukcapil_intake.agencies.entrypoints import http as agencies_http
 from dukcapil_intake.dispatch import follow_requests
 from dukcapil_intake.incidents.adapters.unit_of_work import SqlIncidentsUnitOfWork
 from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
@@ -187,6 +188,15 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         ),
     )
     incidents.install(app, unit_of_work=runtime.unit_of_work_factory(SqlIncidentsUnitOfWork))
+    administration = broker_administration(settings)
+    runtime.add_cleanup(administration.broker.aclose)
+    agencies_http.install(
+        app,
+        unit_of_work=runtime.unit_of_work_factory(SqlAgenciesUnitOfWork),
+        broker=administration.broker,
+        delivery=administration.delivery,
+        connection_url=administration.connection_url,
+    )
     statistics.install(app, unit_of_work=runtime.unit_of_work_factory(SqlStatisticsUnitOfWork))
     return app
 
@@ -223,40 +233,25 @@ def staff_token_key(settings: IntakeSettings) -> SigningKey:
     return SigningKey.from_pem(Path(settings.signing_key_file).read_bytes(), settings.retired_jwks)
 
 
-@dataclass
-class AgencyDesk:
-    """What the agencies' command line works with: intake's database, the broker's administration, and AMQP for
-    replays."""
+@dataclass(frozen=True)
+class BrokerAdministration:
+    """What onboarding, offboarding and replays need of the broker: its management API as an administrator, AMQP
+    as that administrator for replays, and the address agencies connect to."""
 
-    engine: AsyncEngine
-    unit_of_work: Callable[[], SqlAgenciesUnitOfWork]
     broker: RabbitMqManagement
     delivery: AmqpQueueDelivery
     agency_amqp_url: URL
     """Where agencies connect, without credentials."""
 
-    async def open(self) -> None:
-        await migrate(self.engine, MIGRATIONS)
-
-    async def close(self) -> None:
-        await self.broker.aclose()
-        await self.engine.dispose()
-
     def connection_url(self, user: str, password: str) -> str:
         return str(self.agency_amqp_url.with_user(user).with_password(password))
 
 
-def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
-    settings = settings or IntakeSettings()
-    engine = create_engine(settings.database_connection_url())
+def broker_administration(settings: IntakeSettings) -> BrokerAdministration:
     amqp_url = URL(settings.amqp_url)
     username = settings.rabbitmq_management_user or amqp_url.user or "guest"
     password = _management_password(settings) or amqp_url.password or "guest"
-    return AgencyDesk(
-        engine=engine,
-        unit_of_work=lambda: SqlAgenciesUnitOfWork(
-            engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/dukcapil/lebak/intake"
-        ),
+    return BrokerAdministration(
         broker=RabbitMqManagement(
             url=settings.rabbitmq_management_url,
             username=username,
@@ -269,6 +264,45 @@ def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
             str(amqp_url.with_user(username).with_password(password)), timeout=max(settings.publish_timeout, 10.0)
         ),
         agency_amqp_url=URL(settings.agency_amqp_url) if settings.agency_amqp_url else amqp_url.with_user(None),
+    )
+
+
+@dataclass
+class AgencyDesk:
+    """What the agencies' command line works with: intake's database and the broker's administration."""
+
+    engine: AsyncEngine
+    unit_of_work: Callable[[], SqlAgenciesUnitOfWork]
+    administration: BrokerAdministration
+
+    @property
+    def broker(self) -> RabbitMqManagement:
+        return self.administration.broker
+
+    @property
+    def delivery(self) -> AmqpQueueDelivery:
+        return self.administration.delivery
+
+    async def open(self) -> None:
+        await migrate(self.engine, MIGRATIONS)
+
+    async def close(self) -> None:
+        await self.broker.aclose()
+        await self.engine.dispose()
+
+    def connection_url(self, user: str, password: str) -> str:
+        return self.administration.connection_url(user, password)
+
+
+def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
+    settings = settings or IntakeSettings()
+    engine = create_engine(settings.database_connection_url())
+    return AgencyDesk(
+        engine=engine,
+        unit_of_work=lambda: SqlAgenciesUnitOfWork(
+            engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/dukcapil/lebak/intake"
+        ),
+        administration=broker_administration(settings),
     )
 
 

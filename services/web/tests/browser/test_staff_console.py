@@ -445,3 +445,69 @@ async def test_a_document_officer_finds_a_document_by_its_request_number_and_rev
         await admin.context.close()
     finally:
         await client.close()
+
+
+async def test_an_admin_onboards_an_agency_replays_its_events_and_offboards_it_from_the_console(
+    browser: Any,  # noqa: F811
+    system: System,  # noqa: F811
+) -> None:
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    import aio_pika
+    from playwright.async_api import expect
+
+    client = Client(system)
+    agency = f"bps-{uuid.uuid4().hex[:6]}"  # broker users are cluster-wide: a name of this test's own
+    connection = None
+    try:
+        await make_account(client, "rina.admin", "admin")
+        request = await client.submit(copy.deepcopy(KARTU_KELUARGA))
+        await client.approve(request["id"])
+        await client.wait_event(request["id"], "document.issued.v1")
+
+        admin = await desk(browser, system)
+        await sign_in(admin, "rina.admin")
+        await admin.locator("nav").get_by_role("link", name="Instansi pelanggan").click()
+        await expect(admin.locator("h1")).to_have_text("Instansi pelanggan")
+        await admin.fill("#s-name", agency)
+        await admin.get_by_label("family_card.issued.v1", exact=False).check()
+        await admin.get_by_role("button", name="Daftarkan", exact=True).click()
+        await expect(admin.locator("#s-region_prefixes-error")).to_contain_text("wilayah")
+        await expect(admin.locator("#s-name")).to_have_value(agency)
+        await check(admin, "staff-15-instansi")
+        await admin.get_by_label("Seluruh Kabupaten Lebak", exact=False).check()
+        await admin.get_by_role("button", name="Daftarkan", exact=True).click()
+        await expect(admin.locator("h1")).to_contain_text(f"Instansi didaftarkan: {agency}")
+        await check(admin, "staff-16-instansi-sambungan")
+        amqp_url = await admin.locator("#sambungan dd").first.inner_text()
+        connection = await aio_pika.connect(amqp_url.strip())  # the agency connects with what it was handed
+
+        await admin.get_by_role("link", name="Kembali ke daftar instansi").click()
+        await expect(admin.locator("#instansi")).to_contain_text(agency)
+        # The Kartu Keluarga was issued before the agency existed: a replay from this morning brings it.
+        morning = datetime.now(timezone(timedelta(hours=7))) - timedelta(hours=1)
+        await admin.fill(f"#s-{agency}-since", morning.strftime("%Y-%m-%dT%H:%M"))
+        await admin.get_by_role("button", name=f"Kirim ulang {agency}").click()
+        await expect(admin.locator("[role=status]")).to_have_text(f"1 peristiwa dikirim ulang ke {agency}.")
+        channel = await connection.channel()
+        queue = await channel.get_queue(f"agency.{agency}.events", ensure=True)
+        message = await queue.get(timeout=20)
+        assert message.correlation_id.startswith("KK/3602/"), "the family card's document number"
+        assert (message.type or "").startswith("family_card.issued.v1.36.02.")
+        await message.ack()
+
+        await admin.fill(f"#s-{agency}-confirm", "bukan-namanya")
+        await admin.get_by_role("button", name=f"Lepas {agency}").click()
+        await expect(admin.locator(f"#s-{agency}-confirm-error")).to_contain_text(agency)
+        await check(admin)
+        await admin.fill(f"#s-{agency}-confirm", agency)
+        await admin.get_by_role("button", name=f"Lepas {agency}").click()
+        await expect(admin.locator("[role=status]")).to_contain_text(f"Instansi {agency} dilepas")
+        await expect(admin.locator("#instansi")).not_to_contain_text(agency)
+        await admin.context.close()
+    finally:
+        if connection is not None and not connection.is_closed:
+            await connection.close()
+        await client.call("DELETE", "intake", f"/agencies/{agency}", headers=ADMIN)  # if the test stopped midway
+        await client.close()

@@ -327,6 +327,58 @@ def test_the_admin_makes_an_account_and_a_weak_password_is_told_beside_it(client
     assert off.status_code == 303
 
 
+def test_the_admin_onboards_an_agency_sees_its_password_once_and_confirms_an_offboarding_by_name(
+    client: TestClient, intake: FakeStaffIntake
+) -> None:
+    sign_in(client, "admin")
+    page = client.get("/staff/instansi")
+    assert page.status_code == 200 and "agency.bpjs.events" in page.text and "death.registered.v1" in page.text
+    token = csrf(page.text)
+    nothing_chosen = client.post("/staff/instansi", data={"name": "bps", "csrf_token": token})
+    assert nothing_chosen.status_code == 422
+    assert re.search(r'id="s-event_types-error">.*Pilih paling sedikit satu jenis', nothing_chosen.text)
+    assert re.search(r'id="s-region_prefixes-error">.*wilayah', nothing_chosen.text)
+    offer = {"name": "bps", "event_types": ["death.registered.v1"], "csrf_token": token}
+    outside = client.post("/staff/instansi", data={**offer, "region_prefixes": ["32.01"]})
+    assert outside.status_code == 422 and re.search(
+        r'id="s-region_prefixes-error">.*outside Kabupaten Lebak', outside.text
+    )
+    taken = client.post("/staff/instansi", data={**offer, "name": "bpjs", "region_prefixes": ["36.02"]})
+    assert taken.status_code == 422 and re.search(r'id="s-name-error">.*exists already', taken.text)
+
+    made = client.post("/staff/instansi", data={**offer, "region_prefixes": ["36.02", "36.02.14"], "identified": "ya"})
+    assert made.status_code == 200 and "s3cret-shown-once" in made.text
+    assert made.headers["cache-control"] == "no-store"
+    sent = json.loads(intake.agency_calls[-1].content)
+    assert sent == {
+        "name": "bps",
+        "event_types": ["death.registered.v1"],
+        "region_prefixes": ["36.02", "36.02.14"],
+        "identified": True,
+    }
+    assert "s3cret-shown-once" not in client.get("/staff/instansi").text, "shown once, never kept"
+
+    wrong = client.post("/staff/instansi/bpjs/offboard", data={"confirm": "bpj", "csrf_token": token})
+    assert wrong.status_code == 422 and re.search(r'id="s-bpjs-confirm-error">.*Ketik bpjs', wrong.text)
+    assert not [call for call in intake.agency_calls if call.method == "DELETE"]
+    gone = client.post("/staff/instansi/bpjs/offboard", data={"confirm": "bpjs", "csrf_token": token})
+    assert gone.status_code == 303 and intake.agency_calls[-1].method == "DELETE"
+    assert "bpjs dilepas" in client.get("/staff/instansi").text
+
+    unreadable = client.post("/staff/instansi/bpjs/replay", data={"since": "kemarin", "csrf_token": token})
+    assert unreadable.status_code == 422 and re.search(r'id="s-bpjs-since-error">.*Isi waktu mulai', unreadable.text)
+    replayed = client.post("/staff/instansi/bpjs/replay", data={"since": "2026-11-01T08:00", "csrf_token": token})
+    assert replayed.status_code == 303
+    assert json.loads(intake.agency_calls[-1].content) == {"since": "2026-11-01T08:00:00+07:00"}, "Lebak's time"
+
+
+def test_only_an_admin_sees_the_agencies(client: TestClient, intake: FakeStaffIntake) -> None:
+    sign_in(client, "supervisor")
+    assert "/staff/instansi" not in client.get("/staff").text
+    assert client.get("/staff/instansi").status_code == 403
+    assert not intake.agency_calls
+
+
 def test_in_production_staff_sign_in_only_over_https_where_the_cookie_is_secure(intake: FakeStaffIntake) -> None:
     settings = WebSettings(environment="production", log_json=False, session_secret="s" * 40)  # type: ignore[call-arg]
     for base, refused in (("http://portal.test", True), ("https://portal.test", False)):
@@ -403,7 +455,7 @@ def test_a_leaked_code_is_renewed_at_the_counter_once_the_identity_is_checked_an
             ["/staff/loket", "/staff/loket/baru/akta_kematian", "/staff/serah-terima", "/staff/statistik"],
         ),
         ("supervisor", ["/staff/statistik?kecamatan=36.02.14", "/staff/insiden", "/staff/insiden?selesai=1"]),
-        ("admin", ["/staff/pesan-gagal", "/staff/pesan-gagal?status=replayed", "/staff/akun"]),
+        ("admin", ["/staff/pesan-gagal", "/staff/pesan-gagal?status=replayed", "/staff/akun", "/staff/instansi"]),
         ("document_officer", ["/staff/dokumen", "/staff/dokumen?cari=360214-20261128-0001"]),
     ],
 )

@@ -24,6 +24,7 @@ class Scope(StrEnum):
     STATISTICS_READ = "statistics:read"  # counts, lead times and overdue reviews: figures, never a person's data
     OPERATIONS = "operations"  # dead letters: list, show, replay, discard
     ACCOUNTS_MANAGE = "accounts:manage"  # staff accounts
+    AGENCIES_MANAGE = "agencies:manage"  # the agencies that subscribe to events: onboard, offboard, replay
 
 
 class Role(StrEnum):
@@ -60,8 +61,10 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.SHIPPING_OFFICER: frozenset(
         {Scope.REQUESTS_READ, Scope.SHIPMENTS_READ, Scope.SHIPMENTS_HANDOVER, Scope.INCIDENTS_READ}
     ),
-    # Runs the system, not the registry: accounts and failed messages, and no one's documents.
-    Role.ADMIN: frozenset({Scope.ACCOUNTS_MANAGE, Scope.OPERATIONS, Scope.INCIDENTS_READ, Scope.STATISTICS_READ}),
+    # Runs the system, not the registry: accounts, agencies and failed messages, and no one's documents.
+    Role.ADMIN: frozenset(
+        {Scope.ACCOUNTS_MANAGE, Scope.AGENCIES_MANAGE, Scope.OPERATIONS, Scope.INCIDENTS_READ, Scope.STATISTICS_READ}
+    ),
 }
 
 # Roles whose holders work for one kecamatan and see only its requests and parcels.

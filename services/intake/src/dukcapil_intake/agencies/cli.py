@@ -196,7 +196,7 @@ async def run(args: Parsed, desk: AgencyDesk, out: TextIO) -> None:
         assert args.since is not None  # a required option
         until = args.until or datetime.now(UTC)
         replayed = await agencies.replay_to_agency(
-            args.name, since=args.since, until=until, uow=desk.unit_of_work(), delivery=desk.delivery
+            args.name, since=args.since, until=until, uow=desk.unit_of_work(), delivery=desk.delivery, by=args.by
         )
         out.write((json.dumps(_replayed(replayed), indent=2) if args.json else _replayed_text(replayed)) + "\n")
 
@@ -346,7 +346,7 @@ async def _run_with_desk(args: Parsed, settings: IntakeSettings, out: TextIO) ->
 def _describe(problem: Exception) -> str:
     match problem:
         case agencies.AgencyNotFound():
-            return f"no agency named {problem}; `list` shows the agencies"
+            return f"no agency named {problem.extra['agency']}; `list` shows the agencies"
         case agencies.ReplayNotDelivered():
             return f"{problem}; run the replay again: the agency drops the events it already has"
         case OperationalError() | OSError():

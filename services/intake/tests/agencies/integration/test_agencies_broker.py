@@ -23,7 +23,9 @@ import pytest
 from faststream.rabbit import RabbitBroker
 
 from dukcapil_intake import bootstrap
+from dukcapil_intake.accounts.service_layer.accounts import DEVELOPMENT_PASSWORD
 from dukcapil_intake.agencies.adapters import tables
+from dukcapil_intake.agencies.adapters.rabbitmq_admin import REPLAY_HEADER
 from dukcapil_intake.agencies.domain.public_events import PublicEventRecord
 from dukcapil_intake.agencies.service_layer import agencies
 from dukcapil_intake.bootstrap import AgencyDesk, build_agency_desk, build_app
@@ -369,6 +371,10 @@ async def test_offboarding_cuts_the_agency_off_and_removes_its_queues(office: Of
     assert await agencies.list_agencies(uow=office.desk.unit_of_work(), broker=office.desk.broker) == []
 
 
+async def _true(value: bool) -> bool:
+    return value
+
+
 async def until(condition: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not await condition():
@@ -523,3 +529,86 @@ async def test_intake_announces_an_issued_death_certificate_to_an_entitled_agenc
     }
     assert request["id"] not in announced.body.decode() and announced.correlation_id == "AKM/3602/2026/000042"
     assert "Sarmadi" not in announced.body.decode() and SITI.name not in announced.body.decode()
+
+
+async def test_an_admin_onboards_replays_and_offboards_over_http(office: Office) -> None:
+    app = build_app(office.settings)
+    name = office.name("bps")
+    office.onboarded.append(name)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client,
+    ):
+
+        async def token_of(username: str) -> dict[str, str]:
+            form = {"grant_type": "password", "username": username, "password": DEVELOPMENT_PASSWORD}
+            signed_in = await client.post("/auth/token", data=form)
+            assert signed_in.status_code == 200, signed_in.text
+            return {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+
+        admin, supervisor = await token_of("admin"), await token_of("supervisor")
+        offer = {"name": name, "event_types": ["death.registered.v1"], "region_prefixes": ["36.02.14"]}
+        forbidden = await client.post("/agencies", json=offer, headers=supervisor)
+        assert forbidden.status_code == 403 and forbidden.json()["error"]["code"] == "insufficient_scope"
+        assert (await client.get("/agencies", headers=supervisor)).status_code == 403
+
+        catalogue = (await client.get("/agencies/event-types", headers=admin)).json()
+        assert "death.registered.v1" in [event["type"] for event in catalogue]
+        outside = await client.post("/agencies", json={**offer, "region_prefixes": ["32.01"]}, headers=admin)
+        assert outside.status_code == 422
+        assert outside.json()["error"]["code"] == "agency_refused"
+        assert [detail["field"] for detail in outside.json()["error"]["details"]] == ["region_prefixes"]
+        assert "outside Kabupaten Lebak" in outside.json()["error"]["message"]
+
+        onboarded = await client.post("/agencies", json=offer, headers=admin)
+        assert onboarded.status_code == 201, onboarded.text
+        assert onboarded.headers["cache-control"] == "no-store", "the password is answered once and never cached"
+        credentials = onboarded.json()
+        assert (credentials["queue"], credentials["onboarded_by"]) == (f"agency.{name}.events", "admin")
+        again = await client.post("/agencies", json=offer, headers=admin)
+        assert again.status_code == 409 and again.json()["error"]["code"] == "agency_exists"
+        [listed] = [a for a in (await client.get("/agencies", headers=admin)).json() if a["name"] == name]
+        assert listed["event_types"] == ["death.registered.v1"] and "password" not in listed
+
+        # The agency connects with what the answer gave, and a replay from the log reaches it.
+        [logged] = await office.log((T0, a_death("36.02.14", 7)))
+        window = {"since": (T0 - timedelta(hours=1)).isoformat(), "until": (T0 + timedelta(hours=1)).isoformat()}
+        replayed = await client.post(f"/agencies/{name}/replays", json=window, headers=admin)
+        assert replayed.status_code == 200, replayed.text
+        assert replayed.json()["by_event_type"] == {"death.registered.v1": 1}
+        agency = await aio_pika.connect(credentials["amqp_url"])
+        office.connections.append(agency)
+        cut_off: list[BaseException | None] = []
+        agency.close_callbacks.add(lambda _connection, error: cut_off.append(error))
+        # Intake's relay publishes the logged event live as well: the agency gets it twice, with the same id.
+        received = await drain(agency, credentials["queue"], expected=2)
+        assert [message.message_id for message in received] == [str(logged.id)] * 2
+        assert [REPLAY_HEADER in (message.headers or {}) for message in received].count(True) == 1
+        backwards = await client.post(
+            f"/agencies/{name}/replays", json={"since": window["until"], "until": window["since"]}, headers=admin
+        )
+        assert backwards.status_code == 422 and backwards.json()["error"]["code"] == "invalid_time_range"
+
+        gone = await client.delete(f"/agencies/{name}", headers=admin)
+        assert gone.status_code == 200, gone.text
+        assert not gone.json()["leftover"]
+        await until(lambda: _true(bool(cut_off)))  # deleting its user cut the agency off
+        missing = await client.delete(f"/agencies/{name}", headers=admin)
+        assert missing.status_code == 404 and missing.json()["error"]["code"] == "agency_not_found"
+        assert name not in [a["name"] for a in (await client.get("/agencies", headers=admin)).json()]
+
+
+async def test_a_management_api_that_does_not_answer_is_a_503_that_says_what_to_do(office: Office) -> None:
+    settings = office.settings.model_copy(update={"rabbitmq_management_url": "http://127.0.0.1:9"})
+    app = build_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client,
+    ):
+        form = {"grant_type": "password", "username": "admin", "password": DEVELOPMENT_PASSWORD}
+        token = (await client.post("/auth/token", data=form)).json()["access_token"]
+        offer = {"name": office.name("bps"), "event_types": ["death.registered.v1"], "region_prefixes": ["36.02"]}
+        refused = await client.post("/agencies", json=offer, headers={"Authorization": f"Bearer {token}"})
+    assert refused.status_code == 503
+    error = refused.json()["error"]
+    assert error["code"] == "broker_admin_failed" and "rabbitmq-plugins enable rabbitmq_management" in error["message"]

@@ -24,6 +24,7 @@ from dukcapil_testing import (
     minimal_pdf,
     staff_headers,
 )
+from dukcapil_testing.fakes import FixedClock
 
 from ...fakes import FakeFileStore, FakeRequestsUnitOfWork
 from .scan_files import encrypted_pdf, image, png_claiming
@@ -73,6 +74,7 @@ async def api():  # type: ignore[no-untyped-def]
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         client.uow, client.files, client.settings = uow, files, app.state.settings  # type: ignore[attr-defined]
         client.access_log = access_log  # type: ignore[attr-defined]
+        client.state = app.state  # type: ignore[attr-defined]
         yield client
 
 
@@ -395,6 +397,7 @@ async def test_a_scan_is_served_as_a_download_of_its_recorded_type_that_no_brows
 
 async def test_e_ktp_recording_is_booked_on_working_days_within_the_offices_capacity(api) -> None:  # type: ignore[no-untyped-def]
     friday = dt.date(2026, 12, 4)
+    api.state.clock = FixedClock(dt.datetime(2026, 12, 2, 2, 0, tzinfo=dt.UTC))  # the Wednesday before
     booked = []
     for nik in ("3602144107900001", "3602141205850003", "3602031503920007"):
         response = await api.post(

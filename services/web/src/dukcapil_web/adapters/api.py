@@ -202,7 +202,7 @@ class DocumentsApi(_Api):
 
 
 class StaffIntakeApi(_Api):
-    """Intake's staff side: sign-in, requests, scans, incidents, statistics and accounts."""
+    """Intake's staff side: sign-in, requests, scans, incidents, statistics, accounts and agencies."""
 
     service = "intake"
 
@@ -269,6 +269,21 @@ class StaffIntakeApi(_Api):
 
     async def change_account(self, username: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
         return (await self._call("PATCH", f"/accounts/{username}", caller, json=body)).json()
+
+    async def agency_event_types(self, caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/agencies/event-types", caller)).json()
+
+    async def agencies(self, caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/agencies", caller)).json()
+
+    async def onboard_agency(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", "/agencies", caller, json=body)).json()
+
+    async def offboard_agency(self, name: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("DELETE", f"/agencies/{name}", caller)).json()
+
+    async def replay_to_agency(self, name: str, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/agencies/{name}/replays", caller, json=body)).json()
 
 
 class ReviewApi(_Api):

@@ -24,6 +24,7 @@ PLACES = (
     Place("/staff/insiden", "incidents:read", "Insiden", "Incidents"),
     Place("/staff/pesan-gagal", "operations", "Pesan gagal", "Dead letters"),
     Place("/staff/akun", "accounts:manage", "Akun staf", "Staff accounts"),
+    Place("/staff/instansi", "agencies:manage", "Instansi pelanggan", "Agencies"),
 )
 
 

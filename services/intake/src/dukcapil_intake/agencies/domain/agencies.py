@@ -34,6 +34,8 @@ DELIVERY_LIMIT = 10
 class AgencyRefused(Refusal, ValueError):
     """An onboarding the office's rules do not allow; the message says what to change."""
 
+    code = "agency_refused"
+
 
 @dataclass(frozen=True)
 class QueueSpec:
@@ -182,7 +184,8 @@ def check_name(name: str) -> str:
     if not NAME.match(name):
         raise AgencyRefused(
             f"{name!r} cannot name an agency: use 2 to 30 lower-case letters, digits and hyphens, starting with a "
-            "letter, e.g. bpjs-kesehatan"
+            "letter, e.g. bpjs-kesehatan",
+            field="name",
         )
     return name
 
@@ -191,29 +194,36 @@ def check_event_types(event_types: Iterable[str]) -> tuple[str, ...]:
     known = [event.type_name() for event in PUBLIC_EVENTS]
     chosen = _unique(event_types)
     if not chosen:
-        raise AgencyRefused(f"name at least one event type: {', '.join(known)}")
+        raise AgencyRefused(f"name at least one event type: {', '.join(known)}", field="event_types")
     unknown = [event_type for event_type in chosen if event_type not in known]
     if unknown:
-        raise AgencyRefused(f"unknown event type {', '.join(unknown)}; the public events are {', '.join(known)}")
+        raise AgencyRefused(
+            f"unknown event type {', '.join(unknown)}; the public events are {', '.join(known)}", field="event_types"
+        )
     return chosen
 
 
 def check_region_prefixes(prefixes: Iterable[str]) -> tuple[str, ...]:
     chosen = _unique(prefixes)
     if not chosen:
-        raise AgencyRefused(f"name at least one region prefix, e.g. {LEBAK} (all of Lebak) or 36.02.14 (a kecamatan)")
+        raise AgencyRefused(
+            f"name at least one region prefix, e.g. {LEBAK} (all of Lebak) or 36.02.14 (a kecamatan)",
+            field="region_prefixes",
+        )
     for prefix in chosen:
         if not REGION_PREFIX.match(prefix):
             raise AgencyRefused(
                 f"{prefix!r} is no region prefix: give a province (36), a regency (36.02) or a kecamatan (36.02.14); "
-                "events are routed by kecamatan, so a village code is too fine"
+                "events are routed by kecamatan, so a village code is too fine",
+                field="region_prefixes",
             )
         if region_name(prefix) is None:
-            raise AgencyRefused(f"{prefix} is no region code of Indonesia")
+            raise AgencyRefused(f"{prefix} is no region code of Indonesia", field="region_prefixes")
         if not (LEBAK.startswith(prefix) or find_kecamatan(prefix) is not None):
             raise AgencyRefused(
                 f"{prefix} lies outside Kabupaten Lebak ({LEBAK}): no event is ever registered there; use {LEBAK} or "
-                "one of its kecamatan (36.02.01 to 36.02.28)"
+                "one of its kecamatan (36.02.01 to 36.02.28)",
+                field="region_prefixes",
             )
     return chosen
 

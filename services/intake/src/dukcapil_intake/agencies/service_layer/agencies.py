@@ -30,14 +30,23 @@ class AgencyNotFound(Refusal, LookupError):
     code = "agency_not_found"
     kind = RefusalKind.not_found
 
+    def __init__(self, name: str) -> None:
+        super().__init__(f"There is no agency named {name}; the list of agencies shows their names.", agency=name)
 
-class BrokerAdminFailed(RuntimeError):
+
+class BrokerAdminFailed(Refusal, RuntimeError):
     """The broker's administration refused or could not be reached; the message says what to do."""
 
+    code = "broker_admin_failed"
+    kind = RefusalKind.unavailable
 
-class ReplayNotDelivered(RuntimeError):
+
+class ReplayNotDelivered(Refusal, RuntimeError):
     """The broker did not confirm every replayed event; what it did take, the agency drops as duplicates when the
     replay is run again."""
+
+    code = "replay_not_delivered"
+    kind = RefusalKind.unavailable
 
 
 class InvalidTimeRange(Refusal, ValueError):
@@ -260,7 +269,13 @@ async def list_agencies(*, uow: AgenciesUnitOfWork, broker: BrokerAdmin) -> list
 
 
 async def replay_to_agency(
-    name: str, *, since: datetime, until: datetime, uow: AgenciesUnitOfWork, delivery: QueueDelivery
+    name: str,
+    *,
+    since: datetime,
+    until: datetime,
+    uow: AgenciesUnitOfWork,
+    delivery: QueueDelivery,
+    by: str = "",
 ) -> Replayed:
     """Send the agency again every logged public event it is entitled to that occurred in [since, until), in the
     variant it is entitled to, in the order they occurred."""
@@ -275,5 +290,12 @@ async def replay_to_agency(
         )
     events = [event for event in logged if agency.entitled_to(event.event_type, event.region_code)]
     await delivery.deliver(agency.queue, events)
-    log.info("agency_replayed", agency=name, events=len(events), since=since.isoformat(), until=until.isoformat())
+    log.info(
+        "agency_replayed",
+        agency=name,
+        events=len(events),
+        since=since.isoformat(),
+        until=until.isoformat(),
+        by=by or None,
+    )
     return Replayed(agency=agency, since=since, until=until, events=events)
