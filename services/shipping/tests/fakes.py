@@ -1,4 +1,5 @@
 import copy
+import itertools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -27,16 +28,21 @@ class FakeShipmentRepository(ShipmentRepository):
         self.pending: dict[uuid.UUID, Shipment] = {}
 
     async def add(self, shipment: Shipment) -> None:
-        if await self.get_by_request(shipment.request_id) is not None:
-            raise ValueError(f"UNIQUE constraint failed: shipments.request_id {shipment.request_id}")
+        numbers = {s.document_number for s in self._current().values() if s.document_number is not None}
+        if shipment.document_number in numbers:
+            raise ValueError(f"UNIQUE constraint failed: shipments.document_number {shipment.document_number}")
         self._stage(shipment)
 
     async def get(self, shipment_id: uuid.UUID) -> Shipment | None:
         return copy.deepcopy(self._current().get(shipment_id))
 
     async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None:
+        found = await self.for_request(request_id)
+        return found[-1] if found else None
+
+    async def for_request(self, request_id: uuid.UUID) -> list[Shipment]:
         found = [s for s in self._current().values() if s.request_id == request_id]
-        return copy.deepcopy(found[0]) if found else None
+        return [copy.deepcopy(s) for s in sorted(found, key=lambda s: s.created_at)]
 
     async def save(self, shipment: Shipment) -> None:
         if self._current()[shipment.id].version != shipment.version:
@@ -207,11 +213,23 @@ PICKUP = {"method": "pickup", "pickup_kecamatan_code": "36.02.01"}
 MEMBERS = [{"nik": "3602145003240001", "name": "Nur Aisyah", "relation": "anak"}]
 
 
-def issued(delivery: dict | None = None, request_id: uuid.UUID | None = None) -> DocumentIssued:
+_SEQUENCE = itertools.count(1)
+
+
+def issued(
+    delivery: dict | None = None,
+    request_id: uuid.UUID | None = None,
+    *,
+    document_number: str | None = None,
+    supersedes: DocumentIssued | None = None,
+) -> DocumentIssued:
+    """An issued document, each with a number of its own; `supersedes`: the document a correction replaces."""
     return DocumentIssued(
         request_id=request_id or uuid.uuid4(),
         document_id=uuid.uuid4(),
-        document_number="BIO/2026/000001",
+        document_number=document_number or f"BIO/3602/2026/{next(_SEQUENCE):06d}",
+        supersedes=supersedes.document_id if supersedes else None,
+        supersedes_number=supersedes.document_number if supersedes else None,
         request_type="biodata_wni",
         checksum_sha256="0" * 64,
         applicant=APPLICANT,

@@ -388,6 +388,7 @@ async def test_a_correction_supersedes_the_document_with_a_new_number_and_announ
     assert (revoked.document_id, revoked.superseded_by, revoked.revoked_by) == (old.id, new.id, "kabid.capil")
     assert (issued.document_id, issued.document_number, issued.request_id) == (new.id, new.number, old.request_id)
     assert issued.applicant.name == "Siti Aminah Lestari" and issued.delivery.method == "pickup"
+    assert (issued.supersedes, issued.supersedes_number) == (old.id, old.number), "shipping sends it as a correction"
     assert [d.number for d in await handlers.list_documents(old.request_id, uow=uow)] == [old.number, new.number]
 
 

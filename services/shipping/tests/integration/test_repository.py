@@ -3,6 +3,7 @@
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from copy import deepcopy
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -175,15 +176,15 @@ async def test_a_stale_copy_is_not_saved(engine: AsyncEngine) -> None:
     assert stored is not None and [e.status for e in stored.tracking] == ["created", "picked_up"]
 
 
-async def test_one_shipment_per_request(engine: AsyncEngine) -> None:
+async def test_one_shipment_per_document(engine: AsyncEngine) -> None:
     event = issued()
     await deliver(unit_of_work(engine), event)
     async with unit_of_work(engine) as uow:
         shipment = await uow.shipments.get_by_request(event.request_id)
         assert shipment is not None
-        copy = Shipment(**{**shipment.__dict__, "id": shipment.id.__class__(int=shipment.id.int + 1)})
+        twin = Shipment(**{**shipment.__dict__, "id": shipment.id.__class__(int=shipment.id.int + 1)})
         with pytest.raises(IntegrityError):
-            await uow.shipments.add(copy)
+            await uow.shipments.add(twin)
 
 
 async def test_shipments_stored_before_the_booking_migration_are_kept(database_url: str) -> None:
@@ -365,3 +366,23 @@ def _alembic(connection: Connection, action: str, revision: str) -> None:
     config.set_main_option("script_location", MIGRATIONS)
     config.attributes["connection"] = connection
     getattr(command, action)(config, revision)
+
+
+async def test_a_request_has_a_shipment_per_document_and_a_document_one_shipment(engine: AsyncEngine) -> None:
+    original = issued()
+    corrected = issued(request_id=original.request_id, supersedes=original)
+    await deliver(unit_of_work(engine), original)
+    await deliver(unit_of_work(engine), corrected)
+    async with unit_of_work(engine) as uow:
+        first, second = await uow.shipments.for_request(original.request_id)
+        latest = await uow.shipments.get_by_request(original.request_id)
+    assert (first.document_number, second.document_number) == (original.document_number, corrected.document_number)
+    assert second.replaces_document_number == original.document_number
+    assert latest is not None and latest.id == second.id
+
+    # Two replicas handling the same document at once: the database lets one shipment in.
+    async with unit_of_work(engine) as uow:
+        twin = deepcopy(second)
+        twin.id = uuid.uuid4()
+        with pytest.raises(IntegrityError):
+            await uow.shipments.add(twin)

@@ -3,7 +3,14 @@ from datetime import timedelta
 
 import pytest
 
-from dukcapil_shipping.domain.model import Parcel, Shipment, ShipmentRefused, ShipmentStatus, booking_delay
+from dukcapil_shipping.domain.model import (
+    CarriedDocument,
+    Parcel,
+    Shipment,
+    ShipmentRefused,
+    ShipmentStatus,
+    booking_delay,
+)
 
 from ..fakes import T0
 
@@ -22,6 +29,7 @@ PARCEL = Parcel(
 def waiting_for_the_courier() -> Shipment:
     return Shipment.for_booking(
         request_id=uuid.uuid4(),
+        document=CarriedDocument("BIO/3602/2026/000001"),
         recipient="Siti Aminah",
         address={"kecamatan_code": "36.02.14"},
         kecamatan_code="36.02.14",

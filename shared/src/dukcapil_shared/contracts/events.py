@@ -210,6 +210,12 @@ class DocumentIssued(_TypedDetails):
         default=None,
         description="The type-specific details the document was issued with: the approved ones, or a correction's",
     )
+    supersedes: uuid.UUID | None = Field(
+        default=None, description="A corrected document: the document it replaces (now superseded)"
+    )
+    supersedes_number: str | None = Field(
+        default=None, description="A corrected document: the number of the document it replaces"
+    )
 
 
 class DocumentRevoked(Event):
@@ -235,6 +241,13 @@ class ShipmentCreated(Event):
     courier: str = Field(description="Courier company, e.g. JNE")
     service: str = Field(description="Courier service level, e.g. REG")
     airway_bill: str = Field(description="The courier's airway bill (cnote) number")
+    document_number: str | None = Field(
+        default=None, description="The document the shipment carries (empty for shipments older than the field)"
+    )
+    replaces_document_number: str | None = Field(
+        default=None,
+        description="A corrected document's shipment: the number of the old paper, no longer in force, to hand over",
+    )
 
 
 class ShipmentFlagged(Event):
@@ -265,6 +278,13 @@ class ShipmentStatusChanged(Event):
     courier_code: str | None = Field(default=None, description="The courier's own status code")
     description: str = Field(description="The courier's description of the step")
     occurred_at: datetime = Field(description="When the courier recorded it")
+    document_number: str | None = Field(
+        default=None, description="The document the shipment carries (empty for shipments older than the field)"
+    )
+    replaces_document_number: str | None = Field(
+        default=None,
+        description="A corrected document's shipment: the number of the old paper, no longer in force, to hand over",
+    )
 
 
 class ShipmentDelivered(Event):
@@ -277,6 +297,13 @@ class ShipmentDelivered(Event):
     airway_bill: str = Field(description="The courier's airway bill number")
     receiver_name: str = Field(description="Who signed for the parcel, from the proof of delivery")
     delivered_at: datetime = Field(description="When, from the proof of delivery")
+    document_number: str | None = Field(
+        default=None, description="The document the shipment carries (empty for shipments older than the field)"
+    )
+    replaces_document_number: str | None = Field(
+        default=None,
+        description="A corrected document's shipment: the number of the old paper, no longer in force, to hand over",
+    )
 
 
 class DeliveryFailed(Event):
@@ -288,6 +315,13 @@ class DeliveryFailed(Event):
     shipment_id: uuid.UUID = Field(description="The shipment's id")
     airway_bill: str = Field(description="The courier's airway bill number")
     reason: str = Field(description="The courier's reason")
+    document_number: str | None = Field(
+        default=None, description="The document the shipment carries (empty for shipments older than the field)"
+    )
+    replaces_document_number: str | None = Field(
+        default=None,
+        description="A corrected document's shipment: the number of the old paper, no longer in force, to hand over",
+    )
 
 
 class ReadyForPickup(Event):
@@ -300,6 +334,13 @@ class ReadyForPickup(Event):
     kecamatan_code: str = Field(description="The kecamatan whose office holds the document")
     office_name: str = Field(description="Where to collect it")
     reason: str = Field(description="chosen (the citizen chose pickup), delivery_failed, or address_unserviceable")
+    document_number: str | None = Field(
+        default=None, description="The document the shipment carries (empty for shipments older than the field)"
+    )
+    replaces_document_number: str | None = Field(
+        default=None,
+        description="A corrected document's shipment: the number of the old paper, no longer in force, to hand over",
+    )
 
 
 class DocumentCollected(Event):
@@ -313,6 +354,13 @@ class DocumentCollected(Event):
     collector_nik: str = Field(description="The collector's NIK, as checked by the operator")
     collected_on: date = Field(description="Day of collection")
     operator: str = Field(description="The operator who handed it over")
+    document_number: str | None = Field(
+        default=None, description="The document the shipment carries (empty for shipments older than the field)"
+    )
+    replaces_document_number: str | None = Field(
+        default=None,
+        description="A corrected document's shipment: the number of the old paper, no longer in force, to hand over",
+    )
 
 
 ALL_EVENTS: tuple[type[Event], ...] = (

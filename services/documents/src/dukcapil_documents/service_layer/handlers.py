@@ -272,7 +272,7 @@ async def correct_document(
         await uow.documents.add(new)
         await press.storage.save(new.storage_key, content)
         await uow.outbox.add(_revoked(old))
-        await uow.outbox.add(_issued(new))
+        await uow.outbox.add(_issued(new, supersedes=old))
         await uow.commit()
     log.info("document_corrected", old=old.number, new=new.number, by=approved_by, officer=recorded_by)
     return old, new
@@ -399,7 +399,8 @@ async def _save_revocation(uow: DocumentsUnitOfWork, document: Document) -> None
         raise DocumentNotCurrent(document.number, current.status if current else document.status)
 
 
-def _issued(document: Document) -> DocumentIssued:
+def _issued(document: Document, *, supersedes: Document | None = None) -> DocumentIssued:
+    """`supersedes`: the document a correction replaces, which its holder hands back."""
     return DocumentIssued(
         request_id=document.request_id,
         document_id=document.id,
@@ -410,6 +411,8 @@ def _issued(document: Document) -> DocumentIssued:
         delivery=_delivery(document),
         kecamatan_code=document.kecamatan_code,
         details=document.details,
+        supersedes=supersedes.id if supersedes else None,
+        supersedes_number=supersedes.number if supersedes else None,
     )
 
 

@@ -38,6 +38,8 @@ class SqlShipmentRepository(ShipmentRepository):
             insert(tables.shipments).values(
                 id=str(shipment.id),
                 request_id=str(shipment.request_id),
+                document_number=shipment.document_number,
+                replaces_document_number=shipment.replaces_document_number,
                 method=shipment.method.value,
                 status=shipment.status.value,
                 courier=shipment.courier,
@@ -65,7 +67,14 @@ class SqlShipmentRepository(ShipmentRepository):
         return await self._one(select(tables.shipments).where(tables.shipments.c.id == str(shipment_id)))
 
     async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None:
-        return await self._one(select(tables.shipments).where(tables.shipments.c.request_id == str(request_id)))
+        shipments = await self.for_request(request_id)
+        return shipments[-1] if shipments else None
+
+    async def for_request(self, request_id: uuid.UUID) -> list[Shipment]:
+        table = tables.shipments
+        return await self._many(
+            select(table).where(table.c.request_id == str(request_id)).order_by(table.c.created_at, table.c.id)
+        )
 
     async def save(self, shipment: Shipment) -> None:
         table = tables.shipments
@@ -322,6 +331,8 @@ def _to_shipment(row: Row) -> Shipment:
         status=ShipmentStatus(row.status),
         recipient=row.recipient,
         kecamatan_code=row.kecamatan_code,
+        document_number=row.document_number,
+        replaces_document_number=row.replaces_document_number,
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
         address=Address.model_validate(row.address) if row.address else None,

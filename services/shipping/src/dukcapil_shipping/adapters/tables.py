@@ -23,7 +23,9 @@ shipments = Table(
     "shipments",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("request_id", String(36), nullable=False, unique=True, comment="One shipment per request"),
+    Column("request_id", String(36), nullable=False, index=True, comment="One shipment per document of the request"),
+    Column("document_number", String(40), comment="The document it carries; empty for shipments made before 0007"),
+    Column("replaces_document_number", String(40), comment="A corrected document's: the old paper to hand over"),
     Column("method", String(20), nullable=False),
     Column("status", String(30), nullable=False),
     Column("courier", String(20)),
@@ -45,6 +47,7 @@ shipments = Table(
     Index("ix_shipments_tracked", "method", "status", "last_polled_at"),
     Index("ix_shipments_booking", "status", "next_booking_at"),
     Index("ix_shipments_quiet", "status", "last_moved_at"),
+    UniqueConstraint("document_number", name="uq_shipments_document_number"),
 )
 
 tracking = Table(

@@ -139,6 +139,19 @@ class Parcel:
     """The courier's tariff code of the address (OLSHOP_DEST), from the office's destination table."""
 
 
+@dataclass(frozen=True)
+class CarriedDocument:
+    """The document a shipment carries, and for a corrected one the old paper it replaces."""
+
+    number: str
+    replaces: str | None = None
+
+    @property
+    def hand_over(self) -> str:
+        """What the holder is asked to do with the old paper, for the office's tracking line; empty if none."""
+        return f" Serahkan dokumen lama {self.replaces} yang tidak berlaku lagi." if self.replaces else ""
+
+
 @dataclass
 class Shipment:
     id: uuid.UUID
@@ -150,6 +163,10 @@ class Shipment:
     """The kecamatan whose office holds the document for pickup, chosen or after a failed delivery."""
     created_at: datetime
     updated_at: datetime
+    document_number: str | None = None
+    """The document it carries: one shipment per document. None for shipments made before it was recorded."""
+    replaces_document_number: str | None = None
+    """A corrected document's shipment: the old paper, no longer in force, that its holder hands over."""
     address: Address | None = None
     courier: str | None = None
     service: str | None = None
@@ -176,6 +193,7 @@ class Shipment:
         cls,
         *,
         request_id: uuid.UUID,
+        document: CarriedDocument,
         recipient: str,
         address: Address,
         kecamatan_code: str,
@@ -187,6 +205,8 @@ class Shipment:
         return cls(
             id=uuid.uuid4(),
             request_id=request_id,
+            document_number=document.number,
+            replaces_document_number=document.replaces,
             method=ShippingMethod.courier,
             status=ShipmentStatus.booking,
             recipient=recipient,
@@ -201,11 +221,20 @@ class Shipment:
 
     @classmethod
     def for_pickup(
-        cls, *, request_id: uuid.UUID, recipient: str, kecamatan_code: str, office: str, now: datetime
+        cls,
+        *,
+        request_id: uuid.UUID,
+        document: CarriedDocument,
+        recipient: str,
+        kecamatan_code: str,
+        office: str,
+        now: datetime,
     ) -> "Shipment":
         shipment = cls(
             id=uuid.uuid4(),
             request_id=request_id,
+            document_number=document.number,
+            replaces_document_number=document.replaces,
             method=ShippingMethod.pickup,
             status=ShipmentStatus.ready_for_pickup,
             recipient=recipient,
@@ -213,7 +242,9 @@ class Shipment:
             created_at=now,
             updated_at=now,
         )
-        shipment._record(TrackingEntry("ready_for_pickup", f"Dokumen dapat diambil di {office}.", now))
+        shipment._record(
+            TrackingEntry("ready_for_pickup", f"Dokumen dapat diambil di {office}.{document.hand_over}", now)
+        )
         return shipment
 
     @classmethod
@@ -221,6 +252,7 @@ class Shipment:
         cls,
         *,
         request_id: uuid.UUID,
+        document: CarriedDocument,
         recipient: str,
         address: Address,
         kecamatan_code: str,
@@ -232,6 +264,8 @@ class Shipment:
         shipment = cls(
             id=uuid.uuid4(),
             request_id=request_id,
+            document_number=document.number,
+            replaces_document_number=document.replaces,
             method=ShippingMethod.courier,
             status=ShipmentStatus.ready_for_pickup,
             recipient=recipient,
@@ -243,10 +277,17 @@ class Shipment:
         shipment.flag(FlagReason.address_unserviceable, problem, now=now)
         shipment._record(
             TrackingEntry(
-                "ready_for_pickup", f"Alamat tidak dapat dilayani kurir; dokumen dapat diambil di {office}.", now
+                "ready_for_pickup",
+                f"Alamat tidak dapat dilayani kurir; dokumen dapat diambil di {office}.{document.hand_over}",
+                now,
             )
         )
         return shipment
+
+    @property
+    def carried(self) -> dict[str, str | None]:
+        """What every event about the shipment says of the document it carries."""
+        return {"document_number": self.document_number, "replaces_document_number": self.replaces_document_number}
 
     @property
     def is_tracked(self) -> bool:

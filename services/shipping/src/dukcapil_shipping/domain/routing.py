@@ -6,7 +6,7 @@ from datetime import datetime
 
 from dukcapil_shared.contracts import DeliveryMethod, DocumentIssued, Event, ReadyForPickup, ShipmentFlagged
 from dukcapil_shared.contracts.regions import Kecamatan
-from dukcapil_shipping.domain.model import FlagReason, Parcel, RequestedDelivery, Shipment
+from dukcapil_shipping.domain.model import CarriedDocument, FlagReason, Parcel, RequestedDelivery, Shipment
 
 
 class NotRoutable(ValueError):
@@ -35,9 +35,15 @@ def route_issued_document(
     keeps `traceparent` for the courier booking that follows."""
     delivery = event.delivery
     recipient = delivery.recipient_name or event.applicant.name
+    document = CarriedDocument(event.document_number, replaces=event.supersedes_number)
     if delivery.method == DeliveryMethod.pickup:
         shipment = Shipment.for_pickup(
-            request_id=event.request_id, recipient=recipient, kecamatan_code=office.code, office=office.office, now=now
+            request_id=event.request_id,
+            document=document,
+            recipient=recipient,
+            kecamatan_code=office.code,
+            office=office.office,
+            now=now,
         )
         return Routing(shipment, (_ready_for_pickup(shipment, office, "chosen"),), requested_changed=False)
 
@@ -47,6 +53,7 @@ def route_issued_document(
     if requested.address_problem is not None:
         shipment = Shipment.held_at_office(
             request_id=event.request_id,
+            document=document,
             recipient=recipient,
             address=address,
             kecamatan_code=office.code,
@@ -71,7 +78,7 @@ def route_issued_document(
 
     village = f"Desa/Kel. {address.village_code}, " if address.village_code else ""
     parcel = Parcel(
-        order_id=str(event.request_id),
+        order_id=order_id(event),
         receiver_name=recipient,
         address_line1=" ".join(
             part
@@ -87,6 +94,7 @@ def route_issued_document(
     )
     shipment = Shipment.for_booking(
         request_id=event.request_id,
+        document=document,
         recipient=recipient,
         address=address,
         kecamatan_code=office.code,
@@ -97,6 +105,14 @@ def route_issued_document(
     return Routing(shipment, (), requested_changed=False)
 
 
+def order_id(event: DocumentIssued) -> str:
+    """The courier's order id, the same on every retry so that the courier books once: the request's id for the
+    request's first document, the document's number (e.g. KK-3602-2026-000002) for a corrected one."""
+    if event.supersedes_number is None:
+        return str(event.request_id)
+    return event.document_number.replace("/", "-")
+
+
 def _ready_for_pickup(shipment: Shipment, office: Kecamatan, reason: str) -> ReadyForPickup:
     return ReadyForPickup(
         request_id=shipment.request_id,
@@ -104,4 +120,5 @@ def _ready_for_pickup(shipment: Shipment, office: Kecamatan, reason: str) -> Rea
         kecamatan_code=office.code,
         office_name=office.office,
         reason=reason,
+        **shipment.carried,
     )

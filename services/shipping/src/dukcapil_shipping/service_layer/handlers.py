@@ -123,13 +123,16 @@ async def ship_document(
     destinations: DestinationTable,
     clock: Clock = system_clock,
 ) -> None:
-    """Consumer handler: hold the document at the kecamatan office, or line it up for the courier; once per request.
+    """Consumer handler: hold the document at the kecamatan office, or line it up for the courier; once per document.
 
-    The courier is not called here: this runs inside the consumer's transaction, and the booking loop
-    (`book_shipments`) asks the courier outside any transaction. If RequestSubmitted has not been seen (it
-    may come later), the address is checked here with what the issued document carries: nothing waits for it.
+    A corrected document is a document of its own: it gets its own shipment, the way the request chose, and the
+    shipment names the old paper its holder hands over. The courier is not called here: this runs inside the
+    consumer's transaction, and the booking loop (`book_shipments`) asks the courier outside any transaction. If
+    RequestSubmitted has not been seen (it may come later), the address is checked here with what the issued
+    document carries: nothing waits for it.
     """
-    if await uow.shipments.get_by_request(event.request_id) is not None:
+    if _already_shipped(event, await uow.shipments.for_request(event.request_id)):
+        log.info("document_already_shipped", request_id=str(event.request_id), document_number=event.document_number)
         return
     delivery = event.delivery
     address = delivery.address
@@ -206,6 +209,7 @@ async def record_booking(
                 courier=courier.name,
                 service=courier.service,
                 airway_bill=airway_bill,
+                **shipment.carried,
             ),
             traceparent=shipment.traceparent,
         )
@@ -268,7 +272,12 @@ async def record_tracking(
         if not fresh:
             return False
         assert shipment.airway_bill is not None, "a tracked shipment has an airway bill"
-        common = {"request_id": shipment.request_id, "shipment_id": shipment.id, "airway_bill": shipment.airway_bill}
+        common = {
+            "request_id": shipment.request_id,
+            "shipment_id": shipment.id,
+            "airway_bill": shipment.airway_bill,
+            **shipment.carried,
+        }
         for entry in fresh:
             await uow.outbox.add(
                 ShipmentStatusChanged(
@@ -310,6 +319,7 @@ async def record_tracking(
                     kecamatan_code=shipment.kecamatan_code,
                     office_name=office,
                     reason="delivery_failed",
+                    **shipment.carried,
                 )
             )
         try:
@@ -397,6 +407,7 @@ async def collect_document(
                 collector_nik=command.collector_nik,
                 collected_on=now.astimezone(WIB).date(),
                 operator=command.operator,
+                **shipment.carried,
             )
         )
         try:
@@ -558,6 +569,18 @@ async def _receiver_not_entitled(uow: ShippingUnitOfWork, shipment: Shipment, re
         f"Dokumen diterima oleh {receiver}, bukan pemohon ({requested.applicant_name}) atau anggota keluarga "
         "dalam KK pemohon; periksa dan hubungi pemohon."
     )
+
+
+def _already_shipped(event: DocumentIssued, shipments: list[Shipment]) -> bool:
+    """Whether the document has its shipment already (a redelivery), or is not to be sent: a corrected document
+    replacing it was shipped first (its issue came late), or it is the request's first document and the request
+    was shipped before shipments recorded their document."""
+    for shipment in shipments:
+        if event.document_number in (shipment.document_number, shipment.replaces_document_number):
+            return True
+        if shipment.document_number is None and event.supersedes_number is None:
+            return True
+    return False
 
 
 def _first_office(find_office: FindOffice, *codes: str | None) -> Kecamatan | None:

@@ -32,7 +32,12 @@ class ShipmentRepository(abc.ABC):
     async def get(self, shipment_id: uuid.UUID) -> Shipment | None: ...
 
     @abc.abstractmethod
-    async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None: ...
+    async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None:
+        """The request's latest shipment: the one carrying the document in force."""
+
+    @abc.abstractmethod
+    async def for_request(self, request_id: uuid.UUID) -> list[Shipment]:
+        """The request's shipments, oldest first: one per document (a corrected document has its own)."""
 
     @abc.abstractmethod
     async def save(self, shipment: Shipment) -> None:
