@@ -94,6 +94,10 @@ LONGEST_OFFICE = max((k.office for k in lebak_kecamatan().values()), key=len)
 T0 = datetime(2026, 11, 30, 7, 5, tzinfo=UTC)
 
 
+# The longest document numbers there are (SKPWNI is the longest code).
+OLD_DOCUMENT, NEW_DOCUMENT = "SKPWNI/3602/2026/000001", "SKPWNI/3602/2026/000002"
+
+
 def a_request(request_type: str = "kartu_keluarga", delivery: Delivery | None = None) -> ServiceRequest:
     return ServiceRequest(
         id=uuid.uuid4(),
@@ -157,6 +161,39 @@ def notable_events(request: ServiceRequest) -> dict[str, Event]:
             office_name=LONGEST_OFFICE,
             reason="delivery_failed",
         ),
+        "document_corrected": DocumentRevoked(
+            request_id=rid,
+            document_id=uuid.uuid4(),
+            document_number=OLD_DOCUMENT,
+            reason=f"Salah tulis NIK {MEMBER_NIK}",
+            revoked_by="kabid.capil",
+            superseded_by=uuid.uuid4(),
+        ),
+        "document_revoked": DocumentRevoked(
+            request_id=rid,
+            document_id=uuid.uuid4(),
+            document_number=OLD_DOCUMENT,
+            reason="Diterbitkan atas data yang keliru",
+            revoked_by="kabid.capil",
+        ),
+        "correction_shipped": ShipmentCreated(
+            request_id=rid,
+            shipment_id=shipment,
+            courier="JNE",
+            service="REG",
+            airway_bill="0112345678901235",
+            document_number=NEW_DOCUMENT,
+            replaces_document_number=OLD_DOCUMENT,
+        ),
+        "correction_ready_for_pickup": ReadyForPickup(
+            request_id=rid,
+            shipment_id=shipment,
+            kecamatan_code="36.02.14",
+            office_name=LONGEST_OFFICE,
+            reason="delivery_failed",
+            document_number=NEW_DOCUMENT,
+            replaces_document_number=OLD_DOCUMENT,
+        ),
         "recording_booked": RecordingBooked(
             request_id=uuid.uuid4(),
             booking_number="REK-360214-20261130-040",
@@ -190,7 +227,6 @@ def quiet_events(request: ServiceRequest) -> list[Event]:
             delivery=COURIER,
             kecamatan_code="36.02.14",
         ),
-        DocumentRevoked(request_id=rid, document_id=document, document_number="KK/1", reason="salah", revoked_by="x"),
         ShipmentStatusChanged(
             request_id=rid,
             shipment_id=shipment,
@@ -379,3 +415,29 @@ def test_a_notification_records_each_attempt() -> None:
     assert notification.status == NotificationStatus.failed and notification.last_error == "ConnectError"
     assert long_date(date(2026, 8, 17)) == "Senin, 17 Agustus 2026"
     assert short_date(date(2026, 8, 17)) == "Sen 17 Agu 2026"
+
+
+def test_a_correction_tells_the_holder_the_old_paper_is_no_longer_in_force_and_where_to_hand_it_over() -> None:
+    by_courier = a_request()
+    events = notable_events(by_courier)
+    corrected = notice_for(events["document_corrected"], by_courier)
+    assert corrected is not None
+    assert OLD_DOCUMENT in corrected.sms and "tidak berlaku lagi" in corrected.sms and "kurir" in corrected.sms
+    assert "kode QR" in corrected.email and "Salah tulis NIK 360214******0002" in corrected.email
+    shipped = notice_for(events["correction_shipped"], by_courier)
+    assert shipped is not None and "Dokumen perbaikan" in shipped.sms and "0112345678901235" in shipped.sms
+    assert f"Dokumen lama {OLD_DOCUMENT} tidak berlaku lagi: serahkan kepada kurir" in shipped.email
+    assert NEW_DOCUMENT in shipped.email
+
+    at_the_office = a_request(delivery=pickup(phone="081234567890"))
+    corrected = notice_for(notable_events(at_the_office)["document_corrected"], at_the_office)
+    assert corrected is not None and "saat mengambil" in corrected.sms and "kurir" not in corrected.sms
+    ready = notice_for(notable_events(at_the_office)["correction_ready_for_pickup"], at_the_office)
+    assert ready is not None and "dokumen lama" in ready.sms and f"dokumen lama {OLD_DOCUMENT}" in ready.email
+
+
+def test_a_revocation_without_a_replacement_tells_the_holder_too() -> None:
+    request = a_request()
+    revoked = notice_for(notable_events(request)["document_revoked"], request)
+    assert revoked is not None and "DICABUT" in revoked.sms and OLD_DOCUMENT in revoked.subject
+    assert "Alasan: Diterbitkan atas data yang keliru." in revoked.email and "kantor kecamatan" in revoked.email

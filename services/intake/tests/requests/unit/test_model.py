@@ -11,7 +11,15 @@ from dukcapil_intake.requests.domain.model import (
     request_number,
     responsible_kecamatan,
 )
-from dukcapil_shared.contracts import BiodataWniDetails, Delivery
+from dukcapil_shared.contracts import (
+    BiodataWniDetails,
+    Delivery,
+    DocumentIssued,
+    Envelope,
+    Event,
+    ShipmentCreated,
+    ShipmentDelivered,
+)
 from dukcapil_shared.contracts.regions import find_kecamatan, lebak_kecamatan
 
 from ...examples import AHMAD, pickup
@@ -138,3 +146,88 @@ def test_the_responsible_kecamatan_comes_from_the_request_or_its_delivery() -> N
 def test_lebak_has_28_kecamatan_and_request_numbers_name_one() -> None:
     assert len(lebak_kecamatan()) == 28
     assert request_number(find_kecamatan("36.02.14"), date(2026, 11, 28), 7) == "360214-20261128-0007"
+
+
+def _learned(request: ServiceRequest, event: Event, minutes: int) -> None:
+    request.learn(event, Envelope.wrap(event, source="/test", time=T0 + timedelta(minutes=minutes)))
+
+
+def _issued(request: ServiceRequest, number: str, supersedes: DocumentIssued | None = None) -> DocumentIssued:
+    return DocumentIssued(
+        request_id=request.id,
+        document_id=uuid.uuid4(),
+        document_number=number,
+        request_type="biodata_wni",
+        checksum_sha256="0" * 64,
+        applicant=AHMAD,
+        delivery=request.delivery,
+        kecamatan_code="36.02.14",
+        supersedes=supersedes.document_id if supersedes else None,
+        supersedes_number=supersedes.document_number if supersedes else None,
+    )
+
+
+def _shipped(request: ServiceRequest, document: DocumentIssued, airway_bill: str) -> ShipmentCreated:
+    return ShipmentCreated(
+        request_id=request.id,
+        shipment_id=uuid.uuid4(),
+        courier="JNE",
+        service="REG",
+        airway_bill=airway_bill,
+        document_number=document.document_number,
+        replaces_document_number=document.supersedes_number,
+    )
+
+
+def _delivered(request: ServiceRequest, document: DocumentIssued, airway_bill: str) -> ShipmentDelivered:
+    return ShipmentDelivered(
+        request_id=request.id,
+        shipment_id=uuid.uuid4(),
+        airway_bill=airway_bill,
+        receiver_name="Ahmad Fauzi",
+        delivered_at=T0,
+        document_number=document.document_number,
+        replaces_document_number=document.supersedes_number,
+    )
+
+
+def test_a_delivered_request_whose_document_is_corrected_is_shipped_and_delivered_again() -> None:
+    request = a_request(RequestStatus.approved)
+    original = _issued(request, "BIO/3602/2026/000001")
+    corrected = _issued(request, "BIO/3602/2026/000002", supersedes=original)
+    _learned(request, original, 1)
+    _learned(request, _shipped(request, original, "0100"), 2)
+    _learned(request, _delivered(request, original, "0100"), 3)
+    assert request.status == RequestStatus.delivered
+
+    _learned(request, corrected, 10)
+    assert (request.status, request.document_number) == (RequestStatus.document_issued, corrected.document_number)
+    _learned(request, _shipped(request, corrected, "0200"), 11)
+    assert request.status == RequestStatus.shipped
+    _learned(request, _delivered(request, corrected, "0200"), 12)
+    assert request.status == RequestStatus.delivered
+
+    notes = [entry.note for entry in request.history[-3:]]
+    assert notes == [
+        "Dokumen perbaikan terbit dengan nomor BIO/3602/2026/000002, menggantikan dokumen BIO/3602/2026/000001 "
+        "yang tidak berlaku lagi.",
+        "Dokumen perbaikan BIO/3602/2026/000002 dikirim melalui JNE, nomor resi 0200. Serahkan dokumen lama "
+        "BIO/3602/2026/000001 kepada kurir.",
+        "Dokumen perbaikan telah diterima oleh Ahmad Fauzi.",
+    ]
+
+
+def test_the_old_papers_parcel_moves_nothing_once_a_corrected_document_is_in_force() -> None:
+    request = a_request(RequestStatus.approved)
+    original = _issued(request, "BIO/3602/2026/000001")
+    corrected = _issued(request, "BIO/3602/2026/000002", supersedes=original)
+    _learned(request, original, 1)
+    _learned(request, _shipped(request, original, "0100"), 2)
+    _learned(request, corrected, 3)
+    _learned(request, _shipped(request, corrected, "0200"), 4)
+    _learned(request, _delivered(request, original, "0100"), 5)  # the old paper arrives: told, but not the end
+
+    assert request.status == RequestStatus.shipped
+    assert request.history[-1].status is None and "telah diterima" in request.history[-1].note
+    _learned(request, corrected, 6)  # the corrected document's issue, delivered again: nothing goes back
+    assert request.status == RequestStatus.shipped

@@ -51,6 +51,12 @@ class FlagItem(BaseModel):
 class ShipmentView(BaseModel):
     id: uuid.UUID
     request_id: uuid.UUID
+    document_number: str | None = Field(
+        description="The document it carries (one shipment per document); empty for shipments older than the field"
+    )
+    replaces_document_number: str | None = Field(
+        description="A corrected document's shipment: the old paper, no longer in force, its holder hands over"
+    )
     method: ShippingMethod
     status: ShipmentStatus
     courier: str | None
@@ -72,6 +78,8 @@ class ShipmentView(BaseModel):
         return cls(
             id=shipment.id,
             request_id=shipment.request_id,
+            document_number=shipment.document_number,
+            replaces_document_number=shipment.replaces_document_number,
             method=shipment.method,
             status=shipment.status,
             courier=shipment.courier,

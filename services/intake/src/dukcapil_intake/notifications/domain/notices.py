@@ -18,6 +18,7 @@ from dukcapil_intake.requests.domain.catalogue import ATTACHMENT_KINDS, BRING_TO
 from dukcapil_intake.requests.domain.model import ServiceRequest
 from dukcapil_shared.contracts import (
     DeliveryMethod,
+    DocumentRevoked,
     Event,
     InformationRequested,
     ReadyForPickup,
@@ -112,6 +113,43 @@ TEMPLATES: dict[str, Template] = {
         "Bawa KTP-el Anda dan sebutkan nomor permohonan. Dokumen juga dapat diambil oleh anggota keluarga dalam "
         "Kartu Keluarga yang sama dengan membawa KTP-el-nya.",
     ),
+    "document_corrected": Template(
+        sms="{pengirim}: Dokumen {lama} tidak berlaku lagi dan diganti dokumen perbaikan. {serahkan_singkat}",
+        subject="Dokumen {lama} diganti dokumen perbaikan",
+        body="Dokumen {lama} untuk permohonan {layanan} nomor {nomor} telah diperbaiki dan diganti dengan dokumen "
+        "baru bernomor lain. Alasan perbaikan: {alasan}\n\n"
+        "Dokumen lama tidak berlaku lagi: kode QR-nya kini menyatakan bahwa dokumen tersebut telah diganti. "
+        "{serahkan}",
+    ),
+    "document_revoked": Template(
+        sms="{pengirim}: Dokumen {dokumen} (permohonan {nomor}) DICABUT dan tidak berlaku lagi. Serahkan ke kantor "
+        "kecamatan.",
+        subject="Dokumen {dokumen} dicabut",
+        body="Dokumen {dokumen} untuk permohonan {layanan} nomor {nomor} telah dicabut dan tidak berlaku lagi; "
+        "kode QR-nya kini menyatakan bahwa dokumen tersebut dicabut.\n\n"
+        "Alasan: {alasan}\n\n"
+        "Serahkan dokumen tersebut ke kantor kecamatan atau ke Disdukcapil Kabupaten Lebak. Bila Anda memerlukan "
+        "dokumen pengganti, ajukan permohonan baru atau minta bantuan petugas di kantor kecamatan.",
+    ),
+    "correction_shipped": Template(
+        sms="{pengirim}: Dokumen perbaikan permohonan {nomor} dikirim via {kurir}, resi {resi}. Serahkan dokumen "
+        "lama ke kurir.",
+        subject="Dokumen perbaikan permohonan {nomor} dikirim, resi {resi}",
+        body="Dokumen perbaikan {baru} untuk permohonan {layanan} nomor {nomor} telah diserahkan kepada kurir "
+        "{kurir} (layanan {layanan_kurir}) dengan nomor resi {resi}.\n\n"
+        "Dokumen lama {lama} tidak berlaku lagi: serahkan kepada kurir saat dokumen perbaikan diantar. Dokumen "
+        "hanya diserahkan kepada pemohon atau anggota keluarga dalam Kartu Keluarga yang sama: siapkan KTP-el saat "
+        "kurir datang.",
+    ),
+    "correction_ready_for_pickup": Template(
+        sms="{pengirim}: {sebab_singkat}Dokumen perbaikan {nomor} siap diambil di {kantor}. Bawa KTP-el dan "
+        "dokumen lama.",
+        subject="Dokumen perbaikan permohonan {nomor} siap diambil",
+        body="{sebab}Dokumen perbaikan {baru} untuk permohonan {layanan} nomor {nomor} siap diambil di {kantor} "
+        "pada hari dan jam kerja.\n\n"
+        "Bawa KTP-el Anda dan dokumen lama {lama}, yang tidak berlaku lagi: serahkan kepada petugas saat "
+        "mengambil dokumen perbaikan.",
+    ),
     "recording_booked": Template(
         sms="{pengirim}: Perekaman KTP-el {tanggal_singkat}, antrean no. {antrean}, di {kantor}. Kode {kode}. Bawa "
         "Kartu Keluarga.",
@@ -150,6 +188,19 @@ AFTER_APPROVAL = {
         "Kami kabari bila dokumen siap diambil.",
         "Dokumen dapat diambil di kantor kecamatan yang Anda pilih. Kami akan mengabari Anda begitu dokumen siap "
         "diambil.",
+    ),
+}
+
+HAND_OVER_THE_OLD_PAPER = {
+    DeliveryMethod.courier: (
+        "Serahkan yang lama ke kurir saat yang baru diantar.",
+        "Dokumen perbaikan akan dikirim melalui kurir ke alamat Anda; nomor resi menyusul. Serahkan dokumen lama "
+        "kepada kurir saat dokumen perbaikan diantar.",
+    ),
+    DeliveryMethod.pickup: (
+        "Bawa yang lama saat mengambil yang baru.",
+        "Kami kabari bila dokumen perbaikan siap diambil di kantor kecamatan. Bawa dokumen lama dan serahkan "
+        "kepada petugas saat mengambil dokumen perbaikan.",
     ),
 }
 
@@ -233,8 +284,31 @@ def notice_for(event: Event, request: ServiceRequest | None = None) -> Notice | 
         case RequestRejected():
             reason = _quoted(event.reason)
             return _render("rejected", **about, alasan=_sentence(reason), alasan_singkat=_sentence(_clip(reason, 100)))
-        case ShipmentCreated():
+        case DocumentRevoked(superseded_by=None):
+            reason = _quoted(event.reason)
+            return _render("document_revoked", **about, dokumen=event.document_number, alasan=_sentence(reason))
+        case DocumentRevoked():
+            short, full = HAND_OVER_THE_OLD_PAPER[request.delivery.method]
+            return _render(
+                "document_corrected",
+                **about,
+                lama=event.document_number,
+                alasan=_sentence(_quoted(event.reason)),
+                serahkan_singkat=short,
+                serahkan=full,
+            )
+        case ShipmentCreated(replaces_document_number=None):
             return _render("shipped", **about, kurir=event.courier, layanan_kurir=event.service, resi=event.airway_bill)
+        case ShipmentCreated():
+            return _render(
+                "correction_shipped",
+                **about,
+                kurir=event.courier,
+                layanan_kurir=event.service,
+                resi=event.airway_bill,
+                baru=event.document_number,
+                lama=event.replaces_document_number,
+            )
         case ShipmentDelivered():
             receiver = _quoted(event.receiver_name)
             return _render(
@@ -246,6 +320,16 @@ def notice_for(event: Event, request: ServiceRequest | None = None) -> Notice | 
             )
         case ReadyForPickup():
             short, full = HELD_AFTER_FAILED_DELIVERY if event.reason == "delivery_failed" else ("", "")
+            if event.replaces_document_number is not None:
+                return _render(
+                    "correction_ready_for_pickup",
+                    **about,
+                    kantor=event.office_name,
+                    sebab_singkat=short,
+                    sebab=full,
+                    baru=event.document_number,
+                    lama=event.replaces_document_number,
+                )
             return _render("ready_for_pickup", **about, kantor=event.office_name, sebab_singkat=short, sebab=full)
     return None
 

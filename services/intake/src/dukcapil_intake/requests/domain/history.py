@@ -56,27 +56,50 @@ def describe(event: Event) -> tuple[RequestStatus | None, str]:
         case RequestCancelled():
             reason = f": {event.reason}" if event.reason else "."
             return RequestStatus.cancelled, f"Permohonan dibatalkan oleh pemohon{reason}"
-        case DocumentIssued():
+        case DocumentIssued(supersedes_number=None):
             return RequestStatus.document_issued, f"Dokumen terbit dengan nomor {event.document_number}."
+        case DocumentIssued():
+            return (
+                RequestStatus.document_issued,
+                f"Dokumen perbaikan terbit dengan nomor {event.document_number}, menggantikan dokumen "
+                f"{event.supersedes_number} yang tidak berlaku lagi.",
+            )
         case DocumentRevoked(superseded_by=None):
             return None, f"Dokumen {event.document_number} dicabut: {event.reason}."
         case DocumentRevoked():
             return None, f"Dokumen {event.document_number} diganti dengan dokumen perbaikan: {event.reason}."
         case ShipmentFlagged():
             return None, f"Pengiriman perlu ditangani petugas: {event.detail}"
-        case ShipmentCreated():
+        case ShipmentCreated(replaces_document_number=None):
             return (
                 RequestStatus.shipped,
                 f"Dokumen dikirim melalui {event.courier}, nomor resi {event.airway_bill}.",
             )
+        case ShipmentCreated():
+            return (
+                RequestStatus.shipped,
+                f"Dokumen perbaikan {event.document_number} dikirim melalui {event.courier}, nomor resi "
+                f"{event.airway_bill}. Serahkan dokumen lama {event.replaces_document_number} kepada kurir.",
+            )
         case ShipmentStatusChanged():
             return None, f"Status kiriman: {event.description}."
         case ShipmentDelivered():
-            return RequestStatus.delivered, f"Dokumen telah diterima oleh {event.receiver_name}."
+            return RequestStatus.delivered, f"{_document(event)} telah diterima oleh {event.receiver_name}."
         case DeliveryFailed():
             return RequestStatus.delivery_failed, f"Pengiriman gagal: {event.reason}."
-        case ReadyForPickup():
+        case ReadyForPickup(replaces_document_number=None):
             return RequestStatus.ready_for_pickup, f"Dokumen dapat diambil di {event.office_name}."
+        case ReadyForPickup():
+            return (
+                RequestStatus.ready_for_pickup,
+                # The office comes last: the portal reads it from the end of the note.
+                f"Dokumen perbaikan {event.document_number}: bawa dan serahkan dokumen lama "
+                f"{event.replaces_document_number} saat mengambilnya. Dokumen dapat diambil di {event.office_name}.",
+            )
         case DocumentCollected():
-            return RequestStatus.collected, f"Dokumen telah diambil oleh {event.collector_name}."
+            return RequestStatus.collected, f"{_document(event)} telah diambil oleh {event.collector_name}."
     raise NoDescription(f"intake has no description for {event.routing_key()}")
+
+
+def _document(event: ShipmentDelivered | DocumentCollected) -> str:
+    return "Dokumen perbaikan" if event.replaces_document_number else "Dokumen"

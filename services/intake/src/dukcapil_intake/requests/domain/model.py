@@ -15,16 +15,22 @@ from dukcapil_shared.contracts import (
     AttachmentAdded,
     AttachmentRef,
     Delivery,
+    DeliveryFailed,
     DeliveryMethod,
+    DocumentCollected,
     DocumentIssued,
     DocumentRevoked,
     Envelope,
     Event,
     Person,
+    ReadyForPickup,
     RequestCancelled,
     RequestDetails,
     RequestResubmitted,
     RequestSubmitted,
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentStatusChanged,
 )
 from dukcapil_shared.contracts.regions import Kecamatan, find_kecamatan
 from dukcapil_shared.refusals import Refusal, RefusalKind
@@ -46,6 +52,22 @@ _RANK = {
     RequestStatus.cancelled: 10,
 }
 _FINAL = {RequestStatus.rejected, RequestStatus.cancelled, RequestStatus.delivered, RequestStatus.collected}
+_DOCUMENT_ISSUED_OR_LATER = {
+    RequestStatus.document_issued,
+    RequestStatus.shipped,
+    RequestStatus.delivery_failed,
+    RequestStatus.ready_for_pickup,
+    RequestStatus.delivered,
+    RequestStatus.collected,
+}
+_SHIPMENT_EVENTS = (
+    ShipmentCreated,
+    ShipmentStatusChanged,
+    ShipmentDelivered,
+    DeliveryFailed,
+    ReadyForPickup,
+    DocumentCollected,
+)
 _BEFORE_DECISION = {RequestStatus.submitted, RequestStatus.in_review, RequestStatus.info_requested}
 # Moves that go back in rank on purpose.
 _BACKWARD_ALLOWED = {(RequestStatus.info_requested, RequestStatus.submitted)}
@@ -213,7 +235,8 @@ class ServiceRequest:
             stage=event.stage,
             occurred_at=envelope.time,
             note=note,
-            moves_to=status,
+            moves_to=status if self._about_document_in_force(event) else None,
+            reopens=self._reissues(event),
         )
         match event:
             case DocumentIssued():
@@ -267,6 +290,23 @@ class ServiceRequest:
             )
         )
 
+    def _about_document_in_force(self, event: Event) -> bool:
+        """A shipment's step moves the status only if the shipment carries the document in force: the old paper's
+        parcel, still on its way when a corrected one was issued, is told in the history and moves nothing."""
+        if not isinstance(event, _SHIPMENT_EVENTS):
+            return True
+        return event.document_number is None or self.document_number in (None, event.document_number)
+
+    def _reissues(self, event: Event) -> bool:
+        """A corrected document starts its own way to the holder: a request delivered, collected or on its way
+        goes back to document_issued, then shipped and delivered (or ready for pickup) again."""
+        return (
+            isinstance(event, DocumentIssued)
+            and event.supersedes_number is not None
+            and self.status in _DOCUMENT_ISSUED_OR_LATER
+            and event.document_number != self.document_number
+        )
+
     def document_issued(self, document_id: uuid.UUID, number: str) -> None:
         """A document (or a corrected one) was issued: it is the one in force."""
         self.document_id, self.document_number = document_id, number
@@ -285,10 +325,13 @@ class ServiceRequest:
         occurred_at: datetime,
         note: str,
         moves_to: RequestStatus | None,
+        reopens: bool = False,
     ) -> HistoryEntry:
-        """Add an event to the history and move the status if the lifecycle allows it."""
+        """Add an event to the history and move the status if the lifecycle allows it (`reopens`: a corrected
+        document's issue, which moves a request that has its document back to document_issued)."""
         opens_history = not self.history  # the submission itself: the status it sets is the first one
-        moved = moves_to if moves_to is not None and (opens_history or self.can_move_to(moves_to)) else None
+        allowed = opens_history or reopens or (moves_to is not None and self.can_move_to(moves_to))
+        moved = moves_to if moves_to is not None and allowed else None
         entry = HistoryEntry(event_id, event_type, stage, occurred_at, note, moved)
         self.history.append(entry)
         self.history.sort(key=lambda item: item.occurred_at)
