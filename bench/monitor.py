@@ -39,6 +39,8 @@ class Monitor:
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
+    _postgres_cpu: dict[int, float] = field(default_factory=dict)
+    _postgres_total: float = 0.0
 
     def watch(self, name: str, pid: int) -> None:
         with self._lock:
@@ -79,12 +81,32 @@ class Monitor:
                             "cpu_s": cpu.user + cpu.system + cpu.children_user + cpu.children_system,
                         }
                     )
+            self._sample_postgresql(now)
             self._check_broker(now, pid=tick % 5 == 0)
             if self.management is not None and tick % 2 == 0:
                 with contextlib.suppress(Exception):  # the broker's API may be slow for a moment
                     self.queue_samples.append({"t": now, "queues": self.management.queues()})
             tick += 1
             self._stop.wait(max(0.0, self.interval - (time.time() - now)))
+
+    def _sample_postgresql(self, now: float) -> None:
+        """PostgreSQL as one process, "postgresql": the CPU its processes used since the last sample, added up. A
+        backend seen once counts from then on; one that lives less than a second is missed (the services keep
+        pools, so the busy ones live long)."""
+        seen: dict[int, float] = {}
+        rss = 0.0
+        for process in psutil.process_iter(["name"]):
+            if process.info["name"] != "postgres":
+                continue
+            with contextlib.suppress(psutil.Error), process.oneshot():
+                cpu = process.cpu_times()
+                seen[process.pid] = cpu.user + cpu.system
+                rss += process.memory_info().rss
+        if not seen:
+            return
+        self._postgres_total += sum(max(0.0, used - self._postgres_cpu.get(pid, used)) for pid, used in seen.items())
+        self._postgres_cpu = seen
+        self.samples.append({"t": now, "name": "postgresql", "rss_mb": rss / 2**20, "cpu_s": self._postgres_total})
 
     def _check_broker(self, now: float, pid: bool) -> None:
         """A closed AMQP port (`rabbitmqctl stop_app`) or a new beam.smp process (a restart) is an outage."""

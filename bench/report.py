@@ -96,7 +96,7 @@ class Figure:
     def target(self) -> str:
         sign = "≥" if self.direction == "higher" else "<"
         if self.target_ratio is not None:
-            return f"{sign} {self.target_ratio:g}× baseline"
+            return f"{'≥' if self.direction == 'higher' else '≤'} {self.target_ratio:g}× baseline"
         if self.target_value is not None:
             return f"{sign} {self.target_value:g} {self.unit}"
         return ""
@@ -107,7 +107,9 @@ class Figure:
             return None if self.target_ratio is None and self.target_value is None else False
         if self.target_ratio is not None:
             ratio = self.ratio
-            return None if ratio is None else ratio >= self.target_ratio
+            if ratio is None:
+                return None
+            return ratio >= self.target_ratio if self.direction == "higher" else ratio <= self.target_ratio
         if self.target_value is not None:
             if self.direction == "higher":
                 return self.ours >= self.target_value

@@ -49,6 +49,20 @@ ROOT = Path(__file__).resolve().parent.parent
 # Serials of the people in each phase's requests, far apart so that no two requests share a person.
 SERIALS = {"baseline a": 0, "intake": 20_000, "end to end": 40_000, "backlog": 45_000}
 FLAT_MEMORY_GROWTH_PCT = 10.0
+# Processes that are not the system under test: the benchmark's own.
+LOAD_GENERATORS = frozenset({"bench (driver)", "load generator"})
+# What the system and baseline b both run on: counted in both.
+SHARED_INFRASTRUCTURE = frozenset({"rabbitmq", "postgresql"})
+
+
+def cpu_per_request(usage: dict[str, Any], requests: int, counted: Any) -> dict[str, Any]:
+    """CPU milliseconds per request, in total and by process, of the processes `counted` accepts."""
+    by_process = {
+        name: round(entry["cpu_s"] * 1000 / requests, 2)
+        for name, entry in sorted(usage.items())
+        if counted(name) and requests
+    }
+    return {"total": round(sum(by_process.values()), 2) if by_process else None, "by_process": by_process}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -420,11 +434,20 @@ class Bench:
                 self.stop(f"baseline b stage {stage}")
             await asyncio.to_thread(self.purge_queues, "bench.b.")  # what was in flight: no later phase's business
         rate = steady_rate(done_times, entry["start"], entry["end"], warmup)
+        through = sum(1 for t in done_times if entry["start"] + warmup <= t <= entry["end"])
+        cpu = cpu_per_request(
+            self.monitor.usage(entry["start"] + warmup, entry["end"]),
+            through,
+            lambda name: name.startswith("baseline b") or name in SHARED_INFRASTRUCTURE,
+        )
         self.details["baseline_b"] = {
             "requests_per_s": round(rate, 2),
             "through": len(done_times),
             "window": self.args.baseline_window,
             "latency": latency_summary(latencies),
+            "cpu_ms_per_request": cpu,
+            # Each request is consumed once by each of the four stages.
+            "cpu_ms_per_hop": round(cpu["total"] / baseline_pipeline.STAGES, 2) if cpu["total"] else None,
         }
         self.timeline["throughput"]["baseline b through"] = done_times
 
@@ -447,6 +470,15 @@ class Bench:
             saturated["usage"] = self.usage(saturated)
             rate = steady_rate(tracker.shipped_times, saturated["start"], saturated["end"], warmup)
             hops_saturated = await stages.hops(self.service_dsns, saturated["start"] + warmup, saturated["end"])
+            steady_start = saturated["start"] + warmup
+            shipped_steady = sum(1 for t in tracker.shipped_times if steady_start <= t <= saturated["end"])
+            cpu = cpu_per_request(
+                self.monitor.usage(steady_start, saturated["end"]),
+                shipped_steady,
+                lambda name: name not in LOAD_GENERATORS,
+            )
+            consumed = sum(hop["handled"] for hop in hops_saturated)
+            events_per_request = consumed / shipped_steady if shipped_steady else None
             profiled = await self.profile_services(submitter) if self.args.profile_seconds > 0 else []
             await self.settle(tracker, submitted + profiled, "end to end: letting the saturation run finish")
 
@@ -475,6 +507,8 @@ class Bench:
                 "http_calls_per_request": round(calls, 2),
                 "queues": self.monitor.queue_rates(saturated["start"] + warmup, saturated["end"]),
                 "hops": hops_saturated,
+                "cpu_ms_per_request": cpu,
+                "events_consumed_per_request": round(events_per_request, 2) if events_per_request else None,
             },
             "half_load": {
                 "rate": round(half_rate, 3),
@@ -504,6 +538,26 @@ class Bench:
                 baseline,
                 target_ratio=0.5,
                 note=f"{self.args.window} in flight; {calls:.1f} HTTP calls per request (scans, retries after 409)",
+            ),
+            Figure(
+                "e2e_cpu_ms_per_request",
+                "  CPU per request shipped (every process, broker and database)",
+                "ms",
+                cpu["total"],
+                self.details.get("baseline_b", {}).get("cpu_ms_per_request", {}).get("total"),
+                direction="lower",
+                target_value=60,
+                note=", ".join(f"{name} {ms:g}" for name, ms in cpu["by_process"].items()),
+            ),
+            Figure(
+                "e2e_cpu_ms_per_event",
+                "  CPU per event consumed",
+                "ms",
+                round(cpu["total"] / events_per_request, 2) if cpu["total"] and events_per_request else None,
+                self.details.get("baseline_b", {}).get("cpu_ms_per_hop"),
+                direction="lower",
+                target_ratio=1.0,
+                note=f"{events_per_request or 0:.1f} events consumed per request; baseline: CPU per hop",
             ),
             Figure("e2e_half_p50_ms", "  p50 submission → shipped at half load", "ms", summary["p50_ms"]),
             Figure("e2e_half_p95_ms", "  p95 submission → shipped at half load", "ms", summary["p95_ms"]),

@@ -289,6 +289,7 @@ class ServiceRuntime:
             publish_timeout=self.settings.publish_timeout,
             metrics=self.metrics,
             publishers=self.identities,
+            batch_size=self.settings.consumer_batch_size,
         )
         consumer.attach(self._router)
         self._consumers.append(consumer)

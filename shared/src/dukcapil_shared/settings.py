@@ -67,6 +67,12 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     prefetch: int = Field(default=20, description="Unacknowledged messages per consumer channel")
+    consumer_batch_size: int = Field(
+        default=20,
+        ge=1,
+        description="Deliveries a consumer applies together in one transaction at most, those that wait while its "
+        "previous transaction runs (1: each on its own)",
+    )
     retry_delays_ms: list[int] = Field(
         default=[1_000, 5_000, 30_000, 120_000, 600_000],
         description="Delay before each retry of a failed event; their number is the number of retries",

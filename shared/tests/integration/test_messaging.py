@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aio_pika
 import pytest
-from faststream.rabbit import RabbitBroker, RabbitRouter
+from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
 from sqlalchemy import Column, MetaData, String, Table, func, insert, select
 
 from dukcapil_shared.contracts import Envelope, RequestCancelled
@@ -294,25 +294,41 @@ class Scenario:
         await uow._connection.execute(insert(effects).values(request_id=str(event.request_id)))
 
 
-@pytest.fixture
-async def consuming(engine, amqp_url):  # type: ignore[no-untyped-def]
-    """A started consumer on a topology of its own; yields (scenario, broker, topology)."""
+class CountingUnitOfWork(ProbeUnitOfWork):
+    commits = 0
+
+    async def commit(self) -> None:
+        await super().commit()
+        CountingUnitOfWork.commits += 1
+
+
+async def start_consumer(engine, amqp_url: str, *, batch_size: int = 1, prefetch: int = 20):  # type: ignore[no-untyped-def]
+    """A started consumer on a topology of its own: (scenario, broker, topology)."""
     scenario = Scenario()
-    broker = RabbitBroker(amqp_url, graceful_timeout=5)
+    broker = RabbitBroker(amqp_url, graceful_timeout=5, default_channel=Channel(prefetch_count=prefetch))
     topology = ServiceTopology(f"probe{uuid.uuid4().hex[:6]}")
     retry = RetryPolicy(delays_ms=(100, 300, 600))
     consumer = EventConsumer(
         topology=topology,
         subscription=Subscription(name="cancellations", handlers={RequestCancelled: scenario.handle}),
-        unit_of_work=lambda: unit_of_work(engine),
+        unit_of_work=lambda: CountingUnitOfWork(engine, outbox_table=outbox, inbox_table=inbox, source="/probe"),
         broker=broker,
         retry=retry,
+        batch_size=batch_size,
     )
     router = RabbitRouter()
     consumer.attach(router)
     broker.include_router(router)
     await broker.connect()
     await topology.declare(broker, {"cancellations": ["request.cancelled.v1"]}, list(retry.delays_ms))
+    return scenario, broker, topology
+
+
+@pytest.fixture
+async def consuming(engine, amqp_url):  # type: ignore[no-untyped-def]
+    """A consumer that applies each delivery on its own (batch size 1): the counts of handler runs below are those
+    of a single delivery's attempts."""
+    scenario, broker, topology = await start_consumer(engine, amqp_url)
     await broker.start()
     yield scenario, broker, topology
     await broker.stop()
@@ -441,3 +457,62 @@ async def test_malformed_and_permanently_failing_messages_are_dead_lettered_at_o
     assert {message.headers["x-attempts"] for message in found} == {1}
     assert len(scenario.calls[refused.request_id]) == 1
     assert await effect_count(engine) == 0
+
+
+async def backlog_then_start(engine, amqp_url: str, events: list[Envelope], *, duplicates: int = 0):  # type: ignore[no-untyped-def]
+    """A consumer with batches of up to 20, started once `events` (and the first `duplicates` of them again) wait
+    in its queue, as after an outage: prefetch hands it many deliveries at once."""
+    scenario, broker, topology = await start_consumer(engine, amqp_url, batch_size=20, prefetch=50)
+    for envelope in [*events, *events[:duplicates]]:
+        await publish(broker, envelope.to_json(), str(envelope.id))
+    CountingUnitOfWork.commits = 0
+    await broker.start()
+    return scenario, broker, topology
+
+
+async def test_a_backlog_is_applied_in_batches_each_event_once(engine, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    events = [Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe") for _ in range(60)]
+    scenario, broker, _ = await backlog_then_start(engine, amqp_url, events, duplicates=10)
+    try:
+
+        async def all_applied() -> bool:
+            return await effect_count(engine) == 60
+
+        await wait_for(all_applied)
+        await wait_for(lambda: _settled(broker, scenario, 60))
+        assert CountingUnitOfWork.commits < 30, f"{CountingUnitOfWork.commits} transactions for 60 events"
+        assert all(len(calls) == 1 for calls in scenario.calls.values()), "a duplicate never runs the handler"
+        assert len(scenario.calls) == 60
+    finally:
+        await broker.stop()
+
+
+async def _settled(broker: RabbitBroker, scenario: Scenario, expected: int) -> bool:
+    return sum(len(calls) for calls in scenario.calls.values()) >= expected
+
+
+async def test_one_failing_event_in_a_batch_holds_back_none_of_its_neighbours(engine, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    """A poison event, a permanent refusal and a lost race among forty: the batch they are in is stored not at
+    all, each of its events runs again on its own, the thirty-seven good ones are applied once, the poison is
+    retried with its attempts as a single delivery would be and dead-lettered, the refusal at once."""
+    events = [Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe") for _ in range(40)]
+    poison, refused, raced = (envelope.event().request_id for envelope in events[5:8])
+    scenario, broker, topology = await backlog_then_start(engine, amqp_url, events)
+    scenario.failures_left[poison] = -1
+    scenario.permanent.add(refused)
+    scenario.conflicts_left[raced] = 1
+    try:
+
+        async def good_ones_applied() -> bool:
+            return await effect_count(engine) == 38  # the raced one too
+
+        await wait_for(good_ones_applied)
+        found = await dead_letters(broker, topology, 2, timeout=30)
+        reasons = {Envelope.model_validate_json(m.body).event().request_id: m.headers for m in found}
+        assert reasons[poison]["x-attempts"] == 4 and "attempts exhausted" in reasons[poison]["x-error"]
+        assert reasons[refused]["x-attempts"] == 1 and reasons[refused]["x-error"].startswith("permanent")
+        async with engine.connect() as connection:
+            stored = set((await connection.execute(select(effects.c.request_id))).scalars())
+        assert str(poison) not in stored and str(refused) not in stored and str(raced) in stored
+    finally:
+        await broker.stop()

@@ -12,6 +12,12 @@ For every delivery:
   request), and it may be out of date by the time the handler runs, which checks it;
 - a handler that finds its state changed under it (ConcurrentChange) is run again at once on fresh state, a few
   times, before the delivery counts as failed;
+- deliveries that wait while the consumer's transaction is in flight are applied together, up to `batch_size`
+  of them, in one unit of work with one inbox statement and one commit (group commit): under load a transaction,
+  an inbox round trip and a commit serve many events, and a lone delivery goes through at once as before. If
+  anything in a batch fails, nothing of it is stored, and each of its deliveries runs again on its own, with
+  everything below (reruns, retries, dead letters) exactly as for a single delivery, so one bad message never
+  holds back its neighbours. Within a batch, events are applied in the order they were delivered;
 - the message is acked only after the commit;
 - a failure is retried through the delay queues with growing delays, the attempt count in a header; when
   the attempts run out, or the handler says the failure is permanent, the message goes to the dead-letter
@@ -26,6 +32,7 @@ FastStream's middleware has opened the delivery's span (continuing the publisher
 the consumer names the event on it.
 """
 
+import asyncio
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -101,9 +108,11 @@ class EventConsumer(Generic[UoW]):
         publish_timeout: float = 10.0,
         metrics: ServiceMetrics | None = None,
         publishers: BrokerIdentities | None = None,
+        batch_size: int = 1,
     ) -> None:
         """`publishers`: the broker users of the services, to check each event's publisher against the producer
-        its contract names. Without it every publisher is believed: only for tests that own their broker."""
+        its contract names. Without it every publisher is believed: only for tests that own their broker.
+        `batch_size`: how many waiting deliveries one transaction applies at most (1: each on its own)."""
         self.topology = topology
         self.subscription = subscription
         self.queue = topology.subscription_queue(subscription.name)
@@ -120,6 +129,9 @@ class EventConsumer(Generic[UoW]):
             raise ValueError(f"{subscription.name}: preparers for events it does not handle: {sorted(unhandled)}")
         self.in_hand = 0
         """Deliveries being handled now (a stopping service reports those it had to return unfinished)."""
+        self._batch_size = batch_size
+        self._waiting: list[_Pending] = []
+        self._applier: asyncio.Task[None] | None = None
 
     def attach(self, router: RabbitRouter) -> None:
         router.subscriber(
@@ -222,8 +234,69 @@ class EventConsumer(Generic[UoW]):
         self._metrics.events_handled.labels(queue=self.queue.name, event_type=event_type, outcome=outcome).inc()
 
     async def _process(self, handler: Handler[UoW], event: Event, envelope: Envelope) -> bool:
+        """True once applied, False for a duplicate; raises what the handler's last run raised."""
         prepare = self._preparers.get(envelope.type)
         prepared = {"prepared": await prepare(event, envelope)} if prepare is not None else {}
+        pending = _Pending(handler, event, envelope, prepared, asyncio.get_running_loop().create_future())
+        if self._batch_size <= 1:
+            return await self._process_alone(pending)
+        self._waiting.append(pending)
+        if self._applier is None:
+            self._applier = asyncio.create_task(self._apply_waiting(), name=f"apply-{self.queue.name}")
+        outcome = await pending.outcome
+        return outcome if outcome is not None else await self._process_alone(pending)
+
+    async def _apply_waiting(self) -> None:
+        """While deliveries wait, apply them: one alone at once, several (those that came meanwhile) together. A
+        lone delivery's outcome, error included, is handed to its task; a batch that failed hands each delivery
+        None, and each task runs its own alone."""
+        batch: list[_Pending] = []
+        try:
+            while self._waiting:
+                await asyncio.sleep(0)  # deliveries already dispatched join this round
+                batch, self._waiting = self._waiting[: self._batch_size], self._waiting[self._batch_size :]
+                if len(batch) == 1:
+                    [pending] = batch
+                    try:
+                        pending.settle(await self._process_alone(pending))
+                    except Exception as error:
+                        pending.fail(error)
+                else:
+                    claimed = await self._apply_together(batch)
+                    for pending in batch:
+                        event_id = str(pending.envelope.id)
+                        pending.settle(None if claimed is None else event_id in claimed)
+                        if claimed is not None:
+                            claimed.discard(event_id)  # the same event twice in one batch counts once
+                batch = []
+        finally:
+            self._applier = None
+            # Only when cancelled is anything left: whoever still waits runs alone (nothing of theirs was stored).
+            for pending in [*batch, *self._waiting]:
+                pending.settle(None)
+            self._waiting = []
+
+    async def _apply_together(self, batch: list["_Pending"]) -> set[str] | None:
+        """The events of `batch` that were new to this consumer, applied in one unit of work; None when anything
+        failed (nothing was stored)."""
+        try:
+            async with self._unit_of_work() as uow:
+                claimed = await uow.inbox.claim_many(self.queue.name, [str(p.envelope.id) for p in batch])
+                applied: set[str] = set()
+                for pending in batch:
+                    event_id = str(pending.envelope.id)
+                    if event_id in claimed and event_id not in applied:
+                        await pending.handler(uow, pending.event, pending.envelope, **pending.prepared)
+                        applied.add(event_id)
+                await uow.commit()
+        except Exception as error:  # each delivery runs again on its own, where its failure is settled
+            log.info("batch_split", queue=self.queue.name, size=len(batch), error=_short(error))
+            return None
+        self._metrics.consumer_batch_size.labels(queue=self.queue.name).observe(len(batch))
+        return claimed
+
+    async def _process_alone(self, pending: "_Pending") -> bool:
+        handler, event, envelope, prepared = pending.handler, pending.event, pending.envelope, pending.prepared
         for rerun in range(CONCURRENT_CHANGE_RERUNS + 1):
             try:
                 async with self._unit_of_work() as uow:
@@ -321,6 +394,26 @@ class EventConsumer(Generic[UoW]):
             return False
         await message.ack()
         return True
+
+
+@dataclass
+class _Pending:
+    """A delivery waiting to be applied, and where its outcome goes: True applied, False a duplicate, None run it
+    alone (its batch failed)."""
+
+    handler: Handler[Any]
+    event: Event
+    envelope: Envelope
+    prepared: dict[str, Any]
+    outcome: "asyncio.Future[bool | None]"
+
+    def settle(self, outcome: bool | None) -> None:
+        if not self.outcome.done():
+            self.outcome.set_result(outcome)
+
+    def fail(self, error: Exception) -> None:
+        if not self.outcome.done():
+            self.outcome.set_exception(error)
 
 
 async def undecoded(message: RabbitMessage) -> bytes:

@@ -2,7 +2,7 @@
 
 import abc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
@@ -43,6 +43,10 @@ class Inbox(abc.ABC):
     @abc.abstractmethod
     async def claim(self, consumer: str, event_id: str) -> bool:
         """Record that `consumer` handles `event_id`; False if it already did."""
+
+    async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        """Record that `consumer` handles each of `event_ids`; the ones it had not handled yet (each id once)."""
+        return {event_id for event_id in dict.fromkeys(event_ids) if await self.claim(consumer, event_id)}
 
 
 class UnitOfWork(abc.ABC):
@@ -133,6 +137,25 @@ class SqlInbox(Inbox):
             .on_conflict_do_nothing(index_elements=[self._table.c.consumer, self._table.c.event_id])
         )
         return (await self._connection.execute(statement)).rowcount == 1
+
+    async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
+        # A batch's claims in one statement: the rows it inserted are the events new to this consumer.
+        if not event_ids:
+            return set()
+        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        now = datetime.now(UTC)
+        statement = (
+            dialect.insert(self._table)
+            .values(
+                [
+                    {"consumer": consumer, "event_id": event_id, "processed_at": now}
+                    for event_id in dict.fromkeys(event_ids)
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=[self._table.c.consumer, self._table.c.event_id])
+            .returning(self._table.c.event_id)
+        )
+        return set((await self._connection.execute(statement)).scalars())
 
 
 class SqlUnitOfWork(UnitOfWork):

@@ -113,6 +113,13 @@ class ServiceMetrics:
             buckets=STAGE_BUCKETS,
             registry=self.registry,
         )
+        self.consumer_batch_size = Histogram(
+            "dukcapil_consumer_batch_size",
+            "Deliveries applied together in one transaction, by queue (batches of two or more)",
+            ["queue"],
+            buckets=(2, 3, 5, 10, 20, 50, 100),
+            registry=self.registry,
+        )
         self.outbox_relayed = Counter(
             "dukcapil_outbox_relayed",
             "Outbox rows the relay tried to publish, by event type and outcome (published, failed)",
