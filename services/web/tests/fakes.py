@@ -567,17 +567,19 @@ class FakeShipping:
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
 
-    def add(self, request_id: str) -> dict[str, Any]:
+    def add(self, request_id: str, **more: Any) -> dict[str, Any]:
         shipment = {
             "id": str(uuid.uuid4()),
             "request_id": request_id,
+            "document_number": "KK/3602/2026/000001",
+            "replaces_document_number": None,
             "method": "pickup",
             "status": "ready_for_pickup",
             "kecamatan_code": "36.02.14",
             "updated_at": "2026-11-28T09:00:00Z",
             "tracking": [],
             "flags": [],
-        }
+        } | more
         self.shipments[shipment["id"]] = shipment
         return shipment
 

@@ -250,6 +250,23 @@ def test_a_handover_with_a_wrong_nik_is_refused_beside_the_nik_which_is_never_in
     assert all("3602144107900001" not in str(call.url) for call in shipping.calls)
 
 
+def test_the_handover_of_a_corrected_document_asks_for_the_old_paper(
+    client: TestClient, intake: FakeStaffIntake, shipping: FakeShipping
+) -> None:
+    first = shipping.add(intake.add_request(status="ready_for_pickup")["id"])
+    corrected = shipping.add(
+        intake.add_request(status="ready_for_pickup")["id"],
+        document_number="KK/3602/2026/000007",
+        replaces_document_number="KK/3602/2026/000005",
+    )
+    sign_in(client, "kecamatan_operator")
+    give_reason(client, "loket", "pelayanan loket")
+    page = client.get("/staff/serah-terima")
+    assert page.status_code == 200
+    assert "Dokumen perbaikan KK/3602/2026/000007: minta dan simpan dokumen lama KK/3602/2026/000005" in page.text
+    assert page.text.count("minta dan simpan dokumen lama") == 1, (first["id"], corrected["id"])
+
+
 def test_the_figures_are_charts_drawn_on_the_server_with_their_tables(client: TestClient) -> None:
     sign_in(client, "supervisor")
     page = client.get("/staff/statistik")
