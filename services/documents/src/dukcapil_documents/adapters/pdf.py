@@ -8,17 +8,21 @@ printed as `?`.
 """
 
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from string import ascii_uppercase
+from typing import Any
 
 import anyio
 import qrcode
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
+from fpdf.line_break import BREAKING_SPACE_SYMBOLS_STR, FORM_FEED, NBSP, SOFT_HYPHEN
+from fpdf.table import draw_box_borders
+from fpdf.util import FloatTolerance
 from PIL import Image
 from qrcode.constants import ERROR_CORRECT_M
 
@@ -55,6 +59,8 @@ QR_BOX = 8
 QR_BORDER = 2
 QR_MASK_PATTERN = 0
 SIGNATURE_WIDTH = 82
+NOTE_LINE = 3.6
+NOTE_PADDING = 2
 BODY_SIZE = 10
 TABLE_SIZE = 8.5
 
@@ -115,7 +121,7 @@ class _Page(FPDF):
         super().__init__(orientation="P", unit="mm", format="A4")
         self._footer_lines = footer
         fonts.install(self)
-        self._characters = frozenset.intersection(*(frozenset(font.cmap) for font in self.fonts.values()))
+        self._shown = _Shown([font.cmap for font in self.fonts.values()])
         self.set_margins(left=20, top=15, right=20)
         self.set_auto_page_break(auto=True, margin=24)
         self.alias_nb_pages()
@@ -130,13 +136,54 @@ class _Page(FPDF):
         self.set_text_color(90)
         for line in self._footer_lines:
             text = self.covered(line)
-            if self.fits_on_one_line(text, self.epw):  # the usual case, without fpdf2's line breaker
-                self.cell(0, 3.3, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-            else:
-                self.multi_cell(0, 3.3, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            for part in self.lines(text, self.epw):
+                self.cell(self.epw, 3.3, part, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.cell(0, 3.3, f"Halaman {self.page_no()}/{{nb}}", align="R")
         self.set_text_color(0)
         self.set_draw_color(0)
+
+    def lines(self, text: str, width: float) -> list[str]:
+        """`text` as the lines fpdf2's `multi_cell` breaks it into (word wrap, a cell's margins on both sides) in a
+        column `width` wide, in the current font.
+
+        fpdf2's line breaker measures the line again for each character it adds (a paragraph took three
+        milliseconds); this one adds up the font's widths once. It follows fpdf2's rules, with its arithmetic: break
+        at the last space that fits (the space is dropped), or before the character that does not fit if there is
+        none, and at each line break. Text with a character those rules do not cover here (another kind of space, a
+        soft hyphen) goes to fpdf2's breaker."""
+        if self.fits_on_one_line(text, width):
+            return [text]
+        if not _PLAIN_BREAKS.isdisjoint(text) or text.endswith("\n"):
+            return self.multi_cell(width, 1, text, dry_run=True, output="LINES")
+        available = width - 2 * self.c_margin
+        scale = self.font_size_pt * 0.001 / self.k
+        advance = self.current_font.cw
+        lines = []
+        for paragraph in text.split("\n"):
+            start, end, units, space = 0, 0, 0, -1
+            while end < len(paragraph):
+                char = paragraph[end]
+                char_units = advance[ord(char)]
+                # fpdf2's comparison: the line's width plus the character's, each in document units.
+                if FloatTolerance.greater_than(units * scale + char_units * scale, available):
+                    if char == " ":
+                        lines.append(paragraph[start:end])
+                        start = end = end + 1
+                    elif space >= 0:
+                        lines.append(paragraph[start:space])
+                        start = end = space + 1
+                    else:
+                        lines.append(paragraph[start:end])
+                        start = end
+                    units, space = 0, -1
+                    continue
+                if char == " ":
+                    space = end
+                units += char_units
+                end += 1
+            if start < len(paragraph) or not paragraph:
+                lines.append(paragraph[start:])
+        return lines
 
     def fits_on_one_line(self, text: str, width: float) -> bool:
         """Whether `text` fits a cell `width` wide, inside its margins, in the current font (measured without
@@ -145,10 +192,7 @@ class _Page(FPDF):
 
     def covered(self, value: str) -> str:
         """The text with each character the font cannot show folded to its base letter, or replaced by `?`."""
-        return "".join(
-            char if ord(char) in self._characters or char == "\n" else _fold(char, self._characters)
-            for char in value.translate(_PUNCTUATION)
-        )
+        return value.translate(self._shown)
 
 
 def _letterhead(pdf: _Page, office: Office, printer: Printer) -> None:
@@ -227,7 +271,7 @@ def _fields(pdf: _Page, rows: list[tuple[str, str]]) -> None:
     )
     for label, value in rows:
         texts = (pdf.covered(label), ":", pdf.covered(value))
-        lines = [_lines(pdf, text, width) for text, (_x, width, _align) in zip(texts, columns, strict=True)]
+        lines = [pdf.lines(text, width) for text, (_x, width, _align) in zip(texts, columns, strict=True)]
         height = FIELD_PADDING_TOP + max(len(cell) for cell in lines) * FIELD_LINE + FIELD_PADDING_BOTTOM
         if pdf.get_y() + height > pdf.page_break_trigger:
             pdf.add_page()
@@ -238,13 +282,6 @@ def _fields(pdf: _Page, rows: list[tuple[str, str]]) -> None:
                 pdf.cell(width, FIELD_LINE, line, align=align)
         pdf.set_xy(pdf.l_margin, top + height)
     pdf.ln(3)
-
-
-def _lines(pdf: _Page, text: str, width: float) -> list[str]:
-    """`text` as the lines it takes in a column `width` wide with a cell's margins on both sides."""
-    if pdf.fits_on_one_line(text, width):
-        return [text]
-    return pdf.multi_cell(width, FIELD_LINE, text, dry_run=True, output="LINES")
 
 
 def _table(pdf: _Page, block: TableBlock, printer: Printer, items: list[dict[str, object]]) -> None:
@@ -317,22 +354,21 @@ def _signature(pdf: _Page, office: Office, printer: Printer, verification_url: s
     bottom = pdf.get_y()
 
     if signature.note:
+        # What multi_cell(border=1, padding=NOTE_PADDING) draws, with our line breaker: the box, then each line as a
+        # cell whose own margin (c_margin) and position make up the padding.
         note_width = column_x - pdf.l_margin - 8
-        pdf.set_xy(pdf.l_margin, qr_top)
         pdf.set_font(FONT, "I", 7.5)
         pdf.set_draw_color(120)
-        pdf.multi_cell(
-            note_width,
-            3.6,
-            pdf.covered("\n".join(printer.text(line) for line in signature.note)),
-            border=1,
-            align="L",
-            padding=2,
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
+        inset = NOTE_PADDING - pdf.c_margin
+        lines = pdf.lines(pdf.covered("\n".join(printer.text(line) for line in signature.note)), note_width - 2 * inset)
+        box_height = 2 * NOTE_PADDING + len(lines) * NOTE_LINE
+        # fpdf2's own box drawing (rect() writes the same box from its other corner, a hair off in pixels).
+        draw_box_borders(pdf, pdf.l_margin, qr_top, pdf.l_margin + note_width, qr_top + box_height, border=1)
+        for index, line in enumerate(lines):
+            pdf.set_xy(pdf.l_margin + inset, qr_top + NOTE_PADDING + index * NOTE_LINE)
+            pdf.cell(note_width - 2 * inset, NOTE_LINE, line)
         pdf.set_draw_color(0)
-        bottom = max(bottom, pdf.get_y())
+        bottom = max(bottom, qr_top + box_height)
     pdf.set_y(bottom)
 
 
@@ -354,9 +390,28 @@ def _qr_image(url: str) -> Image.Image:
     return modules.resize((size * QR_BOX, size * QR_BOX), Image.Resampling.NEAREST)
 
 
+_PLAIN_BREAKS = frozenset(BREAKING_SPACE_SYMBOLS_STR.replace(" ", "") + FORM_FEED + NBSP + SOFT_HYPHEN + "\r")
+"""Characters fpdf2's line breaker treats specially beyond spaces and line breaks: text with one goes to it."""
 _PUNCTUATION = str.maketrans({"\u00a0": " ", "\u200b": ""})
 
 
-def _fold(char: str, characters: frozenset[int]) -> str:
+class _Shown(dict[int, int | str]):
+    """`covered`'s translation table, filled in as characters come: a character every font has stays, another is
+    folded. (Building the set of the characters every font has took a millisecond and a half a document.)"""
+
+    def __init__(self, cmaps: list[dict[int, Any]]) -> None:
+        super().__init__(_PUNCTUATION)
+        self._cmaps = cmaps
+
+    def __missing__(self, code: int) -> int | str:
+        shown = code == ord("\n") or self.has(code)
+        self[code] = value = code if shown else _fold(chr(code), self.has)
+        return value
+
+    def has(self, code: int) -> bool:
+        return all(code in cmap for cmap in self._cmaps)
+
+
+def _fold(char: str, has: Callable[[int], bool]) -> str:
     folded = "".join(part for part in unicodedata.normalize("NFKD", char) if not unicodedata.combining(part))
-    return folded if folded and all(ord(part) in characters for part in folded) else "?"
+    return folded if folded and all(has(ord(part)) for part in folded) else "?"
