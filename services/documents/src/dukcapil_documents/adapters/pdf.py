@@ -18,9 +18,9 @@ from typing import Any
 import anyio
 import qrcode
 from fpdf import FPDF
-from fpdf.enums import XPos, YPos
+from fpdf.enums import Align, XPos, YPos
 from fpdf.fonts import FontFace
-from fpdf.line_break import BREAKING_SPACE_SYMBOLS_STR, FORM_FEED, NBSP, SOFT_HYPHEN
+from fpdf.line_break import BREAKING_SPACE_SYMBOLS_STR, FORM_FEED, NBSP, SOFT_HYPHEN, TextLine
 from fpdf.table import draw_box_borders
 from fpdf.util import FloatTolerance
 from PIL import Image
@@ -144,17 +144,48 @@ class _Page(FPDF):
 
     def lines(self, text: str, width: float) -> list[str]:
         """`text` as the lines fpdf2's `multi_cell` breaks it into (word wrap, a cell's margins on both sides) in a
-        column `width` wide, in the current font.
+        column `width` wide, in the current font."""
+        if self.fits_on_one_line(text, width):
+            return [text]
+        wrapped = self._wrapped(text, width)
+        if wrapped is None:
+            return self.multi_cell(width, 1, text, dry_run=True, output="LINES")
+        return [line for line, _ in wrapped]
+
+    def justified(self, h: float, text: str) -> None:
+        """What `multi_cell(0, h, text, align="J", new_x=LMARGIN, new_y=NEXT)` draws, with our line breaker: a line
+        broken at a space is justified as multi_cell justifies it (the free width spread over its spaces); the last
+        line, one cut inside a word or ended by a line break are set left."""
+        width = self.w - self.r_margin - self.x
+        wrapped = [(text, False)] if self.fits_on_one_line(text, width) else self._wrapped(text, width)
+        if wrapped is None:
+            self.multi_cell(width, h, text, align="J", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            return
+        for index, (line, at_space) in enumerate(wrapped):
+            last = index == len(wrapped) - 1
+            new_x = XPos.LMARGIN if last else XPos.LEFT
+            if at_space:
+                # cell() has no word spacing: the line as multi_cell hands it to fpdf2's line renderer, with its
+                # spaces counted for justification.
+                fragments = self._preload_font_styles(line, False)
+                text_line = TextLine(
+                    fragments, text_width=0, number_of_spaces=line.count(" "), align=Align.J, height=h, max_width=width
+                )
+                self._render_styled_text_line(text_line, h, new_x=new_x, new_y=YPos.NEXT)
+            else:
+                self.cell(width, h, line, new_x=new_x, new_y=YPos.NEXT)
+
+    def _wrapped(self, text: str, width: float) -> list[tuple[str, bool]] | None:
+        """The lines of `text` in a column `width` wide as fpdf2's line breaker makes them, each with whether it was
+        broken at a space; None for text with a character whose rules are fpdf2's alone (another kind of space, a
+        soft hyphen).
 
         fpdf2's line breaker measures the line again for each character it adds (a paragraph took three
         milliseconds); this one adds up the font's widths once. It follows fpdf2's rules, with its arithmetic: break
         at the last space that fits (the space is dropped), or before the character that does not fit if there is
-        none, and at each line break. Text with a character those rules do not cover here (another kind of space, a
-        soft hyphen) goes to fpdf2's breaker."""
-        if self.fits_on_one_line(text, width):
-            return [text]
+        none, and at each line break."""
         if not _PLAIN_BREAKS.isdisjoint(text) or text.endswith("\n"):
-            return self.multi_cell(width, 1, text, dry_run=True, output="LINES")
+            return None
         available = width - 2 * self.c_margin
         scale = self.font_size_pt * 0.001 / self.k
         advance = self.current_font.cw
@@ -167,13 +198,13 @@ class _Page(FPDF):
                 # fpdf2's comparison: the line's width plus the character's, each in document units.
                 if FloatTolerance.greater_than(units * scale + char_units * scale, available):
                     if char == " ":
-                        lines.append(paragraph[start:end])
+                        lines.append((paragraph[start:end], True))
                         start = end = end + 1
                     elif space >= 0:
-                        lines.append(paragraph[start:space])
+                        lines.append((paragraph[start:space], True))
                         start = end = space + 1
                     else:
-                        lines.append(paragraph[start:end])
+                        lines.append((paragraph[start:end], False))
                         start = end
                     units, space = 0, -1
                     continue
@@ -182,7 +213,7 @@ class _Page(FPDF):
                 units += char_units
                 end += 1
             if start < len(paragraph) or not paragraph:
-                lines.append(paragraph[start:])
+                lines.append((paragraph[start:], False))
         return lines
 
     def fits_on_one_line(self, text: str, width: float) -> bool:
@@ -238,7 +269,7 @@ def _draw(
                 _table(pdf, block, printer, items)
         case ParagraphBlock():
             pdf.set_font(FONT, block.style, BODY_SIZE)
-            pdf.multi_cell(0, 5, pdf.covered(printer.text(block.text)), align="J", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.justified(5, pdf.covered(printer.text(block.text)))
             pdf.ln(3)
         case OtherDetailsBlock():
             rows = document.detail_rows(leaving_out=layout.printed_details())
