@@ -63,6 +63,10 @@ NOTE_LINE = 3.6
 NOTE_PADDING = 2
 BODY_SIZE = 10
 TABLE_SIZE = 8.5
+TABLE_LINE = 4.2
+TABLE_PADDING_Y = 1
+TABLE_PADDING_X = 1.2
+TABLE_HEADING_FILL = FontFace(fill_color=(228, 228, 228)).fill_color
 
 
 @dataclass(frozen=True)
@@ -316,34 +320,75 @@ def _fields(pdf: _Page, rows: list[tuple[str, str]]) -> None:
 
 
 def _table(pdf: _Page, block: TableBlock, printer: Printer, items: list[dict[str, object]]) -> None:
+    """A bordered table with a shaded heading row, repeated on each page it runs onto, cells centred vertically.
+
+    Drawn as fpdf2's `table` draws it (same boxes, same text positions: tested pixel for pixel), without its cost:
+    fpdf2 lays out each cell's text twice through its line breaker (to measure the row, then to draw it), which was a
+    fifth of a document's rendering."""
     fixed = sum(column.width or 0 for column in block.columns) + (NUMBER_WIDTH if block.numbered else 0)
     flexible = [column for column in block.columns if not column.width]
     share = max(pdf.epw - fixed, 10) / len(flexible) if flexible else 0
     widths = [column.width or share for column in block.columns]
     headers = [column.header for column in block.columns]
+    aligns = ["L"] * len(block.columns)
     if block.numbered:
-        widths, headers = [NUMBER_WIDTH, *widths], ["No.", *headers]
+        widths, headers, aligns = [NUMBER_WIDTH, *widths], ["No.", *headers], ["C", *aligns]
+    # fpdf2's arithmetic: each column its share of the table's width.
+    total = sum(widths)
+    widths = [width / total * total for width in widths]
+    lefts = [pdf.l_margin + sum(widths[:index]) for index in range(len(widths))]
     pdf.set_font(FONT, "", TABLE_SIZE)
-    with pdf.table(
-        col_widths=widths,
-        width=sum(widths),
-        align="LEFT",
-        headings_style=FontFace(emphasis="BOLD", fill_color=(228, 228, 228)),
-        line_height=4.2,
-        padding=(1, 1.2),
-        text_align="LEFT",
-        v_align="MIDDLE",
-    ) as table:
-        heading = table.row()
-        for header in headers:
-            heading.cell(pdf.covered(header))
-        for number, item in enumerate(items or [{}], start=1):
-            row = table.row()
-            if block.numbered:
-                row.cell(str(number) if items else "-", align="CENTER")
-            for column in block.columns:
-                row.cell(pdf.covered(printer.text(column.value, row=item)))
+    heading = _TableRow(pdf, [pdf.covered(header) for header in headers], widths, heading=True)
+    rows = []
+    for number, item in enumerate(items or [{}], start=1):
+        texts = [pdf.covered(printer.text(column.value, row=item)) for column in block.columns]
+        if block.numbered:
+            texts = [str(number) if items else "-", *texts]
+        rows.append(_TableRow(pdf, texts, widths, heading=False))
+    if pdf.will_page_break(heading.height + rows[0].height):  # the heading not alone at the foot of a page
+        pdf.add_page()
+    heading.draw(pdf, lefts, widths, ["L"] * len(widths))
+    for row in rows:
+        if pdf.will_page_break(row.height):
+            pdf.add_page()
+            heading.draw(pdf, lefts, widths, ["L"] * len(widths))
+        row.draw(pdf, lefts, widths, aligns)
     pdf.ln(4)
+
+
+class _TableRow:
+    """One row of `_table`: its cells' lines, and its height (the tallest cell's, padding included)."""
+
+    def __init__(self, pdf: _Page, texts: list[str], widths: list[float], *, heading: bool) -> None:
+        self.heading = heading
+        pdf.set_font(FONT, "B" if heading else "", TABLE_SIZE)
+        # A cell's padding stands in for the cell margins fpdf2 leaves on each side of a line: the lines a column
+        # width less the padding holds, with the margins given back.
+        self.lines = [
+            pdf.lines(text, width - 2 * TABLE_PADDING_X + 2 * pdf.c_margin) if text else []
+            for text, width in zip(texts, widths, strict=True)
+        ]
+        pdf.set_font(FONT, "", TABLE_SIZE)
+        heights = [_cell_height(lines) for lines in self.lines]
+        self.heights = heights
+        self.height = max(heights) or TABLE_LINE
+
+    def draw(self, pdf: _Page, lefts: list[float], widths: list[float], aligns: list[str]) -> None:
+        top = pdf.get_y()
+        fill = TABLE_HEADING_FILL if self.heading else None
+        pdf.set_font(FONT, "B" if self.heading else "", TABLE_SIZE)
+        for left, width, align, lines, height in zip(lefts, widths, aligns, self.lines, self.heights, strict=True):
+            draw_box_borders(pdf, left, top, left + width, top + self.height, border=1, fill_color=fill)
+            text_top = top + (self.height - height) / 2 + TABLE_PADDING_Y
+            for index, line in enumerate(lines):
+                pdf.set_xy(left + TABLE_PADDING_X - pdf.c_margin, text_top + index * TABLE_LINE)
+                pdf.cell(width - 2 * TABLE_PADDING_X + 2 * pdf.c_margin, TABLE_LINE, line, align=align)
+        pdf.set_font(FONT, "", TABLE_SIZE)
+        pdf.set_xy(pdf.l_margin, top + self.height)
+
+
+def _cell_height(lines: list[str]) -> float:
+    return len(lines) * TABLE_LINE + 2 * TABLE_PADDING_Y if lines else 0
 
 
 def _signature(pdf: _Page, office: Office, printer: Printer, verification_url: str) -> None:
