@@ -379,6 +379,7 @@ class ServiceRuntime:
         await _within(graceful + STOP_MARGIN, "stopping the consumers", _all(sub.stop() for sub in subscribers))
         if unfinished := sum(consumer.in_hand for consumer in self._consumers):
             log.warning("deliveries_returned_unfinished", count=unfinished, graceful_timeout=graceful)
+        await _within(STOP_MARGIN, "ending the batches in hand", _all(c.stop_applying() for c in self._consumers))
         for task in self._tasks:
             task.cancel()
         names = ", ".join(task.get_name() for task in self._tasks)

@@ -33,6 +33,7 @@ the consumer names the event on it.
 """
 
 import asyncio
+import contextlib
 import random
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -255,6 +256,11 @@ class EventConsumer(Generic[UoW]):
             while self._waiting:
                 await asyncio.sleep(0)  # deliveries already dispatched join this round
                 batch, self._waiting = self._waiting[: self._batch_size], self._waiting[self._batch_size :]
+                # A delivery whose task was cancelled (the channel closed as the service stopped) is not applied:
+                # it went back to its queue unacknowledged.
+                batch = [pending for pending in batch if not pending.outcome.done()]
+                if not batch:
+                    continue
                 if len(batch) == 1:
                     [pending] = batch
                     try:
@@ -275,6 +281,15 @@ class EventConsumer(Generic[UoW]):
             for pending in [*batch, *self._waiting]:
                 pending.settle(None)
             self._waiting = []
+
+    async def stop_applying(self) -> None:
+        """Once the subscriber has stopped (its deliveries in hand finished or returned): end the batch in progress,
+        if any, rolled back. What it held went back to the queue with the channel, and comes again."""
+        applier = self._applier
+        if applier is not None:
+            applier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await applier
 
     async def _apply_together(self, batch: list["_Pending"]) -> set[str] | None:
         """The events of `batch` that were new to this consumer, applied in one unit of work; None when anything
