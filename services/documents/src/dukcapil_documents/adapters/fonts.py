@@ -11,7 +11,9 @@ and the two steps took most of the time of rendering one. Here:
   document in Latin script gets the same few subsets, so making one is rare. The file is larger than with a
   subset of exactly the characters used (about 20 kB for a document in Basic Latin) and draws the same glyphs;
   the page itself (its content stream, text and image) is byte for byte what fpdf2 alone writes;
-- fpdf2 measures a line again for each character it adds to it: the width of a text is kept per font.
+- fpdf2 measures a line again for each character it adds to it: the width of a text is kept per font;
+- the CIDToGIDMap (128 kB, compressed for each font of each document) is kept compressed per font, for the
+  documents that use the same characters in the same order (most, in the bold and italic fonts).
 
 `FontOutputProducer` writes the fonts into the PDF as fpdf2 does (same objects in the same order: Type0 font,
 CIDFontType2, ToUnicode map, CIDSystemInfo, descriptor, CIDToGIDMap, font file), taking the font file from
@@ -48,6 +50,8 @@ BLOCK = 128
 (1 embeds exactly the characters used, as fpdf2 does)."""
 KEPT_WIDTHS = 100_000
 """Texts whose width is kept per font (at most a few megabytes); past that the record starts again."""
+KEPT_MAPS = 64
+"""Compressed CIDToGIDMap streams kept per font (a few hundred bytes each)."""
 KEPT_SUBSETS = 64
 """Subsets kept per font; a document that needs another one makes it (about a tenth of a second)."""
 
@@ -91,6 +95,7 @@ class _Font:
         self.widths: dict[str, int] = {}
         """Width of a text in font units per 1000 em, by text: fpdf2 measures each line again per character."""
         self._programs: OrderedDict[frozenset[int], FontProgram] = OrderedDict()
+        self._cid_to_gid_maps: OrderedDict[tuple[tuple[int, int], ...], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self.subsets_made = 0
 
@@ -106,6 +111,26 @@ class _Font:
             else:
                 self._programs.move_to_end(blocks)
             return program
+
+    def cid_to_gid_map(self, glyph_ids: tuple[tuple[int, int], ...]) -> bytes:
+        """The CIDToGIDMap stream fpdf2 writes for these (code, glyph id) pairs, compressed. It spans every code
+        (128 kB, a millisecond to compress) and is the same for every document that uses the same characters in the
+        same order, as most do in the bold and italic fonts (the fixed texts)."""
+        with self._lock:
+            compressed = self._cid_to_gid_maps.get(glyph_ids)
+            if compressed is not None:
+                self._cid_to_gid_maps.move_to_end(glyph_ids)
+                return compressed
+        cid_to_gid = bytearray(256 * 256 * 2)
+        for code, glyph_id in glyph_ids:
+            cid_to_gid[code * 2] = glyph_id >> 8
+            cid_to_gid[code * 2 + 1] = glyph_id & 0xFF
+        compressed = zlib.compress(cid_to_gid, level=PDFContentStream._COMPRESSION_LEVEL)
+        with self._lock:
+            self._cid_to_gid_maps[glyph_ids] = compressed
+            if len(self._cid_to_gid_maps) > KEPT_MAPS:
+                self._cid_to_gid_maps.popitem(last=False)
+        return compressed
 
     def _subset(self, blocks: frozenset[int]) -> FontProgram:
         names = sorted(set().union(*(self._names_by_block.get(block, ()) for block in blocks)))
@@ -299,12 +324,9 @@ class FontOutputProducer(OutputProducer):
         self._add_pdf_obj(font_descriptor_obj, "fonts")
         cid_font_obj.font_descriptor = font_descriptor_obj
 
-        cid_to_gid = bytearray(256 * 256 * 2)
-        for glyph, code in used:
-            glyph_id = program.glyph_ids[glyph.glyph_name]
-            cid_to_gid[code * 2] = glyph_id >> 8
-            cid_to_gid[code * 2 + 1] = glyph_id & 0xFF
-        cid_to_gid_map_obj = PDFContentStream(contents=cid_to_gid, compress=True)
+        cid_to_gid_map_obj = _Compressed(
+            font.source.cid_to_gid_map(tuple((code, program.glyph_ids[glyph.glyph_name]) for glyph, code in used))
+        )
         self._add_pdf_obj(cid_to_gid_map_obj, "fonts")
         cid_font_obj.c_i_d_to_g_i_d_map = cid_to_gid_map_obj
 
@@ -315,6 +337,16 @@ class FontOutputProducer(OutputProducer):
         font.subset.pick.cache_clear()
         font.subset.get_glyph.cache_clear()
         return composite_font_obj
+
+
+class _Compressed(PDFContentStream):
+    """A stream as PDFContentStream(contents, compress=True) writes it, from contents compressed beforehand."""
+
+    def __init__(self, compressed: bytes) -> None:
+        super().__init__(contents=b"", compress=False)
+        self._contents = compressed
+        self.filter = Name("FlateDecode")
+        self.length = len(compressed)
 
 
 class _CompressedFontStream(PDFFontStream):
