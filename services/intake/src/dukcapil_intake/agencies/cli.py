@@ -287,16 +287,13 @@ def _list_text(listed: list[agencies.ListedAgency]) -> str:
 
 
 def _replayed(replayed: agencies.Replayed) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for event in replayed.events:
-        counts[event.event_type] = counts.get(event.event_type, 0) + 1
     return {
         "agency": replayed.agency.name,
         "queue": replayed.agency.queue,
         "since": replayed.since.isoformat(),
         "until": replayed.until.isoformat(),
         "replayed": len(replayed.events),
-        "by_event_type": counts,
+        "by_event_type": replayed.by_event_type,
     }
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
+from dukcapil_intake.agencies.domain.agencies import Agency
 from dukcapil_intake.agencies.service_layer import agencies as service
 from dukcapil_intake.agencies.service_layer.agencies import BrokerAdmin, QueueDelivery
 from dukcapil_intake.agencies.service_layer.unit_of_work import AgenciesUnitOfWork
@@ -62,7 +63,12 @@ class AgencyView(BaseModel):
 
     @classmethod
     def of(cls, listed: service.ListedAgency) -> "AgencyView":
-        agency = listed.agency
+        return cls.of_agency(listed.agency, queue=listed.queue, dead_letters=listed.dead_letters)
+
+    @classmethod
+    def of_agency(
+        cls, agency: Agency, *, queue: service.QueueState | None, dead_letters: service.QueueState | None
+    ) -> "AgencyView":
         return cls(
             name=agency.name,
             identified=agency.identified,
@@ -73,9 +79,9 @@ class AgencyView(BaseModel):
             user=agency.broker_user,
             queue=agency.queue,
             dead_letter_queue=agency.dead_letter_queue,
-            queue_messages=listed.queue.messages if listed.queue else None,
-            queue_consumers=listed.queue.consumers if listed.queue else None,
-            dead_letters=listed.dead_letters.messages if listed.dead_letters else None,
+            queue_messages=queue.messages if queue else None,
+            queue_consumers=queue.consumers if queue else None,
+            dead_letters=dead_letters.messages if dead_letters else None,
             onboarded_at=agency.onboarded_at,
             onboarded_by=agency.onboarded_by,
         )
@@ -163,9 +169,9 @@ async def onboard(
     response.headers["Cache-Control"] = "no-store"
     connection_url: ConnectionUrl = request.app.state.agencies_connection_url
     agency = onboarded.agency
-    listed = service.ListedAgency(agency=agency, queue=service.QueueState(0, 0), dead_letters=service.QueueState(0, 0))
+    empty = service.QueueState(messages=0, consumers=0)  # both queues were declared just now
     return OnboardedView(
-        **AgencyView.of(listed).model_dump(),
+        **AgencyView.of_agency(agency, queue=empty, dead_letters=empty).model_dump(),
         password=onboarded.password,
         amqp_url=connection_url(agency.broker_user, onboarded.password),
     )
@@ -197,16 +203,13 @@ async def replay(
     replayed = await service.replay_to_agency(
         name, since=body.since, until=body.until or clock(), uow=uow, delivery=delivery, by=admin.username
     )
-    counts: dict[str, int] = {}
-    for event in replayed.events:
-        counts[event.event_type] = counts.get(event.event_type, 0) + 1
     return ReplayedView(
         name=replayed.agency.name,
         queue=replayed.agency.queue,
         since=replayed.since,
         until=replayed.until,
         replayed=len(replayed.events),
-        by_event_type=counts,
+        by_event_type=replayed.by_event_type,
     )
 
 

@@ -136,6 +136,14 @@ class Replayed:
     until: datetime
     events: list[LoggedPublicEvent]
 
+    @property
+    def by_event_type(self) -> dict[str, int]:
+        """How many of each event type were sent again, in the order they first occurred."""
+        counts: dict[str, int] = {}
+        for event in self.events:
+            counts[event.event_type] = counts.get(event.event_type, 0) + 1
+        return counts
+
 
 async def onboard_agency(
     command: OnboardAgency,
