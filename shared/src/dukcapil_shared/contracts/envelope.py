@@ -41,9 +41,10 @@ class Envelope(BaseModel):
         traceparent: str | None = None,
         tracestate: str | None = None,
         time: datetime | None = None,
+        id: uuid.UUID | None = None,
     ) -> "Envelope":
         return cls(
-            id=uuid.uuid4(),
+            id=id or uuid.uuid4(),
             source=source,
             type=event.routing_key(),
             time=time or datetime.now(UTC),

@@ -54,7 +54,7 @@ from dukcapil_shared.db import as_utc
 from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging.access import PUBLISHER_HEADER, BrokerIdentities
 from dukcapil_shared.messaging.topology import ServiceTopology
-from dukcapil_shared.messaging.unit_of_work import ConcurrentChange, UnitOfWork
+from dukcapil_shared.messaging.unit_of_work import ConcurrentChange, UnitOfWork, caused_by
 from dukcapil_shared.observability.metrics import ConsumerOutcome, DeadLetterReason, ServiceMetrics
 
 log = structlog.get_logger(__name__)
@@ -301,7 +301,8 @@ class EventConsumer(Generic[UoW]):
                 for pending in batch:
                     event_id = str(pending.envelope.id)
                     if event_id in claimed and event_id not in applied:
-                        await pending.handler(uow, pending.event, pending.envelope, **pending.prepared)
+                        with caused_by(self.queue.name, pending.envelope.id):
+                            await pending.handler(uow, pending.event, pending.envelope, **pending.prepared)
                         applied.add(event_id)
                 await uow.commit()
         except Exception as error:  # each delivery runs again on its own, where its failure is settled
@@ -317,7 +318,8 @@ class EventConsumer(Generic[UoW]):
                 async with self._unit_of_work() as uow:
                     if not await uow.inbox.claim(self.queue.name, str(envelope.id)):
                         return False
-                    await handler(uow, event, envelope, **prepared)
+                    with caused_by(self.queue.name, envelope.id):
+                        await handler(uow, event, envelope, **prepared)
                     await uow.commit()
                 return True
             except ConcurrentChange:

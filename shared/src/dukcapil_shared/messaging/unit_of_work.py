@@ -1,8 +1,13 @@
 """One database transaction holding a service's state change, its outbox rows and its inbox row."""
 
 import abc
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
@@ -30,6 +35,40 @@ class ConcurrentChange(Refusal):
         super().__init__()
         if what is not None:
             self.args = (what,)
+
+
+@dataclass
+class _Cause:
+    consumer: str
+    event_id: uuid.UUID
+    added: Counter[str] = field(default_factory=Counter)
+
+
+_cause: ContextVar[_Cause | None] = ContextVar("dukcapil_event_cause", default=None)
+
+
+@contextlib.contextmanager
+def caused_by(consumer: str, event_id: uuid.UUID) -> Iterator[None]:
+    """The events added to an outbox inside this block are consequences of `consumer` handling event `event_id`:
+    their ids are derived from it (uuid5 of the event id, the consumer, the routing key and the how-many-th of that
+    type). Handling the same event again, as a service restored from a backup does when the events since are
+    replayed to it, publishes the same ids, and the consumers' inboxes drop what they already applied."""
+    token = _cause.set(_Cause(consumer, event_id))
+    try:
+        yield
+    finally:
+        _cause.reset(token)
+
+
+def consequent_event_id(routing_key: str) -> uuid.UUID | None:
+    """The id of the next event of this type added inside `caused_by`; None outside it (a fresh random id then:
+    a person's action through the API, a background loop)."""
+    cause = _cause.get()
+    if cause is None:
+        return None
+    index = cause.added[routing_key]
+    cause.added[routing_key] += 1
+    return uuid.uuid5(cause.event_id, f"{cause.consumer}:{routing_key}:{index}")
 
 
 class Outbox(abc.ABC):
@@ -84,7 +123,9 @@ class SqlOutbox(Outbox):
             # dukcapil_shared.observability.tracing).
             request_trace = traceparent or await self._first_traceparent(event.subject)
             traceparent = traceparent_for_event(request_trace)
-        envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent)
+        envelope = Envelope.wrap(
+            event, source=self._source, traceparent=traceparent, id=consequent_event_id(event.routing_key())
+        )
         now = datetime.now(UTC)
         await self._connection.execute(
             insert(self._table).values(

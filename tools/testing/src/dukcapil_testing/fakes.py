@@ -11,7 +11,7 @@ from faststream.rabbit import RabbitBroker, RabbitRouter, TestRabbitBroker
 
 from dukcapil_shared.contracts import Envelope, Event
 from dukcapil_shared.messaging import EventConsumer, RetryPolicy, ServiceTopology, Subscription
-from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork
+from dukcapil_shared.messaging.unit_of_work import Inbox, Outbox, UnitOfWork, consequent_event_id
 from dukcapil_shared.ops.dead_letters import DeadLetter, DeadLetterStatus, LetterAlreadyResolved
 from dukcapil_shared.ops.service import ReplayFailed, Republisher
 from dukcapil_shared.ops.store import DeadLetterQuery, DeadLetterRepository, OpsUnitOfWork
@@ -49,7 +49,9 @@ class FakeOutbox(Outbox):
                 f"{type(event).__name__} ({event.routing_key()}) is not in the unit of work's `publishes`: declare "
                 "it there, so that the service's AsyncAPI document lists it, then run `make asyncapi`"
             )
-        envelope = Envelope.wrap(event, source="/test", traceparent=traceparent)
+        envelope = Envelope.wrap(
+            event, source="/test", traceparent=traceparent, id=consequent_event_id(event.routing_key())
+        )
         self.pending.append(envelope)
         return envelope
 
