@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 .PHONY: help setup run test chaos bench lint format asyncapi check-broker clean
 
 help:
-	@echo "make run    - set everything up and start the four services, the citizens' portal and the courier simulator"
+	@echo "make run    - set everything up and start the four services, the citizens' portal and the simulators"
 	@echo "make test   - set everything up and run all the tests (needs local RabbitMQ, PostgreSQL and Redis)"
 	@echo "make bench  - the benchmark against its baselines (~12 min; needs RabbitMQ with management, PostgreSQL)"
 	@echo "make lint   - ruff, and the architecture's import contracts (import-linter)"
@@ -79,13 +79,14 @@ run: check-broker
 	@trap 'echo; echo "stopping..."; kill $$(jobs -p) 2>/dev/null || true; wait' EXIT INT TERM; \
 	export ENVIRONMENT=development; \
 	$(BIN)/python -m dukcapil_devtools.courier_simulator >> var/log/simulator.log 2>&1 & \
+	$(BIN)/python -m dukcapil_devtools.register_simulator >> var/log/register-simulator.log 2>&1 & \
 	$(BIN)/python -m dukcapil_devtools.message_sinks >> var/log/message-sinks.log 2>&1 & \
 	$(BIN)/python -m dukcapil_web >> var/log/web.log 2>&1 & \
 	for service in $(SERVICES); do \
 	  env "$${service^^}_BROKER_PASSWORD_FILE=var/broker/$$service.password" \
 	    $(BIN)/python -m dukcapil_$$service >> var/log/$$service.log 2>&1 & \
 	done; \
-	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8000/readyz 8010/healthz 8011/healthz; do \
+	for probe in 8001/readyz 8002/readyz 8003/readyz 8004/readyz 8000/readyz 8010/healthz 8011/healthz 8012/healthz; do \
 	  for attempt in $$(seq 120); do \
 	    curl -sf -o /dev/null http://127.0.0.1:$$probe && break; \
 	    if [ $$attempt = 120 ]; then echo "http://127.0.0.1:$$probe did not become ready; see var/log/*.log:"; tail -n 5 var/log/*.log; exit 1; fi; \
@@ -100,6 +101,7 @@ run: check-broker
 	echo "  documents  http://127.0.0.1:8003  docs http://127.0.0.1:8003/docs"; \
 	echo "  shipping   http://127.0.0.1:8004  docs http://127.0.0.1:8004/docs"; \
 	echo "  courier simulator (JNE API shape) http://127.0.0.1:8010"; \
+	echo "  population register simulator (SIAK lookup shape, synthetic residents) http://127.0.0.1:8012/docs"; \
 	echo "  notices sent to citizens (SMTP sink :8025, SMS gateway simulator) http://127.0.0.1:8011/messages"; \
 	echo "Each service signs in to RabbitMQ as its own user (dukcapil-<service>, passwords in var/broker/)."; \
 	echo "Logs: var/log/*.log. Walk a request through with the commands in README.md and docs/walkthroughs.md. Ctrl-C stops everything."; \
