@@ -101,6 +101,7 @@ class System:
         env["AMQP_URL"] = self.amqp_url
         env["SIMULATOR_PORT"] = str(self.ports["simulator"])
         env["SIMULATOR_STEP_SECONDS"] = "0.3"
+        env["SIMULATOR_DATA_DIR"] = str(self.workdir / "courier")
         for service in SERVICES:
             prefix = service.upper()
             env[f"{prefix}_PORT"] = str(self.ports[service])

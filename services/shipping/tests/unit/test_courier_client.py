@@ -65,7 +65,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def simulator(clock: FakeClock) -> httpx.ASGITransport:
-    settings = SimulatorSettings(username=ACCOUNT.username, api_key=ACCOUNT.api_key, seed=3)
+    settings = SimulatorSettings(username=ACCOUNT.username, api_key=ACCOUNT.api_key, seed=3, data_dir=None)
     return httpx.ASGITransport(app=create_app(settings, clock=clock))
 
 

@@ -106,7 +106,8 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def scenario(clock: FakeClock) -> AsyncIterator[Scenario]:
     simulator = create_app(
-        SimulatorSettings(username=ACCOUNT.username, api_key=ACCOUNT.api_key, step_seconds=STEP, seed=5), clock=clock
+        SimulatorSettings(username=ACCOUNT.username, api_key=ACCOUNT.api_key, step_seconds=STEP, seed=5, data_dir=None),
+        clock=clock,
     )
     uow = FakeShippingUnitOfWork()
     shipping = FastAPI()
@@ -291,7 +292,7 @@ def free_port() -> int:
 
 async def test_a_delivery_through_a_real_courier_server(clock: FakeClock) -> None:
     settings = SimulatorSettings(
-        username=ACCOUNT.username, api_key=ACCOUNT.api_key, step_seconds=STEP, port=free_port(), seed=9
+        username=ACCOUNT.username, api_key=ACCOUNT.api_key, step_seconds=STEP, port=free_port(), seed=9, data_dir=None
     )
     server = uvicorn.Server(uvicorn.Config(create_app(settings, clock=clock), port=settings.port, log_level="warning"))
     serving = asyncio.create_task(server.serve())

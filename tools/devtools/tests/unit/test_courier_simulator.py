@@ -1,4 +1,5 @@
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,6 +30,8 @@ def clock() -> FakeClock:
 
 
 async def a_courier(clock: FakeClock, **settings: object) -> httpx.AsyncClient:
+    """A courier in memory unless the test gives it a data_dir."""
+    settings = {"data_dir": None, **settings}
     app = create_app(SimulatorSettings(**CREDENTIALS, seed=7, **settings), clock=clock)  # type: ignore[arg-type]
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://courier")
 
@@ -247,3 +250,34 @@ async def test_the_failure_rate_makes_unscripted_deliveries_fail(clock: FakeCloc
         cnote = await cnote_for(courier, order())
         clock.advance(60)
         assert (await tracking(courier, cnote))["cnote"]["pod_status"] == "RETURN TO SHIPPER"
+
+
+async def test_a_restarted_courier_knows_its_airway_bills_and_goes_on_with_their_timelines(
+    clock: FakeClock, tmp_path: Path
+) -> None:
+    async with await a_courier(clock, data_dir=tmp_path) as courier:
+        cnote = await cnote_for(courier, order("order-kept"))
+        await courier.post("/simulator/scripts", json={"order_id": "order-kept", "outcome": "returned"})
+        await courier.post("/simulator/scripts", json={"order_id": "order-503", "fail_next_requests": 2})
+        clock.advance(2)
+        before = await tracking(courier, cnote)
+    assert [step["code"] for step in before["history"]] == ["MNF", "PU1"]
+
+    clock.advance(4)  # two steps while the courier is down
+    async with await a_courier(clock, data_dir=tmp_path) as restarted:
+        after = await tracking(restarted, cnote)
+        assert after["history"][:2] == before["history"], "the steps made keep their dates"
+        assert [step["code"] for step in after["history"]] == ["MNF", "PU1", "IT1", "U05"], "the script is kept"
+        assert await cnote_for(restarted, order("order-kept")) == cnote
+        assert await cnote_for(restarted, order("order-new")) != cnote
+        script = (await restarted.get("/simulator/orders/order-503")).json()["script"]
+        assert script["fail_next_requests"] == 2
+
+
+async def test_a_courier_with_a_fresh_data_dir_knows_no_airway_bill(clock: FakeClock, tmp_path: Path) -> None:
+    async with await a_courier(clock, data_dir=tmp_path / "first") as courier:
+        cnote = await cnote_for(courier, order("order-forgotten"))
+    async with await a_courier(clock, data_dir=tmp_path / "second") as forgetful:
+        answer = await forgetful.post(f"/tracing/api/list/v1/cnote/{cnote}", data=CREDENTIALS)
+    assert answer.status_code == 404
+    assert answer.json() == {"status": False, "error": "Cnote No. Not Found."}

@@ -4,12 +4,15 @@ It stands for an outside company, so it shares no code with the shipping service
 Partner calls are form-encoded POSTs carrying `username` and `api_key`. `POST /simulator/scripts` lets a test
 decide, per order, how the delivery ends (delivered, failed_once_then_delivered, returned), who signs for it,
 whether the parcel stalls, and whether the courier fails its next calls; `GET /simulator/orders/{order_id}` shows
-an order's script and parcel.
+an order's script and parcel. Parcels and scripts are kept in `SIMULATOR_DATA_DIR`, as a real courier keeps its
+airway bills: a restart forgets nothing.
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
@@ -18,6 +21,7 @@ from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dukcapil_devtools.courier_simulator.model import Courier, Outcome, Script, missing_fields
+from dukcapil_devtools.courier_simulator.store import CourierStore
 
 
 class SimulatorSettings(BaseSettings):
@@ -34,6 +38,11 @@ class SimulatorSettings(BaseSettings):
     )
     error_rate: float = Field(default=0.0, ge=0, le=1, description="Share of partner API calls answered 503")
     seed: int | None = Field(default=None, description="Seed for the airway bills and the random failures")
+    data_dir: Path | None = Field(
+        default=Path("var/courier-simulator"),
+        description="Where parcels and scripts are kept (a SQLite file), so that a restart forgets nothing; "
+        "None (tests only): memory, forgotten when the process ends",
+    )
 
 
 class ScriptBody(BaseModel):
@@ -73,14 +82,23 @@ class Refusal(Exception):
 
 def create_app(settings: SimulatorSettings | None = None, *, clock: Callable[[], datetime] | None = None) -> FastAPI:
     settings = settings or SimulatorSettings()
+    store = CourierStore(settings.data_dir) if settings.data_dir is not None else None
     courier = Courier(
         clock=clock or (lambda: datetime.now(UTC)),
         step_seconds=settings.step_seconds,
         failure_rate=settings.failure_rate,
         error_rate=settings.error_rate,
         rng=random.Random(settings.seed),
+        records=store,
     )
-    app = FastAPI(title="Courier simulator", description=__doc__, version="0.1.0")
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if store is not None:
+            store.close()
+
+    app = FastAPI(title="Courier simulator", description=__doc__, version="0.1.0", lifespan=lifespan)
     app.state.courier = courier
 
     @app.exception_handler(Refusal)

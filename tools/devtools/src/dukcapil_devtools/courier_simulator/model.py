@@ -1,7 +1,8 @@
 """The courier's side of a parcel: its airway bill (cnote), its timeline, and how the delivery ends.
 
-Nothing is stored but memory, and nothing moves by itself: whenever a parcel is looked at, it reaches the
-milestones due by then, one per step since its airway bill was created, unless a script stalled it. How it ends
+Nothing moves by itself: whenever a parcel is looked at, it reaches the milestones due by then, one per step since
+its airway bill was created, unless a script stalled it. Every change goes to the courier's records (store.py) as
+it happens, so a restarted simulator knows every airway bill it issued. How it ends
 is scripted per order: delivered; failed once (nobody at home) then delivered on the second attempt; or failed
 twice and returned to the sender.
 """
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from dukcapil_shared.contracts.regions import WIB
 
@@ -203,6 +204,16 @@ class Parcel:
         }
 
 
+class Records(Protocol):
+    """Where the courier keeps its parcels and scripts beyond the process (store.CourierStore)."""
+
+    def load(self) -> tuple[dict[str, "Parcel"], dict[str, "Script"]]: ...
+
+    def save_parcel(self, parcel: "Parcel") -> None: ...
+
+    def save_script(self, order_id: str, script: "Script") -> None: ...
+
+
 @dataclass
 class Courier:
     """Every parcel and script the simulator knows, by order id and by airway bill."""
@@ -217,6 +228,13 @@ class Courier:
     parcels: dict[str, Parcel] = field(default_factory=dict)
     by_cnote: dict[str, Parcel] = field(default_factory=dict)
     scripts: dict[str, Script] = field(default_factory=dict)
+    records: Records | None = None
+    """None: memory only, forgotten at a restart (the courier that loses its records, for tests)."""
+
+    def __post_init__(self) -> None:
+        if self.records is not None:
+            self.parcels, self.scripts = self.records.load()
+            self.by_cnote = {parcel.cnote: parcel for parcel in self.parcels.values()}
 
     def generate_cnote(self, form: dict[str, str]) -> Parcel:
         """The order's airway bill: the same order id always gets the same one."""
@@ -238,12 +256,16 @@ class Courier:
         parcel.advance(parcel.created_at, self.step_seconds)
         self.parcels[order_id] = parcel
         self.by_cnote[parcel.cnote] = parcel
+        self._keep_parcel(parcel)
         return parcel
 
     def find(self, cnote: str) -> Parcel | None:
         parcel = self.by_cnote.get(cnote)
         if parcel is not None:
+            reached = len(parcel.reached)
             parcel.advance(self.clock(), self.step_seconds)
+            if len(parcel.reached) != reached:
+                self._keep_parcel(parcel)
         return parcel
 
     def script(self, order_id: str, **changes: Any) -> Script:
@@ -259,6 +281,8 @@ class Courier:
             parcel.failure_reason = script.failure_reason or parcel.failure_reason
             if "stall" in changes:
                 parcel.stall(script.stall, self.clock(), self.step_seconds)
+            self._keep_parcel(parcel)
+        self._keep_script(order_id, script)
         return script
 
     def should_fail(self, order_id: str | None) -> bool:
@@ -266,8 +290,17 @@ class Courier:
         script = self.scripts.get(order_id or "")
         if script is not None and script.fail_next_requests > 0:
             script.fail_next_requests -= 1
+            self._keep_script(order_id or "", script)
             return True
         return self.rng.random() < self.error_rate
+
+    def _keep_parcel(self, parcel: Parcel) -> None:
+        if self.records is not None:
+            self.records.save_parcel(parcel)
+
+    def _keep_script(self, order_id: str, script: Script) -> None:
+        if self.records is not None:
+            self.records.save_script(order_id, script)
 
     def _new_cnote(self) -> str:
         while True:
