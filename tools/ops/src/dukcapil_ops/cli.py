@@ -11,13 +11,17 @@
                         [--kecamatan K]
     statistics lead-times [--from YYYY-MM] [--to YYYY-MM] [--type T] [--kecamatan K]
     statistics overdue [--type T] [--kecamatan K]
+    backup --service S --out DIR [--database URL] [--files DIR ...]
+    restore BACKUP [--database URL] [--force]
+    replay --service S --since TIME [--from-database SERVICE=URL ...] [--margin SECONDS]
 
 Each prints a table, or with --json the API's answer. A service's URL comes from --url (for dead letters, with
 --service), else DUKCAPIL_<SERVICE>_URL, else its local port (intake 8001, review 8002, documents 8003, shipping
 8004). The token comes from --token, else DUKCAPIL_TOKEN; else the tool signs in at intake's POST /auth/token as
 --user (else DUKCAPIL_USER) with the password from DUKCAPIL_PASSWORD or asked for; with none of these, as the
 development account of `make run` that holds the scope the command needs: `admin` for dead letters and
-incidents, `supervisor` for follow and statistics.
+incidents, `supervisor` for follow and statistics. Backup, restore and replay talk to the databases instead
+(docs/operations.md, "Backups and restore").
 """
 
 import functools
@@ -27,13 +31,15 @@ import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
 
-from dukcapil_ops import render
+from dukcapil_ops import backups, render
 from dukcapil_ops.client import (
     SERVICES,
     OpsClient,
@@ -391,6 +397,131 @@ def overdue_statistics(client: OpsClient, request_type: TypeOption = None, kecam
     due dates)."""
     query = {"type": request_type.value if request_type else None, "kecamatan": kecamatan}
     return client.expect("review", "GET", "/statistics/overdue", **query), render.overdue
+
+
+# --- backups (these talk to the databases, not to the services' APIs) ---
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(help="The service's database URL; else <SERVICE>_DATABASE_URL (the service's own setting)"),
+]
+
+
+def _database_url(invocation: Invocation, service: Service, url: str | None) -> str:
+    found = url or invocation.environ.get(f"{service.value.upper()}_DATABASE_URL")
+    if not found:
+        raise OpsError(f"which database? give --database or set {service.value.upper()}_DATABASE_URL")
+    return found
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise typer.BadParameter(f"{text!r} is not an ISO 8601 time, e.g. 2026-12-03T22:00:00+00:00") from error
+    if moment.tzinfo is None:
+        raise typer.BadParameter("give the time with its offset (+00:00 for UTC), as the manifest has it")
+    return moment
+
+
+@app.command("backup")
+def backup_command(
+    ctx: typer.Context,
+    service: Annotated[Service, typer.Option(help="The service to back up")],
+    out: Annotated[Path, typer.Option(help="A folder; the backup is a new folder in it")],
+    database: DatabaseOption = None,
+    files: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A folder of the service's files (repeat); default: its settings' folders (intake: the scans; "
+            "documents: the PDFs and the signing material)",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Back up one service: its PostgreSQL database (pg_dump, custom format) and its files, with a manifest (time,
+    migration head, checksums)."""
+    invocation: Invocation = ctx.obj
+    folders = files if files is not None else backups.default_folders(service.value, invocation.environ)
+    target, manifest = backups.backup(
+        service=service.value,
+        database_url=_database_url(invocation, service, database),
+        folders=folders,
+        out=out,
+    )
+    invocation.print({"backup": str(target), **asdict(manifest)}, as_json, render.backup_made)
+
+
+@app.command("restore")
+def restore_command(
+    ctx: typer.Context,
+    backup_folder: Annotated[Path, typer.Argument(metavar="BACKUP", help="The folder `backup` made")],
+    database: Annotated[
+        str | None, typer.Option(help="An empty database to restore into; else <SERVICE>_DATABASE_URL")
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Restore into a database that holds tables (replacing them) or across migration heads"
+        ),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Restore a backup into an empty database and its files into their folders; then run the `replay` it prints
+    while the service starts again."""
+    invocation: Invocation = ctx.obj
+    service = Service(backups.check(backup_folder).service)
+    manifest = backups.restore(
+        backup_folder, database_url=_database_url(invocation, service, database), service=service.value, force=force
+    )
+    invocation.print(asdict(manifest), as_json, render.backup_restored)
+
+
+@app.command("replay")
+def replay_command(
+    ctx: typer.Context,
+    service: Annotated[Service, typer.Option(help="The restored service")],
+    since: Annotated[str, typer.Option(help="The backup's started_at (its manifest): replay from then on")],
+    from_database: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="SERVICE=URL of a service whose events to replay (repeat); default: every other service whose "
+            "<SERVICE>_DATABASE_URL is set",
+            show_default=False,
+        ),
+    ] = None,
+    margin: Annotated[
+        float, typer.Option(min=0, help="Start this many seconds before --since, for what was queued then")
+    ] = backups.DEFAULT_REPLAY_MARGIN.total_seconds(),
+    access_plan: Annotated[Path, typer.Option(help="Who subscribes to what (generated by `make asyncapi`)")] = Path(
+        "deploy/rabbitmq/access.json"
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """After a restore: the other services publish again, from their outboxes, the events the restored service
+    consumed after its backup (their inboxes drop what they already had)."""
+    invocation: Invocation = ctx.obj
+    producers: dict[str, str] = {}
+    for given in from_database or []:
+        name, _, url = given.partition("=")
+        if name not in SERVICES or not url:
+            raise typer.BadParameter(f"{given!r}: give SERVICE=URL, SERVICE one of {', '.join(SERVICES)}")
+        producers[name] = url
+    if from_database is None:
+        producers = {
+            name: invocation.environ[f"{name.upper()}_DATABASE_URL"]
+            for name in SERVICES
+            if name != service.value and f"{name.upper()}_DATABASE_URL" in invocation.environ
+        }
+    replayed = backups.replay(
+        service=service.value,
+        since=_moment(since),
+        producers=producers,
+        access_plan=access_plan,
+        margin=timedelta(seconds=margin),
+    )
+    invocation.print([asdict(each) for each in replayed], as_json, render.replayed_events)
 
 
 def main(

@@ -248,3 +248,28 @@ def overdue(answer: dict[str, Any]) -> str:
     if not rows:
         return summary
     return table(rows, ["TYPE", "KECAMATAN", "PENDING", "OVERDUE", "LONGEST OVERDUE", "TARGET"]) + "\n" + summary
+
+
+# --- backups ---
+
+
+def backup_made(made: dict[str, Any]) -> str:
+    files = "".join(f"\n  files of {archive['source']}: {archive['file']}" for archive in made["files"])
+    return (
+        f"Backup of {made['service']} in {made['backup']}\n  taken at {made['started_at']} (UTC), migration "
+        f"{made['migration_head']}\n  database: {made['database']['file']} ({made['database']['bytes']} bytes){files}"
+    )
+
+
+def backup_restored(manifest: dict[str, Any]) -> str:
+    return (
+        f"Restored {manifest['service']} as it was at {manifest['started_at']} "
+        f"(migration {manifest['migration_head']}).\n"
+        f"Now start {manifest['service']} again and give it back what it consumed since then:\n"
+        f"  dukcapil-ops replay --service {manifest['service']} --since {manifest['started_at']}"
+    )
+
+
+def replayed_events(replayed: list[dict[str, Any]]) -> str:
+    rows = [[each["producer"], str(each["events"])] for each in replayed]
+    return table(rows, ["FROM", "EVENTS PUBLISHED AGAIN"])
