@@ -2,16 +2,24 @@
 
     python -m dukcapil_shared.deploy secrets --dir secrets      # every secret file missing there, made at random
     python -m dukcapil_shared.deploy setup --secrets /run/secrets --broker /broker --keys /keys
+    python -m dukcapil_shared.deploy migrate dukcapil_review:migrations      # as the database's owner role
 
 `secrets` makes, once, what an office need not choose itself: each service's broker and database password, the
 broker administrator's, and intake's staff-token signing key (Ed25519). Files already there are kept; each is
-mode 0600. Keep the directory out of version control and backed up.
+mode 0444 in a directory of mode 0700: compose bind-mounts each file into the containers that name it, whatever
+user they run as (it ignores a secret's uid, gid and mode), and the directory keeps everyone else on the host out.
+Keep the directory out of version control and backed up.
 
 `setup` (compose's one-shot `setup` container, before anything else starts) writes the broker's definitions file
 (each service's user with its password's hash and permissions, the administrator, the shared exchanges; see
 messaging/provision.py) and the public keys of staff tokens (a JWK Set) that every service checks tokens with.
+
+`migrate` (compose's one-shot `migrate-<service>` containers) brings a service's database schema up to date as the
+database's owner role; the service itself then connects as a role that may only read and write rows
+(deploy/postgres/service-database.sql) and starts with <SERVICE>_MIGRATE_ON_START=false.
 """
 
+import asyncio
 import json
 import os
 import secrets
@@ -21,14 +29,18 @@ from typing import Annotated
 import typer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.engine import make_url
 
 from dukcapil_shared.auth.keys import SigningKey
+from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.messaging.access import DEFAULT_USER_PREFIX, SERVICES, AccessPlan, BrokerIdentities
 from dukcapil_shared.messaging.provision import DEFAULT_PLAN, ServiceCredentials, definitions
 
 STAFF_TOKEN_KEY = "staff-token-key"
 ACCESS_CODE_KEY = "access-code-key"
 BROKER_ADMIN = "broker-admin"
+SECRET_FILE_MODE = 0o444
+"""Readable by the unprivileged user of whichever container mounts it; the directory (0700) guards the host."""
 
 
 def secret_names() -> list[str]:
@@ -40,6 +52,10 @@ def secret_names() -> list[str]:
         ACCESS_CODE_KEY,
         *(f"broker-{service}" for service in SERVICES),
         *(f"db-{service}" for service in SERVICES),
+        # Each database's owner, which only the migrations sign in as (deploy/postgres/service-database.sql).
+        *(f"db-{service}-owner" for service in SERVICES),
+        # postgres-exporter's role (pg_monitor: statistics, no data).
+        "db-monitoring",
         # The citizens' portal signs its session cookies and encrypts its sessions with it (services/web).
         "web-session-secret",
     ]
@@ -48,6 +64,7 @@ def secret_names() -> list[str]:
 def make_secrets(directory: Path) -> list[str]:
     """Make the secret files missing in `directory`; returns the names made."""
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
     made = []
     for name in secret_names():
         path = directory / name
@@ -62,6 +79,7 @@ def make_secrets(directory: Path) -> list[str]:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as file:
             file.write(content)
+        path.chmod(SECRET_FILE_MODE)
         made.append(name)
     return made
 
@@ -115,6 +133,32 @@ def setup_command(
     keys.mkdir(parents=True, exist_ok=True)
     (keys / "jwks.json").write_text(json.dumps(key.jwks(), indent=2), encoding="utf-8")
     typer.echo(f"wrote {broker / 'definitions.json'} and {keys / 'jwks.json'}")
+
+
+@app.command("migrate")
+def migrate_command(
+    migrations: Annotated[str, typer.Argument(help="The service's migrations, e.g. dukcapil_review:migrations")],
+    database_url: Annotated[
+        str, typer.Option(envvar="MIGRATE_DATABASE_URL", help="The database, as its owner role, with no password")
+    ],
+    password_file: Annotated[
+        Path | None, typer.Option(envvar="MIGRATE_DATABASE_PASSWORD_FILE", help="A file holding the owner's password")
+    ] = None,
+) -> None:
+    """Bring a service's database schema up to date (safe when several run at once)."""
+    url = make_url(database_url)
+    if password_file is not None:
+        url = url.set(password=password_file.read_text(encoding="utf-8").strip())
+    asyncio.run(_migrate(url.render_as_string(hide_password=False), migrations))
+    typer.echo(f"{url.database}: schema up to date ({migrations})")
+
+
+async def _migrate(url: str, migrations: str) -> None:
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    try:
+        await migrate(engine, migrations)
+    finally:
+        await engine.dispose()
 
 
 if __name__ == "__main__":

@@ -309,7 +309,8 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self._check_broker_user()
-        await migrate(self.engine, self._migrations)
+        if self.settings.migrate_on_start:
+            await migrate(self.engine, self._migrations)
         for step in self._startup_steps:
             await step()
         self.broker.include_router(self._router)

@@ -57,6 +57,12 @@ class ServiceSettings(BaseSettings):
     )
     database_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections each process keeps open")
     database_max_overflow: int = Field(default=5, ge=0, description="More PostgreSQL connections allowed under load")
+    migrate_on_start: bool = Field(
+        default=True,
+        description="Bring the database schema up to date at start; compose turns it off, runs the migrations as the "
+        "database's owner role first (python -m dukcapil_shared.deploy migrate) and starts the service as a role "
+        "that may only read and write rows",
+    )
     host: str = "127.0.0.1"
     port: int
     forwarded_allow_ips: str = Field(
