@@ -1,5 +1,6 @@
-"""The whole system as real processes: four services and the courier simulator, on one broker vhost; with
-`web=True`, the portal (services/web) in front of them too.
+"""The whole system as real processes: four services, the courier simulator and the population register simulator
+(its default synthetic residents: pick them with `dukcapil_devtools.register_simulator.population.generate()`), on
+one broker vhost; with `web=True`, the portal (services/web) in front of them too.
 
 Extra replicas of a service (`start_replica`) run the same module on a port of their own, with the same
 database and vhost. Every process is started with a parent-death signal, so that none outlives the test run
@@ -25,7 +26,11 @@ from dukcapil_shared.auth.roles import Role
 from dukcapil_testing import auth_env_for_tests, staff_headers
 
 SERVICES = ("intake", "review", "documents", "shipping")
-MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {"simulator": "dukcapil_devtools.courier_simulator"}
+MODULES = {name: f"dukcapil_{name}" for name in SERVICES} | {
+    "simulator": "dukcapil_devtools.courier_simulator",
+    "register": "dukcapil_devtools.register_simulator",
+}
+SIMULATORS = frozenset({"simulator", "register"})
 OPTIONAL_MODULES = {"web": "dukcapil_web"}
 """Started by `start_all` only when asked for (System(web=True)): most tests drive the APIs themselves."""
 
@@ -102,6 +107,7 @@ class System:
         env["SIMULATOR_PORT"] = str(self.ports["simulator"])
         env["SIMULATOR_STEP_SECONDS"] = "0.3"
         env["SIMULATOR_DATA_DIR"] = str(self.workdir / "courier")
+        env["REGISTER_SIM_PORT"] = str(self.ports["register"])
         for service in SERVICES:
             prefix = service.upper()
             env[f"{prefix}_PORT"] = str(self.ports[service])
@@ -113,6 +119,8 @@ class System:
         env["DOCUMENTS_STORAGE_DIR"] = str(self.workdir / "documents")
         env["DOCUMENTS_PUBLIC_BASE_URL"] = self.url("documents")
         env["SHIPPING_COURIER_URL"] = self.url("simulator")
+        env["REVIEW_REGISTER_URL"] = self.url("register")
+        env["INTAKE_REGISTER_URL"] = self.url("register")
         env["SHIPPING_TRACKING_INTERVAL"] = "0.3"
         env["INTAKE_DOCUMENTS_URL"] = self.url("documents")
         env["WEB_PORT"] = str(self.ports["web"])
@@ -161,7 +169,7 @@ class System:
 
     async def wait_ready(self, name: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
-        path = "/healthz" if name == "simulator" else "/readyz"
+        path = "/healthz" if name in SIMULATORS else "/readyz"
         async with httpx.AsyncClient(base_url=self.url(name), timeout=2) as client:
             while True:
                 process = self.processes[name]
