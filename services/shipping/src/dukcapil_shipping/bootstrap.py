@@ -98,7 +98,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
         partial(
             handlers.flag_stuck_shipments,
             unit_of_work=unit_of_work,
-            stuck_after=timedelta(seconds=settings.stuck_after),
+            stuck_after=timedelta(hours=settings.stuck_after_hours),
             batch_size=settings.tracking_batch_size,
             clock=clock,
         ),

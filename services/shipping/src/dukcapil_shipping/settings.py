@@ -45,12 +45,18 @@ class ShippingSettings(ServiceSettings):
         description="Seconds a replica keeps the shipments it is booking to itself; must outlast a booking round",
     )
 
-    tracking_interval: float = Field(default=2.0, description="Seconds between two rounds of courier tracking")
+    tracking_interval: float = Field(
+        default=2.0,
+        gt=0,
+        description="Seconds between two rounds of courier tracking; also how soon an airway bill the courier "
+        "no longer knows is flagged courier_lost_parcel",
+    )
     tracking_batch_size: int = Field(default=100, description="Shipments asked about per round at most")
 
-    stuck_after: float = Field(
-        default=3 * 24 * 3600.0,
+    stuck_after_hours: float = Field(
+        default=24.0,
         gt=0,
-        description="Seconds without a tracking change after which a parcel on its way is flagged stuck_in_transit",
+        description="Hours without a new courier milestone after which a parcel on its way is flagged "
+        "stuck_in_transit (a REG parcel within Lebak moves at least daily)",
     )
     stuck_check_interval: float = Field(default=60.0, description="Seconds between two rounds of the stuck check")

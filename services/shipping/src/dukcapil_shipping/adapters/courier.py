@@ -2,11 +2,14 @@
 
 Transient trouble (no connection, a timeout, a 5xx or 429) is retried a few times with exponential backoff
 and then raised as CourierUnavailable; the caller retries later. A 4xx, or an answer saying "gagal", is
-CourierRefused: asking again would get the same answer. Booking is safe to retry because the courier keys
-the airway bill on our order id (the request id).
+CourierRefused: asking again would get the same answer. A 404 is read more closely (`says_airway_bill_unknown`):
+the courier saying it does not know an airway bill is AirwayBillUnknown, any other 404 is a courier that is
+away or misrouted. Booking is safe to retry because the courier keys the airway bill on our order id (the
+request id).
 """
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +20,12 @@ import structlog
 
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shipping.domain.model import CourierReport, CourierStatus, Parcel, TrackingEntry
-from dukcapil_shipping.service_layer.courier import CourierClient, CourierRefused, CourierUnavailable
+from dukcapil_shipping.service_layer.courier import (
+    AirwayBillUnknown,
+    CourierClient,
+    CourierRefused,
+    CourierUnavailable,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -146,12 +154,46 @@ class JneCourier(CourierClient):
                 elif response.status_code >= 500 or response.status_code == 429:
                     trouble = f"HTTP {response.status_code}: {response.text[:200]}"
                 else:
-                    raise CourierRefused(f"{path}: HTTP {response.status_code}: {response.text[:300]}")
+                    raise _refusal(path, response)
             if attempt < self._attempts:
                 delay = self._backoff * 2 ** (attempt - 1)
                 log.info("courier_retry", path=path, attempt=attempt, delay_s=delay, error=trouble)
                 await self._sleep(delay)
         raise CourierUnavailable(f"{path}: {trouble} (after {self._attempts} attempts)")
+
+
+UNKNOWN_AIRWAY_BILL_ERROR = "cnote no. not found"
+"""What JNE's tracking API says, as `error` beside `"status": false`, of an airway bill it does not know."""
+
+
+def says_airway_bill_unknown(status_code: int, body: str) -> bool:
+    """Whether a tracking answer is the courier itself saying it does not know the airway bill.
+
+    Only a 404 whose body is the partner API's own error document counts: a JSON object with `"status": false`
+    and the error "Cnote No. Not Found.". A 404 in any other shape (an HTML page from a proxy or a web server, a
+    framework's {"detail": "Not Found"} for a path that does not exist, an empty body) says that the call did not
+    reach the tracking API: the courier is away, or our base URL or its routing is wrong. That is an outage,
+    asked about again later, and never evidence that a parcel is lost.
+    """
+    if status_code != 404:
+        return False
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(answer, dict) or answer.get("status") is not False:
+        return False
+    error = answer.get("error")
+    return isinstance(error, str) and error.strip().casefold().startswith(UNKNOWN_AIRWAY_BILL_ERROR)
+
+
+def _refusal(path: str, response: httpx.Response) -> Exception:
+    said = f"{path}: HTTP {response.status_code}: {response.text[:300]}"
+    if says_airway_bill_unknown(response.status_code, response.text):
+        return AirwayBillUnknown(said)
+    if response.status_code == 404:
+        return CourierUnavailable(f"{said} (not the partner API's answer: the courier is away or misrouted)")
+    return CourierRefused(said)
 
 
 def _report(answer: dict[str, Any]) -> CourierReport:

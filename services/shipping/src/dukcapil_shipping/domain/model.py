@@ -32,6 +32,8 @@ class ShipmentStatus(StrEnum):
     delivered = "delivered"
     delivery_failed = "delivery_failed"
     """The courier gave up and returns the parcel to the sender; it is held for pickup at once."""
+    lost_by_courier = "lost_by_courier"
+    """The courier no longer knows the airway bill it issued: no longer tracked; an operator must act."""
     ready_for_pickup = "ready_for_pickup"
     collected = "collected"
 
@@ -63,6 +65,8 @@ class FlagReason(StrEnum):
     address_unserviceable = "address_unserviceable"
     stuck_in_transit = "stuck_in_transit"
     receiver_not_entitled = "receiver_not_entitled"
+    courier_lost_parcel = "courier_lost_parcel"
+    """The courier answers that the airway bill it issued does not exist: its records lost the parcel."""
 
 
 class CourierStatus(StrEnum):
@@ -348,6 +352,21 @@ class Shipment:
             self.last_moved_at = now
         self.last_polled_at = now
         return fresh
+
+    def lost_by_courier(self, *, now: datetime) -> bool:
+        """The courier says the airway bill it issued to this shipment is unknown: stop asking, flag it for an
+        operator. False if the shipment is no longer tracked (another replica, or the courier, was first)."""
+        if not self.is_tracked or self.airway_bill is None:
+            return False
+        self.status = ShipmentStatus.lost_by_courier
+        self.last_polled_at = now
+        detail = (
+            f"Kurir {self.courier} tidak mengenal lagi nomor resi {self.airway_bill} yang diterbitkannya "
+            "(Cnote No. Not Found); hubungi kurir, lalu kirim ulang atau serahkan dokumen di kantor kecamatan."
+        )
+        self.flag(FlagReason.courier_lost_parcel, detail, now=now)
+        self._record(TrackingEntry("lost_by_courier", f"Nomor resi {self.airway_bill} tidak dikenal kurir.", now))
+        return True
 
     def stuck(self, *, now: datetime, after: timedelta) -> bool:
         """On its way, but the courier's tracking has shown nothing new for longer than `after`."""

@@ -35,7 +35,7 @@ class CollectBody(BaseModel):
 class TrackingItem(BaseModel):
     status: str = Field(
         description="The courier's steps: manifested, picked_up, in_transit, failed (an attempt), delivered, "
-        "returned; the office's: created, ready_for_pickup, collected"
+        "returned; the office's: created, lost_by_courier, ready_for_pickup, collected"
     )
     description: str
     courier_code: str | None = Field(description="The courier's own code for the step")
@@ -43,7 +43,10 @@ class TrackingItem(BaseModel):
 
 
 class FlagItem(BaseModel):
-    reason: str = Field(description="address_unserviceable, stuck_in_transit or receiver_not_entitled")
+    reason: str = Field(
+        description="address_unserviceable, stuck_in_transit, receiver_not_entitled or courier_lost_parcel (the "
+        "courier no longer knows the airway bill it issued)"
+    )
     detail: str = Field(description="What the operator should know")
     raised_at: datetime
 

@@ -41,7 +41,7 @@ from dukcapil_shipping.domain.model import (
     household_names,
 )
 from dukcapil_shipping.domain.routing import NotRoutable, route_issued_document
-from dukcapil_shipping.service_layer.courier import CourierClient, CourierRefused
+from dukcapil_shipping.service_layer.courier import AirwayBillUnknown, CourierClient, CourierRefused
 from dukcapil_shipping.service_layer.unit_of_work import ConcurrentUpdate, ShippingUnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -236,8 +236,27 @@ async def track_shipments(
     if not shipments:
         return 0
     limit = asyncio.Semaphore(concurrency)
-    reports = await asyncio.gather(*(_poll(courier, shipment, limit) for shipment in shipments))
-    answered = [(shipment, report) for shipment, report in zip(shipments, reports, strict=True) if report]
+    answers = await asyncio.gather(*(_poll(courier, shipment, limit) for shipment in shipments))
+    answered = [
+        (shipment, report)
+        for shipment, report in zip(shipments, answers, strict=True)
+        if isinstance(report, CourierReport)
+    ]
+    failed = [(shipment, error) for shipment, error in zip(shipments, answers, strict=True) if _outage(error)]
+    if failed:
+        # One line a round however many shipments wait: the courier may be away for hours.
+        shipment, error = failed[0]
+        log.warning(
+            "tracking_poll_failed",
+            shipments=len(failed),
+            first_airway_bill=shipment.airway_bill,
+            error=f"{type(error).__name__}: {error}",
+        )
+    for shipment in (shipment for shipment, answer in zip(shipments, answers, strict=True) if _lost(answer)):
+        try:
+            await record_lost_parcel(shipment.id, uow=unit_of_work(), clock=clock)
+        except Exception as error:  # one shipment's trouble must not hold up the others: it is asked again
+            log.exception("lost_parcel_record_failed", shipment_id=str(shipment.id), error=type(error).__name__)
     moved = [(shipment, report) for shipment, report in answered if shipment.unseen(report)]
     unchanged = [shipment.id for shipment, report in answered if not shipment.unseen(report)]
     if unchanged:
@@ -328,6 +347,38 @@ async def record_tracking(
             log.info("tracking_recorded_elsewhere", shipment_id=str(shipment.id))
             return False
         await uow.commit()
+    return True
+
+
+async def record_lost_parcel(shipment_id: uuid.UUID, *, uow: ShippingUnitOfWork, clock: Clock = system_clock) -> bool:
+    """The courier says it does not know the airway bill it issued: stop tracking the shipment and announce
+    ShipmentFlagged(courier_lost_parcel), which intake opens as an incident. False if it was no longer tracked."""
+    now = clock()
+    async with uow:
+        shipment = await uow.shipments.get(shipment_id)
+        if shipment is None or not shipment.lost_by_courier(now=now):
+            return False
+        [flag] = [flag for flag in shipment.flags if flag.reason == FlagReason.courier_lost_parcel]
+        await uow.outbox.add(
+            ShipmentFlagged(
+                request_id=shipment.request_id,
+                shipment_id=shipment.id,
+                reason=FlagReason.courier_lost_parcel.value,
+                detail=flag.detail,
+            ),
+            traceparent=shipment.traceparent,
+        )
+        try:
+            await uow.shipments.save(shipment)
+        except ConcurrentUpdate:
+            return False
+        await uow.commit()
+    log.warning(
+        "courier_lost_parcel",
+        shipment_id=str(shipment.id),
+        request_id=str(shipment.request_id),
+        airway_bill=shipment.airway_bill,
+    )
     return True
 
 
@@ -499,19 +550,22 @@ async def _record_booking_failure(
         log.warning("courier_booking_postponed", **context, next_booking_at=shipment.next_booking_at.isoformat())
 
 
-async def _poll(courier: CourierClient, shipment: Shipment, limit: asyncio.Semaphore) -> CourierReport | None:
+async def _poll(courier: CourierClient, shipment: Shipment, limit: asyncio.Semaphore) -> CourierReport | Exception:
+    """The courier's report, or why there is none: AirwayBillUnknown, or trouble asked about again next round."""
     assert shipment.airway_bill is not None, "a tracked shipment has an airway bill"
     async with limit:
         try:
             return await courier.track(shipment.airway_bill)
-        except Exception as error:  # the courier may be away: this shipment is asked again next round
-            log.warning(
-                "tracking_poll_failed",
-                shipment_id=str(shipment.id),
-                airway_bill=shipment.airway_bill,
-                error=f"{type(error).__name__}: {error}",
-            )
-            return None
+        except Exception as error:  # the courier may be away: sorted out by the caller
+            return error
+
+
+def _lost(answer: CourierReport | Exception) -> bool:
+    return isinstance(answer, AirwayBillUnknown)
+
+
+def _outage(answer: CourierReport | Exception) -> bool:
+    return isinstance(answer, Exception) and not _lost(answer)
 
 
 async def _load(uow: ShippingUnitOfWork, shipment_id: uuid.UUID) -> Shipment:
