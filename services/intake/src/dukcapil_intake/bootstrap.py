@@ -26,7 +26,7 @@ from dukcapil_intake.agencies.adapters.unit_of_work import SqlAgenciesUnitOfWork
 from dukcapil_intake.agencies.entrypoints import http as agencies_http
 from dukcapil_intake.dispatch import follow_requests
 from dukcapil_intake.incidents.adapters.unit_of_work import SqlIncidentsUnitOfWork
-from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_MINUTES, StallPolicy
+from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_HOURS, StallPolicy
 from dukcapil_intake.incidents.entrypoints import consumers as incident_consumers
 from dukcapil_intake.incidents.entrypoints import incidents
 from dukcapil_intake.notifications.adapters.notice_quota import RecipientQuota
@@ -161,7 +161,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         concurrency=settings.scan_inspections, timeout=settings.scan_inspection_timeout
     )
     app.state.settings = settings
-    app.state.stall_policy = StallPolicy.from_minutes(DEFAULT_STALL_MINUTES | settings.stall_after_minutes)
+    app.state.stall_policy = StallPolicy.from_hours(DEFAULT_STALL_HOURS | settings.stall_after_hours)
     accounts_unit_of_work = runtime.unit_of_work_factory(SqlAccountsUnitOfWork)
     if settings.environment == "development" and settings.development_accounts:
         runtime.after_migrations(partial(add_development_accounts, unit_of_work=accounts_unit_of_work))

@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_MINUTES
+from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_HOURS
 from dukcapil_shared.settings import ServiceSettings
 
 
@@ -94,10 +94,11 @@ class IntakeSettings(ServiceSettings):
         "development-only-password (never in production)",
     )
     recording_capacity: int = Field(default=40, description="e-KTP recordings a kecamatan office takes per day")
-    stall_after_minutes: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_STALL_MINUTES),
-        description="Minutes a request may keep a status before the incident view shows it as stalled, e.g. "
-        '{"submitted": 10}; statuses not named keep their default, and those without one never stall',
+    stall_after_hours: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_STALL_HOURS),
+        description="Hours a request may keep a status before the incident view shows it as stalled, e.g. "
+        '{"shipped": 36, "submitted": 0.25}; statuses not named keep their default, and those without one never '
+        "stall",
     )
 
     notifications_enabled: bool = Field(

@@ -7,10 +7,17 @@ import pytest
 
 from dukcapil_intake import tables
 from dukcapil_intake.incidents.adapters.unit_of_work import SqlIncidentsUnitOfWork
-from dukcapil_intake.incidents.domain.incidents import Incident, IncidentStatus, RequestState, StallPolicy
+from dukcapil_intake.incidents.domain.incidents import (
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    RequestState,
+    StallPolicy,
+    shipment_flag_incident_id,
+)
 from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import RequestStatus, ServiceRequest
-from dukcapil_shared.contracts import BiodataWniDetails, MessageResolved
+from dukcapil_shared.contracts import BiodataWniDetails, MessageResolved, ShipmentFlagged
 from dukcapil_shared.ops.store import DeadLetterQuery, SqlOpsUnitOfWork
 
 from ...examples import AHMAD, pickup
@@ -107,7 +114,7 @@ async def test_incidents_are_kept_resolved_and_listed_with_their_requests_state(
 
 
 async def test_stalled_requests_are_found_by_their_statuss_threshold(engine) -> None:  # type: ignore[no-untyped-def]
-    policy = StallPolicy.from_minutes({"submitted": 10, "approved": 60})
+    policy = StallPolicy.from_hours({"submitted": 10 / 60, "approved": 1})
     long_submitted = a_request("360214-20261128-0001", RequestStatus.submitted, timedelta(minutes=40))
     just_submitted = a_request("360214-20261128-0002", RequestStatus.submitted, timedelta(minutes=5))
     long_approved = a_request("360214-20261128-0003", RequestStatus.approved, timedelta(minutes=61))
@@ -138,3 +145,23 @@ async def test_the_migration_gives_intake_a_dead_letter_table_too(engine) -> Non
     )
     async with ops as unit:
         assert await unit.dead_letters.list(DeadLetterQuery()) == []
+
+
+async def test_a_flag_on_a_shipment_is_kept_as_its_own_kind_of_incident(engine) -> None:  # type: ignore[no-untyped-def]
+    flag = ShipmentFlagged(
+        request_id=uuid.uuid4(), shipment_id=uuid.uuid4(), reason="courier_lost_parcel", detail="resi tidak dikenal"
+    )
+    parked = an_incident(flag.request_id, opened_minutes_ago=3)
+    async with uow(engine) as unit:
+        await unit.incidents.add(Incident.flagged(flag, NOW))
+        await unit.incidents.add(parked)
+        await unit.commit()
+
+    async with uow(engine) as unit:
+        kept = await unit.incidents.get(shipment_flag_incident_id(flag.shipment_id, flag.reason))  # type: ignore[arg-type]
+        assert kept is not None and kept.kind == IncidentKind.shipment_flagged and kept.queue == ""
+        assert kept.error == "courier_lost_parcel: resi tidak dikenal" and kept.is_open
+        assert [i.kind for i in await unit.incidents.about(flag.request_id)] == [
+            IncidentKind.dead_letter,
+            IncidentKind.shipment_flagged,
+        ]

@@ -51,7 +51,7 @@ async def test_a_parked_message_becomes_an_incident_and_a_discard_resolves_it(  
         retry_delays_ms=[100, 200],
         outbox_poll_interval=0.1,
         graceful_timeout=5,
-        stall_after_minutes={"submitted": 0.01},  # under a second
+        stall_after_hours={"submitted": 0.0002},  # under a second
         log_json=False,
         **rabbitmq.service_settings("intake"),
     )

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from dukcapil_intake.incidents.domain.incidents import (
-    DEFAULT_STALL_MINUTES,
+    DEFAULT_STALL_HOURS,
     Incident,
     IncidentStatus,
     RequestState,
@@ -25,7 +25,15 @@ from dukcapil_intake.requests.domain.model import RequestStatus
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.clock import SystemClock
-from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
+from dukcapil_shared.contracts import (
+    Envelope,
+    Event,
+    MessageParked,
+    MessageResolved,
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentFlagged,
+)
 from dukcapil_shared.ops import http as dead_letter_http
 from dukcapil_shared.ops.service import DeadLetterDesk
 from dukcapil_shared.web import install_error_handlers
@@ -42,7 +50,7 @@ from ...fakes import FakeRequestRepository, FakeRequestsUnitOfWork
 from ...requests.unit.test_handlers import submit
 
 NIK = "3602144107900001"
-POLICY = StallPolicy.from_minutes(DEFAULT_STALL_MINUTES)
+POLICY = StallPolicy.from_hours(DEFAULT_STALL_HOURS)
 
 
 class FakeIncidentRepository(IncidentRepository):
@@ -215,7 +223,7 @@ async def test_the_operations_events_reach_the_incidents_through_their_own_queue
 async def test_requests_that_do_not_move_are_listed_as_stalled_by_their_statuss_threshold() -> None:
     uow = IncidentsUnitOfWork()
     stuck = await a_request(uow, RequestStatus.submitted, age_minutes=25)
-    await a_request(uow, RequestStatus.submitted, age_minutes=5)
+    await a_request(uow, RequestStatus.submitted, age_minutes=14)
     await a_request(uow, RequestStatus.info_requested, age_minutes=60 * 24 * 30)  # the citizen's turn: never stalls
     await a_request(uow, RequestStatus.in_review, age_minutes=60)  # a reviewer has days
 
@@ -228,8 +236,8 @@ async def test_requests_that_do_not_move_are_listed_as_stalled_by_their_statuss_
         RequestStatus.submitted,
     )
     assert view.since == stuck.updated_at and view.attempts == 0 and view.event_type is None
-    assert view.error.startswith("status submitted unchanged for 25 min (expected to move on within 10 min)")
-    assert 14 * 60 <= view.open_for_seconds <= 15 * 60 + 5
+    assert view.error.startswith("status submitted unchanged for 25 min (expected to move on within 15 min)")
+    assert 9 * 60 <= view.open_for_seconds <= 10 * 60 + 5
 
     found = await incidents.request_incidents(stuck.id, policy=POLICY, now=now, uow=uow)
     assert found.stuck and found.stage == "review" and found.since == stuck.updated_at
@@ -257,10 +265,89 @@ async def test_one_requests_incident_names_the_latest_failure_and_an_unknown_req
         await incidents.request_incidents(uuid.uuid4(), policy=POLICY, now=datetime.now(UTC), uow=uow)
 
 
+def lost_parcel(request_id: uuid.UUID, shipment_id: uuid.UUID, reason: str = "courier_lost_parcel") -> ShipmentFlagged:
+    return ShipmentFlagged(
+        request_id=request_id,
+        shipment_id=shipment_id,
+        reason=reason,
+        detail="Kurir JNE tidak mengenal lagi nomor resi 1234567890123456 yang diterbitkannya (Cnote No. Not Found)",
+    )
+
+
+def rebooked(request_id: uuid.UUID, shipment_id: uuid.UUID) -> ShipmentCreated:
+    return ShipmentCreated(
+        request_id=request_id, shipment_id=shipment_id, courier="JNE", service="REG", airway_bill="6543210987654321"
+    )
+
+
+async def happen(uow: IncidentsUnitOfWork, event: Event, at: datetime) -> None:
+    """What the operations consumer does with the event, sent by shipping at `at`."""
+    envelope = Envelope.wrap(event, source="/dukcapil/lebak/shipping", time=at)
+    async with uow:
+        await OPERATIONS.handlers[type(event)](uow, event, envelope)
+        await uow.commit()
+
+
+async def test_a_parcel_the_courier_lost_is_an_incident_until_its_shipment_moves_on() -> None:
+    uow = IncidentsUnitOfWork()
+    request = await a_request(uow, RequestStatus.shipped, age_minutes=30)
+    shipment_id = uuid.uuid4()
+    flagged_at = datetime.now(UTC) - timedelta(minutes=2)
+    await happen(uow, rebooked(request.id, shipment_id), flagged_at - timedelta(minutes=30))  # the first booking
+    await happen(uow, lost_parcel(request.id, shipment_id), flagged_at)
+    await happen(uow, lost_parcel(request.id, shipment_id, reason="address_unserviceable"), flagged_at)
+
+    now = datetime.now(UTC)
+    [view] = await incidents.list_incidents(open=True, policy=POLICY, now=now, limit=100, uow=uow)
+    assert (view.kind, view.stage, view.request_status, view.event_type) == (
+        "shipment_flagged",
+        "shipping",
+        RequestStatus.shipped,
+        "shipment.flagged.v1",
+    )
+    assert view.error.startswith("courier_lost_parcel: Kurir JNE tidak mengenal lagi nomor resi")
+    assert (view.since, view.dead_letter_id, view.queue) == (flagged_at, None, None)
+    found = await incidents.request_incidents(request.id, policy=POLICY, now=now, uow=uow)
+    assert found.stuck and found.stage == "shipping"
+
+    await happen(uow, rebooked(request.id, shipment_id), now)
+    assert await incidents.list_incidents(open=True, policy=POLICY, now=now, limit=100, uow=uow) == []
+    [closed] = await incidents.list_incidents(open=False, policy=POLICY, now=now, limit=100, uow=uow)
+    assert (closed.kind, closed.resolution, closed.resolved_by) == ("shipment_flagged", "rebooked", "shipping")
+
+    await happen(uow, lost_parcel(request.id, shipment_id), flagged_at)  # the old flag, come late
+    assert await incidents.list_incidents(open=True, policy=POLICY, now=now, limit=100, uow=uow) == []
+    async with InMemoryEventBus("intake", [OPERATIONS], lambda: uow) as bus:  # the re-booked parcel lost again
+        assert await bus.publish(lost_parcel(request.id, shipment_id)) == ["dukcapil.intake.operations"]
+    [reopened] = await incidents.list_incidents(open=True, policy=POLICY, now=datetime.now(UTC), limit=100, uow=uow)
+    assert reopened.since > now and reopened.resolution is None
+
+
+async def test_a_parcel_stuck_in_transit_is_an_incident_closed_by_its_delivery() -> None:
+    uow = IncidentsUnitOfWork()
+    request = await a_request(uow, RequestStatus.shipped)
+    shipment_id = uuid.uuid4()
+    flagged_at = datetime.now(UTC) - timedelta(minutes=1)
+    await happen(uow, lost_parcel(request.id, shipment_id, reason="stuck_in_transit"), flagged_at)
+    [view] = await incidents.list_incidents(open=True, policy=POLICY, now=datetime.now(UTC), limit=100, uow=uow)
+    assert view.kind == "shipment_flagged" and view.error.startswith("stuck_in_transit: ")
+
+    delivered = ShipmentDelivered(
+        request_id=request.id,
+        shipment_id=shipment_id,
+        airway_bill="1234567890123456",
+        receiver_name="Siti Aminah",
+        delivered_at=datetime.now(UTC),
+    )
+    await happen(uow, delivered, datetime.now(UTC))
+    [closed] = await incidents.list_incidents(open=False, policy=POLICY, now=datetime.now(UTC), limit=100, uow=uow)
+    assert closed.resolution == "delivered"
+
+
 def test_a_stall_threshold_names_a_request_status() -> None:
-    assert StallPolicy.from_minutes({"approved": 5}).threshold(RequestStatus.approved) == timedelta(minutes=5)
+    assert StallPolicy.from_hours({"approved": 0.5}).threshold(RequestStatus.approved) == timedelta(minutes=30)
     with pytest.raises(ValueError):
-        StallPolicy.from_minutes({"aproved": 5})
+        StallPolicy.from_hours({"aproved": 5})
 
 
 # --- HTTP ---

@@ -7,7 +7,13 @@ from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_intake.incidents.adapters import tables
-from dukcapil_intake.incidents.domain.incidents import Incident, IncidentStatus, RequestState, StallPolicy
+from dukcapil_intake.incidents.domain.incidents import (
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    RequestState,
+    StallPolicy,
+)
 from dukcapil_intake.incidents.service_layer.repository import IncidentRepository
 from dukcapil_intake.requests.adapters import tables as requests_tables
 from dukcapil_intake.requests.domain.model import RequestStatus
@@ -95,7 +101,10 @@ def _incident_row(incident: Incident) -> dict[str, Any]:
 
 
 def _to_incident(row: Row) -> Incident:
+    # A flag on a shipment parked no message: its row has no queue, which tells the two kinds apart.
+    kind = IncidentKind.dead_letter if row.queue else IncidentKind.shipment_flagged
     return Incident(
+        kind=kind,
         id=uuid.UUID(row.id),
         request_id=uuid.UUID(row.request_id),
         service=row.service,

@@ -30,7 +30,10 @@ PolicyDep = Annotated[StallPolicy, Depends(_policy)]
 
 
 class IncidentView(BaseModel):
-    kind: IncidentKind = Field(description="dead_letter: a stage parked a message; stalled: no change for too long")
+    kind: IncidentKind = Field(
+        description="dead_letter: a stage parked a message; shipment_flagged: shipping flagged the parcel as lost by "
+        "the courier or stuck in transit (see error); stalled: no change for too long"
+    )
     request_id: uuid.UUID
     request_number: str | None = Field(description="Null when intake does not know the id")
     request_status: RequestStatus | None = Field(description="The request's current status")
@@ -43,10 +46,15 @@ class IncidentView(BaseModel):
     opened_at: datetime = Field(description="When the incident was raised")
     open_for_seconds: int = Field(description="How long it has been (or was) open")
     open: bool
-    dead_letter_id: uuid.UUID | None = Field(description="At the stage: GET /dead-letters/{id}, then replay or discard")
+    dead_letter_id: uuid.UUID | None = Field(
+        description="At the stage: GET /dead-letters/{id}, then replay or discard; null unless a dead letter"
+    )
     queue: str | None
     last_failure_at: datetime | None
-    resolution: str | None = Field(description="replayed or discarded, once resolved")
+    resolution: str | None = Field(
+        description="replayed or discarded (a dead letter); rebooked, delivered, returned or at_office (a flagged "
+        "shipment that moved on), once resolved"
+    )
     resolved_by: str | None
     resolved_at: datetime | None
     resolution_reason: str | None

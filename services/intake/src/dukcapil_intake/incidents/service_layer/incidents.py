@@ -4,10 +4,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from dukcapil_intake.incidents.domain.incidents import NEXT_STAGE, Incident, IncidentKind, RequestState, StallPolicy
+from dukcapil_intake.incidents.domain.incidents import (
+    NEXT_STAGE,
+    SHIPMENT_FLAGS_OPENING_INCIDENTS,
+    Incident,
+    IncidentKind,
+    RequestState,
+    StallPolicy,
+    shipment_flag_incident_id,
+)
 from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOfWork
 from dukcapil_intake.requests.domain.model import RequestNotFound, RequestStatus
-from dukcapil_shared.contracts import Envelope, MessageParked, MessageResolved
+from dukcapil_shared.contracts import (
+    DeliveryFailed,
+    Envelope,
+    MessageParked,
+    MessageResolved,
+    ReadyForPickup,
+    ShipmentCreated,
+    ShipmentDelivered,
+    ShipmentFlagged,
+)
 from dukcapil_shared.logging import mask_personal_data
 
 
@@ -37,10 +54,12 @@ class IncidentView:
     resolution_reason: str | None = None
 
     @classmethod
-    def of_dead_letter(cls, incident: Incident, state: RequestState | None, now: datetime) -> "IncidentView":
+    def of_incident(cls, incident: Incident, state: RequestState | None, now: datetime) -> "IncidentView":
+        """A dead letter, or a flag on the request's shipment (which parked nothing: no dead letter, no queue)."""
         end = now if incident.is_open else incident.resolved_at or now
+        parked = incident.kind == IncidentKind.dead_letter
         return cls(
-            kind=IncidentKind.dead_letter,
+            kind=incident.kind,
             request_id=incident.request_id,
             request_number=state.number if state else None,
             request_status=state.status if state else None,
@@ -53,8 +72,8 @@ class IncidentView:
             opened_at=incident.opened_at,
             open_for_seconds=max(0, int((end - incident.opened_at).total_seconds())),
             open=incident.is_open,
-            dead_letter_id=incident.id,
-            queue=incident.queue,
+            dead_letter_id=incident.id if parked else None,
+            queue=incident.queue if parked else None,
             last_failure_at=incident.last_failure_at,
             resolution=incident.resolution,
             resolved_by=incident.resolved_by,
@@ -118,6 +137,36 @@ async def resolve_incident(uow: IncidentsUnitOfWork, event: MessageResolved, env
         await uow.incidents.save(incident)
 
 
+# How each event that moves a flagged shipment on closes its incident.
+_MOVED_ON = {
+    ShipmentCreated: ("rebooked", "Dikirim ulang dengan nomor resi baru."),
+    ShipmentDelivered: ("delivered", "Dokumen telah diterima."),
+    DeliveryFailed: ("returned", "Kurir mengembalikan dokumen ke kantor."),
+    ReadyForPickup: ("at_office", "Dokumen menunggu di kantor kecamatan."),
+}
+ShipmentMovedOn = ShipmentCreated | ShipmentDelivered | DeliveryFailed | ReadyForPickup
+
+
+async def open_shipment_incident(uow: IncidentsUnitOfWork, event: ShipmentFlagged, envelope: Envelope) -> None:
+    """Consumer handler: shipping flagged a parcel that will not move by itself (lost by the courier, stuck)."""
+    if event.reason not in SHIPMENT_FLAGS_OPENING_INCIDENTS or event.shipment_id is None:
+        return
+    incident = await uow.incidents.get(shipment_flag_incident_id(event.shipment_id, event.reason))
+    if incident is None:
+        await uow.incidents.add(Incident.flagged(event, envelope.time))
+    elif incident.flagged_again(event, envelope.time):
+        await uow.incidents.save(incident)
+
+
+async def close_shipment_incidents(uow: IncidentsUnitOfWork, event: ShipmentMovedOn, envelope: Envelope) -> None:
+    """Consumer handler: the shipment moved on after its flags (re-booked, delivered, returned, at the office)."""
+    resolution, reason = _MOVED_ON[type(event)]
+    for flag in sorted(SHIPMENT_FLAGS_OPENING_INCIDENTS):
+        incident = await uow.incidents.get(shipment_flag_incident_id(event.shipment_id, flag))
+        if incident is not None and incident.moved_on(resolution, reason, envelope.time):
+            await uow.incidents.save(incident)
+
+
 async def list_incidents(
     *, open: bool, policy: StallPolicy, now: datetime, limit: int, uow: IncidentsUnitOfWork
 ) -> list[IncidentView]:
@@ -126,7 +175,7 @@ async def list_incidents(
         incidents = await uow.incidents.list(open=open, limit=limit)
         stalled = await uow.incidents.stalled(policy, now=now, limit=limit) if open else []
         states = await uow.incidents.request_states([incident.request_id for incident in incidents])
-    views = [IncidentView.of_dead_letter(incident, states.get(incident.request_id), now) for incident in incidents]
+    views = [IncidentView.of_incident(incident, states.get(incident.request_id), now) for incident in incidents]
     failing = {incident.request_id for incident in incidents}
     views += [IncidentView.of_stalled(state, policy, now) for state in stalled if state.id not in failing]
     return sorted(views, key=lambda view: (view.since, str(view.request_id)))[:limit]
@@ -140,7 +189,7 @@ async def request_incidents(
         incidents = await uow.incidents.about(request_id)
     if state is None and not incidents:
         raise RequestNotFound(request_id, message=f"Intake knows no request {request_id} and no incident about it.")
-    views = [IncidentView.of_dead_letter(incident, state, now) for incident in incidents]
+    views = [IncidentView.of_incident(incident, state, now) for incident in incidents]
     open_views = [view for view in views if view.open]
     if not open_views and state is not None and policy.stalled_since(state, now) is not None:
         open_views = [IncidentView.of_stalled(state, policy, now)]
