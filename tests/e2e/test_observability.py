@@ -150,7 +150,7 @@ async def test_log_lines_carry_the_request_id_and_the_trace_id(system: System, c
         return found
 
     assert lines(), "no log line of the sign-in"
-    assert all(line["request_id"] == "e2e-log" and line["trace_id"] == trace_id for line in lines())
+    assert all(line["http_request_id"] == "e2e-log" and line["trace_id"] == trace_id for line in lines())
 
 
 def scrape(exposition: str) -> dict[tuple[str, frozenset], float]:  # type: ignore[type-arg]

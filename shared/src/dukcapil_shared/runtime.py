@@ -33,6 +33,7 @@ from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
 from dukcapil_shared.auth.access import SqlAccessLog
@@ -64,6 +65,8 @@ from dukcapil_shared.ops.amqp import BrokerRepublisher, DeadLetterParking
 from dukcapil_shared.ops.service import DeadLetterDesk
 from dukcapil_shared.ops.store import OpsUnitOfWork, SqlOpsUnitOfWork
 from dukcapil_shared.settings import ServiceSettings
+from dukcapil_shared.startup import DependencyUnavailable, StartupRefused
+from dukcapil_shared.storage import WritableFolder
 from dukcapil_shared.web import (
     BodyLimit,
     NoSniff,
@@ -84,12 +87,12 @@ STOP_MARGIN = 5.0
 exporters; past them the process ends regardless."""
 
 
-class BrokerUnavailable(RuntimeError):
-    pass
+class BrokerUnavailable(DependencyUnavailable):
+    reason = "broker_unavailable"
 
 
-class BrokerMisconfigured(RuntimeError):
-    pass
+class BrokerMisconfigured(StartupRefused):
+    reason = "broker_refused"
 
 
 class ServiceRuntime:
@@ -187,6 +190,7 @@ class ServiceRuntime:
         self._startup_steps: list[Callable[[], Awaitable[object]]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._probes: set[asyncio.Task[None]] = set()
+        self._folders: dict[str, WritableFolder] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._draining: asyncio.Task[None] | None = None
         self._stop_began: float | None = None
@@ -230,12 +234,16 @@ class ServiceRuntime:
         """The service's FastAPI app with the broker in its lifespan, the error format, request size limits (the
         settings' max_request_bytes, or more on the routes in `larger_bodies`), health, readiness, metrics, the
         event catalogue and the operators' dead letters."""
+        docs = self.settings.serves_api_docs  # off in production unless <SVC>_API_DOCS=true
         app = FastAPI(
             title=title,
             description=description,
             version=API_VERSION,
             lifespan=self.lifespan,
             telemetry=self.tracing.fastapi_telemetry(),
+            docs_url="/docs" if docs else None,
+            redoc_url="/redoc" if docs else None,
+            openapi_url="/openapi.json" if docs else None,
         )
         app.state.runtime = self
         app.add_middleware(RequestSizeLimit, max_bytes=self.settings.max_request_bytes, larger=larger_bodies)
@@ -302,6 +310,12 @@ class ServiceRuntime:
     def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run at stop, after the last handler finished (e.g. closing an HTTP client the handlers use)."""
         self._cleanups.append(cleanup)
+
+    def keeps_files_in(self, check: str, folder: str) -> None:
+        """The service stores files in `folder`: it is ready only while the folder is there and writable, the
+        readiness check `check` saying why not."""
+        self._folders[check] = WritableFolder(folder)
+        self._folders[check].create()
 
     def after_migrations(self, step: Callable[[], Awaitable[object]]) -> None:
         """Run at start once the database schema is current, before the broker connects."""
@@ -409,6 +423,11 @@ class ServiceRuntime:
             f"its password in {prefix}_BROKER_PASSWORD or {prefix}_BROKER_PASSWORD_FILE."
         )
 
+    @property
+    def _vhost(self) -> str:
+        # As aio-pika reads the URL: the path is the virtual host, "/" when empty.
+        return self._broker_url.path[1:] or "/"
+
     async def _running_connection(self) -> Any:
         """The broker connection made at start, or None before start and from stop on."""
         return await self.broker.connect() if self._running else None
@@ -420,12 +439,18 @@ class ServiceRuntime:
             self.topology.dead_letter_queue.name,
         ]
 
-    async def readiness(self) -> dict[str, bool]:
-        database, broker = await asyncio.gather(self._database_reachable(), self._broker_reachable())
+    async def readiness(self) -> dict[str, bool | str]:
+        """Each check True, or False or the reason it fails (a folder's)."""
+        database, broker, *folders = await asyncio.gather(
+            self._database_reachable(),
+            self._broker_reachable(),
+            *(folder.problem(self.settings.readiness_timeout) for folder in self._folders.values()),
+        )
         return {
             "database": database,
             "broker": broker,
             "consumers": all(subscriber.running for subscriber in self.broker.subscribers),
+            **{check: problem or True for check, problem in zip(self._folders, folders, strict=True)},
         }
 
     async def _database_reachable(self) -> bool:
@@ -469,13 +494,22 @@ class ServiceRuntime:
             except (aiormq.exceptions.ProbableAuthenticationError, aiormq.exceptions.AuthenticationError) as error:
                 # A refused sign-in does not pass by waiting: say so at once.
                 raise BrokerMisconfigured(
-                    f"RabbitMQ refused {self.broker_user!r}'s sign-in at {self._broker_url.with_password('***')}: the "
-                    "user is not provisioned there or its password is wrong (run the provisioning step again)."
+                    f"RabbitMQ refused {self.broker_user!r}'s sign-in at {self._broker_url.with_password('***')} "
+                    f"(ACCESS_REFUSED): the user is not provisioned there or its password is wrong; check "
+                    f"{self.service.upper()}_BROKER_PASSWORD (or _FILE), or provision the broker again."
                 ) from error
-            except aiormq.exceptions.ConnectionNotAllowed as error:
+            except (aiormq.exceptions.ConnectionNotAllowed, aiormq.exceptions.InvalidFrameError) as error:
+                # RabbitMQ closes the connection instead of opening the virtual host (NOT_ALLOWED), which aiormq
+                # reports as an unexpected Connection.Close frame: the sign-in passed, the virtual host did not.
+                if isinstance(error, aiormq.exceptions.InvalidFrameError) and "Connection.Close" not in str(error):
+                    raise BrokerMisconfigured(
+                        f"RabbitMQ at {self._broker_url.with_password('***')} answered the connection with something "
+                        f"this service does not understand ({error}): is it RabbitMQ, on its AMQP port?"
+                    ) from error
                 raise BrokerMisconfigured(
-                    f"RabbitMQ does not let {self.broker_user!r} into virtual host {self._broker_url.path!r}: the "
-                    "virtual host does not exist, or the user has no permissions on it (run the provisioning step)."
+                    f"RabbitMQ does not let {self.broker_user!r} into virtual host {self._vhost!r} (NOT_ALLOWED): the "
+                    "virtual host does not exist, or the user has no permissions on it. Check AMQP_URL's virtual host, "
+                    "or provision the broker again (python -m dukcapil_shared.messaging.provision)."
                 ) from error
             except Exception as error:  # aiormq and aio-pika raise several unrelated types
                 if anyio.current_time() >= deadline:
@@ -535,7 +569,36 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
+    config.app = guarded = QuietStartupFailure(app)
     _Server(config, runtime=app.state.runtime, deadline=settings.graceful_timeout + STOP_MARGIN).run()
+    if guarded.error is not None:
+        raise guarded.error
+
+
+class QuietStartupFailure:
+    """Keeps what stopped the app's start from uvicorn, which would log it with its traceback (Starlette hands it the
+    formatted traceback): the error is kept here, and `serve` raises it to the entry point once uvicorn has
+    stopped, where it is told as one sentence (dukcapil_shared.startup)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.error: BaseException | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def quiet_send(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}  # uvicorn logs a non-empty one
+            await send(message)
+
+        try:
+            await self.app(scope, receive, quiet_send)
+        except Exception as error:
+            self.error = error
+            raise
 
 
 class _Server(uvicorn.Server):

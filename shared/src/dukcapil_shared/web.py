@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dukcapil_shared.catalogue import ASYNCAPI_PATH
 from dukcapil_shared.clock import Clock
 from dukcapil_shared.contracts.text import message_id
-from dukcapil_shared.observability.http import request_id_of
+from dukcapil_shared.observability.http import http_request_id_of
 from dukcapil_shared.refusals import Problem, Refusal, RefusalKind
 
 log = structlog.get_logger(__name__)
@@ -186,16 +186,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         # Starlette answers unhandled errors outside every middleware, after the request id was unbound.
-        log.exception("unhandled_error", error=type(error).__name__, request_id=request_id_of(request.scope))
+        log.exception("unhandled_error", error=type(error).__name__, http_request_id=http_request_id_of(request.scope))
         return error_response(500, "internal_error", "Something went wrong on our side; the error was logged.")
 
 
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, bool]
+    reasons: dict[str, str] = Field(
+        default_factory=dict, description="Why a failing check fails, where it says (e.g. a storage folder's)"
+    )
 
 
-def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRouter:
+def health_router(readiness: Callable[[], Awaitable[Mapping[str, bool | str]]]) -> APIRouter:
+    """GET /healthz, and GET /readyz from `readiness`: each check True when it passes, else False or the reason."""
     router = APIRouter(tags=["operations"])
 
     @router.get("/healthz", summary="The process is alive")
@@ -204,14 +208,17 @@ def health_router(readiness: Callable[[], Awaitable[dict[str, bool]]]) -> APIRou
 
     @router.get(
         "/readyz",
-        summary="Database and broker reachable, consumers attached",
+        summary="Database and broker reachable, consumers attached, storage writable",
         response_model=Readiness,
         responses={503: {"model": Readiness}},
     )
     async def readyz() -> JSONResponse:
-        checks = await readiness()
+        results = await readiness()
+        checks = {name: result is True for name, result in results.items()}
+        reasons = {name: result for name, result in results.items() if isinstance(result, str)}
         ready = all(checks.values())
-        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+        body = Readiness(ready=ready, checks=checks, reasons=reasons).model_dump(exclude_defaults=True)
+        return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, **body})
 
     return router
 

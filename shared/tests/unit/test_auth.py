@@ -227,6 +227,8 @@ def test_production_is_the_default_and_refuses_development_stand_ins_naming_each
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("PROBE_BROKER_PASSWORD", "probe-broker-password")
     monkeypatch.setenv("AUTH_JWKS", json.dumps(KEY.jwks()))
+    monkeypatch.setenv("AMQP_URL", "amqp://rabbitmq:5672/dukcapil")
+    monkeypatch.setenv("PROBE_DATABASE_URL", "postgresql+asyncpg://probe@postgres:5432/probe")
     assert ProbeSettings().environment == "production"
 
 

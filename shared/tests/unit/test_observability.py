@@ -135,7 +135,7 @@ def restore_logging():  # type: ignore[no-untyped-def]
     root.handlers[:], root.level = handlers, level
 
 
-async def test_log_lines_of_a_traced_request_carry_request_id_trace_and_span_ids_and_stay_masked(
+async def test_log_lines_of_a_traced_request_carry_http_request_id_trace_and_span_ids_and_stay_masked(
     capsys, restore_logging, spans
 ) -> None:  # type: ignore[no-untyped-def]
     provider, exporter = spans
@@ -145,7 +145,7 @@ async def test_log_lines_of_a_traced_request_carry_request_id_trace_and_span_ids
     assert response.status_code == 200
 
     [line] = [json.loads(text) for text in capsys.readouterr().out.splitlines() if "thing_shown" in text]
-    assert line["request_id"] == "req-42" and line["service"] == "probe"
+    assert line["http_request_id"] == "req-42" and line["service"] == "probe"
     assert line["thing"] == "360214******0001"
     [server_span] = [span for span in exporter.get_finished_spans() if span.kind == trace.SpanKind.SERVER]
     assert line["trace_id"] == format(server_span.context.trace_id, "032x")

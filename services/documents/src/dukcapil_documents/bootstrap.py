@@ -43,6 +43,7 @@ def build_app(settings: DocumentsSettings | None = None) -> FastAPI:
         access_log_table=tables.access_log,
         migrations="dukcapil_documents:migrations",
     )
+    runtime.keeps_files_in("storage", settings.storage_dir)
     unit_of_work = runtime.unit_of_work_factory(SqlDocumentsUnitOfWork)
     press = Press(
         renderer=FpdfDocumentRenderer(

@@ -4,7 +4,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from dukcapil_documents.adapters import pki
-from dukcapil_shared.settings import ServiceSettings
+from dukcapil_shared.settings import ServiceSettings, is_loopback
 
 VERIFY_MAX_BYTES = 10 * 1024 * 1024
 
@@ -128,8 +128,18 @@ class DocumentsSettings(ServiceSettings):
         """In production a document is signed with the office's own key and certificate, never ones made on the
         spot, and names the real head of the office."""
         problems = super().production_problems()
-        if self.signing_key is None and not Path(self.signing_key_file).is_file():
-            problems.append("set DOCUMENTS_SIGNING_KEY or point DOCUMENTS_SIGNING_KEY_FILE at the office's key")
+        if self.signing_key is None and self.is_development_default("signing_key_file"):
+            problems.append(
+                "set DOCUMENTS_SIGNING_KEY or DOCUMENTS_SIGNING_KEY_FILE to the office's key: "
+                f"{self.signing_key_file} is the development key `make run` writes"
+            )
+        elif self.signing_key is None and not Path(self.signing_key_file).is_file():
+            problems.append(f"DOCUMENTS_SIGNING_KEY_FILE names no file: {self.signing_key_file}")
+        if is_loopback(self.public_base_url) or not self.public_base_url.startswith(("https://", "http://")):
+            problems.append(
+                "set DOCUMENTS_PUBLIC_BASE_URL to the office's public address (https://...): it is printed in every "
+                "document's QR code"
+            )
         if "PENGEMBANGAN" in self.signer_name or set(self.signer_nip) == {"0"}:
             problems.append("set DOCUMENTS_SIGNER_NAME and DOCUMENTS_SIGNER_NIP to the head of the office")
         problems.extend(self._production_certificate_problems())

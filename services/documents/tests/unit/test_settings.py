@@ -21,6 +21,9 @@ def production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("ENVIRONMENT", "production")
     monkeypatch.setenv("AUTH_JWKS", JWKS)
     monkeypatch.setenv("DOCUMENTS_BROKER_PASSWORD", "documents-broker-password")
+    monkeypatch.setenv("AMQP_URL", "amqp://rabbitmq:5672/dukcapil")
+    monkeypatch.setenv("DOCUMENTS_DATABASE_URL", "postgresql+asyncpg://documents@postgres:5432/documents")
+    monkeypatch.setenv("DOCUMENTS_PUBLIC_BASE_URL", "https://dukcapil.lebakkab.go.id")
     for variable in ("SIGNING_KEY", "CERTIFICATE_P12_FILE", "CERTIFICATE_KEY_FILE", "CERTIFICATE_FILE"):
         monkeypatch.delenv(f"DOCUMENTS_{variable}", raising=False)
     return tmp_path
@@ -56,7 +59,7 @@ def test_production_lists_every_problem_in_one_message(production: Path, monkeyp
     for problem in (
         "set AUTH_JWKS",
         "set DOCUMENTS_BROKER_PASSWORD",
-        "set DOCUMENTS_SIGNING_KEY",
+        "DOCUMENTS_SIGNING_KEY_FILE names no file",
         "set DOCUMENTS_SIGNER_NAME and DOCUMENTS_SIGNER_NIP",
         "set DOCUMENTS_CERTIFICATE_P12_FILE and DOCUMENTS_CERTIFICATE_PASSPHRASE",
         "production never signs with the development CA",

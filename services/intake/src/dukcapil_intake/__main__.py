@@ -1,11 +1,14 @@
 from dukcapil_intake.bootstrap import build_app
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.runtime import serve
+from dukcapil_shared.settings import load_settings
+from dukcapil_shared.startup import reported_startup_errors
 
 
 def main() -> None:
-    settings = IntakeSettings()
-    serve(build_app(settings), settings)
+    with reported_startup_errors("intake"):
+        settings = load_settings(IntakeSettings)
+        serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

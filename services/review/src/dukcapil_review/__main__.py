@@ -1,11 +1,14 @@
 from dukcapil_review.bootstrap import build_app
 from dukcapil_review.settings import ReviewSettings
 from dukcapil_shared.runtime import serve
+from dukcapil_shared.settings import load_settings
+from dukcapil_shared.startup import reported_startup_errors
 
 
 def main() -> None:
-    settings = ReviewSettings()
-    serve(build_app(settings), settings)
+    with reported_startup_errors("review"):
+        settings = load_settings(ReviewSettings)
+        serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 from dukcapil_shared.runtime import serve
+from dukcapil_shared.settings import load_settings
+from dukcapil_shared.startup import reported_startup_errors
 from dukcapil_shipping.bootstrap import build_app
 from dukcapil_shipping.settings import ShippingSettings
 
 
 def main() -> None:
-    settings = ShippingSettings()
-    serve(build_app(settings), settings)
+    with reported_startup_errors("shipping"):
+        settings = load_settings(ShippingSettings)
+        serve(build_app(settings), settings)
 
 
 if __name__ == "__main__":

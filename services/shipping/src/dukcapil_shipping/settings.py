@@ -2,8 +2,11 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+from yarl import URL
 
-from dukcapil_shared.settings import ServiceSettings
+from dukcapil_shared.settings import ServiceSettings, is_stand_in
+
+DEVELOPMENT_USERNAME = "dukcapil-lebak-dev"
 
 
 class ShippingSettings(ServiceSettings):
@@ -14,7 +17,7 @@ class ShippingSettings(ServiceSettings):
 
     courier_url: str = Field(default="http://127.0.0.1:8010", description="Base URL of the courier's partner API")
     # Development-only credentials, matching the courier simulator's (dukcapil_devtools) defaults; set real ones.
-    courier_username: str = "dukcapil-lebak-dev"
+    courier_username: str = DEVELOPMENT_USERNAME
     courier_api_key: SecretStr = SecretStr("development-only-courier-api-key")
     courier_branch: str = Field(default="RKB000", description="OLSHOP_BRANCH: the courier branch of our account")
     courier_customer: str = Field(default="80000000", description="OLSHOP_CUST: our customer number")
@@ -60,3 +63,14 @@ class ShippingSettings(ServiceSettings):
         "stuck_in_transit (a REG parcel within Lebak moves at least daily)",
     )
     stuck_check_interval: float = Field(default=60.0, description="Seconds between two rounds of the stuck check")
+
+    def production_problems(self) -> list[str]:
+        """Production books parcels with the office's courier account, never the simulator, which marks every parcel
+        delivered within seconds."""
+        problems = super().production_problems()
+        courier = URL(self.courier_url)
+        if is_stand_in(courier.host, courier.port):
+            problems.append("set SHIPPING_COURIER_URL to the courier's partner API, not the simulator")
+        if self.courier_username == DEVELOPMENT_USERNAME:
+            problems.append("set SHIPPING_COURIER_USERNAME to the office's courier account, not the simulator's")
+        return problems

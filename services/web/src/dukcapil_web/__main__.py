@@ -1,23 +1,26 @@
 import uvicorn
 
+from dukcapil_shared.settings import load_settings
+from dukcapil_shared.startup import reported_startup_errors
 from dukcapil_web.bootstrap import build_app
 from dukcapil_web.settings import WebSettings
 
 
 def main() -> None:
-    settings = WebSettings()
-    config = uvicorn.Config(
-        build_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=max(1, int(settings.graceful_timeout)),
-        # X-Forwarded-For (the citizen's address, for the rate limits) is believed only from the proxies named.
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips or None,
-    )
-    uvicorn.Server(config).run()
+    with reported_startup_errors("web"):
+        settings = load_settings(WebSettings)
+        config = uvicorn.Config(
+            build_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=max(1, int(settings.graceful_timeout)),
+            # X-Forwarded-For (the citizen's address, for the rate limits) is believed only from the proxies named.
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips or None,
+        )
+        uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

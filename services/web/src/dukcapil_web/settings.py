@@ -1,21 +1,15 @@
 """The portal's settings (prefix WEB_). It has no database and no broker: it talks to the services' public HTTP
 APIs, and keeps its sessions in memory or in Redis."""
 
-from pathlib import Path
-from typing import Literal, Self
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
-from pydantic import AliasChoices, Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from dukcapil_shared.settings import DEVELOPMENT_ONLY, ProductionMisconfigured
+from dukcapil_shared.settings import OfficeSettings
 
 
-class WebSettings(BaseSettings):
+class WebSettings(OfficeSettings):
     model_config = SettingsConfigDict(env_prefix="WEB_", extra="ignore", hide_input_in_errors=True)
 
-    environment: Literal["development", "production"] = Field(
-        default="production", validation_alias=AliasChoices("ENVIRONMENT")
-    )
     host: str = "127.0.0.1"
     port: int = 8000
     forwarded_allow_ips: str = Field(
@@ -42,7 +36,6 @@ class WebSettings(BaseSettings):
         default=SecretStr("development-only-web-session-secret"),
         description="Signs the session cookie and encrypts what the session keeps (the access codes followed)",
     )
-    session_secret_file: str | None = Field(default=None, description="A file holding session_secret instead")
     session_store_url: str = Field(
         default="memory://",
         description="Where sessions are kept: memory:// (this process; for one replica) or redis://host:6379/0 "
@@ -70,22 +63,11 @@ class WebSettings(BaseSettings):
     )
 
     def secret(self) -> str:
-        if self.session_secret_file:
-            return Path(self.session_secret_file).read_text(encoding="utf-8").strip()
         return self.session_secret.get_secret_value()
 
-    @model_validator(mode="after")
-    def _production_has_real_secrets(self) -> Self:
-        if self.environment != "production":
-            return self
-        problems = []
-        if self.session_secret_file is None and self.secret().startswith(DEVELOPMENT_ONLY):
-            problems.append("set WEB_SESSION_SECRET (or WEB_SESSION_SECRET_FILE): it still has its development default")
-        elif len(self.secret()) < 32:
-            problems.append("WEB_SESSION_SECRET must be at least 32 characters")
-        if problems:
-            raise ProductionMisconfigured(
-                "ENVIRONMENT=production refuses what only development may use; fix each of these: "
-                + "; ".join(problems)
-            )
-        return self
+    def production_problems(self) -> list[str]:
+        """Besides the development default (named by OfficeSettings): a session secret long enough to sign with."""
+        problems = super().production_problems()
+        if not problems and len(self.secret()) < 32:
+            problems.append("WEB_SESSION_SECRET (or the file WEB_SESSION_SECRET_FILE) must be at least 32 characters")
+        return problems

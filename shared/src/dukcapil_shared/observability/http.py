@@ -1,4 +1,9 @@
-"""HTTP: a request id in every log line of a request, HTTP metrics by route template, and GET /metrics.
+"""HTTP: an access log line per request, the HTTP request's id in every log line written while serving it, HTTP
+metrics by route template, and GET /metrics.
+
+The HTTP request's id is `http_request_id` in the logs (`X-Request-ID` on the wire), never `request_id`, which is
+the citizen's service request. The access log names the route template (`/requests/{request_id}`), never the path
+with a number or a NIK in it, and never the query string.
 
 GET /metrics answers without a token, as Prometheus expects. It shows no personal data, but it does show how
 busy the office is: keep it on the internal network. The compose gateway refuses it (404).
@@ -17,20 +22,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from dukcapil_shared.observability.metrics import UNMATCHED_ROUTE, ServiceMetrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
-REQUEST_ID_SCOPE_KEY = "dukcapil.request_id"
+REQUEST_ID_SCOPE_KEY = "dukcapil.http_request_id"
 # A caller's id is honoured when it looks like an id (a proxy's, a client's): up to 128 characters of letters,
 # digits and - _ . : — anything else (free text, a line break for forging log lines) gets a new one.
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def request_id_of(scope: Scope) -> str | None:
-    """The id the middleware gave this request (for log lines written outside it, e.g. unhandled errors)."""
+def http_request_id_of(scope: Scope) -> str | None:
+    """The id the middleware gave this HTTP request (for log lines written outside it, e.g. unhandled errors)."""
     return scope.get(REQUEST_ID_SCOPE_KEY)
 
 
 class HttpObservabilityMiddleware:
-    """Per HTTP request: the request id (the caller's X-Request-ID when acceptable, else a new UUID) bound to the
-    logs and echoed in the response, and the request's duration recorded by method, route template and status."""
+    """Per HTTP request: its id (the caller's X-Request-ID when acceptable, else a new UUID) bound to the logs as
+    http_request_id and echoed in the response, its duration recorded by method, route template and status, and one
+    access log line (`http_request`) with the same, whatever the status."""
 
     def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics) -> None:
         self.app = app
@@ -40,27 +46,33 @@ class HttpObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        scope[REQUEST_ID_SCOPE_KEY] = request_id
+        http_request_id = _request_id(scope)
+        scope[REQUEST_ID_SCOPE_KEY] = http_request_id
         status_code = 500  # what the client gets when the app raises before answering
 
         async def send_with_request_id(message: Message) -> None:
             nonlocal status_code
             if message["type"] == "http.response.start":
                 status_code = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = http_request_id
             await send(message)
 
         started = time.perf_counter()
         try:
-            with structlog.contextvars.bound_contextvars(request_id=request_id):
+            with structlog.contextvars.bound_contextvars(http_request_id=http_request_id):
                 await self.app(scope, receive, send_with_request_id)
         finally:
-            self.metrics.observe_http(
+            seconds = time.perf_counter() - started
+            route = route_template(scope)
+            self.metrics.observe_http(method=scope["method"], route=route, status_code=status_code, seconds=seconds)
+            # A logger of the moment, not one cached at import: each line goes where logging is configured now.
+            structlog.get_logger("dukcapil.access").info(
+                "http_request",
                 method=scope["method"],
-                route=route_template(scope),
-                status_code=status_code,
-                seconds=time.perf_counter() - started,
+                route=route,
+                status=status_code,
+                duration_ms=round(seconds * 1000, 1),
+                http_request_id=http_request_id,
             )
 
 

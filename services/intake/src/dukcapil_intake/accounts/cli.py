@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, NoReturn
 
 import typer
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
 
 from dukcapil_intake import tables
 from dukcapil_intake.accounts.adapters.accounts import SqlAccountsUnitOfWork
@@ -27,6 +28,7 @@ from dukcapil_intake.accounts.service_layer import accounts as service
 from dukcapil_intake.settings import IntakeSettings
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.db import create_engine, migrate
+from dukcapil_shared.settings import OfficeSettings, database_connection_url
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__.split("\n\n")[0])
 PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input")]
@@ -143,17 +145,22 @@ def _password_reader(from_stdin: bool) -> Callable[[], str]:
     return read
 
 
-class _Database(BaseSettings):
-    """The one setting this tool needs: it runs beside intake, not as it, and checks nothing else."""
+class _Database(OfficeSettings):
+    """The settings this tool needs, intake's database: it runs beside intake, not as it, and checks nothing else."""
 
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
     database_url: str = IntakeSettings.model_fields["database_url"].default
+    database_password: SecretStr | None = None
+    database_password_file: str | None = None
+
+    def connection_url(self) -> str:
+        return database_connection_url(self.database_url, self.database_password, self.database_password_file)
 
 
 async def _with_database(action: Callable[[service.AccountsUnitOfWorkFactory], Awaitable[str]]) -> str:
     """Deactivating an account or setting its password ends its sessions: the running intake's relay announces it
     and every service refuses its tokens within seconds."""
-    engine = create_engine(_Database().database_url)
+    engine = create_engine(_Database().connection_url())
     try:
         await migrate(engine, "dukcapil_intake:migrations")
         source = "/dukcapil/lebak/intake"

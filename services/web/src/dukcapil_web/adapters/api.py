@@ -41,11 +41,11 @@ class ServiceRefused(Exception):
 
 @dataclass(frozen=True)
 class Caller:
-    """Who the portal calls for: the citizen's (or the member of staff's) address and the request id of their
-    click; for staff, their token and why they look at a person's data."""
+    """Who the portal calls for: the citizen's (or the member of staff's) address and the id of the HTTP request of
+    their click (passed on as X-Request-ID); for staff, their token and why they look at a person's data."""
 
     address: str | None = None
-    request_id: str | None = None
+    http_request_id: str | None = None
     token: str | None = None
     reason: str | None = None
 
@@ -53,8 +53,8 @@ class Caller:
         headers = {}
         if self.address:
             headers["X-Forwarded-For"] = self.address
-        if self.request_id:
-            headers["X-Request-ID"] = self.request_id
+        if self.http_request_id:
+            headers["X-Request-ID"] = self.http_request_id
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         if self.reason:

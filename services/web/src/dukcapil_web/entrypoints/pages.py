@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dukcapil_shared.auth.ratelimit import RateLimits
 from dukcapil_shared.contracts.regions import lebak_kecamatan
-from dukcapil_shared.observability.http import request_id_of
+from dukcapil_shared.observability.http import http_request_id_of
 from dukcapil_web.adapters.api import Caller, DocumentsApi, IntakeApi, ServiceRefused, ServiceUnavailable
 from dukcapil_web.domain import forms
 from dukcapil_web.domain.i18n import (
@@ -74,7 +74,9 @@ LanguageDep = Annotated[Language, Depends(language)]
 
 def caller(request: Request) -> Caller:
     """The citizen's address, and this click's request id: one id in the portal's log lines and the services'."""
-    return Caller(address=request.client.host if request.client else None, request_id=request_id_of(request.scope))
+    return Caller(
+        address=request.client.host if request.client else None, http_request_id=http_request_id_of(request.scope)
+    )
 
 
 async def _limit(request: Request, name: str, rate: str) -> None:

@@ -112,7 +112,7 @@ def calling(request: Request, staff: Staff, task: str | None = None) -> Caller:
         if not reason:
             raise ReasonNeeded(task)
     plain = caller(request)
-    return Caller(address=plain.address, request_id=plain.request_id, token=staff.token, reason=reason)
+    return Caller(address=plain.address, http_request_id=plain.http_request_id, token=staff.token, reason=reason)
 
 
 def staff_page(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:

@@ -52,7 +52,7 @@ async def sign_in(
             token = await console.intake.sign_in(username, password, caller(request))
             plain = caller(request)
             me = await console.intake.me(
-                Caller(address=plain.address, request_id=plain.request_id, token=token["access_token"])
+                Caller(address=plain.address, http_request_id=plain.http_request_id, token=token["access_token"])
             )
         except ServiceRefused as refused:
             if refused.code == "invalid_grant":
