@@ -6,6 +6,8 @@ must be one that the real service apps export (their GET /metrics, scraped in-pr
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -26,6 +28,18 @@ DATASOURCE_UID = "prometheus"
 # Metric names are the identifiers with these prefixes; what else a PromQL expression holds is functions, label
 # names and Grafana's $__variables.
 METRIC = re.compile(r"\b((?:dukcapil|http_server|faststream|process|python)_[a-zA-Z0-9_:]+)")
+# The exporters compose runs beside the services, scraped as these jobs: RabbitMQ's own rabbitmq_prometheus plugin
+# and postgres-exporter.
+EXPORTERS = {"rabbitmq": "rabbitmq:15692", "postgres": "postgres-exporter:9187"}
+# The series of theirs that the alerting rules read, as their documentation names them: RabbitMQ's monitoring
+# guide (the alarms of rabbitmq_prometheus' core metrics) and postgres_exporter's README (pg_up).
+EXPORTED_BY_EXPORTERS = {
+    "rabbitmq_alarms_memory_used_watermark",
+    "rabbitmq_alarms_free_disk_space_watermark",
+    "pg_up",
+}
+ALERTS = DEPLOY / "prometheus" / "alerts.yml"
+ANY_METRIC = re.compile(r"\b((?:dukcapil|http_server|faststream|process|python|rabbitmq|pg)_[a-zA-Z0-9_:]+|up)\b")
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +73,12 @@ def _sample_names(family: str, kind: str) -> set[str]:
     return {family}
 
 
-def test_prometheus_scrapes_every_replica_of_every_service() -> None:
+def test_prometheus_scrapes_every_replica_of_every_service_and_the_broker_and_database() -> None:
     config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == set(SERVICES)
+    assert set(jobs) == set(SERVICES) | set(EXPORTERS)
+    for job, target in EXPORTERS.items():
+        assert jobs[job]["static_configs"] == [{"targets": [target]}], job
     for service, port in PORTS.items():
         [discovery] = jobs[service]["dns_sd_configs"]
         # One A record per replica of a service scaled with --scale: each becomes a target.
@@ -163,3 +179,72 @@ async def test_every_service_exports_the_shared_series_and_review_its_service_le
     for service, names in exported.items():
         assert shared <= names, f"{service} lacks {sorted(shared - names)}"
     assert {"dukcapil_reviews_pending", "dukcapil_reviews_overdue"} <= exported["review"]
+
+
+def _promtool() -> str:
+    promtool = shutil.which("promtool") or "/usr/bin/promtool"
+    assert Path(promtool).is_file(), "promtool is missing: apt-get install prometheus (.ci/run does)"
+    return promtool
+
+
+def test_the_alerting_rules_are_valid_and_loaded_by_prometheus(tmp_path: Path) -> None:
+    result = subprocess.run([_promtool(), "check", "rules", str(ALERTS)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    assert config["rule_files"] == ["/etc/prometheus/alerts.yml"], "compose mounts alerts.yml there"
+    # The whole configuration, with the rules where this machine has them.
+    shutil.copy(ALERTS, tmp_path / "alerts.yml")
+    config["rule_files"] = [str(tmp_path / "alerts.yml")]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [_promtool(), "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_alerts_fire_on_what_they_are_for() -> None:
+    """deploy/prometheus/alerts.test.yml: series in, alerts out, by promtool's own rule evaluation."""
+    result = subprocess.run(
+        [_promtool(), "test", "rules", "alerts.test.yml"],
+        cwd=DEPLOY / "prometheus",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_alerts_cover_what_an_operator_must_act_on() -> None:
+    alerts = {rule["alert"]: rule for group in yaml.safe_load(ALERTS.read_text())["groups"] for rule in group["rules"]}
+    for alert, metric in {
+        "DeadLetterWaiting": "dukcapil_dead_letters_parked",
+        "OutboxEventsOld": "dukcapil_outbox_oldest_pending_age_seconds",
+        "OutboxGrowing": "dukcapil_outbox_pending_events",
+        "ReviewsOverdue": "dukcapil_reviews_overdue",
+        "StageWithoutConsumers": "dukcapil_queue_consumers",
+        "IntegrationFailing": "dukcapil_outbound_requests_total",
+        "ServiceDown": "up",
+        "BrokerDown": "up",
+        "DatabaseDown": "pg_up",
+    }.items():
+        assert metric in alerts[alert]["expr"], f"{alert} does not read {metric}"
+    for alert, rule in alerts.items():
+        assert rule["labels"]["severity"] in {"warning", "critical"}, alert
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], alert
+
+
+async def test_every_metric_the_alerts_read_is_exported(exported: dict[str, set[str]]) -> None:
+    everywhere = set().union(*exported.values())
+    jobs = {
+        job["job_name"]
+        for job in yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())["scrape_configs"]
+    }
+    for group in yaml.safe_load(ALERTS.read_text())["groups"]:
+        for rule in group["rules"]:
+            expression = rule["expr"]
+            used = set(ANY_METRIC.findall(expression))
+            assert used, f"{rule['alert']}: no metric found in {expression}"
+            unknown = used - everywhere - EXPORTED_BY_EXPORTERS - {"up"}
+            assert not unknown, f"{rule['alert']}: {sorted(unknown)} are exported by no service and no exporter"
+            for job in re.findall(r'job="(\w+)"', expression) + re.findall(r'job=~"([\w|]+)"', expression):
+                assert set(job.split("|")) <= jobs, f"{rule['alert']}: Prometheus scrapes no job {job}"

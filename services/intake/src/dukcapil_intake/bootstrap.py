@@ -112,7 +112,10 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.publishes_for_agencies = True
     access_codes = AccessCodes(settings.access_code_secret())
     if settings.notifications_enabled:
-        sms_http = httpx.AsyncClient(timeout=settings.sms_timeout)
+        # Each call counted by its outcome: the SMS gateway failing is alerted on (deploy/prometheus/alerts.yml).
+        sms_http = httpx.AsyncClient(
+            timeout=settings.sms_timeout, transport=runtime.metrics.outbound_transport("sms_gateway")
+        )
         # Closed after the last round has stopped using it.
         runtime.add_cleanup(sms_http.aclose)
         notifier = ChannelNotifier(

@@ -40,7 +40,12 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
     unit_of_work = runtime.unit_of_work_factory(SqlShippingUnitOfWork)
     clock = SystemClock()
 
-    courier_http = httpx.AsyncClient(base_url=settings.courier_url, timeout=settings.courier_timeout)
+    courier_http = httpx.AsyncClient(
+        base_url=settings.courier_url,
+        timeout=settings.courier_timeout,
+        # Each call counted by its outcome: the courier failing is alerted on (deploy/prometheus/alerts.yml).
+        transport=runtime.metrics.outbound_transport("courier"),
+    )
     courier = JneCourier(
         courier_http,
         account=JneAccount(

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
+import httpx
 import structlog
 from prometheus_client import (
     CollectorRegistry,
@@ -28,6 +29,8 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.exposition import choose_encoder
+
+from dukcapil_shared.observability.outbound import CountedTransport
 
 log = structlog.get_logger(__name__)
 
@@ -156,12 +159,25 @@ class ServiceMetrics:
             ["queue"],
             registry=self.registry,
         )
+        self.outbound_requests = Counter(
+            "dukcapil_outbound_requests",
+            "Requests to the office's outside systems by integration (courier, sms_gateway) and outcome (ok, "
+            "rejected: a 4xx, failed: a 5xx, unreachable: no connection or no answer in time)",
+            ["integration", "outcome"],
+            registry=self.registry,
+        )
         self.refresh_failures = Counter(
             "dukcapil_metrics_refresh_failures",
             "Scrapes at which a database-backed gauge could not be refreshed and kept its last value, by source",
             ["source"],
             registry=self.registry,
         )
+
+    def outbound_transport(
+        self, integration: str, inner: httpx.AsyncBaseTransport | None = None
+    ) -> httpx.AsyncBaseTransport:
+        """The transport of an HTTP client that calls an outside system: each request counted by its outcome."""
+        return CountedTransport(self.outbound_requests, integration, inner)
 
     def on_scrape(self, source: str, refresh: Refresh) -> None:
         """Run `refresh` (which sets some gauges) before each scrape, bounded by the refresh timeout."""
