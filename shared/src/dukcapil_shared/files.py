@@ -16,6 +16,10 @@ class FileStore(abc.ABC):
     @abc.abstractmethod
     async def load(self, key: str) -> bytes | None: ...
 
+    async def delete(self, key: str) -> None:
+        """Remove the file under `key`; nothing to do when there is none (a retention round that stopped halfway)."""
+        raise NotImplementedError(f"{type(self).__name__} deletes nothing")
+
 
 class DirectoryFileStore(FileStore):
     """Files in one folder, each written whole or not at all (a crash leaves a stray temporary file at most)."""
@@ -28,6 +32,9 @@ class DirectoryFileStore(FileStore):
 
     async def load(self, key: str) -> bytes | None:
         return await anyio.to_thread.run_sync(self._load, self._path(key))
+
+    async def delete(self, key: str) -> None:
+        await anyio.to_thread.run_sync(self._path(key).unlink, True)
 
     def _path(self, key: str) -> Path:
         path = self._root / key

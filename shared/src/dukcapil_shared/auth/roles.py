@@ -25,6 +25,7 @@ class Scope(StrEnum):
     OPERATIONS = "operations"  # dead letters: list, show, replay, discard
     ACCOUNTS_MANAGE = "accounts:manage"  # staff accounts
     AGENCIES_MANAGE = "agencies:manage"  # the agencies that subscribe to events: onboard, offboard, replay
+    PERSONAL_DATA_EXPORT = "personal_data:export"  # everything held about one NIK, for the person who asks (UU 27/2022)
 
 
 class Role(StrEnum):
@@ -55,8 +56,16 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.REVIEWER: _REVIEWER,
     # Follows the office's work as a whole: the figures, where requests are stuck, and the messages a stage could
     # not apply (replayed once the cause is fixed, or discarded with a reason).
+    # Answers a person's request for what the office holds about them (the export), office-wide.
     Role.SUPERVISOR: _REVIEWER
-    | {Scope.REVIEWS_SUPERVISE, Scope.INCIDENTS_READ, Scope.SHIPMENTS_READ, Scope.STATISTICS_READ, Scope.OPERATIONS},
+    | {
+        Scope.REVIEWS_SUPERVISE,
+        Scope.INCIDENTS_READ,
+        Scope.SHIPMENTS_READ,
+        Scope.STATISTICS_READ,
+        Scope.OPERATIONS,
+        Scope.PERSONAL_DATA_EXPORT,
+    },
     Role.DOCUMENT_OFFICER: frozenset({Scope.REQUESTS_READ, Scope.DOCUMENTS_READ, Scope.DOCUMENTS_MANAGE}),
     Role.SHIPPING_OFFICER: frozenset(
         {Scope.REQUESTS_READ, Scope.SHIPMENTS_READ, Scope.SHIPMENTS_HANDOVER, Scope.INCIDENTS_READ}
