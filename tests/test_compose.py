@@ -1,7 +1,9 @@
 """docker-compose.yml is checked by tools that parse it, since no Docker engine runs on our machines."""
 
+import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -24,14 +26,30 @@ SECRETS = (
     "DOCUMENTS_SIGNER_NAME",
     "DOCUMENTS_SIGNER_NIP",
     "GRAFANA_ADMIN_PASSWORD",
+    "PUBLIC_HOSTNAME",
 )
 SERVICES = {"intake": 8001, "review": 8002, "documents": 8003, "shipping": 8004}
 PORTAL = 8000
+CADDYFILE = ROOT / "deploy" / "gateway" / "Caddyfile"
+SERVICE_USER = "10001"  # the Dockerfile's
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def secret_names(spec: dict) -> set[str]:
+    """The secrets a container is given, whether named (short form) or with their owner and mode (long form)."""
+    return {secret if isinstance(secret, str) else secret["source"] for secret in spec.get("secrets", [])}
+
+
+def site_block(address: str) -> str:
+    """A site's block in the gateway's Caddyfile."""
+    block = re.search(r"^" + re.escape(address) + r" \{\n(.*?)\n\}", CADDYFILE.read_text(), re.DOTALL | re.MULTILINE)
+    assert block is not None, f"no site {address} in {CADDYFILE}"
+    return block.group(1)
 
 
 def settings_class(service: str):  # type: ignore[no-untyped-def]
@@ -73,7 +91,10 @@ def test_each_service_is_built_healthchecked_and_started_after_its_dependencies(
         assert spec["depends_on"][dependency]["condition"] == "service_healthy"
         assert "healthcheck" in compose["services"][dependency]
     assert spec["depends_on"]["setup"]["condition"] == "service_completed_successfully"
-    assert set(spec["depends_on"]) == {"setup", "rabbitmq", "postgres", "redis"}, "no service waits on a stand-in"
+    assert spec["depends_on"][f"migrate-{service}"]["condition"] == "service_completed_successfully"
+    assert set(spec["depends_on"]) == {"setup", "rabbitmq", "postgres", "redis", f"migrate-{service}"}, (
+        "no service waits on a stand-in"
+    )
     assert spec["environment"]["RATE_LIMIT_STORAGE_URL"] == "async+redis://redis:6379", "one count for all replicas"
     assert "ports" not in compose["services"]["redis"], "the counters are nobody else's business"
 
@@ -83,8 +104,8 @@ def test_services_can_be_scaled(compose: dict, service: str) -> None:
     spec = compose["services"][service]
     assert "container_name" not in spec, "a fixed container name forbids --scale"
     assert "ports" not in spec, "a fixed host port forbids --scale; the gateway publishes the ports"
-    upstreams = compose["configs"]["gateway"]["content"]
-    assert f":{SERVICES[service]} {{\n  reverse_proxy {service}:{SERVICES[service]}" in upstreams
+    assert compose["configs"]["gateway"]["file"] == "./deploy/gateway/Caddyfile"
+    assert f"reverse_proxy {service}:{SERVICES[service]}" in site_block(f"{service}.{{$PUBLIC_HOSTNAME}}")
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -113,13 +134,15 @@ def test_every_service_signs_in_as_its_own_broker_and_database_user_with_secrets
     assert environment[f"{prefix}_BROKER_PASSWORD_FILE"] == f"/run/secrets/broker-{service}"
     assert environment[f"{prefix}_DATABASE_URL"] == f"postgresql+asyncpg://{service}@postgres:5432/{service}"
     assert environment[f"{prefix}_DATABASE_PASSWORD_FILE"] == f"/run/secrets/db-{service}"
-    assert {f"broker-{service}", f"db-{service}"} <= set(spec["secrets"])
+    given = secret_names(spec)
+    assert {f"broker-{service}", f"db-{service}"} <= given
     others = {f"{kind}-{other}" for kind in ("broker", "db") for other in SERVICES if other != service}
-    assert not others & set(spec["secrets"]), "a service is given only its own passwords"
+    assert not others & given, "a service is given only its own passwords"
+    assert f"db-{service}-owner" not in given, "the database's owner password is the migrations' alone"
     if service == "intake":
-        assert "staff-token-key" in spec["secrets"], "intake alone signs staff tokens"
+        assert "staff-token-key" in given, "intake alone signs staff tokens"
     else:
-        assert "staff-token-key" not in spec["secrets"] and environment["AUTH_JWKS_FILE"] == "/keys/jwks.json"
+        assert "staff-token-key" not in given and environment["AUTH_JWKS_FILE"] == "/keys/jwks.json"
         assert "staff-token-keys:/keys:ro" in spec["volumes"], "the others hold only the public keys"
 
 
@@ -146,13 +169,11 @@ def test_development_stand_ins_run_only_in_the_dev_profile_and_internal_ports_st
     for name, spec in compose["services"].items():
         for port in spec.get("ports", []):
             published = str(port)
-            if name == "gateway" or published == "5672:5672":  # the public API; agencies' AMQP
+            if name == "gateway" or (name, published) == ("rabbitmq", "5671:5671"):  # HTTPS; agencies' AMQPS
                 continue
             assert published.startswith("127.0.0.1:"), f"{name} publishes {published} on every interface"
     gateway_ports = {str(port) for port in compose["services"]["gateway"]["ports"]}
-    assert gateway_ports == {f"{port}:{port}" for port in [*SERVICES.values(), PORTAL]}, (
-        "the gateway serves the four APIs and the portal only"
-    )
+    assert gateway_ports == {"80:80", "443:443", "443:443/udp"}, "HTTPS (and HTTP, redirected to it) only"
 
 
 def test_secrets_are_files_made_once_and_the_dev_env_names_every_required_variable() -> None:
@@ -170,10 +191,18 @@ def test_secrets_are_files_made_once_and_the_dev_env_names_every_required_variab
     assert dev["ENVIRONMENT"] == "development"
 
 
-def test_postgres_makes_a_role_and_a_database_for_each_service(compose: dict) -> None:
-    script = compose["configs"]["create-databases"]["content"]
-    assert "for service in intake review documents shipping; do" in script
-    assert 'CREATE DATABASE :"service" OWNER :"service";' in script
+def test_postgres_makes_a_database_with_an_owner_role_and_a_service_role_for_each_service(compose: dict) -> None:
+    assert compose["configs"]["create-databases"]["file"] == "./deploy/postgres/create-databases.sh"
+    assert compose["configs"]["service-database"]["file"] == "./deploy/postgres/service-database.sql"
+    mounted = {config["source"]: config["target"] for config in compose["services"]["postgres"]["configs"]}
+    assert mounted == {
+        "create-databases": "/docker-entrypoint-initdb.d/create-databases.sh",
+        "service-database": "/etc/dukcapil/service-database.sql",  # where the script runs it from
+    }
+    assert (
+        'CREATE DATABASE :"database" OWNER :"owner";'
+        in (ROOT / "deploy" / "postgres" / "service-database.sql").read_text()
+    )
     used = {
         compose["services"][service]["environment"][f"{service.upper()}_DATABASE_URL"].rsplit("/", 1)[1]
         for service in SERVICES
@@ -181,14 +210,13 @@ def test_postgres_makes_a_role_and_a_database_for_each_service(compose: dict) ->
     assert used == set(SERVICES)
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_the_gateway_refuses_the_metrics_endpoint(compose: dict, service: str) -> None:
+@pytest.mark.parametrize("service", [*SERVICES, "web"])
+def test_the_gateway_refuses_the_metrics_endpoint(service: str) -> None:
     """GET /metrics answers without a token, for Prometheus on the internal network; the public never reaches it."""
-    upstreams = compose["configs"]["gateway"]["content"]
-    block = re.search(r":" + str(SERVICES[service]) + r" \{\n(.*?)\n\}", upstreams, re.DOTALL)
-    assert block is not None
-    directives = [line.strip() for line in block.group(1).splitlines()]
-    assert "respond /metrics* 404" in directives, "a service's block must refuse /metrics"
+    address = "{$PUBLIC_HOSTNAME}" if service == "web" else f"{service}.{{$PUBLIC_HOSTNAME}}"
+    directives = [line.strip() for line in site_block(address).splitlines()]
+    assert "import front" in directives, "every site imports the front snippet"
+    assert "respond /metrics* 404" in [line.strip() for line in site_block("(front)").splitlines()]
 
 
 def test_prometheus_and_grafana_start_with_their_provisioning(compose: dict) -> None:
@@ -200,7 +228,10 @@ def test_prometheus_and_grafana_start_with_their_provisioning(compose: dict) -> 
         for service in ("prometheus", "grafana")
     }
     assert files[next(iter(mounted["prometheus"]))].endswith("prometheus.yml")
-    assert mounted["prometheus"] == {"prometheus": "/etc/prometheus/prometheus.yml"}
+    assert mounted["prometheus"] == {
+        "prometheus": "/etc/prometheus/prometheus.yml",
+        "prometheus-alerts": "/etc/prometheus/alerts.yml",  # prometheus.yml's rule_files
+    }
     targets = set(mounted["grafana"].values())
     assert "/etc/grafana/provisioning/datasources/prometheus.yml" in targets
     assert "/etc/grafana/provisioning/dashboards/dukcapil.yml" in targets
@@ -222,18 +253,168 @@ def test_the_portal_sits_behind_the_gateway_with_its_sessions_in_redis_and_no_da
     assert env["WEB_SESSION_STORE_URL"].startswith("redis://redis:") and env["RATE_LIMIT_STORAGE_URL"].startswith(
         "async+redis://redis:"
     )
-    assert env["WEB_SESSION_SECRET_FILE"] == "/run/secrets/web-session-secret" and spec["secrets"] == [
-        "web-session-secret"
-    ]
+    assert env["WEB_SESSION_SECRET_FILE"] == "/run/secrets/web-session-secret"
+    assert secret_names(spec) == {"web-session-secret"}
     assert not any(name.endswith(("DATABASE_URL", "BROKER_PASSWORD_FILE")) or name == "AMQP_URL" for name in env)
     from dukcapil_web.settings import WebSettings
 
     for variable in env:
         if variable.startswith("WEB_"):
             assert variable.removeprefix("WEB_").lower() in WebSettings.model_fields, f"{variable} is no setting"
-    upstreams = compose["configs"]["gateway"]["content"]
-    block = re.search(r":8000 \{\n(.*?)\n\}", upstreams, re.DOTALL)
-    assert (
-        block is not None and "reverse_proxy web:8000" in block.group(1) and "respond /metrics* 404" in block.group(1)
+    assert "reverse_proxy web:8000" in site_block("{$PUBLIC_HOSTNAME}"), "the portal is the front door"
+    documents = site_block("documents.{$PUBLIC_HOSTNAME}")
+    assert "reverse_proxy @browser web:8000" in documents, "a QR code opened in a browser shows the portal's page"
+
+
+# The deployment's own rules (issue 19): what a host on the internet needs, checked on the resolved file (YAML
+# anchors and merges applied, as compose applies them).
+
+ONE_SHOT = {"setup", *(f"migrate-{service}" for service in SERVICES)}
+
+
+def _long_running(compose: dict) -> dict[str, dict]:
+    return {name: spec for name, spec in compose["services"].items() if name not in ONE_SHOT}
+
+
+def test_one_shot_steps_run_once_and_every_other_container_is_long_running(compose: dict) -> None:
+    for name in ONE_SHOT:
+        assert compose["services"][name]["restart"] == "no", name
+    for name, spec in _long_running(compose).items():
+        assert spec.get("restart") in {"unless-stopped", "always"}, f"{name} is not started again after a crash"
+
+
+def test_every_long_running_container_is_healthchecked_limited_rotated_read_only_and_unprivileged(
+    compose: dict,
+) -> None:
+    for name, spec in _long_running(compose).items():
+        assert spec.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
+        limits = spec.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert limits.get("cpus") and limits.get("memory"), f"{name} has no CPU and memory limits"
+        logging = spec.get("logging", {})
+        assert logging.get("driver") == "json-file", f"{name}'s log is not rotated"
+        assert {"max-size", "max-file"} <= set(logging.get("options", {})), f"{name}'s log is not rotated"
+        assert spec.get("read_only") is True, f"{name} can write its root filesystem"
+        assert "/tmp" in spec.get("tmpfs", []), f"{name}: its writable paths are named (a tmpfs /tmp at least)"
+        assert spec.get("cap_drop") == ["ALL"], f"{name} keeps Linux capabilities"
+        assert set(spec.get("cap_add", [])) <= {"NET_BIND_SERVICE"}, f"{name} adds capabilities back"
+        assert "no-new-privileges:true" in spec.get("security_opt", []), f"{name} may gain privileges"
+    assert compose["services"]["gateway"]["cap_add"] == ["NET_BIND_SERVICE"], "caddy's binary needs it to start"
+
+
+def test_only_the_gateway_faces_the_internet(compose: dict) -> None:
+    public = {
+        (name, str(port))
+        for name, spec in compose["services"].items()
+        for port in spec.get("ports", [])
+        if not str(port).startswith("127.0.0.1:")
+    }
+    assert public == {
+        ("gateway", "80:80"),
+        ("gateway", "443:443"),
+        ("gateway", "443:443/udp"),
+        ("rabbitmq", "5671:5671"),  # agencies, over AMQPS with the gateway's certificate
+    }
+    for name in ("rabbitmq", "prometheus", "grafana"):
+        for port in compose["services"][name].get("ports", []):
+            assert str(port).startswith("127.0.0.1:") or str(port) == "5671:5671", f"{name}: {port}"
+    rabbitmq = compose["configs"]["rabbitmq"]["content"]
+    assert "listeners.ssl.default = 5671" in rabbitmq and "ssl_options.certfile = /tls/certificate.pem" in rabbitmq
+    assert "${TLS_DIR:-./secrets/tls}:/tls:ro" in compose["services"]["rabbitmq"]["volumes"]
+    assert "${TLS_DIR:-./secrets/tls}:/tls:ro" in compose["services"]["gateway"]["volumes"]
+
+
+def test_stand_ins_run_only_in_the_dev_profile_and_nothing_else_waits_for_them(compose: dict) -> None:
+    stand_ins = {
+        name
+        for name, spec in compose["services"].items()
+        if spec.get("build", {}).get("args", {}).get("SERVICE") == "devtools"
+    }
+    assert {"courier-simulator", "notification-sinks"} <= stand_ins
+    for name in stand_ins:
+        assert compose["services"][name]["profiles"] == ["dev"], f"{name} runs outside the dev profile"
+    for name, spec in compose["services"].items():
+        if "dev" in spec.get("profiles", []):
+            continue
+        assert not stand_ins & set(spec.get("depends_on", {})), f"{name} waits for a stand-in"
+        for variable, value in (spec.get("environment") or {}).items():
+            assert not any(stand_in in str(value) for stand_in in stand_ins), f"{name}: {variable} names a stand-in"
+
+
+def test_every_image_is_pinned_by_digest(compose: dict) -> None:
+    for name, spec in compose["services"].items():
+        if "image" in spec:
+            assert DIGEST.search(spec["image"]), f"{name}: {spec['image']} is not pinned by digest"
+        else:
+            assert spec["build"]["context"] == ".", f"{name} is built from the Dockerfile, whose base is pinned"
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_each_service_is_migrated_by_the_owner_role_and_runs_as_its_own(compose: dict, service: str) -> None:
+    migrate = compose["services"][f"migrate-{service}"]
+    assert migrate["build"] == compose["services"][service]["build"], "the service's own image and migrations"
+    assert migrate["command"] == ["python", "-m", "dukcapil_shared.deploy", "migrate", f"dukcapil_{service}:migrations"]
+    assert migrate["environment"] == {
+        "MIGRATE_DATABASE_URL": f"postgresql+asyncpg://{service}_owner@postgres:5432/{service}",
+        "MIGRATE_DATABASE_PASSWORD_FILE": f"/run/secrets/db-{service}-owner",
+    }
+    assert secret_names(migrate) == {f"db-{service}-owner"}
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    environment = compose["services"][service]["environment"]
+    assert environment[f"{service.upper()}_MIGRATE_ON_START"] == "false", "its role could not migrate anyway"
+
+
+def test_secrets_are_given_to_the_user_each_container_runs_as(compose: dict) -> None:
+    users = {"postgres": "999", "postgres-exporter": "65534"}
+    for name, spec in compose["services"].items():
+        if name == "setup":  # runs as root to fill the volumes
+            continue
+        for secret in spec.get("secrets", []):
+            assert isinstance(secret, dict), f"{name}: {secret} in the long form, with its owner and mode"
+            owner = users.get(name, SERVICE_USER)
+            assert (secret["uid"], secret["gid"], secret["mode"]) == (owner, owner, 0o400), f"{name}: {secret}"
+
+
+def _caddy() -> str:
+    caddy = shutil.which("caddy") or "/usr/bin/caddy"
+    assert Path(caddy).is_file(), "caddy is missing: apt-get install caddy (.ci/run does)"
+    return caddy
+
+
+def _adapted(tls: str) -> dict:
+    result = subprocess.run(
+        [_caddy(), "adapt", "--config", str(CADDYFILE), "--adapter", "caddyfile"],
+        env=os.environ | {"PUBLIC_HOSTNAME": "layanan.example.go.id", "GATEWAY_TLS": tls},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    assert "reverse_proxy @browser web:8000" in upstreams, "a QR code opened in a browser shows the portal's page"
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_gateway_serves_every_name_over_https_from_the_certificate_files_and_redirects_http(compose: dict) -> None:
+    default = compose["services"]["gateway"]["environment"]["GATEWAY_TLS"]
+    assert default == "${GATEWAY_TLS:-/tls/certificate.pem /tls/key.pem}"
+    config = _adapted("/tls/certificate.pem /tls/key.pem")
+    [server] = config["apps"]["http"]["servers"].values()
+    assert server["listen"] == [":443"], "HTTPS only; Caddy's automatic HTTPS redirects port 80 to it"
+    assert not server.get("automatic_https", {}).get("disable") and not server.get("automatic_https", {}).get(
+        "disable_redirects"
+    )
+    hosts = {host for route in server["routes"] for match in route["match"] for host in match["host"]}
+    assert hosts == {"layanan.example.go.id", *(f"{service}.layanan.example.go.id" for service in SERVICES)}
+    [files] = config["apps"]["tls"]["certificates"]["load_files"]
+    assert (files["certificate"], files["key"]) == ("/tls/certificate.pem", "/tls/key.pem")
+    documents = json.dumps(
+        next(r for r in server["routes"] if r["match"][0]["host"] == ["documents.layanan.example.go.id"])
+    )
+    assert '"/verify/*"' in documents and '"*text/html*"' in documents and '"web:8000"' in documents
+
+
+def test_the_gateway_can_get_its_certificates_from_the_offices_acme_account() -> None:
+    config = _adapted("ops@example.go.id")
+    policies = config["apps"]["tls"]["automation"]["policies"]
+    issuers = [issuer for policy in policies for issuer in policy.get("issuers", [])]
+    assert issuers and all(
+        issuer.get("email") == "ops@example.go.id" for issuer in issuers if issuer["module"] == "acme"
+    )
