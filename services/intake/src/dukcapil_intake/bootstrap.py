@@ -160,6 +160,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     app.state.clock = clock
     app.state.files = DirectoryFileStore(settings.attachments_dir)
+    runtime.keeps_files_in("attachments", settings.attachments_dir)
     app.state.scans = DecodingScanInspector(
         concurrency=settings.scan_inspections, timeout=settings.scan_inspection_timeout
     )
@@ -312,6 +313,4 @@ def build_agency_desk(settings: IntakeSettings | None = None) -> AgencyDesk:
 def _management_password(settings: IntakeSettings) -> str | None:
     if settings.rabbitmq_management_password is not None:
         return settings.rabbitmq_management_password.get_secret_value()
-    if settings.rabbitmq_management_password_file:
-        return Path(settings.rabbitmq_management_password_file).read_text(encoding="utf-8").strip()
     return None

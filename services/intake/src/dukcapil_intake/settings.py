@@ -2,9 +2,10 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
+from yarl import URL
 
 from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_HOURS
-from dukcapil_shared.settings import ServiceSettings
+from dukcapil_shared.settings import ServiceSettings, is_loopback, is_stand_in
 
 
 class IntakeSettings(ServiceSettings):
@@ -57,9 +58,6 @@ class IntakeSettings(ServiceSettings):
         default=SecretStr("development-only-access-code-key"),
         description="The office's secret (16 bytes or more) the requests' access codes are derived from; changing "
         "it changes every code (openssl rand -base64 32)",
-    )
-    access_code_key_file: str | None = Field(
-        default=None, description="A file holding access_code_key instead (a mounted secret)"
     )
     access_code_misses: str = Field(
         default="5/15 minutes",
@@ -131,9 +129,8 @@ class IntakeSettings(ServiceSettings):
         default="http://127.0.0.1:15672", description="RabbitMQ's management API (the rabbitmq_management plugin)"
     )
     rabbitmq_management_user: str | None = Field(default=None, description="An administrator; AMQP_URL's user if unset")
-    rabbitmq_management_password: SecretStr | None = Field(default=None, description="AMQP_URL's password if unset")
-    rabbitmq_management_password_file: str | None = Field(
-        default=None, description="A file holding that password, instead of rabbitmq_management_password"
+    rabbitmq_management_password: SecretStr | None = Field(
+        default=None, description="AMQP_URL's password if unset (in development only)"
     )
     agency_amqp_url: str | None = Field(
         default=None,
@@ -142,8 +139,6 @@ class IntakeSettings(ServiceSettings):
     )
 
     def access_code_secret(self) -> bytes:
-        if self.access_code_key_file:
-            return Path(self.access_code_key_file).read_bytes().strip()
         return self.access_code_key.get_secret_value().encode()
 
     def needs_published_keys(self) -> bool:
@@ -153,15 +148,33 @@ class IntakeSettings(ServiceSettings):
         """Production signs staff tokens with the office's own key and tells citizens through the real mail relay
         and SMS gateway, never the development sinks."""
         problems = super().production_problems()
-        if self.access_code_key_file:  # the file's key stands in for the variable's development default
-            problems.remove(f"{self._variable('access_code_key')} still has its development-only default")
-        if self.signing_key is None and not Path(self.signing_key_file).is_file():
-            problems.append("set INTAKE_SIGNING_KEY or point INTAKE_SIGNING_KEY_FILE at the staff-token signing key")
-        if self.notifications_enabled and (self.smtp_host, self.smtp_port) == ("127.0.0.1", 8025):
+        if self.signing_key is None and self.is_development_default("signing_key_file"):
+            problems.append(
+                "set INTAKE_SIGNING_KEY or INTAKE_SIGNING_KEY_FILE to the office's staff-token signing key: "
+                f"{self.signing_key_file} is the development key `make run` writes"
+            )
+        elif self.signing_key is None and not Path(self.signing_key_file).is_file():
+            problems.append(f"INTAKE_SIGNING_KEY_FILE names no file: {self.signing_key_file}")
+        if self.notifications_enabled and is_stand_in(self.smtp_host, self.smtp_port):
             problems.append("set INTAKE_SMTP_HOST and INTAKE_SMTP_PORT to the office's mail relay, not the sink")
-        if self.notifications_enabled and self.sms_gateway_url == _SMS_SINK:
+        sms = URL(self.sms_gateway_url)
+        if self.notifications_enabled and is_stand_in(sms.host, sms.port):
             problems.append("set INTAKE_SMS_GATEWAY_URL to the office's SMS gateway, not the simulator")
+        if is_loopback(self.documents_url):
+            problems.append(
+                "set INTAKE_DOCUMENTS_URL to the documents service's public address (https://...): citizens' "
+                "download links point there"
+            )
+        if self.rabbitmq_management_password is None:
+            problems.append(
+                "set INTAKE_RABBITMQ_MANAGEMENT_PASSWORD (or INTAKE_RABBITMQ_MANAGEMENT_PASSWORD_FILE) and "
+                "INTAKE_RABBITMQ_MANAGEMENT_USER to a broker administrator of the office's own, for onboarding agencies"
+            )
+        elif self.rabbitmq_management_user in (None, "guest") or (
+            self.rabbitmq_management_password.get_secret_value() == "guest"
+        ):
+            problems.append(
+                "INTAKE_RABBITMQ_MANAGEMENT_USER and its password must name a broker administrator of the office's "
+                "own, not the broker's guest account"
+            )
         return problems
-
-
-_SMS_SINK = "http://127.0.0.1:8011/send"
