@@ -100,6 +100,7 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("shipping", "GET", "/shipments"): READ_SHIPMENTS,
     ("shipping", "GET", "/shipments/{shipment_id}"): READ_SHIPMENTS,
     ("shipping", "POST", "/shipments/{shipment_id}/collected"): {OP, SHIP},
+    ("shipping", "POST", "/shipments/{shipment_id}/rebook"): {OP, SHIP},
 }
 # On every service.
 for _service in ("intake", "review", "documents", "shipping"):

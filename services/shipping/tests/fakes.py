@@ -98,6 +98,7 @@ class FakeShipmentRepository(ShipmentRepository):
     def _stage(self, shipment: Shipment) -> None:
         shipment.new_tracking = []
         shipment.new_flags = []
+        shipment.cleared_flags = []
         self.pending[shipment.id] = copy.deepcopy(shipment)
 
     def _current(self) -> dict[uuid.UUID, Shipment]:

@@ -7,14 +7,20 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import structlog
+from fastapi import FastAPI
 
 from dukcapil_devtools.courier_simulator.app import SimulatorSettings, create_app
-from dukcapil_shared.contracts import ShipmentFlagged
+from dukcapil_shared.auth.roles import Role
+from dukcapil_shared.clock import SystemClock
+from dukcapil_shared.contracts import ShipmentCreated, ShipmentFlagged
 from dukcapil_shared.contracts.regions import find_kecamatan
+from dukcapil_shared.web import install_error_handlers
 from dukcapil_shipping.adapters.courier import JneAccount, JneCourier, Shipper, says_airway_bill_unknown
 from dukcapil_shipping.domain.model import FlagReason, ShipmentStatus
+from dukcapil_shipping.entrypoints import http as shipping_http
 from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import AirwayBillUnknown, CourierUnavailable
+from dukcapil_testing import install_test_auth, staff_headers
 
 from ..fakes import FakeClock, FakeShippingUnitOfWork, book, deliver, issued
 
@@ -29,6 +35,7 @@ ACCOUNT = JneAccount(
 SHIPPER = Shipper(
     name="Disdukcapil Kabupaten Lebak", address="Rangkasbitung", city="LEBAK", zip="42311", phone="0252000000"
 )
+STAFF = staff_headers(Role.SHIPPING_OFFICER)
 JNE_NOT_FOUND = json.dumps({"status": False, "error": "Cnote No. Not Found."})
 
 
@@ -148,3 +155,41 @@ async def test_a_courier_that_is_away_or_misrouted_loses_no_parcel_and_logs_one_
     assert not any(isinstance(event, ShipmentFlagged) for event in uow.outbox.events)
     warnings = [line for line in logs if line["log_level"] == "warning"]
     assert [(line["event"], line["shipments"]) for line in warnings] == [("tracking_poll_failed", 2)] * 3
+
+
+def shipping_api(uow: FakeShippingUnitOfWork) -> httpx.AsyncClient:
+    app = FastAPI()
+    install_error_handlers(app)
+    install_test_auth(app)
+    shipping_http.install(app)
+    app.state.unit_of_work = lambda: uow
+    app.state.clock = SystemClock()
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shipping")
+
+
+async def test_an_officer_has_a_lost_parcel_booked_again_and_it_is_followed_under_its_new_airway_bill(
+    booked: FakeShippingUnitOfWork, clock: FakeClock
+) -> None:
+    uow = booked
+    async with httpx.AsyncClient(transport=simulator(clock), base_url="http://courier") as forgetful:
+        courier = CountingCourier(forgetful)
+        await track(uow, courier, clock)
+        lost = next(iter(uow.shipments._current().values()))
+        old_airway_bill = lost.airway_bill
+        async with shipping_api(uow) as api:
+            flagged = await api.get("/shipments", params={"flag": "courier_lost_parcel"}, headers=STAFF)
+            assert len(flagged.json()) == 2 and flagged.json()[0]["status"] == "lost_by_courier"
+            answer = await api.post(f"/shipments/{lost.id}/rebook", headers=STAFF)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["status"] == "booking" and answer.json()["flags"] == []
+            again = await api.post(f"/shipments/{lost.id}/rebook", headers=STAFF)
+            assert (again.status_code, again.json()["error"]["code"]) == (409, "not_lost_by_courier")
+
+        assert await book(uow, courier) == 1
+        first, created = [e for e in uow.outbox.events if isinstance(e, ShipmentCreated) and e.shipment_id == lost.id]
+        assert first.airway_bill == old_airway_bill and created.airway_bill != old_airway_bill
+        assert uow.status_of(lost.id) == ShipmentStatus.created
+        courier.tracked.clear()
+        await track(uow, courier, clock)
+        assert courier.tracked == [created.airway_bill], "the other lost parcel waits for its officer"
+        assert uow.status_of(lost.id) == ShipmentStatus.created

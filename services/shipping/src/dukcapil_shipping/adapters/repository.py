@@ -3,7 +3,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, Select, exists, insert, select, update
+from sqlalchemy import Row, Select, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
@@ -99,6 +99,7 @@ class SqlShipmentRepository(ShipmentRepository):
             raise ConcurrentUpdate(f"shipment {shipment.id}")
         shipment.version += 1
         await self._insert_new_tracking(shipment)
+        await self._delete_cleared_flags(shipment)
         await self._insert_new_flags(shipment)
 
     async def find(
@@ -231,6 +232,15 @@ class SqlShipmentRepository(ShipmentRepository):
             ],
         )
         shipment.new_tracking = []
+
+    async def _delete_cleared_flags(self, shipment: Shipment) -> None:
+        if not shipment.cleared_flags:
+            return
+        flags = tables.shipment_flags
+        await self._connection.execute(
+            delete(flags).where(flags.c.shipment_id == str(shipment.id), flags.c.reason.in_(shipment.cleared_flags))
+        )
+        shipment.cleared_flags = []
 
     async def _insert_new_flags(self, shipment: Shipment) -> None:
         if not shipment.new_flags:

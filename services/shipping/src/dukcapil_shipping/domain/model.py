@@ -191,6 +191,8 @@ class Shipment:
     new_tracking: list[TrackingEntry] = field(default_factory=list)
     flags: list[ShipmentFlag] = field(default_factory=list)
     new_flags: list[ShipmentFlag] = field(default_factory=list)
+    cleared_flags: list[str] = field(default_factory=list)
+    """Reasons whose flag an operator dealt with since the shipment was loaded: removed when it is saved."""
 
     @classmethod
     def for_booking(
@@ -367,6 +369,30 @@ class Shipment:
         self.flag(FlagReason.courier_lost_parcel, detail, now=now)
         self._record(TrackingEntry("lost_by_courier", f"Nomor resi {self.airway_bill} tidak dikenal kurir.", now))
         return True
+
+    def rebook(self, *, operator: str, now: datetime) -> None:
+        """An operator asks the courier for a new airway bill for a parcel the courier lost (after agreeing with the
+        courier what happens to it): the booking loop books it again, and it can be flagged again if lost again."""
+        if self.status != ShipmentStatus.lost_by_courier:
+            raise ShipmentRefused(
+                "not_lost_by_courier",
+                f"Only a parcel the courier lost is booked again; this shipment is {self.status.value}.",
+                shipment_status=self.status.value,
+            )
+        self._record(
+            TrackingEntry(
+                "booking",
+                f"Dipesan ulang ke kurir oleh {operator}: nomor resi {self.airway_bill} tidak dikenal kurir.",
+                now,
+            )
+        )
+        self.status = ShipmentStatus.booking
+        self.booking_attempts = 0
+        self.next_booking_at = now
+        self.last_booking_error = None
+        self.updated_at = now
+        self.flags = [flag for flag in self.flags if flag.reason != FlagReason.courier_lost_parcel]
+        self.cleared_flags.append(FlagReason.courier_lost_parcel.value)
 
     def stuck(self, *, now: datetime, after: timedelta) -> bool:
         """On its way, but the courier's tracking has shown nothing new for longer than `after`."""

@@ -35,7 +35,7 @@ class CollectBody(BaseModel):
 class TrackingItem(BaseModel):
     status: str = Field(
         description="The courier's steps: manifested, picked_up, in_transit, failed (an attempt), delivered, "
-        "returned; the office's: created, lost_by_courier, ready_for_pickup, collected"
+        "returned; the office's: created, lost_by_courier, booking (booked again), ready_for_pickup, collected"
     )
     description: str
     courier_code: str | None = Field(description="The courier's own code for the step")
@@ -173,6 +173,24 @@ async def collected(
         collector_name=body.collector_name, collector_nik=body.collector_nik, operator=officer.username
     )
     return ShipmentView.of(await handlers.collect_document(shipment_id, command, uow=uow, clock=clock))
+
+
+@router.post(
+    "/shipments/{shipment_id}/rebook",
+    response_model=ShipmentView,
+    responses={**_ERRORS, 409: {"model": ErrorResponse}},
+)
+async def rebook(shipment_id: uuid.UUID, request: Request, officer: HandingOver, clock: ClockDep) -> ShipmentView:
+    """Book a parcel the courier lost (status lost_by_courier, flag courier_lost_parcel) again, once the office has
+    agreed with the courier what became of it: the courier is asked for a new airway bill (409 for any other)."""
+    if officer.kecamatan_bound:
+        shipment = await handlers.get_shipment(shipment_id, uow=_unit_of_work(request))
+        if not officer.serves(shipment.kecamatan_code):
+            raise handlers.ShipmentNotFound(shipment_id)
+    found = await handlers.rebook_shipment(
+        shipment_id, operator=officer.username, uow=_unit_of_work(request), clock=clock
+    )
+    return ShipmentView.of(found)
 
 
 def install(app: FastAPI) -> None:

@@ -471,6 +471,25 @@ async def collect_document(
     return shipment
 
 
+async def rebook_shipment(
+    shipment_id: uuid.UUID, *, operator: str, uow: ShippingUnitOfWork, clock: Clock = system_clock
+) -> Shipment:
+    """An operator has the courier book a parcel it lost again; the booking loop asks for the new airway bill, and
+    its ShipmentCreated closes the incident."""
+    async with uow:
+        shipment = await _load(uow, shipment_id)
+        shipment.rebook(operator=operator, now=clock())
+        try:
+            await uow.shipments.save(shipment)
+        except ConcurrentUpdate:
+            raise ShipmentRefused(
+                "changed_concurrently", "The shipment changed meanwhile; reload it and try again."
+            ) from None
+        await uow.commit()
+    log.info("shipment_rebooked", shipment_id=str(shipment.id), operator=operator)
+    return shipment
+
+
 async def get_shipment(shipment_id: uuid.UUID, *, uow: ShippingUnitOfWork) -> Shipment:
     async with uow:
         return await _load(uow, shipment_id)
