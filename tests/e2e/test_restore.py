@@ -75,8 +75,8 @@ async def test_review_restored_from_its_backup_mid_flow_catches_up_without_losin
 ) -> None:
     driver = Driver(chaos, courier_every=3)
     try:
-        before = await driver.run(6)
-        backup_made = driver.start(6)
+        before = await driver.run(4)
+        backup_made = driver.start(4)
         made = json.loads(
             await _ops(
                 "backup",
@@ -95,7 +95,7 @@ async def test_review_restored_from_its_backup_mid_flow_catches_up_without_losin
         )
 
         chaos.system.stop("review")
-        while_down = driver.start(4)
+        while_down = driver.start(3)
         await _recreate_empty(chaos.system.database_urls["review"])
         await _ops("restore", made["backup"], "--database", chaos.system.database_urls["review"])
         chaos.system.start("review")
@@ -114,7 +114,7 @@ async def test_review_restored_from_its_backup_mid_flow_catches_up_without_losin
             )
         )
         assert sum(each["events"] for each in replayed) > 0, replayed
-        requests = [*before, *after, *await while_down, *await driver.run(2)]
+        requests = [*before, *after, *await while_down, *await driver.run(1)]
     finally:
         await driver.close()
 
