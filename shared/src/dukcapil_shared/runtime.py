@@ -582,7 +582,11 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     config.app = guarded = QuietStartupFailure(app)
-    _Server(config, runtime=app.state.runtime, deadline=settings.graceful_timeout + STOP_MARGIN).run()
+    try:
+        _Server(config, runtime=app.state.runtime, deadline=settings.graceful_timeout + STOP_MARGIN).run()
+    except SystemExit:  # uvicorn's own exit when the start failed: the entry point tells why instead
+        if guarded.error is None:
+            raise
     if guarded.error is not None:
         raise guarded.error
 
