@@ -59,6 +59,12 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("intake", "GET", "/requests/{request_id}/notifications"): READ_REQUESTS,
     ("intake", "POST", "/requests/{request_id}/cancel"): {CITIZEN, OP},
     ("intake", "POST", "/requests/{request_id}/resubmit"): {CITIZEN, OP},
+    # A follow-on draft: the family opens and confirms it with its link's token (in the body), the counter with a token.
+    ("intake", "POST", "/follow-ons/{draft_id}/open"): EVERYONE,
+    ("intake", "POST", "/follow-ons/{draft_id}/confirm"): EVERYONE,
+    ("intake", "GET", "/follow-ons"): READ_REQUESTS,
+    ("intake", "GET", "/follow-ons/{draft_id}"): READ_REQUESTS,
+    ("intake", "POST", "/follow-ons/{draft_id}/confirm-at-counter"): {OP},
     ("intake", "POST", "/perekaman-bookings"): EVERYONE,
     ("intake", "GET", "/perekaman-bookings/{booking_id}"): EVERYONE,
     ("intake", "GET", "/perekaman-bookings/{booking_id}/notifications"): READ_REQUESTS,

@@ -23,8 +23,6 @@ SECRETS = (
     "SHIPPING_COURIER_USERNAME",
     "SHIPPING_COURIER_BRANCH",
     "SHIPPING_COURIER_CUSTOMER",
-    "REVIEW_REGISTER_URL",
-    "REVIEW_REGISTER_API_KEY",
     "DOCUMENTS_SIGNING_KEY_FILE",
     "DOCUMENTS_CERTIFICATE_P12_FILE",
     "DOCUMENTS_CERTIFICATE_PASSPHRASE",
@@ -164,11 +162,7 @@ def test_the_broker_loads_each_services_user_from_the_setup_and_keeps_its_ui_on_
 def test_development_stand_ins_run_only_in_the_dev_profile_and_internal_ports_stay_on_this_machine(
     compose: dict,
 ) -> None:
-    stand_ins = {
-        "courier-simulator": ("courier_simulator", 8010),
-        "register-simulator": ("register_simulator", 8012),
-        "notification-sinks": ("message_sinks", 8011),
-    }
+    stand_ins = {"courier-simulator": ("courier_simulator", 8010), "notification-sinks": ("message_sinks", 8011)}
     for stand_in, (module, port) in stand_ins.items():
         spec = compose["services"][stand_in]
         assert spec["profiles"] == ["dev"]

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from yarl import URL
 
 from dukcapil_intake import tables
@@ -24,7 +25,13 @@ from dukcapil_intake.agencies.adapters.public_events import relay_public_events
 from dukcapil_intake.agencies.adapters.rabbitmq_admin import AmqpQueueDelivery, RabbitMqManagement
 from dukcapil_intake.agencies.adapters.unit_of_work import SqlAgenciesUnitOfWork
 from dukcapil_intake.agencies.entrypoints import http as agencies_http
-from dukcapil_intake.dispatch import follow_requests
+from dukcapil_intake.dispatch import RequestsDesk, follow_drafts, follow_requests
+from dukcapil_intake.follow_ons.adapters.register import HttpRegister
+from dukcapil_intake.follow_ons.adapters.unit_of_work import DraftFollowers, SqlFollowOnsUnitOfWork
+from dukcapil_intake.follow_ons.domain.follow_ons import PrefillSchedule
+from dukcapil_intake.follow_ons.domain.links import FollowOnLinks
+from dukcapil_intake.follow_ons.entrypoints import http as follow_ons_http
+from dukcapil_intake.follow_ons.service_layer.follow_ons import expire_drafts, fill_from_register
 from dukcapil_intake.incidents.adapters.unit_of_work import SqlIncidentsUnitOfWork
 from dukcapil_intake.incidents.domain.incidents import DEFAULT_STALL_HOURS, StallPolicy
 from dukcapil_intake.incidents.entrypoints import consumers as incident_consumers
@@ -51,7 +58,6 @@ from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.messaging import IDENTIFIED_PUBLIC_EXCHANGE, PUBLIC_EXCHANGE, OutboxRelay
-from dukcapil_shared.messaging.cluster import broker_addresses
 from dukcapil_shared.runtime import ServiceRuntime
 from dukcapil_shared.web import BodyLimit
 
@@ -84,10 +90,21 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     clock = SystemClock()
     notifications_unit_of_work = runtime.unit_of_work_factory(SqlNotificationsUnitOfWork)
+    drafts_followers = follow_drafts(
+        notifications=SqlNotificationsUnitOfWork.joining, notify=settings.notifications_enabled
+    )
+    follow_ons_unit_of_work = partial(
+        with_followers, runtime.unit_of_work_factory(SqlFollowOnsUnitOfWork), drafts_followers
+    )
     requests_unit_of_work = partial(
         with_followers,
         runtime.unit_of_work_factory(SqlRequestsUnitOfWork),
-        requests_followers(notify=settings.notifications_enabled, clock=clock),
+        requests_followers(
+            notify=settings.notifications_enabled,
+            clock=clock,
+            follow_on_drafts=partial(joined_follow_ons, drafts_followers),
+            follow_on_lifetime=timedelta(days=settings.follow_on_days),
+        ),
     )
     runtime.subscribe(consumers.LIFECYCLE, requests_unit_of_work)
     runtime.subscribe(incident_consumers.OPERATIONS, runtime.unit_of_work_factory(SqlIncidentsUnitOfWork))
@@ -112,6 +129,21 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     )
     runtime.publishes_for_agencies = True
     access_codes = AccessCodes(settings.access_code_secret())
+    follow_on_links = FollowOnLinks(settings.access_code_secret(), settings.portal_url)
+    register_http = httpx.AsyncClient(timeout=settings.register_timeout)
+    runtime.add_cleanup(register_http.aclose)
+    register = HttpRegister(
+        register_http, url=settings.register_url, api_key=settings.register_api_key.get_secret_value()
+    )
+    prefill_schedule = PrefillSchedule(tuple(settings.follow_on_retry_delays))
+
+    async def follow_on_round() -> None:
+        await fill_from_register(
+            unit_of_work=follow_ons_unit_of_work, register=register, schedule=prefill_schedule, clock=clock
+        )
+        await expire_drafts(unit_of_work=follow_ons_unit_of_work, clock=clock)
+
+    runtime.every(settings.follow_on_interval, "follow-ons", follow_on_round)
     if settings.notifications_enabled:
         # Each call counted by its outcome: the SMS gateway failing is alerted on (deploy/prometheus/alerts.yml).
         sms_http = httpx.AsyncClient(
@@ -148,7 +180,7 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
                 batch_size=settings.notify_batch_size,
                 send_timeout=max(settings.smtp_timeout, settings.sms_timeout) * 2,
                 quota=RecipientQuota(runtime.auth.rate_limits, settings.notices_per_recipient),
-                fill=partial(_with_access_code, access_codes),
+                fill=partial(_with_secrets, access_codes, follow_on_links),
             ),
         )
 
@@ -192,6 +224,12 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
             lifetime=timedelta(minutes=settings.download_link_minutes),
         ),
     )
+    follow_ons_http.install(
+        app,
+        unit_of_work=follow_ons_unit_of_work,
+        submissions=RequestsDesk(requests_unit_of_work, recording_capacity=settings.recording_capacity, clock=clock),
+        links=follow_on_links,
+    )
     incidents.install(app, unit_of_work=runtime.unit_of_work_factory(SqlIncidentsUnitOfWork))
     administration = broker_administration(settings)
     runtime.add_cleanup(administration.broker.aclose)
@@ -206,18 +244,36 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     return app
 
 
-def requests_followers(*, notify: bool, clock: Clock) -> Followers:
-    """What follows a request's steps (its notices, the agencies' public events), each feature's unit of work
-    joined to the transaction that recorded them (dispatch.py)."""
+def requests_followers(
+    *,
+    notify: bool,
+    clock: Clock,
+    follow_on_drafts: Callable[[AsyncConnection], SqlFollowOnsUnitOfWork] | None = None,
+    follow_on_lifetime: timedelta = timedelta(days=30),
+) -> Followers:
+    """What follows a request's steps (its notices, the agencies' public events, the follow-on drafts), each
+    feature's unit of work joined to the transaction that recorded them (dispatch.py)."""
     return follow_requests(
         notifications=SqlNotificationsUnitOfWork.joining,
         agencies=SqlAgenciesUnitOfWork.joining,
         notify=notify,
         clock=clock,
+        follow_on_drafts=follow_on_drafts,
+        follow_on_lifetime=follow_on_lifetime,
     )
 
 
-def with_followers(make: Callable[[], SqlRequestsUnitOfWork], followers: Followers) -> SqlRequestsUnitOfWork:
+def joined_follow_ons(followers: DraftFollowers, connection: AsyncConnection) -> SqlFollowOnsUnitOfWork:
+    """The drafts' unit of work inside the transaction that records a request's step, with the drafts' followers."""
+    unit_of_work = SqlFollowOnsUnitOfWork.joining(connection)
+    unit_of_work.followers = followers
+    return unit_of_work
+
+
+U = TypeVar("U", SqlRequestsUnitOfWork, SqlFollowOnsUnitOfWork)
+
+
+def with_followers(make: Callable[[], U], followers: Any) -> U:
     unit_of_work = make()
     unit_of_work.followers = followers
     return unit_of_work
@@ -226,6 +282,13 @@ def with_followers(make: Callable[[], SqlRequestsUnitOfWork], followers: Followe
 def _with_access_code(codes: AccessCodes, notification: Notification) -> Notification:
     """The notice as sent: its request's access code in place of the placeholder (the stored one keeps that)."""
     return dataclasses.replace(notification, body=codes.fill(notification.body, notification.request_id))
+
+
+def _with_secrets(codes: AccessCodes, links: FollowOnLinks, notification: Notification) -> Notification:
+    """The notice as sent: its request's access code and any follow-on link in place of their placeholders (the
+    stored one keeps those)."""
+    with_code = _with_access_code(codes, notification)
+    return dataclasses.replace(with_code, body=links.fill(with_code.body))
 
 
 def staff_token_key(settings: IntakeSettings) -> SigningKey:
@@ -253,8 +316,7 @@ class BrokerAdministration:
 
 
 def broker_administration(settings: IntakeSettings) -> BrokerAdministration:
-    # Of a cluster's nodes, the first: the virtual host and the administrator are the same on every node.
-    amqp_url = broker_addresses(settings.amqp_url)[0]
+    amqp_url = URL(settings.amqp_url)
     username = settings.rabbitmq_management_user or amqp_url.user or "guest"
     password = _management_password(settings) or amqp_url.password or "guest"
     return BrokerAdministration(

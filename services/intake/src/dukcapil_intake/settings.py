@@ -124,6 +124,35 @@ class IntakeSettings(ServiceSettings):
     sms_api_key_header: str = "X-API-Key"
     sms_timeout: float = 10.0
 
+    # Follow-on requests (follow_ons): the population register they are filled from, and the portal they link to.
+    register_url: str = Field(
+        default="http://127.0.0.1:8012",
+        description="The population register's read-only lookup API (SIAK); 8012 is the development simulator "
+        "(python -m dukcapil_devtools.register_simulator)",
+    )
+    register_api_key: SecretStr = Field(
+        default=SecretStr("development-only-register-api-key"), description="Sent in the X-API-Key header"
+    )
+    register_timeout: float = Field(default=5.0, gt=0, description="Seconds a register lookup may take")
+    portal_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The citizens' portal as citizens reach it: the links to confirm follow-on requests point there",
+    )
+    follow_on_days: int = Field(
+        default=30, gt=0, le=365, description="Days a follow-on draft waits for the family's confirmation"
+    )
+    follow_on_interval: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds between rounds of filling follow-on drafts from the register and expiring old ones",
+    )
+    follow_on_retry_delays: list[float] = Field(
+        default=[30, 120, 600, 1800, 3600],
+        min_length=1,
+        description="Seconds before each new question to a register that did not answer; the last repeats until the "
+        "draft expires",
+    )
+
     # Agencies (python -m dukcapil_intake.agencies): the broker's management API, as an administrator.
     rabbitmq_management_url: str = Field(
         default="http://127.0.0.1:15672", description="RabbitMQ's management API (the rabbitmq_management plugin)"
@@ -177,4 +206,7 @@ class IntakeSettings(ServiceSettings):
                 "INTAKE_RABBITMQ_MANAGEMENT_USER and its password must name a broker administrator of the office's "
                 "own, not the broker's guest account"
             )
+        register = URL(self.register_url)
+        if is_loopback(self.register_url) or is_stand_in(register.host, register.port):
+            problems.append("set INTAKE_REGISTER_URL to the population register's lookup API, not the simulator")
         return problems

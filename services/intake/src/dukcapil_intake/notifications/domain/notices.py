@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from dukcapil_intake.follow_ons.domain.follow_ons import FollowOnDraft, FollowOnKind
+from dukcapil_intake.follow_ons.domain.links import PLACEHOLDER as FOLLOW_ON_LINK
 from dukcapil_intake.notifications.domain.notifications import Channel, Contact, Notification
 from dukcapil_intake.requests.domain.access_codes import PLACEHOLDER
 from dukcapil_intake.requests.domain.catalogue import ATTACHMENT_KINDS, BRING_TO_PEREKAMAN, SERVICES
@@ -29,7 +31,7 @@ from dukcapil_shared.contracts import (
     ShipmentCreated,
     ShipmentDelivered,
 )
-from dukcapil_shared.contracts.regions import WIB
+from dukcapil_shared.contracts.regions import WIB, find_kecamatan
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,17 @@ TEMPLATES: dict[str, Template] = {
         "pada hari dan jam kerja.\n\n"
         "Bawa KTP-el Anda dan dokumen lama {lama}, yang tidak berlaku lagi: serahkan kepada petugas saat "
         "mengambil dokumen perbaikan.",
+    ),
+    "follow_on_offered": Template(
+        sms="{pengirim}: {tawaran_singkat} Periksa & konfirmasi s.d. {tanggal_singkat}: {tautan}",
+        subject="{judul}: mohon konfirmasi",
+        body="{tawaran}\n\n"
+        "Buka tautan berikut untuk memeriksa data yang telah kami isikan dan mengonfirmasinya:\n{tautan}\n\n"
+        "Tidak ada yang diajukan tanpa konfirmasi Anda atau petugas kantor kecamatan. Tawaran ini berlaku sampai "
+        "{tanggal}; setelah itu Anda tetap dapat mengajukan permohonan seperti biasa. Tautan ini khusus untuk Anda: "
+        "jangan berikan kepada orang lain.\n\n"
+        "English: {english} Open the link above to check and confirm it before {tanggal_en}; nothing is submitted "
+        "without your confirmation.",
     ),
     "recording_booked": Template(
         sms="{pengirim}: Perekaman KTP-el {tanggal_singkat}, antrean no. {antrean}, di {kantor}. Kode {kode}. Bawa "
@@ -332,6 +345,55 @@ def notice_for(event: Event, request: ServiceRequest | None = None) -> Notice | 
                 )
             return _render("ready_for_pickup", **about, kantor=event.office_name, sebab_singkat=short, sebab=full)
     return None
+
+
+FOLLOW_ON_OFFERS = {
+    FollowOnKind.family_card_without_deceased: (
+        "Perubahan KK setelah akta kematian {dokumen} sudah kami siapkan.",
+        "Setelah akta kematian {dokumen} (permohonan {nomor}) terbit, Kartu Keluarga perlu diubah: almarhum/almarhumah "
+        "dikeluarkan dari KK. Permohonan perubahan KK tersebut telah kami siapkan dari data kependudukan.",
+        "After the death certificate {dokumen}, the family card must change: we prepared the request that removes "
+        "the deceased from it.",
+    ),
+    FollowOnKind.family_card_at_destination: (
+        "KK baru di alamat tujuan pindah sudah kami siapkan.",
+        "Setelah surat pindah {dokumen} (permohonan {nomor}) terbit, keluarga yang pindah ke Kabupaten Lebak "
+        "memerlukan Kartu Keluarga baru di alamat tujuan. Permohonannya telah kami siapkan.",
+        "After the move certificate {dokumen}, the family needs a new family card at its new address in Lebak: we "
+        "prepared the request.",
+    ),
+    FollowOnKind.ektp_recording: (
+        "Jadwal perekaman KTP-el di {kantor} dapat dipesan.",
+        "Setelah pindah ke Kabupaten Lebak, perekaman KTP-el dilakukan di {kantor}. Jadwalnya dapat dipesan dengan "
+        "satu kali konfirmasi.",
+        "After moving to Lebak, the e-KTP recording is done at {kantor}: confirm to book an appointment.",
+    ),
+}
+
+
+def follow_on_notice(draft: FollowOnDraft) -> Notice:
+    """The offer of a follow-on draft, with the link to confirm it as a placeholder (filled in only as it is sent:
+    no stored notice holds its token)."""
+    kecamatan = find_kecamatan(draft.kecamatan_code)
+    about = {
+        "nomor": draft.origin.number,
+        "dokumen": draft.origin.document_number,
+        "kantor": kecamatan.office if kecamatan else draft.kecamatan_code,
+    }
+    short, full, english = (text.format(**about) for text in FOLLOW_ON_OFFERS[draft.kind])
+    last_day = draft.expires_at.astimezone(WIB).date()
+    return _render(
+        "follow_on_offered",
+        follow=False,
+        judul=draft.title[0],
+        tawaran_singkat=short,
+        tawaran=full,
+        english=english,
+        tanggal=long_date(last_day),
+        tanggal_singkat=short_date(last_day),
+        tanggal_en=f"{last_day:%d %B %Y}",
+        tautan=FOLLOW_ON_LINK.format(draft_id=draft.id),
+    )
 
 
 def access_code_notice(request: ServiceRequest) -> Notice:

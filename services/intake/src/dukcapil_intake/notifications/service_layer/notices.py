@@ -4,7 +4,8 @@ later, in rounds (notifications.py)."""
 
 import uuid
 
-from dukcapil_intake.notifications.domain.notices import access_code_notice, notice_for
+from dukcapil_intake.follow_ons.domain.follow_ons import DraftOffered
+from dukcapil_intake.notifications.domain.notices import access_code_notice, follow_on_notice, notice_for
 from dukcapil_intake.notifications.domain.notifications import Contact, Notification
 from dukcapil_intake.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from dukcapil_intake.requests.domain.events import AccessCodeIssued, BookingConfirmed, StepRecorded
@@ -40,6 +41,16 @@ async def send_access_code(uow: NotificationsUnitOfWork, issued: AccessCodeIssue
     await uow.notifications.add(
         access_code_notice(request).notifications(
             Contact.of(request.delivery), request_id=request.id, event_id=issued.id, now=issued.at
+        )
+    )
+
+
+async def offer_follow_on(uow: NotificationsUnitOfWork, offered: DraftOffered) -> None:
+    """A follow-on draft ready for the family: the link to confirm it, to the contacts of the request it follows."""
+    draft = offered.draft
+    await uow.notifications.add(
+        follow_on_notice(draft).notifications(
+            Contact.of(draft.delivery), request_id=draft.origin.request_id, event_id=str(draft.id), now=offered.at
         )
     )
 

@@ -11,6 +11,7 @@ from dukcapil_intake.requests.domain.model import (
     Attachment,
     HistoryEntry,
     RecordingBooking,
+    RequestLink,
     RequestStatus,
     ServiceRequest,
 )
@@ -43,7 +44,7 @@ class SqlRequestRepository(RequestRepository):
                 operator=request.operator,
                 office=request.office,
                 submitted_at=request.submitted_at,
-                **_changing(request),
+                **_changing(request) | _follows(request),
             )
         )
         await self._insert_new_children(request)
@@ -58,7 +59,7 @@ class SqlRequestRepository(RequestRepository):
         result = await self._connection.execute(
             update(tables.requests)
             .where(tables.requests.c.id == str(request.id), tables.requests.c.version == request.version)
-            .values(**_changing(request) | {"version": request.version + 1})
+            .values(**_changing(request) | _follows(request) | {"version": request.version + 1})
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"request {request.id} changed since it was loaded")
@@ -127,6 +128,12 @@ class SqlRequestRepository(RequestRepository):
             )
             for entry in history
         ]
+        followers = await self._connection.execute(
+            select(tables.requests.c.id, tables.requests.c.number, tables.requests.c.type)
+            .where(tables.requests.c.follows_request_id == row.id)
+            .order_by(tables.requests.c.submitted_at)
+        )
+        request.led_to = [RequestLink(uuid.UUID(item.id), item.number, item.type) for item in followers]
         attachments = await self._connection.execute(
             select(tables.attachments)
             .where(tables.attachments.c.request_id == row.id)
@@ -243,6 +250,15 @@ def _changing(request: ServiceRequest) -> dict[str, Any]:
     }
 
 
+def _follows(request: ServiceRequest) -> dict[str, Any]:
+    link = request.follows
+    return {
+        "follows_request_id": str(link.id) if link else None,
+        "follows_number": link.number if link else None,
+        "follows_type": link.type if link else None,
+    }
+
+
 def _to_request(row: Row) -> ServiceRequest:
     return ServiceRequest(
         id=uuid.UUID(row.id),
@@ -264,6 +280,11 @@ def _to_request(row: Row) -> ServiceRequest:
         access_code_version=row.access_code_version,
         document_id=uuid.UUID(row.document_id) if row.document_id else None,
         document_number=row.document_number,
+        follows=(
+            RequestLink(uuid.UUID(row.follows_request_id), row.follows_number, row.follows_type)
+            if row.follows_request_id
+            else None
+        ),
     )
 
 

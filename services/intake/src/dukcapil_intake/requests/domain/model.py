@@ -119,6 +119,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class RequestLink:
+    """Another request this one follows from or led to (follow_ons): an akta kematian and the family card change
+    it led to, say."""
+
+    id: uuid.UUID
+    number: str
+    type: str
+
+
+@dataclass(frozen=True)
 class Attachment:
     id: uuid.UUID
     kind: str
@@ -168,6 +178,10 @@ class ServiceRequest:
     document_id: uuid.UUID | None = None
     """The document in force for the request, which its holder may fetch with the access code."""
     document_number: str | None = None
+    follows: RequestLink | None = None
+    """The request whose document led to this one (a confirmed follow-on draft)."""
+    led_to: list[RequestLink] = field(default_factory=list)
+    """The requests submitted as follow-ons of this one."""
     events: list[Event | RequestEvent] = field(default_factory=list, compare=False, repr=False)
     """What happened since it was loaded: the contract events it emits (for the outbox), then the steps it recorded
     and the access codes it issued (for the features that follow the requests); see domain/events.py."""
@@ -244,6 +258,29 @@ class ServiceRequest:
             case DocumentRevoked():
                 self.document_revoked(event.document_id, event.superseded_by)
         self.events.append(StepRecorded(self, event, envelope))
+
+    def follow_from(self, origin: "ServiceRequest", *, event_id: str, now: datetime) -> None:
+        """This request was submitted as a follow-on of `origin`: each history says so, naming the other (after the
+        submission's own entry)."""
+        now = max([now, *(entry.occurred_at for entry in self.history)])
+        self.follows = RequestLink(origin.id, origin.number, origin.type)
+        self.record(
+            event_id=event_id,
+            event_type="request.follows.v1",
+            stage="intake",
+            occurred_at=now,
+            note=f"Permohonan lanjutan dari permohonan {origin.number} ({_service_name(origin.type)}).",
+            moves_to=None,
+        )
+        origin.led_to.append(RequestLink(self.id, self.number, self.type))
+        origin.record(
+            event_id=str(uuid.uuid5(uuid.UUID(event_id), "led_to")),
+            event_type="request.led_to.v1",
+            stage="intake",
+            occurred_at=now,
+            note=f"Permohonan lanjutan {self.number} ({_service_name(self.type)}) diajukan.",
+            moves_to=None,
+        )
 
     def announced(self) -> list[Event]:
         """Take the contract events the request emitted, for the outbox."""
@@ -389,6 +426,11 @@ class ServiceRequest:
                 f"{self.status.value}.",
                 kind=RefusalKind.conflict,
             )
+
+
+def _service_name(request_type: str) -> str:
+    service = SERVICES.get(request_type)
+    return service.name if service else request_type
 
 
 IN_PERSON_ONLY = {"ktp_el"}

@@ -270,6 +270,12 @@ class Checklist(BaseModel):
     complete: bool
 
 
+class LinkedRequest(BaseModel):
+    id: uuid.UUID
+    number: str
+    type: str
+
+
 class RequestView(BaseModel):
     id: uuid.UUID
     number: str = Field(description="Human-friendly request number")
@@ -284,6 +290,12 @@ class RequestView(BaseModel):
     submitted_at: datetime
     updated_at: datetime
     history: list[HistoryItem]
+    follows: LinkedRequest | None = Field(
+        default=None, description="The request whose document led to this one (a confirmed follow-on)"
+    )
+    led_to: list[LinkedRequest] = Field(
+        default_factory=list, description="The follow-on requests submitted after this one's document"
+    )
 
     @classmethod
     def of(cls, request: ServiceRequest, **more: Any) -> Any:
@@ -305,6 +317,8 @@ class RequestView(BaseModel):
             attachments=[AttachmentView(**asdict(item)) for item in request.attachments],
             submitted_at=request.submitted_at,
             updated_at=request.updated_at,
+            follows=LinkedRequest(**asdict(request.follows)) if request.follows else None,
+            led_to=[LinkedRequest(**asdict(link)) for link in request.led_to],
             history=[
                 HistoryItem(
                     event_type=entry.event_type,

@@ -82,6 +82,8 @@ class SubmitRequest:
     office: str | None = None
     idempotency_key: str | None = None
     operator_kecamatan: str | None = None
+    follows: uuid.UUID | None = None
+    """The request this one follows from (a confirmed follow-on draft): both histories link to each other."""
 
     @property
     def fingerprint(self) -> str:
@@ -135,6 +137,11 @@ async def submit_request(
             now=now,
         )
         await _save(uow, request, new=True)
+        if command.follows is not None:
+            origin = await _load(uow, command.follows)
+            request.follow_from(origin, event_id=str(uuid.uuid4()), now=clock())
+            await _save(uow, origin)
+            await _save(uow, request)
         if command.idempotency_key is not None:
             await uow.requests.remember_submission(
                 command.idempotency_key, IdempotentSubmission(command.fingerprint, request.id)

@@ -1,0 +1,35 @@
+from sqlalchemy import JSON, Column, DateTime, Index, Integer, String, Table, Text, UniqueConstraint
+
+from dukcapil_intake.tables import metadata
+
+follow_on_drafts = Table(
+    "follow_on_drafts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(30), nullable=False, comment="kk_remove_deceased, kk_new_after_move, ktp_el_recording"),
+    Column("origin_request_id", String(36), nullable=False, comment="The request whose document led to it"),
+    Column("origin_number", String(40), nullable=False),
+    Column("origin_type", String(40), nullable=False),
+    Column("origin_document_number", String(40), nullable=False),
+    Column("kecamatan_code", String(8), nullable=False),
+    Column("applicant", JSON, nullable=False),
+    Column("delivery", JSON, nullable=False),
+    Column("subject_niks", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("details", JSON, comment="The request's details as they will be submitted"),
+    Column("family", JSON, nullable=False, server_default="[]", comment="The family card as the register has it"),
+    Column("note", Text),
+    Column("prefill_attempts", Integer, nullable=False, server_default="0"),
+    Column("next_prefill_at", DateTime(timezone=True)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("confirmed_by", String(100)),
+    Column("result_id", String(36), comment="The request (or e-KTP booking) it became"),
+    Column("result_number", String(40)),
+    Column("version", Integer, nullable=False),
+    UniqueConstraint("origin_request_id", "kind"),
+    Index("ix_follow_on_drafts_prefill", "status", "next_prefill_at"),
+    Index("ix_follow_on_drafts_expiry", "status", "expires_at"),
+    Index("ix_follow_on_drafts_office", "kecamatan_code", "created_at"),
+)
