@@ -72,6 +72,7 @@ ALLOWED: dict[tuple[str, str, str], set[Any] | frozenset[Any]] = {
     ("intake", "GET", "/requests/{request_id}/incident"): INCIDENTS,
     ("intake", "GET", "/statistics/requests"): STATISTICS,
     ("intake", "GET", "/statistics/lead-times"): STATISTICS,
+    ("intake", "POST", "/people/export"): {SUP},
     ("intake", "POST", "/auth/token"): EVERYONE,
     ("intake", "GET", "/auth/me"): STAFF,
     ("intake", "POST", "/auth/sign-out"): STAFF,

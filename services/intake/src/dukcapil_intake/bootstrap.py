@@ -42,6 +42,9 @@ from dukcapil_intake.notifications.adapters.smtp import SmtpEmailSender
 from dukcapil_intake.notifications.adapters.unit_of_work import SqlNotificationsUnitOfWork
 from dukcapil_intake.notifications.domain.notifications import Notification, RetrySchedule
 from dukcapil_intake.notifications.service_layer.notifications import ChannelNotifier, send_due_notifications
+from dukcapil_intake.personal_data.adapters.unit_of_work import SqlPersonalDataUnitOfWork
+from dukcapil_intake.personal_data.domain.retention import RetentionPolicy
+from dukcapil_intake.personal_data.entrypoints import http as personal_data_http
 from dukcapil_intake.requests.adapters.scans import DecodingScanInspector
 from dukcapil_intake.requests.adapters.unit_of_work import Followers, SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.access_codes import AccessCodes
@@ -241,6 +244,16 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         connection_url=administration.connection_url,
     )
     statistics.install(app, unit_of_work=runtime.unit_of_work_factory(SqlStatisticsUnitOfWork))
+    personal_data_unit_of_work = runtime.unit_of_work_factory(SqlPersonalDataUnitOfWork)
+    personal_data_http.install(app, unit_of_work=personal_data_unit_of_work)
+    personal_data_http.schedule_retention(
+        runtime,
+        unit_of_work=personal_data_unit_of_work,
+        files=app.state.files,
+        policy=RetentionPolicy.of(settings.retention_days),
+        clock=clock,
+        interval=settings.retention_interval,
+    )
     return app
 
 

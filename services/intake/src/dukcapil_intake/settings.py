@@ -92,6 +92,14 @@ class IntakeSettings(ServiceSettings):
         "development-only-password (never in production)",
     )
     recording_capacity: int = Field(default=40, description="e-KTP recordings a kecamatan office takes per day")
+    retention_days: dict[str, int] = Field(
+        default_factory=dict,
+        description='Days each kind of personal data is kept, e.g. {"scans": 60}: scans (from the end of their '
+        "request), notices, public_events, access_log; a kind not named keeps its default (docs/security.md)",
+    )
+    retention_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between rounds of the job that purges expired personal data"
+    )
     stall_after_hours: dict[str, float] = Field(
         default_factory=lambda: dict(DEFAULT_STALL_HOURS),
         description="Hours a request may keep a status before the incident view shows it as stalled, e.g. "
