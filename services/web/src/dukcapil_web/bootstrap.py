@@ -26,7 +26,7 @@ from dukcapil_web.adapters.api import (
     StaffIntakeApi,
 )
 from dukcapil_web.adapters.sessions import Sessions, session_store
-from dukcapil_web.entrypoints import pages, staff
+from dukcapil_web.entrypoints import follow_ons, pages, staff
 from dukcapil_web.entrypoints.security import PortalMiddleware
 from dukcapil_web.settings import WebSettings
 
@@ -103,6 +103,8 @@ def build_app(
     app.include_router(health_router(readiness))
     observability_http.install(app, metrics)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    # Before the pages: the follow-on link's page (entrypoints/follow_ons.py).
+    app.include_router(follow_ons.router)
     pages.install(
         app,
         pages.Portal(

@@ -177,6 +177,13 @@ class IntakeApi(_Api):
     async def book_recording(self, body: dict[str, Any], caller: Caller) -> dict[str, Any]:
         return (await self._call("POST", "/perekaman-bookings", caller, json=body)).json()
 
+    async def open_follow_on(self, draft_id: str, token: str, caller: Caller) -> dict[str, Any]:
+        """A follow-on draft its link opens: the token goes in the body, never in a URL."""
+        return (await self._call("POST", f"/follow-ons/{draft_id}/open", caller, json={"token": token})).json()
+
+    async def confirm_follow_on(self, draft_id: str, token: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/follow-ons/{draft_id}/confirm", caller, json={"token": token})).json()
+
 
 class DocumentsApi(_Api):
     service = "documents"
@@ -239,6 +246,12 @@ class StaffIntakeApi(_Api):
             files={"file": (filename, content, content_type)},
         )
         return response.json()
+
+    async def follow_ons(self, params: dict[str, Any], caller: Caller) -> list[dict[str, Any]]:
+        return (await self._call("GET", "/follow-ons", caller, params=params)).json()
+
+    async def confirm_follow_on(self, draft_id: str, caller: Caller) -> dict[str, Any]:
+        return (await self._call("POST", f"/follow-ons/{draft_id}/confirm-at-counter", caller, json={})).json()
 
     async def renew_access_code(self, request_id: str, caller: Caller) -> dict[str, Any]:
         return (await self._call("POST", f"/requests/{request_id}/access-code/renew", caller)).json()

@@ -16,7 +16,16 @@ from dukcapil_web.adapters.api import ServiceRefused
 from dukcapil_web.domain.i18n import pick
 from dukcapil_web.entrypoints.pages import language, refusal_text, refused_page, see_other
 from dukcapil_web.entrypoints.security import session_of
-from dukcapil_web.entrypoints.staff import accounts, agencies, counter, documents, oversight, review, sign_in
+from dukcapil_web.entrypoints.staff import (
+    accounts,
+    agencies,
+    counter,
+    documents,
+    follow_ons,
+    oversight,
+    review,
+    sign_in,
+)
 from dukcapil_web.entrypoints.staff.console import Console, ReasonNeeded, ScopeMissing, SignInNeeded, staff_page
 
 __all__ = ["Console", "install"]
@@ -24,7 +33,7 @@ __all__ = ["Console", "install"]
 
 def install(app: FastAPI, console: Console) -> None:
     app.state.console = console
-    for module in (sign_in, review, counter, documents, oversight, accounts, agencies):
+    for module in (sign_in, review, counter, follow_ons, documents, oversight, accounts, agencies):
         app.include_router(module.router)
 
     @app.exception_handler(SignInNeeded)
