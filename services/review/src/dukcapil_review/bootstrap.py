@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from dukcapil_review.adapters import tables
 from dukcapil_review.adapters.queue_metrics import ReviewQueueGauges
 from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
-from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, ReviewPolicy
+from dukcapil_review.domain.model import DEFAULT_SLA_WORKING_DAYS, ReviewPolicy
 from dukcapil_review.entrypoints import http, statistics
 from dukcapil_review.entrypoints.consumers import subscriptions
 from dukcapil_review.settings import ReviewSettings
@@ -15,6 +15,7 @@ from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.runtime import ServiceRuntime
+from dukcapil_shared.working_days import WorkingCalendar, read_days_off
 
 
 def build_app(settings: ReviewSettings | None = None) -> FastAPI:
@@ -37,14 +38,15 @@ def build_app(settings: ReviewSettings | None = None) -> FastAPI:
     unit_of_work = runtime.unit_of_work_factory(SqlReviewUnitOfWork)
     policy = ReviewPolicy(
         auto_approve_types=frozenset(settings.auto_approve_types),
-        sla_hours=dict(DEFAULT_SLA_HOURS) | settings.sla_hours,
+        sla_working_days=dict(DEFAULT_SLA_WORKING_DAYS) | settings.sla_working_days,
+        calendar=WorkingCalendar(days_off=read_days_off(settings.days_off_file)),
         claim_duration=timedelta(minutes=settings.claim_minutes),
     )
     clock = SystemClock()
     for subscription in subscriptions(policy, clock):
         runtime.subscribe(subscription, unit_of_work)
     queue_gauges = ReviewQueueGauges(
-        engine=runtime.engine, registry=runtime.metrics.registry, clock=clock, request_types=policy.sla_hours
+        engine=runtime.engine, registry=runtime.metrics.registry, clock=clock, request_types=policy.sla_working_days
     )
     runtime.metrics.on_scrape("review_queue", queue_gauges.refresh)
 

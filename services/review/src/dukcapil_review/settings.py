@@ -1,7 +1,9 @@
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from dukcapil_review.domain.model import DEFAULT_SLA_HOURS
+from dukcapil_review.domain.model import DEFAULT_SLA_WORKING_DAYS
 from dukcapil_shared.settings import ServiceSettings
 
 
@@ -15,9 +17,14 @@ class ReviewSettings(ServiceSettings):
         description='Request types approved without a person when every pre-check passes, e.g. ["biodata_wni"]; '
         "empty means all are manual",
     )
-    sla_hours: dict[str, float] = Field(
-        default_factory=lambda: dict(DEFAULT_SLA_HOURS),
-        description='Service-level target per request type in hours, e.g. {"biodata_wni": 24}; '
-        "types not named keep their default",
+    sla_working_days: dict[str, int] = Field(
+        default_factory=lambda: dict(DEFAULT_SLA_WORKING_DAYS),
+        description='Service-level target per request type in working days, e.g. {"biodata_wni": 1}; types not '
+        "named keep their default. Weekends, public holidays, cuti bersama and the office's days off do not count",
+    )
+    days_off_file: Path | None = Field(
+        default=None,
+        description="The office's own days off (a regional holiday, a day the office is closed), a CSV file of "
+        "date,description lines, on top of Indonesia's public holidays and cuti bersama",
     )
     claim_minutes: float = Field(default=30, gt=0, description="How long a claim lasts without any action")

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from dukcapil_review.adapters import tables
 from dukcapil_review.adapters.queue_metrics import ReviewQueueGauges
 from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
-from dukcapil_review.domain.model import DEFAULT_SLA_HOURS, Review, ReviewStatus
+from dukcapil_review.domain.model import DEFAULT_SLA_WORKING_DAYS, Review, ReviewStatus
 from dukcapil_review.domain.prechecks import PreCheck
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery
 from dukcapil_shared.contracts import Delivery, Person
@@ -294,7 +294,7 @@ async def test_queue_gauges_count_pending_and_overdue_reviews_per_type(engine) -
 
     registry = CollectorRegistry()
     gauges = ReviewQueueGauges(
-        engine=engine, registry=registry, clock=lambda: T0 + timedelta(hours=1), request_types=DEFAULT_SLA_HOURS
+        engine=engine, registry=registry, clock=lambda: T0 + timedelta(hours=1), request_types=DEFAULT_SLA_WORKING_DAYS
     )
     await gauges.refresh()
 

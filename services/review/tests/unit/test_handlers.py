@@ -20,6 +20,7 @@ from dukcapil_shared.contracts import (
     ReviewClaimed,
     ReviewStarted,
 )
+from dukcapil_shared.contracts.regions import WIB
 
 from ..fakes import FakeReviewUnitOfWork
 
@@ -208,7 +209,8 @@ async def test_information_request_then_resubmission_returns_to_the_queue() -> N
     assert review.status == ReviewStatus.pending
     assert review.details == KartuKeluargaDetails(reason="add_member", changes="scan ulang")
     assert [a["id"] for a in review.attachments] == ["a1", "a2"] and review.flags == []
-    assert review.due_at == later.now + timedelta(hours=72)
+    # Resubmitted on Saturday 5 December: three working days counted from Monday, due at the end of Wednesday 9.
+    assert review.due_at == datetime(2026, 12, 10, tzinfo=WIB)
     assert prechecks(review)["region_in_lebak"], "the flag was cleared by the corrections"
     assert isinstance(uow.outbox.events[-1], ReviewStarted)
 

@@ -1,11 +1,12 @@
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from dukcapil_review.domain.model import Review, ReviewPolicy, ReviewRefused, ReviewStatus
 from dukcapil_review.domain.prechecks import PreCheck
 from dukcapil_shared.contracts import Delivery, Person
+from dukcapil_shared.working_days import WorkingCalendar
 
 from ..fakes import details_of
 
@@ -105,12 +106,27 @@ class TestClaims:
 
 
 class TestDueDates:
-    def test_the_due_date_follows_the_service_level_target_of_the_type(self) -> None:
-        policy = ReviewPolicy(sla_hours={"biodata_wni": 8})
-        assert policy.due_at("biodata_wni", T0) == T0 + timedelta(hours=8)
-        assert policy.due_at("kartu_keluarga", T0) == T0 + timedelta(hours=72), "the default when not configured"
-        assert ReviewPolicy().due_at("biodata_wni", T0) == T0 + timedelta(hours=24)
-        assert ReviewPolicy().due_at("something_new", T0) == T0 + timedelta(hours=72)
+    def test_the_due_date_follows_the_service_level_target_of_the_type_in_working_days(self) -> None:
+        # T0 is Monday 30 November 2026, 15:00 WIB: a week without national holidays.
+        policy = ReviewPolicy(sla_working_days={"biodata_wni": 2})
+        assert policy.due_at("biodata_wni", T0) == T0 + timedelta(days=2)
+        assert policy.due_at("kartu_keluarga", T0) == T0 + timedelta(days=3), "the default when not configured"
+        assert ReviewPolicy().due_at("biodata_wni", T0) == T0 + timedelta(days=1)
+        assert ReviewPolicy().due_at("something_new", T0) == T0 + timedelta(days=3)
+        assert ReviewPolicy().due_at("kartu_keluarga", T0 + timedelta(days=3)) == T0 + timedelta(days=8), (
+            "from Thursday, three working days skip the weekend"
+        )
+
+    def test_the_offices_own_day_off_moves_the_due_date(self) -> None:
+        hari_jadi = WorkingCalendar(days_off={date(2026, 12, 2): "Hari Jadi Kabupaten Lebak"})
+        assert ReviewPolicy(calendar=hari_jadi).due_at("kartu_keluarga", T0) == T0 + timedelta(days=4)
+
+    def test_overdue_is_counted_in_working_days(self) -> None:
+        policy = ReviewPolicy()
+        due = T0 + timedelta(days=4)  # Friday 4 December, 15:00 WIB
+        assert policy.working_days_overdue(due, due + timedelta(hours=2)) == 0
+        assert policy.working_days_overdue(due, due + timedelta(days=3)) == 1, "the weekend does not count"
+        assert policy.working_days_overdue(due, due - timedelta(days=1)) == 0
 
     def test_a_pending_review_past_its_due_date_is_overdue(self) -> None:
         review = a_review()

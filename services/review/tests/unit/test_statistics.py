@@ -22,7 +22,7 @@ from ..fakes import FakeReviewUnitOfWork, details_of
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=80)
 RANGKASBITUNG, MALINGPING = "36.02.14", "36.02.01"
-POLICY = ReviewPolicy()  # kartu_keluarga 72 h, biodata_wni 24 h
+POLICY = ReviewPolicy()  # kartu_keluarga 3 working days, biodata_wni 1; T0 is a Monday
 
 
 def a_review(request_type: str, kecamatan: str, received_after_hours: float, status: ReviewStatus) -> Review:
@@ -102,20 +102,29 @@ async def api(review_app: FastAPI):  # type: ignore[no-untyped-def]
         yield client
 
 
+GROUP_FIELDS = (
+    "type",
+    "kecamatan",
+    "kecamatan_name",
+    "pending",
+    "overdue",
+    "longest_overdue_hours",
+    "longest_overdue_working_days",
+)
+
+
 async def test_the_api_answers_totals_groups_and_the_targets(api) -> None:  # type: ignore[no-untyped-def]
     answer = await api.get("/statistics/overdue")
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert (body["pending"], body["overdue"], body["type"], body["kecamatan"]) == (4, 2, None, None)
     assert body["as_of"].startswith("2026-12-03T16:00:00")
-    assert body["sla_hours"]["kartu_keluarga"] == 72 and body["sla_hours"]["biodata_wni"] == 24
-    assert [
-        (g["type"], g["kecamatan"], g["kecamatan_name"], g["pending"], g["overdue"], g["longest_overdue_hours"])
-        for g in body["groups"]
-    ] == [
-        ("biodata_wni", RANGKASBITUNG, "Rangkasbitung", 1, 1, 56.0),
-        ("kartu_keluarga", MALINGPING, "Malingping", 1, 0, None),
-        ("kartu_keluarga", RANGKASBITUNG, "Rangkasbitung", 2, 1, 8.0),
+    assert body["sla_working_days"]["kartu_keluarga"] == 3 and body["sla_working_days"]["biodata_wni"] == 1
+    assert [tuple(g[key] for key in GROUP_FIELDS) for g in body["groups"]] == [
+        # Due on Tuesday 15:00 WIB, asked on Thursday 23:00 WIB: Wednesday and Thursday began since.
+        ("biodata_wni", RANGKASBITUNG, "Rangkasbitung", 1, 1, 56.0, 2),
+        ("kartu_keluarga", MALINGPING, "Malingping", 1, 0, None, None),
+        ("kartu_keluarga", RANGKASBITUNG, "Rangkasbitung", 2, 1, 8.0, 0),
     ]
     assert "Ahmad" not in answer.text and "3602141205850003" not in answer.text
     filtered = (await api.get("/statistics/overdue", params={"type": "biodata_wni"})).json()
@@ -154,10 +163,10 @@ async def test_the_command_line_shows_overdue_reviews_per_type_and_kecamatan(rev
     assert status == 0, printed
     lines = [line.split() for line in printed.splitlines()]
     assert lines[0] == ["TYPE", "KECAMATAN", "PENDING", "OVERDUE", "LONGEST", "OVERDUE", "TARGET"]
-    assert lines[1:4] == [
-        ["biodata_wni", "36.02.14", "Rangkasbitung", "1", "1", "2.3", "d", "24.0", "h"],
-        ["kartu_keluarga", "36.02.01", "Malingping", "1", "0", "-", "3.0", "d"],
-        ["kartu_keluarga", "36.02.14", "Rangkasbitung", "2", "1", "8.0", "h", "3.0", "d"],
+    assert [" ".join(line) for line in lines[1:4]] == [
+        "biodata_wni 36.02.14 Rangkasbitung 1 1 2.3 d (2 working days) 1 working day",
+        "kartu_keluarga 36.02.01 Malingping 1 0 - 3 working days",
+        "kartu_keluarga 36.02.14 Rangkasbitung 2 1 8.0 h (0 working days) 3 working days",
     ]
     assert printed.splitlines()[-1] == "2 of 4 pending reviews past their due date at 2026-12-03 23:00 WIB."
     status, as_json, _ = await run_ops_cli(

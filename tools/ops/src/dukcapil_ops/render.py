@@ -236,8 +236,8 @@ def overdue(answer: dict[str, Any]) -> str:
             _kecamatan(group["kecamatan"], group.get("kecamatan_name")),
             str(group["pending"]),
             str(group["overdue"]),
-            duration(group["longest_overdue_hours"]),
-            duration(answer["sla_hours"].get(group["type"])),
+            _overdue_for(group),
+            _working_days(answer["sla_working_days"].get(group["type"])),
         ]
         for group in answer["groups"]
     ]
@@ -248,6 +248,19 @@ def overdue(answer: dict[str, Any]) -> str:
     if not rows:
         return summary
     return table(rows, ["TYPE", "KECAMATAN", "PENDING", "OVERDUE", "LONGEST OVERDUE", "TARGET"]) + "\n" + summary
+
+
+def _overdue_for(group: dict[str, Any]) -> str:
+    """The clock time past the due date, and the working days begun since."""
+    if group["longest_overdue_hours"] is None:
+        return "-"
+    return f"{duration(group['longest_overdue_hours'])} ({_working_days(group['longest_overdue_working_days'])})"
+
+
+def _working_days(days: int | None) -> str:
+    if days is None:
+        return "-"
+    return f"{days} working day" + ("" if days == 1 else "s")
 
 
 # --- backups ---

@@ -14,18 +14,24 @@ from typing import Any
 from dukcapil_review.domain.prechecks import PreCheck, subject_nik
 from dukcapil_shared.contracts import Delivery, Person, RequestDetails
 from dukcapil_shared.refusals import Refusal, RefusalKind
+from dukcapil_shared.working_days import WorkingCalendar
 
 AUTOMATIC_REVIEWER = "policy:auto"
 CITIZEN = "citizen"
 SYSTEM = "system"
 
-DEFAULT_SLA_HOURS: Mapping[str, float] = {
-    "kartu_keluarga": 72,
-    "akta_kematian": 72,
-    "surat_pindah": 72,
-    "biodata_wni": 24,
+# Service-level targets in working days (WorkingCalendar: no weekends, public holidays, cuti bersama or office days
+# off), counted from receipt or resubmission. Assumption, to be replaced by the office's published Standar
+# Pelayanan through REVIEW_SLA_WORKING_DAYS: three working days for the documents a reviewer must check against
+# their attachments, one for a biodata printout (the project's first targets, 72 h and 24 h, read as working days;
+# Perpres 96/2018 asks for issuance within a day of complete requirements, a stricter bound an office may adopt).
+DEFAULT_SLA_WORKING_DAYS: Mapping[str, int] = {
+    "kartu_keluarga": 3,
+    "akta_kematian": 3,
+    "surat_pindah": 3,
+    "biodata_wni": 1,
 }
-FALLBACK_SLA_HOURS = 72.0
+FALLBACK_SLA_WORKING_DAYS = 3
 DEFAULT_CLAIM = timedelta(minutes=30)
 
 
@@ -296,7 +302,8 @@ class ReviewPolicy:
     """The office's configuration: which types need no person, service-level targets, claim length."""
 
     auto_approve_types: frozenset[str] = frozenset()
-    sla_hours: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SLA_HOURS))
+    sla_working_days: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SLA_WORKING_DAYS))
+    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     claim_duration: timedelta = DEFAULT_CLAIM
     duplicate_window: timedelta = timedelta(days=30)
     """How long an approved request counts as a possible duplicate of a new one."""
@@ -308,9 +315,17 @@ class ReviewPolicy:
             and review.prechecks_pass
         )
 
+    def working_days_for(self, request_type: str) -> int:
+        default = DEFAULT_SLA_WORKING_DAYS.get(request_type, FALLBACK_SLA_WORKING_DAYS)
+        return self.sla_working_days.get(request_type, default)
+
     def due_at(self, request_type: str, start: datetime) -> datetime:
-        hours = self.sla_hours.get(request_type, DEFAULT_SLA_HOURS.get(request_type, FALLBACK_SLA_HOURS))
-        return start + timedelta(hours=hours)
+        """The type's target in working days after `start`: a weekend or a holiday on the way moves it on."""
+        return self.calendar.add_working_days(start, self.working_days_for(request_type))
+
+    def working_days_overdue(self, due_at: datetime, now: datetime) -> int:
+        """How many working days have begun since the due date; 0 before it and on its own day."""
+        return max(0, self.calendar.working_days_between(due_at, now))
 
 
 def _iso(moment: datetime | None) -> str | None:

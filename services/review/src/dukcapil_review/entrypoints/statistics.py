@@ -1,6 +1,6 @@
 """Overdue reviews over HTTP, for the office's figures: review owns the due dates (the service-level target per
-type, REVIEW_SLA_HOURS, counted from receipt or resubmission), so it is the one to count what is past them.
-Intake answers the other figures (GET /statistics/requests and /statistics/lead-times there)."""
+type in working days, REVIEW_SLA_WORKING_DAYS, counted from receipt or resubmission), so it is the one to count
+what is past them. Intake answers the other figures (GET /statistics/requests and /statistics/lead-times there)."""
 
 from datetime import datetime
 from typing import Annotated, Any
@@ -34,6 +34,9 @@ class OverdueGroup(BaseModel):
     overdue: int = Field(description="Of those, past their due date")
     earliest_due_at: datetime
     longest_overdue_hours: float | None = Field(description="How far past its due date the oldest overdue one is")
+    longest_overdue_working_days: int | None = Field(
+        description="The same in working days begun since its due date (0: overdue since earlier today)"
+    )
 
 
 class OverdueStatistics(BaseModel):
@@ -42,7 +45,9 @@ class OverdueStatistics(BaseModel):
     kecamatan: str | None
     pending: int
     overdue: int
-    sla_hours: dict[str, float] = Field(description="The service-level target per type, in hours (REVIEW_SLA_HOURS)")
+    sla_working_days: dict[str, int] = Field(
+        description="The service-level target per type, in working days (REVIEW_SLA_WORKING_DAYS)"
+    )
     groups: list[OverdueGroup] = Field(description="Per type and kecamatan with pending reviews, ordered by both")
 
 
@@ -78,7 +83,7 @@ async def overdue_reviews(
         kecamatan=kecamatan,
         pending=sum(group.pending for group in groups),
         overdue=sum(group.overdue for group in groups),
-        sla_hours=dict(policy.sla_hours),
+        sla_working_days=dict(policy.sla_working_days),
         groups=[
             OverdueGroup(
                 type=group.request_type,
@@ -88,6 +93,9 @@ async def overdue_reviews(
                 overdue=group.overdue,
                 earliest_due_at=group.earliest_due_at,
                 longest_overdue_hours=round((now - group.earliest_due_at).total_seconds() / 3600, 3)
+                if group.overdue
+                else None,
+                longest_overdue_working_days=policy.working_days_overdue(group.earliest_due_at, now)
                 if group.overdue
                 else None,
             )
