@@ -57,6 +57,7 @@ from dukcapil_shared.messaging import (
     Subscription,
 )
 from dukcapil_shared.messaging.access import ServiceAccess
+from dukcapil_shared.messaging.cluster import connect_to_any_node, node_urls
 from dukcapil_shared.observability import ServiceMetrics, Tracing
 from dukcapil_shared.observability import http as observability_http
 from dukcapil_shared.observability.gauges import BrokerQueueDepths, OutboxBacklog, ParkedDeadLetters
@@ -122,9 +123,15 @@ class ServiceRuntime:
         self.tracing = Tracing.exporting_to(service=service, traces_endpoint=settings.otlp_traces_endpoint)
         self.identities = BrokerIdentities(settings.broker_user_prefix)
         self.broker_user = self.identities.user(service)
-        self._broker_url = URL(settings.broker_url(service))
+        # AMQP_URL may name every node of a cluster: the broker connects to the first live one, and to another when
+        # its node is lost (messaging/cluster.py).
+        self._broker_urls = [
+            url.update_query(name=service)
+            for url in node_urls(settings.amqp_url, signed_in_as=URL(settings.broker_url(service)))
+        ]
+        self._broker_url = self._broker_urls[0]
         self.broker = RabbitBroker(
-            str(self._broker_url.update_query(name=service)),
+            str(self._broker_url),
             default_channel=Channel(prefetch_count=settings.prefetch),
             graceful_timeout=settings.graceful_timeout,
             # FastStream's per-message log lines cost more than the work in a hot path: keep them at DEBUG. Its
@@ -137,6 +144,7 @@ class ServiceRuntime:
                 RabbitPrometheusMiddleware(registry=self.metrics.registry, app_name=service),
             ],
         )
+        connect_to_any_node(self.broker, self._broker_urls)
         self.topology = ServiceTopology(service)
         self.retry = RetryPolicy(delays_ms=tuple(settings.retry_delays_ms))
         self.relay = OutboxRelay(
@@ -428,6 +436,10 @@ class ServiceRuntime:
         # As aio-pika reads the URL: the path is the virtual host, "/" when empty.
         return self._broker_url.path[1:] or "/"
 
+    def _broker_addresses(self) -> str:
+        """The nodes this service connects to, without credentials."""
+        return ", ".join(str(url.with_user(None)) for url in self._broker_urls)
+
     async def _running_connection(self) -> Any:
         """The broker connection made at start, or None before start and from stop on."""
         return await self.broker.connect() if self._running else None
@@ -514,7 +526,7 @@ class ServiceRuntime:
             except Exception as error:  # aiormq and aio-pika raise several unrelated types
                 if anyio.current_time() >= deadline:
                     raise BrokerUnavailable(
-                        f"RabbitMQ is not reachable at {URL(self.settings.amqp_url).with_password('***')}: {error}. "
+                        f"RabbitMQ is not reachable at {self._broker_addresses()}: {error}. "
                         "Start it (rabbitmq-server -detached, or docker compose up rabbitmq) or set AMQP_URL."
                     ) from error
                 log.warning("broker_not_reachable_yet", error=type(error).__name__)

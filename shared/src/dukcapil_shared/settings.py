@@ -390,6 +390,13 @@ class ServiceSettings(OfficeSettings):
 
     def configuration_problems(self) -> list[str]:
         problems = super().configuration_problems()
+        # Imported here: the portal's settings share this module and need no broker client.
+        from dukcapil_shared.messaging.cluster import BrokerAddressesInvalid, broker_addresses
+
+        try:
+            broker_addresses(self.amqp_url)
+        except BrokerAddressesInvalid as error:
+            problems.append(str(error))
         if self.auth_oidc_jwks_url and not (self.auth_oidc_issuer and self.auth_oidc_audience):
             problems.append("AUTH_OIDC_JWKS_URL needs AUTH_OIDC_ISSUER and AUTH_OIDC_AUDIENCE as well")
         for name in ("broker_password_file", "database_password_file"):

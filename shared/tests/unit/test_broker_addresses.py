@@ -1,9 +1,12 @@
 """AMQP_URL naming one broker or every node of a cluster, and the order in which the nodes are tried."""
 
 import pytest
+from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 from yarl import URL
 
 from dukcapil_shared.messaging.cluster import BrokerAddressesInvalid, BrokerNodes, broker_addresses, node_urls
+from dukcapil_shared.settings import ServiceSettings
 
 
 def test_one_url_is_one_node() -> None:
@@ -51,3 +54,18 @@ def test_the_nodes_are_tried_in_turn_from_the_current_one_and_keep_the_connectio
     nodes.move_on()
     assert str(nodes.on(template)) == "amqps://dukcapil-intake:secret@rabbit-3/lebak?name=intake&heartbeat=30"
     assert nodes.move_on() == URL("amqp://rabbit-1:5672/")
+
+
+class ProbeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="PROBE_", extra="ignore", hide_input_in_errors=True)
+    port: int = 9999
+
+
+def test_a_service_refuses_to_start_on_an_amqp_url_that_is_not_one_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("PROBE_DATABASE_URL", "sqlite+aiosqlite:///probe.db")
+    monkeypatch.setenv("AMQP_URL", "amqp://rabbit-1:5672/lebak,amqp://rabbit-2:5672/")
+    with pytest.raises(ValidationError, match="share one virtual host"):
+        ProbeSettings()
+    monkeypatch.setenv("AMQP_URL", "amqp://rabbit-1:5672/lebak,amqp://rabbit-2:5672/lebak")
+    assert ProbeSettings().amqp_url.count("amqp://") == 2

@@ -61,6 +61,7 @@ from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
 from dukcapil_shared.logging import configure_logging
 from dukcapil_shared.messaging import IDENTIFIED_PUBLIC_EXCHANGE, PUBLIC_EXCHANGE, OutboxRelay
+from dukcapil_shared.messaging.cluster import broker_addresses
 from dukcapil_shared.runtime import ServiceRuntime
 from dukcapil_shared.web import BodyLimit
 
@@ -329,7 +330,8 @@ class BrokerAdministration:
 
 
 def broker_administration(settings: IntakeSettings) -> BrokerAdministration:
-    amqp_url = URL(settings.amqp_url)
+    # Of a cluster's nodes, the first: the virtual host and the administrator are the same on every node.
+    amqp_url = broker_addresses(settings.amqp_url)[0]
     username = settings.rabbitmq_management_user or amqp_url.user or "guest"
     password = _management_password(settings) or amqp_url.password or "guest"
     return BrokerAdministration(
