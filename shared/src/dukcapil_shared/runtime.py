@@ -32,6 +32,7 @@ from fastapi import FastAPI
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
 from faststream.rabbit.prometheus import RabbitPrometheusMiddleware
 from sqlalchemy import Table, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
@@ -94,6 +95,32 @@ class BrokerUnavailable(DependencyUnavailable):
 
 class BrokerMisconfigured(StartupRefused):
     reason = "broker_refused"
+
+
+class DatabaseUnavailable(DependencyUnavailable):
+    reason = "database_unavailable"
+
+
+class DatabaseRefused(StartupRefused):
+    reason = "database_refused"
+
+
+def database_problem(service: str, engine: AsyncEngine, error: BaseException) -> StartupRefused:
+    """What a failed first use of the database says: refused by the server (its role, password, database: a setting
+    to fix), or not answering (PostgreSQL down or unreachable: starting again later may work)."""
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    said = str(cause).strip().splitlines()[0] if str(cause).strip() else "no answer"
+    where = engine.url.render_as_string(hide_password=True)
+    prefix = service.upper()
+    if isinstance(error, DBAPIError):
+        return DatabaseRefused(
+            f"PostgreSQL at {where} refused it ({type(cause).__name__}: {said}); check {prefix}_DATABASE_URL and "
+            f"its password ({prefix}_DATABASE_PASSWORD or _FILE)"
+        )
+    return DatabaseUnavailable(
+        f"its database at {where} did not answer ({type(cause).__name__}: {said}); check that PostgreSQL runs there "
+        f"and {prefix}_DATABASE_URL"
+    )
 
 
 class ServiceRuntime:
@@ -332,7 +359,10 @@ class ServiceRuntime:
     async def start(self) -> None:
         self._check_broker_user()
         if self.settings.migrate_on_start:
-            await migrate(self.engine, self._migrations)
+            try:
+                await migrate(self.engine, self._migrations)
+            except (DBAPIError, ConnectionError, TimeoutError) as error:
+                raise database_problem(self.service, self.engine, error) from error
         for step in self._startup_steps:
             await step()
         self.broker.include_router(self._router)
@@ -582,7 +612,11 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
     config.app = guarded = QuietStartupFailure(app)
-    _Server(config, runtime=app.state.runtime, deadline=settings.graceful_timeout + STOP_MARGIN).run()
+    try:
+        _Server(config, runtime=app.state.runtime, deadline=settings.graceful_timeout + STOP_MARGIN).run()
+    except SystemExit:  # uvicorn's own exit when the start failed: the entry point tells why instead
+        if guarded.error is None:
+            raise
     if guarded.error is not None:
         raise guarded.error
 

@@ -69,14 +69,13 @@ def describe(error: BaseException) -> tuple[str, str, int]:
         return "settings_refused", f"its settings are refused. {error}", EXIT_CONFIGURATION
     if isinstance(error, StartupRefused):
         return error.reason, str(error), error.exit_status
-    if isinstance(error, DBAPIError):
+    if isinstance(error, DBAPIError):  # the server answered, and refused
         cause = error.orig if error.orig is not None else error
         first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         return (
-            "database_unavailable",
-            f"its database refused it or did not answer ({type(cause).__name__}: {first_line}); check the "
-            "database URL, its password and that PostgreSQL runs",
-            EXIT_UNAVAILABLE,
+            "database_refused",
+            f"its database refused it ({type(cause).__name__}: {first_line}); check the database URL and its password",
+            EXIT_CONFIGURATION,
         )
     if isinstance(error, ConnectionError | TimeoutError):
         return "dependency_unavailable", f"a server it needs did not answer ({error})", EXIT_UNAVAILABLE
