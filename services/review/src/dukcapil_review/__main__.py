@@ -1,6 +1,4 @@
-from dukcapil_review.bootstrap import build_app
 from dukcapil_review.settings import ReviewSettings
-from dukcapil_shared.runtime import serve
 from dukcapil_shared.settings import load_settings
 from dukcapil_shared.startup import reported_startup_errors
 
@@ -8,6 +6,10 @@ from dukcapil_shared.startup import reported_startup_errors
 def main() -> None:
     with reported_startup_errors("review"):
         settings = load_settings(ReviewSettings)
+        # Imported once the settings are known good: a refusal is told in a moment, not after every import.
+        from dukcapil_review.bootstrap import build_app
+        from dukcapil_shared.runtime import serve
+
         serve(build_app(settings), settings)
 
 

@@ -2,13 +2,15 @@ import uvicorn
 
 from dukcapil_shared.settings import load_settings
 from dukcapil_shared.startup import reported_startup_errors
-from dukcapil_web.bootstrap import build_app
 from dukcapil_web.settings import WebSettings
 
 
 def main() -> None:
     with reported_startup_errors("web"):
         settings = load_settings(WebSettings)
+        # Imported once the settings are known good: a refusal is told in a moment, not after every import.
+        from dukcapil_web.bootstrap import build_app
+
         config = uvicorn.Config(
             build_app(settings),
             host=settings.host,
