@@ -19,6 +19,7 @@ import pytest
 
 from bench import baseline_api, baseline_pipeline, profiles
 from bench.citizens import TYPES, Citizens, parse_mix
+from bench.footprint import per_request
 from bench.httpload import HttpConnection, closed_loop, open_loop
 from bench.report import (
     Figure,
@@ -288,3 +289,28 @@ def test_a_memory_line_breaks_where_the_process_was_not_running() -> None:
     assert xs[:2] == [0.0, 1.0] and xs[-2:] == [30.0, 31.0]
     assert len(xs) == 5 and math.isnan(ys[2]), "one break between the samples 29 s apart"
     assert broken_at_gaps([(0.0, 1.0), (1.0, 1.0), (2.0, 1.0)]) == ([0.0, 1.0, 2.0], [1.0, 1.0, 1.0])
+
+
+def test_footprint_counts_what_each_request_added() -> None:
+    """bench.footprint's figures (docs/capacity.md): growth from the empty schema, a table made meanwhile included."""
+    before = {
+        "tables": {"outbox": {"rows": 0, "bytes": 8192}, "requests": {"rows": 0, "bytes": 16384}},
+        "database_bytes": 1_000_000,
+        "event_bytes": 0.0,
+    }
+    after = {
+        "tables": {
+            "outbox": {"rows": 20, "bytes": 3 * 8192},
+            "requests": {"rows": 10, "bytes": 16384 + 8192},
+            "inbox": {"rows": 30, "bytes": 8192},
+        },
+        "database_bytes": 1_000_000 + 10 * 5_000,
+        "event_bytes": 1600.4,
+    }
+    figures = per_request(before, after, requests=10)
+    assert figures["rows"] == 6.0
+    assert figures["rows_by_table"] == {"outbox": 2.0, "requests": 1.0, "inbox": 3.0}
+    assert (figures["events_published"], figures["events_consumed"]) == (2.0, 3.0)
+    assert figures["table_bytes"] == round((2 * 8192 + 8192 + 8192) / 10)
+    assert figures["database_bytes"] == 5_000
+    assert figures["event_bytes"] == 1600
