@@ -228,6 +228,15 @@ def pods(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 def test_every_workload_has_a_disruption_budget_and_a_network_policy(rendered: list[dict[str, Any]]) -> None:
     policies = [policy for policy in of_kind(rendered, "NetworkPolicy") if policy["spec"]["podSelector"]]
     budgets = of_kind(rendered, "PodDisruptionBudget")
+    # Each Deployment's autoscaler (KEDA's ScaledObject, or a HorizontalPodAutoscaler) and its fewest replicas.
+    scaled = {
+        found["spec"]["scaleTargetRef"]["name"]: found["spec"]["minReplicaCount"]
+        for found in of_kind(rendered, "ScaledObject")
+    }
+    scaled |= {
+        found["spec"]["scaleTargetRef"]["name"]: found["spec"]["minReplicas"]
+        for found in of_kind(rendered, "HorizontalPodAutoscaler")
+    }
     problems = []
     for name, labels in pods(rendered).items():
         if not any(selects(policy["spec"]["podSelector"], labels) for policy in policies):
@@ -236,8 +245,14 @@ def test_every_workload_has_a_disruption_budget_and_a_network_policy(rendered: l
         labels = deployment["spec"]["template"]["metadata"]["labels"]
         if not any(selects(budget["spec"]["selector"], labels) for budget in budgets):
             problems.append(f"{deployment['metadata']['name']}: no PodDisruptionBudget")
-        if deployment["spec"]["replicas"] < 2 and deployment["metadata"]["name"] != "redis":
-            problems.append(f"{deployment['metadata']['name']}: one replica cannot keep a budget of one available")
+        name = deployment["metadata"]["name"]
+        if name in scaled:
+            if "replicas" in deployment["spec"]:
+                problems.append(f"{name}: replicas set beside its autoscaler (each apply would reset them)")
+            if scaled[name] < 2:
+                problems.append(f"{name}: fewer than two replicas cannot keep a budget of one available")
+        elif name != "redis":
+            problems.append(f"{name}: no autoscaler")
     assert not problems, "\n".join(problems)
 
 
