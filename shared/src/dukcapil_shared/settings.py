@@ -250,6 +250,12 @@ class ServiceSettings(OfficeSettings):
     )
     database_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections each process keeps open")
     database_max_overflow: int = Field(default=5, ge=0, description="More PostgreSQL connections allowed under load")
+    access_log_days: int = Field(
+        default=730,
+        ge=1,
+        description="Days the access log (who opened whose data, and why) is kept before a job inside the service "
+        "purges it: longer than the personal data it audits (docs/security.md)",
+    )
     migrate_on_start: bool = Field(
         default=True,
         description="Bring the database schema up to date at start; compose turns it off, runs the migrations as the "

@@ -3,12 +3,15 @@
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import structlog
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, insert
+from prometheus_client import CollectorRegistry, Counter, Gauge
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from dukcapil_shared.clock import Clock, system_clock
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +76,37 @@ class SqlAccessLog:
             path=access.path,
             reason=access.reason,
         )
+
+
+class AccessLogRetention:
+    """Purges the access log's rows older than `days` (UU 27/2022: kept no longer than needed; longer than the data it
+    audits, for a complaint's investigation), counted in the service's metrics."""
+
+    def __init__(
+        self, *, engine: AsyncEngine, table: Table, days: int, registry: CollectorRegistry, clock: Clock = system_clock
+    ) -> None:
+        self._engine = engine
+        self._table = table
+        self._kept = timedelta(days=days)
+        self._clock = clock
+        self._purged = Counter(
+            "access_log_purged", "Access-log rows purged after their retention period", registry=registry
+        )
+        self._last_run = Gauge(
+            "access_log_retention_last_run_timestamp_seconds",
+            "When the access log's retention job last finished a round (Unix time)",
+            registry=registry,
+        )
+
+    async def purge(self) -> int:
+        now = self._clock()
+        async with self._engine.begin() as connection:
+            result = await connection.execute(delete(self._table).where(self._table.c.accessed_at < now - self._kept))
+        self._purged.inc(result.rowcount)
+        self._last_run.set(now.timestamp())
+        if result.rowcount:
+            log.info("access_log_purged", rows=result.rowcount)
+        return result.rowcount
 
 
 class MemoryAccessLog:

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 APPLICANT_NIK = "3602141205850003"
 MEMBER_NIK = "3602145003240001"
-POLICY = RetentionPolicy.of({"scans": 90, "notices": 365, "public_events": 180, "access_log": 730})
+POLICY = RetentionPolicy.of({"scans": 90, "notices": 365, "public_events": 180})
 
 
 def unit_of_work(engine) -> SqlPersonalDataUnitOfWork:  # type: ignore[no-untyped-def]
@@ -128,21 +128,6 @@ async def _public_event(connection, table, created: datetime, *, published: bool
     )
 
 
-async def _access(connection, accessed: datetime) -> None:  # type: ignore[no-untyped-def]
-    await connection.execute(
-        insert(tables.access_log).values(
-            id=str(uuid.uuid4()),
-            accessed_at=accessed,
-            username="rina",
-            role="reviewer",
-            scope="requests:read",
-            method="GET",
-            path="/requests/x",
-            reason="review",
-        )
-    )
-
-
 async def _count(engine, table) -> int:  # type: ignore[no-untyped-def]
     async with engine.connect() as connection:
         return (await connection.execute(select(func.count()).select_from(table))).scalar_one()
@@ -164,19 +149,16 @@ async def test_a_round_purges_what_expired_and_keeps_the_rest(engine, tmp_path: 
             await _public_event(connection, log, NOW - timedelta(days=181))
             await _public_event(connection, log, NOW - timedelta(days=181), published=False)
             await _public_event(connection, log, NOW - timedelta(days=1))
-        await _access(connection, NOW - timedelta(days=731))
-        await _access(connection, NOW - timedelta(days=729))
 
     store, clock = DirectoryFileStore(files), FixedClock(NOW)
     purged = await purge_expired(unit_of_work=lambda: unit_of_work(engine), files=store, policy=POLICY, clock=clock)
 
-    assert purged == {DataKind.scans: 1, DataKind.notices: 1, DataKind.public_events: 2, DataKind.access_log: 1}
+    assert purged == {DataKind.scans: 1, DataKind.notices: 1, DataKind.public_events: 2}
     assert not (files / expired_scan).exists()
     assert all((files / kept).exists() for kept in kept_scans)
     assert await _count(engine, attachments) == 2
     assert await _count(engine, notifications) == 2, "a notice not yet sent stays, whatever its age"
     assert await _count(engine, public_events) == 2, "an event not yet published stays"
-    assert await _count(engine, tables.access_log) == 1
     again = await purge_expired(unit_of_work=lambda: unit_of_work(engine), files=store, policy=POLICY, clock=clock)
     assert not any(again.values())
 

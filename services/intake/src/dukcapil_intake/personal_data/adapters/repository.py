@@ -1,5 +1,5 @@
-"""The personal data intake holds, read and purged in SQL across the tables of the requests, the notices, the logs
-of events for agencies and the access log (this feature owns none of them: see the package's docstring)."""
+"""The personal data intake holds, read and purged in SQL across the tables of the requests, the notices and the
+logs of events for agencies (this feature owns none of them: see the package's docstring)."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from dukcapil_intake import tables as chassis
 from dukcapil_intake.agencies.adapters import tables as public
 from dukcapil_intake.notifications.adapters.tables import notifications
 from dukcapil_intake.personal_data.service_layer.unit_of_work import PersonalDataRepository, ScanToPurge
@@ -48,10 +47,6 @@ class SqlPersonalDataRepository(PersonalDataRepository):
             query = delete(log).where(log.c.published_at.is_not(None), log.c.created_at < moment)
             purged += (await self._connection.execute(query)).rowcount
         return purged
-
-    async def purge_access_log_before(self, moment: datetime) -> int:
-        query = delete(chassis.access_log).where(chassis.access_log.c.accessed_at < moment)
-        return (await self._connection.execute(query)).rowcount
 
     async def everything_about(self, nik: str) -> dict[str, Any]:
         # The NIK as a JSON string value: never a part of a longer number (a KK number has 16 digits too).

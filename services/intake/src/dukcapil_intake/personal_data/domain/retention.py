@@ -10,7 +10,6 @@ class DataKind(StrEnum):
     scans = "scans"
     notices = "notices"
     public_events = "public_events"
-    access_log = "access_log"
 
 
 DEFAULT_RETENTION_DAYS: dict[DataKind, int] = {
@@ -24,9 +23,9 @@ DEFAULT_RETENTION_DAYS: dict[DataKind, int] = {
     # The log of events for agencies (NIKs in full in its identified variant): agencies consume within days and keep
     # their own copy; a replay for a new or returning agency reaches back six months at most.
     DataKind.public_events: 180,
-    # Who opened whose data and why: kept longer than the data it audits, for a complaint's investigation.
-    DataKind.access_log: 730,
 }
+"""The access log (who opened whose data, and why) is every service's: each purges its own after
+<SERVICE>_ACCESS_LOG_DAYS (dukcapil_shared.auth.access.AccessLogRetention), longer than any of these."""
 
 ENDED_STATUSES = ("delivered", "collected", "rejected", "cancelled")
 """A request's scans are kept for their period from the moment it reached one of these (its last change)."""

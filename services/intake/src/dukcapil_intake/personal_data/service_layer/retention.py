@@ -40,9 +40,6 @@ async def purge_expired(
         purged[DataKind.public_events] = await repository.purge_public_events_before(
             policy.kept_since(DataKind.public_events, now)
         )
-        purged[DataKind.access_log] = await repository.purge_access_log_before(
-            policy.kept_since(DataKind.access_log, now)
-        )
         await uow.commit()
     if any(purged.values()):
         log.info("personal_data_purged", **{kind.value: count for kind, count in purged.items()})

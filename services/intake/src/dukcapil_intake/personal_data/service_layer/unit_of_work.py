@@ -32,9 +32,6 @@ class PersonalDataRepository(abc.ABC):
         """Published events of both public logs committed before `moment`."""
 
     @abc.abstractmethod
-    async def purge_access_log_before(self, moment: datetime) -> int: ...
-
-    @abc.abstractmethod
     async def everything_about(self, nik: str) -> dict[str, Any]:
         """The requests naming `nik` (as applicant or anywhere in their details) with their history, scans (the
         list, not the files) and notices, and the person's e-KTP recording bookings."""
