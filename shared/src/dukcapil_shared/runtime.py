@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from yarl import URL
 
-from dukcapil_shared.auth.access import SqlAccessLog
+from dukcapil_shared.auth.access import AccessLogRetention, SqlAccessLog
 from dukcapil_shared.auth.http import StaffAuth, install_auth
 from dukcapil_shared.auth.keys import PublishedKeys
 from dukcapil_shared.auth.ratelimit import RateLimits
@@ -87,6 +87,9 @@ API_VERSION = "0.1.0"
 STOP_MARGIN = 5.0
 """Seconds a stopping service has, after its graceful timeout, to close its broker connection, database pool and
 exporters; past them the process ends regardless."""
+
+ACCESS_LOG_PURGE_INTERVAL = 3600.0
+"""Seconds between rounds of the access log's retention job: its periods are days."""
 
 
 class BrokerUnavailable(DependencyUnavailable):
@@ -232,6 +235,10 @@ class ServiceRuntime:
         # A token whose session ended is refused everywhere within seconds: replicas read the table again.
         self.after_migrations(self.ended_sessions.refresh)
         self.every(SESSIONS_REFRESH_INTERVAL, "ended-sessions", self.ended_sessions.refresh)
+        access_log_retention = AccessLogRetention(
+            engine=engine, table=access_log_table, days=settings.access_log_days, registry=self.metrics.registry
+        )
+        self.every(ACCESS_LOG_PURGE_INTERVAL, "access-log-retention", access_log_retention.purge)
         if not ends_staff_sessions:
             self.subscribe(sessions_subscription(self.ended_sessions), self.unit_of_work_factory(SessionsUnitOfWork))
 
