@@ -64,6 +64,7 @@ from dukcapil_shared.messaging import IDENTIFIED_PUBLIC_EXCHANGE, PUBLIC_EXCHANG
 from dukcapil_shared.messaging.cluster import broker_addresses
 from dukcapil_shared.runtime import ServiceRuntime
 from dukcapil_shared.web import BodyLimit
+from dukcapil_shared.working_days import WorkingCalendar, read_days_off
 
 # Room for the multipart form around a scan: boundaries, part headers, the kind and the file name.
 MULTIPART_ALLOWANCE = 64 * 1024
@@ -244,7 +245,11 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
         delivery=administration.delivery,
         connection_url=administration.connection_url,
     )
-    statistics.install(app, unit_of_work=runtime.unit_of_work_factory(SqlStatisticsUnitOfWork))
+    statistics.install(
+        app,
+        unit_of_work=runtime.unit_of_work_factory(SqlStatisticsUnitOfWork),
+        calendar=WorkingCalendar(days_off=read_days_off(settings.days_off_file)),
+    )
     personal_data_unit_of_work = runtime.unit_of_work_factory(SqlPersonalDataUnitOfWork)
     personal_data_http.install(app, unit_of_work=personal_data_unit_of_work)
     personal_data_http.schedule_retention(

@@ -106,6 +106,11 @@ class IntakeSettings(ServiceSettings):
         '{"shipped": 36, "submitted": 0.25}; statuses not named keep their default, and those without one never '
         "stall",
     )
+    days_off_file: Path | None = Field(
+        default=None,
+        description="The office's own days off (CSV of date,description lines) on top of Indonesia's public "
+        "holidays and cuti bersama, for the statistics' working days; the same file as REVIEW_DAYS_OFF_FILE",
+    )
 
     notifications_enabled: bool = Field(
         default=True, description="Tell citizens of each step by e-mail and SMS; when off, no notice is queued"

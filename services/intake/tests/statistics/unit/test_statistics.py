@@ -3,7 +3,7 @@ API (who may ask, filters, bad input), and the operators' command line over it (
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -27,6 +27,7 @@ from dukcapil_intake.statistics.service_layer import statistics
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.clock import SystemClock
 from dukcapil_shared.web import install_error_handlers
+from dukcapil_shared.working_days import WorkingCalendar
 from dukcapil_testing import development_token, download_grants_for_tests, install_test_auth, run_ops_cli, staff_headers
 
 from ...fakes import FakeRequestsUnitOfWork, FakeStatisticsUnitOfWork
@@ -107,6 +108,24 @@ def test_the_first_event_of_each_milestone_counts_and_clock_drift_never_gives_ne
     assert (review.count, review.p50_hours) == (1, pytest.approx(3.0001))
     assert (documents.count, documents.p90_hours) == (1, 1.0)
     assert (dispatch.count, dispatch.mean_hours, dispatch.p50_hours) == (0, None, None)
+
+
+def test_lead_times_count_working_days_across_weekends_holidays_and_the_offices_days_off() -> None:
+    # Submitted Thursday 13 August 2026, 10:00 WIB; delivered Tuesday 18 August, 10:00 WIB: 120 hours, but only
+    # Friday 14 and Tuesday 18 are working days (Monday 17 is Independence Day).
+    submitted = datetime(2026, 8, 13, 3, 0, tzinfo=UTC)
+    delivered = datetime(2026, 8, 18, 3, 0, tzinfo=UTC)
+    same_day = datetime(2026, 8, 13, 9, 0, tzinfo=UTC)
+    requests = [
+        RequestMilestones.of(uuid.uuid4(), submitted, [("shipment.delivered.v1", delivered)]),
+        RequestMilestones.of(uuid.uuid4(), submitted, [("shipment.delivered.v1", same_day)]),
+    ]
+    end_to_end = next(lead for lead in lead_times(requests) if lead.stage.name == "end_to_end")
+    assert (end_to_end.count, end_to_end.mean_hours) == (2, 63.0)
+    assert (end_to_end.mean_working_days, end_to_end.p50_working_days, end_to_end.p90_working_days) == (1.0, 1.0, 1.8)
+    office = WorkingCalendar(days_off={date(2026, 8, 14): "Cuti daerah"})
+    closed_friday = next(lead for lead in lead_times(requests, office) if lead.stage.name == "end_to_end")
+    assert closed_friday.mean_working_days == 0.5
 
 
 # --- the use cases over the known histories ---
@@ -211,6 +230,9 @@ async def test_the_lead_times_answer_each_stage_in_hours(api) -> None:  # type: 
             p50,
             p90,
         )
+    assert all(isinstance(stage["p90_working_days"], float) for stage in body["stages"] if stage["count"]), (
+        "working days beside the hours"
+    )
     only_d = (await api.get("/statistics/lead-times", params={"to": "2026-10"})).json()
     assert only_d["requests"] == 1
     assert [(s["stage"], s["count"], s["mean_hours"]) for s in only_d["stages"]][:2] == [

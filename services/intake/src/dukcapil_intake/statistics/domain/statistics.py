@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.refusals import Refusal
+from dukcapil_shared.working_days import WorkingCalendar
 
 
 class StatisticsRefused(Refusal):
@@ -230,6 +231,14 @@ class RequestMilestones:
         # make a stage take negative time.
         return max(0.0, (end - start).total_seconds() / 3600)
 
+    def working_days(self, stage: Stage, calendar: WorkingCalendar) -> int | None:
+        """How many working days began while the request was in the stage (0: left it the day it came), once it
+        has left it: weekends, holidays, cuti bersama and the office's days off do not count."""
+        start, end = self.reached.get(stage.starts), self.reached.get(stage.ends)
+        if start is None or end is None:
+            return None
+        return max(0, calendar.working_days_between(start, end))
+
 
 @dataclass(frozen=True)
 class LeadTime:
@@ -239,6 +248,9 @@ class LeadTime:
     mean_hours: float | None
     p50_hours: float | None
     p90_hours: float | None
+    mean_working_days: float | None = None
+    p50_working_days: float | None = None
+    p90_working_days: float | None = None
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -251,20 +263,25 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
 
 
-def lead_times(requests: Iterable[RequestMilestones]) -> list[LeadTime]:
-    """Count, mean, median and 90th percentile of each stage, in hours, over the requests that went through it."""
+def lead_times(requests: Iterable[RequestMilestones], calendar: WorkingCalendar | None = None) -> list[LeadTime]:
+    """Count, mean, median and 90th percentile of each stage, in hours and in working days (service standards are
+    promised in working days), over the requests that went through it."""
+    calendar = calendar or WorkingCalendar()
     durations: dict[str, list[float]] = {stage.name: [] for stage in STAGES}
+    working: dict[str, list[float]] = {stage.name: [] for stage in STAGES}
     for request in requests:
         for stage in STAGES:
             hours = request.hours(stage)
             if hours is not None:
                 durations[stage.name].append(hours)
+                working[stage.name].append(float(request.working_days(stage, calendar) or 0))
     summary = []
     for stage in STAGES:
         ordered = sorted(durations[stage.name])
         if not ordered:
             summary.append(LeadTime(stage, 0, None, None, None))
             continue
+        days = sorted(working[stage.name])
         summary.append(
             LeadTime(
                 stage,
@@ -272,6 +289,9 @@ def lead_times(requests: Iterable[RequestMilestones]) -> list[LeadTime]:
                 mean_hours=sum(ordered) / len(ordered),
                 p50_hours=percentile(ordered, 0.5),
                 p90_hours=percentile(ordered, 0.9),
+                mean_working_days=sum(days) / len(days),
+                p50_working_days=percentile(days, 0.5),
+                p90_working_days=percentile(days, 0.9),
             )
         )
     return summary

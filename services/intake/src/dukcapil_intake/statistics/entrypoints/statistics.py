@@ -16,6 +16,7 @@ from dukcapil_shared.auth.roles import Principal, Scope
 from dukcapil_shared.contracts import RequestType
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
+from dukcapil_shared.working_days import WorkingCalendar
 
 
 def _unit_of_work(request: Request) -> StatisticsUnitOfWork:
@@ -67,6 +68,12 @@ class StageLeadTime(BaseModel):
     mean_hours: float | None = Field(description="Null when no request went through it")
     p50_hours: float | None = Field(description="Median")
     p90_hours: float | None = Field(description="Nine in ten took at most this long")
+    mean_working_days: float | None = Field(
+        description="The same in working days begun during the stage (WIB; no weekends, public holidays, cuti "
+        "bersama or office days off): 0 for a stage left the day it began"
+    )
+    p50_working_days: float | None
+    p90_working_days: float | None
 
 
 class LeadTimeStatistics(BaseModel):
@@ -123,6 +130,7 @@ async def request_counts(
 
 @router.get("/lead-times", response_model=LeadTimeStatistics, response_model_by_alias=True, responses=_ERRORS)
 async def stage_lead_times(
+    request: Request,
     uow: UnitOfWorkDep,
     reader: Reading,
     from_month: FromMonth = None,
@@ -130,10 +138,11 @@ async def stage_lead_times(
     request_type: TypeFilter = None,
     kecamatan: KecamatanFilter = None,
 ) -> LeadTimeStatistics:
-    """How long each stage takes, in hours (count, mean, median, 90th percentile), over the requests submitted
-    in the chosen months. A request counts in a stage once it has left it; the first event of each step counts."""
+    """How long each stage takes, in hours and in working days (count, mean, median, 90th percentile), over the
+    requests submitted in the chosen months. A request counts in a stage once it has left it; the first event of
+    each step counts."""
     where = _filter(reader, from_month, to_month, request_type, kecamatan)
-    report = await statistics.measure_lead_times(where, uow=uow)
+    report = await statistics.measure_lead_times(where, uow=uow, calendar=request.app.state.working_calendar)
     return LeadTimeStatistics(
         **_echo(where),
         requests=report.requests,
@@ -147,6 +156,9 @@ async def stage_lead_times(
                 mean_hours=_rounded(lead.mean_hours),
                 p50_hours=_rounded(lead.p50_hours),
                 p90_hours=_rounded(lead.p90_hours),
+                mean_working_days=_rounded(lead.mean_working_days),
+                p50_working_days=_rounded(lead.p50_working_days),
+                p90_working_days=_rounded(lead.p90_working_days),
             )
             for lead in report.stages
         ],
@@ -188,8 +200,11 @@ def _rounded(hours: float | None) -> float | None:
     return round(hours, 3) if hours is not None else None
 
 
-def install(app: FastAPI, *, unit_of_work: Callable[[], StatisticsUnitOfWork]) -> None:
+def install(
+    app: FastAPI, *, unit_of_work: Callable[[], StatisticsUnitOfWork], calendar: WorkingCalendar | None = None
+) -> None:
     app.state.statistics_unit_of_work = unit_of_work
+    app.state.working_calendar = calendar or WorkingCalendar()
     app.include_router(router)
 
     # The answer names the problem's code in its one detail and `invalid_request` above it: more than a Refusal says.

@@ -12,6 +12,7 @@ from dukcapil_intake.statistics.domain.statistics import (
     lead_times,
 )
 from dukcapil_intake.statistics.service_layer.unit_of_work import StatisticsUnitOfWork
+from dukcapil_shared.working_days import WorkingCalendar
 
 # Lead times are computed in Python (percentiles are not portable SQL): this bounds the work of one answer. The
 # office receives a few thousand requests a month, so a year of the whole regency fits.
@@ -42,7 +43,11 @@ async def count_requests(
 
 
 async def measure_lead_times(
-    where: StatisticsFilter, *, uow: StatisticsUnitOfWork, limit: int = MAX_REQUESTS_FOR_LEAD_TIMES
+    where: StatisticsFilter,
+    *,
+    uow: StatisticsUnitOfWork,
+    calendar: WorkingCalendar | None = None,
+    limit: int = MAX_REQUESTS_FOR_LEAD_TIMES,
 ) -> LeadTimeReport:
     async with uow:
         [everything] = await uow.statistics.count_requests(where, ())
@@ -54,4 +59,4 @@ async def measure_lead_times(
                 "query.from",
             )
         milestones = await uow.statistics.milestones(where)
-    return LeadTimeReport(requests=len(milestones), stages=lead_times(milestones))
+    return LeadTimeReport(requests=len(milestones), stages=lead_times(milestones, calendar))
