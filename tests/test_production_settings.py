@@ -223,3 +223,29 @@ def test_production_with_the_offices_own_settings_is_accepted(
         monkeypatch.setenv(name, value)
     for settings_cls in (IntakeSettings, ReviewSettings, ShippingSettings, WebSettings):
         assert load_settings(settings_cls).environment == "production"
+
+
+def test_development_secrets_under_var_are_refused(production: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `make run` writes under var/ (the services' broker passwords in var/broker/, keys) is development's."""
+    (production / "var" / "broker").mkdir(parents=True)
+    (production / "var" / "broker" / "shipping.password").write_text("made-by-make-run", encoding="utf-8")
+    monkeypatch.setenv("SHIPPING_BROKER_PASSWORD_FILE", "var/broker/shipping.password")
+    monkeypatch.setenv("SHIPPING_COURIER_API_KEY_FILE", str(production / "var" / "broker" / "shipping.password"))
+    problems = refusal(ShippingSettings).problems
+    for variable in ("SHIPPING_BROKER_PASSWORD_FILE", "SHIPPING_COURIER_API_KEY_FILE"):
+        assert any(problem.startswith(f"{variable} names ") and "under var/" in problem for problem in problems)
+
+
+def test_a_list_that_is_not_json_is_named_with_the_other_problems(
+    production: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHIPPING_RETRY_DELAYS_MS", "Zq8Wx2Ec4Rv6")
+    monkeypatch.setenv("SHIPPING_PORT", "Yu7Ij5Ok3Pl1")
+    refused = refusal(ShippingSettings)
+    assert refused.problems[:2] == [
+        "SHIPPING_RETRY_DELAYS_MS: not valid JSON for this setting (its value is not shown)",
+        "SHIPPING_PORT: Input should be a valid integer, unable to parse string as an integer (its value is not shown)",
+    ]
+    assert "set SHIPPING_COURIER_URL" in str(refused), "and production's problems in the same round"
+    assert_nothing_of(["Zq8Wx2Ec4Rv6", "Yu7Ij5Ok3Pl1"], str(refused))
+    assert os.environ["SHIPPING_RETRY_DELAYS_MS"] == "Zq8Wx2Ec4Rv6", "the environment is left as it was"

@@ -12,12 +12,13 @@ naming the variables at fault and never their values.
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Self, TypeVar
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from yarl import URL
 
@@ -97,6 +98,7 @@ class SecretFiles(PydanticBaseSettingsSource):
             path = self._init_kwargs.get(f"{name}_file") or os.environ.get(f"{variable}_FILE")
             if not path:
                 continue
+            values.setdefault("secret_files", {})[f"{variable}_FILE"] = path
             try:
                 values[name] = Path(path).read_text(encoding="utf-8").strip()
             except (OSError, UnicodeDecodeError) as error:
@@ -129,6 +131,9 @@ class OfficeSettings(BaseSettings):
     )
     secret_file_problems: list[str] = Field(
         default_factory=list, exclude=True, repr=False, description="Filled by SecretFiles; not a variable to set"
+    )
+    secret_files: dict[str, str] = Field(
+        default_factory=dict, exclude=True, repr=False, description="Filled by SecretFiles; not a variable to set"
     )
 
     @classmethod
@@ -165,11 +170,24 @@ class OfficeSettings(BaseSettings):
     def production_problems(self) -> list[str]:
         """What production refuses in these settings, each saying what to set; never a secret's value. A service's
         settings class adds its own."""
-        return [
+        problems = [
             f"{self._variable(name)} still has its development-only default"
             for name, value in self
             if isinstance(value, SecretStr) and value.get_secret_value().startswith(DEVELOPMENT_ONLY)
         ]
+        named_files = dict(self.secret_files)
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            if name.endswith("_file") and isinstance(value, str) and value != field.default:
+                named_files[self._variable(name)] = value
+        development = Path("var").resolve()
+        problems += [
+            f"{variable} names {path}, under var/ where `make run` keeps development keys and passwords: give the "
+            "office's own"
+            for variable, path in named_files.items()
+            if Path(path).resolve().is_relative_to(development)
+        ]
+        return problems
 
     def _variable(self, name: str) -> str:
         return variable_name(type(self), name)
@@ -182,33 +200,65 @@ def load_settings(settings_cls: type[Settings]) -> Settings:
     """The settings from the environment, or SettingsRefused with every problem in one message for a person: the
     variables whose values are not of their type (never the values), and what the settings refuse (in production,
     every development stand-in) as if those variables were not set."""
+    problems: list[str] = []
+    set_aside: dict[str, str] = {}
     try:
-        return settings_cls()
-    except ValidationError as error:
-        problems: list[str] = []
-        invalid: dict[str, Any] = {}
-        production = False
-        for item in error.errors(include_url=False):
-            location = item["loc"]
-            if not location:
-                more, production = _model_problems(item)
-                problems += more
-                continue
-            name = str(location[0])
-            field = settings_cls.model_fields.get(name)
-            variable = variable_name(settings_cls, name) if field else name.upper()
-            problems.append(f"{variable}: {item['msg']} (its value is not shown)")
-            if field is not None and not field.is_required():
-                invalid[name] = field.get_default(call_default_factory=True)
-        if invalid:  # what else is wrong, with the invalid values left out: all in one round
+        while True:
             try:
-                settings_cls(**invalid)
-            except ValidationError as rest:
-                for item in rest.errors(include_url=False):
-                    if not item["loc"]:
-                        more, production = _model_problems(item)
-                        problems += more
-        raise SettingsRefused(problems, production=production) from None
+                settings = settings_cls()
+            except SettingsError as error:
+                # A list or a mapping that is not JSON stops the reading before any validation: set it aside (for
+                # this reading only) and read again, so that the other problems are told in the same round.
+                variable = _unparsable_variable(settings_cls, error)
+                if variable is None:
+                    raise SettingsRefused([*problems, str(error)]) from None
+                problems.append(f"{variable}: not valid JSON for this setting (its value is not shown)")
+                set_aside[variable] = os.environ.pop(variable)
+                continue
+            except ValidationError as error:
+                more, production = _validation_problems(settings_cls, error)
+                raise SettingsRefused([*problems, *more], production=production) from None
+            if problems:
+                raise SettingsRefused(problems)
+            return settings
+    finally:
+        os.environ.update(set_aside)
+
+
+def _unparsable_variable(settings_cls: type[BaseSettings], error: SettingsError) -> str | None:
+    """The environment variable pydantic-settings could not parse (it names the field), as set in the environment."""
+    found = re.search(r'field "(\w+)"', str(error))
+    if found is None or found[1] not in settings_cls.model_fields:
+        return None
+    variable = variable_name(settings_cls, found[1])
+    return next((name for name in os.environ if name.upper() == variable), None)
+
+
+def _validation_problems(settings_cls: type[BaseSettings], error: ValidationError) -> tuple[list[str], bool]:
+    problems: list[str] = []
+    invalid: dict[str, Any] = {}
+    production = False
+    for item in error.errors(include_url=False):
+        location = item["loc"]
+        if not location:
+            more, production = _model_problems(item)
+            problems += more
+            continue
+        name = str(location[0])
+        field = settings_cls.model_fields.get(name)
+        variable = variable_name(settings_cls, name) if field else name.upper()
+        problems.append(f"{variable}: {item['msg']} (its value is not shown)")
+        if field is not None and not field.is_required():
+            invalid[name] = field.get_default(call_default_factory=True)
+    if invalid:  # what else is wrong, with the invalid values left out: all in one round
+        try:
+            settings_cls(**invalid)
+        except ValidationError as rest:
+            for item in rest.errors(include_url=False):
+                if not item["loc"]:
+                    more, production = _model_problems(item)
+                    problems += more
+    return problems, production
 
 
 def _model_problems(item: Any) -> tuple[list[str], bool]:
