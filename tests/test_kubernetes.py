@@ -473,3 +473,27 @@ def test_production_replaces_every_placeholder(production: list[dict[str, Any]])
         container["image"] for _, template in pod_templates(production) for container in template["spec"]["containers"]
     }
     assert all(":" in image and not image.endswith(":latest") for image in images), images
+
+
+def test_a_policy_opening_another_services_database_is_seen(production: list[dict[str, Any]]) -> None:
+    """The reach the tests above compute follows every policy that selects a pod, not only the one named after it."""
+    opening = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "review-reporting"},
+        "spec": {
+            "podSelector": {
+                "matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["review"]}]
+            },
+            "policyTypes": ["Egress"],
+            "egress": [
+                {"to": [{"podSelector": {"matchLabels": {"cnpg.io/cluster": "intake-db"}}}], "ports": tcp(5432)}
+            ],
+        },
+    }
+    assert "intake-db" not in reachable(production, "review", "egress")
+    assert reachable([*production, opening], "review", "egress")["intake-db"] == {5432}
+
+
+def tcp(*ports: int) -> list[dict[str, Any]]:
+    return [{"protocol": "TCP", "port": port} for port in ports]
