@@ -1,5 +1,6 @@
-"""Events caused by a consumed event get ids derived from it, so that a restored service that handles the same
-event again publishes the same ids (and the consumers' inboxes drop what they already applied)."""
+"""Events a consumer adds are "the n-th event of this type this service published about this request": a restored
+service that handles the events since its backup again publishes the same ids, in whatever order they come back,
+and the consumers' inboxes drop what they already applied."""
 
 import uuid
 
@@ -7,31 +8,36 @@ from dukcapil_shared.contracts import RequestCancelled
 from dukcapil_shared.messaging.unit_of_work import caused_by
 from dukcapil_testing.fakes import FakeOutbox
 
-REQUEST = uuid.UUID("8f0c7a52-0c55-4f3c-9d7e-0d8c2a1b5e11")
+
+def _cancelled(request_id: uuid.UUID) -> RequestCancelled:
+    return RequestCancelled(request_id=request_id, reason="withdrawn_by_applicant")
 
 
-async def _ids_added(consumer: str, cause: uuid.UUID | None, count: int = 2) -> list[uuid.UUID]:
-    outbox = FakeOutbox()
-    event = RequestCancelled(request_id=REQUEST, reason="withdrawn_by_applicant")
-    if cause is None:
-        return [(await outbox.add(event)).id for _ in range(count)]
-    with caused_by(consumer, cause):
-        return [(await outbox.add(event)).id for _ in range(count)]
+async def _ids(outbox: FakeOutbox, *requests: uuid.UUID, consuming: bool = True) -> list[uuid.UUID]:
+    if not consuming:
+        return [(await outbox.add(_cancelled(request))).id for request in requests]
+    with caused_by("dukcapil.review.requests"):
+        return [(await outbox.add(_cancelled(request))).id for request in requests]
 
 
-async def test_handling_the_same_event_again_adds_events_with_the_same_ids() -> None:
-    cause = uuid.uuid4()
-    first = await _ids_added("dukcapil.review.requests", cause)
-    again = await _ids_added("dukcapil.review.requests", cause)
-    assert first == again
-    assert len(set(first)) == 2, "two events of one type from one handling need ids of their own"
+async def test_handling_the_same_events_again_adds_events_with_the_same_ids_in_any_order() -> None:
+    first, second = uuid.uuid4(), uuid.uuid4()
+    before = await _ids(FakeOutbox(), first, second, first)
+    restored = await _ids(FakeOutbox(), second, first, first)
+    assert {before[0], before[2]} == {restored[1], restored[2]}, "the first and the second about one request"
+    assert before[1] == restored[0]
+    assert len(set(before)) == 3
 
 
-async def test_ids_differ_per_cause_and_per_consumer_and_are_random_outside_a_handling() -> None:
-    cause = uuid.uuid4()
-    by_review = await _ids_added("dukcapil.review.requests", cause)
-    by_another_queue = await _ids_added("dukcapil.review.corrections", cause)
-    by_another_event = await _ids_added("dukcapil.review.requests", uuid.uuid4())
-    assert not set(by_review) & set(by_another_queue)
-    assert not set(by_review) & set(by_another_event)
-    assert await _ids_added("", None) != await _ids_added("", None)
+async def test_a_restored_outbox_continues_the_count_where_its_backup_stopped() -> None:
+    request = uuid.uuid4()
+    [first, second] = await _ids(FakeOutbox(), request, request)
+    restored = FakeOutbox()
+    assert await _ids(restored, request) == [first]  # in the backup
+    restored.committed, restored.pending = restored.pending, []
+    assert await _ids(restored, request) == [second]  # handled again after the restore
+
+
+async def test_outside_a_consumer_every_event_gets_a_random_id() -> None:
+    request = uuid.uuid4()
+    assert await _ids(FakeOutbox(), request, consuming=False) != await _ids(FakeOutbox(), request, consuming=False)

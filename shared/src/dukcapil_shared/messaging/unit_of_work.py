@@ -4,14 +4,12 @@ import abc
 import contextlib
 import json
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -37,38 +35,35 @@ class ConcurrentChange(Refusal):
             self.args = (what,)
 
 
-@dataclass
-class _Cause:
-    consumer: str
-    event_id: uuid.UUID
-    added: Counter[str] = field(default_factory=Counter)
-
-
-_cause: ContextVar[_Cause | None] = ContextVar("dukcapil_event_cause", default=None)
+_consuming: ContextVar[str | None] = ContextVar("dukcapil_consuming", default=None)
+_CONSEQUENCES = uuid.UUID("5b0e3c1a-6f1d-4d0e-9a57-0d1b7e0c2f11")
 
 
 @contextlib.contextmanager
-def caused_by(consumer: str, event_id: uuid.UUID) -> Iterator[None]:
-    """The events added to an outbox inside this block are consequences of `consumer` handling event `event_id`:
-    their ids are derived from it (uuid5 of the event id, the consumer, the routing key and the how-many-th of that
-    type). Handling the same event again, as a service restored from a backup does when the events since are
-    replayed to it, publishes the same ids, and the consumers' inboxes drop what they already applied."""
-    token = _cause.set(_Cause(consumer, event_id))
+def caused_by(consumer: str) -> Iterator[None]:
+    """The events added to an outbox inside this block are consequences of `consumer` handling an event: each gets
+    the id "the n-th event of this type this service published about this request" (uuid5 of the source, the
+    subject, the routing key and how many such rows the outbox holds already). Handling the same events again, as a
+    service restored from a backup does when the events since are replayed to it, publishes the same ids whatever
+    order they arrive in, and the consumers' inboxes drop what they already applied."""
+    token = _consuming.set(consumer)
     try:
         yield
     finally:
-        _cause.reset(token)
+        _consuming.reset(token)
 
 
-def consequent_event_id(routing_key: str) -> uuid.UUID | None:
-    """The id of the next event of this type added inside `caused_by`; None outside it (a fresh random id then:
-    a person's action through the API, a background loop)."""
-    cause = _cause.get()
-    if cause is None:
+def consequent_event_id(source: str, subject: str, routing_key: str, earlier: int) -> uuid.UUID | None:
+    """The id of an event added inside `caused_by`, `earlier` being the events of this type about this subject
+    already in the outbox; None outside it (a fresh random id then: a person's action through the API, a background
+    loop)."""
+    if _consuming.get() is None:
         return None
-    index = cause.added[routing_key]
-    cause.added[routing_key] += 1
-    return uuid.uuid5(cause.event_id, f"{cause.consumer}:{routing_key}:{index}")
+    return uuid.uuid5(_CONSEQUENCES, f"{source}|{subject}|{routing_key}|{earlier}")
+
+
+def consuming() -> bool:
+    return _consuming.get() is not None
 
 
 class Outbox(abc.ABC):
@@ -123,9 +118,15 @@ class SqlOutbox(Outbox):
             # dukcapil_shared.observability.tracing).
             request_trace = traceparent or await self._first_traceparent(event.subject)
             traceparent = traceparent_for_event(request_trace)
-        envelope = Envelope.wrap(
-            event, source=self._source, traceparent=traceparent, id=consequent_event_id(event.routing_key())
-        )
+        event_id = None
+        if consuming():
+            earlier = await self._connection.execute(
+                select(func.count())
+                .select_from(self._table)
+                .where(self._table.c.subject == event.subject, self._table.c.routing_key == event.routing_key())
+            )
+            event_id = consequent_event_id(self._source, event.subject, event.routing_key(), earlier.scalar_one())
+        envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent, id=event_id)
         now = datetime.now(UTC)
         await self._connection.execute(
             insert(self._table).values(
