@@ -38,6 +38,9 @@ CHAOS_ENV = {
     "REVIEW_AUTO_APPROVE_TYPES": json.dumps(list(TYPES)),
     # Notices to citizens are not what is tested here; their sender would only knock at absent sinks.
     "INTAKE_NOTIFICATIONS_ENABLED": "false",
+    # Nor is the population register: the driver's people are made up (unknown to it, they would never be approved
+    # by policy), and its own failures are review's tests' (services/review/tests/integration/test_register_client.py).
+    "REVIEW_REGISTER_URL": "",
     "SHIPPING_BOOKING_INTERVAL": "0.3",
     "SHIPPING_TRACKING_INTERVAL": "0.3",
     # A replica killed during a booking round keeps its claim this long; short, so the test need not wait.

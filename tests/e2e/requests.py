@@ -1,7 +1,10 @@
 """Requests of every type as a citizen or an operator would submit them."""
 
 import copy
+from functools import cache
 from typing import Any
+
+from dukcapil_devtools.register_simulator.population import HIDUP, Population, generate
 
 COURIER = {
     "method": "courier",
@@ -70,3 +73,28 @@ def variant(body: dict[str, Any], **changes: Any) -> dict[str, Any]:
     copied = copy.deepcopy(body)
     copied.update(changes)
     return copied
+
+
+@cache
+def register() -> Population:
+    """The register simulator's residents as System starts it (its default seed and size)."""
+    return generate()
+
+
+def registered_person(index: int = 0, *, female: bool = True) -> dict[str, str]:
+    """A living adult resident of the register simulator, as they give themself in a request: requests that review
+    may approve by policy name people the register knows."""
+    adults = [
+        resident
+        for resident in register().residents.values()
+        if resident.status_hidup == HIDUP
+        and (resident.jenis_kelamin == "P") == female
+        and resident.tanggal_lahir.year <= 2000
+    ]
+    resident = adults[index]
+    return {
+        "nik": resident.nik,
+        "name": resident.nama.title(),
+        "birth_date": resident.tanggal_lahir.isoformat(),
+        "sex": "female" if female else "male",
+    }

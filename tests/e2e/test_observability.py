@@ -13,12 +13,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from dukcapil_testing import minimal_pdf
 
 from .otlp import Collector, ReceivedSpan
-from .requests import BIODATA_WNI, variant
+from .requests import BIODATA_WNI, registered_person, variant
 from .system import SERVICES, Client, System, holder
 
 pytestmark = pytest.mark.e2e
 
-APPLICANT = {"nik": "3602145507880004", "name": "Rina Marlina", "birth_date": "1988-07-15", "sex": "female"}
+# Someone the population register knows: review approves by policy only requests whose people it found there.
+APPLICANT = registered_person()
 REQUEST = variant(BIODATA_WNI, applicant=APPLICANT, details={"person_nik": APPLICANT["nik"]})
 PERSONAL_DATA = (APPLICANT["nik"], APPLICANT["name"], "081234567890", "Multatuli")
 SCAN = ("scan.pdf", minimal_pdf(), "application/pdf")

@@ -147,6 +147,59 @@ def test_the_review_screen_shows_the_scans_inline_beside_the_data(
     assert scan.headers["cache-control"] == "no-store"
 
 
+@pytest.mark.parametrize(
+    ("bahasa", "shown"),
+    [
+        ("id", ["Perhatikan", "Nama tidak sesuai", "saksi ke-1", "S*** A*****", "kemiripan 62%", "Belum diperiksa"]),
+        ("en", ["Warning", "Names differ", "witness 1", "S*** A*****", "similarity 62%", "Not done"]),
+    ],
+)
+def test_register_checks_show_their_status_and_evidence_in_the_readers_language(
+    client: TestClient, intake: FakeStaffIntake, review: FakeReview, bahasa: str, shown: list[str]
+) -> None:
+    listed = review.add(intake.add_request())
+    listed["prechecks"] = [
+        {
+            "code": "register_name",
+            "passed": False,
+            "status": "warning",
+            "message_id": "Nama tidak sesuai dengan register kependudukan: saksi ke-1 (360214******0004).",
+            "message_en": "Names differ from the population register: witness 1 (360214******0004).",
+            "evidence": [
+                {
+                    "subject_id": "saksi ke-1",
+                    "subject_en": "witness 1",
+                    "nik": "360214******0004",
+                    "finding": "name_mismatch",
+                    "note_id": "nama tidak sesuai",
+                    "note_en": "the name differs",
+                    "declared_name": "Sutisna",
+                    "register_name": "S*** A*****",
+                    "similarity": 62,
+                    "died_on": None,
+                }
+            ],
+        },
+        {
+            "code": "register_known",
+            "passed": False,
+            "status": "not_done",
+            "message_id": "Belum diperiksa dengan register kependudukan: register tidak menjawab.",
+            "message_en": "Not checked against the population register yet: the register did not answer.",
+            "evidence": [],
+        },
+    ]
+    client.cookies.set("bahasa", bahasa)
+    sign_in(client)
+    give_reason(client, "verifikasi")
+    page = client.get(f"/staff/verifikasi/{listed['request_id']}")
+    assert page.status_code == 200
+    for text in shown:
+        assert text in page.text, text
+    assert '<li class="warn" id="cek-register_name">' in page.text
+    assert '<li class="pending" id="cek-register_known">' in page.text
+
+
 def test_claim_then_an_information_request_with_a_reason_too_short_is_told_beside_it(
     client: TestClient, intake: FakeStaffIntake, review: FakeReview
 ) -> None:
