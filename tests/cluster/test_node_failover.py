@@ -95,6 +95,25 @@ async def _at_rest(chaos: Chaos, cluster: RabbitCluster, requests: list[Tracked]
     return time.monotonic() - started
 
 
+def _placement(queues: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {
+        name: f"{queue['messages']} messages, leader {queue['leader']}, online {sorted(queue['online'])}"
+        for name, queue in queues.items()
+    }
+
+
+async def _every_member_online(cluster: RabbitCluster, nodes: list[str], timeout: float) -> None:
+    """A queue just declared starts its members on the other nodes in the background: the test kills a node only
+    once every member runs, so that losing one leaves each queue its majority."""
+    deadline = time.monotonic() + timeout
+    while True:
+        queues = await asyncio.to_thread(_queues, cluster)
+        if all(sorted(queue["online"]) == nodes for queue in queues.values()):
+            return
+        assert time.monotonic() < deadline, f"members not all running after {timeout:g} s: {_placement(queues)}"
+        await asyncio.sleep(1.0)
+
+
 async def _parked_dead_letters(chaos: Chaos) -> dict[str, list[dict[str, Any]]]:
     parked = {}
     async with httpx.AsyncClient(timeout=15) as client:
@@ -114,8 +133,11 @@ async def test_killing_the_node_that_leads_the_busiest_queues_loses_and_doubles_
     cluster, chaos = rabbitmq_cluster, cluster_system
     everywhere = sorted(node.name for node in cluster.nodes)
     queues = await asyncio.to_thread(_queues, cluster)
-    spread = {name: sorted(queues[name]["members"]) for name in SUBSCRIPTION_QUEUES}
+    assert set(SUBSCRIPTION_QUEUES) <= set(queues), f"queues missing: {sorted(queues)}"
+    # Every queue the services declared (subscriptions, delays, dead letters), by RabbitMQ's defaults alone.
+    spread = {name: sorted(queue["members"]) for name, queue in queues.items()}
     assert all(members == everywhere for members in spread.values()), f"members are not on every node: {spread}"
+    await _every_member_online(cluster, everywhere, timeout=60)
 
     driver = Driver(chaos, courier_every=3)
     batch = driver.start(REQUESTS, concurrency=3)
@@ -135,9 +157,9 @@ async def test_killing_the_node_that_leads_the_busiest_queues_loses_and_doubles_
     settled_in = await _at_rest(chaos, cluster, requests, timeout=150)
     tally = await count(chaos, requests)
     tally.settled_in = settled_in
-    tally.assert_clean()
-
     queues = await asyncio.to_thread(_queues, cluster)
+    assert tally.clean, f"{tally.describe()}\nqueues after killing {victim.name}: {_placement(queues)}"
+
     leaders_after = {name: queues[name]["leader"] for name in SUBSCRIPTION_QUEUES}
     assert victim.name not in leaders_after.values(), f"{victim.name} was killed but still leads: {leaders_after}"
     parked = await _parked_dead_letters(chaos)

@@ -34,6 +34,8 @@ import pytest
 # whoever calls them, with the environment given here.
 DEBIAN_SCRIPTS = Path("/usr/lib/rabbitmq/bin")
 NODE_LETTERS = ("a", "b", "c")
+KEEP_LOGS = "DUKCAPIL_TEST_CLUSTER_LOGS"
+"""A directory where the nodes' logs are copied before their directories are deleted (to look into a failure)."""
 
 
 class ClusterFailed(RuntimeError):
@@ -260,6 +262,10 @@ class RabbitCluster:
                         node.process.kill()
                         node.process.wait(timeout=30)
         finally:
+            if kept := os.environ.get(KEEP_LOGS):
+                for node in self.nodes:
+                    with contextlib.suppress(OSError):
+                        shutil.copytree(node.directory / "log", Path(kept) / node.name, dirs_exist_ok=True)
             shutil.rmtree(self.base, ignore_errors=True)
 
 
