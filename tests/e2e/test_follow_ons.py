@@ -147,3 +147,8 @@ async def test_an_akta_kematian_leads_to_a_family_card_change_the_family_confirm
     assert follow.status_code == 200, follow.text
     document = follow.json()["document"]
     assert document is not None and document["number"].startswith("KK/")
+    # The link's token is in no service's log (nor the deceased's whole NIK).
+    for log in system.workdir.glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert token not in text and token.replace("-", "") not in text, log.name
+        assert deceased.nik not in text, log.name
