@@ -55,7 +55,7 @@ def assert_nothing_of(secrets: list[str], message: str) -> None:
 
 EVERY_STAND_IN = {
     "review": ["set REVIEW_BROKER_PASSWORD", "AMQP_URL names the broker's guest account", "set REVIEW_DATABASE_URL",
-               "set AUTH_JWKS"],
+               "set AUTH_JWKS", "set REVIEW_REGISTER_URL", "REVIEW_REGISTER_API_KEY still has its development-only"],
     "shipping": ["SHIPPING_COURIER_API_KEY still has its development-only default", "set SHIPPING_COURIER_URL",
                  "set SHIPPING_COURIER_USERNAME", "set SHIPPING_BROKER_PASSWORD", "set SHIPPING_DATABASE_URL"],
     "intake": ["INTAKE_ACCESS_CODE_KEY still has its development-only default",
