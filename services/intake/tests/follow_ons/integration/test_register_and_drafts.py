@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from dukcapil_devtools.register_simulator.population import MATI, Population, generate
 from dukcapil_intake import tables
+from dukcapil_intake.dispatch import follow_drafts
 from dukcapil_intake.follow_ons.adapters.register import HttpRegister
 from dukcapil_intake.follow_ons.adapters.unit_of_work import SqlFollowOnsUnitOfWork
 from dukcapil_intake.follow_ons.domain.follow_ons import (
@@ -31,6 +32,7 @@ from dukcapil_intake.follow_ons.domain.follow_ons import (
 from dukcapil_intake.follow_ons.service_layer import follow_ons
 from dukcapil_intake.follow_ons.service_layer.register import RegisterUnavailable
 from dukcapil_intake.follow_ons.service_layer.repository import DraftChanged, DraftFilter
+from dukcapil_intake.notifications.adapters.unit_of_work import SqlNotificationsUnitOfWork
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_testing.fakes import FixedClock
 
@@ -149,9 +151,12 @@ def a_draft(nik: str, *, kecamatan: str = "36.02.14", now: datetime = T0) -> Fol
 
 
 def unit_of_work(engine: AsyncEngine) -> SqlFollowOnsUnitOfWork:
-    return SqlFollowOnsUnitOfWork(
+    """As the composition root makes it: the family's notice is queued in the transaction that offers a draft."""
+    made = SqlFollowOnsUnitOfWork(
         engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/dukcapil/lebak/intake"
     )
+    made.followers = follow_drafts(notifications=SqlNotificationsUnitOfWork.joining, notify=True)
+    return made
 
 
 async def test_a_draft_is_filled_from_the_running_register(simulator: str, engine: AsyncEngine) -> None:
@@ -171,6 +176,13 @@ async def test_a_draft_is_filled_from_the_running_register(simulator: str, engin
     assert filled.details is not None and filled.details["kk_number"] == dead.no_kk
     assert [m["nik"] for m in filled.details["members"]] == [dead.nik]
     assert [m.nik for m in filled.family] == [m.nik for m in population().families[dead.no_kk].anggota]
+    notifications = SqlNotificationsUnitOfWork(
+        engine, outbox_table=tables.outbox, inbox_table=tables.inbox, source="/dukcapil/lebak/intake"
+    )
+    async with notifications as told:
+        offers = await told.notifications.about(draft.origin.request_id)
+    assert [(n.kind, n.channel.value, n.event_id) for n in offers] == [("follow_on_offered", "sms", str(draft.id))]
+    assert f"[[tautan-lanjutan:{draft.id}]]" in offers[0].body
 
 
 async def test_the_drafts_repository_keeps_finds_and_guards_drafts(engine: AsyncEngine) -> None:
