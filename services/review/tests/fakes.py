@@ -5,6 +5,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from dukcapil_review.domain.model import OPEN_STATUSES, AuditEntry, Review, ReviewStatus
+from dukcapil_review.domain.register import RegisteredFamily, RegisteredPerson
+from dukcapil_review.service_layer.register import PopulationRegister, RegisterUnavailable
 from dukcapil_review.service_layer.unit_of_work import (
     AuditLog,
     ConcurrentUpdate,
@@ -119,6 +121,14 @@ class FakeReviewRepository(ReviewRepository):
             and (
                 query.overdue_at is None or (review.status == ReviewStatus.pending and review.due_at < query.overdue_at)
             )
+            and (
+                query.register_retry_due_at is None
+                or (
+                    review.status in OPEN_STATUSES
+                    and review.register_retry_at is not None
+                    and review.register_retry_at <= query.register_retry_due_at
+                )
+            )
         ]
         return copy.deepcopy(found[query.offset : query.offset + query.limit])
 
@@ -163,3 +173,29 @@ SAMPLE_DETAILS: dict[str, dict[str, object]] = {
 def details_of(request_type: str) -> RequestDetails:
     """Details such as intake sends with a request of this type."""
     return typed_details(SAMPLE_DETAILS[request_type], request_type)
+
+
+class FakeRegister(PopulationRegister):
+    """The population register in memory: the people and cards it knows; `down` makes every lookup fail as a
+    register that does not answer; `asked` counts the lookups."""
+
+    def __init__(
+        self, people: Sequence[RegisteredPerson] = (), families: Sequence[RegisteredFamily] = (), down: bool = False
+    ) -> None:
+        self.people = {person.nik: person for person in people}
+        self.families = {family.kk_number: family for family in families}
+        self.down = down
+        self.asked = 0
+
+    async def person(self, nik: str) -> RegisteredPerson | None:
+        self._answer()
+        return self.people.get(nik)
+
+    async def family(self, kk_number: str) -> RegisteredFamily | None:
+        self._answer()
+        return self.families.get(kk_number)
+
+    def _answer(self) -> None:
+        self.asked += 1
+        if self.down:
+            raise RegisterUnavailable("no connection")

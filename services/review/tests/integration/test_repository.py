@@ -16,7 +16,7 @@ from dukcapil_review.adapters import tables
 from dukcapil_review.adapters.queue_metrics import ReviewQueueGauges
 from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
 from dukcapil_review.domain.model import DEFAULT_SLA_WORKING_DAYS, Review, ReviewStatus
-from dukcapil_review.domain.prechecks import PreCheck
+from dukcapil_review.domain.prechecks import CheckStatus, Evidence, PreCheck
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.db import create_engine, migrate
@@ -105,6 +105,33 @@ async def test_everything_review_keeps_comes_back_as_it_was(engine) -> None:  # 
     async with uow(engine) as unit:
         stored = await unit.reviews.get(review.request_id)
     assert stored == review
+
+
+async def test_register_checks_keep_their_evidence_and_are_found_when_due_for_a_retry(engine) -> None:  # type: ignore[no-untyped-def]
+    checked, due, later, decided = a_review(), a_review(), a_review(), a_review()
+    checked.prechecks = [
+        PreCheck(
+            "register_name",
+            False,
+            "Nama tidak sesuai.",
+            "Names differ.",
+            status=CheckStatus.warning,
+            evidence=(
+                Evidence("pemohon", "the applicant", "360214******0003", "name_mismatch", "beda", "differs",
+                         declared_name="Ahmad Fauzi", register_name="A**** F****", similarity=71),
+            ),
+        )
+    ]  # fmt: skip
+    due.register_attempts, due.register_retry_at = 1, T0 + timedelta(seconds=30)
+    later.register_attempts, later.register_retry_at = 1, T0 + timedelta(minutes=5)
+    decided.register_retry_at = T0
+    decided.approve("rina", None, T0)
+    await store(engine, checked, due, later, decided)
+    async with uow(engine) as unit:
+        assert await unit.reviews.get(checked.request_id) == checked
+        found = await unit.reviews.list(ReviewQuery(register_retry_due_at=T0 + timedelta(minutes=1)))
+    assert [review.request_id for review in found] == [due.request_id]
+    assert found[0].register_retry_at == due.register_retry_at and found[0].register_attempts == 1
 
 
 async def test_the_work_queue_is_ordered_filtered_and_paged(engine) -> None:  # type: ignore[no-untyped-def]

@@ -63,8 +63,10 @@ async def test_a_review_shows_prechecks_attachments_due_date_and_claim() -> None
     assert by_code["attachments_complete"] == {
         "code": "attachments_complete",
         "passed": False,
+        "status": "failed",
         "message_id": "Lampiran wajib belum diunggah: akta_kelahiran.",
         "message_en": "Required attachments not uploaded yet: akta_kelahiran.",
+        "evidence": [],
     }
     assert by_code["region_in_lebak"]["passed"] is False
 

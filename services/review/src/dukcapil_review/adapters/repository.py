@@ -24,7 +24,7 @@ from dukcapil_shared.db import as_utc
 from dukcapil_shared.messaging import SqlUnitOfWork
 
 _NOT_STORED = {"new_audit"}
-_MOMENTS = ("received_at", "updated_at", "due_at", "claim_expires_at", "decided_at")
+_MOMENTS = ("received_at", "updated_at", "due_at", "claim_expires_at", "decided_at", "register_retry_at")
 
 
 class SqlAuditLog(AuditLog):
@@ -160,6 +160,11 @@ class SqlReviewRepository(ReviewRepository):
             statement = statement.where(table.c.kecamatan_code == query.kecamatan_code)
         if query.overdue_at is not None:
             statement = statement.where(table.c.status == ReviewStatus.pending.value, table.c.due_at < query.overdue_at)
+        if query.register_retry_due_at is not None:
+            statement = statement.where(
+                table.c.status.in_([status.value for status in OPEN_STATUSES]),
+                table.c.register_retry_at <= query.register_retry_due_at,
+            )
         return [_review(row) for row in await self._connection.execute(statement)]
 
     async def _append_audit(self, review: Review) -> None:

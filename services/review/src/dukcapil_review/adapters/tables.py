@@ -34,11 +34,14 @@ reviews = Table(
     Column("decided_at", DateTime(timezone=True)),
     Column("decision_note", Text),
     Column("missing_items", JSON, nullable=False),
+    Column("register_attempts", Integer, nullable=False, server_default="0"),
+    Column("register_retry_at", DateTime(timezone=True), comment="When to consult the population register again"),
     Column("version", Integer, nullable=False),
     Index("ix_reviews_queue", "status", "received_at"),
     Index("ix_reviews_due", "status", "due_at"),
     Index("ix_reviews_kecamatan", "kecamatan_code", "status", "received_at"),
     Index("ix_reviews_person", "request_type", "subject_nik"),
+    Index("ix_reviews_register_retry", "register_retry_at"),
 )
 
 review_audit = Table(

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from dukcapil_review.domain.prechecks import PreCheck, subject_nik
+from dukcapil_review.domain.register import DEFAULT_BLOCKING, is_register_check
 from dukcapil_shared.contracts import Delivery, Person, RequestDetails
 from dukcapil_shared.refusals import Refusal, RefusalKind
 from dukcapil_shared.working_days import WorkingCalendar
@@ -88,6 +89,10 @@ class Review:
     decided_at: datetime | None = None
     decision_note: str | None = None
     missing_items: list[str] = field(default_factory=list)
+    register_attempts: int = 0
+    """Lookups in the population register tried for the current details, answered or not."""
+    register_retry_at: datetime | None = None
+    """When to consult the register again, after it did not answer; None when its checks are done or given up."""
     version: int = 0
     """Bumped on every save, so that two concurrent decisions cannot both win."""
     new_audit: list[AuditEntry] = field(default_factory=list)
@@ -102,7 +107,12 @@ class Review:
 
     @property
     def prechecks_pass(self) -> bool:
-        return bool(self.prechecks) and all(check.passed for check in self.prechecks)
+        """Nothing keeps it from automatic approval: no pre-check failed or is still to be done (warnings pass)."""
+        return bool(self.prechecks) and not any(check.blocks_automatic_approval for check in self.prechecks)
+
+    @property
+    def register_checks(self) -> list[PreCheck]:
+        return [check for check in self.prechecks if is_register_check(check)]
 
     @property
     def automatic(self) -> bool:
@@ -135,6 +145,11 @@ class Review:
         self.prechecks = list(prechecks)
         self.updated_at = now
         self._audit(now, SYSTEM, "prechecks_updated", **why, failed_prechecks=self._failed_prechecks())
+
+    def register_consulted(self, *, answered: bool, retry_at: datetime | None) -> None:
+        """Count an attempt to consult the register; `retry_at` is when to try again (None: not again)."""
+        self.register_attempts += 1
+        self.register_retry_at = None if answered else retry_at
 
     def add_attachment(self, attachment: dict[str, Any]) -> bool:
         """False if this scan is already known."""
@@ -234,6 +249,9 @@ class Review:
         self.flags = list(flags)
         self.status = ReviewStatus.pending
         self.missing_items = []
+        # New details are new people to look up: the register's attempts start again.
+        self.register_attempts = 0
+        self.register_retry_at = None
         self.due_at = due_at
         self.updated_at = now
         self._audit(now, CITIZEN, "resubmitted", note=note, due_at=due_at.isoformat())
@@ -307,6 +325,8 @@ class ReviewPolicy:
     claim_duration: timedelta = DEFAULT_CLAIM
     duplicate_window: timedelta = timedelta(days=30)
     """How long an approved request counts as a possible duplicate of a new one."""
+    register_blocking: frozenset[str] = DEFAULT_BLOCKING
+    """The register checks that, failed, keep a request from automatic approval; the others only warn."""
 
     def approves_automatically(self, review: Review) -> bool:
         return (

@@ -6,6 +6,7 @@ request from being approved automatically.
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from dukcapil_shared.contracts import (
@@ -30,12 +31,59 @@ LATE_DEATH_REPORT = "late_death_report"
 AKTA_KEMATIAN = "akta_kematian"
 
 
+class CheckStatus(StrEnum):
+    passed = "passed"
+    failed = "failed"
+    """Something is wrong, and the office's policy keeps the request from being approved automatically."""
+    warning = "warning"
+    """Something for the reviewer to look at, which the policy lets pass."""
+    not_done = "not_done"
+    """The check could not be made (the register did not answer); it is tried again."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One person or card a check looked at, and what was found, for the reviewer to see."""
+
+    subject_id: str
+    """Who, in Indonesian: pemohon, almarhum/almarhumah, saksi ke-1, anggota ke-2..."""
+    subject_en: str
+    nik: str
+    """Masked, as logs and outsiders see it (the region and the serial)."""
+    finding: str
+    """ok, unknown_nik, name_mismatch, deceased, not_on_card, card_unknown, death_registered"""
+    note_id: str
+    note_en: str
+    declared_name: str | None = None
+    register_name: str | None = None
+    """The register's name, masked (S**** B*****): enough to see a mismatch, not to learn a name."""
+    similarity: int | None = None
+    """0-100: how alike the declared and the registered names are, word order and case aside."""
+    died_on: str | None = None
+    """The date of death the register holds (YYYY-MM-DD)."""
+
+
 @dataclass(frozen=True)
 class PreCheck:
     code: str
     passed: bool
     message_id: str
     message_en: str
+    status: str = ""
+    """A CheckStatus; left empty, it follows `passed` (the checks that cannot warn, and reviews stored before)."""
+    evidence: tuple[Evidence, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.status:
+            object.__setattr__(self, "status", CheckStatus.passed if self.passed else CheckStatus.failed)
+        # Read back from storage, evidence comes as a list of mappings.
+        evidence = tuple(item if isinstance(item, Evidence) else Evidence(**item) for item in self.evidence)
+        object.__setattr__(self, "evidence", evidence)
+
+    @property
+    def blocks_automatic_approval(self) -> bool:
+        """Failed, or not done yet: a warning does not block."""
+        return self.status in (CheckStatus.failed, CheckStatus.not_done)
 
 
 @dataclass(frozen=True)

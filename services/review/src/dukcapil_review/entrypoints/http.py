@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, Field
 
 from dukcapil_review.domain.model import AuditEntry, Review, ReviewPolicy, ReviewStatus
+from dukcapil_review.domain.prechecks import CheckStatus
 from dukcapil_review.service_layer import handlers
 from dukcapil_review.service_layer.unit_of_work import QueueOrder, ReviewQuery, ReviewUnitOfWork
 from dukcapil_shared.auth.http import personal_data, staff
@@ -51,13 +52,37 @@ class InformationBody(BaseModel):
     )
 
 
+class EvidenceView(BaseModel):
+    subject_id: str = Field(description="Who, in Indonesian (pemohon, saksi ke-1, ...)")
+    subject_en: str = Field(description="Who, in English (the applicant, witness 1, ...)")
+    nik: str = Field(description="The NIK or KK number looked at, masked")
+    finding: str = Field(
+        description="ok, unknown_nik, name_mismatch, deceased, not_on_card, card_unknown or death_registered"
+    )
+    note_id: str = Field(description="What the register says about them, in Indonesian")
+    note_en: str = Field(description="The same in English")
+    declared_name: str | None = Field(description="The name the request gives")
+    register_name: str | None = Field(description="The register's name, masked (S**** B*****)")
+    similarity: int | None = Field(description="0-100: how alike the two names are, word order and case aside")
+    died_on: str | None = Field(description="The date of death the register holds")
+
+
 class PreCheckView(BaseModel):
     code: str = Field(
-        description="attachments_complete, nik_consistency, region_in_lebak, reported_on_time or no_duplicate"
+        description="attachments_complete, nik_consistency, region_in_lebak, reported_on_time, no_duplicate; against "
+        "the population register: register_known, register_name, register_alive, register_family_card, "
+        "register_death_not_registered"
     )
     passed: bool
+    status: CheckStatus = Field(
+        description="passed; failed (keeps the request from automatic approval); warning (for the reviewer to look "
+        "at, the policy lets it pass); not_done (the register did not answer: tried again, the message says when)"
+    )
     message_id: str = Field(description="What the check found, in Indonesian")
     message_en: str = Field(description="The same in English")
+    evidence: list[EvidenceView] = Field(
+        default_factory=list, description="Each person or card the check looked at, and what was found"
+    )
 
 
 class AttachmentView(BaseModel):
@@ -84,7 +109,9 @@ class ReviewView(BaseModel):
     required_attachments: list[str]
     flags: list[str] = Field(description="What intake noticed, e.g. nik_outside_lebak, late_death_report")
     prechecks: list[PreCheckView]
-    prechecks_passed: bool = Field(description="Every pre-check passed (needed for automatic approval)")
+    prechecks_passed: bool = Field(
+        description="No pre-check failed or is still to be done (warnings aside): needed for automatic approval"
+    )
     received_at: datetime
     updated_at: datetime
     due_at: datetime

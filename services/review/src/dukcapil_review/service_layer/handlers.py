@@ -2,11 +2,22 @@
 arrive, let reviewers claim and decide, and approve by policy where the office allows it."""
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
+
+import structlog
 
 from dukcapil_review.domain.model import AUTOMATIC_REVIEWER, CITIZEN, AuditEntry, Review, ReviewPolicy, ReviewStatus
 from dukcapil_review.domain.prechecks import PossibleDuplicate, PreCheck, run_prechecks
-from dukcapil_review.service_layer.unit_of_work import PendingCount, ReviewQuery, ReviewUnitOfWork
+from dukcapil_review.domain.register import (
+    RegisterAnswers,
+    is_register_check,
+    questions_for,
+    register_not_done,
+    register_prechecks,
+)
+from dukcapil_review.service_layer.register import RegisterLookups, RegisterUnavailable
+from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, PendingCount, ReviewQuery, ReviewUnitOfWork
 from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import (
     AttachmentAdded,
@@ -20,7 +31,10 @@ from dukcapil_shared.contracts import (
     ReviewClaimed,
     ReviewStarted,
 )
+from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.refusals import Refusal, RefusalKind
+
+log = structlog.get_logger(__name__)
 
 
 class ReviewNotFound(Refusal):
@@ -38,8 +52,12 @@ async def queue_submitted_request(
     *,
     policy: ReviewPolicy,
     clock: Clock = system_clock,
+    register: RegisterLookups | None = None,
 ) -> None:
-    """Consumer handler: put the request in the work queue, or approve it at once where the policy says so."""
+    """Consumer handler: put the request in the work queue, or approve it at once where the policy says so.
+
+    The population register is consulted here, within its short time limit: when it does not answer, its checks
+    are not done, the request is queued all the same, and `retry_register_checks` asks again later."""
     if await uow.reviews.get(event.request_id) is not None:
         return
     now = clock()
@@ -62,7 +80,8 @@ async def queue_submitted_request(
         required_attachments=list(event.required_attachments),
         flags=list(event.flags),
     )
-    review.received(await _prechecks(uow, review, policy, now), actor=event.operator or CITIZEN, now=now)
+    prechecks = await _prechecks(uow, review, policy, now) + await _register_checks(review, register, policy, now)
+    review.received(prechecks, actor=event.operator or CITIZEN, now=now)
     automatic = policy.approves_automatically(review)
     await uow.outbox.add(ReviewStarted(request_id=review.request_id, automatic=automatic))
     if automatic:
@@ -87,7 +106,7 @@ async def record_attachment(
         return
     now = clock()
     review.update_prechecks(
-        await _prechecks(uow, review, policy, now),
+        await _prechecks(uow, review, policy, now) + review.register_checks,
         now,
         trigger="attachment_added",
         attachment={"id": attachment["id"], "kind": attachment["kind"]},
@@ -104,6 +123,7 @@ async def requeue_resubmitted_request(
     *,
     policy: ReviewPolicy,
     clock: Clock = system_clock,
+    register: RegisterLookups | None = None,
 ) -> None:
     review = await _require(uow, event.request_id)
     now = clock()
@@ -118,7 +138,8 @@ async def requeue_resubmitted_request(
     )
     if not resubmitted:
         return
-    review.update_prechecks(await _prechecks(uow, review, policy, now), now, trigger="resubmitted")
+    prechecks = await _prechecks(uow, review, policy, now) + await _register_checks(review, register, policy, now)
+    review.update_prechecks(prechecks, now, trigger="resubmitted")
     automatic = policy.approves_automatically(review)
     await uow.outbox.add(ReviewStarted(request_id=review.request_id, automatic=automatic))
     if automatic:
@@ -132,6 +153,47 @@ async def withdraw_cancelled_request(
     review = await _require(uow, event.request_id)
     if review.cancel(event.reason, clock()):
         await uow.reviews.save(review)
+
+
+async def retry_register_checks(
+    *,
+    unit_of_work: Callable[[], ReviewUnitOfWork],
+    register: RegisterLookups,
+    policy: ReviewPolicy,
+    batch_size: int = 50,
+    clock: Clock = system_clock,
+) -> int:
+    """One round: consult the register again for the open reviews whose register checks are due for another try;
+    approve by policy those it clears. Returns how many reviews got their register checks done.
+
+    The register is asked outside any transaction; each answer is recorded in a short unit of work of its own, and
+    only on the review as it was read (a review that changed meanwhile waits for the next round)."""
+    async with unit_of_work() as uow:
+        due = await uow.reviews.list(ReviewQuery(register_retry_due_at=clock(), limit=batch_size))
+    done = 0
+    for candidate in due:
+        questions = questions_for(candidate.applicant, candidate.details)
+        try:
+            answers: RegisterAnswers | RegisterUnavailable = await register.consult(questions)
+        except RegisterUnavailable as error:
+            answers = error
+        async with unit_of_work() as uow:
+            review = await uow.reviews.get(candidate.request_id)
+            if review is None or review.version != candidate.version or not review.is_open:
+                continue
+            now = clock()
+            checks = _judged(review, answers, register, policy, now)
+            base = [check for check in review.prechecks if not is_register_check(check)]
+            review.update_prechecks(base + checks, now, trigger="register_retry", attempt=review.register_attempts)
+            if policy.approves_automatically(review):
+                await _approve_by_policy(uow, review, now)
+            try:
+                await uow.reviews.save(review)
+            except ConcurrentUpdate:
+                continue
+            await uow.commit()
+        done += not isinstance(answers, RegisterUnavailable)
+    return done
 
 
 async def claim(
@@ -264,6 +326,57 @@ async def _prechecks(uow: ReviewUnitOfWork, review: Review, policy: ReviewPolicy
         required_attachments=review.required_attachments,
         flags=review.flags,
         duplicates=[PossibleDuplicate(other.request_number, other.status.value) for other in others],
+    )
+
+
+async def _register_checks(
+    review: Review, register: RegisterLookups | None, policy: ReviewPolicy, now: datetime
+) -> list[PreCheck]:
+    """The register's pre-checks for the review as it is now; none when the office has no register to consult."""
+    if register is None:
+        return []
+    try:
+        answers: RegisterAnswers | RegisterUnavailable = await register.consult(
+            questions_for(review.applicant, review.details)
+        )
+    except RegisterUnavailable as error:
+        answers = error
+    return _judged(review, answers, register, policy, now)
+
+
+def _judged(
+    review: Review,
+    answers: RegisterAnswers | RegisterUnavailable,
+    register: RegisterLookups,
+    policy: ReviewPolicy,
+    now: datetime,
+) -> list[PreCheck]:
+    """What the register's answers (or its silence) mean for the review, counting the attempt on it."""
+    questions = questions_for(review.applicant, review.details)
+    if not isinstance(answers, RegisterUnavailable):
+        review.register_consulted(answered=True, retry_at=None)
+        return register_prechecks(questions, answers, blocking=policy.register_blocking)
+    retry_at = register.retry_at(review.register_attempts + 1, now)
+    review.register_consulted(answered=False, retry_at=retry_at)
+    log.warning(
+        "register_unavailable",
+        request_number=review.request_number,
+        attempt=review.register_attempts,
+        reason=answers.reason,
+        retry_at=retry_at.isoformat() if retry_at else None,
+    )
+    attempts = review.register_attempts
+    if retry_at is None:
+        return register_not_done(
+            questions,
+            f"register tidak menjawab ({answers.reason}) setelah {attempts} percobaan; periksa secara manual.",
+            f"the register did not answer ({answers.reason}) after {attempts} attempts; check by hand.",
+        )
+    at = retry_at.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
+    return register_not_done(
+        questions,
+        f"register tidak menjawab ({answers.reason}); percobaan ke-{attempts}, dicoba lagi {at}.",
+        f"the register did not answer ({answers.reason}); attempt {attempts}, trying again at {at}.",
     )
 
 

@@ -38,6 +38,8 @@ class ReviewQuery:
     kecamatan_code: str | None = None
     overdue_at: datetime | None = None
     """When set, only pending reviews whose due date passed before this moment."""
+    register_retry_due_at: datetime | None = None
+    """When set, only open reviews whose register checks are due for another try by this moment."""
     order: QueueOrder = QueueOrder.received
     limit: int = 50
     offset: int = 0
