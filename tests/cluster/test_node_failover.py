@@ -97,7 +97,8 @@ async def _at_rest(chaos: Chaos, cluster: RabbitCluster, requests: list[Tracked]
 
 def _placement(queues: dict[str, dict[str, Any]]) -> dict[str, str]:
     return {
-        name: f"{queue['messages']} messages, leader {queue['leader']}, online {sorted(queue['online'])}"
+        name: f"{queue.get('type')} {queue.get('state')}, {queue['messages']} messages, leader {queue['leader']}, "
+        f"online {sorted(queue['online'])}"
         for name, queue in queues.items()
     }
 

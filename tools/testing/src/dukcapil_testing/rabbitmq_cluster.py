@@ -222,8 +222,8 @@ class RabbitCluster:
     def queues(self, vhost: str) -> list[dict[str, Any]]:
         """The virtual host's queues as a live node sees them: name, messages, leader, members, online members."""
         output = self.ctl(
-            self.live_node(), "list_queues", "-p", vhost, "name", "messages", "leader", "members", "online",
-            "--formatter", "json",
+            self.live_node(), "list_queues", "-p", vhost,
+            "name", "type", "state", "messages", "leader", "members", "online", "--formatter", "json",
         )  # fmt: skip
         return list(json.loads(output))
 
