@@ -12,6 +12,7 @@ The queue arguments, the user and the virtual host are the same on every node: t
 port (and may differ in scheme, amqps on some), which is why a list with different virtual hosts is refused.
 """
 
+import asyncio
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +25,13 @@ from yarl import URL
 log = structlog.get_logger(__name__)
 
 SCHEMES = ("amqp", "amqps")
+
+SETTLE_AFTER_LOSS = 5.0
+"""Seconds a connection waits, after losing its node, before it connects to another. The quorum queues whose leader
+was on the lost node elect a new one meanwhile; a channel that publishes to such a queue during the election is
+answered with basic.nack for as long as it lives (seen on RabbitMQ 3.10: every publish of a channel opened 0.3 s
+after the kill was refused, every publish of one opened 5 s after accepted), which would leave the outboxes' rows
+pending for good."""
 
 # The robust connection's one step that makes a connection (name-mangled, hence the spelled-out name): the only
 # place where a new attempt can choose its node. A newer aio-pika without it must fail here, at import, rather than
@@ -98,9 +106,13 @@ class BrokerNodes:
 class NodeRotatingConnection(RobustConnection):
     """aio-pika's robust connection over the nodes of a cluster (see the module's docstring)."""
 
-    def __init__(self, url: URL, *args: Any, nodes: BrokerNodes, **kwargs: Any) -> None:
+    def __init__(
+        self, url: URL, *args: Any, nodes: BrokerNodes, settle_after_loss: float = SETTLE_AFTER_LOSS, **kwargs: Any
+    ) -> None:
         super().__init__(url, *args, **kwargs)
         self._nodes = nodes
+        self._settle_after_loss = settle_after_loss
+        self._lost_a_node = False
         self._template = self.url
         self.url = nodes.on(self._template)
 
@@ -109,10 +121,15 @@ class NodeRotatingConnection(RobustConnection):
         lost = self.url
         if self.connected.is_set() and not (self._close_called or self.is_closed):
             self._nodes.move_on()
+            self._lost_a_node = True
             log.warning("broker_node_lost", node=_node(lost), next_node=_node(self._nodes.current))
         await super()._on_connection_close(closing)
 
     async def _RobustConnection__connect_transport(self) -> None:
+        if self._lost_a_node:
+            self._lost_a_node = False
+            log.info("broker_failover_settling", seconds=self._settle_after_loss)
+            await asyncio.sleep(self._settle_after_loss)
         last_error: Exception | None = None
         for _ in self._nodes.addresses:
             self.url = self._nodes.on(self._template)
