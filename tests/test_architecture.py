@@ -32,7 +32,16 @@ print(" ".join(sorted(name for name in sys.argv[2:] if name in sys.modules)))
 
 
 # Intake is laid out by feature (docs/style.md): each feature has a domain of its own.
-INTAKE_FEATURES = ("requests", "accounts", "agencies", "notifications", "incidents", "statistics", "follow_ons")
+INTAKE_FEATURES = (
+    "requests",
+    "accounts",
+    "agencies",
+    "notifications",
+    "incidents",
+    "statistics",
+    "follow_ons",
+    "personal_data",
+)
 DOMAINS = (
     *(f"dukcapil_{service}.domain" for service in SERVICES if service != "intake"),
     *(f"dukcapil_intake.{feature}.domain" for feature in INTAKE_FEATURES),
