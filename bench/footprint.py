@@ -81,7 +81,7 @@ async def measure(requests: int, settle_seconds: float) -> dict[str, Any]:
     await asyncio.to_thread(infra.create_vhost)
     try:
         dsns = {service: await infra.create_database(service) for service in SERVICES}
-        system = bench_system(workdir, infra.amqp_url, dsns, infra.service_env() | {"REVIEW_REGISTER_URL": ""})
+        system = bench_system(workdir, infra.amqp_url, dsns, infra.service_env())
         try:
             await system.start_all()
             before = {service: await snapshot(dsns[service]) for service in SERVICES}
