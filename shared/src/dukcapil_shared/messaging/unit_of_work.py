@@ -45,7 +45,9 @@ def caused_by(consumer: str) -> Iterator[None]:
     the id "the n-th event of this type this service published about this request" (uuid5 of the source, the
     subject, the routing key and how many such rows the outbox holds already). Handling the same events again, as a
     service restored from a backup does when the events since are replayed to it, publishes the same ids whatever
-    order they arrive in, and the consumers' inboxes drop what they already applied."""
+    order they arrive in, and the consumers' inboxes drop what they already applied. The outbox therefore keeps its
+    rows: a purge of sent rows would make a later event about the same request repeat an earlier one's id, and the
+    inboxes would drop it as a duplicate."""
     token = _consuming.set(consumer)
     try:
         yield
