@@ -24,7 +24,7 @@ from dukcapil_shared.refusals import Problem, Refusal, RefusalKind
 log = structlog.get_logger(__name__)
 
 
-def _clock(request: Request) -> Clock:
+async def _clock(request: Request) -> Clock:
     return request.app.state.clock
 
 

@@ -433,12 +433,14 @@ class _Pending:
             self.outcome.set_exception(error)
 
 
-async def undecoded(message: RabbitMessage) -> bytes:
-    """The body as it came. FastStream would otherwise decode it by its content type before the handler runs, and a
-    body that is not what its content type says (invalid JSON, text that is not UTF-8) would fail there, where no
-    one settles the message: it would hold a prefetch slot until the channel closes, then come back, again and
-    again. The handler reads the body itself and dead-letters what it cannot read."""
-    return message.body
+async def undecoded(message: RabbitMessage) -> RabbitMessage:
+    """The message itself, handed to the handler as it came. FastStream would otherwise decode the body by its
+    content type before the handler runs, and a body that is not what its content type says (invalid JSON, text that
+    is not UTF-8) would fail there, where no one settles the message: it would hold a prefetch slot until the
+    channel closes, then come back, again and again. The handler reads the body itself and dead-letters what it
+    cannot read. The broker runs without FastStream's dependency injection (apply_types=False, see runtime.py), so
+    what this returns is the handler's one argument."""
+    return message
 
 
 def _attempt(headers: Mapping[str, Any]) -> int:

@@ -20,7 +20,7 @@ from dukcapil_shared.ops.store import DeadLetterQuery
 from dukcapil_shared.web import ErrorResponse
 
 
-def _desk(request: Request) -> DeadLetterDesk:
+async def _desk(request: Request) -> DeadLetterDesk:
     return request.app.state.dead_letter_desk
 
 

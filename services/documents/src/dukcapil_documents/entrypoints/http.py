@@ -31,12 +31,12 @@ from dukcapil_shared.contracts.text import DetailValues, Reason, ShortText
 from dukcapil_shared.web import ApiError, ClockDep, ErrorResponse
 
 
-def _unit_of_work(request: Request) -> DocumentsUnitOfWork:
+async def _unit_of_work(request: Request) -> DocumentsUnitOfWork:
     factory: Callable[[], DocumentsUnitOfWork] = request.app.state.unit_of_work
     return factory()
 
 
-def _press(request: Request) -> handlers.Press:
+async def _press(request: Request) -> handlers.Press:
     return request.app.state.press
 
 

@@ -20,12 +20,12 @@ from dukcapil_shared.contracts.text import Note, Reason, ShortText
 from dukcapil_shared.web import ClockDep, ErrorResponse
 
 
-def _unit_of_work(request: Request) -> ReviewUnitOfWork:
+async def _unit_of_work(request: Request) -> ReviewUnitOfWork:
     factory: Callable[[], ReviewUnitOfWork] = request.app.state.unit_of_work
     return factory()
 
 
-def _policy(request: Request) -> ReviewPolicy:
+async def _policy(request: Request) -> ReviewPolicy:
     return request.app.state.policy
 
 

@@ -18,11 +18,11 @@ from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.web import ClockDep, ErrorResponse
 
 
-def _unit_of_work(request: Request) -> ReviewUnitOfWork:
+async def _unit_of_work(request: Request) -> ReviewUnitOfWork:
     return request.app.state.unit_of_work()
 
 
-def _policy(request: Request) -> ReviewPolicy:
+async def _policy(request: Request) -> ReviewPolicy:
     return request.app.state.policy
 
 

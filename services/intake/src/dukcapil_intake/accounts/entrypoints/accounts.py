@@ -21,7 +21,7 @@ def _unit_of_work(request: Request) -> service.AccountsUnitOfWork:
     return factory()
 
 
-def _issuer(request: Request) -> TokenIssuer:
+async def _issuer(request: Request) -> TokenIssuer:
     return request.app.state.token_issuer
 
 
@@ -29,7 +29,7 @@ def _sign_in_rate(request: Request) -> str:
     return request.app.state.settings.sign_in_rate_limit
 
 
-def _ended(request: Request) -> service.SessionsEnded:
+async def _ended(request: Request) -> service.SessionsEnded:
     return request.app.state.runtime.ended_sessions.learn
 
 

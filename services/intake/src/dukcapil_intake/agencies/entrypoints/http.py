@@ -22,15 +22,15 @@ ConnectionUrl = Callable[[str, str], str]
 """The AMQP URL an agency connects with, from its user and password."""
 
 
-def _unit_of_work(request: Request) -> AgenciesUnitOfWork:
+async def _unit_of_work(request: Request) -> AgenciesUnitOfWork:
     return request.app.state.agencies_unit_of_work()
 
 
-def _broker(request: Request) -> BrokerAdmin:
+async def _broker(request: Request) -> BrokerAdmin:
     return request.app.state.agencies_broker
 
 
-def _delivery(request: Request) -> QueueDelivery:
+async def _delivery(request: Request) -> QueueDelivery:
     return request.app.state.agencies_delivery
 
 

@@ -17,11 +17,11 @@ from dukcapil_shared.auth.roles import Scope
 from dukcapil_shared.web import ClockDep, ErrorResponse
 
 
-def _unit_of_work(request: Request) -> IncidentsUnitOfWork:
+async def _unit_of_work(request: Request) -> IncidentsUnitOfWork:
     return request.app.state.incidents_unit_of_work()
 
 
-def _policy(request: Request) -> StallPolicy:
+async def _policy(request: Request) -> StallPolicy:
     return request.app.state.stall_policy
 
 

@@ -46,20 +46,26 @@ def _unit_of_work(request: Request) -> RequestsUnitOfWork:
     return factory()
 
 
-def _notifications(request: Request) -> NotificationsUnitOfWork:
+async def _notifications(request: Request) -> NotificationsUnitOfWork:
     factory: Callable[[], NotificationsUnitOfWork] = request.app.state.notifications_unit_of_work
     return factory()
 
 
-def _files(request: Request) -> FileStore:
+async def _files(request: Request) -> FileStore:
     return request.app.state.files
 
 
-def _scans(request: Request) -> ScanInspector:
+async def _scans(request: Request) -> ScanInspector:
     return request.app.state.scans
 
 
-UnitOfWorkDep = Annotated[RequestsUnitOfWork, Depends(_unit_of_work)]
+# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, a hand-off per dependency and
+# request that cost more CPU than the work itself.
+async def _unit_of_work_dependency(request: Request) -> RequestsUnitOfWork:
+    return _unit_of_work(request)
+
+
+UnitOfWorkDep = Annotated[RequestsUnitOfWork, Depends(_unit_of_work_dependency)]
 NotificationsDep = Annotated[NotificationsUnitOfWork, Depends(_notifications)]
 FilesDep = Annotated[FileStore, Depends(_files)]
 ScansDep = Annotated[ScanInspector, Depends(_scans)]

@@ -19,7 +19,7 @@ from dukcapil_shared.web import ErrorDetail, ErrorResponse, error_response
 from dukcapil_shared.working_days import WorkingCalendar
 
 
-def _unit_of_work(request: Request) -> StatisticsUnitOfWork:
+async def _unit_of_work(request: Request) -> StatisticsUnitOfWork:
     return request.app.state.statistics_unit_of_work()
 
 
