@@ -336,6 +336,9 @@ class FakeFileStore(FileStore):
     async def load(self, key: str) -> bytes | None:
         return self.files.get(key)
 
+    async def delete(self, key: str) -> None:
+        self.files.pop(key, None)
+
 
 class FakeScanInspector(ScanInspector):
     """Takes every file for what its first bytes claim, unless told what to report."""

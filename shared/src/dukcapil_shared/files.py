@@ -16,9 +16,9 @@ class FileStore(abc.ABC):
     @abc.abstractmethod
     async def load(self, key: str) -> bytes | None: ...
 
+    @abc.abstractmethod
     async def delete(self, key: str) -> None:
         """Remove the file under `key`; nothing to do when there is none (a retention round that stopped halfway)."""
-        raise NotImplementedError(f"{type(self).__name__} deletes nothing")
 
 
 class DirectoryFileStore(FileStore):
