@@ -208,6 +208,9 @@ class FakeStorage(DocumentStorage):
     async def load(self, key: str) -> bytes | None:
         return self.files.get(key)
 
+    async def delete(self, key: str) -> None:
+        self.files.pop(key, None)
+
 
 def a_press(
     *,
