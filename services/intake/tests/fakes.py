@@ -9,6 +9,7 @@ from dukcapil_intake.agencies.domain.public_events import LoggedPublicEvent, Pub
 from dukcapil_intake.agencies.service_layer.repository import AgencyExists, AgencyRepository, PublicEventLog
 from dukcapil_intake.agencies.service_layer.unit_of_work import AgenciesUnitOfWork
 from dukcapil_intake.dispatch import follow_requests
+from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOfWork
 from dukcapil_intake.notifications.domain.notifications import Notification, NotificationStatus
 from dukcapil_intake.notifications.service_layer.repository import NotificationRepository
 from dukcapil_intake.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
@@ -296,10 +297,16 @@ class FakeRequestsUnitOfWork(FakeUnitOfWork, RequestsUnitOfWork):
         self.notices = FakeNotificationsUnitOfWork()
         self.agency_log = FakeAgenciesUnitOfWork()
         self.notify = notify
+        self.incidents_side: IncidentsUnitOfWork | None = None
+        """The incidents' unit of work, when a test follows them too (tests/incidents)."""
 
     async def hand_on(self, happened: Sequence[RequestEvent]) -> None:
+        incidents_side = self.incidents_side
         followers = follow_requests(
-            notifications=lambda _: self.notices, agencies=lambda _: self.agency_log, notify=self.notify
+            notifications=lambda _: self.notices,
+            agencies=lambda _: self.agency_log,
+            notify=self.notify,
+            incidents=(lambda _: incidents_side) if incidents_side is not None else None,
         )
         await followers(self, happened)
 
@@ -313,6 +320,8 @@ class FakeRequestsUnitOfWork(FakeUnitOfWork, RequestsUnitOfWork):
         self.bookings.pending = {}
         await self.notices.commit()
         await self.agency_log.commit()
+        if self.incidents_side is not None:
+            await self.incidents_side.commit()
 
     async def rollback(self) -> None:
         await super().rollback()
@@ -321,6 +330,8 @@ class FakeRequestsUnitOfWork(FakeUnitOfWork, RequestsUnitOfWork):
         self.bookings.pending = {}
         await self.notices.rollback()
         await self.agency_log.rollback()
+        if self.incidents_side is not None:
+            await self.incidents_side.rollback()
 
     def status_of(self, request_id: uuid.UUID) -> RequestStatus:
         return self.requests.committed[request_id].status

@@ -328,7 +328,12 @@ class ServiceRuntime:
         return ServiceAccess.of(
             self.service,
             publishes=[*self._published, *operations],
-            consumes=[key for consumer in self._consumers for key in consumer.subscription.routing_keys],
+            # Unbinding a retired routing key needs the same topic permission as binding it.
+            consumes=[
+                key
+                for consumer in self._consumers
+                for key in (*consumer.subscription.routing_keys, *consumer.subscription.retired_routing_keys)
+            ],
             public_routing_keys=[f"{public.type_name()}.*.*.*" for public in PUBLIC_EVENTS]
             if self.publishes_for_agencies
             else (),
@@ -383,10 +388,12 @@ class ServiceRuntime:
         # starting for ever: it fails, and whatever runs it (compose, systemd) starts it again.
         try:
             with anyio.fail_after(self.settings.broker_connect_timeout):
+                subscriptions = [consumer.subscription for consumer in self._consumers]
                 await self.topology.declare(
                     self.broker,
-                    {consumer.subscription.name: consumer.subscription.routing_keys for consumer in self._consumers},
+                    {subscription.name: subscription.routing_keys for subscription in subscriptions},
                     list(self.retry.delays_ms),
+                    {subscription.name: subscription.retired_routing_keys for subscription in subscriptions},
                 )
                 await self.broker.start()
         except aiormq.exceptions.ChannelNotFoundEntity as error:

@@ -516,3 +516,34 @@ async def test_one_failing_event_in_a_batch_holds_back_none_of_its_neighbours(en
         assert str(poison) not in stored and str(refused) not in stored and str(raced) in stored
     finally:
         await broker.stop()
+
+
+async def test_a_retired_routing_key_is_unbound_from_its_queue_and_nothing_else_is(amqp_url) -> None:  # type: ignore[no-untyped-def]
+    """A subscription that stops taking an event: the next start unbinds it, so a broker set up by the earlier version
+    stops delivering it (its consumer would have parked it as an event it does not handle)."""
+    broker = RabbitBroker(amqp_url)
+    await broker.connect()
+    topology = ServiceTopology(f"probe{uuid.uuid4().hex[:6]}")
+    queue_name = topology.subscription_queue("cancellations").name
+    await topology.declare(broker, {"cancellations": ["request.cancelled.v1", "request.rejected.v1"]}, [])
+    await topology.declare(
+        broker,
+        {"cancellations": ["request.cancelled.v1"]},
+        [],
+        # Never bound: unbinding it is no error.
+        {"cancellations": ["request.rejected.v1", "request.approved.v1"]},
+    )
+    queue = await broker.declare_queue(topology.subscription_queue("cancellations"))
+    # Published in this order on one channel: were the retired key still bound, its message would be first in the queue.
+    for routing_key in ("request.rejected.v1", "request.cancelled.v1"):
+        await broker.publish(
+            routing_key.encode(), exchange=EVENTS_EXCHANGE, routing_key=routing_key, persist=True, timeout=5
+        )
+    deadline = time.monotonic() + 10
+    while (message := await queue.get(no_ack=True, fail=False)) is None:
+        assert time.monotonic() < deadline, f"nothing reached {queue_name}"
+        await asyncio.sleep(0.05)
+    assert message.body == b"request.cancelled.v1"
+    assert await queue.get(no_ack=True, fail=False) is None
+    await queue.delete(if_unused=False, if_empty=False)
+    await broker.stop()

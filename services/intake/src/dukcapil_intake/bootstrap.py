@@ -279,6 +279,7 @@ def requests_followers(
         clock=clock,
         follow_on_drafts=follow_on_drafts,
         follow_on_lifetime=follow_on_lifetime,
+        incidents=SqlIncidentsUnitOfWork.joining,
     )
 
 

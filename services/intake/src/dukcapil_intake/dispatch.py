@@ -18,6 +18,8 @@ from dukcapil_intake.follow_ons.domain.follow_ons import DraftOffered, FollowOnD
 from dukcapil_intake.follow_ons.service_layer import follow_ons
 from dukcapil_intake.follow_ons.service_layer.submissions import Confirmer, Made, Submissions
 from dukcapil_intake.follow_ons.service_layer.unit_of_work import FollowOnsUnitOfWork
+from dukcapil_intake.incidents.service_layer import incidents as incidents_service
+from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOfWork
 from dukcapil_intake.notifications.service_layer import notices
 from dukcapil_intake.notifications.service_layer.unit_of_work import NotificationsUnitOfWork
 from dukcapil_intake.requests.domain.events import AccessCodeIssued, BookingConfirmed, StepRecorded
@@ -52,11 +54,13 @@ def follow_requests(
     clock: Clock = system_clock,
     follow_on_drafts: Callable[[T], FollowOnsUnitOfWork] | None = None,
     follow_on_lifetime: timedelta = timedelta(days=30),
+    incidents: Callable[[T], IncidentsUnitOfWork] | None = None,
 ) -> Dispatcher[T]:
     """The features that follow the requests: the citizen's notices (of the steps and bookings only with `notify`;
-    an access code always goes where it was asked), then the agencies' public events, then the follow-on drafts an
-    issued document leads to. `notifications`, `agencies` and `follow_on_drafts` give each feature's unit of work
-    joined to the transaction (the drafts' own followers, follow_drafts, wired in)."""
+    an access code always goes where it was asked), then the agencies' public events, then the incidents a flagged
+    shipment opens and its next step closes, then the follow-on drafts an issued document leads to.
+    `notifications`, `agencies`, `incidents` and `follow_on_drafts` give each feature's unit of work joined to the
+    transaction (the drafts' own followers, follow_drafts, wired in)."""
     dispatcher: Dispatcher[T] = Dispatcher()
     if notify:
         dispatcher.on(StepRecorded, lambda t, step: notices.tell_of_step(notifications(t), step, clock=clock))
@@ -65,6 +69,12 @@ def follow_requests(
         )
     dispatcher.on(AccessCodeIssued, lambda t, issued: notices.send_access_code(notifications(t), issued))
     dispatcher.on(StepRecorded, lambda t, step: public_events.log_public_events(agencies(t), step))
+    if incidents is not None:
+        shipment_incidents = incidents
+        dispatcher.on(
+            StepRecorded,
+            lambda t, step: incidents_service.follow_shipment(shipment_incidents(t), step.event, step.envelope),
+        )
     if follow_on_drafts is not None:
         drafts = follow_on_drafts
         dispatcher.on(

@@ -91,10 +91,17 @@ class Subscription(Generic[UoW]):
     description: str = ""
     preparers: Mapping[type[Event], Preparer] = field(default_factory=dict)
     """Work for an event done outside any transaction, before its handler's unit of work opens."""
+    retired: tuple[type[Event], ...] = ()
+    """Events this subscription's queue was bound to in earlier versions: the queue is unbound from them at start,
+    so that a broker set up by an earlier version stops delivering what no handler here takes any more."""
 
     @property
     def routing_keys(self) -> list[str]:
         return [event.routing_key() for event in self.handlers]
+
+    @property
+    def retired_routing_keys(self) -> list[str]:
+        return [event.routing_key() for event in self.retired if event not in self.handlers]
 
 
 class EventConsumer(Generic[UoW]):

@@ -75,9 +75,16 @@ class ServiceTopology:
             },
         )
 
-    async def declare(self, broker: RabbitBroker, subscriptions: dict[str, list[str]], delays_ms: list[int]) -> None:
+    async def declare(
+        self,
+        broker: RabbitBroker,
+        subscriptions: dict[str, list[str]],
+        delays_ms: list[int],
+        retired: dict[str, list[str]] | None = None,
+    ) -> None:
         """Declare the service's exchanges, queues and bindings (the shared exchange must exist); idempotent, and
-        safe for several replicas at once."""
+        safe for several replicas at once. `retired`: routing keys a subscription's queue no longer takes, unbound
+        (RabbitMQ accepts unbinding what is not bound)."""
         events = await broker.declare_exchange(EVENTS_EXCHANGE)
         retry = await broker.declare_exchange(self.retry_exchange)
         dead_letter = await broker.declare_exchange(self.dead_letter_exchange)
@@ -93,6 +100,8 @@ class ServiceTopology:
             await queue.bind(retry, routing_key=queue_spec.name)
             for routing_key in routing_keys:
                 await queue.bind(events, routing_key=routing_key)
+            for routing_key in (retired or {}).get(subscription, []):
+                await queue.unbind(events, routing_key=routing_key)
 
 
 async def declare_public_exchanges(broker: RabbitBroker) -> None:

@@ -22,6 +22,7 @@ from dukcapil_intake.incidents.service_layer import incidents
 from dukcapil_intake.incidents.service_layer import unit_of_work as incidents_uow
 from dukcapil_intake.incidents.service_layer.repository import IncidentRepository
 from dukcapil_intake.requests.domain.model import RequestStatus
+from dukcapil_intake.requests.entrypoints.consumers import LIFECYCLE
 from dukcapil_intake.requests.service_layer import handlers
 from dukcapil_shared.auth.roles import Role
 from dukcapil_shared.clock import SystemClock
@@ -95,6 +96,7 @@ class IncidentsUnitOfWork(FakeUnitOfWork, incidents_uow.IncidentsUnitOfWork):
     def __init__(self) -> None:
         super().__init__()
         self.requests_side = FakeRequestsUnitOfWork(notify=False)
+        self.requests_side.incidents_side = self  # a shipment's steps reach the incidents through the requests
         self.incidents = FakeIncidentRepository(self.requests_side.requests)
 
     async def commit(self) -> None:
@@ -281,11 +283,12 @@ def rebooked(request_id: uuid.UUID, shipment_id: uuid.UUID) -> ShipmentCreated:
 
 
 async def happen(uow: IncidentsUnitOfWork, event: Event, at: datetime) -> None:
-    """What the operations consumer does with the event, sent by shipping at `at`."""
+    """What the lifecycle consumer does with a shipment's event, sent by shipping at `at`: the step enters the
+    request's history and, in the same transaction, the incidents (dispatch.follow_requests)."""
     envelope = Envelope.wrap(event, source="/dukcapil/lebak/shipping", time=at)
-    async with uow:
-        await OPERATIONS.handlers[type(event)](uow, event, envelope)
-        await uow.commit()
+    async with uow.requests_side:
+        await LIFECYCLE.handlers[type(event)](uow.requests_side, event, envelope)
+        await uow.requests_side.commit()
 
 
 async def test_a_parcel_the_courier_lost_is_an_incident_until_its_shipment_moves_on() -> None:
@@ -317,8 +320,9 @@ async def test_a_parcel_the_courier_lost_is_an_incident_until_its_shipment_moves
 
     await happen(uow, lost_parcel(request.id, shipment_id), flagged_at)  # the old flag, come late
     assert await incidents.list_incidents(open=True, policy=POLICY, now=now, limit=100, uow=uow) == []
-    async with InMemoryEventBus("intake", [OPERATIONS], lambda: uow) as bus:  # the re-booked parcel lost again
-        assert await bus.publish(lost_parcel(request.id, shipment_id)) == ["dukcapil.intake.operations"]
+    # The re-booked parcel lost again: one delivery, on the lifecycle queue (the operations queue takes dead letters).
+    async with InMemoryEventBus("intake", [LIFECYCLE, OPERATIONS], lambda: uow.requests_side) as bus:
+        assert await bus.publish(lost_parcel(request.id, shipment_id)) == ["dukcapil.intake.lifecycle"]
     [reopened] = await incidents.list_incidents(open=True, policy=POLICY, now=datetime.now(UTC), limit=100, uow=uow)
     assert reopened.since > now and reopened.resolution is None
 

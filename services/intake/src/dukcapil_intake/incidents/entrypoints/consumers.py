@@ -1,12 +1,8 @@
-"""Intake listens to every stage's dead letters, and to shipping's flags on parcels that are stuck, to follow each
-request's incidents."""
+"""Intake listens to every stage's dead letters to follow each request's incidents. The flags shipping raises on
+parcels that will not move by itself, and the steps that move them on, come with the request's other steps
+(requests' LIFECYCLE; dispatch.py hands them to incidents.follow_shipment)."""
 
-from dukcapil_intake.incidents.service_layer.incidents import (
-    close_shipment_incidents,
-    open_incident,
-    open_shipment_incident,
-    resolve_incident,
-)
+from dukcapil_intake.incidents.service_layer.incidents import open_incident, resolve_incident
 from dukcapil_intake.incidents.service_layer.unit_of_work import IncidentsUnitOfWork
 from dukcapil_shared.contracts import (
     DeliveryFailed,
@@ -21,15 +17,10 @@ from dukcapil_shared.messaging import Subscription
 
 OPERATIONS = Subscription[IncidentsUnitOfWork](
     name="operations",
-    description="Dead letters parked and resolved at every stage, and parcels shipping flagged as lost by the courier "
-    "or stuck in transit until their shipment moves on, kept as the incidents of each request",
+    description="Dead letters parked and resolved at every stage, kept as the incidents of each request",
     handlers={
         MessageParked: open_incident,
         MessageResolved: resolve_incident,
-        ShipmentFlagged: open_shipment_incident,
-        ShipmentCreated: close_shipment_incidents,
-        ShipmentDelivered: close_shipment_incidents,
-        DeliveryFailed: close_shipment_incidents,
-        ReadyForPickup: close_shipment_incidents,
     },
+    retired=(ShipmentFlagged, ShipmentCreated, ShipmentDelivered, DeliveryFailed, ReadyForPickup),
 )

@@ -18,6 +18,7 @@ from dukcapil_intake.requests.domain.model import RequestNotFound, RequestStatus
 from dukcapil_shared.contracts import (
     DeliveryFailed,
     Envelope,
+    Event,
     MessageParked,
     MessageResolved,
     ReadyForPickup,
@@ -148,7 +149,7 @@ ShipmentMovedOn = ShipmentCreated | ShipmentDelivered | DeliveryFailed | ReadyFo
 
 
 async def open_shipment_incident(uow: IncidentsUnitOfWork, event: ShipmentFlagged, envelope: Envelope) -> None:
-    """Consumer handler: shipping flagged a parcel that will not move by itself (lost by the courier, stuck)."""
+    """Shipping flagged a parcel that will not move by itself (lost by the courier, stuck)."""
     if event.reason not in SHIPMENT_FLAGS_OPENING_INCIDENTS or event.shipment_id is None:
         return
     incident = await uow.incidents.get(shipment_flag_incident_id(event.shipment_id, event.reason))
@@ -159,12 +160,24 @@ async def open_shipment_incident(uow: IncidentsUnitOfWork, event: ShipmentFlagge
 
 
 async def close_shipment_incidents(uow: IncidentsUnitOfWork, event: ShipmentMovedOn, envelope: Envelope) -> None:
-    """Consumer handler: the shipment moved on after its flags (re-booked, delivered, returned, at the office)."""
+    """The shipment moved on after its flags (re-booked, delivered, returned, at the office)."""
     resolution, reason = _MOVED_ON[type(event)]
     for flag in sorted(SHIPMENT_FLAGS_OPENING_INCIDENTS):
         incident = await uow.incidents.get(shipment_flag_incident_id(event.shipment_id, flag))
         if incident is not None and incident.moved_on(resolution, reason, envelope.time):
             await uow.incidents.save(incident)
+
+
+async def follow_shipment(uow: IncidentsUnitOfWork, event: Event, envelope: Envelope) -> None:
+    """A step of a request's shipment, as the request's history records it (dispatch.py, in the lifecycle consumer's
+    transaction): a flag opens an incident, moving on closes it, anything else concerns no incident. The shipment's
+    events reach intake once, on the lifecycle queue, in the order shipping sent them; they used to come a second
+    time through the operations queue, two more deliveries per request for what is almost always nothing."""
+    match event:
+        case ShipmentFlagged():
+            await open_shipment_incident(uow, event, envelope)
+        case ShipmentCreated() | ShipmentDelivered() | DeliveryFailed() | ReadyForPickup():
+            await close_shipment_incidents(uow, event, envelope)
 
 
 async def list_incidents(
