@@ -73,7 +73,9 @@ class FakeIncidentRepository(IncidentRepository):
         return copy.deepcopy(sorted(self.committed.values(), key=lambda i: (i.opened_at, str(i.id))))
 
     async def about(self, request_id: uuid.UUID) -> list[Incident]:
-        return [i for i in self._ordered() if i.request_id == request_id]
+        """As the SQL repository inside its transaction: what this unit of work wrote is seen too."""
+        seen = copy.deepcopy(self.committed | self.pending)
+        return sorted((i for i in seen.values() if i.request_id == request_id), key=lambda i: (i.opened_at, str(i.id)))
 
     async def request_states(self, request_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RequestState]:
         return {
@@ -325,6 +327,25 @@ async def test_a_parcel_the_courier_lost_is_an_incident_until_its_shipment_moves
         assert await bus.publish(lost_parcel(request.id, shipment_id)) == ["dukcapil.intake.lifecycle"]
     [reopened] = await incidents.list_incidents(open=True, policy=POLICY, now=datetime.now(UTC), limit=100, uow=uow)
     assert reopened.since > now and reopened.resolution is None
+
+
+async def test_a_flag_and_the_step_that_moves_it_on_in_one_transaction_leave_the_incident_closed() -> None:
+    """A batched consumer applies several deliveries in one transaction: the re-booking sees the incident that the
+    flag before it opened, though neither is committed yet."""
+    uow = IncidentsUnitOfWork()
+    request = await a_request(uow, RequestStatus.shipped)
+    shipment_id = uuid.uuid4()
+    flagged_at = datetime.now(UTC) - timedelta(minutes=1)
+    async with uow.requests_side:
+        steps = ((lost_parcel(request.id, shipment_id), flagged_at), (rebooked(request.id, shipment_id), None))
+        for event, at in steps:
+            envelope = Envelope.wrap(event, source="/dukcapil/lebak/shipping", time=at)
+            await LIFECYCLE.handlers[type(event)](uow.requests_side, event, envelope)
+        await uow.requests_side.commit()
+    now = datetime.now(UTC)
+    assert await incidents.list_incidents(open=True, policy=POLICY, now=now, limit=100, uow=uow) == []
+    [closed] = await incidents.list_incidents(open=False, policy=POLICY, now=now, limit=100, uow=uow)
+    assert (closed.kind, closed.resolution) == ("shipment_flagged", "rebooked")
 
 
 async def test_a_parcel_stuck_in_transit_is_an_incident_closed_by_its_delivery() -> None:

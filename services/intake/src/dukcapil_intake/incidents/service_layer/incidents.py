@@ -162,9 +162,11 @@ async def open_shipment_incident(uow: IncidentsUnitOfWork, event: ShipmentFlagge
 async def close_shipment_incidents(uow: IncidentsUnitOfWork, event: ShipmentMovedOn, envelope: Envelope) -> None:
     """The shipment moved on after its flags (re-booked, delivered, returned, at the office)."""
     resolution, reason = _MOVED_ON[type(event)]
-    for flag in sorted(SHIPMENT_FLAGS_OPENING_INCIDENTS):
-        incident = await uow.incidents.get(shipment_flag_incident_id(event.shipment_id, flag))
-        if incident is not None and incident.moved_on(resolution, reason, envelope.time):
+    flagged = {shipment_flag_incident_id(event.shipment_id, flag) for flag in SHIPMENT_FLAGS_OPENING_INCIDENTS}
+    # One look at the request's incidents (almost always none) rather than one per flag: this runs for every
+    # shipment step, in the lifecycle consumer's transaction.
+    for incident in await uow.incidents.about(event.request_id):
+        if incident.id in flagged and incident.moved_on(resolution, reason, envelope.time):
             await uow.incidents.save(incident)
 
 
