@@ -135,11 +135,13 @@ def build_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.publishes_for_agencies = True
     access_codes = AccessCodes(settings.access_code_secret())
     follow_on_links = FollowOnLinks(settings.access_code_secret(), settings.portal_url)
-    register_http = httpx.AsyncClient(timeout=settings.register_timeout)
-    runtime.add_cleanup(register_http.aclose)
-    register = HttpRegister(
-        register_http, url=settings.register_url, api_key=settings.register_api_key.get_secret_value()
-    )
+    register: HttpRegister | None = None  # INTAKE_REGISTER_URL empty: the office consults no register
+    if settings.register_url:
+        register_http = httpx.AsyncClient(timeout=settings.register_timeout)
+        runtime.add_cleanup(register_http.aclose)
+        register = HttpRegister(
+            register_http, url=settings.register_url, api_key=settings.register_api_key.get_secret_value()
+        )
     prefill_schedule = PrefillSchedule(tuple(settings.follow_on_retry_delays))
 
     async def follow_on_round() -> None:

@@ -241,7 +241,7 @@ def drafts(world: RequestsWithFollowOns) -> list[FollowOnDraft]:
     return list(world.follow_ons.drafts.committed.values())
 
 
-async def fill(world: RequestsWithFollowOns, register: Register) -> int:
+async def fill(world: RequestsWithFollowOns, register: Register | None) -> int:
     return await follow_ons.fill_from_register(
         unit_of_work=lambda: world.follow_ons, register=register, schedule=PrefillSchedule(), clock=world.clock
     )
@@ -360,6 +360,17 @@ async def test_a_deceased_the_register_does_not_know_is_left_for_the_counter(wor
     [draft] = drafts(world)
     assert draft.status == DraftStatus.unmatched and draft.next_prefill_at is None
     assert world.notices.notifications.of_kind("follow_on_offered") == []
+
+
+async def test_without_a_register_a_draft_is_left_for_the_counter_at_once(world: RequestsWithFollowOns) -> None:
+    await issue(world, "akta_kematian", DEATH)
+    assert await fill(world, None) == 0
+    [draft] = drafts(world)
+    assert (draft.status, draft.next_prefill_at, draft.prefill_attempts) == (DraftStatus.unmatched, None, 1)
+    assert draft.note is not None and "INTAKE_REGISTER_URL" in draft.note
+    assert world.notices.notifications.of_kind("follow_on_offered") == []
+    assert await fill(world, None) == 0, "nothing is due any more: no round asks again"
+    assert drafts(world)[0].prefill_attempts == 1
 
 
 async def test_drafts_expire_and_an_expired_draft_cannot_be_confirmed(

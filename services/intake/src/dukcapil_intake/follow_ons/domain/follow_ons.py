@@ -222,6 +222,11 @@ class FollowOnDraft:
         self.family = [FamilyMember(m["nik"], m["name"], m["relation"].replace("_", " ").upper()) for m in members]
         self._offer(now)
 
+    def without_register(self) -> None:
+        """The office consults no population register: the counter completes the draft from the family's papers."""
+        self.prefill_attempts += 1
+        self._unmatched("no population register is consulted here (INTAKE_REGISTER_URL is empty)")
+
     def _unmatched(self, note: str) -> None:
         self.status, self.note, self.next_prefill_at = DraftStatus.unmatched, note, None
 

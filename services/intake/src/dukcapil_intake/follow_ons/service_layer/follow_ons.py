@@ -54,22 +54,27 @@ async def offer_follow_ons(
 async def fill_from_register(
     *,
     unit_of_work: Callable[[], FollowOnsUnitOfWork],
-    register: Register,
+    register: Register | None,
     schedule: PrefillSchedule,
     clock: Clock = system_clock,
     batch_size: int = 20,
 ) -> int:
     """One round: ask the register for the drafts that wait for it (no transaction is open while it answers), then
-    fill and offer each; a register that does not answer is asked again later. Returns how many were offered."""
+    fill and offer each; a register that does not answer is asked again later. Without a register (the office
+    consults none) each draft is left for the counter to complete. Returns how many were offered."""
     async with unit_of_work() as uow:
         due = await uow.drafts.due_for_prefill(clock(), limit=batch_size)
     offered = 0
     for draft in due:
-        try:
-            fill = await _ask_register(draft, register, clock)
-        except RegisterUnavailable as error:
-            log.warning("follow_on_register_unavailable", draft_id=str(draft.id), reason=str(error))
-            fill = None
+        fill: Callable[[FollowOnDraft], None] | None
+        if register is None:
+            fill = FollowOnDraft.without_register
+        else:
+            try:
+                fill = await _ask_register(draft, register, clock)
+            except RegisterUnavailable as error:
+                log.warning("follow_on_register_unavailable", draft_id=str(draft.id), reason=str(error))
+                fill = None
         try:
             async with unit_of_work() as uow:
                 if fill is None:
