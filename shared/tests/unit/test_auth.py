@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 
 from dukcapil_shared.auth.keys import PublishedKeys, SigningKey, development_signing_key
 from dukcapil_shared.auth.passwords import hash_password, password_matches, password_problem
-from dukcapil_shared.auth.ratelimit import RateLimits
+from dukcapil_shared.auth.ratelimit import RateLimits, SweptMemoryStorage
 from dukcapil_shared.auth.roles import ROLE_SCOPES, Principal, Role, Scope
 from dukcapil_shared.auth.tokens import InvalidToken, LocalTokenVerifier, OidcTokenVerifier, TokenIssuer
 from dukcapil_shared.settings import ServiceSettings
@@ -201,6 +201,23 @@ async def test_rate_limits_count_per_address_and_say_when_to_come_back() -> None
     assert 0 < int(refused.value.headers["Retry-After"]) <= 60
     await limits.hit("follow", "3/minute", "10.0.0.2")  # another address has its own count
     await limits.hit("verify", "3/minute", "10.0.0.1")  # and another endpoint too
+
+
+async def test_the_memory_store_forgets_expired_counts_in_its_own_sweep_without_limits_own() -> None:
+    limits = RateLimits()
+    store = limits._limiter.storage
+    assert isinstance(store, SweptMemoryStorage)
+    for key in ("3201012345670001", "3201012345670002"):
+        await limits.hit("nik", "2/minute", key)
+    assert store.timer is None, "limits' own sweep, a worker-thread hop per key after every hit, never starts"
+    assert await limits.allow("nik", "2/minute", "3201012345670001")
+    assert not await limits.allow("nik", "2/minute", "3201012345670001"), "the moving window still counts"
+
+    store.sweep(time.time() + 30)
+    assert len(store.events) == 2, "counts within their window stay"
+    store.sweep(time.time() + 61)
+    assert store.events == {} and store.locks == {}, "counts past their window are dropped with their keys"
+    assert await limits.allow("nik", "2/minute", "3201012345670001")
 
 
 class ProbeSettings(ServiceSettings):

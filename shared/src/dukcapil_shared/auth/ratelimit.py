@@ -11,12 +11,14 @@ limits are a second line behind what they guard (an 80-bit access code, a person
 every citizen while Redis restarts would be the worse failure.
 """
 
+import bisect
 import hashlib
 import math
 import time
 
 import structlog
 from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -28,8 +30,11 @@ log = structlog.get_logger(__name__)
 
 class RateLimits:
     def __init__(self, storage_url: str = "async+memory://", *, key_prefix: str = "dukcapil") -> None:
-        options = {"key_prefix": key_prefix} if storage_url.startswith("async+redis") else {}
-        storage = storage_from_string(storage_url, wrap_exceptions=True, **options)
+        if storage_url.split("://", 1)[0] == "async+memory":
+            storage = SweptMemoryStorage(storage_url, wrap_exceptions=True)
+        else:
+            options = {"key_prefix": key_prefix} if storage_url.startswith("async+redis") else {}
+            storage = storage_from_string(storage_url, wrap_exceptions=True, **options)
         self._limiter = MovingWindowRateLimiter(storage)  # type: ignore[arg-type]
 
     async def hit(self, name: str, rate: str, key: str, *, what: str = "from your address") -> None:
@@ -70,6 +75,44 @@ class RateLimits:
             _unavailable(name, error)
             return 60
         return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+class SweptMemoryStorage(MemoryStorage):
+    """limits' in-memory store, cleared of expired entries at most once every SWEEP_INTERVAL, in the event loop.
+
+    limits (5.8) starts a sweep of every key after each hit whenever none is running, and hands each key's entries to a
+    worker thread for one bisect: under steady load the sweeps run back to back, a thread hop per key. Measured: 1.5
+    ms of CPU per hit with 10 keys, a whole core with a thousand (a citizen's NIK is a key). A bisect takes
+    microseconds; a sweep of 20,000 keys holds the loop under 5 ms, once a second."""
+
+    SWEEP_INTERVAL = 1.0
+
+    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions)
+        self._next_sweep = 0.0
+
+    # limits calls its private `__schedule_expiry` before every count; this is that name, mangled as Python does.
+    # test_ratelimit.py checks that limits' own sweep never starts.
+    async def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.time()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_INTERVAL
+            self.sweep(now)
+
+    def sweep(self, now: float) -> None:
+        # No await in here, so no count can interleave: the per-key locks limits keeps need not be taken.
+        for key, entries in list(self.events.items()):
+            live = entries[: bisect.bisect_left(entries, -now, key=lambda entry: -entry.expiry)]
+            if live:
+                self.events[key] = live
+            else:
+                del self.events[key]
+                self.locks.pop(key, None)
+        for key, expiry in list(self.expirations.items()):
+            if expiry <= now:
+                self.storage.pop(key, None)
+                del self.expirations[key]
+                self.locks.pop(key, None)
 
 
 def _unavailable(name: str, error: StorageError) -> None:
