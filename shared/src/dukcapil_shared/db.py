@@ -4,14 +4,18 @@ import time
 import zlib
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Table, event, text
+from sqlalchemy import JSON, Connection, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 PING_AFTER_IDLE_S = 10.0
 """A pooled PostgreSQL connection idle for longer than this is checked before it is handed out."""
@@ -99,6 +103,30 @@ def run_migrations_in_env(target_metadata: object) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
+
+
+class json_rows(FunctionElement[Any]):
+    """An aggregate of the rows as one JSON array of arrays, one array of the columns given per row (an empty array
+    or NULL when there are none): a correlated subquery of it loads an aggregate's children in the parent's own round
+    trip. Rows come in no particular order; timestamps come as ISO 8601 text (`from_json_time`)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_postgresql(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "sqlite")
+def _json_rows_sqlite(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+def from_json_time(value: str) -> datetime:
+    """A timestamp as `json_rows` hands it: PostgreSQL's ISO 8601 with its offset, or SQLite's stored text (UTC)."""
+    return as_utc(datetime.fromisoformat(value))
 
 
 def as_utc(moment: datetime) -> datetime:

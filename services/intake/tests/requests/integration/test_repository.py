@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 
 from dukcapil_intake import tables
@@ -73,6 +73,68 @@ async def test_a_request_and_its_history_round_trip(engine) -> None:  # type: ig
     assert stored.history[1].occurred_at == T0 + timedelta(minutes=1)
     assert stored.applicant == request.applicant and stored.delivery == request.delivery
     assert stored.details == request.details
+
+
+async def test_a_request_loads_whole_in_one_round_trip_children_in_order_and_exact(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request("360214-20261128-0007")
+    late = T0 + timedelta(hours=2, microseconds=120)
+    early = T0 + timedelta(minutes=1, microseconds=999_999)
+    quoted = 'Catatan "kutip" \\ dan ñ'
+    for moment, note in ((late, quoted), (early, "")):
+        request.record(
+            event_id=str(uuid.uuid4()), event_type="review.note.v1", stage="review", occurred_at=moment, note=note,
+            moves_to=None,
+        )  # fmt: skip
+    for kind, moment in (("surat_kuasa", late), ("kk_lama", early)):
+        request.attach(
+            Attachment(
+                id=uuid.uuid4(), kind=kind, filename=f"{kind}.pdf", content_type="application/pdf", size=1234,
+                sha256="b" * 64, uploaded_at=moment,
+            )
+        )  # fmt: skip
+    followers = [a_request(f"360214-20261128-010{index}") for index in range(3)]
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        await unit.commit()
+    async with uow(engine) as unit:
+        origin = await unit.requests.get(request.id)
+        for index, follower in enumerate(reversed(followers)):  # submitted oldest last
+            follower.submitted_at = T0 + timedelta(days=3 - index)
+            follower.follow_from(origin, event_id=str(uuid.uuid4()), now=follower.submitted_at)
+            await unit.requests.add(follower)
+        await unit.requests.save(origin)
+        await unit.commit()
+
+    statements: list[str] = []
+    async with uow(engine) as unit:
+        connection = unit.requests._connection.sync_connection  # type: ignore[attr-defined]
+        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        loaded = await unit.requests.get(request.id)
+        lonely = await unit.requests.get_by_number(followers[0].number)
+    assert len(statements) == 2, "one statement a request, its children included"
+    assert loaded is not None and lonely is not None
+    assert [(entry.occurred_at, entry.event_type, entry.note, entry.status) for entry in loaded.history[:3]] == [
+        (T0, "request.submitted.v1", "n", RequestStatus.submitted),
+        (early, "review.note.v1", "", None),
+        (late, "review.note.v1", quoted, None),
+    ]
+    assert [(entry.occurred_at, entry.event_type) for entry in loaded.history[3:]] == [
+        (T0 + timedelta(days=day), "request.led_to.v1") for day in (1, 2, 3)
+    ]
+    assert [follower.number in entry.note for follower, entry in zip(followers, loaded.history[3:], strict=True)] == [
+        True
+    ] * 3
+    assert loaded.history == sorted(loaded.history, key=lambda entry: entry.occurred_at)
+    assert all(entry.occurred_at.tzinfo is not None for entry in loaded.history)
+    assert [(item.kind, item.uploaded_at, item.size, item.sha256) for item in loaded.attachments] == [
+        ("kk_lama", early, 1234, "b" * 64),
+        ("surat_kuasa", late, 1234, "b" * 64),
+    ]
+    assert loaded.attachments == sorted(request.attachments, key=lambda item: item.uploaded_at)
+    assert [link.number for link in loaded.led_to] == [follower.number for follower in followers]
+    assert loaded.led_to[0].id == followers[0].id and loaded.led_to[0].type == "kartu_keluarga"
+    assert lonely.follows is not None and lonely.follows.id == request.id
+    assert lonely.led_to == [] and lonely.attachments == [] and len(lonely.history) == 2
 
 
 async def test_details_are_stored_with_their_type_and_rows_from_before_read_typed(engine) -> None:  # type: ignore[no-untyped-def]

@@ -2,7 +2,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -24,7 +24,7 @@ from dukcapil_intake.requests.service_layer.repository import (
 )
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
-from dukcapil_shared.db import as_utc, next_in_sequence
+from dukcapil_shared.db import as_utc, from_json_time, json_rows, next_in_sequence
 
 
 class SqlRequestRepository(RequestRepository):
@@ -108,48 +108,43 @@ class SqlRequestRepository(RequestRepository):
             raise ConcurrentUpdate(f"idempotency key {idempotency_key!r} was just used") from error
 
     async def _one(self, condition: ColumnElement[bool]) -> ServiceRequest | None:
-        row = (await self._connection.execute(select(tables.requests).where(condition))).one_or_none()
+        """The request with its history, the requests that followed it and its scans, in one round trip."""
+        row = (await self._connection.execute(_WHOLE_REQUEST.where(condition))).one_or_none()
         if row is None:
             return None
         request = _to_request(row)
-        history = await self._connection.execute(
-            select(tables.request_history)
-            .where(tables.request_history.c.request_id == row.id)
-            .order_by(tables.request_history.c.occurred_at, tables.request_history.c.id)
-        )
         request.history = [
             HistoryEntry(
-                event_id=entry.event_id,
-                event_type=entry.event_type,
-                stage=entry.stage,
-                occurred_at=as_utc(entry.occurred_at),
-                note=entry.note,
-                status=RequestStatus(entry.status) if entry.status else None,
+                event_id=event_id,
+                event_type=event_type,
+                stage=stage,
+                occurred_at=occurred_at,
+                note=note,
+                status=RequestStatus(status) if status else None,
             )
-            for entry in history
+            for occurred_at, _, event_id, event_type, stage, note, status in sorted(
+                (from_json_time(occurred_at), entry_id, *rest) for occurred_at, entry_id, *rest in row.history or []
+            )
         ]
-        followers = await self._connection.execute(
-            select(tables.requests.c.id, tables.requests.c.number, tables.requests.c.type)
-            .where(tables.requests.c.follows_request_id == row.id)
-            .order_by(tables.requests.c.submitted_at)
-        )
-        request.led_to = [RequestLink(uuid.UUID(item.id), item.number, item.type) for item in followers]
-        attachments = await self._connection.execute(
-            select(tables.attachments)
-            .where(tables.attachments.c.request_id == row.id)
-            .order_by(tables.attachments.c.uploaded_at)
-        )
+        request.led_to = [
+            RequestLink(uuid.UUID(follower_id), number, request_type)
+            for _, follower_id, number, request_type in sorted(
+                (from_json_time(submitted_at), *rest) for submitted_at, *rest in row.followers or []
+            )
+        ]
         request.attachments = [
             Attachment(
-                id=uuid.UUID(item.id),
-                kind=item.kind,
-                filename=item.filename,
-                content_type=item.content_type,
-                size=item.size,
-                sha256=item.sha256,
-                uploaded_at=as_utc(item.uploaded_at),
+                id=uuid.UUID(attachment_id),
+                kind=kind,
+                filename=filename,
+                content_type=content_type,
+                size=size,
+                sha256=sha256,
+                uploaded_at=uploaded_at,
             )
-            for item in attachments
+            for uploaded_at, attachment_id, kind, filename, content_type, size, sha256 in sorted(
+                (from_json_time(uploaded_at), *rest) for uploaded_at, *rest in row.attachments or []
+            )
         ]
         return request
 
@@ -233,6 +228,45 @@ class SqlBookingRepository(BookingRepository):
         return await next_in_sequence(
             self._connection, tables.recording_counters, kecamatan_code=kecamatan_code, day=day
         )
+
+
+def _whole_request() -> Select[Any]:
+    """The request's row with its children as JSON (`json_rows`), each ordered by its first column in Python."""
+    history, scans = tables.request_history.c, tables.attachments.c
+    follower = tables.requests.alias("follower").c
+    request_id = tables.requests.c.id
+    return select(
+        tables.requests,
+        select(
+            json_rows(
+                history.occurred_at,
+                history.id,
+                history.event_id,
+                history.event_type,
+                history.stage,
+                history.note,
+                history.status,
+            )
+        )
+        .where(history.request_id == request_id)
+        .scalar_subquery()
+        .label("history"),
+        select(json_rows(follower.submitted_at, follower.id, follower.number, follower.type))
+        .where(follower.follows_request_id == request_id)
+        .scalar_subquery()
+        .label("followers"),
+        select(
+            json_rows(
+                scans.uploaded_at, scans.id, scans.kind, scans.filename, scans.content_type, scans.size, scans.sha256
+            )
+        )
+        .where(scans.request_id == request_id)
+        .scalar_subquery()
+        .label("attachments"),
+    )
+
+
+_WHOLE_REQUEST = _whole_request()
 
 
 def _changing(request: ServiceRequest) -> dict[str, Any]:
