@@ -298,8 +298,17 @@ class ServiceSettings(OfficeSettings):
     database_password_file: str | None = Field(
         default=None, description="A file holding the database password, instead of database_password"
     )
-    database_pool_size: int = Field(default=5, ge=1, description="PostgreSQL connections each process keeps open")
-    database_max_overflow: int = Field(default=5, ge=0, description="More PostgreSQL connections allowed under load")
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="PostgreSQL connections each process keeps open once it has needed them (opened as they are)",
+    )
+    database_max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="More PostgreSQL connections allowed under load, each closed after use: a new PostgreSQL backend "
+        "per transaction beyond the pool, so 0 unless the server is short of connections",
+    )
     access_log_days: int = Field(
         default=730,
         ge=1,
