@@ -246,6 +246,21 @@ async def test_the_inbox_claims_an_event_once_and_a_refused_claim_leaves_the_tra
     assert await effect_count(engine) == 1
 
 
+async def test_the_inbox_claims_a_batch_in_one_statement_whatever_its_size(engine) -> None:  # type: ignore[no-untyped-def]
+    seen, fresh, more = str(uuid.uuid4()), str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(7)]
+    async with unit_of_work(engine) as uow:
+        assert await uow.inbox.claim_many("probe", [seen]) == {seen}
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.inbox.claim_many("probe", [seen, fresh, fresh]) == {fresh}, "each id once, the seen one not"
+        assert await uow.inbox.claim_many("probe", [*more, seen]) == set(more)
+        assert await uow.inbox.claim_many("another consumer", [seen]) == {seen}
+        assert await uow.inbox.claim_many("probe", []) == set()
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.inbox.claim_many("probe", [seen, fresh, *more]) == set()
+
+
 async def test_two_transactions_claiming_one_event_at_once_get_it_once(postgres) -> None:  # type: ignore[no-untyped-def]
     """The second claim waits for the first transaction, then finds the row (or takes it, had the first rolled
     back)."""

@@ -24,7 +24,8 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import structlog
 from faststream.rabbit import RabbitBroker, RabbitExchange
-from sqlalchemy import Row, Table, and_, exists, select, text, update
+from sqlalchemy import Row, String, Table, and_, any_, bindparam, exists, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import CONTENT_TYPE
@@ -197,7 +198,11 @@ class OutboxRelay:
         table = self._outbox
         now = datetime.now(UTC)
         if confirmed:
-            await connection.execute(update(table).where(table.c.id.in_(confirmed)).values(published_at=now))
+            if self._claim_with_lock:  # PostgreSQL: one statement for any number of rows (see SqlInbox.claim_many)
+                sent = table.c.id == any_(bindparam("sent", confirmed, type_=postgresql.ARRAY(String)))
+            else:
+                sent = table.c.id.in_(confirmed)
+            await connection.execute(update(table).where(sent).values(published_at=now))
         for row_id, (attempts, error) in failed.items():
             delay = self._backoff[min(attempts, len(self._backoff)) - 1]
             await connection.execute(

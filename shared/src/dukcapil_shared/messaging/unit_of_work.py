@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import DateTime, String, Table, bindparam, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -186,18 +186,23 @@ class SqlInbox(Inbox):
         # A batch's claims in one statement: the rows it inserted are the events new to this consumer.
         if not event_ids:
             return set()
-        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
+        unique_ids = list(dict.fromkeys(event_ids))
         now = datetime.now(UTC)
-        statement = (
-            dialect.insert(self._table)
-            .values(
-                [
-                    {"consumer": consumer, "event_id": event_id, "processed_at": now}
-                    for event_id in dict.fromkeys(event_ids)
-                ]
+        columns = self._table.c
+        if self._connection.dialect.name == "postgresql":
+            # The ids as one array: the same statement for any batch, prepared once per connection (a VALUES list
+            # is another statement for every batch size, and crowds the others out of the prepared cache).
+            ids = func.unnest(bindparam("event_ids", unique_ids, type_=postgresql.ARRAY(String)))
+            statement = postgresql.insert(self._table).from_select(
+                [columns.consumer, columns.event_id, columns.processed_at],
+                select(literal(consumer, String), ids, literal(now, DateTime(timezone=True))),
             )
-            .on_conflict_do_nothing(index_elements=[self._table.c.consumer, self._table.c.event_id])
-            .returning(self._table.c.event_id)
+        else:
+            statement = sqlite.insert(self._table).values(
+                [{"consumer": consumer, "event_id": event_id, "processed_at": now} for event_id in unique_ids]
+            )
+        statement = statement.on_conflict_do_nothing(index_elements=[columns.consumer, columns.event_id]).returning(
+            columns.event_id
         )
         return set((await self._connection.execute(statement)).scalars())
 
