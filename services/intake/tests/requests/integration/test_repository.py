@@ -172,6 +172,22 @@ async def test_a_stale_copy_cannot_overwrite_a_newer_one(engine) -> None:  # typ
         stale.status = RequestStatus.in_review
         with pytest.raises(ConcurrentUpdate):
             await unit.requests.save(stale)
+    for entries in (1, 2):  # with history, saved in the same statement as the change on PostgreSQL
+        stale = copy.deepcopy(fresh)
+        stale.version -= 1
+        for _ in range(entries):
+            stale.record(
+                event_id=str(uuid.uuid4()), event_type="review.started.v1", stage="review", occurred_at=T0,
+                note="stale", moves_to=RequestStatus.in_review,
+            )  # fmt: skip
+        async with uow(engine) as unit:
+            with pytest.raises(ConcurrentUpdate):
+                await unit.requests.save(stale)
+            await unit.commit()
+    async with uow(engine) as unit:
+        stored = await unit.requests.get(request.id)
+    assert stored is not None and stored.status == RequestStatus.cancelled and stored.version == 1
+    assert [entry.note for entry in stored.history] == ["n"], "a refused save leaves no history behind"
 
 
 async def test_sequences_count_per_kecamatan_and_day_without_gaps_under_concurrency(engine) -> None:  # type: ignore[no-untyped-def]

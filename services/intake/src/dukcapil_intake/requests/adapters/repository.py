@@ -2,7 +2,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, insert, select, update
+from sqlalchemy import ColumnElement, Row, Select, insert, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,12 +56,22 @@ class SqlRequestRepository(RequestRepository):
         return await self._one(tables.requests.c.number == number)
 
     async def save(self, request: ServiceRequest) -> None:
-        result = await self._connection.execute(
+        changed = (
             update(tables.requests)
             .where(tables.requests.c.id == str(request.id), tables.requests.c.version == request.version)
             .values(**_changing(request) | _follows(request) | {"version": request.version + 1})
         )
-        if result.rowcount != 1:
+        if request.new_history and self._connection.dialect.name == "postgresql":
+            # The change and its history in one statement: the history rows are inserted only if the update
+            # found the version it expected, so the rows inserted say whether it did.
+            saved = changed.returning(tables.requests.c.id).cte("saved")
+            entries = union_all(*(select(saved.c.id, *_history_values(entry)) for entry in request.new_history))
+            statement = insert(tables.request_history).from_select(_HISTORY_COLUMNS, entries).add_cte(saved)
+            applied = (await self._connection.execute(statement)).rowcount == len(request.new_history)
+            request.new_history = []
+        else:
+            applied = (await self._connection.execute(changed)).rowcount == 1
+        if not applied:
             raise ConcurrentUpdate(f"request {request.id} changed since it was loaded")
         request.version += 1
         await self._insert_new_children(request)
@@ -267,6 +277,22 @@ def _whole_request() -> Select[Any]:
 
 
 _WHOLE_REQUEST = _whole_request()
+
+
+_HISTORY_COLUMNS = ["request_id", "event_id", "event_type", "stage", "status", "occurred_at", "note"]
+
+
+def _history_values(entry: HistoryEntry) -> list[ColumnElement[Any]]:
+    """An entry's columns after request_id (_HISTORY_COLUMNS), as typed literals for an INSERT ... SELECT."""
+    columns = tables.request_history.c
+    return [
+        literal(entry.event_id, columns.event_id.type),
+        literal(entry.event_type, columns.event_type.type),
+        literal(entry.stage, columns.stage.type),
+        literal(entry.status.value if entry.status else None, columns.status.type),
+        literal(entry.occurred_at, columns.occurred_at.type),
+        literal(entry.note, columns.note.type),
+    ]
 
 
 def _changing(request: ServiceRequest) -> dict[str, Any]:
