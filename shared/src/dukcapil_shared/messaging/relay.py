@@ -24,7 +24,21 @@ from datetime import UTC, datetime, timedelta
 import anyio
 import structlog
 from faststream.rabbit import RabbitBroker, RabbitExchange
-from sqlalchemy import Row, String, Table, and_, any_, bindparam, exists, select, text, update
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    exists,
+    func,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -105,10 +119,14 @@ class OutboxRelay:
         is in its pass (the caller tries again shortly)."""
         if self._claim_with_lock:
             async with self._engine.begin() as connection:
-                if not await self._take_turn(connection):
-                    await asyncio.sleep(0.05)
-                    return -1
+                # The turn is taken by the rows' own query; only when it finds none is it asked whether another
+                # replica had the turn (then it tries again shortly) or there was nothing to send.
                 rows = await self._due_rows(connection)
+                if not rows:
+                    if not await self._take_turn(connection):
+                        await asyncio.sleep(0.05)
+                        return -1
+                    return 0
                 confirmed, failed = await self._publish(rows)
                 await self._mark(connection, confirmed, failed)
         else:
@@ -144,7 +162,9 @@ class OutboxRelay:
             .limit(self._batch_size)
         )
         if self._claim_with_lock:
-            query = query.with_for_update(skip_locked=True)
+            # An uncorrelated condition, which PostgreSQL checks once before reading any row: rows only in our turn.
+            in_turn = select(func.pg_try_advisory_xact_lock(literal(self._lock_key, BigInteger))).scalar_subquery()
+            query = query.where(in_turn).with_for_update(skip_locked=True)
         return (await connection.execute(query)).all()
 
     async def _publish(self, rows: Sequence[Row]) -> tuple[list[str], dict[str, tuple[int, str]]]:
