@@ -1,5 +1,6 @@
 """Staff tokens, passwords, rate limits and the production guard on development secrets."""
 
+import asyncio
 import json
 import threading
 import time
@@ -218,6 +219,23 @@ async def test_the_memory_store_forgets_expired_counts_in_its_own_sweep_without_
     store.sweep(time.time() + 61)
     assert store.events == {} and store.locks == {}, "counts past their window are dropped with their keys"
     assert await limits.allow("nik", "2/minute", "3201012345670001")
+
+
+async def test_the_memory_store_drops_expired_keys_as_counts_come_a_few_at_a_time() -> None:
+    limits = RateLimits()
+    store = limits._limiter.storage
+    old = [f"old-{index}" for index in range(40)]
+    for key in old:
+        await limits.hit("phone", "5/second", key)
+    assert len(store.events) == 40
+    deadline = time.monotonic() + 10
+    fresh = 0
+    while any(key in event_key for event_key in store.events for key in old):
+        assert time.monotonic() < deadline, "keys past their window stay"
+        fresh += 1
+        await limits.hit("phone", "5/second", f"new-{fresh}")
+        await asyncio.sleep(0.01)
+    assert not any(key in lock_key for lock_key in store.locks for key in old), "their locks go with them"
 
 
 class ProbeSettings(ServiceSettings):
