@@ -465,7 +465,9 @@ class Bench:
                 task = self.progress.add_task("end to end: saturation", total=duration)
                 label = "end to end: saturation"
                 ticker = asyncio.create_task(self.tick(task, label, saturated["start"], duration, tracker))
+                counted_from = asyncio.create_task(self.database_counters_after(warmup))
                 submitted = await closed_window(submitter, window=self.args.window, duration=duration)
+                counted_to = await stages.database_counters(self.service_dsns)
                 ticker.cancel()
             saturated["usage"] = self.usage(saturated)
             rate = steady_rate(tracker.shipped_times, saturated["start"], saturated["end"], warmup)
@@ -478,6 +480,7 @@ class Bench:
                 lambda name: name not in LOAD_GENERATORS,
             )
             consumed = sum(hop["handled"] for hop in hops_saturated)
+            database = stages.per_request(await counted_from, counted_to, shipped_steady)
             events_per_request = consumed / shipped_steady if shipped_steady else None
             profiled = await self.profile_services(submitter) if self.args.profile_seconds > 0 else []
             await self.settle(tracker, submitted + profiled, "end to end: letting the saturation run finish")
@@ -509,6 +512,7 @@ class Bench:
                 "hops": hops_saturated,
                 "cpu_ms_per_request": cpu,
                 "events_consumed_per_request": round(events_per_request, 2) if events_per_request else None,
+                "database_per_request": database,
             },
             "half_load": {
                 "rate": round(half_rate, 3),
@@ -528,6 +532,7 @@ class Bench:
             (s.shipped, s.shipped - s.started) for s in [*submitted, *half_submissions] if s.shipped is not None
         ]
         baseline = self.details.get("baseline_b", {}).get("requests_per_s")
+        database = self.details["end_to_end"]["saturation"]["database_per_request"]
         summary = latency_summary(latencies)
         self.figures += [
             Figure(
@@ -558,6 +563,17 @@ class Bench:
                 direction="lower",
                 target_ratio=1.0,
                 note=f"{events_per_request or 0:.1f} events consumed per request; baseline: CPU per hop",
+            ),
+            Figure(
+                "e2e_transactions_per_request",
+                "  PostgreSQL transactions per request shipped",
+                "",
+                round(sum(counts["transactions"] for counts in database.values()), 1) if database else None,
+                direction="lower",
+                note=", ".join(
+                    f"{service} {counts['transactions']:g} ({counts['sessions']:g} connections)"
+                    for service, counts in database.items()
+                ),
             ),
             Figure("e2e_half_p50_ms", "  p50 submission → shipped at half load", "ms", summary["p50_ms"]),
             Figure("e2e_half_p95_ms", "  p95 submission → shipped at half load", "ms", summary["p95_ms"]),
@@ -727,6 +743,11 @@ class Bench:
             timeout=max(180.0, len(submissions) * 2.0),
             on_progress=lambda shipped: self.progress.update(task, completed=shipped),
         )
+
+    async def database_counters_after(self, seconds: float) -> dict[str, tuple[int, int]]:
+        """The services' database counters once the warm-up is over, where the CPU figures start counting."""
+        await asyncio.sleep(seconds)
+        return await stages.database_counters(self.service_dsns)
 
     async def wait_outbox_empty(self, service: str, timeout: float = 120) -> None:
         connection = await asyncpg.connect(self.dsns[service])

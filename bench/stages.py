@@ -16,6 +16,7 @@ import asyncio
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -117,3 +118,34 @@ async def lead_times(intake_dsn: str, submissions: list[Submission]) -> dict[str
         if issued is not None and shipped is not None:
             spans["shipping (issued → shipped)"].append(shipped - issued)
     return {stage: latency_summary(values) for stage, values in spans.items()}
+
+
+async def database_counters(dsns: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """Each service's transactions (committed and rolled back) and sessions opened so far, from PostgreSQL's own
+    statistics: the same on a fast machine and a slow one, unlike CPU time. (A busy backend reports at most a second
+    late, so a window of half a minute is off by a few per cent at either end.)"""
+    names = {urlsplit(dsn).path.lstrip("/"): service for service, dsn in dsns.items()}
+    # Read from the server's maintenance database, so that reading counts nothing in the services' own.
+    rows = await _fetch(
+        urlunsplit(urlsplit(next(iter(dsns.values())))._replace(path="/postgres")),
+        "SELECT datname, xact_commit + xact_rollback AS transactions, sessions FROM pg_stat_database"
+        " WHERE datname = ANY($1::text[])",
+        list(names),
+    )
+    return {names[row["datname"]]: (row["transactions"], row["sessions"]) for row in rows}
+
+
+def per_request(
+    before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]], requests: int
+) -> dict[str, dict[str, float]]:
+    """Transactions and sessions per request shipped, by service, between two `database_counters`."""
+    if not requests:
+        return {}
+    return {
+        service: {
+            "transactions": round((after[service][0] - before[service][0]) / requests, 1),
+            "sessions": round((after[service][1] - before[service][1]) / requests, 2),
+        }
+        for service in sorted(after)
+        if service in before
+    }

@@ -17,7 +17,7 @@ import aio_pika
 import asyncpg
 import pytest
 
-from bench import baseline_api, baseline_pipeline, profiles
+from bench import baseline_api, baseline_pipeline, profiles, stages
 from bench.citizens import TYPES, Citizens, parse_mix
 from bench.footprint import per_request
 from bench.httpload import HttpConnection, closed_loop, open_loop
@@ -314,3 +314,26 @@ def test_footprint_counts_what_each_request_added() -> None:
     assert figures["table_bytes"] == round((2 * 8192 + 8192 + 8192) / 10)
     assert figures["database_bytes"] == 5_000
     assert figures["event_bytes"] == 1600
+
+
+async def test_database_counters_give_each_service_its_transactions_and_connections(postgres) -> None:  # type: ignore[no-untyped-def]
+    dsns = {"busy": _plain_dsn(await postgres.create()), "idle": _plain_dsn(await postgres.create())}
+    before = await stages.database_counters(dsns)
+    for _ in range(2):  # two connections of four transactions each; a connection reports its counts as it closes
+        connection = await asyncpg.connect(dsns["busy"])
+        try:
+            for _ in range(4):
+                async with connection.transaction():
+                    await connection.execute("SELECT 1")
+        finally:
+            await connection.close()
+    deadline = time.monotonic() + 30
+    while (figures := stages.per_request(before, await stages.database_counters(dsns), requests=2))["busy"][
+        "sessions"
+    ] < 1:
+        assert time.monotonic() < deadline, f"the closed connections were never counted: {figures}"
+        await asyncio.sleep(0.1)
+    assert figures["busy"]["sessions"] == 1.0, figures
+    assert 4 <= figures["busy"]["transactions"] <= 5, f"four a request, and asyncpg's own one a connection: {figures}"
+    assert figures["idle"]["transactions"] < 1, "a database nobody used counts (almost) nothing"
+    assert stages.per_request(before, before, requests=0) == {}
