@@ -36,7 +36,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -87,7 +86,8 @@ class OutboxRelay:
         """Between passes, waiting to be woken or for the next poll."""
         self._claim_with_lock = engine.dialect.name == "postgresql"
         # One lock per outbox: services sharing a PostgreSQL server do not wait on each other.
-        self._lock_key = zlib.crc32(f"outbox-relay:{source}:{outbox.name}".encode())
+        lock_key = zlib.crc32(f"outbox-relay:{source}:{outbox.name}".encode())
+        self._turn = select(func.pg_try_advisory_xact_lock(literal(lock_key, BigInteger)))
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows, so they leave at once rather than at the next poll."""
@@ -138,8 +138,7 @@ class OutboxRelay:
         return len(confirmed)
 
     async def _take_turn(self, connection: AsyncConnection) -> bool:
-        lock = text("SELECT pg_try_advisory_xact_lock(:key)").bindparams(key=self._lock_key)
-        return bool((await connection.execute(lock)).scalar_one())
+        return bool((await connection.execute(self._turn)).scalar_one())
 
     async def _due_rows(self, connection: AsyncConnection) -> Sequence[Row]:
         table = self._outbox
@@ -163,8 +162,7 @@ class OutboxRelay:
         )
         if self._claim_with_lock:
             # An uncorrelated condition, which PostgreSQL checks once before reading any row: rows only in our turn.
-            in_turn = select(func.pg_try_advisory_xact_lock(literal(self._lock_key, BigInteger))).scalar_subquery()
-            query = query.where(in_turn).with_for_update(skip_locked=True)
+            query = query.where(self._turn.scalar_subquery()).with_for_update(skip_locked=True)
         return (await connection.execute(query)).all()
 
     async def _publish(self, rows: Sequence[Row]) -> tuple[list[str], dict[str, tuple[int, str]]]:

@@ -65,8 +65,16 @@ class SqlRequestRepository(RequestRepository):
             # The change and its history in one statement: the history rows are inserted only if the update
             # found the version it expected, so the rows inserted say whether it did.
             saved = changed.returning(tables.requests.c.id).cte("saved")
-            entries = union_all(*(select(saved.c.id, *_history_values(entry)) for entry in request.new_history))
-            statement = insert(tables.request_history).from_select(_HISTORY_COLUMNS, entries).add_cte(saved)
+            columns = tables.request_history.c
+            entries = union_all(
+                *(
+                    select(saved.c.id, *(literal(value, columns[name].type) for name, value in row.items()))
+                    for row in (_history_row(None, entry) for entry in request.new_history)
+                )
+            )
+            statement = (
+                insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], entries).add_cte(saved)
+            )
             applied = (await self._connection.execute(statement)).rowcount == len(request.new_history)
             request.new_history = []
         else:
@@ -161,19 +169,7 @@ class SqlRequestRepository(RequestRepository):
     async def _insert_new_children(self, request: ServiceRequest) -> None:
         if request.new_history:
             await self._connection.execute(
-                insert(tables.request_history),
-                [
-                    {
-                        "request_id": str(request.id),
-                        "event_id": entry.event_id,
-                        "event_type": entry.event_type,
-                        "stage": entry.stage,
-                        "status": entry.status.value if entry.status else None,
-                        "occurred_at": entry.occurred_at,
-                        "note": entry.note,
-                    }
-                    for entry in request.new_history
-                ],
+                insert(tables.request_history), [_history_row(request.id, entry) for entry in request.new_history]
             )
             request.new_history = []
         if request.new_attachments:
@@ -279,20 +275,21 @@ def _whole_request() -> Select[Any]:
 _WHOLE_REQUEST = _whole_request()
 
 
-_HISTORY_COLUMNS = ["request_id", "event_id", "event_type", "stage", "status", "occurred_at", "note"]
+_HISTORY_FIELDS = ("event_id", "event_type", "stage", "status", "occurred_at", "note")
 
 
-def _history_values(entry: HistoryEntry) -> list[ColumnElement[Any]]:
-    """An entry's columns after request_id (_HISTORY_COLUMNS), as typed literals for an INSERT ... SELECT."""
-    columns = tables.request_history.c
-    return [
-        literal(entry.event_id, columns.event_id.type),
-        literal(entry.event_type, columns.event_type.type),
-        literal(entry.stage, columns.stage.type),
-        literal(entry.status.value if entry.status else None, columns.status.type),
-        literal(entry.occurred_at, columns.occurred_at.type),
-        literal(entry.note, columns.note.type),
-    ]
+def _history_row(request_id: uuid.UUID | None, entry: HistoryEntry) -> dict[str, Any]:
+    """An entry's columns (request_id first, when given; a one-statement save takes it from the updated row)."""
+    values = (
+        entry.event_id,
+        entry.event_type,
+        entry.stage,
+        entry.status.value if entry.status else None,
+        entry.occurred_at,
+        entry.note,
+    )
+    row = {"request_id": str(request_id)} if request_id is not None else {}
+    return row | dict(zip(_HISTORY_FIELDS, values, strict=True))
 
 
 def _changing(request: ServiceRequest) -> dict[str, Any]:
