@@ -70,7 +70,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mix", default="", help="request types and weights, e.g. biodata_wni=2,kartu_keluarga=1")
     parser.add_argument("--courier-share", type=float, default=0.2, help="share of requests sent by courier")
     parser.add_argument("--duration", type=float, default=20, help="seconds of each HTTP load (intake, baseline a)")
-    parser.add_argument("--concurrency", type=int, default=32, help="clients of the closed HTTP loop")
+    parser.add_argument("--concurrency", type=int, default=32, help="HTTP clients (closed loop, backlog)")
     parser.add_argument("--e2e-duration", type=float, default=90, help="seconds of each end-to-end load")
     parser.add_argument("--window", type=int, default=24, help="requests in flight for end-to-end saturation")
     parser.add_argument("--baseline-window", type=int, default=200, help="messages in flight through baseline b")
@@ -621,7 +621,9 @@ class Bench:
                 self.stop_service(service)
             async with self.phase("backlog: queueing") as queueing:
                 task = self.progress.add_task(f"backlog: submitting {count} requests", total=count)
-                submitted = await submit_many(submitter, count, on_progress=lambda: self.progress.advance(task))
+                submitted = await submit_many(
+                    submitter, count, concurrency=self.args.concurrency, on_progress=lambda: self.progress.advance(task)
+                )
             await self.wait_outbox_empty("intake")
             await asyncio.sleep(6)  # the management API's counts are refreshed every five seconds
             queued = await asyncio.to_thread(self.monitor.management.queues) if self.monitor.management else []
