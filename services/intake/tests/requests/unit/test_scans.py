@@ -166,3 +166,42 @@ async def test_a_cancellation_that_meets_another_stages_event_is_applied_on_the_
     cancelled = await handlers.cancel_request(request.id, "keliru", uow=uow)
     assert raced and cancelled.status.value == "cancelled"
     assert sum(isinstance(event, RequestCancelled) for event in uow.outbox.events) == 1, "announced once"
+
+
+async def test_a_scan_for_the_request_the_caller_opened_is_attached_without_loading_it_again() -> None:
+    uow, files = FakeRequestsUnitOfWork(), FakeFileStore()
+    request = await handlers.submit_request(BIODATA, uow=uow)
+    opened = await handlers.get_request(request.id, uow=uow)  # as the citizen's access code opened it
+    loads = []
+    get = uow.requests.get
+
+    async def counted_get(request_id):  # type: ignore[no-untyped-def]
+        loads.append(request_id)
+        return await get(request_id)
+
+    uow.requests.get = counted_get  # type: ignore[method-assign]
+    attachment = await handlers.add_attachment(
+        request.id, opened=opened, kind="surat_pengantar_rt_rw", filename="scan.pdf", declared_type="application/pdf",
+        content=b"%PDF-1.7", limits=LIMITS, uow=uow, files=files, scans=FakeScanInspector(),
+    )  # fmt: skip
+    assert loads == [], "the opened request was changed and saved as it was"
+    assert [item.id for item in uow.requests.committed[request.id].attachments] == [attachment.id]
+
+
+async def test_a_request_opened_before_another_stage_changed_it_gets_its_scan_on_the_request_as_it_is_now() -> None:
+    uow, files = FakeRequestsUnitOfWork(), FakeFileStore()
+    request = await handlers.submit_request(BIODATA, uow=uow)
+    opened = await handlers.get_request(request.id, uow=uow)
+    # Meanwhile another scan was attached: the opened copy no longer is the request as it is.
+    first = await handlers.add_attachment(
+        request.id, kind="surat_pengantar_rt_rw", filename="a.pdf", declared_type="application/pdf",
+        content=b"%PDF-1.7 a", limits=LIMITS, uow=uow, files=files, scans=FakeScanInspector(),
+    )  # fmt: skip
+    second = await handlers.add_attachment(
+        request.id, opened=opened, kind="surat_pengantar_rt_rw", filename="b.pdf", declared_type="application/pdf",
+        content=b"%PDF-1.7 b", limits=LIMITS, uow=uow, files=files, scans=FakeScanInspector(),
+    )  # fmt: skip
+    kept = uow.requests.committed[request.id]
+    assert [item.id for item in kept.attachments] == [first.id, second.id], "the change made meanwhile is kept"
+    announced = [event.attachment.id for event in uow.outbox.events if isinstance(event, AttachmentAdded)]
+    assert announced == [str(first.id), str(second.id)], "each announced once"

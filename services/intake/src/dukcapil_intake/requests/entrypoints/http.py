@@ -665,6 +665,7 @@ async def attach(
     content = await file.read(limits.max_bytes + 1)
     attachment = await handlers.add_attachment(
         opened.id,
+        opened=opened,
         kind=kind,
         filename=file.filename or "scan",
         declared_type=file.content_type,
@@ -733,7 +734,7 @@ async def request_notifications(
 )
 async def cancel(request_id: uuid.UUID, body: CancelBody, uow: UnitOfWorkDep, opened: Requester) -> RequestView:
     """Withdraw a request before the decision: its holder with the access code (X-Access-Code), or an operator."""
-    return RequestView.of(await handlers.cancel_request(opened.id, body.reason, uow=uow))
+    return RequestView.of(await handlers.cancel_request(opened.id, body.reason, uow=uow, opened=opened))
 
 
 @router.post(
@@ -747,7 +748,9 @@ async def resubmit(
 ) -> RequestView:
     """Answer the reviewer's information request (corrections here, scans uploaded before); back to review. Its
     holder with the access code (X-Access-Code), or an operator."""
-    return RequestView.of(await handlers.resubmit_request(opened.id, body.details, body.note, uow=uow, clock=clock))
+    return RequestView.of(
+        await handlers.resubmit_request(opened.id, body.details, body.note, uow=uow, clock=clock, opened=opened)
+    )
 
 
 class RenewedAccessCode(BaseModel):

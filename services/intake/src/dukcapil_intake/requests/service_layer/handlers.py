@@ -163,6 +163,7 @@ async def _earlier_submission(uow: RequestsUnitOfWork, command: SubmitRequest) -
 async def add_attachment(
     request_id: uuid.UUID,
     *,
+    opened: ServiceRequest | None = None,
     kind: str,
     filename: str,
     declared_type: str | None,
@@ -174,7 +175,8 @@ async def add_attachment(
     clock: Clock = system_clock,
 ) -> Attachment:
     """Keep a scan for the request and announce it, once it has been read for what it really is; its content never
-    leaves intake, and it is kept under its id, never under a name the client chose."""
+    leaves intake, and it is kept under its id, never under a name the client chose. `opened`: the request as the
+    caller loaded it to check who asks (see `_on_fresh_state`)."""
     check_scan_size(len(content), limits.max_bytes)
     content_type = accept_scan(await scans.inspect(content, limits), declared_type, limits)
     attachment = Attachment(
@@ -186,7 +188,9 @@ async def add_attachment(
         sha256=hashlib.sha256(content).hexdigest(),
         uploaded_at=clock(),
     )
-    await _on_fresh_state(lambda: _attach(request_id, attachment, content, uow=uow, files=files))
+    await _on_fresh_state(
+        lambda start: _attach(request_id, attachment, content, uow=uow, files=files, start=start), opened
+    )
     return attachment
 
 
@@ -194,24 +198,38 @@ FRESH_STATE_ATTEMPTS = 3
 T = TypeVar("T")
 
 
-async def _on_fresh_state(action: Callable[[], Awaitable[T]]) -> T:
+async def _on_fresh_state(
+    action: Callable[[ServiceRequest | None], Awaitable[T]], opened: ServiceRequest | None = None
+) -> T:
     """Run a citizen's action again on the request as it is now when another stage's event reached it meanwhile
     (review starting, say), instead of telling them to try again: the action checks its rules afresh each time,
-    so one the event made impossible (a cancellation after the approval) is refused as it should be."""
+    so one the event made impossible (a cancellation after the approval) is refused as it should be.
+
+    The action is given the request to start from: first `opened`, the request as the caller loaded it a moment
+    ago to check who asks (one load fewer); its save fails if the request changed since, and every later attempt
+    gets None and loads the request as it is now."""
+    start = opened
     for attempt in range(1, FRESH_STATE_ATTEMPTS + 1):
         try:
-            return await action()
+            return await action(start)
         except ConcurrentUpdate:
             if attempt == FRESH_STATE_ATTEMPTS:
                 raise
+            start = None
     raise AssertionError("unreachable")
 
 
 async def _attach(
-    request_id: uuid.UUID, attachment: Attachment, content: bytes, *, uow: RequestsUnitOfWork, files: FileStore
+    request_id: uuid.UUID,
+    attachment: Attachment,
+    content: bytes,
+    *,
+    uow: RequestsUnitOfWork,
+    files: FileStore,
+    start: ServiceRequest | None,
 ) -> None:
     async with uow:
-        request = await _load(uow, request_id)
+        request = await _load_unless_given(uow, request_id, start)
         request.attach(attachment)
         # The file goes first: a crash before the commit leaves an unreferenced file, never a row without one.
         await files.save(attachment.storage_key, content)
@@ -271,7 +289,7 @@ async def renew_access_code(
 ) -> ServiceRequest:
     """A code that leaked (or a holder who lost the phone it went to) is replaced at the office: the old code stops
     working at once, and the new one goes to the contacts on file."""
-    return await _on_fresh_state(lambda: _renew_access_code(request_id, uow=uow, clock=clock))
+    return await _on_fresh_state(lambda _start: _renew_access_code(request_id, uow=uow, clock=clock))
 
 
 async def _renew_access_code(request_id: uuid.UUID, *, uow: RequestsUnitOfWork, clock: Clock) -> ServiceRequest:
@@ -283,13 +301,18 @@ async def _renew_access_code(request_id: uuid.UUID, *, uow: RequestsUnitOfWork, 
     return request
 
 
-async def cancel_request(request_id: uuid.UUID, reason: str | None, *, uow: RequestsUnitOfWork) -> ServiceRequest:
-    return await _on_fresh_state(lambda: _cancel(request_id, reason, uow=uow))
+async def cancel_request(
+    request_id: uuid.UUID, reason: str | None, *, uow: RequestsUnitOfWork, opened: ServiceRequest | None = None
+) -> ServiceRequest:
+    """`opened`: the request as the caller loaded it to check who asks (see `_on_fresh_state`)."""
+    return await _on_fresh_state(lambda start: _cancel(request_id, reason, uow=uow, start=start), opened)
 
 
-async def _cancel(request_id: uuid.UUID, reason: str | None, *, uow: RequestsUnitOfWork) -> ServiceRequest:
+async def _cancel(
+    request_id: uuid.UUID, reason: str | None, *, uow: RequestsUnitOfWork, start: ServiceRequest | None
+) -> ServiceRequest:
     async with uow:
-        request = await _load(uow, request_id)
+        request = await _load_unless_given(uow, request_id, start)
         request.cancel(reason)
         await _save(uow, request)
         await uow.commit()
@@ -304,18 +327,27 @@ async def resubmit_request(
     uow: RequestsUnitOfWork,
     today: date | None = None,
     clock: Clock = system_clock,
+    opened: ServiceRequest | None = None,
 ) -> ServiceRequest:
-    """The citizen answers an information request: corrected details (checked again) and/or new scans."""
+    """The citizen answers an information request: corrected details (checked again) and/or new scans. `opened`:
+    the request as the caller loaded it to check who asks (see `_on_fresh_state`)."""
+    day = today or clock().astimezone(WIB).date()
     return await _on_fresh_state(
-        lambda: _resubmit(request_id, details, note, uow=uow, today=today or clock().astimezone(WIB).date())
+        lambda start: _resubmit(request_id, details, note, uow=uow, today=day, start=start), opened
     )
 
 
 async def _resubmit(
-    request_id: uuid.UUID, details: dict[str, Any] | None, note: str | None, *, uow: RequestsUnitOfWork, today: date
+    request_id: uuid.UUID,
+    details: dict[str, Any] | None,
+    note: str | None,
+    *,
+    uow: RequestsUnitOfWork,
+    today: date,
+    start: ServiceRequest | None,
 ) -> ServiceRequest:
     async with uow:
-        request = await _load(uow, request_id)
+        request = await _load_unless_given(uow, request_id, start)
         request.ensure_awaiting_information()
         checked = check_request(request.type, request.applicant, details, today) if details is not None else None
         request.resubmit(checked, note)
@@ -425,6 +457,13 @@ async def _load(uow: RequestsUnitOfWork, request_id: uuid.UUID) -> ServiceReques
     if request is None:
         raise RequestNotFound(str(request_id))
     return request
+
+
+async def _load_unless_given(
+    uow: RequestsUnitOfWork, request_id: uuid.UUID, given: ServiceRequest | None
+) -> ServiceRequest:
+    """`given`, loaded a moment ago in another unit of work: saving it checks that it has not changed since."""
+    return given if given is not None else await _load(uow, request_id)
 
 
 async def _save(uow: RequestsUnitOfWork, request: ServiceRequest, *, new: bool = False) -> None:
