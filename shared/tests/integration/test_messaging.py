@@ -246,6 +246,30 @@ async def test_the_inbox_claims_an_event_once_and_a_refused_claim_leaves_the_tra
     assert await effect_count(engine) == 1
 
 
+async def test_a_unit_of_work_for_reading_runs_each_statement_alone_and_its_connection_goes_back_transactional(
+    postgres,
+) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(await postgres.create(), pool_size=1)  # one connection: each unit of work gets it
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+    started = select(func.transaction_timestamp())
+    try:
+        async with unit_of_work(engine).reading() as uow:
+            connection = uow._connection
+            first, second = [(await connection.execute(started)).scalar_one() for _ in range(2)]
+            assert first != second, "each statement in a transaction of its own: no BEGIN, no ROLLBACK"
+            assert not (await connection.execute(select(func.pg_current_xact_id_if_assigned()))).scalar_one()
+            with pytest.raises(AssertionError, match="for reading"):
+                await uow.commit()
+        async with unit_of_work(engine) as uow:
+            first, second = [(await uow._connection.execute(started)).scalar_one() for _ in range(2)]
+            assert first == second, "the next unit of work on the same connection is one transaction again"
+            await uow._connection.execute(insert(effects).values(request_id=str(uuid.uuid4())))
+        assert await effect_count(engine) == 0, "and what it wrote without a commit was rolled back"
+    finally:
+        await engine.dispose()
+
+
 async def test_the_inbox_claims_a_batch_in_one_statement_whatever_its_size(engine) -> None:  # type: ignore[no-untyped-def]
     seen, fresh, more = str(uuid.uuid4()), str(uuid.uuid4()), [str(uuid.uuid4()) for _ in range(7)]
     async with unit_of_work(engine) as uow:

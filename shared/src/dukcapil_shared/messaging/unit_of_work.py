@@ -99,6 +99,12 @@ class UnitOfWork(abc.ABC):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.rollback()
 
+    def reading(self) -> Self:
+        """This unit of work for reading, entered as usual (`async with uow.reading():`) and never committed. The
+        SQL one runs each statement on its own, without a transaction around them (a single read then costs one
+        round trip to the database, not three), so two statements may see the database at different moments."""
+        return self
+
     @abc.abstractmethod
     async def commit(self) -> None: ...
 
@@ -210,6 +216,11 @@ class SqlInbox(Inbox):
 class SqlUnitOfWork(UnitOfWork):
     """Subclasses add their repositories in `bind`, built on the same connection."""
 
+    _reading = False
+    """`reading()` was asked for the next time this unit of work is entered."""
+    _read_only = False
+    """Entered for reading: the connection has no transaction to commit."""
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -232,9 +243,17 @@ class SqlUnitOfWork(UnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
         """Build the service's repositories on `connection`."""
 
+    def reading(self) -> Self:
+        self._reading = True
+        return self
+
     async def __aenter__(self) -> Self:
+        self._read_only, self._reading = self._reading, False
         self._connection = await self._engine.connect()
-        await self._connection.begin()
+        if self._read_only:
+            await self._connection.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            await self._connection.begin()
         self.outbox = SqlOutbox(self._connection, self._outbox_table, self._source, traced=self._traced)
         self.inbox = SqlInbox(self._connection, self._inbox_table)
         self.bind(self._connection)
@@ -248,6 +267,7 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def commit(self) -> None:
         assert self._connection is not None, "commit outside the unit of work"
+        assert not self._read_only, "commit of a unit of work entered for reading"
         await self._connection.commit()
         if self.outbox.added and self._after_commit is not None:
             self._after_commit()

@@ -240,7 +240,7 @@ async def _attach(
 async def get_attachment(
     request_id: uuid.UUID, attachment_id: uuid.UUID, *, uow: RequestsUnitOfWork, files: FileStore
 ) -> tuple[Attachment, bytes]:
-    async with uow:
+    async with uow.reading():
         request = await _load(uow, request_id)
     attachment = next((item for item in request.attachments if item.id == attachment_id), None)
     content = await files.load(attachment.storage_key) if attachment is not None else None
@@ -253,7 +253,7 @@ async def open_request(
     reference: str | uuid.UUID, code: AccessCode, *, uow: RequestsUnitOfWork, codes: AccessCodes
 ) -> ServiceRequest:
     """The request its holder opens with its number (or id) and access code; the NIK opens nothing."""
-    async with uow:
+    async with uow.reading():
         if isinstance(reference, uuid.UUID):
             request = await uow.requests.get(reference)
         else:
@@ -264,7 +264,7 @@ async def open_request(
 
 
 async def get_request_by_number(number: str, *, uow: RequestsUnitOfWork) -> ServiceRequest:
-    async with uow:
+    async with uow.reading():
         request = await uow.requests.get_by_number(number)
     if request is None:
         raise RequestNotFound(number)
@@ -435,20 +435,20 @@ async def record_lifecycle_event(uow: RequestsUnitOfWork, event: Event, envelope
 
 async def ensure_known(request_id: uuid.UUID, *, uow: RequestsUnitOfWork) -> None:
     """Raise RequestNotFound unless there is a request or an e-KTP booking with this id."""
-    async with uow:
+    async with uow.reading():
         if await uow.requests.get(request_id) is None and await uow.bookings.get(request_id) is None:
             raise RequestNotFound(str(request_id))
 
 
 async def get_request(request_id: uuid.UUID, *, uow: RequestsUnitOfWork) -> ServiceRequest:
-    async with uow:
+    async with uow.reading():
         return await _load(uow, request_id)
 
 
 async def list_requests(
     where: RequestFilter, *, limit: int, offset: int, uow: RequestsUnitOfWork
 ) -> list[ServiceRequest]:
-    async with uow:
+    async with uow.reading():
         return await uow.requests.list(where, limit=limit, offset=offset)
 
 
