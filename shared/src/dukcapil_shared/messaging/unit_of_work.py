@@ -101,8 +101,9 @@ class UnitOfWork(abc.ABC):
 
     def reading(self) -> Self:
         """This unit of work for reading, entered as usual (`async with uow.reading():`) and never committed. The
-        SQL one runs each statement on its own, without a transaction around them (a single read then costs one
-        round trip to the database, not three), so two statements may see the database at different moments."""
+        SQL one on PostgreSQL runs each statement on its own, without a transaction around them (a single read then
+        costs one round trip to the database, not three), so two statements may see the database at different
+        moments."""
         return self
 
     @abc.abstractmethod
@@ -244,7 +245,9 @@ class SqlUnitOfWork(UnitOfWork):
         """Build the service's repositories on `connection`."""
 
     def reading(self) -> Self:
-        self._reading = True
+        # On PostgreSQL only: SQLite is in the process, so a transaction costs no round trip, and its engine begins
+        # each one itself (BEGIN IMMEDIATE, see db.py), which a connection in autocommit would not undo.
+        self._reading = self._engine.dialect.name == "postgresql"
         return self
 
     async def __aenter__(self) -> Self:
