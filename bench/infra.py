@@ -108,6 +108,13 @@ class Infrastructure:
         base = urllib.parse.urlsplit(POSTGRES_DSN)
         return f"postgresql://{base.netloc}/{name}"
 
+    async def postgres_setting(self, name: str) -> str:
+        connection = await asyncpg.connect(POSTGRES_DSN)
+        try:
+            return str(await connection.fetchval("SELECT current_setting($1)", name))
+        finally:
+            await connection.close()
+
     async def drop_all(self) -> None:
         if self.databases:
             connection = await asyncpg.connect(POSTGRES_DSN)

@@ -153,6 +153,16 @@ class Bench:
         await asyncio.to_thread(self.infra.create_vhost)
         for purpose in (*SERVICES, "baseline_a", "baseline_b"):
             self.dsns[purpose] = await self.infra.create_database(purpose)
+        autovacuum = await self.infra.postgres_setting("autovacuum")
+        self.details["machine"]["postgresql_autovacuum"] = autovacuum
+        if autovacuum != "on":
+            # Seen with a backlog of 100,000: the outbox's pending rows, marked sent one by one, left as many dead
+            # index entries, and the relay's query for them went from 0.1 ms to 300 ms.
+            self.console.print(
+                "[yellow]PostgreSQL's autovacuum is off on this machine:[/] in a long run (a large backlog) the "
+                "outbox and request tables fill with dead rows and their queries slow down, as no deployment's "
+                "would; turn it on (autovacuum = on, then SELECT pg_reload_conf()) for such a run."
+            )
         self.monitor.management = Management(self.infra.vhost)
         if (pid := rabbitmq_pid()) is not None:
             self.monitor.watch("rabbitmq", pid)
