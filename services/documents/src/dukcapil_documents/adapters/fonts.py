@@ -48,8 +48,12 @@ from fpdf.syntax import Name, PDFArray, PDFContentStream
 BLOCK = 128
 """Code points per block: a document using any character of a block embeds the font's glyphs for all of it
 (1 embeds exactly the characters used, as fpdf2 does)."""
-KEPT_WIDTHS = 100_000
-"""Texts whose width is kept per font (at most a few megabytes); past that the record starts again."""
+KEPT_WIDTHS = 10_000
+"""Texts whose width is kept per font; past that the record starts again. The texts worth keeping are the layouts'
+fixed ones, back within a document; the rest are each document's own (six or seven a document: names, numbers,
+addresses) at about 1.5 kB each with the record. At 100,000 the record reached some 20 MB, a tenth of the service's
+memory, after about 15,000 documents (the service grew 24 MB over the first 15,000 of a backlog); at 10,000 it stays
+within about 2 MB."""
 KEPT_MAPS = 64
 """Compressed CIDToGIDMap streams kept per font (a few hundred bytes each)."""
 KEPT_SUBSETS = 64
