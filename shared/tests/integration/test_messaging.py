@@ -10,7 +10,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text
 from structlog.testing import capture_logs
 
 from dukcapil_shared.contracts import Envelope, RequestCancelled
@@ -111,6 +111,7 @@ async def test_the_relay_publishes_committed_rows_persistently_and_marks_them_se
     events = await add_events(engine, 25)
     relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
     assert await relay.publish_pending() == 25
+    await relay.close()
     assert await pending(engine) == 0
     messages = await drain(queue, 25)
     assert sorted(m.correlation_id for m in messages) == sorted(str(e.request_id) for e in events)
@@ -131,12 +132,15 @@ async def test_a_failed_publish_stays_pending_with_backoff_and_goes_out_later(en
     assert {row.attempts for row in rows} == {1}
     assert all(row.last_error and row.published_at is None for row in rows)
     assert await failing.publish_pending() == 0, "rows in backoff are not retried at once"
+    await failing.close()
 
     broker = RabbitBroker(amqp_url)
     await broker.connect()
     async with engine.begin() as connection:
         await connection.execute(outbox.update().values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)))
-    assert await OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe").publish_pending() == 3
+    relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
+    assert await relay.publish_pending() == 3
+    await relay.close()
     assert await pending(engine) == 0
     await broker.stop()
 
@@ -179,6 +183,7 @@ async def test_a_requests_events_leave_in_commit_order_even_when_one_fails(engin
     async with engine.begin() as connection_:
         await connection_.execute(outbox.update().values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)))
     assert await relay.publish_pending() == 2
+    await relay.close()
     assert [m.message_id for m in await drain(queue, 2)] == [str(first.id), str(second.id)]
     await connection.close()
 
@@ -197,6 +202,8 @@ async def test_two_relays_on_postgresql_publish_each_row_once(postgres, amqp_url
             await relay.publish_pending()
 
     await asyncio.gather(*(until_empty(relay) for relay in relays))
+    for relay in relays:
+        await relay.close()
     messages = await drain(queue, 300)
     await asyncio.sleep(0.3)
     assert len(messages) + len(await drain(queue, 1, timeout=0.3)) == 300
@@ -205,6 +212,104 @@ async def test_two_relays_on_postgresql_publish_each_row_once(postgres, amqp_url
     for broker in brokers:
         await broker.stop()
     await engine.dispose()
+
+
+async def holder_of_the_turn(engine) -> tuple[int, str] | None:  # type: ignore[no-untyped-def]
+    """The backend holding a relay's turn (a session-level advisory lock) and its state, if any."""
+    async with engine.connect() as connection:
+        row = (
+            await connection.execute(
+                text(
+                    "SELECT a.pid, a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                    "WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()"
+                )
+            )
+        ).one_or_none()
+    return (row.pid, row.state) if row is not None else None
+
+
+async def test_a_relay_keeps_its_turn_between_passes_outside_any_transaction(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    """The turn is held across passes, so another replica's relay publishes nothing meanwhile; the holder's
+    connection is idle between passes, not idle in a transaction (which would hold back VACUUM)."""
+    engine = await make_engine(await postgres.create())
+    broker = RabbitBroker(amqp_url)
+    await broker.connect()
+    holder = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
+    other = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
+    try:
+        await add_events(engine, 3)
+        assert await holder.publish_pending() == 3
+        await add_events(engine, 2)
+        assert await other.publish_pending() == 0, "the turn stays with the relay that took it"
+        assert await pending(engine) == 2
+        found = await holder_of_the_turn(engine)
+        assert found is not None and found[1] == "idle"
+        assert await holder.publish_pending() == 2
+    finally:
+        await holder.close()
+        await other.close()
+        await broker.stop()
+        await engine.dispose()
+
+
+async def test_when_the_holders_connection_dies_another_relay_takes_the_turn(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    engine = await make_engine(await postgres.create())
+    broker = RabbitBroker(amqp_url)
+    await broker.connect()
+    holder = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
+    other = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
+    try:
+        await add_events(engine, 1)
+        assert await holder.publish_pending() == 1
+        found = await holder_of_the_turn(engine)
+        assert found is not None
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": found[0]})
+        await add_events(engine, 2)
+
+        async def other_has_published() -> bool:
+            return await other.publish_pending() == 2
+
+        await wait_for(other_has_published)
+        assert await pending(engine) == 0
+        with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a connection that is gone
+            await holder.publish_pending()
+        assert await holder.publish_pending() == 0, "after its connection failed, the turn is the other relay's"
+    finally:
+        await holder.close()
+        await other.close()
+        await broker.stop()
+        await engine.dispose()
+
+
+async def test_a_relay_without_the_turn_wakes_the_holder_to_publish_its_services_rows(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    """Two replicas, each relay polling only every 30 s: rows committed on the replica without the turn leave at
+    once, because its relay, woken by that commit, wakes the holder through NOTIFY."""
+    engine = await make_engine(await postgres.create())
+    broker = RabbitBroker(amqp_url)
+    await broker.connect()
+    holder = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", poll_interval=30)
+    other = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", poll_interval=30)
+    holding = asyncio.create_task(holder.run())
+    try:
+        await _until_idle(holder)
+        assert await holder_of_the_turn(engine) is not None
+        running = asyncio.create_task(other.run())
+        await _until_idle(other)
+        await add_events(engine, 4)
+        other.wake()
+
+        async def all_published() -> bool:
+            return await pending(engine) == 0
+
+        await wait_for(all_published, timeout=20)  # well before either relay's next poll
+        running.cancel()
+        await asyncio.wait({running})
+    finally:
+        holding.cancel()
+        await asyncio.wait({holding})
+        await broker.stop()
+        await engine.dispose()
 
 
 async def test_a_relay_woken_as_it_is_stopped_stops(engine, broker) -> None:  # type: ignore[no-untyped-def]

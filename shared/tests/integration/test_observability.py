@@ -135,6 +135,7 @@ async def test_one_trace_follows_a_request_through_the_outbox_the_broker_and_the
 
         relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", metrics=metrics)
         assert await relay.publish_pending() == 1
+        await relay.close()
         delivered = await eventually(lambda: watched.get(no_ack=True, fail=False))
         assert trace_id(delivered.headers["traceparent"]) == trace_id(submission), "the AMQP header continues it"
 

@@ -6,11 +6,21 @@ outage, rows with backoffs of their own used to leave in any order, and an attac
 minutes before its request did and be parked. So:
 - a request's rows are published one after another, and a failure stops the rest of that request's rows;
 - a row waits while an earlier row of the same request is in backoff;
-- on PostgreSQL, where every replica of a service runs a relay, one pass at a time holds an advisory lock, so
-  two replicas never publish rows of one request side by side. Rows of different requests are published
-  concurrently, which pipelines the confirms: a batch costs about one round trip.
+- on PostgreSQL, where every replica of a service runs a relay, one relay at a time has the turn, so two replicas
+  never publish rows of one request side by side. Rows of different requests are published concurrently, which
+  pipelines the confirms: a batch costs about one round trip.
 On SQLite (one process per service) rows are read and marked in separate short transactions so the relay
 never holds the database's write lock while it waits on the broker. Every publish is bounded in time.
+
+The turn on PostgreSQL is a session-level advisory lock held on a connection of the relay's own, outside the
+service's pool, for as long as that connection lives. Its holder reads the due rows and marks them in two
+statements, each its own transaction: a pass is two round trips, and an empty one is one. (Taking a lock per pass
+inside a transaction cost four: BEGIN, the rows, the marks, COMMIT; the relays were a fifth of every service's round
+trips.) The lock and the statements share the connection, so any statement that succeeds runs while the lock is
+held; when the connection fails the lock is gone with it, the relay drops the connection, and whichever relay asks
+next takes the turn. A relay without the turn asks for it at every poll; woken by its own service's commit, it
+passes the wake-up on to the holder through NOTIFY, to which the holder listens, so rows committed by any replica
+leave at once.
 
 Each row is published in the trace context that committed it (the envelope's traceparent, also sent as the
 AMQP header `traceparent`), since the relay runs in a task of its own, long after that context ended.
@@ -18,7 +28,8 @@ AMQP header `traceparent`), since the relay runs in a task of its own, long afte
 
 import asyncio
 import zlib
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -39,7 +50,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from dukcapil_shared.contracts import CONTENT_TYPE
 from dukcapil_shared.messaging.topology import EVENTS_EXCHANGE
@@ -85,23 +97,33 @@ class OutboxRelay:
         self.waiting = False
         """Between passes, waiting to be woken or for the next poll."""
         self._claim_with_lock = engine.dialect.name == "postgresql"
-        # One lock per outbox: services sharing a PostgreSQL server do not wait on each other.
-        lock_key = zlib.crc32(f"outbox-relay:{source}:{outbox.name}".encode())
-        self._turn = select(func.pg_try_advisory_xact_lock(literal(lock_key, BigInteger)))
+        self._turn = _Turn(engine, f"outbox-relay:{source}:{outbox.name}", on_notice=self._wake.set)
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows, so they leave at once rather than at the next poll."""
         self._wake.set()
 
+    async def close(self) -> None:
+        """Give up the turn, if held, and close the relay's own connection (run() does this when it stops)."""
+        await self._turn.give_up()
+
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._turn.give_up()
+
+    async def _run(self) -> None:
         while True:
+            woken = self._wake.is_set()
             self._wake.clear()
             try:
-                published = await self.publish_pending()
+                published = await self.publish_pending(pass_on_wake=woken)
             except Exception as error:  # the database may be briefly away: the next pass tries again
                 published = 0
                 log.warning("outbox_relay_pass_failed", error=f"{type(error).__name__}: {error}")
-            if published >= self._batch_size or published < 0:
+            if published >= self._batch_size:
                 continue
             self.waiting = True
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the wake-up does, and
@@ -114,18 +136,17 @@ class OutboxRelay:
             finally:
                 self.waiting = False
 
-    async def publish_pending(self) -> int:
-        """One pass over the due rows; returns how many the broker confirmed, or -1 when another replica's relay
-        is in its pass (the caller tries again shortly)."""
+    async def publish_pending(self, *, pass_on_wake: bool = False) -> int:
+        """One pass over the due rows; returns how many the broker confirmed. On PostgreSQL, 0 as well when
+        another replica's relay has the turn: with `pass_on_wake` (this relay was woken by its service's commit),
+        that relay is woken to publish the rows."""
         if self._claim_with_lock:
-            async with self._engine.begin() as connection:
-                # The turn is taken by the rows' own query; only when it finds none is it asked whether another
-                # replica had the turn (then it tries again shortly) or there was nothing to send.
+            connection = await self._turn.take(pass_on_wake=pass_on_wake)
+            if connection is None:
+                return 0
+            async with self._turn.in_use():
                 rows = await self._due_rows(connection)
                 if not rows:
-                    if not await self._take_turn(connection):
-                        await asyncio.sleep(0.05)
-                        return -1
                     return 0
                 confirmed, failed = await self._publish(rows)
                 await self._mark(connection, confirmed, failed)
@@ -136,9 +157,6 @@ class OutboxRelay:
             async with self._engine.begin() as connection:
                 await self._mark(connection, confirmed, failed)
         return len(confirmed)
-
-    async def _take_turn(self, connection: AsyncConnection) -> bool:
-        return bool((await connection.execute(self._turn)).scalar_one())
 
     async def _due_rows(self, connection: AsyncConnection) -> Sequence[Row]:
         table = self._outbox
@@ -160,9 +178,6 @@ class OutboxRelay:
             .order_by(table.c.created_at)
             .limit(self._batch_size)
         )
-        if self._claim_with_lock:
-            # An uncorrelated condition, which PostgreSQL checks once before reading any row: rows only in our turn.
-            query = query.where(self._turn.scalar_subquery()).with_for_update(skip_locked=True)
         return (await connection.execute(query)).all()
 
     async def _publish(self, rows: Sequence[Row]) -> tuple[list[str], dict[str, tuple[int, str]]]:
@@ -228,3 +243,76 @@ class OutboxRelay:
                 .where(table.c.id == row_id)
                 .values(attempts=attempts, last_error=error, next_attempt_at=now + timedelta(seconds=delay))
             )
+
+
+class _Turn:
+    """The relay's turn on PostgreSQL: a session-level advisory lock on a connection of the relay's own (see the
+    module's docstring). One lock per outbox, so services sharing a PostgreSQL server do not wait on each other."""
+
+    def __init__(self, engine: AsyncEngine, name: str, *, on_notice: Callable[[], None]) -> None:
+        self._url = engine.url
+        self._engine: AsyncEngine | None = None
+        key = zlib.crc32(name.encode())
+        self._channel = f"outbox_relay_{key}"
+        self._try_lock = func.pg_try_advisory_lock(literal(key, BigInteger))
+        self._notify_holder = func.pg_notify(literal(self._channel), literal(""))
+        self._on_notice = on_notice
+        self._connection: AsyncConnection | None = None
+        self._held = False
+
+    async def take(self, *, pass_on_wake: bool) -> AsyncConnection | None:
+        """The connection on which this relay has the turn, or None when another relay has it; then, with
+        `pass_on_wake`, that relay is woken in the same round trip."""
+        if self._held:
+            return self._connection
+        async with self.in_use():
+            connection = await self._connect()
+            asked = select(self._try_lock, self._notify_holder) if pass_on_wake else select(self._try_lock)
+            if not (await connection.execute(asked)).scalars().first():
+                return None
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.add_listener(self._channel, self._notice)
+            self._held = True
+        log.info("outbox_relay_turn_taken", channel=self._channel)
+        return connection
+
+    @asynccontextmanager
+    async def in_use(self) -> AsyncIterator[None]:
+        """Any failure on the connection (or a cancellation midway) drops it, and the turn with it."""
+        try:
+            yield
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self._drop()
+            raise
+
+    async def give_up(self) -> None:
+        connection, self._connection, self._held = self._connection, None, False
+        if connection is not None:
+            try:
+                with anyio.fail_after(5):
+                    await connection.close()  # the session ends, and its lock with it
+            except Exception:
+                await connection.invalidate()
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def _connect(self) -> AsyncConnection:
+        if self._connection is None:
+            if self._engine is None:
+                # Outside the service's pool: a connection held for good, whose session is the lock.
+                self._engine = create_async_engine(self._url, poolclass=NullPool, hide_parameters=True)
+            connection = await self._engine.connect()
+            self._connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return self._connection
+
+    async def _drop(self) -> None:
+        connection, self._connection, self._held = self._connection, None, False
+        if connection is not None:
+            # Not a clean close: the connection may be broken, and its session must end either way.
+            await connection.invalidate()
+            await connection.close()
+
+    def _notice(self, *_: object) -> None:
+        self._on_notice()

@@ -109,7 +109,10 @@ class Office:
                     source="/dukcapil/lebak",
                     exchange=exchange,
                 )
-                published += await relay.publish_pending()
+                try:
+                    published += await relay.publish_pending()
+                finally:
+                    await relay.close()
         finally:
             await broker.stop()
         return published
