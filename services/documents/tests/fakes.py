@@ -24,6 +24,7 @@ from dukcapil_documents.service_layer.unit_of_work import (
     DocumentRepository,
     DocumentsUnitOfWork,
     NumberAlreadyReserved,
+    NumberState,
 )
 from dukcapil_testing import FakeUnitOfWork
 
@@ -64,14 +65,18 @@ class FakeDocumentRepository(DocumentRepository):
         self.pending_counters[key] = self.pending_counters.get(key, self.counters.get(key, 0)) + 1
         return self.pending_counters[key]
 
-    async def reservation(self, request_id: uuid.UUID) -> NumberReservation | None:
+    async def number_state(self, request_id: uuid.UUID) -> NumberState:
+        issued = any(d.request_id == request_id for d in self._all())
+        return NumberState(issued=issued, reservation=self._reservation(request_id))
+
+    def _reservation(self, request_id: uuid.UUID) -> NumberReservation | None:
         if request_id in self.pending_reservations:
             return self.pending_reservations[request_id]
         return self.reservations.get(request_id)
 
     async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
         sequence = await self.next_sequence(kind.code, issue_year(at))
-        if await self.reservation(request_id) is not None:
+        if self._reservation(request_id) is not None:
             raise NumberAlreadyReserved(str(request_id))
         reservation = NumberReservation(request_id, kind, issue_year(at), sequence, at)
         self.pending_reservations[request_id] = reservation

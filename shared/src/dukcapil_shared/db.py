@@ -143,8 +143,16 @@ async def next_in_sequence(connection: AsyncConnection, counters: Table, **key: 
     One atomic upsert, in the caller's transaction: concurrent callers wait for each other's row lock, and a
     rolled-back transaction gives its number back, so numbers are unique and leave no gaps.
     """
+    return (await connection.execute(taking_next_in_sequence(connection, counters, **key))).scalar_one()
+
+
+def taking_next_in_sequence(
+    connection: AsyncConnection, counters: Table, **key: object
+) -> postgresql.Insert | sqlite.Insert:
+    """The upsert of `next_in_sequence`, returning `last_value`: on PostgreSQL it can be a CTE of a statement that
+    uses the number, one round trip for both."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = (
+    return (
         dialect.insert(counters)
         .values(**key, last_value=1)
         .on_conflict_do_update(
@@ -153,4 +161,3 @@ async def next_in_sequence(connection: AsyncConnection, counters: Table, **key: 
         )
         .returning(counters.c.last_value)
     )
-    return (await connection.execute(statement)).scalar_one()

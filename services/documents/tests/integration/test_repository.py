@@ -28,7 +28,7 @@ from dukcapil_documents.domain.model import (
 )
 from dukcapil_documents.service_layer import handlers
 from dukcapil_documents.service_layer.handlers import Press, Reader
-from dukcapil_documents.service_layer.unit_of_work import NumberAlreadyReserved
+from dukcapil_documents.service_layer.unit_of_work import NumberAlreadyReserved, NumberState
 from dukcapil_shared.contracts import Delivery, Envelope, KartuKeluargaDetails, Person, RequestApproved
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shared.files import DirectoryFileStore
@@ -181,13 +181,13 @@ async def test_sequences_count_per_type_and_year_and_a_rollback_burns_no_number(
 async def test_a_reserved_number_is_taken_once_per_request_and_ends_with_its_release(engine: AsyncEngine) -> None:
     kind, request, at = document_kind("kartu_keluarga"), uuid.uuid4(), datetime(2026, 12, 3, 8, tzinfo=UTC)
     async with unit_of_work(engine) as uow:
-        assert await uow.documents.reservation(request) is None
+        assert await uow.documents.number_state(request) == NumberState(issued=False, reservation=None)
         reserved = await uow.documents.reserve_number(request, kind, at)
         await uow.commit()
     assert (reserved.number, reserved.reserved_at) == ("KK/3602/2026/000001", at)
 
     async with unit_of_work(engine) as uow:
-        assert await uow.documents.reservation(request) == reserved
+        assert await uow.documents.number_state(request) == NumberState(issued=False, reservation=reserved)
         with pytest.raises(NumberAlreadyReserved):
             await uow.documents.reserve_number(request, kind, at)
     async with unit_of_work(engine) as uow:
@@ -195,7 +195,19 @@ async def test_a_reserved_number_is_taken_once_per_request_and_ends_with_its_rel
         await uow.documents.release_reservation(request)
         await uow.commit()
     async with unit_of_work(engine) as uow:
-        assert await uow.documents.reservation(request) is None
+        assert await uow.documents.number_state(request) == NumberState(issued=False, reservation=None)
+
+
+async def test_a_requests_number_state_says_whether_it_has_a_document_and_its_reservation(engine: AsyncEngine) -> None:
+    kind, at = document_kind("kartu_keluarga"), datetime(2026, 12, 3, 8, tzinfo=UTC)
+    document = a_document()
+    async with unit_of_work(engine) as uow:
+        reserved = await uow.documents.reserve_number(document.request_id, kind, at)
+        await uow.documents.add(document)
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.number_state(document.request_id) == NumberState(issued=True, reservation=reserved)
+        assert await uow.documents.number_state(uuid.uuid4()) == NumberState(issued=False, reservation=None)
 
 
 async def test_two_deliveries_of_one_approval_reserving_at_once_get_one_number(engine: AsyncEngine) -> None:
@@ -215,7 +227,7 @@ async def test_two_deliveries_of_one_approval_reserving_at_once_get_one_number(e
                 return reservation
         except NumberAlreadyReserved:
             async with unit_of_work(engine) as uow:
-                found = await uow.documents.reservation(request)
+                found = (await uow.documents.number_state(request)).reservation
                 assert found is not None
                 return found
 

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, exists, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,10 +18,11 @@ from dukcapil_documents.service_layer.unit_of_work import (
     DocumentRepository,
     DocumentsUnitOfWork,
     NumberAlreadyReserved,
+    NumberState,
 )
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
-from dukcapil_shared.db import as_utc, next_in_sequence
+from dukcapil_shared.db import as_utc, next_in_sequence, taking_next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
 
 _documents = tables.documents
@@ -81,39 +82,52 @@ class SqlDocumentRepository(DocumentRepository):
     async def next_sequence(self, type_code: str, year: int) -> int:
         return await next_in_sequence(self._connection, tables.document_counters, type_code=type_code, year=year)
 
-    async def reservation(self, request_id: uuid.UUID) -> NumberReservation | None:
+    async def number_state(self, request_id: uuid.UUID) -> NumberState:
+        issued = exists().where(_documents.c.request_id == str(request_id)).label("issued")
+        # One row whether or not there is a reservation: the reservation joined to a row of its own.
+        anchor = select(literal(1).label("anchor")).subquery()
         row = (
-            await self._connection.execute(select(_reservations).where(_reservations.c.request_id == str(request_id)))
-        ).one_or_none()
-        if row is None:
-            return None
-        return NumberReservation(
+            await self._connection.execute(
+                select(issued, _reservations).select_from(
+                    anchor.outerjoin(_reservations, _reservations.c.request_id == str(request_id))
+                )
+            )
+        ).one()
+        if row.request_id is None:
+            return NumberState(issued=bool(row.issued), reservation=None)
+        reservation = NumberReservation(
             request_id=request_id,
             kind=document_kind(row.request_type),
             year=row.year,
             sequence=row.sequence,
             reserved_at=as_utc(row.reserved_at),
         )
+        return NumberState(issued=bool(row.issued), reservation=reservation)
 
     async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
         # The counter's row lock comes first: a second delivery of the same approval waits here, then finds the
         # first one's reservation and takes nothing (its rolled-back transaction gives the number back).
         year = issue_year(at)
-        sequence = await self.next_sequence(kind.code, year)
-        dialect = postgresql if self._connection.dialect.name == "postgresql" else sqlite
-        reserved = await self._connection.execute(
-            dialect.insert(_reservations)
-            .values(
-                request_id=str(request_id),
-                request_type=kind.request_type,
-                year=year,
-                sequence=sequence,
-                reserved_at=at,
+        values = {"request_id": str(request_id), "request_type": kind.request_type, "year": year, "reserved_at": at}
+        if self._connection.dialect.name == "postgresql":
+            # The number taken and reserved in one statement (SQLite has no INSERT inside WITH).
+            taken = taking_next_in_sequence(
+                self._connection, tables.document_counters, type_code=kind.code, year=year
+            ).cte("taken")
+            given = (literal(value, _reservations.c[name].type) for name, value in values.items())
+            reserving = postgresql.insert(_reservations).from_select(
+                [*values, "sequence"], select(*given, taken.c.last_value)
             )
-            .on_conflict_do_nothing(index_elements=[_reservations.c.request_id])
-            .returning(_reservations.c.request_id)
+        else:
+            sequence = await self.next_sequence(kind.code, year)
+            reserving = sqlite.insert(_reservations).values(**values, sequence=sequence)
+        reserved = await self._connection.execute(
+            reserving.on_conflict_do_nothing(index_elements=[_reservations.c.request_id]).returning(
+                _reservations.c.sequence
+            )
         )
-        if reserved.one_or_none() is None:
+        sequence = reserved.scalar_one_or_none()
+        if sequence is None:
             raise NumberAlreadyReserved(str(request_id))
         return NumberReservation(request_id=request_id, kind=kind, year=year, sequence=sequence, reserved_at=at)
 

@@ -152,12 +152,13 @@ async def _reserve_number(
     event: RequestApproved, kind: DocumentKind, unit_of_work: Callable[[], DocumentsUnitOfWork], now: datetime
 ) -> NumberReservation | None:
     async with unit_of_work() as uow:
-        if await uow.documents.for_request(event.request_id):
+        state = await uow.documents.number_state(event.request_id)
+        if state.issued:
             return None
-        reservation = await uow.documents.reservation(event.request_id)
-        if reservation is None:
-            reservation = await uow.documents.reserve_number(event.request_id, kind, now)
-            await uow.commit()
+        if state.reservation is not None:
+            return state.reservation
+        reservation = await uow.documents.reserve_number(event.request_id, kind, now)
+        await uow.commit()
         return reservation
 
 

@@ -1,5 +1,6 @@
 import abc
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
@@ -10,6 +11,14 @@ from dukcapil_shared.messaging import ConcurrentChange, UnitOfWork
 
 class NumberAlreadyReserved(ConcurrentChange):
     """Another delivery of the same approval reserved the request's number first; it is the one to use."""
+
+
+@dataclass(frozen=True)
+class NumberState:
+    """Where a request's document number stands before the document is drawn."""
+
+    issued: bool
+    reservation: NumberReservation | None
 
 
 class DocumentRepository(abc.ABC):
@@ -36,8 +45,9 @@ class DocumentRepository(abc.ABC):
         """The next number in the type's sequence for the year, never handed out twice."""
 
     @abc.abstractmethod
-    async def reservation(self, request_id: uuid.UUID) -> NumberReservation | None:
-        """The number reserved for the request's document and not yet issued, if any."""
+    async def number_state(self, request_id: uuid.UUID) -> NumberState:
+        """Whether the request has a document already, and the number reserved for it and not yet issued, if any:
+        in one query."""
 
     @abc.abstractmethod
     async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
