@@ -311,8 +311,11 @@ class _Turn:
         connection, self._connection, self._held = self._connection, None, False
         if connection is not None:
             # Not a clean close: the connection may be broken, and its session must end either way.
-            await connection.invalidate()
-            await connection.close()
+            try:
+                await connection.invalidate()
+                await connection.close()
+            except Exception as error:  # the failure that brought us here is the one worth raising
+                log.warning("outbox_relay_connection_not_closed", error=f"{type(error).__name__}: {error}")
 
     def _notice(self, *_: object) -> None:
         self._on_notice()
