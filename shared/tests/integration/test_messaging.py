@@ -228,68 +228,60 @@ async def holder_of_the_turn(engine) -> tuple[int, str] | None:  # type: ignore[
     return (row.pid, row.state) if row is not None else None
 
 
-async def test_a_relay_keeps_its_turn_between_passes_outside_any_transaction(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+async def two_replicas(postgres, amqp_url):  # type: ignore[no-untyped-def]
+    """An outbox on PostgreSQL and the relays of two replicas of its service, each polling only every 30 s."""
+    engine = await make_engine(await postgres.create())
+    broker = RabbitBroker(amqp_url)
+    await broker.connect()
+    relays = [
+        OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", poll_interval=30) for _ in range(2)
+    ]
+    yield engine, *relays
+    for relay in relays:
+        await relay.close()
+    await broker.stop()
+    await engine.dispose()
+
+
+async def test_a_relay_keeps_its_turn_between_passes_outside_any_transaction(two_replicas) -> None:  # type: ignore[no-untyped-def]
     """The turn is held across passes, so another replica's relay publishes nothing meanwhile; the holder's
     connection is idle between passes, not idle in a transaction (which would hold back VACUUM)."""
-    engine = await make_engine(await postgres.create())
-    broker = RabbitBroker(amqp_url)
-    await broker.connect()
-    holder = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
-    other = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
-    try:
-        await add_events(engine, 3)
-        assert await holder.publish_pending() == 3
-        await add_events(engine, 2)
-        assert await other.publish_pending() == 0, "the turn stays with the relay that took it"
-        assert await pending(engine) == 2
-        found = await holder_of_the_turn(engine)
-        assert found is not None and found[1] == "idle"
-        assert await holder.publish_pending() == 2
-    finally:
-        await holder.close()
-        await other.close()
-        await broker.stop()
-        await engine.dispose()
+    engine, holder, other = two_replicas
+    await add_events(engine, 3)
+    assert await holder.publish_pending() == 3
+    await add_events(engine, 2)
+    assert await other.publish_pending() == 0, "the turn stays with the relay that took it"
+    assert await pending(engine) == 2
+    found = await holder_of_the_turn(engine)
+    assert found is not None and found[1] == "idle"
+    assert await holder.publish_pending() == 2
 
 
-async def test_when_the_holders_connection_dies_another_relay_takes_the_turn(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
-    engine = await make_engine(await postgres.create())
-    broker = RabbitBroker(amqp_url)
-    await broker.connect()
-    holder = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
-    other = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
-    try:
-        await add_events(engine, 1)
-        assert await holder.publish_pending() == 1
-        found = await holder_of_the_turn(engine)
-        assert found is not None
-        async with engine.connect() as connection:
-            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": found[0]})
-        await add_events(engine, 2)
+async def test_when_the_holders_connection_dies_another_relay_takes_the_turn(two_replicas) -> None:  # type: ignore[no-untyped-def]
+    engine, holder, other = two_replicas
+    await add_events(engine, 1)
+    assert await holder.publish_pending() == 1
+    found = await holder_of_the_turn(engine)
+    assert found is not None
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": found[0]})
+    await add_events(engine, 2)
 
-        async def other_has_published() -> bool:
-            return await other.publish_pending() == 2
+    async def other_has_published() -> bool:
+        return await other.publish_pending() == 2
 
-        await wait_for(other_has_published)
-        assert await pending(engine) == 0
-        with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a connection that is gone
-            await holder.publish_pending()
-        assert await holder.publish_pending() == 0, "after its connection failed, the turn is the other relay's"
-    finally:
-        await holder.close()
-        await other.close()
-        await broker.stop()
-        await engine.dispose()
+    await wait_for(other_has_published)
+    assert await pending(engine) == 0
+    with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a connection that is gone
+        await holder.publish_pending()
+    assert await holder.publish_pending() == 0, "after its connection failed, the turn is the other relay's"
 
 
-async def test_a_relay_without_the_turn_wakes_the_holder_to_publish_its_services_rows(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
+async def test_a_relay_without_the_turn_wakes_the_holder_to_publish_its_services_rows(two_replicas) -> None:  # type: ignore[no-untyped-def]
     """Two replicas, each relay polling only every 30 s: rows committed on the replica without the turn leave at
     once, because its relay, woken by that commit, wakes the holder through NOTIFY."""
-    engine = await make_engine(await postgres.create())
-    broker = RabbitBroker(amqp_url)
-    await broker.connect()
-    holder = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", poll_interval=30)
-    other = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", poll_interval=30)
+    engine, holder, other = two_replicas
     holding = asyncio.create_task(holder.run())
     try:
         await _until_idle(holder)
@@ -308,8 +300,6 @@ async def test_a_relay_without_the_turn_wakes_the_holder_to_publish_its_services
     finally:
         holding.cancel()
         await asyncio.wait({holding})
-        await broker.stop()
-        await engine.dispose()
 
 
 async def test_a_relay_woken_as_it_is_stopped_stops(engine, broker) -> None:  # type: ignore[no-untyped-def]

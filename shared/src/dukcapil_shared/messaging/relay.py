@@ -96,7 +96,7 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self.waiting = False
         """Between passes, waiting to be woken or for the next poll."""
-        self._claim_with_lock = engine.dialect.name == "postgresql"
+        self._on_postgresql = engine.dialect.name == "postgresql"
         self._turn = _Turn(engine, f"outbox-relay:{source}:{outbox.name}", on_notice=self._wake.set)
 
     def wake(self) -> None:
@@ -140,7 +140,7 @@ class OutboxRelay:
         """One pass over the due rows; returns how many the broker confirmed. On PostgreSQL, 0 as well when
         another replica's relay has the turn: with `pass_on_wake` (this relay was woken by its service's commit),
         that relay is woken to publish the rows."""
-        if self._claim_with_lock:
+        if self._on_postgresql:
             connection = await self._turn.take(pass_on_wake=pass_on_wake)
             if connection is None:
                 return 0
@@ -231,7 +231,7 @@ class OutboxRelay:
         table = self._outbox
         now = datetime.now(UTC)
         if confirmed:
-            if self._claim_with_lock:  # PostgreSQL: one statement for any number of rows (see SqlInbox.claim_many)
+            if self._on_postgresql:  # PostgreSQL: one statement for any number of rows (see SqlInbox.claim_many)
                 sent = table.c.id == any_(bindparam("sent", confirmed, type_=postgresql.ARRAY(String)))
             else:
                 sent = table.c.id.in_(confirmed)
