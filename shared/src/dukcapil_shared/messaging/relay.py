@@ -31,6 +31,7 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import structlog
@@ -38,8 +39,10 @@ from faststream.rabbit import RabbitBroker, RabbitExchange
 from sqlalchemy import (
     BigInteger,
     Row,
+    Select,
     String,
     Table,
+    Update,
     and_,
     any_,
     bindparam,
@@ -97,6 +100,10 @@ class OutboxRelay:
         self.waiting = False
         """Between passes, waiting to be woken or for the next poll."""
         self._on_postgresql = engine.dialect.name == "postgresql"
+        # Built once and executed with parameters: SQLAlchemy neither builds them nor works out their cache keys
+        # at every pass.
+        self._due = _selecting_due_rows(outbox, batch_size)
+        self._sent = _marking_sent(outbox, on_postgresql=self._on_postgresql)
         self._turn = _Turn(engine, f"outbox-relay:{source}:{outbox.name}", on_notice=self._wake.set)
 
     def wake(self) -> None:
@@ -159,26 +166,7 @@ class OutboxRelay:
         return len(confirmed)
 
     async def _due_rows(self, connection: AsyncConnection) -> Sequence[Row]:
-        table = self._outbox
-        earlier = table.alias("earlier")
-        now = datetime.now(UTC)
-        waiting_behind_backoff = exists(
-            select(1).where(
-                and_(
-                    earlier.c.subject == table.c.subject,
-                    earlier.c.published_at.is_(None),
-                    earlier.c.created_at < table.c.created_at,
-                    earlier.c.next_attempt_at > now,
-                )
-            )
-        )
-        query = (
-            select(table.c.id, table.c.routing_key, table.c.subject, table.c.body, table.c.attempts)
-            .where(table.c.published_at.is_(None), table.c.next_attempt_at <= now, ~waiting_behind_backoff)
-            .order_by(table.c.created_at)
-            .limit(self._batch_size)
-        )
-        return (await connection.execute(query)).all()
+        return (await connection.execute(self._due, {"now": datetime.now(UTC)})).all()
 
     async def _publish(self, rows: Sequence[Row]) -> tuple[list[str], dict[str, tuple[int, str]]]:
         by_subject: dict[str, list[Row]] = {}
@@ -231,11 +219,7 @@ class OutboxRelay:
         table = self._outbox
         now = datetime.now(UTC)
         if confirmed:
-            if self._on_postgresql:  # PostgreSQL: one statement for any number of rows (see SqlInbox.claim_many)
-                sent = table.c.id == any_(bindparam("sent", confirmed, type_=postgresql.ARRAY(String)))
-            else:
-                sent = table.c.id.in_(confirmed)
-            await connection.execute(update(table).where(sent).values(published_at=now))
+            await connection.execute(self._sent, {"sent": confirmed, "sent_at": now})
         for row_id, (attempts, error) in failed.items():
             delay = self._backoff[min(attempts, len(self._backoff)) - 1]
             await connection.execute(
@@ -243,6 +227,38 @@ class OutboxRelay:
                 .where(table.c.id == row_id)
                 .values(attempts=attempts, last_error=error, next_attempt_at=now + timedelta(seconds=delay))
             )
+
+
+def _selecting_due_rows(table: Table, batch_size: int) -> Select[Any]:
+    """The rows due at `now`, oldest first, except those queued behind an earlier row of their request that waits
+    out its backoff (its request's order is kept)."""
+    earlier = table.alias("earlier")
+    waiting_behind_backoff = exists(
+        select(1).where(
+            and_(
+                earlier.c.subject == table.c.subject,
+                earlier.c.published_at.is_(None),
+                earlier.c.created_at < table.c.created_at,
+                earlier.c.next_attempt_at > bindparam("now"),
+            )
+        )
+    )
+    return (
+        select(table.c.id, table.c.routing_key, table.c.subject, table.c.body, table.c.attempts)
+        .where(table.c.published_at.is_(None), table.c.next_attempt_at <= bindparam("now"), ~waiting_behind_backoff)
+        .order_by(table.c.created_at)
+        .limit(batch_size)
+    )
+
+
+def _marking_sent(table: Table, *, on_postgresql: bool) -> Update:
+    """Marks the rows `sent` (their ids) published at `sent_at`: on PostgreSQL one statement for any number of rows
+    (see SqlInbox.claim_many)."""
+    if on_postgresql:
+        sent = table.c.id == any_(bindparam("sent", type_=postgresql.ARRAY(String)))
+    else:
+        sent = table.c.id.in_(bindparam("sent", expanding=True))
+    return update(table).where(sent).values(published_at=bindparam("sent_at"))
 
 
 class _Turn:
