@@ -1,7 +1,9 @@
+import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Row, delete, insert, select
+from sqlalchemy import Insert, Row, Table, delete, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,29 +19,28 @@ class SqlPublicEventLog(PublicEventLog):
         self._connection = connection
 
     async def add(self, record: PublicEventRecord) -> None:
+        """Log the event in both variants; an event derived from the same lifecycle event before (the same id) is
+        logged already, and its insert does nothing (one round trip each, with no savepoint around them)."""
         now = datetime.now(UTC)
-        try:
-            async with self._connection.begin_nested():
-                for table, identified in ((tables.public_events, False), (tables.identified_public_events, True)):
-                    envelope = record.event.envelope(event_id=record.id, time=record.occurred_at, identified=identified)
-                    await self._connection.execute(
-                        insert(table).values(
-                            id=str(record.id),
-                            routing_key=record.event.routing_key(),
-                            subject=record.event.document_number,
-                            body=envelope.model_dump_json(),
-                            event_type=record.event.type_name(),
-                            region_code=record.event.region_code,
-                            request_id=str(record.request_id),
-                            # SQLite keeps the wall time only: everything is stored in UTC.
-                            occurred_at=record.occurred_at.astimezone(UTC),
-                            created_at=now,
-                            attempts=0,
-                            next_attempt_at=now,
-                        )
-                    )
-        except IntegrityError:
-            return  # derived from the same lifecycle event before: logged already
+        for table, identified in ((tables.public_events, False), (tables.identified_public_events, True)):
+            envelope = record.event.envelope(event_id=record.id, time=record.occurred_at, identified=identified)
+            await self._connection.execute(
+                _logging(table, self._connection.dialect.name),
+                {
+                    "id": str(record.id),
+                    "routing_key": record.event.routing_key(),
+                    "subject": record.event.document_number,
+                    "body": envelope.model_dump_json(),
+                    "event_type": record.event.type_name(),
+                    "region_code": record.event.region_code,
+                    "request_id": str(record.request_id),
+                    # SQLite keeps the wall time only: everything is stored in UTC.
+                    "occurred_at": record.occurred_at.astimezone(UTC),
+                    "created_at": now,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                },
+            )
 
     async def between(
         self, *, since: datetime, until: datetime, event_types: Sequence[str], identified: bool
@@ -112,3 +113,10 @@ def _to_agency(row: Row) -> Agency:
         onboarded_at=as_utc(row.onboarded_at),
         onboarded_by=row.onboarded_by,
     )
+
+
+@functools.cache
+def _logging(table: Table, dialect_name: str) -> Insert:
+    """Built once per table and dialect, executed with parameters (see dukcapil_shared.messaging.unit_of_work)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=[table.c.id])

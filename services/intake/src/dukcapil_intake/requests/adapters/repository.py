@@ -1,8 +1,9 @@
+import functools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, insert, literal, select, union_all, update
+from sqlalchemy import Insert, Row, Select, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,52 +34,43 @@ class SqlRequestRepository(RequestRepository):
 
     async def add(self, request: ServiceRequest) -> None:
         await self._connection.execute(
-            insert(tables.requests).values(
-                id=str(request.id),
-                number=request.number,
-                type=request.type,
-                applicant=request.applicant.model_dump(mode="json", exclude_none=True),
-                delivery=request.delivery.model_dump(mode="json", exclude_none=True),
-                kecamatan_code=request.kecamatan_code,
-                channel=request.channel,
-                operator=request.operator,
-                office=request.office,
-                submitted_at=request.submitted_at,
-                **_changing(request) | _follows(request),
-            )
+            _ADDING,
+            {
+                "id": str(request.id),
+                "number": request.number,
+                "type": request.type,
+                "applicant": request.applicant.model_dump(mode="json", exclude_none=True),
+                "delivery": request.delivery.model_dump(mode="json", exclude_none=True),
+                "kecamatan_code": request.kecamatan_code,
+                "channel": request.channel,
+                "operator": request.operator,
+                "office": request.office,
+                "submitted_at": request.submitted_at,
+            }
+            | _changing(request)
+            | _follows(request),
         )
         await self._insert_new_children(request)
 
     async def get(self, request_id: uuid.UUID) -> ServiceRequest | None:
-        return await self._one(tables.requests.c.id == str(request_id))
+        return await self._one(_WHOLE_REQUEST_BY_ID, {"whole_request_id": str(request_id)})
 
     async def get_by_number(self, number: str) -> ServiceRequest | None:
-        return await self._one(tables.requests.c.number == number)
+        return await self._one(_WHOLE_REQUEST_BY_NUMBER, {"whole_request_number": number})
 
     async def save(self, request: ServiceRequest) -> None:
-        changed = (
-            update(tables.requests)
-            .where(tables.requests.c.id == str(request.id), tables.requests.c.version == request.version)
-            .values(**_changing(request) | _follows(request) | {"version": request.version + 1})
-        )
+        values = {f"new_{name}": value for name, value in (_changing(request) | _follows(request)).items()}
+        parameters = values | {"saved_id": str(request.id), "expected_version": request.version}
+        parameters["new_version"] = request.version + 1
         if request.new_history and self._connection.dialect.name == "postgresql":
-            # The change and its history in one statement: the history rows are inserted only if the update
-            # found the version it expected, so the rows inserted say whether it did.
-            saved = changed.returning(tables.requests.c.id).cte("saved")
-            columns = tables.request_history.c
-            entries = union_all(
-                *(
-                    select(saved.c.id, *(literal(value, columns[name].type) for name, value in row.items()))
-                    for row in (_history_row(None, entry) for entry in request.new_history)
-                )
-            )
-            statement = (
-                insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], entries).add_cte(saved)
-            )
-            applied = (await self._connection.execute(statement)).rowcount == len(request.new_history)
+            history = [_history_row(None, entry) for entry in request.new_history]
+            for index, row in enumerate(history):
+                parameters |= {f"history_{index}_{name}": value for name, value in row.items()}
+            statement = _saving_with_history(len(history))
+            applied = (await self._connection.execute(statement, parameters)).rowcount == len(history)
             request.new_history = []
         else:
-            applied = (await self._connection.execute(changed)).rowcount == 1
+            applied = (await self._connection.execute(_SAVING, parameters)).rowcount == 1
         if not applied:
             raise ConcurrentUpdate(f"request {request.id} changed since it was loaded")
         request.version += 1
@@ -125,9 +117,9 @@ class SqlRequestRepository(RequestRepository):
         except IntegrityError as error:
             raise ConcurrentUpdate(f"idempotency key {idempotency_key!r} was just used") from error
 
-    async def _one(self, condition: ColumnElement[bool]) -> ServiceRequest | None:
+    async def _one(self, statement: Select[Any], parameters: dict[str, str]) -> ServiceRequest | None:
         """The request with its history, the requests that followed it and its scans, in one round trip."""
-        row = (await self._connection.execute(_WHOLE_REQUEST.where(condition))).one_or_none()
+        row = (await self._connection.execute(statement, parameters)).one_or_none()
         if row is None:
             return None
         request = _to_request(row)
@@ -272,10 +264,44 @@ def _whole_request() -> Select[Any]:
     )
 
 
+# The statements run for every request are built once and executed with parameters: SQLAlchemy then neither
+# builds them nor works out their cache keys each time (see dukcapil_shared.messaging.unit_of_work).
 _WHOLE_REQUEST = _whole_request()
+_WHOLE_REQUEST_BY_ID = _WHOLE_REQUEST.where(tables.requests.c.id == bindparam("whole_request_id"))
+_WHOLE_REQUEST_BY_NUMBER = _WHOLE_REQUEST.where(tables.requests.c.number == bindparam("whole_request_number"))
+_ADDING = insert(tables.requests)
+
+_SET_AT_SUBMISSION = frozenset(
+    ("id", "number", "type", "applicant", "delivery", "kecamatan_code", "channel", "operator", "office", "submitted_at")
+)
+_CHANGING_COLUMNS = [column.name for column in tables.requests.c if column.name not in _SET_AT_SUBMISSION]
+"""What `save` sets (`_changing` and `_follows` give their values: a column missing there is a missing parameter)."""
+_SAVING = (
+    update(tables.requests)
+    .where(tables.requests.c.id == bindparam("saved_id"), tables.requests.c.version == bindparam("expected_version"))
+    .values({name: bindparam(f"new_{name}") for name in _CHANGING_COLUMNS})
+)
 
 
 _HISTORY_FIELDS = ("event_id", "event_type", "stage", "status", "occurred_at", "note")
+
+
+@functools.cache
+def _saving_with_history(entries: int) -> Insert:
+    """PostgreSQL: the change and its history in one statement. The history rows are inserted only if the update
+    found the version it expected, so the rows inserted say whether it did. One statement per number of entries."""
+    saved = _SAVING.returning(tables.requests.c.id).cte("saved")
+    columns = tables.request_history.c
+    rows = union_all(
+        *(
+            select(
+                saved.c.id,
+                *(bindparam(f"history_{index}_{name}", type_=columns[name].type) for name in _HISTORY_FIELDS),
+            )
+            for index in range(entries)
+        )
+    )
+    return insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], rows).add_cte(saved)
 
 
 def _history_row(request_id: uuid.UUID | None, entry: HistoryEntry) -> dict[str, Any]:
