@@ -1,9 +1,9 @@
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_review.adapters import tables
@@ -71,25 +71,18 @@ class SqlReviewRepository(ReviewRepository):
         self._audit = audit
 
     async def add(self, review: Review) -> None:
-        await self._connection.execute(insert(tables.reviews).values(**_row(review)))
+        await self._connection.execute(_ADDING, _row(review))
         await self._append_audit(review)
 
     async def get(self, request_id: uuid.UUID) -> Review | None:
-        row = (
-            await self._connection.execute(select(tables.reviews).where(tables.reviews.c.request_id == str(request_id)))
-        ).one_or_none()
+        row = (await self._connection.execute(_BY_REQUEST, {"wanted_request_id": str(request_id)})).one_or_none()
         return _review(row) if row is not None else None
 
     async def save(self, review: Review) -> None:
-        values = _row(review) | {"version": review.version + 1}
-        result = await self._connection.execute(
-            update(tables.reviews)
-            .where(
-                tables.reviews.c.request_id == str(review.request_id),
-                tables.reviews.c.version == review.version,
-            )
-            .values(**values)
-        )
+        # The columns to set are the parameters named after them (every column of the review's row).
+        parameters = _row(review) | {"version": review.version + 1}
+        parameters |= {"saved_request_id": str(review.request_id), "expected_version": review.version}
+        result = await self._connection.execute(_SAVING, parameters)
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"review {review.request_id} changed since it was loaded")
         review.version += 1
@@ -98,21 +91,13 @@ class SqlReviewRepository(ReviewRepository):
     async def find_duplicates(
         self, *, request_type: str, subject_nik: str, exclude: uuid.UUID, approved_since: datetime
     ) -> list[Review]:
-        table = tables.reviews
-        statement = (
-            select(table)
-            .where(
-                table.c.request_type == request_type,
-                table.c.subject_nik == subject_nik,
-                table.c.request_id != str(exclude),
-                or_(
-                    table.c.status.in_([status.value for status in OPEN_STATUSES]),
-                    and_(table.c.status == ReviewStatus.approved.value, table.c.decided_at >= approved_since),
-                ),
-            )
-            .order_by(table.c.received_at)
-        )
-        return [_review(row) for row in await self._connection.execute(statement)]
+        parameters = {
+            "duplicate_type": request_type,
+            "duplicate_nik": subject_nik,
+            "excluded_request_id": str(exclude),
+            "approved_since": approved_since,
+        }
+        return [_review(row) for row in await self._connection.execute(_DUPLICATES, parameters)]
 
     async def count_pending(
         self, *, now: datetime, request_type: str | None = None, kecamatan_code: str | None = None
@@ -172,6 +157,32 @@ class SqlReviewRepository(ReviewRepository):
         review.new_audit = []
 
 
+# The statements run for every review are built once and executed with parameters: SQLAlchemy then neither builds
+# them nor works out their cache keys each time (see dukcapil_shared.messaging.unit_of_work).
+_ADDING = insert(tables.reviews)
+_BY_REQUEST = select(tables.reviews).where(tables.reviews.c.request_id == bindparam("wanted_request_id"))
+_SAVING = update(tables.reviews).where(
+    tables.reviews.c.request_id == bindparam("saved_request_id"),
+    tables.reviews.c.version == bindparam("expected_version"),
+)
+_DUPLICATES = (
+    select(tables.reviews)
+    .where(
+        tables.reviews.c.request_type == bindparam("duplicate_type"),
+        tables.reviews.c.subject_nik == bindparam("duplicate_nik"),
+        tables.reviews.c.request_id != bindparam("excluded_request_id"),
+        or_(
+            tables.reviews.c.status.in_([status.value for status in OPEN_STATUSES]),
+            and_(
+                tables.reviews.c.status == ReviewStatus.approved.value,
+                tables.reviews.c.decided_at >= bindparam("approved_since"),
+            ),
+        ),
+    )
+    .order_by(tables.reviews.c.received_at)
+)
+
+
 class SqlReviewUnitOfWork(SqlUnitOfWork, ReviewUnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
         self.audit = SqlAuditLog(connection)
@@ -179,7 +190,10 @@ class SqlReviewUnitOfWork(SqlUnitOfWork, ReviewUnitOfWork):
 
 
 def _row(review: Review) -> dict[str, object]:
-    row = {name: value for name, value in asdict(review).items() if name not in _NOT_STORED}
+    # Field by field rather than dataclasses.asdict, which deep-copies every value only for most of them to be
+    # replaced below: the columns' types serialize the rest as they are.
+    row = {field.name: getattr(review, field.name) for field in fields(review) if field.name not in _NOT_STORED}
+    row["prechecks"] = [asdict(check) for check in review.prechecks]
     row["request_id"] = str(review.request_id)
     row["status"] = review.status.value
     row["subject_nik"] = review.subject_nik
