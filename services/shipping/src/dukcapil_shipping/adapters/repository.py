@@ -2,13 +2,14 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Row, Select, delete, exists, insert, select, update
+from sqlalchemy import Row, Select, bindparam, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
 from dukcapil_shared.contracts import Address
-from dukcapil_shared.db import as_utc
+from dukcapil_shared.db import as_utc, from_json_time, json_rows
 from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
@@ -64,36 +65,35 @@ class SqlShipmentRepository(ShipmentRepository):
         await self._insert_new_flags(shipment)
 
     async def get(self, shipment_id: uuid.UUID) -> Shipment | None:
-        return await self._one(select(tables.shipments).where(tables.shipments.c.id == str(shipment_id)))
+        found = await self._many(_SHIPMENT_BY_ID, {"wanted_shipment_id": str(shipment_id)})
+        return found[0] if found else None
 
     async def get_by_request(self, request_id: uuid.UUID) -> Shipment | None:
         shipments = await self.for_request(request_id)
         return shipments[-1] if shipments else None
 
     async def for_request(self, request_id: uuid.UUID) -> list[Shipment]:
-        table = tables.shipments
-        return await self._many(
-            select(table).where(table.c.request_id == str(request_id)).order_by(table.c.created_at, table.c.id)
-        )
+        return await self._many(_SHIPMENTS_FOR_REQUEST, {"wanted_request_id": str(request_id)})
 
     async def save(self, shipment: Shipment) -> None:
-        table = tables.shipments
+        # The columns to set are the parameters named after them.
         result = await self._connection.execute(
-            update(table)
-            .where(table.c.id == str(shipment.id), table.c.version == shipment.version)
-            .values(
-                status=shipment.status.value,
-                courier=shipment.courier,
-                service=shipment.service,
-                airway_bill=shipment.airway_bill,
-                updated_at=shipment.updated_at,
-                last_polled_at=shipment.last_polled_at,
-                booking_attempts=shipment.booking_attempts,
-                next_booking_at=shipment.next_booking_at,
-                last_booking_error=shipment.last_booking_error,
-                last_moved_at=shipment.last_moved_at,
-                version=shipment.version + 1,
-            )
+            _SAVING_SHIPMENT,
+            {
+                "saved_id": str(shipment.id),
+                "expected_version": shipment.version,
+                "status": shipment.status.value,
+                "courier": shipment.courier,
+                "service": shipment.service,
+                "airway_bill": shipment.airway_bill,
+                "updated_at": shipment.updated_at,
+                "last_polled_at": shipment.last_polled_at,
+                "booking_attempts": shipment.booking_attempts,
+                "next_booking_at": shipment.next_booking_at,
+                "last_booking_error": shipment.last_booking_error,
+                "last_moved_at": shipment.last_moved_at,
+                "version": shipment.version + 1,
+            },
         )
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"shipment {shipment.id}")
@@ -113,7 +113,7 @@ class SqlShipmentRepository(ShipmentRepository):
         kecamatan_code: str | None = None,
     ) -> list[Shipment]:
         table = tables.shipments
-        query = select(table).order_by(table.c.created_at, table.c.id).limit(limit).offset(offset)
+        query = _WHOLE_SHIPMENTS.order_by(table.c.created_at, table.c.id).limit(limit).offset(offset)
         if request_id is not None:
             query = query.where(table.c.request_id == str(request_id))
         if status is not None:
@@ -127,8 +127,7 @@ class SqlShipmentRepository(ShipmentRepository):
     async def tracked(self, *, limit: int) -> list[Shipment]:
         table = tables.shipments
         return await self._many(
-            select(table)
-            .where(
+            _WHOLE_SHIPMENTS.where(
                 table.c.method == ShippingMethod.courier.value,
                 table.c.status.in_([status.value for status in TRACKED_STATUSES]),
             )
@@ -139,8 +138,7 @@ class SqlShipmentRepository(ShipmentRepository):
     async def claim_for_booking(self, *, now: datetime, until: datetime, limit: int) -> list[Shipment]:
         table = tables.shipments
         due = (
-            select(table)
-            .where(table.c.status == ShipmentStatus.booking.value, table.c.next_booking_at <= now)
+            _WHOLE_SHIPMENTS.where(table.c.status == ShipmentStatus.booking.value, table.c.next_booking_at <= now)
             .order_by(table.c.next_booking_at)
             .limit(limit)
         )
@@ -165,8 +163,7 @@ class SqlShipmentRepository(ShipmentRepository):
     async def quiet(self, *, since: datetime, unflagged: str, limit: int) -> list[Shipment]:
         table = tables.shipments
         return await self._many(
-            select(table)
-            .where(
+            _WHOLE_SHIPMENTS.where(
                 table.c.method == ShippingMethod.courier.value,
                 table.c.status.in_([status.value for status in TRACKED_STATUSES]),
                 table.c.last_moved_at < since,
@@ -176,43 +173,10 @@ class SqlShipmentRepository(ShipmentRepository):
             .limit(limit)
         )
 
-    async def _one(self, query: Select) -> Shipment | None:
-        found = await self._many(query)
-        return found[0] if found else None
-
-    async def _many(self, query: Select) -> list[Shipment]:
-        rows = (await self._connection.execute(query)).all()
-        if not rows:
-            return []
-        history = (
-            await self._connection.execute(
-                select(tables.tracking)
-                .where(tables.tracking.c.shipment_id.in_([row.id for row in rows]))
-                .order_by(tables.tracking.c.id)
-            )
-        ).all()
-        flags = (
-            await self._connection.execute(
-                select(tables.shipment_flags)
-                .where(tables.shipment_flags.c.shipment_id.in_([row.id for row in rows]))
-                .order_by(tables.shipment_flags.c.id)
-            )
-        ).all()
-        shipments = {row.id: _to_shipment(row) for row in rows}
-        for flag in flags:
-            shipments[flag.shipment_id].flags.append(
-                ShipmentFlag(reason=flag.reason, detail=flag.detail, raised_at=as_utc(flag.raised_at))
-            )
-        for entry in history:
-            shipments[entry.shipment_id].tracking.append(
-                TrackingEntry(
-                    status=entry.status,
-                    description=entry.description,
-                    occurred_at=as_utc(entry.occurred_at),
-                    courier_code=entry.courier_code,
-                )
-            )
-        return list(shipments.values())
+    async def _many(self, query: Select[Any], parameters: dict[str, str] | None = None) -> list[Shipment]:
+        """The shipments `query` (built on `_WHOLE_SHIPMENTS`) finds, with their tracking and flags, in one round
+        trip."""
+        return [_to_shipment(row) for row in await self._connection.execute(query, parameters)]
 
     async def _insert_new_tracking(self, shipment: Shipment) -> None:
         if not shipment.new_tracking:
@@ -278,8 +242,7 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
         )
 
     async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None:
-        table = tables.requested_deliveries
-        row = (await self._connection.execute(select(table).where(table.c.request_id == str(request_id)))).first()
+        row = (await self._connection.execute(_REQUESTED_DELIVERY, {"wanted_request_id": str(request_id)})).first()
         if row is None:
             return None
         return RequestedDelivery(
@@ -299,15 +262,51 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
         )
 
     async def save(self, requested: RequestedDelivery) -> None:
-        table = tables.requested_deliveries
-        result = await self._connection.execute(
-            update(table)
-            .where(table.c.request_id == str(requested.request_id), table.c.version == requested.version)
-            .values(**_changeable(requested), version=requested.version + 1)
-        )
+        # The columns to set are the parameters named after them.
+        parameters = _changeable(requested) | {"version": requested.version + 1}
+        parameters |= {"saved_request_id": str(requested.request_id), "expected_version": requested.version}
+        result = await self._connection.execute(_SAVING_REQUESTED_DELIVERY, parameters)
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"requested delivery {requested.request_id}")
         requested.version += 1
+
+
+def _whole_shipments() -> Select[Any]:
+    """Shipments with their tracking and flags as JSON (`json_rows`), each ordered by its id in Python."""
+    tracking, flags = tables.tracking.c, tables.shipment_flags.c
+    shipment_id = tables.shipments.c.id
+    return select(
+        tables.shipments,
+        select(
+            json_rows(tracking.id, tracking.status, tracking.description, tracking.occurred_at, tracking.courier_code)
+        )
+        .where(tracking.shipment_id == shipment_id)
+        .scalar_subquery()
+        .label("tracking_entries"),
+        select(json_rows(flags.id, flags.reason, flags.detail, flags.raised_at))
+        .where(flags.shipment_id == shipment_id)
+        .scalar_subquery()
+        .label("flag_entries"),
+    )
+
+
+# The statements run for every request are built once and executed with parameters: SQLAlchemy then neither builds
+# them nor works out their cache keys each time (see dukcapil_shared.messaging.unit_of_work).
+_WHOLE_SHIPMENTS = _whole_shipments()
+_SHIPMENT_BY_ID = _WHOLE_SHIPMENTS.where(tables.shipments.c.id == bindparam("wanted_shipment_id"))
+_SHIPMENTS_FOR_REQUEST = _WHOLE_SHIPMENTS.where(
+    tables.shipments.c.request_id == bindparam("wanted_request_id")
+).order_by(tables.shipments.c.created_at, tables.shipments.c.id)
+_SAVING_SHIPMENT = update(tables.shipments).where(
+    tables.shipments.c.id == bindparam("saved_id"), tables.shipments.c.version == bindparam("expected_version")
+)
+_REQUESTED_DELIVERY = select(tables.requested_deliveries).where(
+    tables.requested_deliveries.c.request_id == bindparam("wanted_request_id")
+)
+_SAVING_REQUESTED_DELIVERY = update(tables.requested_deliveries).where(
+    tables.requested_deliveries.c.request_id == bindparam("saved_request_id"),
+    tables.requested_deliveries.c.version == bindparam("expected_version"),
+)
 
 
 class SqlShippingUnitOfWork(SqlUnitOfWork, ShippingUnitOfWork):
@@ -357,4 +356,17 @@ def _to_shipment(row: Row) -> Shipment:
         traceparent=row.traceparent,
         last_moved_at=as_utc(row.last_moved_at) if row.last_moved_at else None,
         version=row.version,
+        tracking=[
+            TrackingEntry(
+                status=status,
+                description=description,
+                occurred_at=from_json_time(occurred_at),
+                courier_code=courier_code,
+            )
+            for _, status, description, occurred_at, courier_code in sorted(row.tracking_entries or [])
+        ],
+        flags=[
+            ShipmentFlag(reason=reason, detail=detail, raised_at=from_json_time(raised_at))
+            for _, reason, detail, raised_at in sorted(row.flag_entries or [])
+        ],
     )
