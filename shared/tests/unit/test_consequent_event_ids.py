@@ -1,6 +1,6 @@
-"""Events a consumer adds are "the n-th event of this type this service published about this request": a restored
-service that handles the events since its backup again publishes the same ids, in whatever order they come back,
-and the consumers' inboxes drop what they already applied."""
+"""An event a consumer adds gets an id derived from the event it was handling: "the n-th event of this type about
+this subject that handling added". A restored service that handles the events since its backup again adds the same
+ids, in whatever order the events come back, and the consumers' inboxes drop what they already applied."""
 
 import uuid
 
@@ -8,36 +8,41 @@ from dukcapil_shared.contracts import RequestCancelled
 from dukcapil_shared.messaging.unit_of_work import caused_by
 from dukcapil_testing.fakes import FakeOutbox
 
+CONSUMER = "dukcapil.review.requests"
+
 
 def _cancelled(request_id: uuid.UUID) -> RequestCancelled:
     return RequestCancelled(request_id=request_id, reason="withdrawn_by_applicant")
 
 
-async def _ids(outbox: FakeOutbox, *requests: uuid.UUID, consuming: bool = True) -> list[uuid.UUID]:
-    if not consuming:
-        return [(await outbox.add(_cancelled(request))).id for request in requests]
-    with caused_by("dukcapil.review.requests"):
+async def _handle(outbox: FakeOutbox, cause: str, *requests: uuid.UUID, consumer: str = CONSUMER) -> list[uuid.UUID]:
+    """The ids of the events added while `consumer` handles the event `cause`, one about each of `requests`."""
+    with caused_by(consumer, cause):
         return [(await outbox.add(_cancelled(request))).id for request in requests]
 
 
 async def test_handling_the_same_events_again_adds_events_with_the_same_ids_in_any_order() -> None:
     first, second = uuid.uuid4(), uuid.uuid4()
-    before = await _ids(FakeOutbox(), first, second, first)
-    restored = await _ids(FakeOutbox(), second, first, first)
-    assert {before[0], before[2]} == {restored[1], restored[2]}, "the first and the second about one request"
-    assert before[1] == restored[0]
-    assert len(set(before)) == 3
-
-
-async def test_a_restored_outbox_continues_the_count_where_its_backup_stopped() -> None:
-    request = uuid.uuid4()
-    [first, second] = await _ids(FakeOutbox(), request, request)
+    outbox = FakeOutbox()
+    before = {"a": await _handle(outbox, "a", first, first), "b": await _handle(outbox, "b", second)}
     restored = FakeOutbox()
-    assert await _ids(restored, request) == [first]  # in the backup
-    restored.committed, restored.pending = restored.pending, []
-    assert await _ids(restored, request) == [second]  # handled again after the restore
+    after_b = await _handle(restored, "b", second)
+    after_a = await _handle(restored, "a", first, first)
+    assert (after_a, after_b) == (before["a"], before["b"])
+    assert len({*before["a"], *before["b"]}) == 3, "two events of one type about one request differ"
+
+
+async def test_the_ids_depend_on_the_event_handled_and_its_consumer_not_on_what_the_outbox_holds() -> None:
+    request = uuid.uuid4()
+    [handled] = await _handle(FakeOutbox(), "a", request)
+    busy = FakeOutbox()
+    await _handle(busy, "other", request, request)
+    busy.committed, busy.pending = busy.pending, []
+    assert await _handle(busy, "a", request) == [handled]
+    assert await _handle(FakeOutbox(), "b", request) != [handled]
+    assert await _handle(FakeOutbox(), "a", request, consumer="dukcapil.documents.approvals") != [handled]
 
 
 async def test_outside_a_consumer_every_event_gets_a_random_id() -> None:
     request = uuid.uuid4()
-    assert await _ids(FakeOutbox(), request, consuming=False) != await _ids(FakeOutbox(), request, consuming=False)
+    assert (await FakeOutbox().add(_cancelled(request))).id != (await FakeOutbox().add(_cancelled(request))).id

@@ -308,7 +308,7 @@ class EventConsumer(Generic[UoW]):
                 for pending in batch:
                     event_id = str(pending.envelope.id)
                     if event_id in claimed and event_id not in applied:
-                        with caused_by(self.queue.name):
+                        with caused_by(self.queue.name, event_id):
                             await pending.handler(uow, pending.event, pending.envelope, **pending.prepared)
                         applied.add(event_id)
                 await uow.commit()
@@ -325,7 +325,7 @@ class EventConsumer(Generic[UoW]):
                 async with self._unit_of_work() as uow:
                     if not await uow.inbox.claim(self.queue.name, str(envelope.id)):
                         return False
-                    with caused_by(self.queue.name):
+                    with caused_by(self.queue.name, str(envelope.id)):
                         await handler(uow, event, envelope, **prepared)
                     await uow.commit()
                 return True

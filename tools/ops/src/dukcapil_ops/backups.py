@@ -8,8 +8,8 @@ the time each was committed. `replay` marks those rows unsent again (the ones th
 since the backup time less a margin for the backlog it had then); the producers' relays publish them again with
 their original ids. The restored service's inbox drops those it had handled before the backup, applies the others,
 and the events it adds while doing so get the ids they had the first time (a consumer's event is "the n-th of its
-type this service published about the request": dukcapil_shared.messaging.unit_of_work.caused_by), so the other
-services' inboxes drop them. Rows its own outbox
+type about its subject that handling this event added": dukcapil_shared.messaging.unit_of_work.caused_by), so the
+other services' inboxes drop them. Rows its own outbox
 had not yet sent at the backup time are published again by its relay, with the same ids, and dropped the same way.
 
 The command-line tools pg_dump, pg_restore and psql of the server's major version do the database work.
