@@ -1,9 +1,11 @@
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Insert, and_, bindparam, case, func, insert, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_review.adapters import tables
@@ -71,6 +73,12 @@ class SqlReviewRepository(ReviewRepository):
         self._audit = audit
 
     async def add(self, review: Review) -> None:
+        if review.new_audit and self._connection.dialect.name == "postgresql":
+            # The review and its audit entries in one statement.
+            parameters = _new_values(review) | _audit_parameters(review.new_audit)
+            await self._connection.execute(_adding_with_audit(len(review.new_audit)), parameters)
+            review.new_audit = []
+            return
         await self._connection.execute(_ADDING, _row(review))
         await self._append_audit(review)
 
@@ -79,11 +87,22 @@ class SqlReviewRepository(ReviewRepository):
         return _review(row) if row is not None else None
 
     async def save(self, review: Review) -> None:
-        # The columns to set are the parameters named after them (every column of the review's row).
-        parameters = _row(review) | {"version": review.version + 1}
-        parameters |= {"saved_request_id": str(review.request_id), "expected_version": review.version}
-        result = await self._connection.execute(_SAVING, parameters)
-        if result.rowcount != 1:
+        guard = {"saved_request_id": str(review.request_id), "expected_version": review.version}
+        if review.new_audit and self._connection.dialect.name == "postgresql":
+            # The change and its audit entries in one statement: the entries are inserted only if the update found
+            # the version it expected, so the rows inserted say whether it did.
+            parameters = _new_values(review) | {"new_version": review.version + 1} | guard
+            parameters |= _audit_parameters(review.new_audit)
+            statement = _saving_with_audit(len(review.new_audit))
+            applied = (await self._connection.execute(statement, parameters)).rowcount == len(review.new_audit)
+            entries, review.new_audit = review.new_audit, []
+        else:
+            # The columns to set are the parameters named after them (every column of the review's row).
+            parameters = _row(review) | {"version": review.version + 1} | guard
+            applied = (await self._connection.execute(_SAVING, parameters)).rowcount == 1
+            entries = []
+        if not applied:
+            review.new_audit = entries + review.new_audit
             raise ConcurrentUpdate(f"review {review.request_id} changed since it was loaded")
         review.version += 1
         await self._append_audit(review)
@@ -181,6 +200,64 @@ _DUPLICATES = (
     )
     .order_by(tables.reviews.c.received_at)
 )
+
+
+_AUDIT_FIELDS = ("at", "actor", "action", "details")
+
+
+def _new_values(review: Review) -> dict[str, object]:
+    return {f"new_{name}": value for name, value in _row(review).items()}
+
+
+def _audit_parameters(entries: Sequence[AuditEntry]) -> dict[str, object]:
+    return {
+        f"audit_{index}_{name}": value
+        for index, entry in enumerate(entries)
+        for name, value in (
+            ("at", entry.at),
+            ("actor", entry.actor),
+            ("action", entry.action),
+            ("details", entry.details),
+        )
+    }
+
+
+def _audit_rows(statement: Any, entries: int) -> Insert:
+    """PostgreSQL: `entries` audit entries for the review `statement` (a CTE) returns, in the same statement."""
+    columns = tables.review_audit.c
+    rows = union_all(
+        *(
+            select(
+                statement.c.request_id,
+                *(bindparam(f"audit_{index}_{name}", type_=columns[name].type) for name in _AUDIT_FIELDS),
+            )
+            for index in range(entries)
+        )
+    )
+    return insert(tables.review_audit).from_select(["request_id", *_AUDIT_FIELDS], rows).add_cte(statement)
+
+
+@functools.cache
+def _adding_with_audit(entries: int) -> Insert:
+    values = {column.name: bindparam(f"new_{column.name}") for column in tables.reviews.c}
+    added = insert(tables.reviews).values(values).returning(tables.reviews.c.request_id).cte("added")
+    return _audit_rows(added, entries)
+
+
+@functools.cache
+def _saving_with_audit(entries: int) -> Insert:
+    values = {column.name: bindparam(f"new_{column.name}") for column in tables.reviews.c}
+    saved = (
+        update(tables.reviews)
+        .where(
+            tables.reviews.c.request_id == bindparam("saved_request_id"),
+            tables.reviews.c.version == bindparam("expected_version"),
+        )
+        .values(values)
+        .returning(tables.reviews.c.request_id)
+        .cte("saved")
+    )
+    return _audit_rows(saved, entries)
 
 
 class SqlReviewUnitOfWork(SqlUnitOfWork, ReviewUnitOfWork):
