@@ -177,6 +177,22 @@ async def test_duplicates_are_open_or_recently_approved_reviews_of_the_same_type
         )
     assert {r.request_id for r in found} == {waiting.request_id, recent.request_id, open_one.request_id}
 
+    # The review with the same duplicates, in one round trip: by the stored review's type and person, or by those
+    # given for a request that is not stored yet.
+    since = T0 + timedelta(days=10)
+    unstored = a_review(T0 + timedelta(days=41), "biodata_wni", nik=nik)
+    async with uow(engine) as unit:
+        stored, others = await unit.reviews.get_with_duplicates(new.request_id, approved_since=since)
+        missing, others_of_new = await unit.reviews.get_with_duplicates(
+            unstored.request_id, approved_since=since, request_type="biodata_wni", subject_nik=nik
+        )
+        nothing = await unit.reviews.get_with_duplicates(unstored.request_id, approved_since=since)
+    assert stored is not None and stored.request_id == new.request_id
+    assert {r.request_id for r in others} == {r.request_id for r in found}
+    assert [r.received_at for r in others] == sorted(r.received_at for r in others), "oldest first"
+    assert missing is None and {r.request_id for r in others_of_new} == {r.request_id for r in found} | {new.request_id}
+    assert nothing == (None, [])
+
 
 async def test_a_death_is_found_by_the_deceased(engine) -> None:  # type: ignore[no-untyped-def]
     first, second = (

@@ -5,7 +5,7 @@ from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, and_, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import ColumnElement, Insert, and_, bindparam, case, func, insert, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_review.adapters import tables
@@ -118,6 +118,24 @@ class SqlReviewRepository(ReviewRepository):
         }
         return [_review(row) for row in await self._connection.execute(_DUPLICATES, parameters)]
 
+    async def get_with_duplicates(
+        self,
+        request_id: uuid.UUID,
+        *,
+        approved_since: datetime,
+        request_type: str | None = None,
+        subject_nik: str | None = None,
+    ) -> tuple[Review | None, list[Review]]:
+        parameters: dict[str, object] = {"wanted_request_id": str(request_id), "approved_since": approved_since}
+        if request_type is not None and subject_nik is not None:
+            statement = _WITH_DUPLICATES_OF_PERSON
+            parameters |= {"duplicate_type": request_type, "duplicate_nik": subject_nik}
+        else:
+            statement = _WITH_DUPLICATES
+        found = [_review(row) for row in await self._connection.execute(statement, parameters)]
+        review = next((item for item in found if item.request_id == request_id), None)
+        return review, [item for item in found if item.request_id != request_id]
+
     async def count_pending(
         self, *, now: datetime, request_type: str | None = None, kecamatan_code: str | None = None
     ) -> list[PendingCount]:
@@ -184,23 +202,51 @@ _SAVING = update(tables.reviews).where(
     tables.reviews.c.request_id == bindparam("saved_request_id"),
     tables.reviews.c.version == bindparam("expected_version"),
 )
+
+
+def _possibly_duplicating(reviews: Any) -> ColumnElement[bool]:
+    """Open, or approved since `approved_since` (a parameter)."""
+    return or_(
+        reviews.c.status.in_([status.value for status in OPEN_STATUSES]),
+        and_(reviews.c.status == ReviewStatus.approved.value, reviews.c.decided_at >= bindparam("approved_since")),
+    )
+
+
 _DUPLICATES = (
     select(tables.reviews)
     .where(
         tables.reviews.c.request_type == bindparam("duplicate_type"),
         tables.reviews.c.subject_nik == bindparam("duplicate_nik"),
         tables.reviews.c.request_id != bindparam("excluded_request_id"),
-        or_(
-            tables.reviews.c.status.in_([status.value for status in OPEN_STATUSES]),
-            and_(
-                tables.reviews.c.status == ReviewStatus.approved.value,
-                tables.reviews.c.decided_at >= bindparam("approved_since"),
-            ),
-        ),
+        _possibly_duplicating(tables.reviews),
     )
     .order_by(tables.reviews.c.received_at)
 )
-
+_WITH_DUPLICATES_OF_PERSON = (
+    select(tables.reviews)
+    .where(
+        tables.reviews.c.request_type == bindparam("duplicate_type"),
+        tables.reviews.c.subject_nik == bindparam("duplicate_nik"),
+        or_(tables.reviews.c.request_id == bindparam("wanted_request_id"), _possibly_duplicating(tables.reviews)),
+    )
+    .order_by(tables.reviews.c.received_at)
+)
+_WANTED = tables.reviews.alias("wanted")
+_WITH_DUPLICATES = (
+    select(tables.reviews)
+    .join(
+        _WANTED,
+        and_(
+            _WANTED.c.request_type == tables.reviews.c.request_type,
+            _WANTED.c.subject_nik == tables.reviews.c.subject_nik,
+        ),
+    )
+    .where(
+        _WANTED.c.request_id == bindparam("wanted_request_id"),
+        or_(tables.reviews.c.request_id == _WANTED.c.request_id, _possibly_duplicating(tables.reviews)),
+    )
+    .order_by(tables.reviews.c.received_at)
+)
 
 _AUDIT_FIELDS = ("at", "actor", "action", "details")
 

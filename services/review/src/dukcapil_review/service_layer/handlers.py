@@ -58,8 +58,6 @@ async def queue_submitted_request(
 
     The population register is consulted here, within its short time limit: when it does not answer, its checks
     are not done, the request is queued all the same, and `retry_register_checks` asks again later."""
-    if await uow.reviews.get(event.request_id) is not None:
-        return
     now = clock()
     review = Review(
         request_id=event.request_id,
@@ -80,7 +78,16 @@ async def queue_submitted_request(
         required_attachments=list(event.required_attachments),
         flags=list(event.flags),
     )
-    prechecks = await _prechecks(uow, review, policy, now) + await _register_checks(review, register, policy, now)
+    # Whether it is queued already (a redelivery) and who else asked for this document, in one round trip.
+    queued, others = await uow.reviews.get_with_duplicates(
+        review.request_id,
+        approved_since=now - policy.duplicate_window,
+        request_type=review.request_type,
+        subject_nik=review.subject_nik,
+    )
+    if queued is not None:
+        return
+    prechecks = _prechecks_against(review, others) + await _register_checks(review, register, policy, now)
     review.received(prechecks, actor=event.operator or CITIZEN, now=now)
     automatic = policy.approves_automatically(review)
     await uow.outbox.add(ReviewStarted(request_id=review.request_id, automatic=automatic))
@@ -98,15 +105,19 @@ async def record_attachment(
     clock: Clock = system_clock,
 ) -> None:
     """A new scan: check again, and approve by policy if it completed the request."""
-    review = await _require(uow, event.request_id)
+    now = clock()
+    review, others = await uow.reviews.get_with_duplicates(
+        event.request_id, approved_since=now - policy.duplicate_window
+    )
+    if review is None:
+        raise _not_in_review_yet(event.request_id)
     if not review.is_open:
         return
     attachment = event.attachment.model_dump(mode="json")
     if not review.add_attachment(attachment):
         return
-    now = clock()
     review.update_prechecks(
-        await _prechecks(uow, review, policy, now) + review.register_checks,
+        _prechecks_against(review, others) + review.register_checks,
         now,
         trigger="attachment_added",
         attachment={"id": attachment["id"], "kind": attachment["kind"]},
@@ -318,6 +329,11 @@ async def _prechecks(uow: ReviewUnitOfWork, review: Review, policy: ReviewPolicy
         exclude=review.request_id,
         approved_since=now - policy.duplicate_window,
     )
+    return _prechecks_against(review, others)
+
+
+def _prechecks_against(review: Review, others: list[Review]) -> list[PreCheck]:
+    """The pre-checks of `review`, `others` being the reviews that may duplicate it (find_duplicates)."""
     return run_prechecks(
         request_type=review.request_type,
         applicant=review.applicant,
@@ -409,6 +425,10 @@ async def _load(uow: ReviewUnitOfWork, request_id: uuid.UUID) -> Review:
 async def _require(uow: ReviewUnitOfWork, request_id: uuid.UUID) -> Review:
     review = await uow.reviews.get(request_id)
     if review is None:
-        # The submission may still be on its way (another queue, a retry): fail, so the event is retried.
-        raise LookupError(f"request {request_id} is not in review yet")
+        raise _not_in_review_yet(request_id)
     return review
+
+
+def _not_in_review_yet(request_id: uuid.UUID) -> LookupError:
+    # The submission may still be on its way (another queue, a retry): fail, so the event is retried.
+    return LookupError(f"request {request_id} is not in review yet")

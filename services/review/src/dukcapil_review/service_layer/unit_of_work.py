@@ -87,6 +87,27 @@ class ReviewRepository(abc.ABC):
     ) -> list[Review]:
         """Other reviews of this type for this person that are open, or were approved since `approved_since`."""
 
+    async def get_with_duplicates(
+        self,
+        request_id: uuid.UUID,
+        *,
+        approved_since: datetime,
+        request_type: str | None = None,
+        subject_nik: str | None = None,
+    ) -> tuple[Review | None, list[Review]]:
+        """The review, if any, and the others `find_duplicates` finds for it: of `request_type` for `subject_nik`
+        when given (a request that may not be stored yet), else of the stored review's type and person. The SQL
+        repository answers in one round trip."""
+        review = await self.get(request_id)
+        if request_type is None or subject_nik is None:
+            if review is None:
+                return None, []
+            request_type, subject_nik = review.request_type, review.subject_nik
+        others = await self.find_duplicates(
+            request_type=request_type, subject_nik=subject_nik, exclude=request_id, approved_since=approved_since
+        )
+        return review, others
+
     @abc.abstractmethod
     async def count_pending(
         self, *, now: datetime, request_type: str | None = None, kecamatan_code: str | None = None
