@@ -66,9 +66,12 @@ class SqlRequestRepository(RequestRepository):
             history = [_history_row(None, entry) for entry in request.new_history]
             for index, row in enumerate(history):
                 parameters |= {f"history_{index}_{name}": value for name, value in row.items()}
-            statement = _saving_with_history(len(history))
+            for index, row in enumerate(_attachment_rows(request)):
+                parameters |= {f"attachment_{index}_{name}": value for name, value in row.items()}
+            statement = _saving_with_history(len(history), len(request.new_attachments))
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(history)
-            request.new_history = []
+            if applied:
+                request.new_history, request.new_attachments = [], []
         else:
             applied = (await self._connection.execute(_SAVING, parameters)).rowcount == 1
         if not applied:
@@ -165,22 +168,8 @@ class SqlRequestRepository(RequestRepository):
             )
             request.new_history = []
         if request.new_attachments:
-            await self._connection.execute(
-                insert(tables.attachments),
-                [
-                    {
-                        "id": str(item.id),
-                        "request_id": str(request.id),
-                        "kind": item.kind,
-                        "filename": item.filename,
-                        "content_type": item.content_type,
-                        "size": item.size,
-                        "sha256": item.sha256,
-                        "uploaded_at": item.uploaded_at,
-                    }
-                    for item in request.new_attachments
-                ],
-            )
+            rows = [{"request_id": str(request.id)} | row for row in _attachment_rows(request)]
+            await self._connection.execute(insert(tables.attachments), rows)
             request.new_attachments = []
 
 
@@ -286,22 +275,56 @@ _SAVING = (
 _HISTORY_FIELDS = ("event_id", "event_type", "stage", "status", "occurred_at", "note")
 
 
+_ATTACHMENT_FIELDS = ("id", "kind", "filename", "content_type", "size", "sha256", "uploaded_at")
+
+
 @functools.cache
-def _saving_with_history(entries: int) -> Insert:
-    """PostgreSQL: the change and its history in one statement. The history rows are inserted only if the update
-    found the version it expected, so the rows inserted say whether it did. One statement per number of entries."""
+def _saving_with_history(entries: int, attachments: int = 0) -> Insert:
+    """PostgreSQL: the change, its history and its new scans in one statement. The history rows and the scans are
+    inserted only if the update found the version it expected, so the history rows inserted say whether it did.
+    One statement per number of entries and of scans."""
     saved = _SAVING.returning(tables.requests.c.id).cte("saved")
-    columns = tables.request_history.c
-    rows = union_all(
-        *(
-            select(
-                saved.c.id,
-                *(bindparam(f"history_{index}_{name}", type_=columns[name].type) for name in _HISTORY_FIELDS),
+    statement = insert(tables.request_history).from_select(
+        ["request_id", *_HISTORY_FIELDS], _rows_of(saved, "history", tables.request_history, _HISTORY_FIELDS, entries)
+    )
+    statement = statement.add_cte(saved)
+    if attachments:
+        attached = (
+            insert(tables.attachments)
+            .from_select(
+                ["request_id", *_ATTACHMENT_FIELDS],
+                _rows_of(saved, "attachment", tables.attachments, _ATTACHMENT_FIELDS, attachments),
             )
-            for index in range(entries)
+            .cte("attached")
+        )
+        statement = statement.add_cte(attached)
+    return statement
+
+
+def _rows_of(saved: Any, prefix: str, table: Any, fields: tuple[str, ...], count: int) -> Any:
+    """`count` rows of `fields` (parameters `<prefix>_<n>_<field>`), each with the id `saved` returns."""
+    columns = table.c
+    return union_all(
+        *(
+            select(saved.c.id, *(bindparam(f"{prefix}_{index}_{name}", type_=columns[name].type) for name in fields))
+            for index in range(count)
         )
     )
-    return insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], rows).add_cte(saved)
+
+
+def _attachment_rows(request: ServiceRequest) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": str(item.id),
+            "kind": item.kind,
+            "filename": item.filename,
+            "content_type": item.content_type,
+            "size": item.size,
+            "sha256": item.sha256,
+            "uploaded_at": item.uploaded_at,
+        }
+        for item in request.new_attachments
+    ]
 
 
 def _history_row(request_id: uuid.UUID | None, entry: HistoryEntry) -> dict[str, Any]:
