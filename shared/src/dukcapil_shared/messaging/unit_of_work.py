@@ -77,10 +77,6 @@ def consequent_event_id(source: str, subject: str, routing_key: str) -> uuid.UUI
     return uuid.uuid5(_CONSEQUENCES, f"{source}|{cause.consumer}|{cause.event_id}|{subject}|{routing_key}|{earlier}")
 
 
-def consuming() -> bool:
-    return _consuming.get() is not None
-
-
 class Outbox(abc.ABC):
     @abc.abstractmethod
     async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:

@@ -3,9 +3,22 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, and_, bindparam, case, func, insert, or_, select, union_all, update
+from sqlalchemy import (
+    CTE,
+    ColumnElement,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from dukcapil_review.adapters import tables
@@ -204,7 +217,7 @@ _SAVING = update(tables.reviews).where(
 )
 
 
-def _possibly_duplicating(reviews: Any) -> ColumnElement[bool]:
+def _possibly_duplicating(reviews: Table) -> ColumnElement[bool]:
     """Open, or approved since `approved_since` (a parameter)."""
     return or_(
         reviews.c.status.in_([status.value for status in OPEN_STATUSES]),
@@ -268,7 +281,7 @@ def _audit_parameters(entries: Sequence[AuditEntry]) -> dict[str, object]:
     }
 
 
-def _audit_rows(statement: Any, entries: int) -> Insert:
+def _audit_rows(statement: CTE, entries: int) -> Insert:
     """PostgreSQL: `entries` audit entries for the review `statement` (a CTE) returns, in the same statement."""
     columns = tables.review_audit.c
     rows = union_all(

@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, bindparam, insert, select, union_all, update
+from sqlalchemy import CTE, CompoundSelect, Insert, Row, Select, Table, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -301,7 +301,7 @@ def _saving_with_history(entries: int, attachments: int = 0) -> Insert:
     return statement
 
 
-def _rows_of(saved: Any, prefix: str, table: Any, fields: tuple[str, ...], count: int) -> Any:
+def _rows_of(saved: CTE, prefix: str, table: Table, fields: tuple[str, ...], count: int) -> CompoundSelect:
     """`count` rows of `fields` (parameters `<prefix>_<n>_<field>`), each with the id `saved` returns."""
     columns = table.c
     return union_all(
