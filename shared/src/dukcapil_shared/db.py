@@ -2,13 +2,26 @@
 
 import time
 import zlib
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import JSON, Connection, Table, event, text
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Label,
+    Table,
+    bindparam,
+    event,
+    select,
+    text,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -125,6 +138,34 @@ def _json_rows_postgresql(element: json_rows, compiler: SQLCompiler, **kw: Any) 
 @compiles(json_rows, "sqlite")
 def _json_rows_sqlite(element: json_rows, compiler: SQLCompiler, **kw: Any) -> str:
     return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+def children_as_json(
+    label: str, parent_key: ColumnElement[Any], child_key: ColumnElement[Any], *columns: Any
+) -> Label[Any]:
+    """The rows whose `child_key` is `parent_key`, as `json_rows` of `columns` in a correlated subquery named
+    `label`: a parent's children in the parent's own round trip."""
+    return select(json_rows(*columns)).where(child_key == parent_key).scalar_subquery().label(label)
+
+
+def parameter_rows(
+    key: ColumnElement[Any], table: Table, fields: Sequence[str], count: int, prefix: str
+) -> CompoundSelect:
+    """`count` rows of `table`'s `fields`, each led by `key` (the id a CTE of the same statement returns), the values
+    given as parameters `<prefix>_<n>_<field>` (`row_parameters`): what an INSERT ... SELECT adds only if that CTE
+    returned a row. One statement per `count`, prepared like any other."""
+    columns = table.c
+    return union_all(
+        *(
+            select(key, *(bindparam(f"{prefix}_{index}_{name}", type_=columns[name].type) for name in fields))
+            for index in range(count)
+        )
+    )
+
+
+def row_parameters(prefix: str, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of `parameter_rows` for `rows`."""
+    return {f"{prefix}_{index}_{name}": value for index, row in enumerate(rows) for name, value in row.items()}
 
 
 def from_json_time(value: str) -> datetime:

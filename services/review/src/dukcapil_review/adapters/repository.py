@@ -16,7 +16,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    union_all,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -35,7 +34,7 @@ from dukcapil_review.service_layer.unit_of_work import (
 )
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
-from dukcapil_shared.db import as_utc
+from dukcapil_shared.db import as_utc, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
 
 _NOT_STORED = {"new_audit"}
@@ -269,30 +268,15 @@ def _new_values(review: Review) -> dict[str, object]:
 
 
 def _audit_parameters(entries: Sequence[AuditEntry]) -> dict[str, object]:
-    return {
-        f"audit_{index}_{name}": value
-        for index, entry in enumerate(entries)
-        for name, value in (
-            ("at", entry.at),
-            ("actor", entry.actor),
-            ("action", entry.action),
-            ("details", entry.details),
-        )
-    }
+    return row_parameters(
+        "audit",
+        ({"at": entry.at, "actor": entry.actor, "action": entry.action, "details": entry.details} for entry in entries),
+    )
 
 
 def _audit_rows(statement: CTE, entries: int) -> Insert:
     """PostgreSQL: `entries` audit entries for the review `statement` (a CTE) returns, in the same statement."""
-    columns = tables.review_audit.c
-    rows = union_all(
-        *(
-            select(
-                statement.c.request_id,
-                *(bindparam(f"audit_{index}_{name}", type_=columns[name].type) for name in _AUDIT_FIELDS),
-            )
-            for index in range(entries)
-        )
-    )
+    rows = parameter_rows(statement.c.request_id, tables.review_audit, _AUDIT_FIELDS, entries, "audit")
     return insert(tables.review_audit).from_select(["request_id", *_AUDIT_FIELDS], rows).add_cte(statement)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
 from dukcapil_shared.contracts import Address
-from dukcapil_shared.db import as_utc, from_json_time, json_rows
+from dukcapil_shared.db import as_utc, children_as_json, from_json_time
 from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
@@ -277,16 +277,19 @@ def _whole_shipments() -> Select[Any]:
     shipment_id = tables.shipments.c.id
     return select(
         tables.shipments,
-        select(
-            json_rows(tracking.id, tracking.status, tracking.description, tracking.occurred_at, tracking.courier_code)
-        )
-        .where(tracking.shipment_id == shipment_id)
-        .scalar_subquery()
-        .label("tracking_entries"),
-        select(json_rows(flags.id, flags.reason, flags.detail, flags.raised_at))
-        .where(flags.shipment_id == shipment_id)
-        .scalar_subquery()
-        .label("flag_entries"),
+        children_as_json(
+            "tracking_entries",
+            shipment_id,
+            tracking.shipment_id,
+            tracking.id,
+            tracking.status,
+            tracking.description,
+            tracking.occurred_at,
+            tracking.courier_code,
+        ),
+        children_as_json(
+            "flag_entries", shipment_id, flags.shipment_id, flags.id, flags.reason, flags.detail, flags.raised_at
+        ),
     )
 
 

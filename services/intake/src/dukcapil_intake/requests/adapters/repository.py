@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, CompoundSelect, Insert, Row, Select, Table, bindparam, insert, select, union_all, update
+from sqlalchemy import Insert, Row, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,7 +25,14 @@ from dukcapil_intake.requests.service_layer.repository import (
 )
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
-from dukcapil_shared.db import as_utc, from_json_time, json_rows, next_in_sequence
+from dukcapil_shared.db import (
+    as_utc,
+    children_as_json,
+    from_json_time,
+    next_in_sequence,
+    parameter_rows,
+    row_parameters,
+)
 
 
 class SqlRequestRepository(RequestRepository):
@@ -64,10 +71,7 @@ class SqlRequestRepository(RequestRepository):
         parameters["new_version"] = request.version + 1
         if request.new_history and self._connection.dialect.name == "postgresql":
             history = [_history_row(None, entry) for entry in request.new_history]
-            for index, row in enumerate(history):
-                parameters |= {f"history_{index}_{name}": value for name, value in row.items()}
-            for index, row in enumerate(_attachment_rows(request)):
-                parameters |= {f"attachment_{index}_{name}": value for name, value in row.items()}
+            parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
             statement = _saving_with_history(len(history), len(request.new_attachments))
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(history)
             if applied:
@@ -224,32 +228,39 @@ def _whole_request() -> Select[Any]:
     request_id = tables.requests.c.id
     return select(
         tables.requests,
-        select(
-            json_rows(
-                history.occurred_at,
-                history.id,
-                history.event_id,
-                history.event_type,
-                history.stage,
-                history.note,
-                history.status,
-            )
-        )
-        .where(history.request_id == request_id)
-        .scalar_subquery()
-        .label("history"),
-        select(json_rows(follower.submitted_at, follower.id, follower.number, follower.type))
-        .where(follower.follows_request_id == request_id)
-        .scalar_subquery()
-        .label("followers"),
-        select(
-            json_rows(
-                scans.uploaded_at, scans.id, scans.kind, scans.filename, scans.content_type, scans.size, scans.sha256
-            )
-        )
-        .where(scans.request_id == request_id)
-        .scalar_subquery()
-        .label("attachments"),
+        children_as_json(
+            "history",
+            request_id,
+            history.request_id,
+            history.occurred_at,
+            history.id,
+            history.event_id,
+            history.event_type,
+            history.stage,
+            history.note,
+            history.status,
+        ),
+        children_as_json(
+            "followers",
+            request_id,
+            follower.follows_request_id,
+            follower.submitted_at,
+            follower.id,
+            follower.number,
+            follower.type,
+        ),
+        children_as_json(
+            "attachments",
+            request_id,
+            scans.request_id,
+            scans.uploaded_at,
+            scans.id,
+            scans.kind,
+            scans.filename,
+            scans.content_type,
+            scans.size,
+            scans.sha256,
+        ),
     )
 
 
@@ -284,32 +295,20 @@ def _saving_with_history(entries: int, attachments: int = 0) -> Insert:
     inserted only if the update found the version it expected, so the history rows inserted say whether it did.
     One statement per number of entries and of scans."""
     saved = _SAVING.returning(tables.requests.c.id).cte("saved")
-    statement = insert(tables.request_history).from_select(
-        ["request_id", *_HISTORY_FIELDS], _rows_of(saved, "history", tables.request_history, _HISTORY_FIELDS, entries)
-    )
+    history = parameter_rows(saved.c.id, tables.request_history, _HISTORY_FIELDS, entries, "history")
+    statement = insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], history)
     statement = statement.add_cte(saved)
     if attachments:
         attached = (
             insert(tables.attachments)
             .from_select(
                 ["request_id", *_ATTACHMENT_FIELDS],
-                _rows_of(saved, "attachment", tables.attachments, _ATTACHMENT_FIELDS, attachments),
+                parameter_rows(saved.c.id, tables.attachments, _ATTACHMENT_FIELDS, attachments, "attachment"),
             )
             .cte("attached")
         )
         statement = statement.add_cte(attached)
     return statement
-
-
-def _rows_of(saved: CTE, prefix: str, table: Table, fields: tuple[str, ...], count: int) -> CompoundSelect:
-    """`count` rows of `fields` (parameters `<prefix>_<n>_<field>`), each with the id `saved` returns."""
-    columns = table.c
-    return union_all(
-        *(
-            select(saved.c.id, *(bindparam(f"{prefix}_{index}_{name}", type_=columns[name].type) for name in fields))
-            for index in range(count)
-        )
-    )
 
 
 def _attachment_rows(request: ServiceRequest) -> list[dict[str, Any]]:
