@@ -338,6 +338,22 @@ class Driver:
     def start(self, count: int, *, concurrency: int = 4, courier: bool | None = None) -> "asyncio.Task[list[Tracked]]":
         return asyncio.create_task(self.run(count, concurrency=concurrency, courier=courier), name="chaos-driver")
 
+    def start_until(self, stop: asyncio.Event, *, concurrency: int = 4) -> "asyncio.Task[list[Tracked]]":
+        """Submit requests, `concurrency` at a time, until `stop` is set; each worker then finishes the request in
+        hand (its 201 and its scans). For a fault that must meet submissions in flight: a batch of fixed size can
+        be over before the fault when the system is fast."""
+
+        async def worker(done: list[Tracked]) -> None:
+            while not stop.is_set():
+                done.append(await self.submit_one())
+
+        async def run() -> list[Tracked]:
+            done: list[Tracked] = []
+            await asyncio.gather(*(worker(done) for _ in range(concurrency)))
+            return done
+
+        return asyncio.create_task(run(), name="chaos-driver-until")
+
     async def wait_submitted(self, count: int, timeout: float = 120) -> None:
         await self.chaos.wait_until(
             f"{count} submissions", lambda: _true(len(self.submitted) >= count), timeout=timeout, interval=0.1

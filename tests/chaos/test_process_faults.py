@@ -45,8 +45,10 @@ async def test_kill_9_intake_with_events_committed_and_unpublished_loses_nothing
     """RabbitMQ blocks publishers (its memory alarm) while submissions stream in: intake keeps accepting them and
     their events wait in its outbox. intake is killed -9 with those events committed and unpublished, the alarm
     is lifted and intake started again: its relay publishes them, and every request that got a 201 (the driver
-    retries with its Idempotency-Key) ends final, once."""
-    batch = driver.start(BATCH, concurrency=4)
+    retries with its Idempotency-Key) ends final, once. The driver submits until intake is back, so that it is
+    still submitting when intake dies however fast the run is."""
+    intake_back = asyncio.Event()
+    batch = driver.start_until(intake_back, concurrency=4)
     try:
         await driver.wait_submitted(8)
         watermark = await asyncio.to_thread(broker.memory_watermark)
@@ -63,8 +65,10 @@ async def test_kill_9_intake_with_events_committed_and_unpublished_loses_nothing
             restore.wait()
         chaos.system.start("intake")
         await chaos.system.wait_ready("intake", timeout=60)
+        intake_back.set()
         requests = await _finish(chaos, batch)
     finally:
+        intake_back.set()
         await chaos.ensure_running()
     assert caught > 0
     await settle_and_count(chaos, requests)
