@@ -15,8 +15,10 @@ in its log rather than wait for an orchestrator's SIGKILL (`serve`).
 import asyncio
 import contextlib
 import faulthandler
+import gc
 import logging
 import os
+import socket
 import sys
 import threading
 import time
@@ -602,6 +604,16 @@ async def _close_quietly(channel: Any) -> None:
             await channel.close()
 
 
+def _freeze_startup_objects() -> None:
+    """Leave what the start built (the imported modules, the app, its schemas and statements: most of the heap, and
+    there for good) out of the garbage collector's full collections from now on. Each full collection walked them
+    all: about 150 ms with the event loop stopped, every few seconds under load, every request in flight waiting
+    (intake's p99 at half load went from 10 to 64 ms in a bench run with one of them in its window). In the served
+    process only (`serve`): a test process that starts many apps keeps collecting what they leave."""
+    gc.collect()
+    gc.freeze()
+
+
 def periodically(interval: float, name: str, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
     """A loop running `work` every `interval` seconds; a failing round is logged and the next one tries again."""
 
@@ -674,6 +686,11 @@ class _Server(uvicorn.Server):
         super().__init__(config)
         self._runtime = runtime
         self._deadline = deadline
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if not self.should_exit:  # uvicorn sets it when the start failed
+            _freeze_startup_objects()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if not self.should_exit:

@@ -42,3 +42,51 @@ def test_a_process_whose_stop_hangs_ends_itself_at_its_deadline_with_its_stacks(
     [line] = [json.loads(line) for line in ended.stdout.splitlines() if "stop_deadline_exceeded" in line]
     assert line["level"] == "error" and line["seconds"] == 0.5
     assert "held_by_a_bug" in ended.stderr, "the stacks show where the process was held"
+
+
+SERVED = """
+import asyncio, gc, sys
+import uvicorn
+from dukcapil_shared.runtime import _Server
+
+async def app(scope, receive, send):
+    assert scope["type"] == "lifespan"
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            started = "failed" if sys.argv[1] == "fails" else "complete"
+            await send({"type": f"lifespan.startup.{started}", "message": ""})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+async def main():
+    server = _Server(uvicorn.Config(app, port=0, log_config=None), runtime=None, deadline=5)
+    before = gc.get_freeze_count()
+
+    async def stop_once_started():
+        while not server.started:
+            await asyncio.sleep(0.01)
+        print(before, gc.get_freeze_count())
+        server.should_exit = True
+
+    watcher = asyncio.create_task(stop_once_started())
+    try:
+        await server.serve()
+    except SystemExit:  # uvicorn's own exit after a failed start
+        print(before, gc.get_freeze_count())
+    watcher.cancel()
+
+asyncio.run(main())
+"""
+
+
+def test_a_served_process_leaves_what_its_start_built_out_of_full_collections_once_started() -> None:
+    """A full collection walked the whole heap (modules, app, schemas) with the event loop stopped, about 150 ms
+    every few seconds under load: once the start succeeded, what it built is frozen; a failed start freezes nothing."""
+    for start, frozen in (("succeeds", True), ("fails", False)):
+        ran = subprocess.run([sys.executable, "-c", SERVED, start], capture_output=True, text=True, timeout=60)
+        assert ran.returncode == 0, ran.stderr
+        before, after = map(int, ran.stdout.split())
+        assert before == 0
+        assert (after > 10_000) is frozen, f"start {start}: {after} objects frozen"
