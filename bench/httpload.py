@@ -33,9 +33,11 @@ class HttpConnection:
         self.writer: asyncio.StreamWriter | None = None
 
     async def post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-        if self.writer is None:
+        reused = self.reader is not None and not self.reader.at_eof()
+        if not reused:  # new, or closed by the server while idle (uvicorn ends keep-alives idle for 5 s)
+            self.close()
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
+        assert self.reader is not None and self.writer is not None
         head = (
             f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
@@ -43,6 +45,13 @@ class HttpConnection:
         self.writer.write(head + body)
         try:
             return await asyncio.wait_for(self._read_response(), timeout)
+        except (asyncio.IncompleteReadError, ConnectionResetError) as error:
+            self.close()
+            if reused and not getattr(error, "partial", b""):
+                # The server closed the idle connection as the request went out: the request never reached the
+                # app. Sent again on a new connection, as HTTP clients do, rather than counted as the app's error.
+                return await self.post(path, body, timeout)
+            raise
         except BaseException:
             self.close()
             raise

@@ -197,6 +197,46 @@ async def test_load_generator_against_a_keep_alive_server() -> None:
         await server.wait_closed()
 
 
+async def test_a_keep_alive_the_server_closed_is_not_counted_as_an_error() -> None:
+    """uvicorn ends a keep-alive connection idle for 5 s, and the open loop reuses its idle connections after a
+    stall. A connection the server closed is not reused, and a request that met the close on its way out (no byte
+    of an answer) goes again on a new connection, as HTTP clients do: it never reached the app."""
+    connections = 0
+
+    async def answer_once_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            for answered in range(2):
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(
+                    next(line for line in head.decode().lower().split("\r\n") if "length" in line).split(":")[1]
+                )
+                await reader.readexactly(length)
+                if answered:  # a second request on this connection crosses its close
+                    break
+                writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}")
+                await writer.drain()
+                if connections == 1:  # the first connection closes while idle
+                    break
+        writer.close()
+
+    server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        connection = HttpConnection("127.0.0.1", port)
+        assert await connection.post("/requests", b"{}", timeout=5) == (201, b"{}")
+        assert connection.reader is not None
+        assert await asyncio.wait_for(connection.reader.read(), 5) == b"", "the server closed it while idle"
+        assert await connection.post("/requests", b"{}", timeout=5) == (201, b"{}")
+        assert connections == 2, "the closed connection was not reused"
+        assert await connection.post("/requests", b"{}", timeout=5) == (201, b"{}")
+        assert connections == 3, "the request that crossed the close went again on a new connection"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
 # --- the baselines start and work, against the real servers ---
 
 
