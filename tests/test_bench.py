@@ -172,10 +172,7 @@ async def test_load_generator_against_a_keep_alive_server() -> None:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode().lower().split("\r\n")
-                length = int(next(line for line in lines if line.startswith("content-length")).split(":")[1])
-                answers.append(await reader.readexactly(length))
+                answers.append(await _request_body(reader))
                 body = b'{"ok": true}'
                 writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body))
                 await writer.drain()
@@ -207,18 +204,11 @@ async def test_a_keep_alive_the_server_closed_is_not_counted_as_an_error() -> No
         nonlocal connections
         connections += 1
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            for answered in range(2):
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = int(
-                    next(line for line in head.decode().lower().split("\r\n") if "length" in line).split(":")[1]
-                )
-                await reader.readexactly(length)
-                if answered:  # a second request on this connection crosses its close
-                    break
-                writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}")
-                await writer.drain()
-                if connections == 1:  # the first connection closes while idle
-                    break
+            await _request_body(reader)
+            writer.write(b"HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\n{}")
+            await writer.drain()
+            if connections > 1:  # the first closes while idle; the others take a second request, crossing the close
+                await _request_body(reader)
         writer.close()
 
     server = await asyncio.start_server(answer_once_then_close, "127.0.0.1", 0)
@@ -235,6 +225,14 @@ async def test_a_keep_alive_the_server_closed_is_not_counted_as_an_error() -> No
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def _request_body(reader: asyncio.StreamReader) -> bytes:
+    """The body of the next request on a test server's connection."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode().lower().split("\r\n")
+    length = int(next(line for line in lines if line.startswith("content-length")).split(":")[1])
+    return await reader.readexactly(length)
 
 
 # --- the baselines start and work, against the real servers ---
