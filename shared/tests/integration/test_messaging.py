@@ -10,7 +10,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
-from sqlalchemy import Column, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import Column, MetaData, String, Table, event, func, insert, select, text
 from structlog.testing import capture_logs
 
 from dukcapil_shared.contracts import Envelope, RequestCancelled
@@ -327,6 +327,31 @@ async def _until_idle(relay: OutboxRelay) -> None:
     while not relay.waiting:
         assert time.monotonic() < deadline, "the relay never came to wait for a wake-up"
         await asyncio.sleep(0.01)
+
+
+async def test_the_events_a_unit_of_work_adds_are_written_in_one_statement_at_its_commit(engine) -> None:  # type: ignore[no-untyped-def]
+    request_id = uuid.uuid4()
+    statements: list[str] = []
+
+    def stored() -> list[str]:
+        return [statement for statement in statements if statement.lstrip().upper().startswith("INSERT INTO OUTBOX")]
+
+    async with unit_of_work(engine) as uow:
+        event.listen(uow._connection.sync_connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        added = [await uow.outbox.add(RequestCancelled(request_id=request_id)) for _ in range(3)]
+        assert stored() == [], "nothing is written before the commit"
+        await uow.commit()
+    assert len(stored()) == 1, "the three rows in one statement"
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(outbox.c.id).order_by(outbox.c.created_at))).scalars().all()
+    assert rows == [str(envelope.id) for envelope in added], "in the order they were added"
+
+    async with unit_of_work(engine) as uow:
+        await uow.outbox.add(RequestCancelled(request_id=request_id))
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(func.count()).select_from(outbox))).scalar_one() == 3, (
+            "a unit of work left without its commit writes none of its events"
+        )
 
 
 async def test_the_inbox_claims_an_event_once_and_a_refused_claim_leaves_the_transaction_usable(engine) -> None:  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from pathlib import Path
 import aio_pika
 import pytest
 from faststream.rabbit import RabbitBroker, RabbitRouter
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -305,3 +306,12 @@ async def test_the_outbox_finds_the_requests_trace_in_its_first_row(engine, trac
     async with engine.connect() as connection:
         stored = (await connection.execute(select(outbox.c.body).where(outbox.c.id == str(second.id)))).scalar_one()
     assert Envelope.model_validate_json(stored).traceparent == first.traceparent
+    # A request's first events added together in one unit of work, written only at its commit, share one trace.
+    another_request = uuid.uuid4()
+    with tracer.start_as_current_span("third"):
+        async with unit_of_work(engine) as uow:
+            opening = await uow.outbox.add(RequestCancelled(request_id=another_request))
+            with tracer.start_as_current_span("fourth, another trace", context=Context()):
+                following = await uow.outbox.add(RequestCancelled(request_id=another_request))
+            await uow.commit()
+    assert trace_id(following.traceparent) == trace_id(opening.traceparent) != trace_id(first.traceparent)

@@ -123,11 +123,16 @@ class UnitOfWork(abc.ABC):
 
 
 class SqlOutbox(Outbox):
+    """Rows added are written when the unit of work commits (`flush`), all in one round trip: a shipment's tracking
+    step, a review approved by policy, a consumer's batch add several events in one transaction, and a statement
+    each cost a round trip each."""
+
     def __init__(self, connection: AsyncConnection, table: Table, source: str, *, traced: bool = False) -> None:
         self._connection = connection
         self._table = table
         self._source = source
         self._traced = traced
+        self._pending: list[dict[str, object]] = []
         self.added = 0
 
     async def add(self, event: Event, *, traceparent: str | None = None) -> Envelope:
@@ -139,8 +144,7 @@ class SqlOutbox(Outbox):
         event_id = consequent_event_id(self._source, event.subject, event.routing_key())
         envelope = Envelope.wrap(event, source=self._source, traceparent=traceparent, id=event_id)
         now = datetime.now(UTC)
-        await self._connection.execute(
-            _adding(self._table),
+        self._pending.append(
             {
                 "id": str(envelope.id),
                 "routing_key": envelope.type,
@@ -149,20 +153,29 @@ class SqlOutbox(Outbox):
                 "created_at": now,
                 "attempts": 0,
                 "next_attempt_at": now,
-            },
+            }
         )
         self.added += 1
         return envelope
 
+    async def flush(self) -> None:
+        """Write the rows added since the last flush (the unit of work's commit calls it)."""
+        rows, self._pending = self._pending, []
+        if rows:
+            await self._connection.execute(_adding(self._table), rows)
+
     async def _first_traceparent(self, subject: str) -> str | None:
         """The trace of this service's first event about the request: the request's trace, as far as this service
-        is concerned (one indexed lookup, made only when tracing is on)."""
+        is concerned (one indexed lookup, made only when tracing is on); an event added earlier in this unit of
+        work, not written yet, when there is none before it."""
         table = self._table
         first = (
             await self._connection.execute(
                 select(table.c.body).where(table.c.subject == subject).order_by(table.c.created_at).limit(1)
             )
         ).scalar_one_or_none()
+        if first is None:
+            first = next((str(row["body"]) for row in self._pending if row["subject"] == subject), None)
         return traceparent_in(first) if first is not None else None
 
 
@@ -298,6 +311,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         assert self._connection is not None, "commit outside the unit of work"
         assert not self._read_only, "commit of a unit of work entered for reading"
+        await self.outbox.flush()
         await self._connection.commit()
         if self.outbox.added and self._after_commit is not None:
             self._after_commit()
