@@ -137,6 +137,38 @@ async def test_a_request_loads_whole_in_one_round_trip_children_in_order_and_exa
     assert lonely.led_to == [] and lonely.attachments == [] and len(lonely.history) == 2
 
 
+async def test_a_unit_of_work_loads_a_request_once_and_each_handler_changes_that_same_object(engine) -> None:  # type: ignore[no-untyped-def]
+    request = a_request()
+    async with uow(engine) as unit:
+        await unit.requests.add(request)
+        assert await unit.requests.get(request.id) is request, "what it added is what it finds"
+        await unit.commit()
+    statements: list[str] = []
+    async with uow(engine) as unit:
+        connection = unit.requests._connection.sync_connection  # type: ignore[attr-defined]
+        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        for minute, event_type in ((1, "shipment.status_changed.v1"), (2, "shipment.delivered.v1")):
+            loaded = await unit.requests.get(request.id)
+            assert loaded is not None
+            loaded.record(
+                event_id=str(uuid.uuid4()), event_type=event_type, stage="shipping",
+                occurred_at=T0 + timedelta(minutes=minute), note="", moves_to=None,
+            )  # fmt: skip
+            await unit.requests.save(loaded)
+        assert await unit.requests.get_by_number(request.number) is loaded
+        await unit.commit()
+    loads = [statement for statement in statements if statement.lstrip().upper().startswith("SELECT")]
+    assert len(loads) == 2, "loaded once by id; by number, the row is read and the object in hand returned"
+    async with uow(engine) as unit:
+        stored = await unit.requests.get(request.id)
+    assert stored is not None and stored is not loaded and stored.version == 2
+    assert [entry.event_type for entry in stored.history] == [
+        "request.submitted.v1",
+        "shipment.status_changed.v1",
+        "shipment.delivered.v1",
+    ]
+
+
 async def test_details_are_stored_with_their_type_and_rows_from_before_read_typed(engine) -> None:  # type: ignore[no-untyped-def]
     request = a_request()
     async with uow(engine) as unit:

@@ -38,6 +38,10 @@ from dukcapil_shared.db import (
 class SqlRequestRepository(RequestRepository):
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+        self._known: dict[uuid.UUID, ServiceRequest] = {}
+        """The requests this unit of work has loaded or added, by id (an identity map): loading one again costs no
+        round trip, and every handler in the transaction changes the same object. A consumer's batch often holds
+        several events of one request (a shipment's tracking steps come together)."""
 
     async def add(self, request: ServiceRequest) -> None:
         await self._connection.execute(
@@ -57,9 +61,12 @@ class SqlRequestRepository(RequestRepository):
             | _changing(request)
             | _follows(request),
         )
+        self._known[request.id] = request
         await self._insert_new_children(request)
 
     async def get(self, request_id: uuid.UUID) -> ServiceRequest | None:
+        if (known := self._known.get(request_id)) is not None:
+            return known
         return await self._one(_WHOLE_REQUEST_BY_ID, {"whole_request_id": str(request_id)})
 
     async def get_by_number(self, number: str) -> ServiceRequest | None:
@@ -125,11 +132,14 @@ class SqlRequestRepository(RequestRepository):
             raise ConcurrentUpdate(f"idempotency key {idempotency_key!r} was just used") from error
 
     async def _one(self, statement: Select[Any], parameters: dict[str, str]) -> ServiceRequest | None:
-        """The request with its history, the requests that followed it and its scans, in one round trip."""
+        """The request with its history, the requests that followed it and its scans, in one round trip; the object
+        this unit of work has already, if it has one."""
         row = (await self._connection.execute(statement, parameters)).one_or_none()
         if row is None:
             return None
-        request = _to_request(row)
+        if (known := self._known.get(uuid.UUID(row.id))) is not None:
+            return known
+        request = self._known[uuid.UUID(row.id)] = _to_request(row)
         request.history = [
             HistoryEntry(
                 event_id=event_id,
