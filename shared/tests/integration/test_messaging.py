@@ -6,11 +6,12 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 import pytest
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
-from sqlalchemy import Column, MetaData, String, Table, event, func, insert, select, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, event, func, insert, select, text
 from structlog.testing import capture_logs
 
 from dukcapil_shared.contracts import Envelope, RequestCancelled
@@ -120,6 +121,59 @@ async def test_the_relay_publishes_committed_rows_persistently_and_marks_them_se
     assert sample.content_type == "application/cloudevents+json"
     assert sample.message_id == str(Envelope.model_validate_json(sample.body).id)
     await connection.close()
+
+
+class CommitsDuringPublishing(RabbitBroker):
+    """A broker through which the relay publishes while its service commits: each publish wakes the relay again."""
+
+    relay: OutboxRelay | None = None
+
+    async def publish(self, *args: Any, **kwargs: Any) -> Any:
+        if self.relay is not None:
+            self.relay.wake()
+        return await super().publish(*args, **kwargs)
+
+
+async def test_when_a_commit_wakes_the_relay_during_a_pass_the_next_pass_marks_its_rows_in_its_read(
+    postgres, amqp_url
+) -> None:  # type: ignore[no-untyped-def]
+    engine = await make_engine(await postgres.create())
+    connection, queue = await probe_queue(amqp_url, "request.cancelled.v1")
+    broker = CommitsDuringPublishing(amqp_url)
+    await broker.connect()
+    relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
+    statements: list[str] = []
+
+    def record(*call: object) -> None:
+        statement = str(call[2]).lstrip().upper()
+        if "PUBLISHED_AT" in statement and "COUNT(" not in statement:  # the relay's, not the test's
+            statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        await add_events(engine, 3)
+        broker.relay = relay  # commits during the pass: the relay's loop runs the next pass at once
+        assert await relay.publish_pending() == 3
+        assert await pending(engine) == 3, "published, and marked by the next pass"
+        assert [statement.split()[0] for statement in statements] == ["SELECT"]
+        await add_events(engine, 2)
+        broker.relay = None
+        assert await relay.publish_pending() == 2, "the next pass leaves out the rows it marks"
+        assert await pending(engine) == 0, "nothing woke the relay meanwhile: this pass marks its own rows at once"
+        assert [statement.split()[0] for statement in statements] == ["SELECT", "WITH", "UPDATE"]
+        await add_events(engine, 1)
+        broker.relay = relay
+        assert await relay.publish_pending() == 1
+        await relay.close()
+        assert await pending(engine) == 0, "a relay that stops marks what it published"
+        assert len(await drain(queue, 6)) == 6
+        assert await queue.get(no_ack=True, fail=False) is None, "each row published once"
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+        await relay.close()
+        await broker.stop()
+        await connection.close()
+        await engine.dispose()
 
 
 async def test_a_failed_publish_stays_pending_with_backoff_and_goes_out_later(engine, amqp_url) -> None:  # type: ignore[no-untyped-def]

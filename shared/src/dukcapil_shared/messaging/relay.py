@@ -16,9 +16,12 @@ The turn on PostgreSQL is a session-level advisory lock held on a connection of 
 service's pool, for as long as that connection lives. Its holder reads the due rows and marks them in two
 statements, each its own transaction: a pass is two round trips, and an empty one is one. (Taking a lock per pass
 inside a transaction cost four: BEGIN, the rows, the marks, COMMIT; the relays were a fifth of every service's round
-trips.) The lock and the statements share the connection, so any statement that succeeds runs while the lock is
-held; when the connection fails the lock is gone with it, the relay drops the connection, and whichever relay asks
-next takes the turn. A relay without the turn asks for it at every poll; woken by its own service's commit, it
+trips.) Under load, when a commit has woken the relay again before its pass ends, the marks wait for the next pass
+and go in the same statement as its read of the due rows: one round trip a pass. A relay that stops or crashes
+between the two has published rows it has not marked; they go again, and the consumers' inboxes drop them. The
+lock and the statements share the connection, so any statement that succeeds runs while the lock is held; when the
+connection fails the lock is gone with it, the relay drops the connection, and whichever relay asks next takes the
+turn. A relay without the turn asks for it at every poll; woken by its own service's commit, it
 passes the wake-up on to the holder through NOTIFY, to which the holder listens, so rows committed by any replica
 leave at once.
 
@@ -43,6 +46,7 @@ from sqlalchemy import (
     String,
     Table,
     Update,
+    all_,
     and_,
     any_,
     bindparam,
@@ -104,6 +108,10 @@ class OutboxRelay:
         # at every pass.
         self._due = _selecting_due_rows(outbox, batch_size)
         self._sent = _marking_sent(outbox, on_postgresql=self._on_postgresql)
+        self._due_after_marking = _selecting_due_rows_after_marking(outbox, batch_size) if self._on_postgresql else None
+        self._unmarked: list[str] = []
+        """Rows the broker confirmed that are not marked sent yet (PostgreSQL only): when the next pass follows at
+        once, they are marked by its query for the due rows, one round trip instead of two."""
         self._turn = _Turn(engine, f"outbox-relay:{source}:{outbox.name}", on_notice=self._wake.set)
 
     def wake(self) -> None:
@@ -111,7 +119,9 @@ class OutboxRelay:
         self._wake.set()
 
     async def close(self) -> None:
-        """Give up the turn, if held, and close the relay's own connection (run() does this when it stops)."""
+        """Mark what the last pass published, give up the turn, if held, and close the relay's own connection (run()
+        does this when it stops)."""
+        await self._mark_unmarked()
         await self._turn.give_up()
 
     async def run(self) -> None:
@@ -119,19 +129,19 @@ class OutboxRelay:
             await self._run()
         finally:
             with anyio.CancelScope(shield=True):
-                await self._turn.give_up()
+                await self.close()
 
     async def _run(self) -> None:
         while True:
             woken = self._wake.is_set()
-            self._wake.clear()
             try:
                 published = await self.publish_pending(pass_on_wake=woken)
             except Exception as error:  # the database may be briefly away: the next pass tries again
                 published = 0
                 log.warning("outbox_relay_pass_failed", error=f"{type(error).__name__}: {error}")
-            if published >= self._batch_size:
+            if published >= self._batch_size or self._wake.is_set():
                 continue
+            await self._mark_unmarked()
             self.waiting = True
             # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the wake-up does, and
             # the relay then ran on after its service had asked it to stop.
@@ -146,7 +156,10 @@ class OutboxRelay:
     async def publish_pending(self, *, pass_on_wake: bool = False) -> int:
         """One pass over the due rows; returns how many the broker confirmed. On PostgreSQL, 0 as well when
         another replica's relay has the turn: with `pass_on_wake` (this relay was woken by its service's commit),
-        that relay is woken to publish the rows."""
+        that relay is woken to publish the rows. On PostgreSQL, when another pass is due at once (a commit woke the
+        relay meanwhile, or the batch was full), the rows confirmed are marked sent by that pass's first statement;
+        otherwise before this pass ends."""
+        self._wake.clear()  # a wake-up before the pass is served by it
         if self._on_postgresql:
             connection = await self._turn.take(pass_on_wake=pass_on_wake)
             if connection is None:
@@ -156,7 +169,11 @@ class OutboxRelay:
                 if not rows:
                     return 0
                 confirmed, failed = await self._publish(rows)
-                await self._mark(connection, confirmed, failed)
+                if len(confirmed) >= self._batch_size or self._wake.is_set():
+                    self._unmarked = confirmed
+                    await self._mark(connection, [], failed)
+                else:
+                    await self._mark(connection, confirmed, failed)
         else:
             async with self._engine.begin() as connection:
                 rows = await self._due_rows(connection)
@@ -166,7 +183,26 @@ class OutboxRelay:
         return len(confirmed)
 
     async def _due_rows(self, connection: AsyncConnection) -> Sequence[Row]:
-        return (await connection.execute(self._due, {"now": datetime.now(UTC)})).all()
+        now = datetime.now(UTC)
+        if self._unmarked and self._due_after_marking is not None:
+            unmarked, self._unmarked = self._unmarked, []
+            # Should the statement fail, the rows were published all the same, and go again: consumers drop a
+            # duplicate by their inbox.
+            parameters = {"now": now, "sent": unmarked, "sent_at": now}
+            return (await connection.execute(self._due_after_marking, parameters)).all()
+        return (await connection.execute(self._due, {"now": now})).all()
+
+    async def _mark_unmarked(self) -> None:
+        """Mark sent the rows confirmed by the last pass, if it left any (PostgreSQL, on the turn's connection)."""
+        unmarked, self._unmarked = self._unmarked, []
+        connection = self._turn.held
+        if not unmarked or connection is None:
+            return
+        try:
+            async with self._turn.in_use():
+                await self._mark(connection, unmarked, {})
+        except Exception as error:  # published all the same: they go again, and consumers drop the duplicates
+            log.warning("outbox_relay_mark_failed", rows=len(unmarked), error=f"{type(error).__name__}: {error}")
 
     async def _publish(self, rows: Sequence[Row]) -> tuple[list[str], dict[str, tuple[int, str]]]:
         by_subject: dict[str, list[Row]] = {}
@@ -251,6 +287,17 @@ def _selecting_due_rows(table: Table, batch_size: int) -> Select[Any]:
     )
 
 
+def _selecting_due_rows_after_marking(table: Table, batch_size: int) -> Select[Any]:
+    """PostgreSQL: mark the rows `sent` published at `sent_at`, and select the due rows as `_selecting_due_rows`
+    does, in one statement. The select sees the table as it was before the update, so it leaves those rows out
+    itself."""
+    sent = bindparam("sent", type_=postgresql.ARRAY(String))
+    marking = (
+        update(table).where(table.c.id == any_(sent)).values(published_at=bindparam("sent_at")).returning(table.c.id)
+    ).cte("marked")
+    return _selecting_due_rows(table, batch_size).where(table.c.id != all_(sent)).add_cte(marking)
+
+
 def _marking_sent(table: Table, *, on_postgresql: bool) -> Update:
     """Marks the rows `sent` (their ids) published at `sent_at`: on PostgreSQL one statement for any number of rows
     (see SqlInbox.claim_many)."""
@@ -275,6 +322,11 @@ class _Turn:
         self._on_notice = on_notice
         self._connection: AsyncConnection | None = None
         self._held = False
+
+    @property
+    def held(self) -> AsyncConnection | None:
+        """The connection on which this relay has the turn, if it has it."""
+        return self._connection if self._held else None
 
     async def take(self, *, pass_on_wake: bool) -> AsyncConnection | None:
         """The connection on which this relay has the turn, or None when another relay has it; then, with
