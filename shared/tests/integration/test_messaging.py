@@ -6,7 +6,6 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aio_pika
 import pytest
@@ -123,23 +122,9 @@ async def test_the_relay_publishes_committed_rows_persistently_and_marks_them_se
     await connection.close()
 
 
-class CommitsDuringPublishing(RabbitBroker):
-    """A broker through which the relay publishes while its service commits: each publish wakes the relay again."""
-
-    relay: OutboxRelay | None = None
-
-    async def publish(self, *args: Any, **kwargs: Any) -> Any:
-        if self.relay is not None:
-            self.relay.wake()
-        return await super().publish(*args, **kwargs)
-
-
-async def test_when_a_commit_wakes_the_relay_during_a_pass_the_next_pass_marks_its_rows_in_its_read(
-    postgres, amqp_url
-) -> None:  # type: ignore[no-untyped-def]
+async def test_a_pass_can_leave_its_marks_to_the_next_passs_read_of_the_due_rows(postgres, broker, amqp_url) -> None:  # type: ignore[no-untyped-def]
     engine = await make_engine(await postgres.create())
     connection, queue = await probe_queue(amqp_url, "request.cancelled.v1")
-    broker = CommitsDuringPublishing(amqp_url)
     await broker.connect()
     relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe")
     statements: list[str] = []
@@ -152,18 +137,15 @@ async def test_when_a_commit_wakes_the_relay_during_a_pass_the_next_pass_marks_i
     event.listen(Engine, "before_cursor_execute", record)
     try:
         await add_events(engine, 3)
-        broker.relay = relay  # commits during the pass: the relay's loop runs the next pass at once
-        assert await relay.publish_pending() == 3
+        assert await relay.publish_pending(defer_marks=True) == 3
         assert await pending(engine) == 3, "published, and marked by the next pass"
         assert [statement.split()[0] for statement in statements] == ["SELECT"]
         await add_events(engine, 2)
-        broker.relay = None
         assert await relay.publish_pending() == 2, "the next pass leaves out the rows it marks"
-        assert await pending(engine) == 0, "nothing woke the relay meanwhile: this pass marks its own rows at once"
+        assert await pending(engine) == 0
         assert [statement.split()[0] for statement in statements] == ["SELECT", "WITH", "UPDATE"]
         await add_events(engine, 1)
-        broker.relay = relay
-        assert await relay.publish_pending() == 1
+        assert await relay.publish_pending(defer_marks=True) == 1
         await relay.close()
         assert await pending(engine) == 0, "a relay that stops marks what it published"
         assert len(await drain(queue, 6)) == 6
@@ -171,9 +153,27 @@ async def test_when_a_commit_wakes_the_relay_during_a_pass_the_next_pass_marks_i
     finally:
         event.remove(Engine, "before_cursor_execute", record)
         await relay.close()
-        await broker.stop()
         await connection.close()
         await engine.dispose()
+
+
+async def test_a_running_relay_marks_what_it_published_when_no_commit_follows(engine, broker) -> None:  # type: ignore[no-untyped-def]
+    """Its marks wait for the next pass only briefly: a quiet service has nothing unmarked for long."""
+    await broker.connect()
+    relay = OutboxRelay(engine=engine, outbox=outbox, broker=broker, source="/probe", poll_interval=30)
+    running = asyncio.create_task(relay.run())
+    try:
+        await _until_idle(relay)
+        await add_events(engine, 4)
+        relay.wake()
+
+        async def all_marked() -> bool:
+            return await pending(engine) == 0
+
+        await wait_for(all_marked, timeout=10)  # well before the next poll
+    finally:
+        running.cancel()
+        await asyncio.wait({running})
 
 
 async def test_a_failed_publish_stays_pending_with_backoff_and_goes_out_later(engine, amqp_url) -> None:  # type: ignore[no-untyped-def]

@@ -16,14 +16,14 @@ The turn on PostgreSQL is a session-level advisory lock held on a connection of 
 service's pool, for as long as that connection lives. Its holder reads the due rows and marks them in two
 statements, each its own transaction: a pass is two round trips, and an empty one is one. (Taking a lock per pass
 inside a transaction cost four: BEGIN, the rows, the marks, COMMIT; the relays were a fifth of every service's round
-trips.) Under load, when a commit has woken the relay again before its pass ends, the marks wait for the next pass
-and go in the same statement as its read of the due rows: one round trip a pass. A relay that stops or crashes
-between the two has published rows it has not marked; they go again, and the consumers' inboxes drop them. The
-lock and the statements share the connection, so any statement that succeeds runs while the lock is held; when the
-connection fails the lock is gone with it, the relay drops the connection, and whichever relay asks next takes the
-turn. A relay without the turn asks for it at every poll; woken by its own service's commit, it
-passes the wake-up on to the holder through NOTIFY, to which the holder listens, so rows committed by any replica
-leave at once.
+trips.) Under load the marks wait for the next pass, which a commit starts within moments, and go in the same
+statement as its read of the due rows: one round trip a pass. When no commit comes within `marks_wait` (50 ms), they
+are marked on their own. A relay that stops or crashes between the two has published rows it has not marked; they
+go again, and the consumers' inboxes drop them. The lock and the statements share the connection, so any statement
+that succeeds runs while the lock is held; when the connection fails the lock is gone with it, the relay drops the
+connection, and whichever relay asks next takes the turn. A relay without the turn asks for it at every poll;
+woken by its own service's commit, it passes the wake-up on to the holder through NOTIFY, to which the holder
+listens, so rows committed by any replica leave at once.
 
 Each row is published in the trace context that committed it (the envelope's traceparent, also sent as the
 AMQP header `traceparent`), since the relay runs in a task of its own, long after that context ended.
@@ -88,7 +88,10 @@ class OutboxRelay:
         publish_timeout: float = 5.0,
         backoff_seconds: Sequence[float] = (1, 2, 5, 10, 30, 60),
         metrics: ServiceMetrics | None = None,
+        marks_wait: float = 0.05,
     ) -> None:
+        """`marks_wait`: how long the rows a pass published wait for the next pass to mark them in its read of the
+        due rows (PostgreSQL) before they are marked on their own."""
         self._engine = engine
         self._outbox = outbox
         self._broker = broker
@@ -99,6 +102,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
         self._backoff = tuple(backoff_seconds)
+        self._marks_wait = marks_wait
         self._metrics = metrics or ServiceMetrics()
         self._wake = asyncio.Event()
         self.waiting = False
@@ -135,11 +139,13 @@ class OutboxRelay:
         while True:
             woken = self._wake.is_set()
             try:
-                published = await self.publish_pending(pass_on_wake=woken)
+                published = await self.publish_pending(pass_on_wake=woken, defer_marks=True)
             except Exception as error:  # the database may be briefly away: the next pass tries again
                 published = 0
                 log.warning("outbox_relay_pass_failed", error=f"{type(error).__name__}: {error}")
             if published >= self._batch_size or self._wake.is_set():
+                continue
+            if self._unmarked and await self._woken_within(self._marks_wait):
                 continue
             await self._mark_unmarked()
             self.waiting = True
@@ -153,12 +159,19 @@ class OutboxRelay:
             finally:
                 self.waiting = False
 
-    async def publish_pending(self, *, pass_on_wake: bool = False) -> int:
+    async def _woken_within(self, seconds: float) -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def publish_pending(self, *, pass_on_wake: bool = False, defer_marks: bool = False) -> int:
         """One pass over the due rows; returns how many the broker confirmed. On PostgreSQL, 0 as well when
         another replica's relay has the turn: with `pass_on_wake` (this relay was woken by its service's commit),
-        that relay is woken to publish the rows. On PostgreSQL, when another pass is due at once (a commit woke the
-        relay meanwhile, or the batch was full), the rows confirmed are marked sent by that pass's first statement;
-        otherwise before this pass ends."""
+        that relay is woken to publish the rows. On PostgreSQL with `defer_marks`, the rows confirmed are marked
+        sent by the next pass's first statement (or `close`); otherwise before this pass ends."""
         self._wake.clear()  # a wake-up before the pass is served by it
         if self._on_postgresql:
             connection = await self._turn.take(pass_on_wake=pass_on_wake)
@@ -169,11 +182,8 @@ class OutboxRelay:
                 if not rows:
                     return 0
                 confirmed, failed = await self._publish(rows)
-                if len(confirmed) >= self._batch_size or self._wake.is_set():
-                    self._unmarked = confirmed
-                    await self._mark(connection, [], failed)
-                else:
-                    await self._mark(connection, confirmed, failed)
+                self._unmarked = confirmed if defer_marks else []
+                await self._mark(connection, [] if defer_marks else confirmed, failed)
         else:
             async with self._engine.begin() as connection:
                 rows = await self._due_rows(connection)
