@@ -26,6 +26,9 @@ from dukcapil_intake.requests.domain.events import AccessCodeIssued, BookingConf
 from dukcapil_intake.requests.service_layer import handlers as requests
 from dukcapil_intake.requests.service_layer.unit_of_work import RequestsUnitOfWork
 from dukcapil_shared.clock import Clock, system_clock
+from dukcapil_shared.contracts import ShipmentFlagged
+
+_FLAGGED = ShipmentFlagged.routing_key()
 
 T = TypeVar("T")
 """The transaction the handlers join: a database connection, or a fake unit of work in the tests."""
@@ -73,7 +76,9 @@ def follow_requests(
         shipment_incidents = incidents
         dispatcher.on(
             StepRecorded,
-            lambda t, step: incidents_service.follow_shipment(shipment_incidents(t), step.event, step.envelope),
+            lambda t, step: incidents_service.follow_shipment(
+                shipment_incidents(t), step.event, step.envelope, ever_flagged=step.request.has_recorded(_FLAGGED)
+            ),
         )
     if follow_on_drafts is not None:
         drafts = follow_on_drafts

@@ -59,6 +59,8 @@ class FakeIncidentRepository(IncidentRepository):
         self.committed: dict[uuid.UUID, Incident] = {}
         self.pending: dict[uuid.UUID, Incident] = {}
         self._requests = requests
+        self.looked_up: list[uuid.UUID] = []
+        """The requests whose incidents `about` was asked for."""
 
     async def add(self, incident: Incident) -> None:
         self.pending[incident.id] = copy.deepcopy(incident)
@@ -74,6 +76,7 @@ class FakeIncidentRepository(IncidentRepository):
 
     async def about(self, request_id: uuid.UUID) -> list[Incident]:
         """As the SQL repository inside its transaction: what this unit of work wrote is seen too."""
+        self.looked_up.append(request_id)
         seen = copy.deepcopy(self.committed | self.pending)
         return sorted((i for i in seen.values() if i.request_id == request_id), key=lambda i: (i.opened_at, str(i.id)))
 
@@ -327,6 +330,19 @@ async def test_a_parcel_the_courier_lost_is_an_incident_until_its_shipment_moves
         assert await bus.publish(lost_parcel(request.id, shipment_id)) == ["dukcapil.intake.lifecycle"]
     [reopened] = await incidents.list_incidents(open=True, policy=POLICY, now=datetime.now(UTC), limit=100, uow=uow)
     assert reopened.since > now and reopened.resolution is None
+
+
+async def test_the_steps_of_a_shipment_never_flagged_look_for_no_incident() -> None:
+    uow = IncidentsUnitOfWork()
+    request = await a_request(uow, RequestStatus.shipped)
+    shipment_id = uuid.uuid4()
+    await happen(uow, rebooked(request.id, shipment_id), datetime.now(UTC) - timedelta(minutes=1))
+    assert uow.incidents.looked_up == [], "no flag in the request's history: no incident to close"
+    await happen(uow, lost_parcel(request.id, shipment_id), datetime.now(UTC) - timedelta(seconds=30))
+    await happen(uow, rebooked(request.id, shipment_id), datetime.now(UTC))
+    assert uow.incidents.looked_up == [request.id], "once flagged, moving on looks"
+    [closed] = await incidents.list_incidents(open=False, policy=POLICY, now=datetime.now(UTC), limit=100, uow=uow)
+    assert closed.resolution == "rebooked"
 
 
 async def test_a_flag_and_the_step_that_moves_it_on_in_one_transaction_leave_the_incident_closed() -> None:

@@ -170,15 +170,20 @@ async def close_shipment_incidents(uow: IncidentsUnitOfWork, event: ShipmentMove
             await uow.incidents.save(incident)
 
 
-async def follow_shipment(uow: IncidentsUnitOfWork, event: Event, envelope: Envelope) -> None:
+async def follow_shipment(
+    uow: IncidentsUnitOfWork, event: Event, envelope: Envelope, *, ever_flagged: bool = True
+) -> None:
     """A step of a request's shipment, as the request's history records it (dispatch.py, in the lifecycle consumer's
     transaction): a flag opens an incident, moving on closes it, anything else concerns no incident. The shipment's
     events reach intake once, on the lifecycle queue, in the order shipping sent them; they used to come a second
-    time through the operations queue, two more deliveries per request for what is almost always nothing."""
+    time through the operations queue, two more deliveries per request for what is almost always nothing.
+    `ever_flagged`: the request's history holds a shipment flag. Only a flag opens a shipment's incident, and every
+    flag enters the history in the transaction that opens it, so without one there is nothing to close, and moving
+    on looks for nothing (a statement for almost every request saved)."""
     match event:
         case ShipmentFlagged():
             await open_shipment_incident(uow, event, envelope)
-        case ShipmentCreated() | ShipmentDelivered() | DeliveryFailed() | ReadyForPickup():
+        case ShipmentCreated() | ShipmentDelivered() | DeliveryFailed() | ReadyForPickup() if ever_flagged:
             await close_shipment_incidents(uow, event, envelope)
 
 

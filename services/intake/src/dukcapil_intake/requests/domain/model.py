@@ -353,6 +353,10 @@ class ServiceRequest:
         if self.document_id == document_id and superseded_by is None:
             self.document_id = self.document_number = None
 
+    def has_recorded(self, event_type: str) -> bool:
+        """Whether the history holds an event of this type (a routing key)."""
+        return any(entry.event_type == event_type for entry in self.history)
+
     def record(
         self,
         *,
