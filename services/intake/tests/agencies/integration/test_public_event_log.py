@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from dukcapil_intake import tables
 from dukcapil_intake.agencies.adapters import tables as agencies_tables
@@ -31,6 +31,23 @@ def a_death(number: int, region: str = "36.02.14") -> DeathRegistered:
         deceased_nik="3602140101500002",
         date_of_death="2026-11-01",
     )
+
+
+async def test_on_postgresql_both_variants_are_logged_in_one_statement(engine) -> None:  # type: ignore[no-untyped-def]
+    record = PublicEventRecord(uuid.uuid4(), a_death(1), T0, uuid.uuid4())
+    statements: list[str] = []
+    async with uow(engine) as unit:
+        connection = unit.public_events._connection.sync_connection  # type: ignore[attr-defined]
+        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        await unit.public_events.add(record)
+        await unit.commit()
+    assert len(statements) == (1 if engine.dialect.name == "postgresql" else 2)
+    async with engine.connect() as connection:
+        bodies = [
+            (await connection.execute(select(table.c.body).where(table.c.id == str(record.id)))).scalar_one()
+            for table in (agencies_tables.public_events, agencies_tables.identified_public_events)
+        ]
+    assert "3602140101500002" not in bodies[0] and "3602140101500002" in bodies[1], "each variant in its own log"
 
 
 async def test_both_variants_are_logged_once_and_read_back_by_time_range_in_either_zone(engine) -> None:  # type: ignore[no-untyped-def]

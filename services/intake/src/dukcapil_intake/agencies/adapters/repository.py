@@ -2,7 +2,7 @@ import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import Insert, Row, Table, delete, insert, select
+from sqlalchemy import Insert, Row, Table, bindparam, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -20,27 +20,34 @@ class SqlPublicEventLog(PublicEventLog):
 
     async def add(self, record: PublicEventRecord) -> None:
         """Log the event in both variants; an event derived from the same lifecycle event before (the same id) is
-        logged already, and its insert does nothing (one round trip each, with no savepoint around them)."""
+        logged already, and its insert does nothing (no savepoint around them). On PostgreSQL both rows go in one
+        statement."""
         now = datetime.now(UTC)
-        for table, identified in ((tables.public_events, False), (tables.identified_public_events, True)):
-            envelope = record.event.envelope(event_id=record.id, time=record.occurred_at, identified=identified)
-            await self._connection.execute(
-                _logging(table, self._connection.dialect.name),
-                {
-                    "id": str(record.id),
-                    "routing_key": record.event.routing_key(),
-                    "subject": record.event.document_number,
-                    "body": envelope.model_dump_json(),
-                    "event_type": record.event.type_name(),
-                    "region_code": record.event.region_code,
-                    "request_id": str(record.request_id),
-                    # SQLite keeps the wall time only: everything is stored in UTC.
-                    "occurred_at": record.occurred_at.astimezone(UTC),
-                    "created_at": now,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                },
-            )
+        rows = {
+            variant: {
+                "id": str(record.id),
+                "routing_key": record.event.routing_key(),
+                "subject": record.event.document_number,
+                "body": record.event.envelope(
+                    event_id=record.id, time=record.occurred_at, identified=identified
+                ).model_dump_json(),
+                "event_type": record.event.type_name(),
+                "region_code": record.event.region_code,
+                "request_id": str(record.request_id),
+                # SQLite keeps the wall time only: everything is stored in UTC.
+                "occurred_at": record.occurred_at.astimezone(UTC),
+                "created_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+            }
+            for variant, identified in (("anonymous", False), ("identified", True))
+        }
+        if self._connection.dialect.name == "postgresql":
+            parameters = {f"{variant}_{name}": value for variant, row in rows.items() for name, value in row.items()}
+            await self._connection.execute(_LOGGING_BOTH, parameters)
+            return
+        for table, variant in ((tables.public_events, "anonymous"), (tables.identified_public_events, "identified")):
+            await self._connection.execute(_logging(table, self._connection.dialect.name), rows[variant])
 
     async def between(
         self, *, since: datetime, until: datetime, event_types: Sequence[str], identified: bool
@@ -113,6 +120,26 @@ def _to_agency(row: Row) -> Agency:
         onboarded_at=as_utc(row.onboarded_at),
         onboarded_by=row.onboarded_by,
     )
+
+
+def _logging_both() -> Insert:
+    """PostgreSQL: the anonymous variant's insert as a CTE of the identified one's, each row's values as parameters
+    named after its variant."""
+
+    def inserting(table: Table, variant: str) -> Insert:
+        values = {
+            column.name: bindparam(f"{variant}_{column.name}")
+            for column in table.c
+            if column.name not in _SET_BY_THE_RELAY
+        }
+        return postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=[table.c.id])
+
+    anonymous = inserting(tables.public_events, "anonymous").cte("anonymous")
+    return inserting(tables.identified_public_events, "identified").add_cte(anonymous)
+
+
+_SET_BY_THE_RELAY = frozenset(("last_error", "published_at"))
+_LOGGING_BOTH = _logging_both()
 
 
 @functools.cache
