@@ -114,8 +114,8 @@ class OutboxRelay:
         self._sent = _marking_sent(outbox, on_postgresql=self._on_postgresql)
         self._due_after_marking = _selecting_due_rows_after_marking(outbox, batch_size) if self._on_postgresql else None
         self._unmarked: list[str] = []
-        """Rows the broker confirmed that are not marked sent yet (PostgreSQL only): when the next pass follows at
-        once, they are marked by its query for the due rows, one round trip instead of two."""
+        """Rows the broker confirmed that are not marked sent yet (PostgreSQL only): when the next pass follows
+        within `marks_wait`, they are marked by its query for the due rows, one round trip instead of two."""
         self._turn = _Turn(engine, f"outbox-relay:{source}:{outbox.name}", on_notice=self._wake.set)
 
     def wake(self) -> None:

@@ -40,8 +40,8 @@ class SqlRequestRepository(RequestRepository):
         self._connection = connection
         self._known: dict[uuid.UUID, ServiceRequest] = {}
         """The requests this unit of work has loaded or added, by id (an identity map): loading one again costs no
-        round trip, and every handler in the transaction changes the same object. A consumer's batch often holds
-        several events of one request (a shipment's tracking steps come together)."""
+        round trip, and every handler in the transaction changes the same object. A consumer's batch may hold several
+        events of one request (a shipment's steps seen in one tracking round)."""
 
     async def add(self, request: ServiceRequest) -> None:
         await self._connection.execute(
