@@ -1,7 +1,8 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, insert, literal, select, update
+from sqlalchemy import ColumnElement, Select, String, bindparam, delete, exists, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,37 +36,34 @@ class SqlDocumentRepository(DocumentRepository):
 
     async def add(self, document: Document) -> None:
         await self._connection.execute(
-            insert(_documents).values(
-                id=str(document.id),
-                request_id=str(document.request_id),
-                request_number=document.request_number,
-                type=document.type,
-                number=document.number,
-                holder=document.holder.model_dump(mode="json"),
-                details=details_json(document.details),
-                kecamatan_code=document.kecamatan_code,
-                verification_token=document.verification_token,
-                checksum_sha256=document.checksum_sha256,
-                storage_key=document.storage_key,
-                issued_at=document.issued_at,
-                delivery=document.delivery.model_dump(mode="json") if document.delivery else None,
-                signature=document.signature,
-                signing_key_id=document.signing_key_id,
-                status=document.status.value,
-                supersedes=str(document.supersedes) if document.supersedes else None,
-                verification_count=document.verification_count,
-            )
+            _ADDING,
+            {
+                "id": str(document.id),
+                "request_id": str(document.request_id),
+                "request_number": document.request_number,
+                "type": document.type,
+                "number": document.number,
+                "holder": document.holder.model_dump(mode="json"),
+                "details": details_json(document.details),
+                "kecamatan_code": document.kecamatan_code,
+                "verification_token": document.verification_token,
+                "checksum_sha256": document.checksum_sha256,
+                "storage_key": document.storage_key,
+                "issued_at": document.issued_at,
+                "delivery": document.delivery.model_dump(mode="json") if document.delivery else None,
+                "signature": document.signature,
+                "signing_key_id": document.signing_key_id,
+                "status": document.status.value,
+                "supersedes": str(document.supersedes) if document.supersedes else None,
+                "verification_count": document.verification_count,
+            },
         )
 
     async def get(self, document_id: uuid.UUID) -> Document | None:
         return await self._one(_documents.c.id == str(document_id))
 
     async def for_request(self, request_id: uuid.UUID) -> list[Document]:
-        rows = await self._connection.execute(
-            select(_documents)
-            .where(_documents.c.request_id == str(request_id))
-            .order_by(_documents.c.issued_at, _documents.c.number)
-        )
+        rows = await self._connection.execute(_FOR_REQUEST, {"documents_of": str(request_id)})
         return [_to_document(row) for row in rows]
 
     async def by_verification_token(self, token: str) -> Document | None:
@@ -83,16 +81,7 @@ class SqlDocumentRepository(DocumentRepository):
         return await next_in_sequence(self._connection, tables.document_counters, type_code=type_code, year=year)
 
     async def number_state(self, request_id: uuid.UUID) -> NumberState:
-        issued = exists().where(_documents.c.request_id == str(request_id)).label("issued")
-        # One row whether or not there is a reservation: the reservation joined to a row of its own.
-        anchor = select(literal(1).label("anchor")).subquery()
-        row = (
-            await self._connection.execute(
-                select(issued, _reservations).select_from(
-                    anchor.outerjoin(_reservations, _reservations.c.request_id == str(request_id))
-                )
-            )
-        ).one()
+        row = (await self._connection.execute(_NUMBER_STATE, {"number_of": str(request_id)})).one()
         if row.request_id is None:
             return NumberState(issued=bool(row.issued), reservation=None)
         reservation = NumberReservation(
@@ -132,7 +121,7 @@ class SqlDocumentRepository(DocumentRepository):
         return NumberReservation(request_id=request_id, kind=kind, year=year, sequence=sequence, reserved_at=at)
 
     async def release_reservation(self, request_id: uuid.UUID) -> None:
-        await self._connection.execute(delete(_reservations).where(_reservations.c.request_id == str(request_id)))
+        await self._connection.execute(_RELEASING, {"released_for": str(request_id)})
 
     async def save_revocation(self, document: Document) -> bool:
         # Compare-and-set on the status: of two operators revoking at once, the second updates nothing.
@@ -162,6 +151,29 @@ class SqlDocumentRepository(DocumentRepository):
     async def _one(self, condition: ColumnElement[bool]) -> Document | None:
         row = (await self._connection.execute(select(_documents).where(condition))).one_or_none()
         return _to_document(row) if row is not None else None
+
+
+def _number_state() -> Select[Any]:
+    """Whether the request has a document, and its reservation if any, in one row: the reservation joined to a row
+    of its own, so that there is a row whether or not there is a reservation."""
+    request_id = bindparam("number_of", type_=String)
+    issued = exists().where(_documents.c.request_id == request_id).label("issued")
+    anchor = select(literal(1).label("anchor")).subquery()
+    return select(issued, _reservations).select_from(
+        anchor.outerjoin(_reservations, _reservations.c.request_id == request_id)
+    )
+
+
+# The statements run for every document are built once and executed with parameters: SQLAlchemy then neither
+# builds them nor works out their cache keys each time (see dukcapil_shared.messaging.unit_of_work).
+_ADDING = insert(_documents)
+_FOR_REQUEST = (
+    select(_documents)
+    .where(_documents.c.request_id == bindparam("documents_of"))
+    .order_by(_documents.c.issued_at, _documents.c.number)
+)
+_NUMBER_STATE = _number_state()
+_RELEASING = delete(_reservations).where(_reservations.c.request_id == bindparam("released_for"))
 
 
 class SqlDocumentsUnitOfWork(SqlUnitOfWork, DocumentsUnitOfWork):
