@@ -149,17 +149,14 @@ class OutboxRelay:
                 continue
             await self._mark_unmarked()
             self.waiting = True
-            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the wake-up does, and
-            # the relay then ran on after its service had asked it to stop.
             try:
-                async with asyncio.timeout(self._poll_interval):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+                await self._woken_within(self._poll_interval)
             finally:
                 self.waiting = False
 
     async def _woken_within(self, seconds: float) -> bool:
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as the wake-up does, and the
+        # relay then ran on after its service had asked it to stop.
         try:
             async with asyncio.timeout(seconds):
                 await self._wake.wait()

@@ -137,9 +137,10 @@ class SqlRequestRepository(RequestRepository):
         row = (await self._connection.execute(statement, parameters)).one_or_none()
         if row is None:
             return None
-        if (known := self._known.get(uuid.UUID(row.id))) is not None:
+        request_id = uuid.UUID(row.id)
+        if (known := self._known.get(request_id)) is not None:
             return known
-        request = self._known[uuid.UUID(row.id)] = _to_request(row)
+        request = self._known[request_id] = _to_request(row)
         request.history = [
             HistoryEntry(
                 event_id=event_id,
