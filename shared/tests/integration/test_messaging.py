@@ -17,6 +17,7 @@ from dukcapil_shared.contracts import Envelope, RequestCancelled
 from dukcapil_shared.db import create_engine
 from dukcapil_shared.messaging import (
     EVENTS_EXCHANGE,
+    AlreadyApplied,
     ConcurrentChange,
     EventConsumer,
     OutboxRelay,
@@ -508,6 +509,18 @@ class Scenario:
         await uow._connection.execute(insert(effects).values(request_id=str(event.request_id)))
 
 
+class StateScenario(Scenario):
+    """A handler whose state tells an event applied before (the effect's row, by its primary key), for a
+    subscription without inbox rows."""
+
+    async def handle(self, uow: ProbeUnitOfWork, event: RequestCancelled, envelope: Envelope) -> None:
+        applied = select(effects.c.request_id).where(effects.c.request_id == str(event.request_id))
+        if (await uow._connection.execute(applied)).first() is not None:
+            self.calls[event.request_id].append(time.monotonic())
+            raise AlreadyApplied(str(envelope.id))
+        await super().handle(uow, event, envelope)
+
+
 class CountingUnitOfWork(ProbeUnitOfWork):
     commits = 0
 
@@ -516,15 +529,16 @@ class CountingUnitOfWork(ProbeUnitOfWork):
         CountingUnitOfWork.commits += 1
 
 
-async def start_consumer(engine, amqp_url: str, *, batch_size: int = 1, prefetch: int = 20):  # type: ignore[no-untyped-def]
-    """A started consumer on a topology of its own: (scenario, broker, topology)."""
-    scenario = Scenario()
+async def start_consumer(engine, amqp_url: str, *, batch_size: int = 1, prefetch: int = 20, inbox_rows: bool = True):  # type: ignore[no-untyped-def]
+    """A started consumer on a topology of its own: (scenario, broker, topology). Without `inbox_rows`, the
+    subscription writes none and its handler tells a duplicate by its own state."""
+    scenario = Scenario() if inbox_rows else StateScenario()
     broker = RabbitBroker(amqp_url, graceful_timeout=5, default_channel=Channel(prefetch_count=prefetch))
     topology = ServiceTopology(f"probe{uuid.uuid4().hex[:6]}")
     retry = RetryPolicy(delays_ms=(100, 300, 600))
     consumer = EventConsumer(
         topology=topology,
-        subscription=Subscription(name="cancellations", handlers={RequestCancelled: scenario.handle}),
+        subscription=Subscription(name="cancellations", handlers={RequestCancelled: scenario.handle}, inbox=inbox_rows),
         unit_of_work=lambda: CountingUnitOfWork(engine, outbox_table=outbox, inbox_table=inbox, source="/probe"),
         broker=broker,
         retry=retry,
@@ -677,10 +691,14 @@ async def test_malformed_and_permanently_failing_messages_are_dead_lettered_at_o
     assert await effect_count(engine) == 0
 
 
-async def backlog_then_start(engine, amqp_url: str, events: list[Envelope], *, duplicates: int = 0):  # type: ignore[no-untyped-def]
+async def backlog_then_start(
+    engine, amqp_url: str, events: list[Envelope], *, duplicates: int = 0, inbox_rows: bool = True
+):  # type: ignore[no-untyped-def]
     """A consumer with batches of up to 20, started once `events` (and the first `duplicates` of them again) wait
     in its queue, as after an outage: prefetch hands it many deliveries at once."""
-    scenario, broker, topology = await start_consumer(engine, amqp_url, batch_size=20, prefetch=50)
+    scenario, broker, topology = await start_consumer(
+        engine, amqp_url, batch_size=20, prefetch=50, inbox_rows=inbox_rows
+    )
     for envelope in [*events, *events[:duplicates]]:
         await publish(broker, envelope.to_json(), str(envelope.id))
     CountingUnitOfWork.commits = 0
@@ -703,6 +721,52 @@ async def test_a_backlog_is_applied_in_batches_each_event_once(engine, amqp_url)
         assert len(scenario.calls) == 60
     finally:
         await broker.stop()
+
+
+async def inbox_rows(engine) -> int:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        return (await connection.execute(select(func.count()).select_from(inbox))).scalar_one()
+
+
+async def test_without_inbox_rows_a_duplicate_found_in_the_state_has_one_effect_and_writes_no_inbox_row(
+    engine, amqp_url
+) -> None:  # type: ignore[no-untyped-def]
+    scenario, broker, _ = await start_consumer(engine, amqp_url, inbox_rows=False)
+    await broker.start()
+    try:
+        envelope = Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe")
+        for _ in range(3):
+            await publish(broker, envelope.to_json(), str(envelope.id))
+
+        async def three_handled() -> bool:
+            return len(scenario.calls[envelope.event().request_id]) == 3
+
+        await wait_for(three_handled)
+        assert await effect_count(engine) == 1
+        assert await inbox_rows(engine) == 0
+    finally:
+        await broker.stop()
+
+
+async def test_without_inbox_rows_a_backlog_with_duplicates_is_applied_in_batches_each_event_once(
+    engine, amqp_url
+) -> None:  # type: ignore[no-untyped-def]
+    """A duplicate in a batch, found applied by its handler, leaves the rest of the batch to commit."""
+    events = [Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe") for _ in range(60)]
+    with capture_logs() as logs:
+        scenario, broker, _ = await backlog_then_start(engine, amqp_url, events, duplicates=10, inbox_rows=False)
+        try:
+
+            async def all_handled() -> bool:
+                return await effect_count(engine) == 60 and await _settled(broker, scenario, 70)
+
+            await wait_for(all_handled)
+        finally:
+            await broker.stop()
+    assert [entry for entry in logs if entry["event"] == "batch_split"] == [], "a duplicate splits no batch"
+    assert CountingUnitOfWork.commits < 30, f"{CountingUnitOfWork.commits} transactions for 60 events"
+    assert len(scenario.calls) == 60
+    assert await inbox_rows(engine) == 0
 
 
 async def _settled(broker: RabbitBroker, scenario: Scenario, expected: int) -> bool:

@@ -1,5 +1,11 @@
 from dukcapil_shared.messaging.access import PUBLISHER_HEADER, BrokerIdentities
-from dukcapil_shared.messaging.consumer import EventConsumer, PermanentFailure, RetryPolicy, Subscription
+from dukcapil_shared.messaging.consumer import (
+    AlreadyApplied,
+    EventConsumer,
+    PermanentFailure,
+    RetryPolicy,
+    Subscription,
+)
 from dukcapil_shared.messaging.relay import OutboxRelay
 from dukcapil_shared.messaging.tables import add_dead_letter_table, add_messaging_tables
 from dukcapil_shared.messaging.topology import (
@@ -18,6 +24,7 @@ __all__ = [
     "PUBLIC_EXCHANGE",
     "PUBLIC_EXCHANGES",
     "PUBLISHER_HEADER",
+    "AlreadyApplied",
     "BrokerIdentities",
     "ConcurrentChange",
     "EventConsumer",

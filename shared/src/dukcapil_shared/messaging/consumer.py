@@ -5,7 +5,9 @@ For every delivery:
 - so does an event published by anyone but the producer its contract names (`untrusted_producer`): the broker
   vouches for the publisher (the AMQP user_id, see access.py), and such an event is never applied;
 - otherwise the handler runs in one unit of work with the inbox row (consumer, event id): a duplicate
-  delivery finds the row and is acked without effect;
+  delivery finds the row and is acked without effect. A subscription whose state records each event's id once
+  already (intake's request history) goes without the inbox row (`inbox=False`): its handler finds a duplicate
+  there and raises AlreadyApplied before it writes anything;
 - a subscription may name, per event type, slow work to do before that unit of work opens (say, rendering a
   file), so that no transaction waits on it: its result reaches the handler as `prepared=`. It runs for
   duplicates too, so whatever it stores must come out the same every time (documents reserves a number per
@@ -74,6 +76,12 @@ class PermanentFailure(Exception):
     """Raised by a handler when the event can never be processed: it is dead-lettered at once."""
 
 
+class AlreadyApplied(Exception):
+    """Raised by a handler of a subscription without inbox rows (`Subscription.inbox`) when its own state shows the
+    event applied before, and before the handler has written anything: the delivery is a duplicate, acked without
+    effect."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     delays_ms: tuple[int, ...] = (1_000, 5_000, 30_000, 120_000, 600_000)
@@ -94,6 +102,11 @@ class Subscription(Generic[UoW]):
     retired: tuple[type[Event], ...] = ()
     """Events this subscription's queue was bound to in earlier versions: the queue is unbound from them at start,
     so that a broker set up by an earlier version stops delivering what no handler here takes any more."""
+    inbox: bool = True
+    """False: the handlers' own state holds each applied event's id once, under a unique index, and they raise
+    AlreadyApplied for one applied before; the consumer then writes no inbox row, a round trip less a delivery. A
+    concurrent duplicate (two replicas, a redelivery while the first is in flight) loses at the unique index or on
+    the state's version, runs again, and finds the event applied."""
 
     @property
     def routing_keys(self) -> list[str]:
@@ -303,13 +316,21 @@ class EventConsumer(Generic[UoW]):
         failed (nothing was stored)."""
         try:
             async with self._unit_of_work() as uow:
-                claimed = await uow.inbox.claim_many(self.queue.name, [str(p.envelope.id) for p in batch])
+                event_ids = [str(pending.envelope.id) for pending in batch]
+                if self.subscription.inbox:
+                    claimed = await uow.inbox.claim_many(self.queue.name, event_ids)
+                else:
+                    claimed = set(event_ids)
                 applied: set[str] = set()
                 for pending in batch:
                     event_id = str(pending.envelope.id)
                     if event_id in claimed and event_id not in applied:
-                        with caused_by(self.queue.name, event_id):
-                            await pending.handler(uow, pending.event, pending.envelope, **pending.prepared)
+                        try:
+                            with caused_by(self.queue.name, event_id):
+                                await pending.handler(uow, pending.event, pending.envelope, **pending.prepared)
+                        except AlreadyApplied:
+                            claimed.discard(event_id)
+                            continue
                         applied.add(event_id)
                 await uow.commit()
         except Exception as error:  # each delivery runs again on its own, where its failure is settled
@@ -323,12 +344,14 @@ class EventConsumer(Generic[UoW]):
         for rerun in range(CONCURRENT_CHANGE_RERUNS + 1):
             try:
                 async with self._unit_of_work() as uow:
-                    if not await uow.inbox.claim(self.queue.name, str(envelope.id)):
+                    if self.subscription.inbox and not await uow.inbox.claim(self.queue.name, str(envelope.id)):
                         return False
                     with caused_by(self.queue.name, str(envelope.id)):
                         await handler(uow, event, envelope, **prepared)
                     await uow.commit()
                 return True
+            except AlreadyApplied:
+                return False
             except ConcurrentChange:
                 # Several events about one request (a request's scans, say) arriving together, or the same
                 # request on two replicas, lose to each other here. Run again on fresh state after a short random

@@ -195,8 +195,11 @@ class InMemoryEventBus:
 
     async def publish(self, event: Event) -> list[str]:
         """Deliver the event; returns the queues that received it (none if the service does not subscribe)."""
-        envelope = Envelope.wrap(event, source="/test")
-        queues = [c.queue.name for c in self._consumers if event.routing_key() in c.subscription.routing_keys]
+        return await self.deliver(Envelope.wrap(event, source="/test"))
+
+    async def deliver(self, envelope: Envelope) -> list[str]:
+        """Deliver this envelope (again, for a duplicate); returns the queues that received it."""
+        queues = [c.queue.name for c in self._consumers if envelope.type in c.subscription.routing_keys]
         for queue in queues:
             await self._broker.publish(envelope.to_json(), queue=queue, message_id=str(envelope.id))
         return queues

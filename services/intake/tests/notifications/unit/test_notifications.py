@@ -175,6 +175,24 @@ async def test_the_consumer_queues_notices_unless_switched_off() -> None:
         assert uow.status_of(request.id) == RequestStatus.approved
 
 
+async def test_a_step_delivered_twice_is_in_the_history_and_told_once() -> None:
+    """The lifecycle subscription writes no inbox row: the request's history, where each event id is once, tells
+    the duplicate, and nothing follows it a second time."""
+    uow = FakeRequestsUnitOfWork()
+    request = await handlers.submit_request(submit(), uow=uow)
+    envelope = Envelope.wrap(approved(request.id, request.number), source="/review")
+    async with InMemoryEventBus("intake", [LIFECYCLE], lambda: uow) as bus:
+        await bus.deliver(envelope)
+        told = dict(uow.notices.notifications.committed)
+        with capture_logs() as logs:
+            await bus.deliver(envelope)
+    assert [entry["event"] for entry in logs if entry["log_level"] != "debug"] == [], "acked as a duplicate"
+    stored = await handlers.get_request(request.id, uow=uow)
+    assert [entry.event_type for entry in stored.history] == ["request.submitted.v1", "request.approved.v1"]
+    assert len(uow.notices.notifications.of_kind("approved")) == 2, "the approval told on both channels"
+    assert uow.notices.notifications.committed == told
+
+
 async def test_an_e_ktp_booking_is_confirmed_once() -> None:
     uow = FakeRequestsUnitOfWork()
     command = handlers.BookRecording(applicant=APPLICANT, kecamatan_code="36.02.14", **CONTACT)

@@ -357,6 +357,10 @@ class ServiceRequest:
         """Whether the history holds an event of this type (a routing key)."""
         return any(entry.event_type == event_type for entry in self.history)
 
+    def has_learned(self, event_id: str) -> bool:
+        """Whether the history holds the event with this id (each one once: its id is unique in the history)."""
+        return any(entry.event_id == event_id for entry in self.history)
+
     def record(
         self,
         *,

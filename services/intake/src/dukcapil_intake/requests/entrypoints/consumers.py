@@ -42,4 +42,7 @@ LIFECYCLE = Subscription[RequestsUnitOfWork](
     name="lifecycle",
     description="Every step of review, documents and shipping, shown in the request's history",
     handlers=dict.fromkeys(LIFECYCLE_EVENTS, record_lifecycle_event),
+    # Each event's id is in the request's history once (a unique index): the history tells a duplicate, and an
+    # inbox row would be a round trip a delivery for nothing.
+    inbox=False,
 )

@@ -36,7 +36,7 @@ from dukcapil_shared.clock import Clock, system_clock
 from dukcapil_shared.contracts import Delivery, Envelope, Event, Person, RecordingBooked
 from dukcapil_shared.contracts.regions import WIB
 from dukcapil_shared.files import FileStore
-from dukcapil_shared.messaging import PermanentFailure
+from dukcapil_shared.messaging import AlreadyApplied, PermanentFailure
 from dukcapil_shared.refusals import Refusal, RefusalKind
 
 
@@ -423,12 +423,15 @@ async def get_booking(booking_id: uuid.UUID, *, uow: RequestsUnitOfWork) -> Reco
 
 async def record_lifecycle_event(uow: RequestsUnitOfWork, event: Event, envelope: Envelope) -> None:
     """Consumer handler: show another stage's event in the citizen's history; the features that follow the
-    requests queue the notice it deserves and log what agencies learn of it (in the consumer's transaction)."""
+    requests queue the notice it deserves and log what agencies learn of it (in the consumer's transaction). The
+    history is this subscription's inbox: an event already in it is a duplicate, and nothing happens."""
     request = await uow.requests.get(event.request_id)
     if request is None:
         # Either submission's commit is not visible yet (retry) or the request never existed here: the
         # retries run out and the event is parked in the dead-letter queue for an operator.
         raise LookupError(f"request {event.request_id} is unknown to intake")
+    if request.has_learned(str(envelope.id)):
+        raise AlreadyApplied(f"{envelope.type} {envelope.id} is in request {event.request_id}'s history")
     _learn(request, event, envelope)
     await _save(uow, request)
 
