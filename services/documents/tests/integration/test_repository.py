@@ -237,6 +237,60 @@ async def test_two_deliveries_of_one_approval_reserving_at_once_get_one_number(e
         assert await uow.documents.next_sequence("BIO", issue_year(datetime.now(UTC))) == 2, "no number was lost"
 
 
+async def test_a_number_is_reserved_unless_the_request_has_one_or_its_document_and_the_document_ends_it(
+    engine: AsyncEngine,
+) -> None:
+    kind, at = document_kind("kartu_keluarga"), datetime(2026, 12, 3, 8, tzinfo=UTC)
+    document = a_document()
+    request = document.request_id
+    async with unit_of_work(engine) as uow:
+        state = await uow.documents.reserve_unless_taken(request, kind, at)
+        await uow.commit()
+    reserved = NumberReservation(request, kind, 2026, 1, at)
+    assert state == NumberState(issued=False, reservation=reserved)
+    async with unit_of_work(engine) as uow:
+        later = datetime(2026, 12, 3, 9, tzinfo=UTC)
+        assert await uow.documents.reserve_unless_taken(request, kind, later) == state, "the same number again"
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        await uow.documents.add_reserved(document)
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.number_state(request) == NumberState(issued=True, reservation=None)
+        assert await uow.documents.reserve_unless_taken(request, kind, at) == NumberState(issued=True, reservation=None)
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.next_sequence("KK", 2026) == 2, "no number was taken for a request that had one"
+
+
+async def test_two_deliveries_reserving_unless_taken_at_once_get_one_number_and_lose_none(engine: AsyncEngine) -> None:
+    kind, request = document_kind("biodata_wni"), uuid.uuid4()
+    entered = asyncio.Event()
+
+    async def reserve(first: bool) -> NumberReservation:
+        try:
+            async with unit_of_work(engine) as uow:
+                if not first:
+                    await entered.wait()
+                state = await uow.documents.reserve_unless_taken(request, kind, datetime.now(UTC))
+                if first:
+                    entered.set()
+                    await asyncio.sleep(0.2)  # the second one now waits on the counter, or on the database
+                await uow.commit()
+                assert state.reservation is not None
+                return state.reservation
+        except NumberAlreadyReserved:
+            async with unit_of_work(engine) as uow:
+                found = (await uow.documents.number_state(request)).reservation
+                assert found is not None
+                return found
+
+    first, second = await asyncio.gather(reserve(True), reserve(False))
+    assert first == second
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.next_sequence("BIO", issue_year(datetime.now(UTC))) == 2, "no number was lost"
+
+
 async def test_documents_drawn_at_once_outside_their_transactions_get_unique_gapless_numbers_they_carry(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:

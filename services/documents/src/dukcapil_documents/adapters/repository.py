@@ -2,7 +2,21 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, String, bindparam, delete, exists, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -35,29 +49,7 @@ class SqlDocumentRepository(DocumentRepository):
         self._connection = connection
 
     async def add(self, document: Document) -> None:
-        await self._connection.execute(
-            _ADDING,
-            {
-                "id": str(document.id),
-                "request_id": str(document.request_id),
-                "request_number": document.request_number,
-                "type": document.type,
-                "number": document.number,
-                "holder": document.holder.model_dump(mode="json"),
-                "details": details_json(document.details),
-                "kecamatan_code": document.kecamatan_code,
-                "verification_token": document.verification_token,
-                "checksum_sha256": document.checksum_sha256,
-                "storage_key": document.storage_key,
-                "issued_at": document.issued_at,
-                "delivery": document.delivery.model_dump(mode="json") if document.delivery else None,
-                "signature": document.signature,
-                "signing_key_id": document.signing_key_id,
-                "status": document.status.value,
-                "supersedes": str(document.supersedes) if document.supersedes else None,
-                "verification_count": document.verification_count,
-            },
-        )
+        await self._connection.execute(_ADDING, _row(document))
 
     async def get(self, document_id: uuid.UUID) -> Document | None:
         return await self._one(_documents.c.id == str(document_id))
@@ -82,16 +74,32 @@ class SqlDocumentRepository(DocumentRepository):
 
     async def number_state(self, request_id: uuid.UUID) -> NumberState:
         row = (await self._connection.execute(_NUMBER_STATE, {"number_of": str(request_id)})).one()
-        if row.request_id is None:
-            return NumberState(issued=bool(row.issued), reservation=None)
+        return _number_state_of(request_id, row)
+
+    async def reserve_unless_taken(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberState:
+        if self._connection.dialect.name != "postgresql":
+            return await super().reserve_unless_taken(request_id, kind, at)
+        # The state, and the number taken and reserved only if the state leaves it free, in one round trip. Under
+        # a concurrent delivery of the same approval, both see the number free; the second waits for the
+        # counter's row lock, then its reservation meets the first one's and inserts nothing: it raises, and its
+        # rolled-back transaction gives the number back, as with reserve_number.
+        parameters = {
+            "reserving_for": str(request_id),
+            "reserving_type": kind.request_type,
+            "reserving_code": kind.code,
+            "reserving_year": issue_year(at),
+            "reserving_at": at,
+        }
+        row = (await self._connection.execute(_RESERVING_UNLESS_TAKEN, parameters)).one()
+        state = _number_state_of(request_id, row)
+        if state.issued or state.reservation is not None:
+            return state
+        if row.reserved_sequence is None:
+            raise NumberAlreadyReserved(str(request_id))
         reservation = NumberReservation(
-            request_id=request_id,
-            kind=document_kind(row.request_type),
-            year=row.year,
-            sequence=row.sequence,
-            reserved_at=as_utc(row.reserved_at),
+            request_id=request_id, kind=kind, year=issue_year(at), sequence=row.reserved_sequence, reserved_at=at
         )
-        return NumberState(issued=bool(row.issued), reservation=reservation)
+        return NumberState(issued=False, reservation=reservation)
 
     async def reserve_number(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberReservation:
         # The counter's row lock comes first: a second delivery of the same approval waits here, then finds the
@@ -123,6 +131,13 @@ class SqlDocumentRepository(DocumentRepository):
     async def release_reservation(self, request_id: uuid.UUID) -> None:
         await self._connection.execute(_RELEASING, {"released_for": str(request_id)})
 
+    async def add_reserved(self, document: Document) -> None:
+        if self._connection.dialect.name != "postgresql":
+            await super().add_reserved(document)
+            return
+        # The reservation's release as a CTE of the insert: one round trip (SQLite has no DELETE inside WITH).
+        await self._connection.execute(_ADDING_RESERVED, _row(document) | {"released_for": str(document.request_id)})
+
     async def save_revocation(self, document: Document) -> bool:
         # Compare-and-set on the status: of two operators revoking at once, the second updates nothing.
         result = await self._connection.execute(
@@ -153,6 +168,42 @@ class SqlDocumentRepository(DocumentRepository):
         return _to_document(row) if row is not None else None
 
 
+def _row(document: Document) -> dict[str, Any]:
+    return {
+        "id": str(document.id),
+        "request_id": str(document.request_id),
+        "request_number": document.request_number,
+        "type": document.type,
+        "number": document.number,
+        "holder": document.holder.model_dump(mode="json"),
+        "details": details_json(document.details),
+        "kecamatan_code": document.kecamatan_code,
+        "verification_token": document.verification_token,
+        "checksum_sha256": document.checksum_sha256,
+        "storage_key": document.storage_key,
+        "issued_at": document.issued_at,
+        "delivery": document.delivery.model_dump(mode="json") if document.delivery else None,
+        "signature": document.signature,
+        "signing_key_id": document.signing_key_id,
+        "status": document.status.value,
+        "supersedes": str(document.supersedes) if document.supersedes else None,
+        "verification_count": document.verification_count,
+    }
+
+
+def _number_state_of(request_id: uuid.UUID, row: Any) -> NumberState:
+    if row.request_id is None:
+        return NumberState(issued=bool(row.issued), reservation=None)
+    reservation = NumberReservation(
+        request_id=request_id,
+        kind=document_kind(row.request_type),
+        year=row.year,
+        sequence=row.sequence,
+        reserved_at=as_utc(row.reserved_at),
+    )
+    return NumberState(issued=bool(row.issued), reservation=reservation)
+
+
 def _number_state() -> Select[Any]:
     """Whether the request has a document, and its reservation if any, in one row: the reservation joined to a row
     of its own, so that there is a row whether or not there is a reservation."""
@@ -162,6 +213,51 @@ def _number_state() -> Select[Any]:
     return select(issued, _reservations).select_from(
         anchor.outerjoin(_reservations, _reservations.c.request_id == request_id)
     )
+
+
+def _reserving_unless_taken() -> Select[Any]:
+    """PostgreSQL: `_number_state`'s row for `reserving_for`, plus `reserved_sequence`, the number taken and reserved
+    now, only when the request had neither a document nor a reservation (else, or when a concurrent reservation
+    came first, null)."""
+    request_id = bindparam("reserving_for", type_=String)
+    year = bindparam("reserving_year", type_=Integer)
+    counters = tables.document_counters
+    free = ~exists().where(_documents.c.request_id == request_id) & ~exists().where(
+        _reservations.c.request_id == request_id
+    )
+    taken = (
+        postgresql.insert(counters)
+        .from_select(
+            ["type_code", "year", "last_value"],
+            select(bindparam("reserving_code", type_=String), year, literal(1)).where(free),
+        )
+        .on_conflict_do_update(
+            index_elements=[counters.c.type_code, counters.c.year], set_={"last_value": counters.c.last_value + 1}
+        )
+        .returning(counters.c.last_value)
+        .cte("taken")
+    )
+    reserved = (
+        postgresql.insert(_reservations)
+        .from_select(
+            ["request_id", "request_type", "year", "reserved_at", "sequence"],
+            select(
+                request_id,
+                bindparam("reserving_type", type_=String),
+                year,
+                bindparam("reserving_at", type_=DateTime(timezone=True)),
+                taken.c.last_value,
+            ),
+        )
+        .on_conflict_do_nothing(index_elements=[_reservations.c.request_id])
+        .returning(_reservations.c.sequence)
+        .cte("reserved")
+    )
+    issued = exists().where(_documents.c.request_id == request_id).label("issued")
+    anchor = select(literal(1).label("anchor")).subquery()
+    return select(
+        issued, _reservations, select(func.max(reserved.c.sequence)).scalar_subquery().label("reserved_sequence")
+    ).select_from(anchor.outerjoin(_reservations, _reservations.c.request_id == request_id))
 
 
 # The statements run for every document are built once and executed with parameters: SQLAlchemy then neither
@@ -174,6 +270,8 @@ _FOR_REQUEST = (
 )
 _NUMBER_STATE = _number_state()
 _RELEASING = delete(_reservations).where(_reservations.c.request_id == bindparam("released_for"))
+_RESERVING_UNLESS_TAKEN = _reserving_unless_taken()
+_ADDING_RESERVED = postgresql.insert(_documents).add_cte(_RELEASING.cte("released"))
 
 
 class SqlDocumentsUnitOfWork(SqlUnitOfWork, DocumentsUnitOfWork):

@@ -152,14 +152,11 @@ async def _reserve_number(
     event: RequestApproved, kind: DocumentKind, unit_of_work: Callable[[], DocumentsUnitOfWork], now: datetime
 ) -> NumberReservation | None:
     async with unit_of_work() as uow:
-        state = await uow.documents.number_state(event.request_id)
+        state = await uow.documents.reserve_unless_taken(event.request_id, kind, now)
         if state.issued:
             return None
-        if state.reservation is not None:
-            return state.reservation
-        reservation = await uow.documents.reserve_number(event.request_id, kind, now)
         await uow.commit()
-        return reservation
+        return state.reservation
 
 
 async def issue_document(
@@ -185,10 +182,9 @@ async def issue_document(
         content = await _render_and_sign(document, press)
     else:
         document, content = prepared.document, prepared.content
-        await uow.documents.release_reservation(event.request_id)
     # The row goes in before the file: a concurrent issue for the same request fails on the unique index here,
     # and so never overwrites the file of the document that wins.
-    await uow.documents.add(document)
+    await (uow.documents.add if prepared is None else uow.documents.add_reserved)(document)
     await press.storage.save(document.storage_key, content)
     await uow.outbox.add(_issued(document), traceparent=envelope.traceparent)
 

@@ -54,9 +54,23 @@ class DocumentRepository(abc.ABC):
         """Take the next number of the kind's sequence for `at`'s year and reserve it for the request's document.
         Raises NumberAlreadyReserved if the request has a reservation already (committed meanwhile)."""
 
+    async def reserve_unless_taken(self, request_id: uuid.UUID, kind: DocumentKind, at: datetime) -> NumberState:
+        """The request's number state, with a number reserved for it now (`reserve_number`) when it has neither a
+        document nor a reservation. The SQL repository does both in one statement on PostgreSQL."""
+        state = await self.number_state(request_id)
+        if state.issued or state.reservation is not None:
+            return state
+        return NumberState(issued=False, reservation=await self.reserve_number(request_id, kind, at))
+
     @abc.abstractmethod
     async def release_reservation(self, request_id: uuid.UUID) -> None:
         """The request's document was issued under its reserved number: the reservation ends."""
+
+    async def add_reserved(self, document: Document) -> None:
+        """Store a new document issued under its request's reserved number (`add`), and end the reservation
+        (`release_reservation`). The SQL repository does both in one statement on PostgreSQL."""
+        await self.release_reservation(document.request_id)
+        await self.add(document)
 
     @abc.abstractmethod
     async def save_revocation(self, document: Document) -> bool:
