@@ -1,15 +1,16 @@
 import dataclasses
+import functools
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, delete, exists, insert, select, update
+from sqlalchemy import Insert, Row, Select, bindparam, delete, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
 from dukcapil_shared.contracts import Address
-from dukcapil_shared.db import as_utc, children_as_json, from_json_time
+from dukcapil_shared.db import as_utc, children_as_json, from_json_time, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
@@ -35,33 +36,15 @@ class SqlShipmentRepository(ShipmentRepository):
         self._connection = connection
 
     async def add(self, shipment: Shipment) -> None:
-        await self._connection.execute(
-            insert(tables.shipments).values(
-                id=str(shipment.id),
-                request_id=str(shipment.request_id),
-                document_number=shipment.document_number,
-                replaces_document_number=shipment.replaces_document_number,
-                method=shipment.method.value,
-                status=shipment.status.value,
-                courier=shipment.courier,
-                service=shipment.service,
-                airway_bill=shipment.airway_bill,
-                recipient=shipment.recipient,
-                address=shipment.address.model_dump(mode="json", exclude_none=True) if shipment.address else None,
-                kecamatan_code=shipment.kecamatan_code,
-                version=shipment.version,
-                created_at=shipment.created_at,
-                updated_at=shipment.updated_at,
-                last_polled_at=shipment.last_polled_at,
-                parcel=dataclasses.asdict(shipment.parcel) if shipment.parcel else None,
-                booking_attempts=shipment.booking_attempts,
-                next_booking_at=shipment.next_booking_at,
-                last_booking_error=shipment.last_booking_error,
-                traceparent=shipment.traceparent,
-                last_moved_at=shipment.last_moved_at,
-            )
-        )
-        await self._insert_new_tracking(shipment)
+        values = {f"new_{name}": value for name, value in _shipment_row(shipment).items()}
+        if shipment.new_tracking and self._connection.dialect.name == "postgresql":
+            # The shipment and its first steps in one statement (SQLite has no INSERT inside WITH).
+            steps = [_tracking_row(entry) for entry in shipment.new_tracking]
+            await self._connection.execute(_adding_with_tracking(len(steps)), values | row_parameters("step", steps))
+            shipment.new_tracking = []
+        else:
+            await self._connection.execute(_ADDING_SHIPMENT, values)
+            await self._insert_new_tracking(shipment)
         await self._insert_new_flags(shipment)
 
     async def get(self, shipment_id: uuid.UUID) -> Shipment | None:
@@ -183,17 +166,7 @@ class SqlShipmentRepository(ShipmentRepository):
             return
         await self._connection.execute(
             insert(tables.tracking),
-            [
-                {
-                    "shipment_id": str(shipment.id),
-                    "status": entry.status,
-                    "description": entry.description,
-                    "courier_code": entry.courier_code,
-                    # SQLite keeps no offset: everything is stored in UTC.
-                    "occurred_at": entry.occurred_at.astimezone(UTC),
-                }
-                for entry in shipment.new_tracking
-            ],
+            [{"shipment_id": str(shipment.id), **_tracking_row(entry)} for entry in shipment.new_tracking],
         )
         shipment.new_tracking = []
 
@@ -271,6 +244,55 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
         requested.version += 1
 
 
+def _shipment_row(shipment: Shipment) -> dict[str, Any]:
+    return {
+        "id": str(shipment.id),
+        "request_id": str(shipment.request_id),
+        "document_number": shipment.document_number,
+        "replaces_document_number": shipment.replaces_document_number,
+        "method": shipment.method.value,
+        "status": shipment.status.value,
+        "courier": shipment.courier,
+        "service": shipment.service,
+        "airway_bill": shipment.airway_bill,
+        "recipient": shipment.recipient,
+        "address": shipment.address.model_dump(mode="json", exclude_none=True) if shipment.address else None,
+        "kecamatan_code": shipment.kecamatan_code,
+        "version": shipment.version,
+        "created_at": shipment.created_at,
+        "updated_at": shipment.updated_at,
+        "last_polled_at": shipment.last_polled_at,
+        "parcel": dataclasses.asdict(shipment.parcel) if shipment.parcel else None,
+        "booking_attempts": shipment.booking_attempts,
+        "next_booking_at": shipment.next_booking_at,
+        "last_booking_error": shipment.last_booking_error,
+        "traceparent": shipment.traceparent,
+        "last_moved_at": shipment.last_moved_at,
+    }
+
+
+def _tracking_row(entry: TrackingEntry) -> dict[str, Any]:
+    return {
+        "status": entry.status,
+        "description": entry.description,
+        "courier_code": entry.courier_code,
+        # SQLite keeps no offset: everything is stored in UTC.
+        "occurred_at": entry.occurred_at.astimezone(UTC),
+    }
+
+
+_TRACKING_FIELDS = ("status", "description", "courier_code", "occurred_at")
+
+
+@functools.cache
+def _adding_with_tracking(steps: int) -> Insert:
+    """PostgreSQL: a new shipment (`_ADDING_SHIPMENT`'s parameters) and its `steps` first tracking entries
+    (`step_<n>_<field>`), in one statement; one statement per number of steps."""
+    added = _ADDING_SHIPMENT.returning(tables.shipments.c.id).cte("added")
+    entries = parameter_rows(added.c.id, tables.tracking, _TRACKING_FIELDS, steps, "step")
+    return insert(tables.tracking).from_select(["shipment_id", *_TRACKING_FIELDS], entries).add_cte(added)
+
+
 def _whole_shipments() -> Select[Any]:
     """Shipments with their tracking and flags as JSON (`json_rows`), each ordered by its id in Python."""
     tracking, flags = tables.tracking.c, tables.shipment_flags.c
@@ -296,6 +318,10 @@ def _whole_shipments() -> Select[Any]:
 # The statements run for every request are built once and executed with parameters: SQLAlchemy then neither builds
 # them nor works out their cache keys each time (see dukcapil_shared.messaging.unit_of_work).
 _WHOLE_SHIPMENTS = _whole_shipments()
+_ADDING_SHIPMENT = insert(tables.shipments).values(
+    {name: bindparam(f"new_{name}", type_=column.type) for name, column in tables.shipments.c.items()}
+)
+"""Built once and executed with parameters (see dukcapil_shared.messaging.unit_of_work): every column, `new_<name>`."""
 _SHIPMENT_BY_ID = _WHOLE_SHIPMENTS.where(tables.shipments.c.id == bindparam("wanted_shipment_id"))
 _SHIPMENTS_FOR_REQUEST = _WHOLE_SHIPMENTS.where(
     tables.shipments.c.request_id == bindparam("wanted_request_id")
