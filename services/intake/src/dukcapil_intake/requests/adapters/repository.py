@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, bindparam, insert, select, update
+from sqlalchemy import CTE, Insert, Row, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -44,8 +44,7 @@ class SqlRequestRepository(RequestRepository):
         events of one request (a shipment's steps seen in one tracking round)."""
 
     async def add(self, request: ServiceRequest) -> None:
-        await self._connection.execute(
-            _ADDING,
+        values = (
             {
                 "id": str(request.id),
                 "number": request.number,
@@ -59,9 +58,18 @@ class SqlRequestRepository(RequestRepository):
                 "submitted_at": request.submitted_at,
             }
             | _changing(request)
-            | _follows(request),
+            | _follows(request)
         )
         self._known[request.id] = request
+        if request.new_history and self._connection.dialect.name == "postgresql":
+            # The request, its history and its scans in one statement, as `save` does.
+            parameters = {f"new_{name}": value for name, value in values.items()}
+            history = [_history_row(None, entry) for entry in request.new_history]
+            parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
+            await self._connection.execute(_adding_with_history(len(history), len(request.new_attachments)), parameters)
+            request.new_history, request.new_attachments = [], []
+            return
+        await self._connection.execute(_ADDING, values)
         await self._insert_new_children(request)
 
     async def get(self, request_id: uuid.UUID) -> ServiceRequest | None:
@@ -281,6 +289,9 @@ _WHOLE_REQUEST = _whole_request()
 _WHOLE_REQUEST_BY_ID = _WHOLE_REQUEST.where(tables.requests.c.id == bindparam("whole_request_id"))
 _WHOLE_REQUEST_BY_NUMBER = _WHOLE_REQUEST.where(tables.requests.c.number == bindparam("whole_request_number"))
 _ADDING = insert(tables.requests)
+_ADDING_EVERY_COLUMN = insert(tables.requests).values(
+    {column.name: bindparam(f"new_{column.name}", type_=column.type) for column in tables.requests.c}
+)
 
 _SET_AT_SUBMISSION = frozenset(
     ("id", "number", "type", "applicant", "delivery", "kecamatan_code", "channel", "operator", "office", "submitted_at")
@@ -305,16 +316,27 @@ def _saving_with_history(entries: int, attachments: int = 0) -> Insert:
     """PostgreSQL: the change, its history and its new scans in one statement. The history rows and the scans are
     inserted only if the update found the version it expected, so the history rows inserted say whether it did.
     One statement per number of entries and of scans."""
-    saved = _SAVING.returning(tables.requests.c.id).cte("saved")
-    history = parameter_rows(saved.c.id, tables.request_history, _HISTORY_FIELDS, entries, "history")
+    return _with_children(_SAVING.returning(tables.requests.c.id).cte("saved"), entries, attachments)
+
+
+@functools.cache
+def _adding_with_history(entries: int, attachments: int = 0) -> Insert:
+    """PostgreSQL: a new request (every column a parameter `new_<name>`), its history and its scans in one
+    statement; one statement per number of entries and of scans."""
+    return _with_children(_ADDING_EVERY_COLUMN.returning(tables.requests.c.id).cte("added"), entries, attachments)
+
+
+def _with_children(written: CTE, entries: int, attachments: int) -> Insert:
+    """The history entries and scans of the request `written` returns, inserted in its statement."""
+    history = parameter_rows(written.c.id, tables.request_history, _HISTORY_FIELDS, entries, "history")
     statement = insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], history)
-    statement = statement.add_cte(saved)
+    statement = statement.add_cte(written)
     if attachments:
         attached = (
             insert(tables.attachments)
             .from_select(
                 ["request_id", *_ATTACHMENT_FIELDS],
-                parameter_rows(saved.c.id, tables.attachments, _ATTACHMENT_FIELDS, attachments, "attachment"),
+                parameter_rows(written.c.id, tables.attachments, _ATTACHMENT_FIELDS, attachments, "attachment"),
             )
             .cte("attached")
         )
