@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -261,6 +261,28 @@ async def test_a_number_is_reserved_unless_the_request_has_one_or_its_document_a
         await uow.commit()
     async with unit_of_work(engine) as uow:
         assert await uow.documents.next_sequence("KK", 2026) == 2, "no number was taken for a request that had one"
+
+
+async def test_a_reserved_document_and_its_announcement_are_stored_together(engine: AsyncEngine) -> None:
+    """On PostgreSQL with the reservation's release, in one statement (no INSERT INTO outbox of its own)."""
+    kind, at = document_kind("kartu_keluarga"), datetime(2026, 12, 3, 8, tzinfo=UTC)
+    document = a_document()
+    statements: list[str] = []
+    async with unit_of_work(engine) as uow:
+        await uow.documents.reserve_unless_taken(document.request_id, kind, at)
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        connection = uow.documents._connection.sync_connection  # type: ignore[attr-defined]
+        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        announced = await uow.outbox.add(handlers._issued(document))
+        await uow.documents.add_reserved(document)
+        await uow.commit()
+    separate = [statement for statement in statements if statement.startswith("INSERT INTO outbox")]
+    assert len(separate) == (0 if engine.dialect.name == "postgresql" else 1)
+    async with engine.connect() as connection:
+        assert list((await connection.execute(select(tables.outbox.c.id))).scalars()) == [str(announced.id)]
+    async with unit_of_work(engine) as uow:
+        assert await uow.documents.number_state(document.request_id) == NumberState(issued=True, reservation=None)
 
 
 async def test_two_deliveries_reserving_unless_taken_at_once_get_one_number_and_lose_none(engine: AsyncEngine) -> None:

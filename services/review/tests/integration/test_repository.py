@@ -18,7 +18,7 @@ from dukcapil_review.adapters.repository import SqlReviewUnitOfWork
 from dukcapil_review.domain.model import DEFAULT_SLA_WORKING_DAYS, Review, ReviewStatus
 from dukcapil_review.domain.prechecks import CheckStatus, Evidence, PreCheck
 from dukcapil_review.service_layer.unit_of_work import ConcurrentUpdate, QueueOrder, ReviewQuery
-from dukcapil_shared.contracts import Delivery, Person
+from dukcapil_shared.contracts import Delivery, Person, RequestRejected, ReviewStarted
 from dukcapil_shared.db import create_engine, migrate
 
 from ..fakes import SAMPLE_DETAILS, details_of
@@ -231,6 +231,42 @@ async def test_the_audit_trail_is_written_with_the_change_and_listed_in_order(en
     assert trail[-1].details == {"reason": "Data tidak cocok", "implicit_claim": False}
     assert trail[-1].at == T0 + timedelta(minutes=2) and trail[0].id < trail[1].id < trail[2].id
     assert trail[0].details["due_at"] == review.due_at.isoformat()
+
+
+async def test_a_review_and_the_events_it_announces_are_stored_together_and_a_refused_save_leaves_none(engine) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL in the statement that stores the review (no INSERT INTO outbox of its own)."""
+    review = a_review()
+    review.received([], "citizen", T0)
+    statements: list[str] = []
+
+    def listened(unit: SqlReviewUnitOfWork) -> None:
+        connection = unit.reviews._connection.sync_connection  # type: ignore[attr-defined]
+        sa.event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+
+    async with uow(engine) as unit:
+        listened(unit)
+        started = await unit.outbox.add(ReviewStarted(request_id=review.request_id, automatic=False))
+        await unit.reviews.add(review)
+        await unit.commit()
+    async with uow(engine) as unit:
+        stale = await unit.reviews.get(review.request_id)
+    async with uow(engine) as unit:
+        listened(unit)
+        loaded = await unit.reviews.get(review.request_id)
+        loaded.reject("rina", "Data tidak cocok", T0 + timedelta(minutes=2))
+        rejected = await unit.outbox.add(RequestRejected(request_id=review.request_id, reviewer="rina", reason="x"))
+        await unit.reviews.save(loaded)
+        await unit.commit()
+    separate = [statement for statement in statements if statement.startswith("INSERT INTO outbox")]
+    assert len(separate) == (0 if engine.dialect.name == "postgresql" else 2)
+    async with uow(engine) as unit:
+        stale.reject("budi", "Lain", T0 + timedelta(minutes=3))
+        await unit.outbox.add(RequestRejected(request_id=review.request_id, reviewer="budi", reason="y"))
+        with pytest.raises(ConcurrentUpdate):
+            await unit.reviews.save(stale)
+        connection = unit.reviews._connection  # type: ignore[attr-defined]
+        in_transaction = set((await connection.execute(sa.select(tables.outbox.c.id))).scalars())
+    assert in_transaction == {str(started.id), str(rejected.id)}, "a refused change announces nothing"
 
 
 async def test_the_database_refuses_to_change_or_delete_audit_entries(engine) -> None:  # type: ignore[no-untyped-def]

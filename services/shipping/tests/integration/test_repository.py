@@ -11,6 +11,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, insert, select
+from sqlalchemy.event import listen
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -31,7 +32,7 @@ from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierUnavailable
 from dukcapil_shipping.service_layer.unit_of_work import ConcurrentUpdate
 
-from ..fakes import ADDRESS, COURIER, T0, FakeCourier, deliver, issued, receive, submitted
+from ..fakes import ADDRESS, COURIER, PICKUP, T0, FakeCourier, deliver, issued, receive, submitted
 
 MIGRATIONS = "dukcapil_shipping:migrations"
 
@@ -97,6 +98,33 @@ async def test_a_shipment_is_stored_booked_tracked_and_found_with_its_history(en
     assert [(e.status, e.courier_code) for e in shipment.tracking] == [("created", None), ("manifested", "MNF")]
     assert shipment.tracking[1].occurred_at == T0
     assert await routing_keys(engine) == ["shipment.created.v1", "shipment.status_changed.v1"]
+
+
+async def test_a_document_held_at_the_office_is_stored_with_its_first_step_and_announcement_together(
+    engine: AsyncEngine,
+) -> None:
+    """On PostgreSQL the shipment, its tracking and its outbox row are one statement."""
+    event = issued(PICKUP)
+    statements: list[str] = []
+    uow = unit_of_work(engine)
+    original_bind = uow.bind
+
+    def listening_bind(connection) -> None:  # type: ignore[no-untyped-def]
+        listen(connection.sync_connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        original_bind(connection)
+
+    uow.bind = listening_bind  # type: ignore[method-assign]
+    await deliver(uow, event)
+    alone = [s for s in statements if s.startswith(("INSERT INTO outbox", "INSERT INTO tracking", "INSERT INTO ship"))]
+    together = [s for s in statements if s.startswith("WITH added AS") and "INSERT INTO outbox" in s]
+    if engine.dialect.name == "postgresql":
+        assert (len(alone), len(together)) == (0, 1)
+    else:
+        assert (len(alone), len(together)) == (3, 0)
+    assert await routing_keys(engine) == ["shipment.ready_for_pickup.v1"]
+    async with unit_of_work(engine) as uow:
+        [shipment] = await uow.shipments.for_request(event.request_id)
+    assert shipment.status == ShipmentStatus.ready_for_pickup and len(shipment.tracking) == 1
 
 
 async def test_a_postponed_and_a_refused_booking_are_stored(engine: AsyncEngine) -> None:

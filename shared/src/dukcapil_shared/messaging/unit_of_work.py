@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
-from sqlalchemy import DateTime, Insert, String, Table, bindparam, func, insert, select
+from sqlalchemy import CTE, DateTime, Insert, String, Table, bindparam, func, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import Envelope, Event
+from dukcapil_shared.db import row_parameters
 from dukcapil_shared.observability.tracing import traceparent_for_event
 from dukcapil_shared.refusals import Refusal, RefusalKind
 
@@ -164,6 +165,22 @@ class SqlOutbox(Outbox):
         if rows:
             await self._connection.execute(_adding(self._table), rows)
 
+    def take_pending(self) -> dict[str, object]:
+        """The rows added since the last flush, as the parameters of `queueing_with(written, table, n)`: a
+        repository writes them in the statement of its change (one round trip for both), and `flush` has those
+        no more. `n` is `pending`. Nothing is lost if that statement fails: the transaction rolls back."""
+        rows, self._pending = self._pending, []
+        return row_parameters("outbox", rows)
+
+    @property
+    def table(self) -> Table:
+        return self._table
+
+    @property
+    def pending(self) -> int:
+        """Rows added and not written yet."""
+        return len(self._pending)
+
     async def _first_traceparent(self, subject: str) -> str | None:
         """The trace of this service's first event about the request: the request's trace, as far as this service
         is concerned (one indexed lookup, made only when tracing is on); an event added earlier in this unit of
@@ -219,6 +236,27 @@ class SqlInbox(Inbox):
             .returning(columns.event_id)
         )
         return set((await self._connection.execute(statement)).scalars())
+
+
+OUTBOX_FIELDS = ("id", "routing_key", "subject", "body", "created_at", "attempts", "next_attempt_at")
+"""An outbox row's columns as `SqlOutbox.add` fills them."""
+
+
+def queueing_with(written: CTE, table: Table, rows: int) -> CTE:
+    """PostgreSQL: the insert of `rows` outbox rows (`SqlOutbox.take_pending`'s parameters) as a CTE of the statement
+    that writes the change they announce; inserted only if `written` (that change, a CTE returning what it wrote)
+    returned a row, so that a change refused for its version leaves no events behind either."""
+    columns = table.c
+    change_written = select(written.c[0]).exists()
+    queued = union_all(
+        *(
+            select(*(bindparam(f"outbox_{index}_{name}", type_=columns[name].type) for name in OUTBOX_FIELDS)).where(
+                change_written
+            )
+            for index in range(rows)
+        )
+    )
+    return insert(table).from_select(list(OUTBOX_FIELDS), queued).cte("queued")
 
 
 @functools.cache

@@ -1,3 +1,4 @@
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -8,6 +9,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Table,
     bindparam,
     delete,
     exists,
@@ -39,14 +41,18 @@ from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, next_in_sequence, taking_next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
 
 _documents = tables.documents
 _reservations = tables.number_reservations
 
 
 class SqlDocumentRepository(DocumentRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, outbox: SqlOutbox | None = None) -> None:
+        """`outbox`: the unit of work's; on PostgreSQL the events added to it before a document issued under its
+        reservation is stored are written in the statement that stores it."""
         self._connection = connection
+        self._outbox = outbox
 
     async def add(self, document: Document) -> None:
         await self._connection.execute(_ADDING, _row(document))
@@ -135,8 +141,16 @@ class SqlDocumentRepository(DocumentRepository):
         if self._connection.dialect.name != "postgresql":
             await super().add_reserved(document)
             return
-        # The reservation's release as a CTE of the insert: one round trip (SQLite has no DELETE inside WITH).
-        await self._connection.execute(_ADDING_RESERVED, _row(document) | {"released_for": str(document.request_id)})
+        # The reservation's release and the events added so far as CTEs of the insert: one round trip (SQLite has no
+        # DELETE inside WITH).
+        row = _row(document)
+        parameters = {f"new_{name}": value for name, value in row.items()}
+        parameters["released_for"] = str(document.request_id)
+        events = self._outbox.pending if self._outbox is not None else 0
+        if events:
+            parameters |= self._outbox.take_pending()  # type: ignore[union-attr]
+        outbox = self._outbox.table if self._outbox is not None else None
+        await self._connection.execute(_adding_reserved(tuple(row), events, outbox), parameters)
 
     async def save_revocation(self, document: Document) -> bool:
         # Compare-and-set on the status: of two operators revoking at once, the second updates nothing.
@@ -271,12 +285,24 @@ _FOR_REQUEST = (
 _NUMBER_STATE = _number_state()
 _RELEASING = delete(_reservations).where(_reservations.c.request_id == bindparam("released_for"))
 _RESERVING_UNLESS_TAKEN = _reserving_unless_taken()
-_ADDING_RESERVED = postgresql.insert(_documents).add_cte(_RELEASING.cte("released"))
+
+
+@functools.cache
+def _adding_reserved(columns: tuple[str, ...], events: int, outbox: Table | None) -> Select[Any]:
+    """PostgreSQL: a document issued under its reservation (its `columns`, each a parameter `new_<name>`), the
+    reservation's release and `events` outbox rows (`SqlOutbox.take_pending`) in one statement."""
+    values = {name: bindparam(f"new_{name}", type_=_documents.c[name].type) for name in columns}
+    added = insert(_documents).values(values).returning(_documents.c.id).cte("added")
+    statement = select(func.count()).select_from(added).add_cte(_RELEASING.cte("released"))
+    if events:
+        assert outbox is not None, "events go to an outbox"
+        statement = statement.add_cte(queueing_with(added, outbox, events))
+    return statement
 
 
 class SqlDocumentsUnitOfWork(SqlUnitOfWork, DocumentsUnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
-        self.documents = SqlDocumentRepository(connection)
+        self.documents = SqlDocumentRepository(connection, self.outbox)
 
 
 def _to_document(row) -> Document:  # type: ignore[no-untyped-def]

@@ -182,11 +182,12 @@ async def issue_document(
         content = await _render_and_sign(document, press)
     else:
         document, content = prepared.document, prepared.content
-    # The row goes in before the file: a concurrent issue for the same request fails on the unique index here,
-    # and so never overwrites the file of the document that wins.
+    # Announced first, so that the SQL repository stores the announcement with the row. The row goes in before the
+    # file: a concurrent issue for the same request fails on the unique index here, and so never overwrites the file
+    # of the document that wins.
+    await uow.outbox.add(_issued(document), traceparent=envelope.traceparent)
     await (uow.documents.add if prepared is None else uow.documents.add_reserved)(document)
     await press.storage.save(document.storage_key, content)
-    await uow.outbox.add(_issued(document), traceparent=envelope.traceparent)
 
 
 def _kind(event: RequestApproved) -> DocumentKind:

@@ -16,7 +16,7 @@ from dukcapil_intake.requests.adapters import tables as request_tables
 from dukcapil_intake.requests.adapters.unit_of_work import SqlRequestsUnitOfWork
 from dukcapil_intake.requests.domain.model import Attachment, RecordingBooking, RequestStatus, ServiceRequest
 from dukcapil_intake.requests.service_layer.repository import ConcurrentUpdate, IdempotentSubmission, RequestFilter
-from dukcapil_shared.contracts import BiodataWniDetails, KartuKeluargaDetails
+from dukcapil_shared.contracts import BiodataWniDetails, KartuKeluargaDetails, RequestCancelled
 
 from ...examples import AHMAD, pickup
 
@@ -220,6 +220,51 @@ async def test_a_stale_copy_cannot_overwrite_a_newer_one(engine) -> None:  # typ
         stored = await unit.requests.get(request.id)
     assert stored is not None and stored.status == RequestStatus.cancelled and stored.version == 1
     assert [entry.note for entry in stored.history] == ["n"], "a refused save leaves no history behind"
+
+
+async def outbox_ids(engine) -> set[str]:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        return set((await connection.execute(select(tables.outbox.c.id))).scalars())
+
+
+async def test_a_request_and_the_events_it_announces_are_stored_together_and_a_refused_save_leaves_none(engine) -> None:  # type: ignore[no-untyped-def]
+    """On PostgreSQL in the statement that stores the request (no INSERT INTO outbox of their own)."""
+    request = a_request()
+    statements: list[str] = []
+    async with uow(engine) as unit:
+        connection = unit.requests._connection.sync_connection  # type: ignore[attr-defined]
+        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        submitted = await unit.outbox.add(RequestCancelled(request_id=request.id))
+        await unit.requests.add(request)
+        await unit.commit()
+    stale = copy.deepcopy(request)
+    async with uow(engine) as unit:
+        connection = unit.requests._connection.sync_connection  # type: ignore[attr-defined]
+        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
+        fresh = await unit.requests.get(request.id)
+        assert fresh is not None
+        fresh.record(
+            event_id=str(uuid.uuid4()), event_type="request.cancelled.v1", stage="intake", occurred_at=T0,
+            note="dibatalkan", moves_to=RequestStatus.cancelled,
+        )  # fmt: skip
+        cancelled = await unit.outbox.add(RequestCancelled(request_id=request.id))
+        await unit.requests.save(fresh)
+        await unit.commit()
+    assert await outbox_ids(engine) == {str(submitted.id), str(cancelled.id)}
+    separate = [statement for statement in statements if statement.startswith("INSERT INTO outbox")]
+    assert separate == ([] if engine.dialect.name == "postgresql" else [separate[0]] * 2)
+
+    stale.record(
+        event_id=str(uuid.uuid4()), event_type="review.started.v1", stage="review", occurred_at=T0, note="stale",
+        moves_to=RequestStatus.in_review,
+    )  # fmt: skip
+    async with uow(engine) as unit:
+        await unit.outbox.add(RequestCancelled(request_id=request.id))
+        with pytest.raises(ConcurrentUpdate):
+            await unit.requests.save(stale)
+        in_transaction = set((await unit.requests._connection.execute(select(tables.outbox.c.id))).scalars())  # type: ignore[attr-defined]
+        assert in_transaction == {str(submitted.id), str(cancelled.id)}, "a refused change announces nothing"
+    assert await outbox_ids(engine) == {str(submitted.id), str(cancelled.id)}
 
 
 async def test_sequences_count_per_kecamatan_and_day_without_gaps_under_concurrency(engine) -> None:  # type: ignore[no-untyped-def]

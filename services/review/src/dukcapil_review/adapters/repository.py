@@ -36,6 +36,7 @@ from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
 
 _NOT_STORED = {"new_audit"}
 _MOMENTS = ("received_at", "updated_at", "due_at", "claim_expires_at", "decided_at", "register_retry_at")
@@ -80,15 +81,19 @@ class SqlAuditLog(AuditLog):
 
 
 class SqlReviewRepository(ReviewRepository):
-    def __init__(self, connection: AsyncConnection, audit: AuditLog) -> None:
+    def __init__(self, connection: AsyncConnection, audit: AuditLog, outbox: SqlOutbox | None = None) -> None:
+        """`outbox`: the unit of work's; on PostgreSQL the events added to it before a review is stored are written
+        in the statement that stores it."""
         self._connection = connection
         self._audit = audit
+        self._outbox = outbox
 
     async def add(self, review: Review) -> None:
         if review.new_audit and self._connection.dialect.name == "postgresql":
-            # The review and its audit entries in one statement.
+            # The review, its audit entries and the events it announces in one statement.
             parameters = _new_values(review) | _audit_parameters(review.new_audit)
-            await self._connection.execute(_adding_with_audit(len(review.new_audit)), parameters)
+            events = self._events(parameters)
+            await self._connection.execute(_adding_with_audit(len(review.new_audit), *events), parameters)
             review.new_audit = []
             return
         await self._connection.execute(_ADDING, _row(review))
@@ -105,7 +110,7 @@ class SqlReviewRepository(ReviewRepository):
             # the version it expected, so the rows inserted say whether it did.
             parameters = _new_values(review) | {"new_version": review.version + 1} | guard
             parameters |= _audit_parameters(review.new_audit)
-            statement = _saving_with_audit(len(review.new_audit))
+            statement = _saving_with_audit(len(review.new_audit), *self._events(parameters))
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(review.new_audit)
             entries, review.new_audit = review.new_audit, []
         else:
@@ -118,6 +123,14 @@ class SqlReviewRepository(ReviewRepository):
             raise ConcurrentUpdate(f"review {review.request_id} changed since it was loaded")
         review.version += 1
         await self._append_audit(review)
+
+    def _events(self, parameters: dict[str, object]) -> tuple[int, Table | None]:
+        """The outbox rows waiting, moved into `parameters`: how many, and their table."""
+        if self._outbox is None or not self._outbox.pending:
+            return 0, None
+        count = self._outbox.pending
+        parameters |= self._outbox.take_pending()
+        return count, self._outbox.table
 
     async def find_duplicates(
         self, *, request_type: str, subject_nik: str, exclude: uuid.UUID, approved_since: datetime
@@ -274,21 +287,26 @@ def _audit_parameters(entries: Sequence[AuditEntry]) -> dict[str, object]:
     )
 
 
-def _audit_rows(statement: CTE, entries: int) -> Insert:
-    """PostgreSQL: `entries` audit entries for the review `statement` (a CTE) returns, in the same statement."""
+def _audit_rows(statement: CTE, entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
+    """PostgreSQL: `entries` audit entries for the review `statement` (a CTE) returns, and `events` outbox rows
+    (`SqlOutbox.take_pending`), in the same statement."""
     rows = parameter_rows(statement.c.request_id, tables.review_audit, _AUDIT_FIELDS, entries, "audit")
-    return insert(tables.review_audit).from_select(["request_id", *_AUDIT_FIELDS], rows).add_cte(statement)
+    audited = insert(tables.review_audit).from_select(["request_id", *_AUDIT_FIELDS], rows).add_cte(statement)
+    if events:
+        assert outbox is not None, "events go to an outbox"
+        audited = audited.add_cte(queueing_with(statement, outbox, events))
+    return audited
 
 
 @functools.cache
-def _adding_with_audit(entries: int) -> Insert:
+def _adding_with_audit(entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
     values = {column.name: bindparam(f"new_{column.name}") for column in tables.reviews.c}
     added = insert(tables.reviews).values(values).returning(tables.reviews.c.request_id).cte("added")
-    return _audit_rows(added, entries)
+    return _audit_rows(added, entries, events, outbox)
 
 
 @functools.cache
-def _saving_with_audit(entries: int) -> Insert:
+def _saving_with_audit(entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
     values = {column.name: bindparam(f"new_{column.name}") for column in tables.reviews.c}
     saved = (
         update(tables.reviews)
@@ -300,13 +318,13 @@ def _saving_with_audit(entries: int) -> Insert:
         .returning(tables.reviews.c.request_id)
         .cte("saved")
     )
-    return _audit_rows(saved, entries)
+    return _audit_rows(saved, entries, events, outbox)
 
 
 class SqlReviewUnitOfWork(SqlUnitOfWork, ReviewUnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
         self.audit = SqlAuditLog(connection)
-        self.reviews = SqlReviewRepository(connection, self.audit)
+        self.reviews = SqlReviewRepository(connection, self.audit, self.outbox)
 
 
 def _row(review: Review) -> dict[str, object]:

@@ -5,13 +5,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Insert, Row, Select, bindparam, delete, exists, insert, select, update
+from sqlalchemy import Row, Select, Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
 from dukcapil_shared.contracts import Address
 from dukcapil_shared.db import as_utc, children_as_json, from_json_time, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
     TRACKED_STATUSES,
@@ -32,15 +33,24 @@ from dukcapil_shipping.service_layer.unit_of_work import (
 
 
 class SqlShipmentRepository(ShipmentRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, outbox: SqlOutbox | None = None) -> None:
+        """`outbox`: the unit of work's; on PostgreSQL the events added to it before a shipment is stored are
+        written in the statement that stores it."""
         self._connection = connection
+        self._outbox = outbox
 
     async def add(self, shipment: Shipment) -> None:
         values = {f"new_{name}": value for name, value in _shipment_row(shipment).items()}
-        if shipment.new_tracking and self._connection.dialect.name == "postgresql":
-            # The shipment and its first steps in one statement (SQLite has no INSERT inside WITH).
+        events = self._outbox.pending if self._outbox is not None else 0
+        if (shipment.new_tracking or events) and self._connection.dialect.name == "postgresql":
+            # The shipment, its first steps and the events it announces in one statement (SQLite has no INSERT
+            # inside WITH).
             steps = [_tracking_row(entry) for entry in shipment.new_tracking]
-            await self._connection.execute(_adding_with_tracking(len(steps)), values | row_parameters("step", steps))
+            values |= row_parameters("step", steps)
+            if events:
+                values |= self._outbox.take_pending()  # type: ignore[union-attr]
+            outbox = self._outbox.table if self._outbox is not None else None
+            await self._connection.execute(_adding_with_tracking(len(steps), events, outbox), values)
             shipment.new_tracking = []
         else:
             await self._connection.execute(_ADDING_SHIPMENT, values)
@@ -285,12 +295,20 @@ _TRACKING_FIELDS = ("status", "description", "courier_code", "occurred_at")
 
 
 @functools.cache
-def _adding_with_tracking(steps: int) -> Insert:
-    """PostgreSQL: a new shipment (`_ADDING_SHIPMENT`'s parameters) and its `steps` first tracking entries
-    (`step_<n>_<field>`), in one statement; one statement per number of steps."""
+def _adding_with_tracking(steps: int, events: int = 0, outbox: Table | None = None) -> Select[Any]:
+    """PostgreSQL: a new shipment (`_ADDING_SHIPMENT`'s parameters), its `steps` first tracking entries
+    (`step_<n>_<field>`) and `events` outbox rows (`SqlOutbox.take_pending`) in one statement; one statement per
+    number of steps and of events."""
     added = _ADDING_SHIPMENT.returning(tables.shipments.c.id).cte("added")
-    entries = parameter_rows(added.c.id, tables.tracking, _TRACKING_FIELDS, steps, "step")
-    return insert(tables.tracking).from_select(["shipment_id", *_TRACKING_FIELDS], entries).add_cte(added)
+    statement = select(func.count()).select_from(added)
+    if steps:
+        entries = parameter_rows(added.c.id, tables.tracking, _TRACKING_FIELDS, steps, "step")
+        tracked = insert(tables.tracking).from_select(["shipment_id", *_TRACKING_FIELDS], entries).cte("tracked")
+        statement = statement.add_cte(tracked)
+    if events:
+        assert outbox is not None, "events go to an outbox"
+        statement = statement.add_cte(queueing_with(added, outbox, events))
+    return statement
 
 
 def _whole_shipments() -> Select[Any]:
@@ -340,7 +358,7 @@ _SAVING_REQUESTED_DELIVERY = update(tables.requested_deliveries).where(
 
 class SqlShippingUnitOfWork(SqlUnitOfWork, ShippingUnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
-        self.shipments = SqlShipmentRepository(connection)
+        self.shipments = SqlShipmentRepository(connection, self.outbox)
         self.deliveries = SqlRequestedDeliveryRepository(connection)
 
 

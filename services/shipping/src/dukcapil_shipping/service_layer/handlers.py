@@ -162,9 +162,10 @@ async def ship_document(
         )
     except NotRoutable as error:
         raise PermanentFailure(str(error)) from None
-    await uow.shipments.add(routing.shipment)
+    # Announced first, so that the SQL repository stores the announcements with the shipment.
     for announced in routing.events:
         await uow.outbox.add(announced, traceparent=envelope.traceparent)
+    await uow.shipments.add(routing.shipment)
     await _keep(uow, requested, known=known, changed=routing.requested_changed)
 
 

@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, Insert, Row, Select, bindparam, insert, select, update
+from sqlalchemy import CTE, Insert, Row, Select, Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,11 +33,16 @@ from dukcapil_shared.db import (
     parameter_rows,
     row_parameters,
 )
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
 
 
 class SqlRequestRepository(RequestRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, outbox: SqlOutbox | None = None) -> None:
+        """`outbox`: the unit of work's; on PostgreSQL the events added to it before a request is stored are
+        written in the statement that stores it."""
         self._connection = connection
+        self._outbox = outbox
+        self._outbox_table = outbox.table if outbox is not None else None
         self._known: dict[uuid.UUID, ServiceRequest] = {}
         """The requests this unit of work has loaded or added, by id (an identity map): loading one again costs no
         round trip, and every handler in the transaction changes the same object. A consumer's batch may hold several
@@ -66,7 +71,11 @@ class SqlRequestRepository(RequestRepository):
             parameters = {f"new_{name}": value for name, value in values.items()}
             history = [_history_row(None, entry) for entry in request.new_history]
             parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
-            await self._connection.execute(_adding_with_history(len(history), len(request.new_attachments)), parameters)
+            events = self._outbox.pending if self._outbox is not None else 0
+            if events:
+                parameters |= self._outbox.take_pending()  # type: ignore[union-attr]
+            statement = _adding_with_history(len(history), len(request.new_attachments), events, self._outbox_table)
+            await self._connection.execute(statement, parameters)
             request.new_history, request.new_attachments = [], []
             return
         await self._connection.execute(_ADDING, values)
@@ -87,7 +96,10 @@ class SqlRequestRepository(RequestRepository):
         if request.new_history and self._connection.dialect.name == "postgresql":
             history = [_history_row(None, entry) for entry in request.new_history]
             parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
-            statement = _saving_with_history(len(history), len(request.new_attachments))
+            events = self._outbox.pending if self._outbox is not None else 0
+            if events:
+                parameters |= self._outbox.take_pending()  # type: ignore[union-attr]
+            statement = _saving_with_history(len(history), len(request.new_attachments), events, self._outbox_table)
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(history)
             if applied:
                 request.new_history, request.new_attachments = [], []
@@ -312,22 +324,24 @@ _ATTACHMENT_FIELDS = ("id", "kind", "filename", "content_type", "size", "sha256"
 
 
 @functools.cache
-def _saving_with_history(entries: int, attachments: int = 0) -> Insert:
-    """PostgreSQL: the change, its history and its new scans in one statement. The history rows and the scans are
+def _saving_with_history(entries: int, attachments: int = 0, events: int = 0, outbox: Table | None = None) -> Insert:
+    """PostgreSQL: the change, its history, its new scans and the events it announces in one statement. They are
     inserted only if the update found the version it expected, so the history rows inserted say whether it did.
-    One statement per number of entries and of scans."""
-    return _with_children(_SAVING.returning(tables.requests.c.id).cte("saved"), entries, attachments)
+    One statement per number of entries, of scans and of events."""
+    return _with_children(_SAVING.returning(tables.requests.c.id).cte("saved"), entries, attachments, events, outbox)
 
 
 @functools.cache
-def _adding_with_history(entries: int, attachments: int = 0) -> Insert:
-    """PostgreSQL: a new request (every column a parameter `new_<name>`), its history and its scans in one
-    statement; one statement per number of entries and of scans."""
-    return _with_children(_ADDING_EVERY_COLUMN.returning(tables.requests.c.id).cte("added"), entries, attachments)
+def _adding_with_history(entries: int, attachments: int = 0, events: int = 0, outbox: Table | None = None) -> Insert:
+    """PostgreSQL: a new request (every column a parameter `new_<name>`), its history, its scans and the events it
+    announces in one statement; one statement per number of entries, of scans and of events."""
+    written = _ADDING_EVERY_COLUMN.returning(tables.requests.c.id).cte("added")
+    return _with_children(written, entries, attachments, events, outbox)
 
 
-def _with_children(written: CTE, entries: int, attachments: int) -> Insert:
-    """The history entries and scans of the request `written` returns, inserted in its statement."""
+def _with_children(written: CTE, entries: int, attachments: int, events: int, outbox: Table | None) -> Insert:
+    """The history entries, scans and outbox rows (`SqlOutbox.take_pending`) of the request `written` returns,
+    inserted in its statement."""
     history = parameter_rows(written.c.id, tables.request_history, _HISTORY_FIELDS, entries, "history")
     statement = insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], history)
     statement = statement.add_cte(written)
@@ -341,6 +355,9 @@ def _with_children(written: CTE, entries: int, attachments: int) -> Insert:
             .cte("attached")
         )
         statement = statement.add_cte(attached)
+    if events:
+        assert outbox is not None, "events go to an outbox"
+        statement = statement.add_cte(queueing_with(written, outbox, events))
     return statement
 
 

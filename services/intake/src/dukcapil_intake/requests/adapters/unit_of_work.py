@@ -16,7 +16,8 @@ class SqlRequestsUnitOfWork(SqlFeatureUnitOfWork, RequestsUnitOfWork):
 
     def bind(self, connection: AsyncConnection) -> None:
         self._bound = connection
-        self.requests = SqlRequestRepository(connection)
+        # Joined to another unit of work's transaction (`joining`), it has no outbox of its own.
+        self.requests = SqlRequestRepository(connection, getattr(self, "outbox", None))
         self.bookings = SqlBookingRepository(connection)
 
     async def hand_on(self, happened: Sequence[RequestEvent]) -> None:
