@@ -126,7 +126,9 @@ class UnitOfWork(abc.ABC):
 class SqlOutbox(Outbox):
     """Rows added are written when the unit of work commits (`flush`), all in one round trip: a shipment's tracking
     step, a review approved by policy, a consumer's batch add several events in one transaction, and a statement
-    each cost a round trip each."""
+    each cost a round trip each. Before that, a repository may take them into the statement that stores the change
+    they announce (`take_pending`, `queueing_with`): on PostgreSQL intake's requests, review's reviews, documents'
+    reserved documents and shipping's new shipments do, and their events cost no round trip of their own."""
 
     def __init__(self, connection: AsyncConnection, table: Table, source: str, *, traced: bool = False) -> None:
         self._connection = connection
