@@ -8,6 +8,8 @@ consumer's transaction took it), keyed by the same event id. So, for each hop (c
 - of which relay = published_at - created_at (an upper bound: a pass marks its rows after its last confirm, so
   a consumer may already hold an event the producer has not marked yet);
 - handled/s = inbox rows per second over the window.
+Intake's lifecycle subscription writes no inbox row: the request's history is its inbox, and each step's
+`recorded_at` is its `processed_at`.
 And per request, from intake's history (each event's own time), the time each stage held it: review from its
 last scan to its approval, documents from approval to issue, shipping from issue to shipped.
 """
@@ -36,6 +38,16 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value * 1000, 1)
 
 
+_INBOX = "SELECT consumer, event_id, processed_at FROM inbox WHERE processed_at BETWEEN $1 AND $2"
+_CONSUMED: dict[str, str] = defaultdict(
+    lambda: _INBOX,
+    intake=f"""{_INBOX} UNION ALL
+        SELECT 'dukcapil.intake.lifecycle', event_id, recorded_at FROM request_history
+        WHERE recorded_at BETWEEN $1 AND $2""",
+)
+"""Each service's consumed events with the time it took them: its inbox rows, and intake's history too."""
+
+
 async def hops(dsns: dict[str, str], start: float, end: float) -> list[dict[str, Any]]:
     begin, finish = datetime.fromtimestamp(start).astimezone(), datetime.fromtimestamp(end).astimezone()
     outboxes = await asyncio.gather(
@@ -49,23 +61,13 @@ async def hops(dsns: dict[str, str], start: float, end: float) -> list[dict[str,
         for row in rows:
             sent = row["published_at"].timestamp() if row["published_at"] else None
             published[row["id"]] = (service, row["routing_key"], row["created_at"].timestamp(), sent)
-    inboxes = await asyncio.gather(
-        *(
-            _fetch(
-                dsn,
-                "SELECT consumer, event_id, processed_at FROM inbox WHERE processed_at BETWEEN $1 AND $2",
-                begin,
-                finish,
-            )
-            for dsn in dsns.values()
-        )
-    )
+    inboxes = await asyncio.gather(*(_fetch(dsn, _CONSUMED[service], begin, finish) for service, dsn in dsns.items()))
     grouped: dict[tuple[str, str, str], dict[str, list[float]]] = defaultdict(lambda: {"queue": [], "relay": []})
     # The consumer's name is `<service>.<subscription>`: the hop says the service, the table says the queue.
     for service, rows in zip(dsns, inboxes, strict=True):
         for row in rows:
             found = published.get(row["event_id"])
-            if found is None or found[3] is None:
+            if found is None or found[3] is None or found[0] == service:  # a service's own step in its history
                 continue
             producer, routing_key, created, sent = found
             entry = grouped[(f"{producer} → {service}", row["consumer"], routing_key)]

@@ -349,6 +349,9 @@ def test_footprint_counts_what_each_request_added() -> None:
     assert figures["rows"] == 6.0
     assert figures["rows_by_table"] == {"outbox": 2.0, "requests": 1.0, "inbox": 3.0}
     assert (figures["events_published"], figures["events_consumed"]) == (2.0, 3.0)
+    # Intake's lifecycle events are the other stages' steps in its history, not inbox rows.
+    intake = per_request(before | {"learned": 4}, after | {"learned": 49}, requests=10)
+    assert intake["events_consumed"] == 3.0 + 4.5
     assert figures["table_bytes"] == round((2 * 8192 + 8192 + 8192) / 10)
     assert figures["database_bytes"] == 5_000
     assert figures["event_bytes"] == 1600
@@ -375,3 +378,62 @@ async def test_database_counters_give_each_service_its_transactions_and_connecti
     assert 4 <= figures["busy"]["transactions"] <= 5, f"four a request, and asyncpg's own one a connection: {figures}"
     assert figures["idle"]["transactions"] < 1, "a database nobody used counts (almost) nothing"
     assert stages.per_request(before, before, requests=0) == {}
+
+
+async def test_hops_count_intakes_lifecycle_steps_from_its_history_and_not_its_own(postgres) -> None:  # type: ignore[no-untyped-def]
+    """Intake's lifecycle subscription writes no inbox row: its hops come from the history's `recorded_at`; the
+    steps intake announced itself, in its history too, are no hop."""
+    from dukcapil_shared.db import create_engine, migrate
+
+    dsns = {}
+    for service in ("intake", "review"):
+        url = await postgres.create()
+        engine = create_engine(url)
+        await migrate(engine, f"dukcapil_{service}:migrations")
+        await engine.dispose()
+        dsns[service] = _plain_dsn(url)
+    start = time.time()
+    request_id, submitted, started = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    outbox = "INSERT INTO outbox (id, routing_key, subject, body, created_at, attempts, next_attempt_at, published_at)"
+    intake = await asyncpg.connect(dsns["intake"])
+    review = await asyncpg.connect(dsns["review"])
+    try:
+        await review.execute(
+            f"{outbox} VALUES ($1, 'review.started.v1', $2, '{{}}', now(), 0, now(), now())", started, request_id
+        )
+        await intake.execute(
+            f"{outbox} VALUES ($1, 'request.submitted.v1', $2, '{{}}', now(), 0, now(), now())", submitted, request_id
+        )
+        await review.execute(
+            "INSERT INTO inbox (consumer, event_id, processed_at) VALUES ('dukcapil.review.requests', $1, now())",
+            submitted,
+        )
+        await intake.execute(
+            "INSERT INTO requests (id, number, type, status, applicant, details, delivery, kecamatan_code, "
+            "submitted_at, updated_at, version, channel) "
+            "VALUES ($1, 'N-1', 'biodata_wni', 'in_review', '{}', '{}', '{}', '36.02.14', now(), now(), 1, 'online')",
+            request_id,
+        )
+        for event_id, event_type, stage in (
+            (submitted, "request.submitted.v1", "intake"),
+            (started, "review.started.v1", "review"),
+        ):
+            await intake.execute(
+                "INSERT INTO request_history (request_id, event_id, event_type, stage, occurred_at, note) "
+                "VALUES ($1, $2, $3, $4, now(), '')",
+                request_id,
+                event_id,
+                event_type,
+                stage,
+            )
+    finally:
+        await intake.close()
+        await review.close()
+    found = {
+        (hop["hop"], hop["consumer"], hop["event"]): hop["handled"]
+        for hop in await stages.hops(dsns, start - 1, time.time() + 1)
+    }
+    assert found == {
+        ("intake → review", "dukcapil.review.requests", "request.submitted.v1"): 1,
+        ("review → intake", "dukcapil.intake.lifecycle", "review.started.v1"): 1,
+    }

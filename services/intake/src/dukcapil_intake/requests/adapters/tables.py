@@ -1,4 +1,17 @@
-from sqlalchemy import JSON, Column, Date, DateTime, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
 
 from dukcapil_intake.tables import metadata
 
@@ -88,6 +101,12 @@ request_history = Table(
     Column("status", String(30)),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("note", Text, nullable=False),
+    Column(
+        "recorded_at",
+        DateTime(timezone=True),
+        server_default=func.now(),
+        comment="When intake recorded the step (its transaction's time); empty for steps recorded before 2026-12-05",
+    ),
 )
 
 request_counters = Table(
