@@ -167,21 +167,13 @@ class SqlOutbox(Outbox):
         if rows:
             await self._connection.execute(_adding(self._table), rows)
 
-    def take_pending(self) -> dict[str, object]:
-        """The rows added since the last flush, as the parameters of `queueing_with(written, table, n)`: a
-        repository writes them in the statement of its change (one round trip for both), and `flush` has those
-        no more. `n` is `pending`. Nothing is lost if that statement fails: the transaction rolls back."""
+    def take_pending(self, parameters: dict[str, object]) -> tuple[int, Table]:
+        """Move the rows added since the last flush into `parameters`, for `queueing_with(written, table, n)`: a
+        repository writes them in the statement of its change (one round trip for both), and `flush` has those no
+        more. Returns n and the table. Nothing is lost if that statement fails: the transaction rolls back."""
         rows, self._pending = self._pending, []
-        return row_parameters("outbox", rows)
-
-    @property
-    def table(self) -> Table:
-        return self._table
-
-    @property
-    def pending(self) -> int:
-        """Rows added and not written yet."""
-        return len(self._pending)
+        parameters |= row_parameters("outbox", rows)
+        return len(rows), self._table
 
     async def _first_traceparent(self, subject: str) -> str | None:
         """The trace of this service's first event about the request: the request's trace, as far as this service
@@ -242,6 +234,12 @@ class SqlInbox(Inbox):
 
 OUTBOX_FIELDS = ("id", "routing_key", "subject", "body", "created_at", "attempts", "next_attempt_at")
 """An outbox row's columns as `SqlOutbox.add` fills them."""
+
+
+def take_pending(outbox: SqlOutbox | None, parameters: dict[str, object]) -> tuple[int, Table | None]:
+    """`outbox.take_pending(parameters)`, or nothing to write (0, None) for a repository without an outbox (one
+    joined to another unit of work's transaction, say)."""
+    return outbox.take_pending(parameters) if outbox is not None else (0, None)
 
 
 def queueing_with(written: CTE, table: Table, rows: int) -> CTE:

@@ -41,7 +41,7 @@ from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, next_in_sequence, taking_next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
 
 _documents = tables.documents
 _reservations = tables.number_reservations
@@ -146,10 +146,7 @@ class SqlDocumentRepository(DocumentRepository):
         row = _row(document)
         parameters = {f"new_{name}": value for name, value in row.items()}
         parameters["released_for"] = str(document.request_id)
-        events = self._outbox.pending if self._outbox is not None else 0
-        if events:
-            parameters |= self._outbox.take_pending()  # type: ignore[union-attr]
-        outbox = self._outbox.table if self._outbox is not None else None
+        events, outbox = take_pending(self._outbox, parameters)
         await self._connection.execute(_adding_reserved(tuple(row), events, outbox), parameters)
 
     async def save_revocation(self, document: Document) -> bool:

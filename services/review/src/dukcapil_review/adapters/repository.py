@@ -36,7 +36,7 @@ from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
 
 _NOT_STORED = {"new_audit"}
 _MOMENTS = ("received_at", "updated_at", "due_at", "claim_expires_at", "decided_at", "register_retry_at")
@@ -92,7 +92,7 @@ class SqlReviewRepository(ReviewRepository):
         if review.new_audit and self._connection.dialect.name == "postgresql":
             # The review, its audit entries and the events it announces in one statement.
             parameters = _new_values(review) | _audit_parameters(review.new_audit)
-            events = self._events(parameters)
+            events = take_pending(self._outbox, parameters)
             await self._connection.execute(_adding_with_audit(len(review.new_audit), *events), parameters)
             review.new_audit = []
             return
@@ -110,7 +110,7 @@ class SqlReviewRepository(ReviewRepository):
             # the version it expected, so the rows inserted say whether it did.
             parameters = _new_values(review) | {"new_version": review.version + 1} | guard
             parameters |= _audit_parameters(review.new_audit)
-            statement = _saving_with_audit(len(review.new_audit), *self._events(parameters))
+            statement = _saving_with_audit(len(review.new_audit), *take_pending(self._outbox, parameters))
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(review.new_audit)
             entries, review.new_audit = review.new_audit, []
         else:
@@ -123,14 +123,6 @@ class SqlReviewRepository(ReviewRepository):
             raise ConcurrentUpdate(f"review {review.request_id} changed since it was loaded")
         review.version += 1
         await self._append_audit(review)
-
-    def _events(self, parameters: dict[str, object]) -> tuple[int, Table | None]:
-        """The outbox rows waiting, moved into `parameters`: how many, and their table."""
-        if self._outbox is None or not self._outbox.pending:
-            return 0, None
-        count = self._outbox.pending
-        parameters |= self._outbox.take_pending()
-        return count, self._outbox.table
 
     async def find_duplicates(
         self, *, request_type: str, subject_nik: str, exclude: uuid.UUID, approved_since: datetime

@@ -12,7 +12,7 @@ from sqlalchemy.sql.expression import Exists
 from dukcapil_shared.contracts import Address
 from dukcapil_shared.db import as_utc, children_as_json, from_json_time, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
     TRACKED_STATUSES,
@@ -40,16 +40,13 @@ class SqlShipmentRepository(ShipmentRepository):
         self._outbox = outbox
 
     async def add(self, shipment: Shipment) -> None:
-        values = {f"new_{name}": value for name, value in _shipment_row(shipment).items()}
-        events = self._outbox.pending if self._outbox is not None else 0
-        if (shipment.new_tracking or events) and self._connection.dialect.name == "postgresql":
+        values: dict[str, object] = {f"new_{name}": value for name, value in _shipment_row(shipment).items()}
+        if self._connection.dialect.name == "postgresql":
             # The shipment, its first steps and the events it announces in one statement (SQLite has no INSERT
             # inside WITH).
             steps = [_tracking_row(entry) for entry in shipment.new_tracking]
             values |= row_parameters("step", steps)
-            if events:
-                values |= self._outbox.take_pending()  # type: ignore[union-attr]
-            outbox = self._outbox.table if self._outbox is not None else None
+            events, outbox = take_pending(self._outbox, values)
             await self._connection.execute(_adding_with_tracking(len(steps), events, outbox), values)
             shipment.new_tracking = []
         else:

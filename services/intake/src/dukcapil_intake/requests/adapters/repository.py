@@ -33,7 +33,7 @@ from dukcapil_shared.db import (
     parameter_rows,
     row_parameters,
 )
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with
+from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
 
 
 class SqlRequestRepository(RequestRepository):
@@ -42,7 +42,6 @@ class SqlRequestRepository(RequestRepository):
         written in the statement that stores it."""
         self._connection = connection
         self._outbox = outbox
-        self._outbox_table = outbox.table if outbox is not None else None
         self._known: dict[uuid.UUID, ServiceRequest] = {}
         """The requests this unit of work has loaded or added, by id (an identity map): loading one again costs no
         round trip, and every handler in the transaction changes the same object. A consumer's batch may hold several
@@ -71,10 +70,8 @@ class SqlRequestRepository(RequestRepository):
             parameters = {f"new_{name}": value for name, value in values.items()}
             history = [_history_row(None, entry) for entry in request.new_history]
             parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
-            events = self._outbox.pending if self._outbox is not None else 0
-            if events:
-                parameters |= self._outbox.take_pending()  # type: ignore[union-attr]
-            statement = _adding_with_history(len(history), len(request.new_attachments), events, self._outbox_table)
+            events, outbox = take_pending(self._outbox, parameters)
+            statement = _adding_with_history(len(history), len(request.new_attachments), events, outbox)
             await self._connection.execute(statement, parameters)
             request.new_history, request.new_attachments = [], []
             return
@@ -96,10 +93,8 @@ class SqlRequestRepository(RequestRepository):
         if request.new_history and self._connection.dialect.name == "postgresql":
             history = [_history_row(None, entry) for entry in request.new_history]
             parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
-            events = self._outbox.pending if self._outbox is not None else 0
-            if events:
-                parameters |= self._outbox.take_pending()  # type: ignore[union-attr]
-            statement = _saving_with_history(len(history), len(request.new_attachments), events, self._outbox_table)
+            events, outbox = take_pending(self._outbox, parameters)
+            statement = _saving_with_history(len(history), len(request.new_attachments), events, outbox)
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(history)
             if applied:
                 request.new_history, request.new_attachments = [], []
