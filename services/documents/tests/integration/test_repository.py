@@ -20,6 +20,7 @@ from dukcapil_documents.adapters.repository import SqlDocumentsUnitOfWork
 from dukcapil_documents.adapters.signing import Ed25519Signer
 from dukcapil_documents.domain.model import (
     Document,
+    DocumentKind,
     DocumentNotCurrent,
     DocumentStatus,
     NumberReservation,
@@ -210,7 +211,19 @@ async def test_a_requests_number_state_says_whether_it_has_a_document_and_its_re
         assert await uow.documents.number_state(uuid.uuid4()) == NumberState(issued=False, reservation=None)
 
 
-async def test_two_deliveries_of_one_approval_reserving_at_once_get_one_number(engine: AsyncEngine) -> None:
+async def reserve_by(
+    how: str, uow: SqlDocumentsUnitOfWork, request: uuid.UUID, kind: DocumentKind
+) -> NumberReservation:
+    """A number reserved the way `how` names: `reserve_number`, or `reserve_unless_taken` (its state's reservation)."""
+    if how == "reserve_number":
+        return await uow.documents.reserve_number(request, kind, datetime.now(UTC))
+    state = await uow.documents.reserve_unless_taken(request, kind, datetime.now(UTC))
+    assert state.reservation is not None
+    return state.reservation
+
+
+@pytest.mark.parametrize("how", ["reserve_number", "reserve_unless_taken"])
+async def test_two_deliveries_of_one_approval_reserving_at_once_get_one_number(engine: AsyncEngine, how: str) -> None:
     kind, request = document_kind("biodata_wni"), uuid.uuid4()
     entered = asyncio.Event()
 
@@ -219,7 +232,7 @@ async def test_two_deliveries_of_one_approval_reserving_at_once_get_one_number(e
             async with unit_of_work(engine) as uow:
                 if not first:
                     await entered.wait()
-                reservation = await uow.documents.reserve_number(request, kind, datetime.now(UTC))
+                reservation = await reserve_by(how, uow, request, kind)
                 if first:
                     entered.set()
                     await asyncio.sleep(0.2)  # the second one now waits on the counter, or on the database
@@ -283,34 +296,6 @@ async def test_a_reserved_document_and_its_announcement_are_stored_together(engi
         assert list((await connection.execute(select(tables.outbox.c.id))).scalars()) == [str(announced.id)]
     async with unit_of_work(engine) as uow:
         assert await uow.documents.number_state(document.request_id) == NumberState(issued=True, reservation=None)
-
-
-async def test_two_deliveries_reserving_unless_taken_at_once_get_one_number_and_lose_none(engine: AsyncEngine) -> None:
-    kind, request = document_kind("biodata_wni"), uuid.uuid4()
-    entered = asyncio.Event()
-
-    async def reserve(first: bool) -> NumberReservation:
-        try:
-            async with unit_of_work(engine) as uow:
-                if not first:
-                    await entered.wait()
-                state = await uow.documents.reserve_unless_taken(request, kind, datetime.now(UTC))
-                if first:
-                    entered.set()
-                    await asyncio.sleep(0.2)  # the second one now waits on the counter, or on the database
-                await uow.commit()
-                assert state.reservation is not None
-                return state.reservation
-        except NumberAlreadyReserved:
-            async with unit_of_work(engine) as uow:
-                found = (await uow.documents.number_state(request)).reservation
-                assert found is not None
-                return found
-
-    first, second = await asyncio.gather(reserve(True), reserve(False))
-    assert first == second
-    async with unit_of_work(engine) as uow:
-        assert await uow.documents.next_sequence("BIO", issue_year(datetime.now(UTC))) == 2, "no number was lost"
 
 
 async def test_documents_drawn_at_once_outside_their_transactions_get_unique_gapless_numbers_they_carry(
