@@ -366,6 +366,14 @@ async def test_what_shipping_keeps_of_a_request_is_stored_and_guarded_against_lo
     with pytest.raises(IntegrityError):
         async with unit_of_work(engine) as uow:
             await uow.deliveries.add(twice)
+    async with unit_of_work(engine) as uow:
+        assert not await uow.deliveries.add_unless_known(twice), "the one kept stays as it is"
+        await uow.commit()
+    async with unit_of_work(engine) as uow:
+        assert await uow.deliveries.get(request.request_id) == stored
+        assert await uow.deliveries.add_unless_known(
+            RequestedDelivery(**{**twice.__dict__, "request_id": uuid.uuid4()})
+        )
 
 
 async def test_the_address_check_migration_goes_down_and_up_again(database_url: str) -> None:

@@ -5,7 +5,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, Table, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Insert, Row, Select, Table, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
@@ -209,17 +210,16 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
         self._connection = connection
 
     async def add(self, requested: RequestedDelivery) -> None:
-        await self._connection.execute(
-            insert(tables.requested_deliveries).values(
-                request_id=str(requested.request_id),
-                applicant_name=requested.applicant_name,
-                applicant_nik=requested.applicant_nik,
-                method=requested.method.value,
-                created_at=requested.created_at,
-                **_changeable(requested),
-                version=requested.version,
+        await self._connection.execute(_ADDING_REQUESTED_DELIVERY, _requested_delivery_row(requested))
+
+    async def add_unless_known(self, requested: RequestedDelivery) -> bool:
+        # A concurrent insert of the same request's delivery (its document's shipment) is waited for, then found.
+        parameters = _requested_delivery_row(requested)
+        return (
+            await self._connection.execute(
+                _adding_requested_delivery_unless_known(self._connection.dialect.name), parameters
             )
-        )
+        ).rowcount == 1
 
     async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None:
         row = (await self._connection.execute(_REQUESTED_DELIVERY, {"wanted_request_id": str(request_id)})).first()
@@ -249,6 +249,30 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
         if result.rowcount != 1:
             raise ConcurrentUpdate(f"requested delivery {requested.request_id}")
         requested.version += 1
+
+
+def _requested_delivery_row(requested: RequestedDelivery) -> dict[str, Any]:
+    return {
+        "request_id": str(requested.request_id),
+        "applicant_name": requested.applicant_name,
+        "applicant_nik": requested.applicant_nik,
+        "method": requested.method.value,
+        "created_at": requested.created_at,
+        **_changeable(requested),
+        "version": requested.version,
+    }
+
+
+_ADDING_REQUESTED_DELIVERY = insert(tables.requested_deliveries)
+
+
+@functools.cache
+def _adding_requested_delivery_unless_known(dialect_name: str) -> Insert:
+    """Built once per dialect and executed with parameters."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    return dialect.insert(tables.requested_deliveries).on_conflict_do_nothing(
+        index_elements=[tables.requested_deliveries.c.request_id]
+    )
 
 
 def _shipment_row(shipment: Shipment) -> dict[str, Any]:

@@ -79,28 +79,30 @@ async def check_address(
     only the family's names are added.
     """
     now = clock()
-    requested = await uow.deliveries.get(event.request_id)
     household = household_names(event.details)
-    if requested is not None:
-        requested.submitted_with(household=household, now=now)
-        await uow.deliveries.save(requested)
-        return
     requested = _requested_delivery(event.request_id, event.applicant.name, event.applicant.nik, event.delivery, now)
     requested.submitted_with(household=household, now=now)
     if event.delivery.method == DeliveryMethod.courier:
         _checked(requested, _check(destinations, event.delivery))
-        if requested.address_problem is not None:
-            requested.address_flagged = True
-            await uow.outbox.add(
-                ShipmentFlagged(
-                    request_id=event.request_id,
-                    reason=FlagReason.address_unserviceable.value,
-                    detail=requested.address_problem,
-                ),
-                traceparent=envelope.traceparent,
-            )
-            log.warning("address_unserviceable", request_id=str(event.request_id), detail=requested.address_problem)
-    await uow.deliveries.add(requested)
+        requested.address_flagged = requested.address_problem is not None
+    # Stored at once, usually: a look for what the issued document's shipment kept first would cost a round trip
+    # for a case that is rare.
+    if not await uow.deliveries.add_unless_known(requested):
+        known = await uow.deliveries.get(event.request_id)
+        assert known is not None, "a request's delivery is never deleted"
+        known.submitted_with(household=household, now=now)
+        await uow.deliveries.save(known)
+        return
+    if requested.address_flagged:
+        await uow.outbox.add(
+            ShipmentFlagged(
+                request_id=event.request_id,
+                reason=FlagReason.address_unserviceable.value,
+                detail=requested.address_problem,
+            ),
+            traceparent=envelope.traceparent,
+        )
+        log.warning("address_unserviceable", request_id=str(event.request_id), detail=requested.address_problem)
 
 
 async def note_resubmission(

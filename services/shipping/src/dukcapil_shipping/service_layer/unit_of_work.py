@@ -81,6 +81,14 @@ class RequestedDeliveryRepository(abc.ABC):
     @abc.abstractmethod
     async def add(self, requested: RequestedDelivery) -> None: ...
 
+    async def add_unless_known(self, requested: RequestedDelivery) -> bool:
+        """Store it unless the request has one already: False then, and nothing changed. The SQL repository does it
+        in one statement."""
+        if await self.get(requested.request_id) is not None:
+            return False
+        await self.add(requested)
+        return True
+
     @abc.abstractmethod
     async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None: ...
 
