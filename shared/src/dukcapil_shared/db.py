@@ -11,6 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import (
     JSON,
+    BindParameter,
     ColumnElement,
     CompoundSelect,
     Connection,
@@ -149,18 +150,36 @@ def children_as_json(
 
 
 def parameter_rows(
-    key: ColumnElement[Any], table: Table, fields: Sequence[str], count: int, prefix: str
+    key: ColumnElement[Any] | None,
+    table: Table,
+    fields: Sequence[str],
+    count: int,
+    prefix: str,
+    *,
+    only_if: ColumnElement[bool] | None = None,
 ) -> CompoundSelect:
     """`count` rows of `table`'s `fields`, each led by `key` (the id a CTE of the same statement returns), the values
     given as parameters `<prefix>_<n>_<field>` (`row_parameters`): what an INSERT ... SELECT adds only if that CTE
-    returned a row. One statement per `count`, prepared like any other."""
+    returned a row. Without a key, `only_if` says when they are added. One statement per `count`, prepared like any
+    other."""
     columns = table.c
-    return union_all(
-        *(
-            select(key, *(bindparam(f"{prefix}_{index}_{name}", type_=columns[name].type) for name in fields))
-            for index in range(count)
+    rows = []
+    for index in range(count):
+        row = select(
+            *([] if key is None else [key]),
+            *(bindparam(f"{prefix}_{index}_{name}", type_=columns[name].type) for name in fields),
         )
-    )
+        rows.append(row if only_if is None else row.where(only_if))
+    return union_all(*rows)
+
+
+def new_values(table: Table, names: Iterable[str] | None = None) -> dict[str, BindParameter[Any]]:
+    """Each of `table`'s columns (or those `names`) as the parameter `new_<name>`: the values of an INSERT or UPDATE
+    built once and executed with parameters."""
+    return {
+        name: bindparam(f"new_{name}", type_=table.c[name].type)
+        for name in (table.c.keys() if names is None else names)
+    }
 
 
 def row_parameters(prefix: str, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:

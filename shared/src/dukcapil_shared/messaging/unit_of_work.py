@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar, Self
 
-from sqlalchemy import CTE, DateTime, Insert, String, Table, bindparam, func, insert, select, union_all
+from sqlalchemy import CTE, DateTime, Insert, String, Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from dukcapil_shared.contracts import Envelope, Event
-from dukcapil_shared.db import row_parameters
+from dukcapil_shared.db import parameter_rows, row_parameters
 from dukcapil_shared.observability.tracing import traceparent_for_event
 from dukcapil_shared.refusals import Refusal, RefusalKind
 
@@ -246,16 +246,7 @@ def queueing_with(written: CTE, table: Table, rows: int) -> CTE:
     """PostgreSQL: the insert of `rows` outbox rows (`SqlOutbox.take_pending`'s parameters) as a CTE of the statement
     that writes the change they announce; inserted only if `written` (that change, a CTE returning what it wrote)
     returned a row, so that a change refused for its version leaves no events behind either."""
-    columns = table.c
-    change_written = select(written.c[0]).exists()
-    queued = union_all(
-        *(
-            select(*(bindparam(f"outbox_{index}_{name}", type_=columns[name].type) for name in OUTBOX_FIELDS)).where(
-                change_written
-            )
-            for index in range(rows)
-        )
-    )
+    queued = parameter_rows(None, table, OUTBOX_FIELDS, rows, "outbox", only_if=select(written.c[0]).exists())
     return insert(table).from_select(list(OUTBOX_FIELDS), queued).cte("queued")
 
 

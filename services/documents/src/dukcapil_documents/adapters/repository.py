@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     DateTime,
     Integer,
@@ -39,7 +40,7 @@ from dukcapil_documents.service_layer.unit_of_work import (
 )
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
-from dukcapil_shared.db import as_utc, next_in_sequence, taking_next_in_sequence
+from dukcapil_shared.db import as_utc, new_values, next_in_sequence, taking_next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
 
@@ -215,10 +216,9 @@ def _number_state_of(request_id: uuid.UUID, row: Any) -> NumberState:
     return NumberState(issued=bool(row.issued), reservation=reservation)
 
 
-def _number_state() -> Select[Any]:
+def _number_state(request_id: BindParameter[str]) -> Select[Any]:
     """Whether the request has a document, and its reservation if any, in one row: the reservation joined to a row
     of its own, so that there is a row whether or not there is a reservation."""
-    request_id = bindparam("number_of", type_=String)
     issued = exists().where(_documents.c.request_id == request_id).label("issued")
     anchor = select(literal(1).label("anchor")).subquery()
     return select(issued, _reservations).select_from(
@@ -264,11 +264,9 @@ def _reserving_unless_taken() -> Select[Any]:
         .returning(_reservations.c.sequence)
         .cte("reserved")
     )
-    issued = exists().where(_documents.c.request_id == request_id).label("issued")
-    anchor = select(literal(1).label("anchor")).subquery()
-    return select(
-        issued, _reservations, select(func.max(reserved.c.sequence)).scalar_subquery().label("reserved_sequence")
-    ).select_from(anchor.outerjoin(_reservations, _reservations.c.request_id == request_id))
+    return _number_state(request_id).add_columns(
+        select(func.max(reserved.c.sequence)).scalar_subquery().label("reserved_sequence")
+    )
 
 
 # The statements run for every document are built once and executed with parameters: SQLAlchemy then neither
@@ -279,7 +277,7 @@ _FOR_REQUEST = (
     .where(_documents.c.request_id == bindparam("documents_of"))
     .order_by(_documents.c.issued_at, _documents.c.number)
 )
-_NUMBER_STATE = _number_state()
+_NUMBER_STATE = _number_state(bindparam("number_of", type_=String))
 _RELEASING = delete(_reservations).where(_reservations.c.request_id == bindparam("released_for"))
 _RESERVING_UNLESS_TAKEN = _reserving_unless_taken()
 
@@ -288,8 +286,7 @@ _RESERVING_UNLESS_TAKEN = _reserving_unless_taken()
 def _adding_reserved(columns: tuple[str, ...], events: int, outbox: Table | None) -> Select[Any]:
     """PostgreSQL: a document issued under its reservation (its `columns`, each a parameter `new_<name>`), the
     reservation's release and `events` outbox rows (`SqlOutbox.take_pending`) in one statement."""
-    values = {name: bindparam(f"new_{name}", type_=_documents.c[name].type) for name in columns}
-    added = insert(_documents).values(values).returning(_documents.c.id).cte("added")
+    added = insert(_documents).values(new_values(_documents, columns)).returning(_documents.c.id).cte("added")
     statement = select(func.count()).select_from(added).add_cte(_RELEASING.cte("released"))
     if events:
         assert outbox is not None, "events go to an outbox"

@@ -34,7 +34,7 @@ from dukcapil_review.service_layer.unit_of_work import (
 )
 from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
-from dukcapil_shared.db import as_utc, parameter_rows, row_parameters
+from dukcapil_shared.db import as_utc, new_values, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
 
@@ -292,14 +292,14 @@ def _audit_rows(statement: CTE, entries: int, events: int = 0, outbox: Table | N
 
 @functools.cache
 def _adding_with_audit(entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
-    values = {column.name: bindparam(f"new_{column.name}") for column in tables.reviews.c}
+    values = new_values(tables.reviews)
     added = insert(tables.reviews).values(values).returning(tables.reviews.c.request_id).cte("added")
     return _audit_rows(added, entries, events, outbox)
 
 
 @functools.cache
 def _saving_with_audit(entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
-    values = {column.name: bindparam(f"new_{column.name}") for column in tables.reviews.c}
+    values = new_values(tables.reviews)
     saved = (
         update(tables.reviews)
         .where(

@@ -11,7 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Exists
 
 from dukcapil_shared.contracts import Address
-from dukcapil_shared.db import as_utc, children_as_json, from_json_time, parameter_rows, row_parameters
+from dukcapil_shared.db import (
+    as_utc,
+    children_as_json,
+    from_json_time,
+    new_values,
+    parameter_rows,
+    row_parameters,
+)
 from dukcapil_shared.messaging import SqlUnitOfWork
 from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
 from dukcapil_shipping.adapters import tables
@@ -357,9 +364,7 @@ def _whole_shipments() -> Select[Any]:
 # The statements run for every request are built once and executed with parameters: SQLAlchemy then neither builds
 # them nor works out their cache keys each time (see dukcapil_shared.messaging.unit_of_work).
 _WHOLE_SHIPMENTS = _whole_shipments()
-_ADDING_SHIPMENT = insert(tables.shipments).values(
-    {name: bindparam(f"new_{name}", type_=column.type) for name, column in tables.shipments.c.items()}
-)
+_ADDING_SHIPMENT = insert(tables.shipments).values(new_values(tables.shipments))
 """Built once and executed with parameters (see dukcapil_shared.messaging.unit_of_work): every column, `new_<name>`."""
 _SHIPMENT_BY_ID = _WHOLE_SHIPMENTS.where(tables.shipments.c.id == bindparam("wanted_shipment_id"))
 _SHIPMENTS_FOR_REQUEST = _WHOLE_SHIPMENTS.where(

@@ -29,6 +29,7 @@ from dukcapil_shared.db import (
     as_utc,
     children_as_json,
     from_json_time,
+    new_values,
     next_in_sequence,
     parameter_rows,
     row_parameters,
@@ -296,9 +297,7 @@ _WHOLE_REQUEST = _whole_request()
 _WHOLE_REQUEST_BY_ID = _WHOLE_REQUEST.where(tables.requests.c.id == bindparam("whole_request_id"))
 _WHOLE_REQUEST_BY_NUMBER = _WHOLE_REQUEST.where(tables.requests.c.number == bindparam("whole_request_number"))
 _ADDING = insert(tables.requests)
-_ADDING_EVERY_COLUMN = insert(tables.requests).values(
-    {column.name: bindparam(f"new_{column.name}", type_=column.type) for column in tables.requests.c}
-)
+_ADDING_EVERY_COLUMN = insert(tables.requests).values(new_values(tables.requests))
 
 _SET_AT_SUBMISSION = frozenset(
     ("id", "number", "type", "applicant", "delivery", "kecamatan_code", "channel", "operator", "office", "submitted_at")
@@ -308,7 +307,7 @@ _CHANGING_COLUMNS = [column.name for column in tables.requests.c if column.name 
 _SAVING = (
     update(tables.requests)
     .where(tables.requests.c.id == bindparam("saved_id"), tables.requests.c.version == bindparam("expected_version"))
-    .values({name: bindparam(f"new_{name}") for name in _CHANGING_COLUMNS})
+    .values(new_values(tables.requests, _CHANGING_COLUMNS))
 )
 
 
