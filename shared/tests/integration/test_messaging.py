@@ -10,7 +10,8 @@ from pathlib import Path
 import aio_pika
 import pytest
 from faststream.rabbit import Channel, RabbitBroker, RabbitRouter
-from sqlalchemy import Column, Engine, MetaData, String, Table, event, func, insert, select, text
+from sqlalchemy import Column, Engine, MetaData, String, Table, bindparam, event, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 from structlog.testing import capture_logs
 
 from dukcapil_shared.contracts import Envelope, RequestCancelled
@@ -29,12 +30,16 @@ from dukcapil_shared.messaging import (
     add_messaging_tables,
 )
 from dukcapil_shared.messaging.consumer import CONCURRENT_CHANGE_RERUNS
+from dukcapil_shared.messaging.unit_of_work import with_pending
 
 pytestmark = pytest.mark.integration
 
 metadata = MetaData()
 effects = Table("effects", metadata, Column("request_id", String(36), primary_key=True))
 outbox, inbox = add_messaging_tables(metadata)
+_ADDED_EFFECT = insert(effects).values(request_id=bindparam("effect_id")).returning(effects.c.request_id).cte("added")
+_ADDING_EFFECT = select(func.count()).select_from(_ADDED_EFFECT)
+"""PostgreSQL: an effect stored in one statement, as the services' repositories store a change."""
 
 
 class ProbeUnitOfWork(SqlUnitOfWork):
@@ -521,6 +526,17 @@ class StateScenario(Scenario):
         await super().handle(uow, event, envelope)
 
 
+class CarryingScenario(Scenario):
+    """A handler that stores its effect in one statement with what the unit of work writes alongside it
+    (`take_pending`, `with_pending`), as the services' repositories do on PostgreSQL."""
+
+    async def handle(self, uow: ProbeUnitOfWork, event: RequestCancelled, _envelope: Envelope) -> None:
+        self.calls[event.request_id].append(time.monotonic())
+        parameters: dict[str, object] = {"effect_id": str(event.request_id)}
+        statement = with_pending(_ADDING_EFFECT, _ADDED_EFFECT, uow.outbox.take_pending(parameters))
+        await uow._connection.execute(statement, parameters)
+
+
 class CountingUnitOfWork(ProbeUnitOfWork):
     commits = 0
 
@@ -529,10 +545,18 @@ class CountingUnitOfWork(ProbeUnitOfWork):
         CountingUnitOfWork.commits += 1
 
 
-async def start_consumer(engine, amqp_url: str, *, batch_size: int = 1, prefetch: int = 20, inbox_rows: bool = True):  # type: ignore[no-untyped-def]
+async def start_consumer(  # type: ignore[no-untyped-def]
+    engine,
+    amqp_url: str,
+    *,
+    batch_size: int = 1,
+    prefetch: int = 20,
+    inbox_rows: bool = True,
+    scenario: Scenario | None = None,
+):
     """A started consumer on a topology of its own: (scenario, broker, topology). Without `inbox_rows`, the
     subscription writes none and its handler tells a duplicate by its own state."""
-    scenario = Scenario() if inbox_rows else StateScenario()
+    scenario = scenario or (Scenario() if inbox_rows else StateScenario())
     broker = RabbitBroker(amqp_url, graceful_timeout=5, default_channel=Channel(prefetch_count=prefetch))
     topology = ServiceTopology(f"probe{uuid.uuid4().hex[:6]}")
     retry = RetryPolicy(delays_ms=(100, 300, 600))
@@ -594,18 +618,128 @@ async def dead_letters(broker: RabbitBroker, topology: ServiceTopology, expected
 
 
 async def test_a_duplicate_delivery_has_one_effect(engine, consuming) -> None:  # type: ignore[no-untyped-def]
-    scenario, broker, _ = consuming
+    """On SQLite the claim comes first, and a duplicate never runs the handler. On PostgreSQL a lone delivery's
+    claim waits for the handler's change (this handler stores its own way, so the commit makes the claim): a
+    duplicate runs the handler, meets the claim at the commit, and nothing of it is stored."""
+    scenario, broker, topology = consuming
     envelope = Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe")
-    for _ in range(3):
-        await publish(broker, envelope.to_json(), str(envelope.id))
+    runs = 3 if engine.dialect.name == "postgresql" else 1
+    with capture_logs() as logs:
+        for _ in range(3):
+            await publish(broker, envelope.to_json(), str(envelope.id))
 
-    async def all_three_seen() -> bool:
-        return await effect_count(engine) == 1 and len(scenario.calls[envelope.event().request_id]) == 1
+        async def all_three_seen() -> bool:
+            return await effect_count(engine) == 1 and len(scenario.calls[envelope.event().request_id]) == runs
 
-    await wait_for(all_three_seen)
-    await asyncio.sleep(0.5)
+        await wait_for(all_three_seen)
+        await asyncio.sleep(0.5)
     assert await effect_count(engine) == 1
-    assert len(scenario.calls[envelope.event().request_id]) == 1, "duplicates are acked without running the handler"
+    assert await inbox_rows(engine) == 1
+    assert len(scenario.calls[envelope.event().request_id]) == runs
+    assert [entry for entry in logs if entry["event"] == "event_retry_scheduled"] == [], "a duplicate is no failure"
+    assert await dead_letters(broker, topology, 1, timeout=1) == []
+
+
+async def test_a_deferred_claim_goes_into_the_changes_statement_and_meets_any_claim_before_it(postgres) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: the claim is written by the statement that stores the change, with no statement of its own; a
+    claim of the same event made before it, or by a transaction that commits while it waits, fails that statement;
+    a claim no statement took is made at the commit, which refuses a duplicate with nothing stored."""
+    engine = await make_engine(await postgres.create())
+    event_id = str(uuid.uuid4())
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+
+    async def store_effect(uow: ProbeUnitOfWork) -> None:
+        parameters: dict[str, object] = {"effect_id": str(uuid.uuid4())}
+        statement = with_pending(_ADDING_EFFECT, _ADDED_EFFECT, uow.outbox.take_pending(parameters))
+        await uow._connection.execute(statement, parameters)
+
+    def own_claims() -> list[str]:
+        return [statement for statement in statements if statement.lstrip().upper().startswith("INSERT INTO INBOX")]
+
+    try:
+        async with unit_of_work(engine) as uow:
+            assert uow.inbox.defer_claim("probe", event_id)
+            await store_effect(uow)
+            await uow.commit()
+        assert own_claims() == [], "the claim went with the change"
+        async with unit_of_work(engine).reading() as uow:
+            assert await uow.inbox.has_claimed("probe", event_id)
+            assert not await uow.inbox.has_claimed("another consumer", event_id)
+
+        async with unit_of_work(engine) as uow:
+            assert uow.inbox.defer_claim("probe", event_id)
+            with pytest.raises(IntegrityError):
+                await store_effect(uow)
+
+        async with unit_of_work(engine) as uow:
+            assert uow.inbox.defer_claim("probe", event_id)
+            await uow._connection.execute(insert(effects).values(request_id=str(uuid.uuid4())))
+            with pytest.raises(AlreadyApplied):
+                await uow.commit()
+        assert len(own_claims()) == 1, "the claim no statement took, made at the commit"
+        assert await effect_count(engine) == 1, "neither duplicate stored anything"
+
+        # Two deliveries of a new event at once: the second statement waits for the first transaction, then fails.
+        concurrent_id = str(uuid.uuid4())
+        first_stored = asyncio.Event()
+
+        async def deliver(hold: bool) -> str:
+            try:
+                async with unit_of_work(engine) as uow:
+                    uow.inbox.defer_claim("probe", concurrent_id)
+                    if not hold:
+                        await first_stored.wait()
+                    await store_effect(uow)
+                    if hold:
+                        first_stored.set()
+                        await asyncio.sleep(0.3)  # the other statement runs meanwhile, and must wait
+                    await uow.commit()
+                    return "applied"
+            except IntegrityError:
+                return "duplicate"
+
+        assert await asyncio.gather(deliver(hold=True), deliver(hold=False)) == ["applied", "duplicate"]
+        assert await effect_count(engine) == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_the_claim_of_a_lone_delivery_goes_with_its_change_and_a_duplicate_meets_it(postgres, amqp_url) -> None:  # type: ignore[no-untyped-def]
+    engine = await make_engine(await postgres.create())
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    scenario, broker, topology = await start_consumer(engine, amqp_url, scenario=CarryingScenario())
+    await broker.start()
+    try:
+        envelope = Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe")
+        request_id = envelope.event().request_id
+        with capture_logs() as logs:
+            await publish(broker, envelope.to_json(), str(envelope.id))
+            await wait_for(lambda: _settled(broker, scenario, 1))
+            await wait_for(lambda: _inbox_holds(engine, 1))
+            await publish(broker, envelope.to_json(), str(envelope.id))
+
+            async def duplicate_seen() -> bool:
+                return len(scenario.calls[request_id]) == 2
+
+            await wait_for(duplicate_seen)
+            await asyncio.sleep(0.5)
+        assert [statement for statement in statements if "INSERT INTO inbox" in statement.lstrip()[:20]] == [], (
+            "no claim of its own: the duplicate met the claim in its handler's statement"
+        )
+        assert await effect_count(engine) == 1
+        assert await inbox_rows(engine) == 1
+        assert len(scenario.calls[request_id]) == 2
+        assert [entry for entry in logs if entry["event"] == "event_retry_scheduled"] == [], "a duplicate is no failure"
+        assert await dead_letters(broker, topology, 1, timeout=1) == []
+    finally:
+        await broker.stop()
+        await engine.dispose()
+
+
+async def _inbox_holds(engine, rows: int) -> bool:  # type: ignore[no-untyped-def]
+    return await inbox_rows(engine) == rows
 
 
 async def test_a_transient_failure_is_retried_with_growing_delays_and_processed_once(engine, consuming) -> None:  # type: ignore[no-untyped-def]

@@ -298,6 +298,29 @@ async def test_a_reserved_document_and_its_announcement_are_stored_together(engi
         assert await uow.documents.number_state(document.request_id) == NumberState(issued=True, reservation=None)
 
 
+async def test_a_consumers_claim_goes_with_the_document_it_issues(postgres) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: the consumer defers its inbox claim (dukcapil_shared.messaging.consumer), and the statement that
+    stores the reserved document writes it: no INSERT INTO inbox of its own."""
+    engine = create_engine(await postgres.create())
+    await migrate(engine, "dukcapil_documents:migrations")
+    kind, at = document_kind("kartu_keluarga"), datetime(2026, 12, 3, 8, tzinfo=UTC)
+    document, approval = a_document(), str(uuid.uuid4())
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    try:
+        async with unit_of_work(engine) as uow:
+            assert uow.inbox.defer_claim("dukcapil.documents.reviews", approval)
+            await uow.documents.reserve_unless_taken(document.request_id, kind, at)
+            await uow.documents.add_reserved(document)
+            await uow.commit()
+        assert [statement for statement in statements if statement.startswith("INSERT INTO inbox")] == []
+        async with unit_of_work(engine).reading() as uow:
+            assert await uow.inbox.has_claimed("dukcapil.documents.reviews", approval)
+            assert await uow.documents.number_state(document.request_id) == NumberState(issued=True, reservation=None)
+    finally:
+        await engine.dispose()
+
+
 async def test_documents_drawn_at_once_outside_their_transactions_get_unique_gapless_numbers_they_carry(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:

@@ -269,6 +269,36 @@ async def test_a_review_and_the_events_it_announces_are_stored_together_and_a_re
     assert in_transaction == {str(started.id), str(rejected.id)}, "a refused change announces nothing"
 
 
+async def test_a_consumers_claim_goes_with_the_review_its_event_adds_or_changes(postgres) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: the consumer defers its inbox claim (dukcapil_shared.messaging.consumer), and the statement that
+    adds or saves the review writes it: no INSERT INTO inbox of its own."""
+    engine = create_engine(await postgres.create())
+    await migrate(engine, MIGRATIONS)
+    statements: list[str] = []
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    submitted, attached = str(uuid.uuid4()), str(uuid.uuid4())
+    review = a_review()
+    review.received([], "citizen", T0)
+    try:
+        async with uow(engine) as unit:
+            assert unit.inbox.defer_claim("dukcapil.review.requests", submitted)
+            await unit.reviews.add(review)
+            await unit.commit()
+        async with uow(engine) as unit:
+            assert unit.inbox.defer_claim("dukcapil.review.requests", attached)
+            loaded = await unit.reviews.get(review.request_id)
+            loaded.claim("rina", T0 + timedelta(minutes=1))
+            await unit.reviews.save(loaded)
+            await unit.commit()
+        assert [statement for statement in statements if statement.startswith("INSERT INTO inbox")] == []
+        async with uow(engine).reading() as unit:
+            assert await unit.inbox.has_claimed("dukcapil.review.requests", submitted)
+            assert await unit.inbox.has_claimed("dukcapil.review.requests", attached)
+            assert (await unit.reviews.get(review.request_id)).claimed_by == "rina"
+    finally:
+        await engine.dispose()
+
+
 async def test_the_database_refuses_to_change_or_delete_audit_entries(engine) -> None:  # type: ignore[no-untyped-def]
     review = a_review()
     review.received([], "citizen", T0)

@@ -15,6 +15,7 @@ from sqlalchemy.event import listen
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dukcapil_shared.contracts import Envelope
 from dukcapil_shared.contracts.regions import find_kecamatan
 from dukcapil_shared.db import create_engine, migrate
 from dukcapil_shipping.adapters import tables
@@ -32,7 +33,18 @@ from dukcapil_shipping.service_layer import handlers
 from dukcapil_shipping.service_layer.courier import CourierUnavailable
 from dukcapil_shipping.service_layer.unit_of_work import ConcurrentUpdate
 
-from ..fakes import ADDRESS, COURIER, PICKUP, T0, FakeCourier, deliver, issued, receive, submitted
+from ..fakes import (
+    ADDRESS,
+    COURIER,
+    DESTINATIONS,
+    PICKUP,
+    T0,
+    FakeCourier,
+    deliver,
+    issued,
+    receive,
+    submitted,
+)
 
 MIGRATIONS = "dukcapil_shipping:migrations"
 
@@ -125,6 +137,44 @@ async def test_a_document_held_at_the_office_is_stored_with_its_first_step_and_a
     async with unit_of_work(engine) as uow:
         [shipment] = await uow.shipments.for_request(event.request_id)
     assert shipment.status == ShipmentStatus.ready_for_pickup and len(shipment.tracking) == 1
+
+
+async def test_a_consumers_claim_goes_with_the_delivery_or_the_shipment_its_event_stores(postgres) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL: the consumer defers its inbox claim (dukcapil_shared.messaging.consumer), and the statement that
+    stores a submitted request's delivery, or an issued document's shipment, writes it: no INSERT INTO inbox of its
+    own."""
+    engine = create_engine(await postgres.create())
+    await migrate(engine, MIGRATIONS)
+    statements: list[str] = []
+    listen(engine.sync_engine, "before_cursor_execute", lambda *call: statements.append(call[2]))
+    request, document = submitted(COURIER), issued(PICKUP)
+    claims = {
+        "dukcapil.shipping.requests": Envelope.wrap(request, source="/test"),
+        "dukcapil.shipping.documents": Envelope.wrap(document, source="/test"),
+    }
+    try:
+        async with unit_of_work(engine) as uow:
+            assert uow.inbox.defer_claim("dukcapil.shipping.requests", str(claims["dukcapil.shipping.requests"].id))
+            await handlers.check_address(uow, request, claims["dukcapil.shipping.requests"], destinations=DESTINATIONS)
+            await uow.commit()
+        async with unit_of_work(engine) as uow:
+            assert uow.inbox.defer_claim("dukcapil.shipping.documents", str(claims["dukcapil.shipping.documents"].id))
+            await handlers.ship_document(
+                uow,
+                document,
+                claims["dukcapil.shipping.documents"],
+                find_office=find_kecamatan,
+                destinations=DESTINATIONS,
+            )
+            await uow.commit()
+        assert [statement for statement in statements if statement.startswith("INSERT INTO inbox")] == []
+        async with unit_of_work(engine).reading() as uow:
+            for consumer, envelope in claims.items():
+                assert await uow.inbox.has_claimed(consumer, str(envelope.id)), consumer
+            assert await uow.deliveries.get(request.request_id) is not None
+            assert len(await uow.shipments.for_request(document.request_id)) == 1
+    finally:
+        await engine.dispose()
 
 
 async def test_a_postponed_and_a_refused_booking_are_stored(engine: AsyncEngine) -> None:

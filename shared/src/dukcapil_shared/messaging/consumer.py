@@ -5,9 +5,12 @@ For every delivery:
 - so does an event published by anyone but the producer its contract names (`untrusted_producer`): the broker
   vouches for the publisher (the AMQP user_id, see access.py), and such an event is never applied;
 - otherwise the handler runs in one unit of work with the inbox row (consumer, event id): a duplicate
-  delivery finds the row and is acked without effect. A subscription whose state records each event's id once
-  already (intake's request history) goes without the inbox row (`inbox=False`): its handler finds a duplicate
-  there and raises AlreadyApplied before it writes anything;
+  delivery finds the row and is acked without effect. A lone delivery's row is written with the change its
+  handler stores, in the same statement where the repository can (PostgreSQL), or else at the commit: a
+  duplicate then runs its handler, fails at that statement or at the commit, and is acked with nothing stored.
+  A subscription whose state records each event's id once already (intake's request history) goes without the
+  inbox row (`inbox=False`): its handler finds a duplicate there and raises AlreadyApplied before it writes
+  anything;
 - a subscription may name, per event type, slow work to do before that unit of work opens (say, rendering a
   file), so that no transaction waits on it: its result reaches the handler as `prepared=`. It runs for
   duplicates too, so whatever it stores must come out the same every time (documents reserves a number per
@@ -56,7 +59,7 @@ from dukcapil_shared.db import as_utc
 from dukcapil_shared.logging import mask_personal_data
 from dukcapil_shared.messaging.access import PUBLISHER_HEADER, BrokerIdentities
 from dukcapil_shared.messaging.topology import ServiceTopology
-from dukcapil_shared.messaging.unit_of_work import ConcurrentChange, UnitOfWork, caused_by
+from dukcapil_shared.messaging.unit_of_work import AlreadyApplied, ConcurrentChange, UnitOfWork, caused_by
 from dukcapil_shared.observability.metrics import ConsumerOutcome, DeadLetterReason, ServiceMetrics
 
 log = structlog.get_logger(__name__)
@@ -74,12 +77,6 @@ failed attempt."""
 
 class PermanentFailure(Exception):
     """Raised by a handler when the event can never be processed: it is dead-lettered at once."""
-
-
-class AlreadyApplied(Exception):
-    """Raised by a handler of a subscription without inbox rows (`Subscription.inbox`) when its own state shows the
-    event applied before, and before the handler has written anything: the delivery is a duplicate, acked without
-    effect."""
 
 
 @dataclass(frozen=True)
@@ -341,18 +338,29 @@ class EventConsumer(Generic[UoW]):
 
     async def _process_alone(self, pending: "_Pending") -> bool:
         handler, event, envelope, prepared = pending.handler, pending.event, pending.envelope, pending.prepared
+        event_id = str(envelope.id)
         for rerun in range(CONCURRENT_CHANGE_RERUNS + 1):
+            deferred = False
             try:
                 async with self._unit_of_work() as uow:
-                    if self.subscription.inbox and not await uow.inbox.claim(self.queue.name, str(envelope.id)):
-                        return False
-                    with caused_by(self.queue.name, str(envelope.id)):
+                    if self.subscription.inbox:
+                        # The claim goes with the change the handler stores, where the unit of work can (a round
+                        # trip less); a duplicate is then found there or at the commit, with nothing stored.
+                        deferred = uow.inbox.defer_claim(self.queue.name, event_id)
+                        if not deferred and not await uow.inbox.claim(self.queue.name, event_id):
+                            return False
+                    with caused_by(self.queue.name, event_id):
                         await handler(uow, event, envelope, **prepared)
                     await uow.commit()
                 return True
             except AlreadyApplied:
                 return False
-            except ConcurrentChange:
+            except Exception as error:
+                # A deferred claim that met the event's claim failed the handler's statement: a duplicate.
+                if deferred and await self._claimed_before(event_id):
+                    return False
+                if not isinstance(error, ConcurrentChange):
+                    raise
                 # Several events about one request (a request's scans, say) arriving together, or the same
                 # request on two replicas, lose to each other here. Run again on fresh state after a short random
                 # pause so that they fall into line, rather than send them all through the same delay queue, where
@@ -362,6 +370,11 @@ class EventConsumer(Generic[UoW]):
                 log.info("concurrent_change_rerun", queue=self.queue.name, event_type=envelope.type, rerun=rerun + 1)
                 await anyio.sleep(random.uniform(0, min(0.5, 0.01 * 2**rerun)))
         raise AssertionError("unreachable: the last rerun returns or raises")
+
+    async def _claimed_before(self, event_id: str) -> bool:
+        """Whether this consumer's inbox holds `event_id`, committed by an earlier or a concurrent delivery."""
+        async with self._unit_of_work().reading() as uow:
+            return await uow.inbox.has_claimed(self.queue.name, event_id)
 
     async def _settle_by_retry(self, message: RabbitMessage, attempt: int, error: Exception, event_type: str) -> None:
         delay_ms = self._retry.delays_ms[attempt - 1]

@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 
-from sqlalchemy import CTE, DateTime, Insert, String, Table, bindparam, func, insert, select
+from sqlalchemy import CTE, DateTime, Insert, Select, String, Table, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -37,6 +37,13 @@ class ConcurrentChange(Refusal):
         super().__init__()
         if what is not None:
             self.args = (what,)
+
+
+class AlreadyApplied(Exception):
+    """The event was applied before: raised by a handler of a subscription without inbox rows
+    (`Subscription.inbox`) when its own state shows it, before it writes anything, and by a unit of work's commit
+    when the claim it deferred (`Inbox.defer_claim`) finds the event claimed. The delivery is a duplicate, acked
+    without effect."""
 
 
 @dataclass
@@ -90,6 +97,17 @@ class Inbox(abc.ABC):
     async def claim(self, consumer: str, event_id: str) -> bool:
         """Record that `consumer` handles `event_id`; False if it already did."""
 
+    @abc.abstractmethod
+    async def has_claimed(self, consumer: str, event_id: str) -> bool:
+        """Whether `consumer` has handled `event_id` (a committed claim)."""
+
+    def defer_claim(self, consumer: str, event_id: str) -> bool:
+        """Leave the claim of `event_id` to the change the handler stores, where the inbox can take it into the
+        change's statement (`SqlInbox`), or else to the commit; False where it cannot, and the caller claims at
+        once. A duplicate then runs its handler and is found at that statement or at the commit, and nothing of it
+        is stored."""
+        return False
+
     async def claim_many(self, consumer: str, event_ids: Sequence[str]) -> set[str]:
         """Record that `consumer` handles each of `event_ids`; the ones it had not handled yet (each id once)."""
         return {event_id for event_id in dict.fromkeys(event_ids) if await self.claim(consumer, event_id)}
@@ -127,14 +145,25 @@ class SqlOutbox(Outbox):
     """Rows added are written when the unit of work commits (`flush`), all in one round trip: a shipment's tracking
     step, a review approved by policy, a consumer's batch add several events in one transaction, and a statement
     each cost a round trip each. Before that, a repository may take them into the statement that stores the change
-    they announce (`take_pending`, `queueing_with`): on PostgreSQL intake's requests, review's reviews, documents'
-    reserved documents and shipping's new shipments do, and their events cost no round trip of their own."""
+    they announce (`take_pending`, `with_pending`): on PostgreSQL intake's requests, review's reviews, documents'
+    reserved documents and shipping's new shipments do, and their events cost no round trip of their own. The
+    consumer's deferred inbox claim goes with them (`SqlInbox.defer_claim`), and costs none either."""
 
-    def __init__(self, connection: AsyncConnection, table: Table, source: str, *, traced: bool = False) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        table: Table,
+        source: str,
+        *,
+        traced: bool = False,
+        inbox: "SqlInbox | None" = None,
+    ) -> None:
+        """`inbox`: the unit of work's, whose deferred claim (`SqlInbox.defer_claim`) goes with the rows."""
         self._connection = connection
         self._table = table
         self._source = source
         self._traced = traced
+        self._inbox = inbox
         self._pending: list[dict[str, object]] = []
         self.added = 0
 
@@ -167,13 +196,15 @@ class SqlOutbox(Outbox):
         if rows:
             await self._connection.execute(_adding(self._table), rows)
 
-    def take_pending(self, parameters: dict[str, object]) -> tuple[int, Table]:
-        """Move the rows added since the last flush into `parameters`, for `queueing_with(written, table, n)`: a
-        repository writes them in the statement of its change (one round trip for both), and `flush` has those no
-        more. Returns n and the table. Nothing is lost if that statement fails: the transaction rolls back."""
+    def take_pending(self, parameters: dict[str, object]) -> "Pending":
+        """Move the rows added since the last flush, and the inbox's deferred claim if there is one, into
+        `parameters`, for `with_pending`: a repository writes them in the statement of its change (one round trip
+        for all), and `flush` and the commit have them no more. Nothing is lost if that statement fails: the
+        transaction rolls back."""
         rows, self._pending = self._pending, []
         parameters |= row_parameters("outbox", rows)
-        return len(rows), self._table
+        claims = self._inbox.take_deferred(parameters) if self._inbox is not None else None
+        return Pending(len(rows), self._table if rows else None, claims)
 
     async def _first_traceparent(self, subject: str) -> str | None:
         """The trace of this service's first event about the request: the request's trace, as far as this service
@@ -203,6 +234,41 @@ class SqlInbox(Inbox):
     def __init__(self, connection: AsyncConnection, table: Table) -> None:
         self._connection = connection
         self._table = table
+        self._deferred: dict[str, object] | None = None
+
+    def defer_claim(self, consumer: str, event_id: str) -> bool:
+        """On PostgreSQL: a repository that stores a change in one statement takes the claim into it
+        (`SqlOutbox.take_pending`), a round trip less a delivery; one the handler does not store that way is made at
+        the commit (`flush`). On SQLite, which costs no round trip, the claim is made at once."""
+        if self._connection.dialect.name != "postgresql":
+            return False
+        self._deferred = {
+            "claim_consumer": consumer,
+            "claim_event_id": event_id,
+            "claim_processed_at": datetime.now(UTC),
+        }
+        return True
+
+    def take_deferred(self, parameters: dict[str, object]) -> Table | None:
+        """Move the deferred claim, if any, into `parameters`, for `claiming_with(table)`; the table, or None."""
+        if self._deferred is None:
+            return None
+        parameters |= self._deferred
+        self._deferred = None
+        return self._table
+
+    async def flush(self) -> None:
+        """Make the claim still deferred (no statement took it); AlreadyApplied when the event was claimed before."""
+        deferred, self._deferred = self._deferred, None
+        if deferred is not None and not await self.claim(
+            str(deferred["claim_consumer"]), str(deferred["claim_event_id"])
+        ):
+            raise AlreadyApplied(str(deferred["claim_event_id"]))
+
+    async def has_claimed(self, consumer: str, event_id: str) -> bool:
+        columns = self._table.c
+        found = select(columns.event_id).where(columns.consumer == consumer, columns.event_id == event_id)
+        return (await self._connection.execute(found)).first() is not None
 
     async def claim(self, consumer: str, event_id: str) -> bool:
         # One round trip, every delivery: a plain insert would need a savepoint around it (two more) to keep the
@@ -236,10 +302,38 @@ OUTBOX_FIELDS = ("id", "routing_key", "subject", "body", "created_at", "attempts
 """An outbox row's columns as `SqlOutbox.add` fills them."""
 
 
-def take_pending(outbox: SqlOutbox | None, parameters: dict[str, object]) -> tuple[int, Table | None]:
-    """`outbox.take_pending(parameters)`, or nothing to write (0, None) for a repository without an outbox (one
-    joined to another unit of work's transaction, say)."""
-    return outbox.take_pending(parameters) if outbox is not None else (0, None)
+@dataclass(frozen=True)
+class Pending:
+    """What a unit of work writes with the change a repository stores (`take_pending`): `events` outbox rows into
+    `outbox`, and the claim of the event being handled into `inbox` (when the consumer deferred it)."""
+
+    events: int = 0
+    outbox: Table | None = None
+    inbox: Table | None = None
+
+
+NOTHING_PENDING = Pending()
+
+WritingStatement = TypeVar("WritingStatement", Insert, Select[Any])
+"""A statement that stores a change with CTEs: an insert, or a select of what the CTEs wrote."""
+
+
+def take_pending(outbox: SqlOutbox | None, parameters: dict[str, object]) -> Pending:
+    """`outbox.take_pending(parameters)`, or nothing to write for a repository without an outbox (one joined to
+    another unit of work's transaction, say)."""
+    return outbox.take_pending(parameters) if outbox is not None else NOTHING_PENDING
+
+
+def with_pending(statement: WritingStatement, written: CTE, pending: Pending) -> WritingStatement:
+    """PostgreSQL: `statement`, which stores a change (`written`, a CTE returning what it wrote), with what the unit
+    of work writes alongside it (`take_pending`): the outbox rows (`queueing_with`) and the deferred claim
+    (`claiming_with`)."""
+    if pending.events:
+        assert pending.outbox is not None, "events go to an outbox"
+        statement = statement.add_cte(queueing_with(written, pending.outbox, pending.events))
+    if pending.inbox is not None:
+        statement = statement.add_cte(claiming_with(pending.inbox))
+    return statement
 
 
 def queueing_with(written: CTE, table: Table, rows: int) -> CTE:
@@ -248,6 +342,19 @@ def queueing_with(written: CTE, table: Table, rows: int) -> CTE:
     returned a row, so that a change refused for its version leaves no events behind either."""
     queued = parameter_rows(None, table, OUTBOX_FIELDS, rows, "outbox", only_if=select(written.c[0]).exists())
     return insert(table).from_select(list(OUTBOX_FIELDS), queued).cte("queued")
+
+
+@functools.cache
+def claiming_with(table: Table) -> CTE:
+    """PostgreSQL: the deferred claim (`SqlInbox.take_deferred`'s parameters) as a CTE of the statement that writes
+    the change. A plain insert: for an event claimed before, or by a concurrent delivery that commits first, the
+    inbox's primary key fails the whole statement, and the consumer then finds the claim (`has_claimed`)."""
+    claim = {
+        "consumer": bindparam("claim_consumer", type_=String),
+        "event_id": bindparam("claim_event_id", type_=String),
+        "processed_at": bindparam("claim_processed_at", type_=DateTime(timezone=True)),
+    }
+    return insert(table).values(claim).cte("claimed")
 
 
 @functools.cache
@@ -326,8 +433,10 @@ class SqlUnitOfWork(UnitOfWork):
             await self._connection.execution_options(isolation_level="AUTOCOMMIT")
         else:
             await self._connection.begin()
-        self.outbox = SqlOutbox(self._connection, self._outbox_table, self._source, traced=self._traced)
         self.inbox = SqlInbox(self._connection, self._inbox_table)
+        self.outbox = SqlOutbox(
+            self._connection, self._outbox_table, self._source, traced=self._traced, inbox=self.inbox
+        )
         self.bind(self._connection)
         return self
 
@@ -340,6 +449,7 @@ class SqlUnitOfWork(UnitOfWork):
     async def commit(self) -> None:
         assert self._connection is not None, "commit outside the unit of work"
         assert not self._read_only, "commit of a unit of work entered for reading"
+        await self.inbox.flush()
         await self.outbox.flush()
         await self._connection.commit()
         if self.outbox.added and self._after_commit is not None:

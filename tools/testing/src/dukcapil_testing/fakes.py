@@ -75,6 +75,9 @@ class FakeInbox(Inbox):
         self.pending.add(key)
         return True
 
+    async def has_claimed(self, consumer: str, event_id: str) -> bool:
+        return (consumer, event_id) in self.seen
+
 
 class FakeUnitOfWork(UnitOfWork):
     """Subclasses keep their fake repositories' state across units of work and commit them in `commit`."""

@@ -10,7 +10,6 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
-    Table,
     bindparam,
     delete,
     exists,
@@ -42,7 +41,7 @@ from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, new_values, next_in_sequence, taking_next_in_sequence
 from dukcapil_shared.messaging import SqlUnitOfWork
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
+from dukcapil_shared.messaging.unit_of_work import Pending, SqlOutbox, take_pending, with_pending
 
 _documents = tables.documents
 _reservations = tables.number_reservations
@@ -147,8 +146,7 @@ class SqlDocumentRepository(DocumentRepository):
         row = _row(document)
         parameters = {f"new_{name}": value for name, value in row.items()}
         parameters["released_for"] = str(document.request_id)
-        events, outbox = take_pending(self._outbox, parameters)
-        await self._connection.execute(_adding_reserved(tuple(row), events, outbox), parameters)
+        await self._connection.execute(_adding_reserved(tuple(row), take_pending(self._outbox, parameters)), parameters)
 
     async def save_revocation(self, document: Document) -> bool:
         # Compare-and-set on the status: of two operators revoking at once, the second updates nothing.
@@ -283,15 +281,13 @@ _RESERVING_UNLESS_TAKEN = _reserving_unless_taken()
 
 
 @functools.cache
-def _adding_reserved(columns: tuple[str, ...], events: int, outbox: Table | None) -> Select[Any]:
+def _adding_reserved(columns: tuple[str, ...], pending: Pending) -> Select[Any]:
     """PostgreSQL: a document issued under its reservation (its `columns`, each a parameter `new_<name>`), the
-    reservation's release and `events` outbox rows (`SqlOutbox.take_pending`) in one statement."""
+    reservation's release and what the unit of work writes with it (`SqlOutbox.take_pending`) in one
+    statement."""
     added = insert(_documents).values(new_values(_documents, columns)).returning(_documents.c.id).cte("added")
     statement = select(func.count()).select_from(added).add_cte(_RELEASING.cte("released"))
-    if events:
-        assert outbox is not None, "events go to an outbox"
-        statement = statement.add_cte(queueing_with(added, outbox, events))
-    return statement
+    return with_pending(statement, added, pending)
 
 
 class SqlDocumentsUnitOfWork(SqlUnitOfWork, DocumentsUnitOfWork):

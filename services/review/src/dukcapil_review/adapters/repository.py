@@ -36,7 +36,7 @@ from dukcapil_shared.contracts import Delivery, Person
 from dukcapil_shared.contracts.details import details_json, typed_details
 from dukcapil_shared.db import as_utc, new_values, parameter_rows, row_parameters
 from dukcapil_shared.messaging import SqlUnitOfWork
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
+from dukcapil_shared.messaging.unit_of_work import NOTHING_PENDING, Pending, SqlOutbox, take_pending, with_pending
 
 _NOT_STORED = {"new_audit"}
 _MOMENTS = ("received_at", "updated_at", "due_at", "claim_expires_at", "decided_at", "register_retry_at")
@@ -92,8 +92,8 @@ class SqlReviewRepository(ReviewRepository):
         if review.new_audit and self._connection.dialect.name == "postgresql":
             # The review, its audit entries and the events it announces in one statement.
             parameters = _new_values(review) | _audit_parameters(review.new_audit)
-            events = take_pending(self._outbox, parameters)
-            await self._connection.execute(_adding_with_audit(len(review.new_audit), *events), parameters)
+            pending = take_pending(self._outbox, parameters)
+            await self._connection.execute(_adding_with_audit(len(review.new_audit), pending), parameters)
             review.new_audit = []
             return
         await self._connection.execute(_ADDING, _row(review))
@@ -110,7 +110,7 @@ class SqlReviewRepository(ReviewRepository):
             # the version it expected, so the rows inserted say whether it did.
             parameters = _new_values(review) | {"new_version": review.version + 1} | guard
             parameters |= _audit_parameters(review.new_audit)
-            statement = _saving_with_audit(len(review.new_audit), *take_pending(self._outbox, parameters))
+            statement = _saving_with_audit(len(review.new_audit), take_pending(self._outbox, parameters))
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(review.new_audit)
             entries, review.new_audit = review.new_audit, []
         else:
@@ -279,26 +279,23 @@ def _audit_parameters(entries: Sequence[AuditEntry]) -> dict[str, object]:
     )
 
 
-def _audit_rows(statement: CTE, entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
-    """PostgreSQL: `entries` audit entries for the review `statement` (a CTE) returns, and `events` outbox rows
-    (`SqlOutbox.take_pending`), in the same statement."""
+def _audit_rows(statement: CTE, entries: int, pending: Pending = NOTHING_PENDING) -> Insert:
+    """PostgreSQL: `entries` audit entries for the review `statement` (a CTE) returns, and what the unit of work
+    writes with it (`SqlOutbox.take_pending`), in the same statement."""
     rows = parameter_rows(statement.c.request_id, tables.review_audit, _AUDIT_FIELDS, entries, "audit")
     audited = insert(tables.review_audit).from_select(["request_id", *_AUDIT_FIELDS], rows).add_cte(statement)
-    if events:
-        assert outbox is not None, "events go to an outbox"
-        audited = audited.add_cte(queueing_with(statement, outbox, events))
-    return audited
+    return with_pending(audited, statement, pending)
 
 
 @functools.cache
-def _adding_with_audit(entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
+def _adding_with_audit(entries: int, pending: Pending = NOTHING_PENDING) -> Insert:
     values = new_values(tables.reviews)
     added = insert(tables.reviews).values(values).returning(tables.reviews.c.request_id).cte("added")
-    return _audit_rows(added, entries, events, outbox)
+    return _audit_rows(added, entries, pending)
 
 
 @functools.cache
-def _saving_with_audit(entries: int, events: int = 0, outbox: Table | None = None) -> Insert:
+def _saving_with_audit(entries: int, pending: Pending = NOTHING_PENDING) -> Insert:
     values = new_values(tables.reviews)
     saved = (
         update(tables.reviews)
@@ -310,7 +307,7 @@ def _saving_with_audit(entries: int, events: int = 0, outbox: Table | None = Non
         .returning(tables.reviews.c.request_id)
         .cte("saved")
     )
-    return _audit_rows(saved, entries, events, outbox)
+    return _audit_rows(saved, entries, pending)
 
 
 class SqlReviewUnitOfWork(SqlUnitOfWork, ReviewUnitOfWork):

@@ -20,7 +20,15 @@ from dukcapil_shared.db import (
     row_parameters,
 )
 from dukcapil_shared.messaging import SqlUnitOfWork
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
+from dukcapil_shared.messaging.unit_of_work import (
+    NOTHING_PENDING,
+    Pending,
+    SqlInbox,
+    SqlOutbox,
+    claiming_with,
+    take_pending,
+    with_pending,
+)
 from dukcapil_shipping.adapters import tables
 from dukcapil_shipping.domain.model import (
     TRACKED_STATUSES,
@@ -54,8 +62,8 @@ class SqlShipmentRepository(ShipmentRepository):
             # inside WITH).
             steps = [_tracking_row(entry) for entry in shipment.new_tracking]
             values |= row_parameters("step", steps)
-            events, outbox = take_pending(self._outbox, values)
-            await self._connection.execute(_adding_with_tracking(len(steps), events, outbox), values)
+            pending = take_pending(self._outbox, values)
+            await self._connection.execute(_adding_with_tracking(len(steps), pending), values)
             shipment.new_tracking = []
         else:
             await self._connection.execute(_ADDING_SHIPMENT, values)
@@ -213,8 +221,11 @@ class SqlShipmentRepository(ShipmentRepository):
 
 
 class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, inbox: SqlInbox | None = None) -> None:
+        """`inbox`: the unit of work's; on PostgreSQL the claim a consumer deferred (the submitted request's) goes
+        into the statement that stores a new delivery."""
         self._connection = connection
+        self._inbox = inbox
 
     async def add(self, requested: RequestedDelivery) -> None:
         await self._connection.execute(_ADDING_REQUESTED_DELIVERY, _requested_delivery_row(requested))
@@ -222,11 +233,9 @@ class SqlRequestedDeliveryRepository(RequestedDeliveryRepository):
     async def add_unless_known(self, requested: RequestedDelivery) -> bool:
         # A concurrent insert of the same request's delivery (its document's shipment) is waited for, then found.
         parameters = _requested_delivery_row(requested)
-        return (
-            await self._connection.execute(
-                _adding_requested_delivery_unless_known(self._connection.dialect.name), parameters
-            )
-        ).rowcount == 1
+        claims = self._inbox.take_deferred(parameters) if self._inbox is not None else None
+        statement = _adding_requested_delivery_unless_known(self._connection.dialect.name, claims)
+        return (await self._connection.execute(statement, parameters)).rowcount == 1
 
     async def get(self, request_id: uuid.UUID) -> RequestedDelivery | None:
         row = (await self._connection.execute(_REQUESTED_DELIVERY, {"wanted_request_id": str(request_id)})).first()
@@ -274,12 +283,14 @@ _ADDING_REQUESTED_DELIVERY = insert(tables.requested_deliveries)
 
 
 @functools.cache
-def _adding_requested_delivery_unless_known(dialect_name: str) -> Insert:
-    """Built once per dialect and executed with parameters."""
+def _adding_requested_delivery_unless_known(dialect_name: str, claims: Table | None = None) -> Insert:
+    """Built once per dialect and executed with parameters; on PostgreSQL with the deferred claim (`claims`, the
+    inbox: `SqlInbox.take_deferred`) as a CTE."""
     dialect = postgresql if dialect_name == "postgresql" else sqlite
-    return dialect.insert(tables.requested_deliveries).on_conflict_do_nothing(
+    statement = dialect.insert(tables.requested_deliveries).on_conflict_do_nothing(
         index_elements=[tables.requested_deliveries.c.request_id]
     )
+    return statement.add_cte(claiming_with(claims)) if claims is not None else statement
 
 
 def _shipment_row(shipment: Shipment) -> dict[str, Any]:
@@ -323,20 +334,17 @@ _TRACKING_FIELDS = ("status", "description", "courier_code", "occurred_at")
 
 
 @functools.cache
-def _adding_with_tracking(steps: int, events: int = 0, outbox: Table | None = None) -> Select[Any]:
+def _adding_with_tracking(steps: int, pending: Pending = NOTHING_PENDING) -> Select[Any]:
     """PostgreSQL: a new shipment (`_ADDING_SHIPMENT`'s parameters), its `steps` first tracking entries
-    (`step_<n>_<field>`) and `events` outbox rows (`SqlOutbox.take_pending`) in one statement; one statement per
-    number of steps and of events."""
+    (`step_<n>_<field>`) and what the unit of work writes with it (`SqlOutbox.take_pending`) in one statement; one
+    statement per number of steps and of events."""
     added = _ADDING_SHIPMENT.returning(tables.shipments.c.id).cte("added")
     statement = select(func.count()).select_from(added)
     if steps:
         entries = parameter_rows(added.c.id, tables.tracking, _TRACKING_FIELDS, steps, "step")
         tracked = insert(tables.tracking).from_select(["shipment_id", *_TRACKING_FIELDS], entries).cte("tracked")
         statement = statement.add_cte(tracked)
-    if events:
-        assert outbox is not None, "events go to an outbox"
-        statement = statement.add_cte(queueing_with(added, outbox, events))
-    return statement
+    return with_pending(statement, added, pending)
 
 
 def _whole_shipments() -> Select[Any]:
@@ -385,7 +393,7 @@ _SAVING_REQUESTED_DELIVERY = update(tables.requested_deliveries).where(
 class SqlShippingUnitOfWork(SqlUnitOfWork, ShippingUnitOfWork):
     def bind(self, connection: AsyncConnection) -> None:
         self.shipments = SqlShipmentRepository(connection, self.outbox)
-        self.deliveries = SqlRequestedDeliveryRepository(connection)
+        self.deliveries = SqlRequestedDeliveryRepository(connection, self.inbox)
 
 
 def _flagged(reason: str) -> Exists:

@@ -3,7 +3,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, Insert, Row, Select, Table, bindparam, insert, select, update
+from sqlalchemy import CTE, Insert, Row, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -34,7 +34,7 @@ from dukcapil_shared.db import (
     parameter_rows,
     row_parameters,
 )
-from dukcapil_shared.messaging.unit_of_work import SqlOutbox, queueing_with, take_pending
+from dukcapil_shared.messaging.unit_of_work import NOTHING_PENDING, Pending, SqlOutbox, take_pending, with_pending
 
 
 class SqlRequestRepository(RequestRepository):
@@ -71,8 +71,8 @@ class SqlRequestRepository(RequestRepository):
             parameters = {f"new_{name}": value for name, value in values.items()}
             history = [_history_row(None, entry) for entry in request.new_history]
             parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
-            events, outbox = take_pending(self._outbox, parameters)
-            statement = _adding_with_history(len(history), len(request.new_attachments), events, outbox)
+            pending = take_pending(self._outbox, parameters)
+            statement = _adding_with_history(len(history), len(request.new_attachments), pending)
             await self._connection.execute(statement, parameters)
             request.new_history, request.new_attachments = [], []
             return
@@ -94,8 +94,8 @@ class SqlRequestRepository(RequestRepository):
         if request.new_history and self._connection.dialect.name == "postgresql":
             history = [_history_row(None, entry) for entry in request.new_history]
             parameters |= row_parameters("history", history) | row_parameters("attachment", _attachment_rows(request))
-            events, outbox = take_pending(self._outbox, parameters)
-            statement = _saving_with_history(len(history), len(request.new_attachments), events, outbox)
+            pending = take_pending(self._outbox, parameters)
+            statement = _saving_with_history(len(history), len(request.new_attachments), pending)
             applied = (await self._connection.execute(statement, parameters)).rowcount == len(history)
             if applied:
                 request.new_history, request.new_attachments = [], []
@@ -318,24 +318,24 @@ _ATTACHMENT_FIELDS = ("id", "kind", "filename", "content_type", "size", "sha256"
 
 
 @functools.cache
-def _saving_with_history(entries: int, attachments: int = 0, events: int = 0, outbox: Table | None = None) -> Insert:
+def _saving_with_history(entries: int, attachments: int = 0, pending: Pending = NOTHING_PENDING) -> Insert:
     """PostgreSQL: the change, its history, its new scans and the events it announces in one statement. They are
     inserted only if the update found the version it expected, so the history rows inserted say whether it did.
     One statement per number of entries, of scans and of events."""
-    return _with_children(_SAVING.returning(tables.requests.c.id).cte("saved"), entries, attachments, events, outbox)
+    return _with_children(_SAVING.returning(tables.requests.c.id).cte("saved"), entries, attachments, pending)
 
 
 @functools.cache
-def _adding_with_history(entries: int, attachments: int = 0, events: int = 0, outbox: Table | None = None) -> Insert:
+def _adding_with_history(entries: int, attachments: int = 0, pending: Pending = NOTHING_PENDING) -> Insert:
     """PostgreSQL: a new request (every column a parameter `new_<name>`), its history, its scans and the events it
     announces in one statement; one statement per number of entries, of scans and of events."""
     written = _ADDING_EVERY_COLUMN.returning(tables.requests.c.id).cte("added")
-    return _with_children(written, entries, attachments, events, outbox)
+    return _with_children(written, entries, attachments, pending)
 
 
-def _with_children(written: CTE, entries: int, attachments: int, events: int, outbox: Table | None) -> Insert:
-    """The history entries, scans and outbox rows (`SqlOutbox.take_pending`) of the request `written` returns,
-    inserted in its statement."""
+def _with_children(written: CTE, entries: int, attachments: int, pending: Pending) -> Insert:
+    """The history entries and scans of the request `written` returns, and what the unit of work writes with it
+    (`SqlOutbox.take_pending`), inserted in its statement."""
     history = parameter_rows(written.c.id, tables.request_history, _HISTORY_FIELDS, entries, "history")
     statement = insert(tables.request_history).from_select(["request_id", *_HISTORY_FIELDS], history)
     statement = statement.add_cte(written)
@@ -349,10 +349,7 @@ def _with_children(written: CTE, entries: int, attachments: int, events: int, ou
             .cte("attached")
         )
         statement = statement.add_cte(attached)
-    if events:
-        assert outbox is not None, "events go to an outbox"
-        statement = statement.add_cte(queueing_with(written, outbox, events))
-    return statement
+    return with_pending(statement, written, pending)
 
 
 def _attachment_rows(request: ServiceRequest) -> list[dict[str, Any]]:
