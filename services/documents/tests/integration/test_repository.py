@@ -394,6 +394,36 @@ async def test_concurrent_approvals_of_one_request_issue_one_document_whose_file
     assert b"KK/3602/" in content
 
 
+async def test_two_drafts_of_one_approval_issue_one_document_the_second_stopped_by_the_first(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """Two deliveries of one approval drafted side by side, under the one number reserved: the handler does not look
+    for a document first (the draft's reservation did), so the second meets the first's document in its insert,
+    and nothing of it is stored, its file included."""
+    press = a_press(tmp_path, FakeRenderer())
+    event = an_approval()
+    envelope = Envelope.wrap(event, source="/test")
+    drafts = [
+        await handlers.draft_document(event, envelope, press=press, unit_of_work=lambda: unit_of_work(engine))
+        for _ in range(2)
+    ]
+    assert drafts[0] is not None and drafts[1] is not None
+    assert drafts[0].document.number == drafts[1].document.number, "one number reserved for the request"
+    async with unit_of_work(engine) as uow:
+        await handlers.issue_document(uow, event, envelope, press=press, prepared=drafts[0])
+        await uow.commit()
+    with pytest.raises(IntegrityError):
+        async with unit_of_work(engine) as uow:
+            await handlers.issue_document(uow, event, envelope, press=press, prepared=drafts[1])
+            await uow.commit()
+    async with engine.connect() as connection:
+        documents = (await connection.execute(select(tables.documents.c.id))).scalars().all()
+        outbox = (await connection.execute(select(tables.outbox.c.routing_key))).scalars().all()
+    assert documents == [str(drafts[0].document.id)] and outbox == ["document.issued.v1"]
+    stored = await press.storage.load(drafts[0].document.storage_key)
+    assert stored is not None and drafts[0].document.matches(stored), "the file is the first draft's"
+
+
 async def test_concurrent_corrections_of_one_document_issue_one_replacement(
     engine: AsyncEngine, tmp_path: Path
 ) -> None:

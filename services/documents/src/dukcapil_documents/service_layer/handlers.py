@@ -171,7 +171,9 @@ async def issue_document(
     """Consumer handler: store the request's document, signed under its reserved number, and announce it (once per
     request: a redelivered approval, even after a revocation, issues nothing). The document was drawn beforehand
     (`draft_document`); without a draft (no preparer wired) its number is taken and it is drawn here."""
-    if await uow.documents.for_request(event.request_id):
+    # A draft was made only for a request without a document (`draft_document` looked, in the statement that
+    # reserved its number); one issued meanwhile by another delivery makes the insert below fail on the unique index.
+    if prepared is None and await uow.documents.for_request(event.request_id):
         log.info("document_already_issued", request_id=str(event.request_id))
         return
     if prepared is None:
