@@ -537,24 +537,6 @@ class CarryingScenario(Scenario):
         await uow._connection.execute(statement, parameters)
 
 
-class PreloadingScenario(Scenario):
-    """A subscription with a batch preloader: it records what each batch preloaded, and each handler run whether its
-    event's state was preloaded in its unit of work."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.preloads: list[list[uuid.UUID]] = []
-        self.found_preloaded: dict[uuid.UUID, bool] = {}
-
-    async def preload(self, uow: ProbeUnitOfWork, events: list[RequestCancelled]) -> None:
-        uow.preloaded = {event.request_id for event in events}  # type: ignore[attr-defined]
-        self.preloads.append([event.request_id for event in events])
-
-    async def handle(self, uow: ProbeUnitOfWork, event: RequestCancelled, envelope: Envelope) -> None:
-        self.found_preloaded[event.request_id] = event.request_id in getattr(uow, "preloaded", set())
-        await super().handle(uow, event, envelope)
-
-
 class CountingUnitOfWork(ProbeUnitOfWork):
     commits = 0
 
@@ -580,12 +562,7 @@ async def start_consumer(  # type: ignore[no-untyped-def]
     retry = RetryPolicy(delays_ms=(100, 300, 600))
     consumer = EventConsumer(
         topology=topology,
-        subscription=Subscription(
-            name="cancellations",
-            handlers={RequestCancelled: scenario.handle},
-            inbox=inbox_rows,
-            preload=getattr(scenario, "preload", None),
-        ),
+        subscription=Subscription(name="cancellations", handlers={RequestCancelled: scenario.handle}, inbox=inbox_rows),
         unit_of_work=lambda: CountingUnitOfWork(engine, outbox_table=outbox, inbox_table=inbox, source="/probe"),
         broker=broker,
         retry=retry,
@@ -878,31 +855,6 @@ async def test_a_backlog_is_applied_in_batches_each_event_once(engine, amqp_url)
         assert len(scenario.calls) == 60
     finally:
         await broker.stop()
-
-
-async def test_a_batch_preloads_the_state_of_the_events_it_applies_before_their_handlers(engine, amqp_url) -> None:  # type: ignore[no-untyped-def]
-    """One preload per batch, with the batch's new events (a duplicate's left out), before any of its handlers; a
-    delivery applied alone has none."""
-    events = [Envelope.wrap(RequestCancelled(request_id=uuid.uuid4()), source="/probe") for _ in range(40)]
-    scenario = PreloadingScenario()
-    _, broker, _ = await start_consumer(engine, amqp_url, batch_size=20, prefetch=50, scenario=scenario)
-    for envelope in [*events, *events[:5]]:
-        await publish(broker, envelope.to_json(), str(envelope.id))
-    await broker.start()
-    try:
-
-        async def all_applied() -> bool:
-            return await effect_count(engine) == 40
-
-        await wait_for(all_applied)
-    finally:
-        await broker.stop()
-    preloaded = [request_id for batch in scenario.preloads for request_id in batch]
-    assert len(preloaded) == len(set(preloaded)), "each event preloaded once: a duplicate is no new event"
-    assert 0 < len(scenario.preloads) < 40, "batches preloaded, a call each"
-    assert {request_id for request_id, found in scenario.found_preloaded.items() if found} == set(preloaded), (
-        "a batch's handlers find their events preloaded; a delivery applied alone finds none"
-    )
 
 
 async def inbox_rows(engine) -> int:  # type: ignore[no-untyped-def]

@@ -22,8 +22,7 @@ For every delivery:
   an inbox round trip and a commit serve many events, and a lone delivery goes through at once as before. If
   anything in a batch fails, nothing of it is stored, and each of its deliveries runs again on its own, with
   everything below (reruns, retries, dead letters) exactly as for a single delivery, so one bad message never
-  holds back its neighbours. Within a batch, events are applied in the order they were delivered, after the
-  subscription's preloader, if it has one, has loaded their state in one statement (intake's requests);
+  holds back its neighbours. Within a batch, events are applied in the order they were delivered;
 - the message is acked only after the commit;
 - a failure is retried through the delay queues with growing delays, the attempt count in a header; when
   the attempts run out, or the handler says the failure is permanent, the message goes to the dead-letter
@@ -100,10 +99,6 @@ class Subscription(Generic[UoW]):
     retired: tuple[type[Event], ...] = ()
     """Events this subscription's queue was bound to in earlier versions: the queue is unbound from them at start,
     so that a broker set up by an earlier version stops delivering what no handler here takes any more."""
-    preload: "Callable[[UoW, list[Event]], Awaitable[None]] | None" = None
-    """Run first in a batch's unit of work with the events it applies (a delivery alone goes without): loads, in one
-    statement, the state their handlers will each load, which a repository that keeps what it loaded then hands
-    them."""
     inbox: bool = True
     """False: the handlers' own state holds each applied event's id once, under a unique index, and they raise
     AlreadyApplied for one applied before; the consumer then writes no inbox row, a round trip less a delivery. A
@@ -323,9 +318,6 @@ class EventConsumer(Generic[UoW]):
                     claimed = await uow.inbox.claim_many(self.queue.name, event_ids)
                 else:
                     claimed = set(event_ids)
-                if self.subscription.preload is not None:
-                    news = [pending.event for pending in batch if str(pending.envelope.id) in claimed]
-                    await self.subscription.preload(uow, news)
                 applied: set[str] = set()
                 for pending in batch:
                     event_id = str(pending.envelope.id)

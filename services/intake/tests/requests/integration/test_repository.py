@@ -75,26 +75,6 @@ async def test_a_request_and_its_history_round_trip(engine) -> None:  # type: ig
     assert stored.details == request.details
 
 
-async def test_a_batchs_requests_are_preloaded_whole_in_one_statement_and_then_got_without_one(engine) -> None:  # type: ignore[no-untyped-def]
-    requests = [a_request(f"360214-20261128-002{index}") for index in range(3)]
-    async with uow(engine) as unit:
-        for request in requests:
-            await unit.requests.add(request)
-        await unit.commit()
-    statements: list[str] = []
-    async with uow(engine) as unit:
-        connection = unit.requests._connection.sync_connection  # type: ignore[attr-defined]
-        event.listen(connection, "before_cursor_execute", lambda *call: statements.append(call[2]))
-        first = await unit.requests.get(requests[0].id)
-        await unit.requests.preload({request.id for request in requests} | {uuid.uuid4()})
-        loaded = [await unit.requests.get(request.id) for request in requests]
-        reads = [statement for statement in statements if statement.lstrip().upper().startswith("SELECT")]
-    assert len(reads) == 2, "the one got first, then the two others in one statement; none for the gets after"
-    assert loaded[0] is first, "what the unit of work loaded before is kept, not replaced"
-    assert [request.number for request in loaded] == [request.number for request in requests]
-    assert all(len(request.history) == 1 for request in loaded)
-
-
 async def test_a_request_loads_whole_in_one_round_trip_children_in_order_and_exact(engine) -> None:  # type: ignore[no-untyped-def]
     request = a_request("360214-20261128-0007")
     late = T0 + timedelta(hours=2, microseconds=120)

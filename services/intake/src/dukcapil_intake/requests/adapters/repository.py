@@ -1,11 +1,9 @@
 import functools
 import uuid
-from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, Insert, Row, Select, String, any_, bindparam, insert, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import CTE, Insert, Row, Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -89,14 +87,6 @@ class SqlRequestRepository(RequestRepository):
     async def get_by_number(self, number: str) -> ServiceRequest | None:
         return await self._one(_WHOLE_REQUEST_BY_NUMBER, {"whole_request_number": number})
 
-    async def preload(self, request_ids: Collection[uuid.UUID]) -> None:
-        wanted = [str(request_id) for request_id in request_ids if request_id not in self._known]
-        if not wanted:
-            return
-        statement = _WHOLE_REQUESTS_BY_IDS[self._connection.dialect.name == "postgresql"]
-        for row in await self._connection.execute(statement, {"whole_request_ids": wanted}):
-            self._kept(row)
-
     async def save(self, request: ServiceRequest) -> None:
         values = {f"new_{name}": value for name, value in (_changing(request) | _follows(request)).items()}
         parameters = values | {"saved_id": str(request.id), "expected_version": request.version}
@@ -161,10 +151,8 @@ class SqlRequestRepository(RequestRepository):
         """The request with its history, the requests that followed it and its scans, in one round trip; the object
         this unit of work has already, if it has one."""
         row = (await self._connection.execute(statement, parameters)).one_or_none()
-        return self._kept(row) if row is not None else None
-
-    def _kept(self, row: Row) -> ServiceRequest:
-        """The request of a `_WHOLE_REQUEST` row, kept in the identity map; the object kept already, if any."""
+        if row is None:
+            return None
         request_id = uuid.UUID(row.id)
         if (known := self._known.get(request_id)) is not None:
             return known
@@ -308,13 +296,6 @@ def _whole_request() -> Select[Any]:
 _WHOLE_REQUEST = _whole_request()
 _WHOLE_REQUEST_BY_ID = _WHOLE_REQUEST.where(tables.requests.c.id == bindparam("whole_request_id"))
 _WHOLE_REQUEST_BY_NUMBER = _WHOLE_REQUEST.where(tables.requests.c.number == bindparam("whole_request_number"))
-_WHOLE_REQUESTS_BY_IDS = {
-    # PostgreSQL: the ids as one array, one prepared statement for any number of them.
-    True: _WHOLE_REQUEST.where(
-        tables.requests.c.id == any_(bindparam("whole_request_ids", type_=postgresql.ARRAY(String)))
-    ),
-    False: _WHOLE_REQUEST.where(tables.requests.c.id.in_(bindparam("whole_request_ids", expanding=True))),
-}
 _ADDING = insert(tables.requests)
 _ADDING_EVERY_COLUMN = insert(tables.requests).values(new_values(tables.requests))
 

@@ -436,12 +436,6 @@ async def record_lifecycle_event(uow: RequestsUnitOfWork, event: Event, envelope
     await _save(uow, request)
 
 
-async def preload_lifecycle_requests(uow: RequestsUnitOfWork, events: list[Event]) -> None:
-    """Consumer batch preloader: the requests of a batch's events in one statement, which `record_lifecycle_event`
-    then finds loaded."""
-    await uow.requests.preload({event.request_id for event in events})
-
-
 async def ensure_known(request_id: uuid.UUID, *, uow: RequestsUnitOfWork) -> None:
     """Raise RequestNotFound unless there is a request or an e-KTP booking with this id."""
     async with uow.reading():

@@ -1,6 +1,5 @@
 import abc
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -39,12 +38,6 @@ class RequestRepository(abc.ABC):
 
     @abc.abstractmethod
     async def get_by_number(self, number: str) -> ServiceRequest | None: ...
-
-    async def preload(self, request_ids: Collection[uuid.UUID]) -> None:
-        """Load these requests ahead of the handlers that will each `get` one (a consumer's batch): the SQL
-        repository reads them in one statement and keeps them. Here, each is loaded as `get` would."""
-        for request_id in request_ids:
-            await self.get(request_id)
 
     @abc.abstractmethod
     async def save(self, request: ServiceRequest) -> None:
