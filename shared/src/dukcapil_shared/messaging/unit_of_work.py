@@ -234,7 +234,8 @@ class SqlInbox(Inbox):
     def __init__(self, connection: AsyncConnection, table: Table) -> None:
         self._connection = connection
         self._table = table
-        self._deferred: dict[str, object] | None = None
+        self._deferred: tuple[str, str, datetime] | None = None
+        """The claim left to the change's statement or the commit: consumer, event id, when."""
 
     def defer_claim(self, consumer: str, event_id: str) -> bool:
         """On PostgreSQL: a repository that stores a change in one statement takes the claim into it
@@ -242,28 +243,26 @@ class SqlInbox(Inbox):
         the commit (`flush`). On SQLite, which costs no round trip, the claim is made at once."""
         if self._connection.dialect.name != "postgresql":
             return False
-        self._deferred = {
-            "claim_consumer": consumer,
-            "claim_event_id": event_id,
-            "claim_processed_at": datetime.now(UTC),
-        }
+        self._deferred = (consumer, event_id, datetime.now(UTC))
         return True
 
     def take_deferred(self, parameters: dict[str, object]) -> Table | None:
         """Move the deferred claim, if any, into `parameters`, for `claiming_with(table)`; the table, or None."""
         if self._deferred is None:
             return None
-        parameters |= self._deferred
+        consumer, event_id, at = self._deferred
+        parameters |= {"claim_consumer": consumer, "claim_event_id": event_id, "claim_processed_at": at}
         self._deferred = None
         return self._table
 
     async def flush(self) -> None:
         """Make the claim still deferred (no statement took it); AlreadyApplied when the event was claimed before."""
         deferred, self._deferred = self._deferred, None
-        if deferred is not None and not await self.claim(
-            str(deferred["claim_consumer"]), str(deferred["claim_event_id"])
-        ):
-            raise AlreadyApplied(str(deferred["claim_event_id"]))
+        if deferred is None:
+            return
+        consumer, event_id, _ = deferred
+        if not await self.claim(consumer, event_id):
+            raise AlreadyApplied(event_id)
 
     async def has_claimed(self, consumer: str, event_id: str) -> bool:
         columns = self._table.c

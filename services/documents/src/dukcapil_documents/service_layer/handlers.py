@@ -173,10 +173,10 @@ async def issue_document(
     (`draft_document`); without a draft (no preparer wired) its number is taken and it is drawn here."""
     # A draft was made only for a request without a document (`draft_document` looked, in the statement that
     # reserved its number); one issued meanwhile by another delivery makes the insert below fail on the unique index.
-    if prepared is None and await uow.documents.for_request(event.request_id):
-        log.info("document_already_issued", request_id=str(event.request_id))
-        return
     if prepared is None:
+        if await uow.documents.for_request(event.request_id):
+            log.info("document_already_issued", request_id=str(event.request_id))
+            return
         kind = _kind(event)
         issued_at = clock()
         sequence = await uow.documents.next_sequence(kind.code, issue_year(issued_at))
