@@ -160,6 +160,34 @@ def plain_table(figures: Sequence[Figure]) -> str:
     return "\n".join([line(rows[0]), separator, *(line(row) for row in rows[1:])])
 
 
+def cpu_by_work(
+    cpu_ms_by_process: dict[str, float], work_pct_by_service: dict[str, list[list[Any]]]
+) -> dict[str, dict[str, float]]:
+    """Each profiled service's CPU per request (ms, the kernel's count) divided among the kinds of work in the shares
+    its profile gave them (`profiles.summarize`'s `by_work_pct`)."""
+    return {
+        service: {kind: round(cpu_ms_by_process[service] * pct / 100, 2) for kind, pct in shares}
+        for service, shares in work_pct_by_service.items()
+        if service in cpu_ms_by_process and shares
+    }
+
+
+def work_table(by_work: dict[str, dict[str, float]], cpu_ms_by_process: dict[str, float]) -> str:
+    """`cpu_by_work` as Markdown: a row per kind of work, a column per service and one for all of them, then the
+    processes that were not profiled (PostgreSQL, RabbitMQ...) with their CPU per request."""
+    services = list(by_work)
+    kinds = list(dict.fromkeys(kind for shares in by_work.values() for kind in shares))
+    rows = [["CPU ms per request, by kind of work", *services, "all"], ["---"] * (len(services) + 2)]
+    for kind in kinds:
+        values = [by_work[service].get(kind, 0.0) for service in services]
+        rows.append([kind, *(f"{value:.2f}" for value in values), f"{sum(values):.2f}"])
+    totals = [sum(by_work[service].values()) for service in services]
+    rows.append(["the service's CPU per request", *(f"{total:.2f}" for total in totals), f"{sum(totals):.2f}"])
+    others = [f"{name} {ms:g}" for name, ms in cpu_ms_by_process.items() if name not in by_work]
+    note = f"Not profiled, CPU ms per request of their own: {', '.join(others)}." if others else ""
+    return "\n".join("| " + " | ".join(row) + " |" for row in rows) + ("\n\n" + note if note else "")
+
+
 def write_results(path: Path, figures: Sequence[Figure], details: dict[str, Any]) -> None:
     document = {"figures": [figure.as_dict() for figure in figures], **details}
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")

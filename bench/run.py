@@ -41,7 +41,17 @@ from bench.citizens import Citizens, parse_mix
 from bench.infra import Infrastructure, Management
 from bench.monitor import Monitor, rabbitmq_pid
 from bench.pipeline import Submission, Submitter, Tracker, closed_window, open_loop, submit_many, wait_all_shipped
-from bench.report import Figure, http_stats, latency_summary, plain_table, steady_rate, table_rows, write_results
+from bench.report import (
+    Figure,
+    cpu_by_work,
+    http_stats,
+    latency_summary,
+    plain_table,
+    steady_rate,
+    table_rows,
+    work_table,
+    write_results,
+)
 from bench.system import bench_system
 from tests.e2e.system import SERVICES, free_port
 
@@ -849,6 +859,10 @@ class Bench:
         self.details["phases"] = self.phases
         self.details["resources"] = {phase["name"]: phase.get("usage") for phase in self.phases if phase.get("usage")}
         table = plain_table(self.figures)
+        by_work = self.cpu_by_work()
+        if by_work:
+            cpu = self.details["end_to_end"]["saturation"]["cpu_ms_per_request"]["by_process"]
+            table += "\n\n" + work_table(by_work, cpu)
         (self.out / "table.md").write_text(table + "\n")
         write_results(self.out / "results.json", self.figures, self.details)
         memory = {
@@ -857,8 +871,27 @@ class Bench:
         }
         plot.draw(self.out / "throughput.png", self.timeline, self.phases, memory, self.started)
         self.print_tables()
+        if by_work:
+            self.console.print("\n" + work_table(by_work, cpu), markup=False)
         self.console.print(f"\nresults: {self.out / 'results.json'}, plot: {self.out / 'throughput.png'}")
         return 0
+
+    def cpu_by_work(self) -> dict[str, dict[str, float]]:
+        """End to end at saturation, each service's CPU per request divided by kind of work in the shares of its
+        profile (recorded under the same load, right after the window the CPU was counted in); kept in
+        results.json beside the CPU by process."""
+        saturation = self.details.get("end_to_end", {}).get("saturation")
+        profiled = self.details.get("profiles", {})
+        if saturation is None or not saturation["cpu_ms_per_request"]["by_process"]:
+            return {}
+        shares = {
+            service: profiled[f"{service} (end to end)"]["by_work_pct"]
+            for service in SERVICES
+            if f"{service} (end to end)" in profiled
+        }
+        by_work = cpu_by_work(saturation["cpu_ms_per_request"]["by_process"], shares)
+        saturation["cpu_ms_per_request_by_work"] = by_work
+        return by_work
 
     def print_tables(self) -> None:
         table = Table(title="Figures (ours | baseline measured in the same run | ratio | target)")

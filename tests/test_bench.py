@@ -24,12 +24,14 @@ from bench.httpload import HttpConnection, closed_loop, open_loop
 from bench.report import (
     Figure,
     broken_at_gaps,
+    cpu_by_work,
     http_stats,
     latency_summary,
     per_second,
     percentile,
     plain_table,
     steady_rate,
+    work_table,
     write_results,
 )
 
@@ -161,6 +163,87 @@ def test_profile_summary_by_package_and_function() -> None:
     # The entry point and the event loop are in every sample and say nothing: left out of the totals.
     assert summary["top_total_time_pct"][0] == ["submit (dukcapil_intake/requests/entrypoints/http.py)", 80.0]
     assert "60.0%  sqlalchemy" in profiles.as_text("intake", summary)
+
+
+_LOOP = "<module> (dukcapil_review/__main__.py:5);run (asyncio/runners.py:118);_run_once (asyncio/base_events.py:1922)"
+_WRITE = "_SelectorSocketTransport.write (asyncio/selector_events.py:1071)"
+
+
+@pytest.mark.parametrize(
+    ("stack", "kind"),
+    [
+        (
+            f"{_LOOP};save (dukcapil_review/adapters/repository.py:110);execute (asyncpg/connection.py:350);{_WRITE}",
+            "PostgreSQL: round trips, asyncpg",
+        ),
+        (f"{_LOOP};publish (aiormq/channel.py:700);{_WRITE}", "RabbitMQ: FastStream, aiormq, socket writes"),
+        (f"{_LOOP};send (uvicorn/protocols/http/h11_impl.py:480);{_WRITE}", "HTTP: FastAPI, Starlette, uvicorn"),
+        (
+            f"{_LOOP};consume (faststream/_internal/subscriber/usecase.py:300)",
+            "RabbitMQ: FastStream, aiormq, socket writes",
+        ),
+        (f"{_LOOP};execute (sqlalchemy/engine/base.py:1400)", "SQLAlchemy"),
+        (f"{_LOOP};decide (dukcapil_review/domain/review.py:80)", "our code, pydantic"),
+        (f"{_LOOP};EpollSelector.select (selectors.py:468)", None),
+        (
+            "_bootstrap (threading.py:1002);_worker (concurrent/futures/thread.py:81);"
+            "Condition.wait (threading.py:327)",
+            None,
+        ),
+        (
+            "_bootstrap (threading.py:1002);DirectoryFileStore._save (dukcapil_shared/files.py:50);fsync (os.py:1)",
+            "files written (scans, PDFs), fsync waits too",
+        ),
+        (
+            "_bootstrap (threading.py:1002);PadesSealer.seal_now (dukcapil_documents/adapters/pades.py:87);"
+            "fill (sign/signers/pdf_byterange.py:308)",
+            "PDF: render, QR code, seal",
+        ),
+        (
+            "_bootstrap (threading.py:1002);render_now (dukcapil_documents/adapters/pdf.py:120);uuid4 (uuid.py:723)",
+            "PDF: render, QR code, seal",
+        ),
+        (f"{_LOOP};dumps (json/__init__.py:231)", "the rest (standard library, metrics, logs)"),
+    ],
+)
+def test_a_sample_is_counted_under_the_kind_of_work_its_stack_shows(stack: str, kind: str | None) -> None:
+    frames = [profiles.parse_frame(frame) for frame in stack.split(";")]
+    assert profiles.kind_of_work(frames) == kind
+
+
+def test_the_kinds_of_work_share_the_samples_of_threads_not_waiting() -> None:
+    collapsed = "\n".join(
+        [
+            f"{_LOOP};execute (asyncpg/connection.py:350);{_WRITE} 6",
+            f"{_LOOP};execute (sqlalchemy/engine/base.py:1400) 2",
+            f"{_LOOP};EpollSelector.select (selectors.py:468) 10",
+        ]
+    )
+    summary = profiles.summarize(collapsed)
+    assert summary["waiting_samples"] == 10
+    shares = dict(summary["by_work_pct"])
+    assert shares["PostgreSQL: round trips, asyncpg"] == 75.0
+    assert shares["SQLAlchemy"] == 25.0
+    assert [kind for kind, _ in summary["by_work_pct"]] == list(profiles.WORK)
+    assert "75.0%  PostgreSQL: round trips, asyncpg" in profiles.as_text("review", summary)
+
+
+def test_each_services_cpu_is_divided_by_its_profiles_shares() -> None:
+    cpu = {"review": 10.0, "shipping": 8.0, "postgresql": 12.5, "rabbitmq": 9.0}
+    shares = {
+        "review": [["PostgreSQL: round trips, asyncpg", 40.0], ["SQLAlchemy", 60.0]],
+        "shipping": [["PostgreSQL: round trips, asyncpg", 50.0], ["SQLAlchemy", 50.0]],
+    }
+    by_work = cpu_by_work(cpu, shares)
+    assert by_work == {
+        "review": {"PostgreSQL: round trips, asyncpg": 4.0, "SQLAlchemy": 6.0},
+        "shipping": {"PostgreSQL: round trips, asyncpg": 4.0, "SQLAlchemy": 4.0},
+    }
+    table = work_table(by_work, cpu).splitlines()
+    assert table[0] == "| CPU ms per request, by kind of work | review | shipping | all |"
+    assert "| PostgreSQL: round trips, asyncpg | 4.00 | 4.00 | 8.00 |" in table
+    assert "| the service's CPU per request | 10.00 | 8.00 | 18.00 |" in table
+    assert table[-1] == "Not profiled, CPU ms per request of their own: postgresql 12.5, rabbitmq 9."
 
 
 # --- the HTTP client ---
