@@ -13,8 +13,6 @@ BENCH_ENV = {
     "REVIEW_AUTO_APPROVE_TYPES": json.dumps(list(TYPES)),
     "INTAKE_NOTIFICATIONS_ENABLED": "false",
     "SIMULATOR_STEP_SECONDS": "0",
-    # Booking rounds often, so that a courier parcel is booked (shipment.created) soon after its document.
-    "SHIPPING_BOOKING_INTERVAL": "0.2",
     "SHIPPING_TRACKING_INTERVAL": "1",
     # The bench's citizens are made up by the thousand (bench/citizens.py), so the register would know none of them
     # and its pre-checks would hold every request for a person: the bench measures the pipeline without a register.

@@ -28,8 +28,13 @@ async def system(request, rabbitmq, postgres, tmp_path_factory):  # type: ignore
         databases = {name: f"sqlite+aiosqlite:///{workdir}/var/{name}.db" for name in SERVICES}
     else:
         databases = {name: await postgres.create() for name in SERVICES}
+    # An hour between booking rounds: every courier parcel here is booked because its shipment, once stored, wakes
+    # the booking loop, not because a round came.
     system = System(
-        workdir=workdir, amqp_url=rabbitmq.create(), database_urls=databases, extra_env=rabbitmq.service_env()
+        workdir=workdir,
+        amqp_url=rabbitmq.create(),
+        database_urls=databases,
+        extra_env=rabbitmq.service_env() | {"SHIPPING_BOOKING_INTERVAL": "3600"},
     )
     try:
         await system.start_all()

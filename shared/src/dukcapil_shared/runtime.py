@@ -230,7 +230,7 @@ class ServiceRuntime:
         # Intake relays the minimised events for agencies to the public exchanges: its catalogue says so.
         self.publishes_for_agencies = False
         self._title = self._description = ""
-        self._loops: dict[str, Callable[[], Awaitable[None]]] = {}
+        self._loops: dict[str, Periodic] = {}
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._startup_steps: list[Callable[[], Awaitable[object]]] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -357,9 +357,11 @@ class ServiceRuntime:
         self._consumers.append(consumer)
         return consumer
 
-    def every(self, interval: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
-        """Run `work` every `interval` seconds while the service runs (e.g. polling the courier)."""
-        self._loops[name] = periodically(interval, name, work)
+    def every(self, interval: float, name: str, work: Callable[[], Awaitable[object]]) -> Callable[[], None]:
+        """Run `work` every `interval` seconds while the service runs (e.g. polling the courier); returns what runs
+        its next round at once (`Periodic.wake`), for what was just stored and should not wait for the interval."""
+        loop = self._loops[name] = periodically(interval, name, work)
+        return loop.wake
 
     def add_cleanup(self, cleanup: Callable[[], Awaitable[None]]) -> None:
         """Run at stop, after the last handler finished (e.g. closing an HTTP client the handlers use)."""
@@ -614,18 +616,36 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def periodically(interval: float, name: str, work: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
-    """A loop running `work` every `interval` seconds; a failing round is logged and the next one tries again."""
+class Periodic:
+    """A loop running `work` every `interval` seconds, and at once when woken (`wake`); a failing round is logged and
+    the next one tries again."""
 
-    async def loop() -> None:
+    def __init__(self, interval: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
+        self._interval = interval
+        self._name = name
+        self._work = work
+        self._woken = asyncio.Event()
+
+    def wake(self) -> None:
+        """Run the next round now instead of at the end of the interval. Wakes during a round make one round after
+        it, however many they are; the interval then counts from that round."""
+        self._woken.set()
+
+    async def __call__(self) -> None:
         while True:
+            self._woken.clear()
             try:
-                await work()
+                await self._work()
             except Exception as error:  # e.g. the database is away for a moment: the next round tries again
-                log.warning("background_round_failed", work=name, error=f"{type(error).__name__}: {error}")
-            await asyncio.sleep(interval)
+                log.warning("background_round_failed", work=self._name, error=f"{type(error).__name__}: {error}")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._woken.wait()
 
-    return loop
+
+def periodically(interval: float, name: str, work: Callable[[], Awaitable[object]]) -> Periodic:
+    """A loop running `work` every `interval` seconds (`Periodic`), started as a task: `asyncio.create_task(loop())`."""
+    return Periodic(interval, name, work)
 
 
 def serve(app: FastAPI, settings: ServiceSettings) -> None:

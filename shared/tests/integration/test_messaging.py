@@ -414,6 +414,26 @@ async def test_the_events_a_unit_of_work_adds_are_written_in_one_statement_at_it
         )
 
 
+async def test_what_a_unit_of_work_asks_for_after_its_commit_runs_once_it_committed_and_not_after_a_rollback(
+    engine,
+) -> None:  # type: ignore[no-untyped-def]
+    in_transaction_when_called: list[bool] = []
+    async with unit_of_work(engine) as uow:
+        await uow._connection.execute(insert(effects).values(request_id=str(uuid.uuid4())))
+        connection = uow._connection
+        uow.after_commit(lambda: in_transaction_when_called.append(connection.in_transaction()))
+        assert in_transaction_when_called == []
+        await uow.commit()
+    assert in_transaction_when_called == [False], "called once, the transaction ended"
+    assert await effect_count(engine) == 1
+
+    called: list[str] = []
+    async with unit_of_work(engine) as uow:
+        await uow._connection.execute(insert(effects).values(request_id=str(uuid.uuid4())))
+        uow.after_commit(lambda: called.append("rolled back"))
+    assert called == [] and await effect_count(engine) == 1, "left without its commit: nothing stored, nothing called"
+
+
 async def test_the_inbox_claims_an_event_once_and_a_refused_claim_leaves_the_transaction_usable(engine) -> None:  # type: ignore[no-untyped-def]
     event_id = str(uuid.uuid4())
     async with unit_of_work(engine) as uow:

@@ -24,6 +24,47 @@ async def test_a_failing_round_does_not_end_a_background_loop() -> None:
     assert rounds >= 3
 
 
+async def wait_a_little(event: asyncio.Event) -> None:
+    async with asyncio.timeout(10):
+        await event.wait()
+
+
+async def test_a_woken_loop_runs_its_next_round_at_once_and_wakes_during_a_round_make_one_more() -> None:
+    rounds = 0
+    in_round = asyncio.Event()
+    release = asyncio.Event()
+
+    async def book() -> None:
+        nonlocal rounds
+        rounds += 1
+        in_round.set()
+        if rounds == 2:
+            await release.wait()
+
+    loop = periodically(3600, "courier booking", book)
+    task = asyncio.create_task(loop())
+    try:
+        await wait_a_little(in_round)
+        assert rounds == 1  # the next round is an hour away
+        in_round.clear()
+        loop.wake()
+        await wait_a_little(in_round)
+        assert rounds == 2
+        in_round.clear()
+        for _ in range(3):  # while the second round runs
+            loop.wake()
+        release.set()
+        await wait_a_little(in_round)
+        assert rounds == 3
+        for _ in range(20):  # and no fourth: the three wakes made one round
+            await asyncio.sleep(0)
+        assert rounds == 3
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def test_a_process_whose_stop_hangs_ends_itself_at_its_deadline_with_its_stacks() -> None:
     """Whatever still holds a stopping service past graceful_timeout + STOP_MARGIN is a bug: the process ends
     itself then, saying so and where each thread was, instead of waiting for the orchestrator's SIGKILL."""

@@ -71,9 +71,7 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
     runtime.add_cleanup(courier_http.aclose)
 
     destinations = load_destinations(settings.destinations_file)
-    for subscription in consumers.subscriptions(find_office=find_kecamatan, destinations=destinations, clock=clock):
-        runtime.subscribe(subscription, unit_of_work)
-    runtime.every(
+    book_now = runtime.every(
         settings.booking_interval,
         "courier booking",
         partial(
@@ -85,6 +83,11 @@ def build_app(settings: ShippingSettings | None = None) -> FastAPI:
             clock=clock,
         ),
     )
+    # A shipment for the courier is booked as soon as it is committed; the interval is for what failed before.
+    for subscription in consumers.subscriptions(
+        find_office=find_kecamatan, destinations=destinations, clock=clock, book_now=book_now
+    ):
+        runtime.subscribe(subscription, unit_of_work)
     runtime.every(
         settings.tracking_interval,
         "courier tracking",

@@ -41,7 +41,11 @@ class ShippingSettings(ServiceSettings):
     sender_zip: str = "42311"
     sender_phone: str = "0252000000"
 
-    booking_interval: float = Field(default=1.0, description="Seconds between two rounds of courier booking")
+    booking_interval: float = Field(
+        default=1.0,
+        description="Seconds between two rounds of courier booking. A new shipment for the courier is booked as soon "
+        "as it is stored; the rounds take up the bookings due again after a failure or a lapsed lease",
+    )
     booking_batch_size: int = Field(default=50, description="Shipments booked per round at most")
     booking_lease: float = Field(
         default=120.0,

@@ -22,6 +22,25 @@ async def test_issued_documents_from_the_broker_become_shipments_once() -> None:
     assert booking is not None and booking.status == ShipmentStatus.booking
 
 
+async def test_a_shipment_for_the_courier_wakes_the_booking_loop_once_it_is_committed() -> None:
+    uow = FakeShippingUnitOfWork()
+    woken: list[int] = []
+
+    def book_now() -> None:
+        woken.append(uow.commits)  # the commits so far: called after the shipment's, not before
+
+    courier = issued()
+    pickup = issued({"method": "pickup", "pickup_kecamatan_code": "36.02.01"})
+    handlers = subscriptions(find_office=find_kecamatan, destinations=DESTINATIONS, book_now=book_now)
+    async with InMemoryEventBus("shipping", handlers, lambda: uow) as bus:
+        await bus.publish(pickup)
+        assert woken == [], "a document held at the office waits for no courier"
+        await bus.publish(courier)
+        assert woken == [uow.commits]
+        await bus.publish(courier)
+    assert len(woken) == 1, "the same document again stores nothing and wakes nothing"
+
+
 async def test_shipping_does_not_listen_to_approvals() -> None:
     event = issued()
     approved = RequestApproved(

@@ -121,11 +121,32 @@ class UnitOfWork(abc.ABC):
     document. Each service's unit of work declares them; the in-memory fakes refuse an event not declared, so the
     handlers' tests keep the declaration true."""
 
+    _after_commit_callbacks: list[Callable[[], object]] | None = None
+
     async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.rollback()
+
+    def after_commit(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once this unit of work has committed, and not if it rolls back: work that should follow
+        what was stored at once and cannot be part of the transaction (waking a background loop for it, say). A
+        callback that fails is the caller's bug: the commit has happened, and the error goes to the caller. A unit of
+        work joined to another's transaction never commits: ask the one that owns it."""
+        if self._after_commit_callbacks is None:
+            self._after_commit_callbacks = []
+        self._after_commit_callbacks.append(callback)
+
+    def _committed(self) -> None:
+        """Call what `after_commit` asked for (each implementation's commit ends with it)."""
+        callbacks, self._after_commit_callbacks = self._after_commit_callbacks or [], None
+        for callback in callbacks:
+            callback()
+
+    def _rolled_back(self) -> None:
+        """Forget what `after_commit` asked for (each implementation's rollback calls it)."""
+        self._after_commit_callbacks = None
 
     def reading(self) -> Self:
         """This unit of work for reading, entered as usual (`async with uow.reading():`) and never committed. The
@@ -453,7 +474,9 @@ class SqlUnitOfWork(UnitOfWork):
         await self._connection.commit()
         if self.outbox.added and self._after_commit is not None:
             self._after_commit()
+        self._committed()
 
     async def rollback(self) -> None:
+        self._rolled_back()
         if self._connection is not None and self._connection.in_transaction():
             await self._connection.rollback()

@@ -93,8 +93,10 @@ class FakeUnitOfWork(UnitOfWork):
         self.inbox.seen |= self.inbox.pending
         self.inbox.pending = set()
         self.commits += 1
+        self._committed()
 
     async def rollback(self) -> None:
+        self._rolled_back()
         self.outbox.pending = []
         self.inbox.pending = set()
 

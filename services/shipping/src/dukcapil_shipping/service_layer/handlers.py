@@ -124,13 +124,15 @@ async def ship_document(
     find_office: FindOffice,
     destinations: DestinationTable,
     clock: Clock = system_clock,
+    book_now: Callable[[], None] | None = None,
 ) -> None:
     """Consumer handler: hold the document at the kecamatan office, or line it up for the courier; once per document.
 
     A corrected document is a document of its own: it gets its own shipment, the way the request chose, and the
     shipment names the old paper its holder hands over. The courier is not called here: this runs inside the
-    consumer's transaction, and the booking loop (`book_shipments`) asks the courier outside any transaction. If
-    RequestSubmitted has not been seen (it may come later), the address is checked here with what the issued
+    consumer's transaction, and the booking loop (`book_shipments`) asks the courier outside any transaction;
+    `book_now` wakes that loop once the shipment is committed, so that the parcel does not wait for its next round.
+    If RequestSubmitted has not been seen (it may come later), the address is checked here with what the issued
     document carries: nothing waits for it.
     """
     if _already_shipped(event, await uow.shipments.for_request(event.request_id)):
@@ -169,6 +171,8 @@ async def ship_document(
         await uow.outbox.add(announced, traceparent=envelope.traceparent)
     await uow.shipments.add(routing.shipment)
     await _keep(uow, requested, known=known, changed=routing.requested_changed)
+    if book_now is not None and routing.shipment.status == ShipmentStatus.booking:
+        uow.after_commit(book_now)
 
 
 async def book_shipments(
