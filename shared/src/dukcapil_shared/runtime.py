@@ -262,7 +262,7 @@ class ServiceRuntime:
                 outbox_table=self._outbox_table,
                 inbox_table=self._inbox_table,
                 source=self.source,
-                after_commit=self.relay.wake,
+                events_committed=self.relay.wake,
                 traced=self.tracing.enabled,
             )
 
@@ -275,7 +275,7 @@ class ServiceRuntime:
             outbox_table=self._outbox_table,
             inbox_table=self._inbox_table,
             source=self.source,
-            after_commit=self.relay.wake,
+            events_committed=self.relay.wake,
             traced=self.tracing.enabled,
         )
 

@@ -425,15 +425,16 @@ class SqlUnitOfWork(UnitOfWork):
         outbox_table: Table,
         inbox_table: Table,
         source: str,
-        after_commit: Callable[[], None] | None = None,
+        events_committed: Callable[[], None] | None = None,
         traced: bool = False,
     ) -> None:
-        """`traced`: tracing is on in this service, so the events committed here carry their request's trace."""
+        """`events_committed`: called after each commit that stored events (the relay's wake). `traced`: tracing is
+        on in this service, so the events committed here carry their request's trace."""
         self._engine = engine
         self._outbox_table = outbox_table
         self._inbox_table = inbox_table
         self._source = source
-        self._after_commit = after_commit
+        self._events_committed = events_committed
         self._traced = traced
         self._connection: AsyncConnection | None = None
 
@@ -472,8 +473,8 @@ class SqlUnitOfWork(UnitOfWork):
         await self.inbox.flush()
         await self.outbox.flush()
         await self._connection.commit()
-        if self.outbox.added and self._after_commit is not None:
-            self._after_commit()
+        if self.outbox.added and self._events_committed is not None:
+            self._events_committed()
         self._committed()
 
     async def rollback(self) -> None:

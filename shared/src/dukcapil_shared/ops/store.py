@@ -127,7 +127,7 @@ class SqlOpsUnitOfWork(SqlUnitOfWork, OpsUnitOfWork):
         outbox_table: Table,
         inbox_table: Table,
         source: str,
-        after_commit: Callable[[], None] | None = None,
+        events_committed: Callable[[], None] | None = None,
         traced: bool = False,
     ) -> None:
         super().__init__(
@@ -135,7 +135,7 @@ class SqlOpsUnitOfWork(SqlUnitOfWork, OpsUnitOfWork):
             outbox_table=outbox_table,
             inbox_table=inbox_table,
             source=source,
-            after_commit=after_commit,
+            events_committed=events_committed,
             traced=traced,
         )
         self._dead_letter_table = dead_letter_table
